@@ -1,0 +1,63 @@
+"""The one async interface every crypto backend implements.
+
+Private keys and AEAD keys are opaque *handles*: a PyNaCl backend holds bytes, a
+WebCrypto backend holds non-extractable CryptoKey objects. Core never asks a backend to
+export a private key. HKDF/HMAC/SHA-256 live in Core (standard library).
+"""
+
+from abc import ABC, abstractmethod
+
+
+class SecretHandle:
+    """Base for backend key handles: never prints its contents."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} redacted>"
+
+    __str__ = __repr__
+
+
+class CryptoBackend(ABC):
+    name = "abstract"
+
+    def capabilities(self) -> dict:
+        """What this backend really provides (reported by the runtime)."""
+        return {}
+
+    @abstractmethod
+    async def random_bytes(self, n: int) -> bytes: ...
+
+    # X25519 (key agreement for HPKE's DHKEM)
+    @abstractmethod
+    async def x25519_generate(self) -> tuple[SecretHandle, bytes]:
+        """A new key pair: (private handle, 32-byte public key)."""
+
+    @abstractmethod
+    async def x25519_import_private(self, raw: bytes) -> tuple[SecretHandle, bytes]:
+        """A handle for a known private scalar (HPKE DeriveKeyPair, test vectors)."""
+
+    @abstractmethod
+    async def x25519(self, private: SecretHandle, peer_public: bytes) -> bytes:
+        """The shared secret; raises KeyUnwrapError for a low-order peer key (all-zero output)."""
+
+    # Ed25519
+    @abstractmethod
+    async def ed25519_generate(self) -> tuple[SecretHandle, bytes]: ...
+
+    @abstractmethod
+    async def ed25519_sign(self, private: SecretHandle, message: bytes) -> bytes: ...
+
+    @abstractmethod
+    async def ed25519_verify(self, public: bytes, message: bytes, signature: bytes) -> bool: ...
+
+    # AES-GCM (256-bit keys; a backend may also accept 128-bit keys)
+    @abstractmethod
+    async def aead_key(self, key: bytes) -> SecretHandle: ...
+
+    @abstractmethod
+    async def aead_seal(self, key: SecretHandle, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        """ciphertext || 16-byte tag."""
+
+    @abstractmethod
+    async def aead_open(self, key: SecretHandle, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
+        """The plaintext, or None when authentication fails (callers raise the typed error)."""

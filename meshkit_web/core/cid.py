@@ -1,0 +1,69 @@
+"""CIDv1 helpers for the two kinds of block MeshKit writes.
+
+Hashing uses hashlib on the hot path (a CIDv1 sha2-256 is just a 4-byte prefix and the
+digest); ``multiformats`` parses and validates CIDs that come from outside.
+"""
+
+import base64
+import hashlib
+import hmac
+
+from multiformats import CID
+
+from .errors import CIDMismatchError, EnvelopeFormatError
+
+RAW = 0x55
+DAG_CBOR = 0x71
+_SHA2_256 = 0x12
+_PREFIX = {RAW: b"\x01\x55\x12\x20", DAG_CBOR: b"\x01\x71\x12\x20"}
+CODEC_NAMES = {RAW: "raw", DAG_CBOR: "dag-cbor"}
+
+
+def cid_bytes(codec: int, data: bytes) -> bytes:
+    """Binary CIDv1 (sha2-256) of ``data`` under ``codec``."""
+    return _PREFIX[codec] + hashlib.sha256(data).digest()
+
+
+def cid_str(binary: bytes) -> str:
+    """Canonical string form: multibase base32 lower-case, no padding ("bafy...")."""
+    return "b" + base64.b32encode(binary).decode("ascii").rstrip("=").lower()
+
+
+def parse_cid(text_or_bytes) -> bytes:
+    """Validate a CID given as string, bytes or multiformats CID; return the binary CIDv1.
+
+    Only CIDv1 with codec raw or dag-cbor and a sha2-256 multihash is accepted: those are
+    the only blocks an envelope consists of.
+    """
+    try:
+        cid = text_or_bytes if isinstance(text_or_bytes, CID) else CID.decode(text_or_bytes)
+    except Exception as exc:
+        raise EnvelopeFormatError(f"not a valid CID: {_short(text_or_bytes)!s}") from exc
+    if cid.version != 1 or cid.codec.code not in _PREFIX or cid.hashfun.code != _SHA2_256:
+        raise EnvelopeFormatError(
+            f"unsupported CID {cid.encode('base32')}: need CIDv1, raw or dag-cbor, sha2-256")
+    binary = bytes(cid)
+    if len(binary) != 36:
+        raise EnvelopeFormatError(f"unsupported CID {cid.encode('base32')}: bad digest length")
+    return binary
+
+
+def codec_of(binary: bytes) -> int:
+    return binary[1]
+
+
+def verify_block(binary: bytes, data: bytes) -> None:
+    """Raise CIDMismatchError unless ``data`` hashes to ``binary``. Called before any decryption."""
+    expected = cid_bytes(codec_of(binary), data)
+    if not hmac.compare_digest(expected, binary):
+        raise CIDMismatchError(f"block {cid_str(binary)} does not match its bytes")
+
+
+def to_link(binary: bytes) -> CID:
+    """A multiformats CID object, which dag-cbor encodes as a tag-42 link."""
+    return CID.decode(binary)
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text[:80]

@@ -1,0 +1,58 @@
+"""Canonical DAG-CBOR and small encoding helpers shared by the Core objects."""
+
+import base64
+
+import dag_cbor
+
+from .errors import EnvelopeFormatError, UnsupportedVersionError
+
+
+def encode(obj) -> bytes:
+    return dag_cbor.encode(obj)
+
+
+def decode_map(data: bytes, kind: str) -> dict:
+    """Decode a canonical DAG-CBOR map; re-encoding must give the same bytes."""
+    try:
+        obj = dag_cbor.decode(data)
+    except Exception as exc:
+        raise EnvelopeFormatError(f"{kind} is not valid DAG-CBOR") from exc
+    if not isinstance(obj, dict):
+        raise EnvelopeFormatError(f"{kind} is not a map")
+    if dag_cbor.encode(obj) != data:
+        raise EnvelopeFormatError(f"{kind} is not canonical DAG-CBOR")
+    return obj
+
+
+def check_type(obj: dict, kind: str, version: int = 1) -> None:
+    if obj.get("meshkit") != kind:
+        raise EnvelopeFormatError(f"not a MeshKit {kind}")
+    if obj.get("v") != version:
+        raise UnsupportedVersionError(f"{kind} version {obj.get('v')!r} is not supported (need {version})")
+
+
+def field(obj: dict, name: str, typ, kind: str, *, length: int | None = None, optional=False):
+    """Read one typed field, raising EnvelopeFormatError naming the field (never its value)."""
+    if name not in obj:
+        if optional:
+            return None
+        raise EnvelopeFormatError(f"{kind} lacks field {name!r}")
+    value = obj[name]
+    if value is None and optional:
+        return None
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise EnvelopeFormatError(f"{kind} field {name!r} has the wrong type")
+    if length is not None and len(value) != length:
+        raise EnvelopeFormatError(f"{kind} field {name!r} has the wrong length")
+    return value
+
+
+def b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def b64d(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except Exception as exc:
+        raise EnvelopeFormatError("bad base64url field") from exc

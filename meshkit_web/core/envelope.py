@@ -1,0 +1,329 @@
+"""Envelope v1: HPKE-wrapped content key, segmented AES-256-GCM payload, signed DAG-CBOR header.
+
+Layout (docs/FORMAT.md is the byte-exact spec):
+
+* every sealed segment is a raw block (CIDv1 raw sha2-256);
+* the header is a DAG-CBOR block linking the segments in order; its CID is the root.
+
+Sealing streams: segments are sealed and yielded as the plaintext arrives, the header
+comes last. Opening streams: every block is checked against its CID BEFORE decryption,
+and plaintext is yielded one authenticated segment at a time.
+"""
+
+import asyncio
+import hmac
+from dataclasses import dataclass
+from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+
+from . import codec, kdf
+from .backend import CryptoBackend
+from .cid import DAG_CBOR, RAW, cid_bytes, cid_str, codec_of, to_link, verify_block
+from .errors import (EnvelopeFormatError, KeyUnwrapError, LimitExceededError, NotARecipientError,
+                     SegmentAuthenticationError, TruncatedEnvelopeError)
+from .hpke import ENC_LEN, TAG_LEN, Suite
+from .identity import Identity, PublicIdentity
+from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
+
+KIND = "envelope"
+SUITE_V1 = 1  # HPKE(X25519, HKDF-SHA256, AES-256-GCM) + HKDF-SHA256 + segmented AES-256-GCM + Ed25519
+DEFAULT_SEGMENT_SIZE = 1 << 20
+MIN_SEGMENT_SIZE = 64
+MAX_SEGMENT_SIZE = (2 << 20) - TAG_LEN  # a sealed segment fits a 2 MiB block (Kubo's default limit)
+MAX_HEADER_SIZE = 1 << 20
+MAX_RECIPIENTS = 1024
+NONCE_PREFIX_LEN = 7
+CONTENT_KEY_LEN = 32
+WRAPPED_KEY_LEN = CONTENT_KEY_LEN + TAG_LEN
+
+PAYLOAD_KEY_INFO = b"meshkit-web/v1 payload-key"
+COMMITMENT_INFO = b"meshkit-web/v1 key-commitment"
+WRAP_INFO = b"meshkit-web/v1 content-key"
+
+BlockGetter = Callable[[bytes], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class Block:
+    cid: bytes
+    data: bytes
+
+    @property
+    def cid_str(self) -> str:
+        return cid_str(self.cid)
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    """The content key sealed to one recipient with HPKE (aad = the header's key commitment)."""
+
+    recipient: str
+    enc: bytes
+    wrapped: bytes
+
+    def to_map(self) -> dict:
+        return {"id": self.recipient, "enc": self.enc, "wrapped": self.wrapped}
+
+
+@dataclass(frozen=True)
+class Header:
+    root: bytes
+    suite: int
+    segment_size: int
+    size: int
+    nonce_prefix: bytes
+    commitment: bytes
+    segments: tuple[bytes, ...]
+    recipients: tuple[WrappedKey, ...]
+    sender_id: str
+    sender_key: bytes
+    created: int
+    raw: dict
+
+    @property
+    def root_str(self) -> str:
+        return cid_str(self.root)
+
+    def expected_segment_length(self, index: int) -> int:
+        """Sealed length of segment ``index`` (plaintext + tag), fixed by the header."""
+        if index < len(self.segments) - 1:
+            return self.segment_size + TAG_LEN
+        return self.size - (len(self.segments) - 1) * self.segment_size + TAG_LEN
+
+    def recipient_entry(self, identity_id: str) -> WrappedKey:
+        for entry in self.recipients:
+            if entry.recipient == identity_id:
+                return entry
+        raise NotARecipientError(f"{identity_id} is not a recipient of {self.root_str}")
+
+
+def segment_nonce(prefix: bytes, index: int, last: bool) -> bytes:
+    """prefix (7 bytes) || big-endian uint32 counter || last flag (0x01 final, 0x00 otherwise)."""
+    return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
+
+
+def derive_keys(content_key: bytes) -> tuple[bytes, bytes]:
+    """(payload key, key commitment) from the envelope's content key."""
+    return kdf.hkdf(content_key, PAYLOAD_KEY_INFO), kdf.hkdf(content_key, COMMITMENT_INFO)
+
+
+def segment_count(size: int, segment_size: int) -> int:
+    return max(1, -(-size // segment_size))
+
+
+async def wrap_content_key(backend: CryptoBackend, content_key: bytes, commitment: bytes,
+                           recipient: PublicIdentity) -> WrappedKey:
+    enc, wrapped = await Suite(backend).seal(recipient.enc_key, WRAP_INFO, commitment, content_key)
+    return WrappedKey(recipient.id, enc, wrapped)
+
+
+async def unwrap_content_key(backend: CryptoBackend, identity: Identity, entry: WrappedKey,
+                             commitment: bytes) -> bytes:
+    """Open a wrapped key and check it against the header's commitment (fail closed)."""
+    if len(entry.enc) != ENC_LEN or len(entry.wrapped) != WRAPPED_KEY_LEN:
+        raise KeyUnwrapError("wrapped content key has the wrong length")
+    content_key = await Suite(backend).open(entry.enc, identity.enc_private, identity.public.enc_key,
+                                            WRAP_INFO, commitment, entry.wrapped)
+    if not hmac.compare_digest(derive_keys(content_key)[1], commitment):
+        raise KeyUnwrapError("content key does not match the envelope's key commitment")
+    return content_key
+
+
+async def _rechunk(source: AsyncIterable[bytes] | Iterable[bytes], size: int) -> AsyncIterator[bytes]:
+    """Re-cut arbitrary chunks into segments of exactly ``size`` bytes (the last may be shorter)."""
+    buffer = bytearray()
+
+    async def chunks():
+        if hasattr(source, "__aiter__"):
+            async for chunk in source:
+                yield chunk
+        else:
+            for chunk in source:
+                yield chunk
+
+    async for chunk in chunks():
+        if not buffer and len(chunk) == size:
+            yield bytes(chunk)
+            continue
+        buffer += chunk
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)
+
+
+async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[bytes], *,
+               sender: Identity, recipients: list[PublicIdentity], now: int,
+               segment_size: int = DEFAULT_SEGMENT_SIZE, include_sender: bool = True) -> AsyncIterator[Block]:
+    """Seal plaintext chunks into blocks: the segments in order, then the header (the root).
+
+    The sender is a recipient too unless ``include_sender`` is false. Memory use is a few
+    segments, whatever the size of the input.
+    """
+    if not MIN_SEGMENT_SIZE <= segment_size <= MAX_SEGMENT_SIZE:
+        raise LimitExceededError(f"segment size must be {MIN_SEGMENT_SIZE}..{MAX_SEGMENT_SIZE} bytes")
+    everyone = {r.id: r for r in recipients}
+    if include_sender:
+        everyone.setdefault(sender.id, sender.public)
+    if not everyone:
+        raise ValueError("an envelope needs at least one recipient")
+    if len(everyone) > MAX_RECIPIENTS:
+        raise LimitExceededError(f"at most {MAX_RECIPIENTS} recipients")
+    max_segments = (MAX_HEADER_SIZE - 2048 - 128 * len(everyone)) // 40
+
+    content_key = await backend.random_bytes(CONTENT_KEY_LEN)
+    nonce_prefix = await backend.random_bytes(NONCE_PREFIX_LEN)
+    payload_key, commitment = derive_keys(content_key)
+    key = await backend.aead_key(payload_key)
+
+    links: list[bytes] = []
+    size = 0
+
+    async def sealed(plaintext: bytes, last: bool) -> Block:
+        index = len(links)
+        if index >= max_segments:
+            raise LimitExceededError(
+                f"input exceeds {max_segments} segments; use a larger segment size")
+        data = await backend.aead_seal(key, segment_nonce(nonce_prefix, index, last), plaintext, b"")
+        block = Block(cid_bytes(RAW, data), data)
+        links.append(block.cid)
+        return block
+
+    pending = None
+    async for segment in _rechunk(source, segment_size):
+        size += len(segment)
+        if pending is not None:
+            yield await sealed(pending, last=False)
+        pending = segment
+    yield await sealed(pending if pending is not None else b"", last=True)
+
+    wrapped = [await wrap_content_key(backend, content_key, commitment, r) for r in everyone.values()]
+    header = {
+        "meshkit": KIND, "v": 1, "suite": SUITE_V1, "segment_size": segment_size, "size": size,
+        "nonce_prefix": nonce_prefix, "commitment": commitment,
+        "segments": [to_link(link) for link in links],
+        "recipients": [w.to_map() for w in wrapped],
+        "sender": {"id": sender.id, "key": sender.public.sig_key},
+        "created": now,
+    }
+    data = codec.encode(await sign_map(backend, sender.sig_private, KIND, header))
+    yield Block(cid_bytes(DAG_CBOR, data), data)
+
+
+def parse_header(root: bytes, data: bytes) -> Header:
+    """Decode and structurally check a header block (its CID must already be verified)."""
+    if codec_of(root) != DAG_CBOR:
+        raise EnvelopeFormatError(f"root {cid_str(root)} is not a DAG-CBOR block")
+    if len(data) > MAX_HEADER_SIZE:
+        raise EnvelopeFormatError("envelope header is too large")
+    obj = codec.decode_map(data, "envelope header")
+    codec.check_type(obj, KIND)
+    if codec.field(obj, "suite", int, KIND) != SUITE_V1:
+        raise EnvelopeFormatError("unknown envelope crypto suite")
+    segment_size = codec.field(obj, "segment_size", int, KIND)
+    size = codec.field(obj, "size", int, KIND)
+    if not MIN_SEGMENT_SIZE <= segment_size <= MAX_SEGMENT_SIZE or size < 0:
+        raise EnvelopeFormatError("envelope header has an invalid size or segment size")
+    links = codec.field(obj, "segments", list, KIND)
+    segments = []
+    for link in links:
+        binary = bytes(link) if hasattr(link, "codec") else None
+        if binary is None or len(binary) != 36 or codec_of(binary) != RAW:
+            raise EnvelopeFormatError("envelope segment links must be raw sha2-256 CIDs")
+        segments.append(binary)
+    if len(segments) != segment_count(size, segment_size):
+        raise EnvelopeFormatError("envelope header's segment count does not match its size")
+    recipients = []
+    for entry in codec.field(obj, "recipients", list, KIND):
+        if not isinstance(entry, dict):
+            raise EnvelopeFormatError("envelope recipient entry is not a map")
+        recipients.append(WrappedKey(codec.field(entry, "id", str, "recipient"),
+                                     codec.field(entry, "enc", bytes, "recipient", length=ENC_LEN),
+                                     codec.field(entry, "wrapped", bytes, "recipient", length=WRAPPED_KEY_LEN)))
+    sender = codec.field(obj, "sender", dict, KIND)
+    return Header(
+        root=root, suite=SUITE_V1, segment_size=segment_size, size=size,
+        nonce_prefix=codec.field(obj, "nonce_prefix", bytes, KIND, length=NONCE_PREFIX_LEN),
+        commitment=codec.field(obj, "commitment", bytes, KIND, length=32),
+        segments=tuple(segments), recipients=tuple(recipients),
+        sender_id=codec.field(sender, "id", str, "sender"),
+        sender_key=codec.field(sender, "key", bytes, "sender", length=KEY_LEN),
+        created=codec.field(obj, "created", int, KIND), raw=obj)
+
+
+async def read_header(backend: CryptoBackend, root: bytes, get_block: BlockGetter) -> Header:
+    """Fetch, CID-verify, decode and signature-check an envelope header."""
+    data = await get_block(root)
+    verify_block(root, data)
+    header = parse_header(root, data)
+    check_identity_key(header.sender_id, header.sender_key)
+    await verify_map(backend, KIND, header.raw, header.sender_key, header.sender_id)
+    return header
+
+
+class OpenedEnvelope:
+    """A verified header plus the unwrapped payload key; iterate :meth:`plaintext` for the bytes."""
+
+    def __init__(self, backend: CryptoBackend, header: Header, payload_key, get_block: BlockGetter):
+        self.backend = backend
+        self.header = header
+        self._key = payload_key
+        self._get_block = get_block
+
+    async def _segment(self, index: int) -> bytes:
+        cid = self.header.segments[index]
+        data = await self._get_block(cid)
+        verify_block(cid, data)  # before any decryption
+        if len(data) != self.header.expected_segment_length(index):
+            raise TruncatedEnvelopeError(f"segment {index} ({cid_str(cid)}) has the wrong length")
+        return data
+
+    async def _decrypt(self, index: int, data: bytes) -> bytes:
+        last = index == len(self.header.segments) - 1
+        prefix = self.header.nonce_prefix
+        plaintext = await self.backend.aead_open(self._key, segment_nonce(prefix, index, last), data, b"")
+        if plaintext is not None:
+            return plaintext
+        # Diagnose for a precise error; neither branch releases any plaintext.
+        if await self.backend.aead_open(self._key, segment_nonce(prefix, index, not last), data, b"") is not None:
+            if last:
+                raise TruncatedEnvelopeError(
+                    f"envelope {self.header.root_str} ends early: segment {index} is not the final segment")
+            raise SegmentAuthenticationError(
+                f"segment {index} of {self.header.root_str} is a final segment but more follow")
+        raise SegmentAuthenticationError(
+            f"segment {index} of {self.header.root_str} failed authentication (tampered or reordered)")
+
+    async def plaintext(self) -> AsyncIterator[bytes]:
+        """Authenticated plaintext, one segment at a time; the next block is fetched meanwhile."""
+        count = len(self.header.segments)
+        ahead = asyncio.ensure_future(self._segment(0))
+        try:
+            for index in range(count):
+                data = await ahead
+                if index + 1 < count:
+                    ahead = asyncio.ensure_future(self._segment(index + 1))
+                yield await self._decrypt(index, data)
+        finally:
+            if not ahead.done():
+                ahead.cancel()
+            try:  # collect the prefetch's outcome so no error is left unretrieved
+                await ahead
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGetter, identity: Identity, *,
+                        wrapped_key: WrappedKey | None = None) -> OpenedEnvelope:
+    """Verify the header and unwrap the content key for ``identity``.
+
+    ``wrapped_key`` comes from a capsule (a share made after sealing); otherwise the
+    header's own recipient entry is used.
+    """
+    header = await read_header(backend, root, get_block)
+    entry = wrapped_key or header.recipient_entry(identity.id)
+    if entry.recipient != identity.id:
+        raise NotARecipientError(f"the wrapped key is for {entry.recipient}, not {identity.id}")
+    content_key = await unwrap_content_key(backend, identity, entry, header.commitment)
+    payload_key = await backend.aead_key(derive_keys(content_key)[0])
+    return OpenedEnvelope(backend, header, payload_key, get_block)

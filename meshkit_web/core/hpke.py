@@ -1,0 +1,126 @@
+"""HPKE (RFC 9180), base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-GCM.
+
+Only the base mode is implemented: MeshKit authenticates senders with Ed25519 signatures
+over the envelope header, not with HPKE's auth modes. The AEAD is a parameter so the
+RFC's AES-128-GCM vector (A.1) exercises exactly this code; MeshKit itself uses
+AES-256-GCM (aead_id 0x0002).
+"""
+
+from dataclasses import dataclass
+
+from . import kdf
+from .backend import CryptoBackend, SecretHandle
+from .errors import KeyUnwrapError
+
+KEM_X25519_SHA256 = 0x0020
+KDF_HKDF_SHA256 = 0x0001
+AEAD_AES128GCM = 0x0001
+AEAD_AES256GCM = 0x0002
+_AEAD_KEY_LEN = {AEAD_AES128GCM: 16, AEAD_AES256GCM: 32}
+NONCE_LEN = 12
+TAG_LEN = 16
+ENC_LEN = 32
+MODE_BASE = 0x00
+
+_KEM_SUITE_ID = b"KEM" + KEM_X25519_SHA256.to_bytes(2, "big")
+
+
+def _i2osp(value: int, length: int) -> bytes:
+    return value.to_bytes(length, "big")
+
+
+def _labeled_extract(suite_id: bytes, salt: bytes, label: bytes, ikm: bytes) -> bytes:
+    return kdf.extract(salt, b"HPKE-v1" + suite_id + label + ikm)
+
+
+def _labeled_expand(suite_id: bytes, prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
+    return kdf.expand(prk, _i2osp(length, 2) + b"HPKE-v1" + suite_id + label + info, length)
+
+
+def derive_x25519_private(ikm: bytes) -> bytes:
+    """DeriveKeyPair for X25519 (RFC 9180 section 7.1.3): the private scalar bytes."""
+    dkp_prk = _labeled_extract(_KEM_SUITE_ID, b"", b"dkp_prk", ikm)
+    return _labeled_expand(_KEM_SUITE_ID, dkp_prk, b"sk", b"", 32)
+
+
+def _extract_and_expand(dh: bytes, kem_context: bytes) -> bytes:
+    eae_prk = _labeled_extract(_KEM_SUITE_ID, b"", b"eae_prk", dh)
+    return _labeled_expand(_KEM_SUITE_ID, eae_prk, b"shared_secret", kem_context, 32)
+
+
+@dataclass
+class Context:
+    """An HPKE encryption context (RFC 9180 section 5.2)."""
+
+    backend: CryptoBackend
+    suite_id: bytes
+    key: SecretHandle
+    base_nonce: bytes
+    exporter_secret: bytes
+    seq: int = 0
+
+    def _next_nonce(self) -> bytes:
+        nonce = bytes(a ^ b for a, b in zip(self.base_nonce, _i2osp(self.seq, NONCE_LEN)))
+        self.seq += 1
+        return nonce
+
+    async def seal(self, plaintext: bytes, aad: bytes = b"") -> bytes:
+        return await self.backend.aead_seal(self.key, self._next_nonce(), plaintext, aad)
+
+    async def open(self, ciphertext: bytes, aad: bytes = b"") -> bytes:
+        plaintext = await self.backend.aead_open(self.key, self._next_nonce(), ciphertext, aad)
+        if plaintext is None:
+            raise KeyUnwrapError("HPKE ciphertext did not authenticate")
+        return plaintext
+
+    def export(self, exporter_context: bytes, length: int) -> bytes:
+        return _labeled_expand(self.suite_id, self.exporter_secret, b"sec", exporter_context, length)
+
+
+class Suite:
+    def __init__(self, backend: CryptoBackend, aead_id: int = AEAD_AES256GCM):
+        if aead_id not in _AEAD_KEY_LEN:
+            raise ValueError("unsupported HPKE AEAD id")
+        self.backend = backend
+        self.aead_id = aead_id
+        self.suite_id = (b"HPKE" + _i2osp(KEM_X25519_SHA256, 2)
+                         + _i2osp(KDF_HKDF_SHA256, 2) + _i2osp(aead_id, 2))
+
+    async def _key_schedule(self, shared_secret: bytes, info: bytes) -> Context:
+        psk_id_hash = _labeled_extract(self.suite_id, b"", b"psk_id_hash", b"")
+        info_hash = _labeled_extract(self.suite_id, b"", b"info_hash", info)
+        ks_context = bytes([MODE_BASE]) + psk_id_hash + info_hash
+        secret = _labeled_extract(self.suite_id, shared_secret, b"secret", b"")
+        key = _labeled_expand(self.suite_id, secret, b"key", ks_context, _AEAD_KEY_LEN[self.aead_id])
+        base_nonce = _labeled_expand(self.suite_id, secret, b"base_nonce", ks_context, NONCE_LEN)
+        exporter_secret = _labeled_expand(self.suite_id, secret, b"exp", ks_context, kdf.HASH_LEN)
+        return Context(self.backend, self.suite_id, await self.backend.aead_key(key),
+                       base_nonce, exporter_secret)
+
+    async def setup_sender(self, recipient_public: bytes, info: bytes,
+                           ephemeral: tuple[SecretHandle, bytes] | None = None) -> tuple[bytes, Context]:
+        """SetupBaseS: returns (enc, context). ``ephemeral`` is injected only by tests."""
+        sk_e, pk_e = ephemeral or await self.backend.x25519_generate()
+        dh = await self.backend.x25519(sk_e, recipient_public)
+        shared_secret = _extract_and_expand(dh, pk_e + recipient_public)
+        return pk_e, await self._key_schedule(shared_secret, info)
+
+    async def setup_recipient(self, enc: bytes, recipient_private: SecretHandle,
+                              recipient_public: bytes, info: bytes) -> Context:
+        """SetupBaseR."""
+        if len(enc) != ENC_LEN:
+            raise KeyUnwrapError("HPKE encapsulated key has the wrong length")
+        dh = await self.backend.x25519(recipient_private, enc)
+        shared_secret = _extract_and_expand(dh, enc + recipient_public)
+        return await self._key_schedule(shared_secret, info)
+
+    async def seal(self, recipient_public: bytes, info: bytes, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes]:
+        """Single-shot SealBase: (enc, ciphertext)."""
+        enc, ctx = await self.setup_sender(recipient_public, info)
+        return enc, await ctx.seal(plaintext, aad)
+
+    async def open(self, enc: bytes, recipient_private: SecretHandle, recipient_public: bytes,
+                   info: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+        """Single-shot OpenBase; raises KeyUnwrapError."""
+        ctx = await self.setup_recipient(enc, recipient_private, recipient_public, info)
+        return await ctx.open(ciphertext, aad)

@@ -1,0 +1,115 @@
+"""Identities: an id, an X25519 encryption key, an Ed25519 signing key, a self-signed record."""
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from . import codec
+from .backend import CryptoBackend, SecretHandle
+from .errors import EnvelopeFormatError
+from .signing import KEY_LEN, check_identity_key, identity_id, sign_map, verify_map
+
+KIND = "identity"
+MAX_NAME_LEN = 128
+
+
+@dataclass(frozen=True)
+class PublicIdentity:
+    """A verified, self-signed public record. Construct with :func:`verify_record`."""
+
+    id: str
+    name: str
+    sig_key: bytes
+    enc_key: bytes
+    created: int
+    sig: bytes
+
+    @property
+    def fingerprint(self) -> str:
+        """What two people compare to verify a contact: 32 base32 characters in groups of 4."""
+        digest = hashlib.sha256(b"meshkit-web/v1 fingerprint\x00" + self.sig_key + self.enc_key).digest()[:20]
+        text = base64.b32encode(digest).decode("ascii")
+        return "-".join(text[i:i + 4] for i in range(0, len(text), 4))
+
+    def to_map(self) -> dict:
+        return {"meshkit": KIND, "v": 1, "id": self.id, "name": self.name, "sig_key": self.sig_key,
+                "enc_key": self.enc_key, "created": self.created, "sig": self.sig}
+
+    def to_bytes(self) -> bytes:
+        return codec.encode(self.to_map())
+
+    def to_json(self) -> dict:
+        """JSON form of the record: byte fields as base64url. Holds no private material."""
+        return {"meshkit": KIND, "v": 1, "id": self.id, "name": self.name,
+                "sig_key": codec.b64e(self.sig_key), "enc_key": codec.b64e(self.enc_key),
+                "created": self.created, "sig": codec.b64e(self.sig),
+                "fingerprint": self.fingerprint}
+
+
+@dataclass
+class Identity:
+    """A private identity: the public record plus key handles (never printed)."""
+
+    public: PublicIdentity
+    sig_private: SecretHandle
+    enc_private: SecretHandle
+
+    @property
+    def id(self) -> str:
+        return self.public.id
+
+    @property
+    def name(self) -> str:
+        return self.public.name
+
+    def __repr__(self) -> str:
+        return f"<Identity {self.public.name!r} {self.public.id}>"
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME_LEN or any(c in name for c in "/\\\x00"):
+        raise ValueError("identity name must be 1-128 characters without slashes")
+
+
+async def create_identity(backend: CryptoBackend, name: str, now: int) -> Identity:
+    _check_name(name)
+    sig_private, sig_key = await backend.ed25519_generate()
+    enc_private, enc_key = await backend.x25519_generate()
+    return await make_identity(backend, name, now, sig_private, sig_key, enc_private, enc_key)
+
+
+async def make_identity(backend, name, created, sig_private, sig_key, enc_private, enc_key) -> Identity:
+    record = {"meshkit": KIND, "v": 1, "id": identity_id(sig_key), "name": name, "sig_key": sig_key,
+              "enc_key": enc_key, "created": created}
+    signed = await sign_map(backend, sig_private, KIND, record)
+    return Identity(PublicIdentity(**{k: signed[k] for k in ("id", "name", "sig_key", "enc_key", "created", "sig")}),
+                    sig_private, enc_private)
+
+
+async def verify_record(backend: CryptoBackend, record: dict) -> PublicIdentity:
+    """Check a decoded record: type, version, fields, id derived from key, self-signature."""
+    codec.check_type(record, KIND)
+    ident = codec.field(record, "id", str, KIND)
+    sig_key = codec.field(record, "sig_key", bytes, KIND, length=KEY_LEN)
+    check_identity_key(ident, sig_key)
+    enc_key = codec.field(record, "enc_key", bytes, KIND, length=KEY_LEN)
+    name = codec.field(record, "name", str, KIND)
+    created = codec.field(record, "created", int, KIND)
+    await verify_map(backend, KIND, record, sig_key, ident)
+    return PublicIdentity(ident, name, sig_key, enc_key, created, record["sig"])
+
+
+async def record_from_bytes(backend: CryptoBackend, data: bytes) -> PublicIdentity:
+    return await verify_record(backend, codec.decode_map(data, KIND))
+
+
+async def record_from_json(backend: CryptoBackend, obj: dict) -> PublicIdentity:
+    if not isinstance(obj, dict):
+        raise EnvelopeFormatError("identity record JSON is not an object")
+    record = {k: obj.get(k) for k in ("meshkit", "v", "id", "name", "created")}
+    for key in ("sig_key", "enc_key", "sig"):
+        value = obj.get(key)
+        if not isinstance(value, str):
+            raise EnvelopeFormatError(f"identity record lacks field {key!r}")
+        record[key] = codec.b64d(value)
+    return await verify_record(backend, record)

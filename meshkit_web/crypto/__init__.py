@@ -1,0 +1,1 @@
+"""Crypto backends implementing :class:`meshkit_web.core.backend.CryptoBackend`."""

@@ -1,0 +1,107 @@
+"""Identities and contacts as files under a MeshKit home directory (the CPython runtime).
+
+    HOME/identities/NAME.json   private keys + public record, mode 0600 (dir 0700)
+    HOME/contacts/ID.json       imported public records
+
+Private keys on CPython are exportable by nature: file permissions are their protection.
+"""
+
+import json
+import os
+
+from ..core.errors import MeshKitError, UnknownIdentityError
+from ..core.identity import Identity, PublicIdentity, create_identity, record_from_json
+from ..core import codec
+from ..crypto.nacl_backend import NaclBackend
+
+
+class IdentityExistsError(MeshKitError):
+    code = "identity_exists"
+
+
+class FileStore:
+    def __init__(self, home: str, backend: NaclBackend):
+        self.home = os.path.abspath(home)
+        self.backend = backend
+        self._identities = os.path.join(self.home, "identities")
+        self._contacts = os.path.join(self.home, "contacts")
+
+    def _ensure_dirs(self) -> None:
+        for directory in (self.home, self._identities, self._contacts):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            os.chmod(directory, 0o700)
+
+    def _identity_path(self, name: str) -> str:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise UnknownIdentityError("identity names may not contain slashes or start with a dot")
+        return os.path.join(self._identities, name + ".json")
+
+    async def create(self, name: str, now: int) -> Identity:
+        self._ensure_dirs()
+        path = self._identity_path(name)
+        identity = await create_identity(self.backend, name, now)
+        secret = {"record": identity.public.to_json(),
+                  "sig_private": codec.b64e(self.backend.export_private(identity.sig_private)),
+                  "enc_private": codec.b64e(self.backend.export_private(identity.enc_private))}
+        try:  # O_EXCL: never overwrite an identity; 0600 from the first byte
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise IdentityExistsError(f"identity {name!r} already exists") from None
+        with os.fdopen(fd, "w") as out:
+            json.dump(secret, out)
+        return identity
+
+    async def load(self, name: str) -> Identity:
+        path = self._identity_path(name)
+        try:
+            with open(path) as f:
+                secret = json.load(f)
+        except FileNotFoundError:
+            raise UnknownIdentityError(f"no identity named {name!r} in this home") from None
+        public = await record_from_json(self.backend, secret["record"])
+        return Identity(public, self.backend.import_private(codec.b64d(secret["sig_private"])),
+                        self.backend.import_private(codec.b64d(secret["enc_private"])))
+
+    def identity_names(self) -> list[str]:
+        if not os.path.isdir(self._identities):
+            return []
+        return sorted(f[:-5] for f in os.listdir(self._identities) if f.endswith(".json"))
+
+    async def add_contact(self, record: dict) -> PublicIdentity:
+        public = await record_from_json(self.backend, record)
+        self._ensure_dirs()
+        with open(os.path.join(self._contacts, public.id + ".json"), "w") as out:
+            json.dump(public.to_json(), out, indent=2)
+        return public
+
+    async def contacts(self) -> list[PublicIdentity]:
+        if not os.path.isdir(self._contacts):
+            return []
+        found = []
+        for entry in sorted(os.listdir(self._contacts)):
+            if entry.endswith(".json"):
+                with open(os.path.join(self._contacts, entry)) as f:
+                    found.append(await record_from_json(self.backend, json.load(f)))
+        return found
+
+    async def resolve(self, name_or_id: str) -> PublicIdentity:
+        """A public record by own identity name, contact id, or unique contact name."""
+        if name_or_id in self.identity_names():
+            return (await self.load(name_or_id)).public
+        contacts = await self.contacts()
+        by_id = [c for c in contacts if c.id == name_or_id]
+        by_name = [c for c in contacts if c.name == name_or_id]
+        if by_id:
+            return by_id[0]
+        if len(by_name) == 1:
+            return by_name[0]
+        if len(by_name) > 1:
+            raise UnknownIdentityError(f"several contacts are named {name_or_id!r}: use the id")
+        raise UnknownIdentityError(f"no identity or contact named {name_or_id!r}")
+
+    async def known(self, identity_id: str) -> PublicIdentity | None:
+        for name in self.identity_names():
+            identity = await self.load(name)
+            if identity.id == identity_id:
+                return identity.public
+        return next((c for c in await self.contacts() if c.id == identity_id), None)
