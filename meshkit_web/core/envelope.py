@@ -12,6 +12,7 @@ and plaintext is yielded one authenticated segment at a time.
 
 import asyncio
 import hmac
+import logging
 from dataclasses import dataclass
 from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 
@@ -38,6 +39,8 @@ WRAPPED_KEY_LEN = CONTENT_KEY_LEN + TAG_LEN
 PAYLOAD_KEY_INFO = b"meshkit-web/v1 payload-key"
 COMMITMENT_INFO = b"meshkit-web/v1 key-commitment"
 WRAP_INFO = b"meshkit-web/v1 content-key"
+
+log = logging.getLogger("meshkit.core")
 
 BlockGetter = Callable[[bytes], Awaitable[bytes]]
 
@@ -207,7 +210,9 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
         "created": now,
     }
     data = codec.encode(await sign_map(backend, sender.sig_private, KIND, header))
-    yield Block(cid_bytes(DAG_CBOR, data), data)
+    root = Block(cid_bytes(DAG_CBOR, data), data)
+    log.debug("sealed %s: %d bytes, %d segments, %d recipients", root.cid_str, size, len(links), len(wrapped))
+    yield root
 
 
 def parse_header(root: bytes, data: bytes) -> Header:
@@ -325,5 +330,6 @@ async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGet
     if entry.recipient != identity.id:
         raise NotARecipientError(f"the wrapped key is for {entry.recipient}, not {identity.id}")
     content_key = await unwrap_content_key(backend, identity, entry, header.commitment)
+    log.debug("opening %s from %s for %s: %d bytes", header.root_str, header.sender_id, identity.id, header.size)
     payload_key = await backend.aead_key(derive_keys(content_key)[0])
     return OpenedEnvelope(backend, header, payload_key, get_block)

@@ -1,0 +1,32 @@
+"""Architecture rules that keep the same wheel usable in the browser."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "meshkit_web"
+FORBIDDEN_IN_CORE = {"nacl", "js", "pyodide", "starlette", "uvicorn", "httpx", "fastapi", "tqdm", "os",
+                     "socket", "sqlite3", "asyncio.subprocess", "subprocess", "cryptography"}
+
+
+def test_core_imports_nothing_platform_specific():
+    for path in sorted((PACKAGE / "core").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 1, f"{path.name} reaches outside core"
+            for name in names:
+                assert name.split(".")[0] not in FORBIDDEN_IN_CORE, f"{path.name} imports {name}"
+
+
+def test_importing_core_loads_no_backend():
+    code = ("import sys, meshkit_web.core.envelope, meshkit_web.core.capsule, meshkit_web.core.proof, "
+            "meshkit_web.core.car; bad = [m for m in ('nacl', 'tqdm', 'js') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
