@@ -36,8 +36,9 @@ def _progress(total: int, label: str):
 
 
 async def _file_chunks(path: str, bar):
-    with open(path, "rb") as f:
-        while chunk := f.read(READ_CHUNK):
+    """Read in a worker thread, so the next read overlaps sealing and writing the last one."""
+    with open(path, "rb", buffering=0) as f:
+        while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
             bar.update(len(chunk))
             yield chunk
 
@@ -82,7 +83,7 @@ async def cmd_seal(args, store: FileStore) -> None:
         async for block in seal(store.backend, _file_chunks(args.file, bar), sender=sender,
                                 recipients=recipients, now=int(time.time()),
                                 segment_size=args.segment_size, include_sender=not args.no_self):
-            writer.put(block.cid, block.data)
+            await asyncio.to_thread(writer.put, block.cid, block.data)
             root = block.cid
         writer.commit(root)
     log.info("sealed %d bytes into %s (%s)", size, cid_str(root), args.car)

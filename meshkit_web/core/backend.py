@@ -24,6 +24,11 @@ class CryptoBackend(ABC):
         """What this backend really provides (reported by the runtime)."""
         return {}
 
+    async def offload(self, function, *args):
+        """Run a CPU-bound pure function (hashing a segment). Inline by default; a backend
+        on a threaded runtime may run it in a worker thread so it overlaps other work."""
+        return function(*args)
+
     @abstractmethod
     async def random_bytes(self, n: int) -> bytes: ...
 
@@ -56,8 +61,8 @@ class CryptoBackend(ABC):
 
     @abstractmethod
     async def aead_seal(self, key: SecretHandle, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        """ciphertext || 16-byte tag."""
+        """ciphertext || 16-byte tag, as any bytes-like object (bytes, bytearray)."""
 
     @abstractmethod
     async def aead_open(self, key: SecretHandle, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
-        """The plaintext, or None when authentication fails (callers raise the typed error)."""
+        """The plaintext (bytes-like), or None when authentication fails (callers raise the typed error)."""

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from . import codec
 from .backend import CryptoBackend
 from .cid import DAG_CBOR, cid_bytes, cid_str, parse_cid, to_link
-from .envelope import (ENC_LEN, WRAPPED_KEY_LEN, BlockGetter, WrappedKey, read_header,
-                       unwrap_content_key, wrap_content_key)
+from .envelope import BlockGetter, WrappedKey, parse_wrapped_key, read_header, unwrap_content_key, wrap_content_key
 from .errors import EnvelopeFormatError, ExpiredError, NotARecipientError
 from .identity import Identity, PublicIdentity
 from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
@@ -68,6 +67,10 @@ async def _parse(backend: CryptoBackend, data: bytes) -> Capsule:
     root = obj.get("root")
     if not hasattr(root, "codec"):
         raise EnvelopeFormatError("capsule root is not a CID link")
+    expires = codec.field(obj, "expires", int, KIND, optional=True)
+    policy = codec.field(obj, "policy", str, KIND, optional=True)
+    if policy is not None and not 1 <= len(policy) <= MAX_POLICY_LEN:
+        raise EnvelopeFormatError(f"capsule policy reference must be 1-{MAX_POLICY_LEN} characters")
     entry = codec.field(obj, "recipient", dict, KIND)
     sharer = codec.field(obj, "sharer", dict, KIND)
     sharer_id = codec.field(sharer, "id", str, "sharer")
@@ -76,11 +79,7 @@ async def _parse(backend: CryptoBackend, data: bytes) -> Capsule:
     await verify_map(backend, KIND, obj, sharer_key, sharer_id)
     return Capsule(
         root=parse_cid(root),
-        wrapped_key=WrappedKey(codec.field(entry, "id", str, "recipient"),
-                               codec.field(entry, "enc", bytes, "recipient", length=ENC_LEN),
-                               codec.field(entry, "wrapped", bytes, "recipient", length=WRAPPED_KEY_LEN)),
-        expires=codec.field(obj, "expires", int, KIND, optional=True),
-        policy=codec.field(obj, "policy", str, KIND, optional=True),
+        wrapped_key=parse_wrapped_key(entry), expires=expires, policy=policy,
         sharer_id=sharer_id, sharer_key=sharer_key,
         created=codec.field(obj, "created", int, KIND), data=data)
 

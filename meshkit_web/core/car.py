@@ -49,7 +49,13 @@ def read_varint(read) -> int | None:
 
 
 def split_frame_cid(frame_start: bytes) -> int:
-    """Length of the CIDv1 at the start of a frame (version, codec, hash code, digest length)."""
+    """Length of the CID at the start of a frame.
+
+    A CIDv0 is a bare sha2-256 multihash (0x12 0x20 + 32 bytes); a CIDv1 is version, codec,
+    multihash code and digest length varints followed by the digest.
+    """
+    if frame_start[:2] == b"\x12\x20":
+        return 34
     try:
         pos = 0
         for _ in range(3):  # version, codec, multihash code

@@ -21,7 +21,11 @@ CODEC_NAMES = {RAW: "raw", DAG_CBOR: "dag-cbor"}
 
 def cid_bytes(codec: int, data: bytes) -> bytes:
     """Binary CIDv1 (sha2-256) of ``data`` under ``codec``."""
-    return _PREFIX[codec] + hashlib.sha256(data).digest()
+    try:
+        prefix = _PREFIX[codec]
+    except KeyError:
+        raise EnvelopeFormatError(f"unsupported block codec 0x{codec:x}") from None
+    return prefix + hashlib.sha256(data).digest()
 
 
 def cid_str(binary: bytes) -> str:
@@ -48,7 +52,15 @@ def parse_cid(text_or_bytes) -> bytes:
     return binary
 
 
+def is_supported(binary: bytes, codec: int | None = None) -> bool:
+    """True for a binary CIDv1 sha2-256 of a codec MeshKit writes (``codec`` if given)."""
+    return len(binary) == 36 and binary[:4] in (_PREFIX.values() if codec is None else (_PREFIX[codec],))
+
+
 def codec_of(binary: bytes) -> int:
+    """The codec of a supported binary CID; EnvelopeFormatError for anything else."""
+    if not is_supported(binary):
+        raise EnvelopeFormatError("unsupported CID: need CIDv1, raw or dag-cbor, sha2-256")
     return binary[1]
 
 

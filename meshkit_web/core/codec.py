@@ -1,6 +1,7 @@
 """Canonical DAG-CBOR and small encoding helpers shared by the Core objects."""
 
 import base64
+import binascii
 
 import dag_cbor
 
@@ -27,8 +28,9 @@ def decode_map(data: bytes, kind: str) -> dict:
 def check_type(obj: dict, kind: str, version: int = 1) -> None:
     if obj.get("meshkit") != kind:
         raise EnvelopeFormatError(f"not a MeshKit {kind}")
-    if obj.get("v") != version:
-        raise UnsupportedVersionError(f"{kind} version {obj.get('v')!r} is not supported (need {version})")
+    found = obj.get("v")
+    if type(found) is not int or found != version:  # 1.0 and True are not version 1
+        raise UnsupportedVersionError(f"{kind} version {found!r} is not supported (need {version})")
 
 
 def field(obj: dict, name: str, typ, kind: str, *, length: int | None = None, optional=False):
@@ -52,7 +54,11 @@ def b64e(data: bytes) -> str:
 
 
 def b64d(text: str) -> bytes:
+    """Strict unpadded base64url: other alphabets, padding and non-canonical tails are refused."""
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except Exception as exc:
+        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError, TypeError) as exc:
         raise EnvelopeFormatError("bad base64url field") from exc
+    if b64e(data) != text:
+        raise EnvelopeFormatError("bad base64url field (not canonical)")
+    return data

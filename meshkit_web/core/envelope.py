@@ -18,9 +18,9 @@ from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 
 from . import codec, kdf
 from .backend import CryptoBackend
-from .cid import DAG_CBOR, RAW, cid_bytes, cid_str, codec_of, to_link, verify_block
+from .cid import DAG_CBOR, RAW, cid_bytes, cid_str, is_supported, to_link, verify_block
 from .errors import (EnvelopeFormatError, KeyUnwrapError, LimitExceededError, NotARecipientError,
-                     SegmentAuthenticationError, TruncatedEnvelopeError)
+                     SegmentAuthenticationError, TruncatedEnvelopeError, UnsupportedVersionError)
 from .hpke import ENC_LEN, TAG_LEN, Suite
 from .identity import Identity, PublicIdentity
 from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
@@ -39,6 +39,18 @@ WRAPPED_KEY_LEN = CONTENT_KEY_LEN + TAG_LEN
 PAYLOAD_KEY_INFO = b"meshkit-web/v1 payload-key"
 COMMITMENT_INFO = b"meshkit-web/v1 key-commitment"
 WRAP_INFO = b"meshkit-web/v1 content-key"
+
+# Encoded sizes in the header (docs/FORMAT.md): a segment link is a 41-byte CBOR item (tag 42,
+# bytes(37) = 0x00 + 36-byte CID); a recipient entry is at most 136 bytes with an id of at most
+# 40 characters. The fixed fields and signature fit well within the reserve.
+LINK_ENCODED_LEN = 41
+RECIPIENT_ENCODED_LEN = 136
+HEADER_RESERVE = 2048
+
+
+def max_segments(recipient_count: int) -> int:
+    """How many segments fit in a header of at most MAX_HEADER_SIZE bytes."""
+    return (MAX_HEADER_SIZE - HEADER_RESERVE - RECIPIENT_ENCODED_LEN * recipient_count) // LINK_ENCODED_LEN
 
 log = logging.getLogger("meshkit.core")
 
@@ -172,7 +184,7 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
         raise ValueError("an envelope needs at least one recipient")
     if len(everyone) > MAX_RECIPIENTS:
         raise LimitExceededError(f"at most {MAX_RECIPIENTS} recipients")
-    max_segments = (MAX_HEADER_SIZE - 2048 - 128 * len(everyone)) // 40
+    segment_limit = max_segments(len(everyone))
 
     content_key = await backend.random_bytes(CONTENT_KEY_LEN)
     nonce_prefix = await backend.random_bytes(NONCE_PREFIX_LEN)
@@ -182,23 +194,48 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
     links: list[bytes] = []
     size = 0
 
-    async def sealed(plaintext: bytes, last: bool) -> Block:
-        index = len(links)
-        if index >= max_segments:
+    async def sealed(plaintext: bytes, index: int, last: bool) -> Block:
+        if index >= segment_limit:
             raise LimitExceededError(
-                f"input exceeds {max_segments} segments; use a larger segment size")
+                f"input exceeds {segment_limit} segments; use a larger segment size")
         data = await backend.aead_seal(key, segment_nonce(nonce_prefix, index, last), plaintext, b"")
-        block = Block(cid_bytes(RAW, data), data)
-        links.append(block.cid)
-        return block
+        return Block(await backend.offload(cid_bytes, RAW, data), data)
 
+    # A two-stage pipeline: segment n is sealed (by the backend, possibly off this thread)
+    # while the caller stores block n-1 and the source reads segment n+1. One segment is
+    # always held back until the next arrives, because only then is it known not to be last.
+    in_flight: asyncio.Future | None = None
     pending = None
-    async for segment in _rechunk(source, segment_size):
-        size += len(segment)
-        if pending is not None:
-            yield await sealed(pending, last=False)
-        pending = segment
-    yield await sealed(pending if pending is not None else b"", last=True)
+    try:
+        async for segment in _rechunk(source, segment_size):
+            size += len(segment)
+            if pending is not None:
+                started = asyncio.ensure_future(sealed(pending, len(links) + (in_flight is not None), False))
+                await asyncio.sleep(0)  # let it start before the caller's synchronous work
+                if in_flight is not None:
+                    block = await in_flight
+                    links.append(block.cid)
+                    yield block
+                in_flight = started
+            pending = segment
+        final = asyncio.ensure_future(sealed(pending if pending is not None else b"",
+                                             len(links) + (in_flight is not None), True))
+        if in_flight is not None:
+            block = await in_flight
+            links.append(block.cid)
+            yield block
+        in_flight = final
+        block = await final
+        in_flight = None
+        links.append(block.cid)
+        yield block
+    finally:
+        if in_flight is not None:  # abandoned or failed: collect the task so nothing is left running
+            in_flight.cancel()
+            try:
+                await in_flight
+            except (asyncio.CancelledError, Exception):
+                pass
 
     wrapped = [await wrap_content_key(backend, content_key, commitment, r) for r in everyone.values()]
     header = {
@@ -210,21 +247,34 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
         "created": now,
     }
     data = codec.encode(await sign_map(backend, sender.sig_private, KIND, header))
+    if len(data) > MAX_HEADER_SIZE:  # unreachable with the limit above; never emit an unopenable root
+        raise LimitExceededError("envelope header would exceed its size limit")
     root = Block(cid_bytes(DAG_CBOR, data), data)
     log.debug("sealed %s: %d bytes, %d segments, %d recipients", root.cid_str, size, len(links), len(wrapped))
     yield root
 
 
+def parse_wrapped_key(entry) -> WrappedKey:
+    """A recipient entry {id, enc, wrapped} from a header or a capsule."""
+    if not isinstance(entry, dict):
+        raise EnvelopeFormatError("recipient entry is not a map")
+    recipient = codec.field(entry, "id", str, "recipient")
+    if not recipient:
+        raise EnvelopeFormatError("recipient entry has an empty id")
+    return WrappedKey(recipient, codec.field(entry, "enc", bytes, "recipient", length=ENC_LEN),
+                      codec.field(entry, "wrapped", bytes, "recipient", length=WRAPPED_KEY_LEN))
+
+
 def parse_header(root: bytes, data: bytes) -> Header:
     """Decode and structurally check a header block (its CID must already be verified)."""
-    if codec_of(root) != DAG_CBOR:
+    if not is_supported(root, DAG_CBOR):
         raise EnvelopeFormatError(f"root {cid_str(root)} is not a DAG-CBOR block")
     if len(data) > MAX_HEADER_SIZE:
         raise EnvelopeFormatError("envelope header is too large")
     obj = codec.decode_map(data, "envelope header")
     codec.check_type(obj, KIND)
     if codec.field(obj, "suite", int, KIND) != SUITE_V1:
-        raise EnvelopeFormatError("unknown envelope crypto suite")
+        raise UnsupportedVersionError("envelope crypto suite is not supported (need suite 1)")
     segment_size = codec.field(obj, "segment_size", int, KIND)
     size = codec.field(obj, "size", int, KIND)
     if not MIN_SEGMENT_SIZE <= segment_size <= MAX_SEGMENT_SIZE or size < 0:
@@ -233,18 +283,17 @@ def parse_header(root: bytes, data: bytes) -> Header:
     segments = []
     for link in links:
         binary = bytes(link) if hasattr(link, "codec") else None
-        if binary is None or len(binary) != 36 or codec_of(binary) != RAW:
+        if binary is None or not is_supported(binary, RAW):
             raise EnvelopeFormatError("envelope segment links must be raw sha2-256 CIDs")
         segments.append(binary)
     if len(segments) != segment_count(size, segment_size):
         raise EnvelopeFormatError("envelope header's segment count does not match its size")
-    recipients = []
-    for entry in codec.field(obj, "recipients", list, KIND):
-        if not isinstance(entry, dict):
-            raise EnvelopeFormatError("envelope recipient entry is not a map")
-        recipients.append(WrappedKey(codec.field(entry, "id", str, "recipient"),
-                                     codec.field(entry, "enc", bytes, "recipient", length=ENC_LEN),
-                                     codec.field(entry, "wrapped", bytes, "recipient", length=WRAPPED_KEY_LEN)))
+    entries = codec.field(obj, "recipients", list, KIND)
+    if not 1 <= len(entries) <= MAX_RECIPIENTS:
+        raise EnvelopeFormatError(f"envelope must have 1..{MAX_RECIPIENTS} recipients")
+    recipients = [parse_wrapped_key(entry) for entry in entries]
+    if len({r.recipient for r in recipients}) != len(recipients):
+        raise EnvelopeFormatError("envelope lists a recipient twice")
     sender = codec.field(obj, "sender", dict, KIND)
     return Header(
         root=root, suite=SUITE_V1, segment_size=segment_size, size=size,
@@ -278,9 +327,12 @@ class OpenedEnvelope:
     async def _segment(self, index: int) -> bytes:
         cid = self.header.segments[index]
         data = await self._get_block(cid)
-        verify_block(cid, data)  # before any decryption
-        if len(data) != self.header.expected_segment_length(index):
-            raise TruncatedEnvelopeError(f"segment {index} ({cid_str(cid)}) has the wrong length")
+        await self.backend.offload(verify_block, cid, data)  # before any decryption
+        expected = self.header.expected_segment_length(index)
+        if len(data) < expected:
+            raise TruncatedEnvelopeError(f"segment {index} ({cid_str(cid)}) is shorter than the header says")
+        if len(data) > expected:
+            raise SegmentAuthenticationError(f"segment {index} ({cid_str(cid)}) is longer than the header says")
         return data
 
     async def _decrypt(self, index: int, data: bytes) -> bytes:
@@ -322,8 +374,10 @@ async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGet
                         wrapped_key: WrappedKey | None = None) -> OpenedEnvelope:
     """Verify the header and unwrap the content key for ``identity``.
 
-    ``wrapped_key`` comes from a capsule (a share made after sealing); otherwise the
-    header's own recipient entry is used.
+    ``wrapped_key`` comes from a capsule (a share made after sealing) that the caller has
+    already verified (``capsule.verify_capsule`` with root, recipient and time); otherwise
+    the header's own recipient entry is used. Either way the unwrapped key must match the
+    header's key commitment, so a wrong or forged wrapped key cannot open anything.
     """
     header = await read_header(backend, root, get_block)
     entry = wrapped_key or header.recipient_entry(identity.id)

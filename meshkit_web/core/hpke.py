@@ -65,13 +65,14 @@ class Context:
         return nonce
 
     async def seal(self, plaintext: bytes, aad: bytes = b"") -> bytes:
-        return await self.backend.aead_seal(self.key, self._next_nonce(), plaintext, aad)
+        # bytes(): backends may return any bytes-like object (small here, so the copy is free)
+        return bytes(await self.backend.aead_seal(self.key, self._next_nonce(), plaintext, aad))
 
     async def open(self, ciphertext: bytes, aad: bytes = b"") -> bytes:
         plaintext = await self.backend.aead_open(self.key, self._next_nonce(), ciphertext, aad)
         if plaintext is None:
             raise KeyUnwrapError("HPKE ciphertext did not authenticate")
-        return plaintext
+        return bytes(plaintext)
 
     def export(self, exporter_context: bytes, length: int) -> bytes:
         return _labeled_expand(self.suite_id, self.exporter_secret, b"sec", exporter_context, length)

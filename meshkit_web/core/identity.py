@@ -94,6 +94,10 @@ async def verify_record(backend: CryptoBackend, record: dict) -> PublicIdentity:
     check_identity_key(ident, sig_key)
     enc_key = codec.field(record, "enc_key", bytes, KIND, length=KEY_LEN)
     name = codec.field(record, "name", str, KIND)
+    try:
+        _check_name(name)
+    except ValueError as exc:
+        raise EnvelopeFormatError(f"identity record has an invalid name: {exc}") from None
     created = codec.field(record, "created", int, KIND)
     await verify_map(backend, KIND, record, sig_key, ident)
     return PublicIdentity(ident, name, sig_key, enc_key, created, record["sig"])

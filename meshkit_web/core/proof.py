@@ -58,10 +58,11 @@ async def verify_proof(backend: CryptoBackend, data: bytes) -> Proof:
     check_identity_key(signer_id, signer_key)
     await verify_map(backend, KIND, obj, signer_key, signer_id)
     capsule = obj.get("capsule")
-    if statement == SHARED and capsule is None:
-        raise EnvelopeFormatError("share proof names no capsule")
+    recipient = codec.field(obj, "recipient", str, KIND, optional=True)
+    if statement == SHARED and (capsule is None or not recipient):
+        raise EnvelopeFormatError("share proof must name its recipient and capsule")
     return Proof(statement, parse_cid(obj.get("root")), signer_id, signer_key,
                  codec.field(obj, "time", int, KIND),
-                 codec.field(obj, "recipient", str, KIND, optional=True),
+                 recipient,
                  parse_cid(capsule) if capsule is not None else None,
                  codec.field(obj, "expires", int, KIND, optional=True), data)
