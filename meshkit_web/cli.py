@@ -19,7 +19,8 @@ import time
 from . import __version__
 from .core.cid import cid_str, parse_cid
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
-from .core.errors import MeshKitError
+from .core.errors import MeshKitError, UnknownIdentityError
+from .core.identity import PublicIdentity
 from .crypto.nacl_backend import NaclBackend
 from .stores.carfile import CarReader, CarWriter
 from .stores.filestore import FileStore
@@ -74,10 +75,44 @@ async def cmd_contact_list(args, store: FileStore) -> None:
         print(f"{contact.name}\t{contact.id}\t{contact.fingerprint}")
 
 
+async def _recipient(name_or_id: str, store: FileStore, client=None) -> PublicIdentity:
+    """Own identity or contact first; with a gateway, an id unknown here is resolved from
+    its directory (a verified, self-signed record: compare the fingerprint before trusting it)."""
+    try:
+        return await store.resolve(name_or_id)
+    except UnknownIdentityError:
+        if client is None or not name_or_id.startswith("mk"):
+            raise
+        public = await client.resolve(name_or_id)
+        print(f"resolved {public.id} from the directory: {public.name!r}, fingerprint {public.fingerprint}",
+              file=sys.stderr)
+        return public
+
+
+async def _gateway_client(args, store: FileStore, name: str):
+    """A client for identity ``name``, its record published (idempotent) so it can authenticate."""
+    from .clients.gateway import GatewayClient
+    client = GatewayClient(args.gateway, store.backend, await store.load(name))
+    await client.publish()
+    return client
+
+
 async def cmd_seal(args, store: FileStore) -> None:
+    if bool(args.car) == bool(args.gateway):
+        raise MeshKitError("seal needs exactly one of --car OUT.car or --gateway URL")
     sender = await store.load(args.sender)
-    recipients = [await store.resolve(name) for name in args.to]
     size = os.path.getsize(args.file)
+    if args.gateway:
+        async with await _gateway_client(args, store, args.sender) as client:
+            recipients = [await _recipient(name, store, client) for name in args.to]
+            with _progress(size, "seal+upload") as bar:
+                root = await client.seal_upload(_file_chunks(args.file, bar), recipients=recipients,
+                                                segment_size=args.segment_size, include_sender=not args.no_self,
+                                                pin=not args.no_pin)
+        log.info("sealed %d bytes into %s via %s", size, cid_str(root), args.gateway)
+        print(cid_str(root))
+        return
+    recipients = [await _recipient(name, store) for name in args.to]
     with CarWriter(args.car) as writer, _progress(size, "seal") as bar:
         root = None
         async for block in seal(store.backend, _file_chunks(args.file, bar), sender=sender,
@@ -90,32 +125,102 @@ async def cmd_seal(args, store: FileStore) -> None:
     print(cid_str(root))
 
 
+async def _write_plaintext(opened, out_path: str, store: FileStore) -> None:
+    """Plaintext goes to a temp file, renamed only once every segment authenticated."""
+    header = opened.header
+    sender = await store.known(header.sender_id)
+    who = f"{sender.name!r} ({header.sender_id})" if sender else f"unknown sender {header.sender_id}"
+    print(f"from {who}", file=sys.stderr)
+    directory = os.path.dirname(os.path.abspath(out_path))
+    fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out, _progress(header.size, "open") as bar:
+            async for chunk in opened.plaintext():
+                out.write(chunk)
+                bar.update(len(chunk))
+        os.replace(tmp, out_path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 async def cmd_open(args, store: FileStore) -> None:
     identity = await store.load(args.identity)
-    with CarReader(args.source) as reader:
-        if args.root:
-            root = parse_cid(args.root)
-        elif len(reader.roots) == 1:
-            root = reader.roots[0]
+    if args.gateway:
+        root = parse_cid(args.source)
+        async with await _gateway_client(args, store, args.identity) as client:
+            opened = await client.open(root)
+            await _write_plaintext(opened, args.out, store)
+    else:
+        with CarReader(args.source) as reader:
+            if args.root:
+                root = parse_cid(args.root)
+            elif len(reader.roots) == 1:
+                root = reader.roots[0]
+            else:
+                raise MeshKitError("the CAR does not name exactly one root: pass --root")
+            opened = await open_envelope(store.backend, root, reader.get_block, identity)
+            await _write_plaintext(opened, args.out, store)
+    print(f"opened {cid_str(root)}: {opened.header.size} bytes -> {args.out}")
+
+
+def _expiry(text: str | None) -> int | None:
+    """'3600', '30m', '12h', '7d' from now, or an absolute Unix time (> 10^9)."""
+    if text is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return int(time.time()) + int(text[:-1]) * units[text[-1]]
+        value = int(text)
+    except (ValueError, IndexError):
+        raise MeshKitError(f"--expires {text!r}: use seconds, 30m, 12h, 7d or a Unix time") from None
+    return value if value > 10 ** 9 else int(time.time()) + value
+
+
+async def cmd_share(args, store: FileStore) -> None:
+    root = parse_cid(args.root)
+    async with await _gateway_client(args, store, args.sender) as client:
+        recipient = await _recipient(args.to, store, client)
+        capsule = await client.share(root, recipient, expires=_expiry(args.expires), policy=args.policy)
+    print(f"shared {cid_str(root)} with {recipient.name!r} ({recipient.id})", file=sys.stderr)
+    print(cid_str(capsule.cid))
+
+
+async def cmd_revoke(args, store: FileStore) -> None:
+    root = parse_cid(args.root)
+    async with await _gateway_client(args, store, args.sender) as client:
+        recipient = await _recipient(args.to, store, client)
+        revoked = await client.revoke(root, recipient.id)
+    print(f"revoked {len(revoked)} share(s) of {cid_str(root)} to {recipient.id}; "
+          "future opens fail, what was already opened stays opened", file=sys.stderr)
+    for cid in revoked:
+        print(cid)
+
+
+async def cmd_inbox(args, store: FileStore) -> None:
+    async with await _gateway_client(args, store, args.identity) as client:
+        rows = await client.inbox(include_acked=args.all)
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["created"]))
+        sender = await store.known(row["sender"])
+        who = sender.name if sender else row["sender"]
+        if row["kind"] == "share" and row.get("share"):
+            share = row["share"]
+            extra = f" expires {time.strftime('%Y-%m-%d %H:%M', time.gmtime(share['expires']))}" \
+                if share.get("expires") else ""
+            extra += f" policy {share['policy']}" if share.get("policy") else ""
+            print(f"{when}\tshare\t{who}\t{share['root']}{extra}")
         else:
-            raise MeshKitError("the CAR does not name exactly one root: pass --root")
-        opened = await open_envelope(store.backend, root, reader.get_block, identity)
-        header = opened.header
-        sender = await store.known(header.sender_id)
-        who = f"{sender.name!r} ({header.sender_id})" if sender else f"unknown sender {header.sender_id}"
-        print(f"from {who}", file=sys.stderr)
-        directory = os.path.dirname(os.path.abspath(args.out))
-        fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=directory)
-        try:  # plaintext goes to a temp file, renamed only once every segment authenticated
-            with os.fdopen(fd, "wb") as out, _progress(header.size, "open") as bar:
-                async for chunk in opened.plaintext():
-                    out.write(chunk)
-                    bar.update(len(chunk))
-            os.replace(tmp, args.out)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    print(f"opened {cid_str(root)}: {header.size} bytes -> {args.out}")
+            print(f"{when}\t{row['kind']}\t{who}\t{row['size']} bytes\t{row['id']}")
+    if not rows:
+        print("inbox is empty", file=sys.stderr)
+
+
+async def cmd_publish(args, store: FileStore) -> None:
+    async with await _gateway_client(args, store, args.name) as client:
+        result = await client.publish()
+    print(f"published {result['id']} (fingerprint {result['fingerprint']}) to {args.gateway}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,22 +248,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_contact_add)
     contact.add_parser("list", help="list contacts").set_defaults(func=cmd_contact_list)
 
-    p = sub.add_parser("seal", help="encrypt a file into an envelope (CARv1)")
+    p = identity.add_parser("publish", help="publish an identity's public record to a gateway's directory")
+    p.add_argument("name")
+    p.add_argument("--gateway", required=True, metavar="URL")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("seal", help="encrypt a file into an envelope (a CARv1 file, or uploaded to a gateway)")
     p.add_argument("file")
     p.add_argument("--from", dest="sender", required=True, help="your identity name")
-    p.add_argument("--to", action="append", required=True, help="recipient (identity or contact name or id)")
-    p.add_argument("--car", required=True, help="output CAR file")
+    p.add_argument("--to", action="append", required=True,
+                   help="recipient: identity or contact name, or an id (resolved from the gateway's directory)")
+    p.add_argument("--car", help="output CAR file")
+    p.add_argument("--gateway", metavar="URL", help="upload through this gateway instead (and pin the root)")
+    p.add_argument("--no-pin", action="store_true", help="with --gateway: upload without pinning")
     p.add_argument("--segment-size", type=int, default=DEFAULT_SEGMENT_SIZE, help=argparse.SUPPRESS)
     p.add_argument("--no-self", action="store_true", help="do not make the sender a recipient")
     p.set_defaults(func=cmd_seal)
 
     p = sub.add_parser("open", help="verify and decrypt an envelope")
-    p.add_argument("source", help="CAR file holding the envelope")
+    p.add_argument("source", help="a CAR file, or with --gateway the root CID")
     p.add_argument("--as", dest="identity", required=True, help="your identity name")
     p.add_argument("--out", required=True, help="where to write the plaintext")
     p.add_argument("--root", help="root CID (default: the CAR's single root)")
+    p.add_argument("--gateway", metavar="URL", help="download through this gateway (each block CID-checked)")
     p.set_defaults(func=cmd_open)
+
+    p = sub.add_parser("share", help="grant another identity access to an envelope (via a gateway)")
+    p.add_argument("root", help="the envelope's root CID")
+    p.add_argument("--from", dest="sender", required=True, help="your identity name (must be able to open it)")
+    p.add_argument("--to", required=True, help="recipient: contact name or id")
+    p.add_argument("--expires", help="30m, 12h, 7d, seconds, or a Unix time")
+    p.add_argument("--policy", help="policy reference checked by the gateway's policy provider at each open")
+    p.add_argument("--gateway", required=True, metavar="URL")
+    p.set_defaults(func=cmd_share)
+
+    p = sub.add_parser("revoke", help="revoke your shares of an envelope to someone (future opens fail)")
+    p.add_argument("root")
+    p.add_argument("--from", dest="sender", required=True)
+    p.add_argument("--to", required=True)
+    p.add_argument("--gateway", required=True, metavar="URL")
+    p.set_defaults(func=cmd_revoke)
+
+    p = sub.add_parser("inbox", help="shares and messages sent to you")
+    p.add_argument("--as", dest="identity", required=True)
+    p.add_argument("--all", action="store_true", help="include acknowledged messages")
+    p.add_argument("--gateway", required=True, metavar="URL")
+    p.set_defaults(func=cmd_inbox)
+
+    p = sub.add_parser("serve", help="run the gateway (embedded blockstore + SQLite by default)")
+    p.add_argument("--data", default=os.environ.get("MESHKIT_DATA", "./meshkit-data"),
+                   help="data directory (default ./meshkit-data)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--provider", choices=["embedded", "kubo"], default="embedded")
+    p.add_argument("--kubo-api", default="http://127.0.0.1:5001",
+                   help="Kubo RPC URL; credentials only via $MESHKIT_KUBO_AUTH")
+    p.add_argument("--metadata", help="sqlite:///PATH (default DATA/metadata.db) or postgresql://...")
+    p.add_argument("--policy-url", help="policy provider base URL (policy-gated shares fail closed without it)")
+    p.add_argument("--cors-origin", action="append", default=[], help="allowed browser origin (repeatable)")
+    p.add_argument("--audience", default="meshkit-gateway", help="token audience (the same for every replica)")
+    p.set_defaults(func=None, sync_func=cmd_serve)
     return parser
+
+
+def cmd_serve(args) -> None:
+    from .gateway.server import run
+    run(data_dir=args.data, host=args.host, port=args.port, provider=args.provider, kubo_api=args.kubo_api,
+        metadata_url=args.metadata, policy_url=args.policy_url, cors_origins=args.cors_origin,
+        audience=args.audience)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="meshkit: %(levelname)s %(message)s", stream=sys.stderr)
     try:
+        if args.func is None:  # serve: runs its own event loop
+            args.sync_func(args)
+            return 0
         store = FileStore(args.home, NaclBackend())
         asyncio.run(args.func(args, store))
         return 0

@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==25.3"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[cli,server,test,bench]"
 if [ -f tests/js/package-lock.json ]; then
   npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 fi

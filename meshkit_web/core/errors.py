@@ -94,3 +94,45 @@ class LimitExceededError(MeshKitError):
 
 class UnknownIdentityError(MeshKitError):
     code = "unknown_identity"
+
+
+class UnavailableError(MeshKitError):
+    """The gateway or provider could not be reached or answered with a server error."""
+    code = "unavailable"
+
+
+class AuthError(MeshKitError):
+    """Missing, expired, tampered or out-of-scope capability token; failed challenge."""
+    code = "unauthorized"
+
+
+class ForbiddenError(MeshKitError):
+    """Authenticated, but this identity may not do this (not its root, not its capsule)."""
+    code = "forbidden"
+
+
+class ConflictError(MeshKitError):
+    """A compare-and-swap lost: the stored version is not the one the caller expected."""
+    code = "conflict"
+
+
+class QuotaExceededError(MeshKitError):
+    code = "quota_exceeded"
+
+
+class RateLimitedError(MeshKitError):
+    code = "rate_limited"
+
+
+def _all_error_classes(cls=MeshKitError):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_error_classes(sub)
+
+
+def error_for_code(code: str, message: str) -> MeshKitError:
+    """Rebuild the typed error a server reported by its stable code (unknown codes stay generic)."""
+    for cls in _all_error_classes():
+        if cls.code == code:
+            return cls(message)
+    return MeshKitError(message)

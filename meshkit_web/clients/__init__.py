@@ -1,0 +1,1 @@
+"""Clients a runtime uses to reach MeshKit services (the gateway)."""

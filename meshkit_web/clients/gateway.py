@@ -1,0 +1,253 @@
+"""Gateway client: token flow, block upload while sealing, verified download, shares.
+
+Protocol logic lives here once; the HTTP transport is one method (``_send``), so a
+browser runtime can supply ``fetch`` where CPython uses httpx. Every block fetched is
+checked against its CID by Core before any decryption: the gateway is not trusted for
+integrity. Server errors come back as Core's typed errors (same ``code``).
+"""
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import AsyncIterable, Callable, Iterable
+
+from ..core import codec
+from ..core.auth import challenge_message
+from ..core.backend import CryptoBackend
+from ..core.capsule import Capsule, make_capsule, verify_capsule
+from ..core.cid import cid_str
+from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal
+from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, UnavailableError,
+                           error_for_code)
+from ..core.identity import Identity, PublicIdentity, record_from_json
+from ..core.proof import SEALED, SHARED, make_proof
+
+log = logging.getLogger("meshkit.client")
+
+ALL_SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
+UPLOAD_CONCURRENCY = 4  # blocks in flight while sealing: bounded memory, overlapped latency
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class GatewayClient:
+    """One identity's session with one gateway."""
+
+    def __init__(self, base_url: str, backend: CryptoBackend, identity: Identity | None = None, *,
+                 scopes: Iterable[str] = ALL_SCOPES, timeout: float = 60.0):
+        self.base_url = base_url.rstrip("/")
+        self.backend = backend
+        self.identity = identity
+        self.scopes = tuple(scopes)
+        self.timeout = timeout
+        self._token: str | None = None
+        self._token_expires = 0
+        self._token_lock = asyncio.Lock()
+        self._http = None
+
+    # --- transport (override for another runtime) ------------------------------------
+    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | None) -> Response:
+        import httpx  # CPython transport; imported here so Core users need not have it
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout)
+        try:
+            reply = await self._http.request(method, self.base_url + path, headers=headers, content=body)
+        except httpx.HTTPError as exc:
+            raise UnavailableError(f"gateway {self.base_url} unreachable ({type(exc).__name__})") from None
+        return Response(reply.status_code, dict(reply.headers), reply.content)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+    # --- plumbing ----------------------------------------------------------------------
+    async def request(self, method: str, path: str, *, body: bytes | None = None, json_body=None,
+                      auth: bool = True, accept: str | None = None, content_type: str | None = None,
+                      ok=(200, 201, 204)) -> Response:
+        headers = {}
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            content_type = "application/json"
+        if content_type:
+            headers["Content-Type"] = content_type
+        if accept:
+            headers["Accept"] = accept
+        if auth:
+            headers["Authorization"] = "Bearer " + await self.token()
+        reply = await self._send(method, path, headers=headers, body=body)
+        if reply.status in ok:
+            return reply
+        raise self._error(reply)
+
+    @staticmethod
+    def _error(reply: Response) -> MeshKitError:
+        try:
+            payload = reply.json()
+            return error_for_code(str(payload["error"]), str(payload.get("message", ""))[:300])
+        except (ValueError, KeyError, TypeError):
+            if reply.status >= 500:
+                return UnavailableError(f"gateway answered HTTP {reply.status}")
+            return MeshKitError(f"gateway answered HTTP {reply.status}")
+
+    async def token(self) -> str:
+        """A capability token for this identity, fetched by challenge-response when needed."""
+        async with self._token_lock:
+            if self._token and time.time() < self._token_expires - 30:
+                return self._token
+            if self.identity is None:
+                raise NotARecipientError("this client has no identity to authenticate as")
+            challenge = (await self.request("POST", "/v1/auth/challenge", json_body={"id": self.identity.id},
+                                            auth=False)).json()
+            message = challenge_message(challenge["audience"], challenge["challenge"])
+            signature = await self.backend.ed25519_sign(self.identity.sig_private, message)
+            granted = (await self.request("POST", "/v1/auth/token", auth=False, json_body={
+                "challenge": challenge["challenge"], "signature": codec.b64e(signature),
+                "scopes": list(self.scopes)})).json()
+            self._token, self._token_expires = granted["token"], int(granted["expires"])
+            return self._token
+
+    # --- directory -----------------------------------------------------------------------
+    async def publish(self, public: PublicIdentity | None = None) -> dict:
+        public = public or self.identity.public
+        return (await self.request("POST", "/v1/directory", json_body=public.to_json(), auth=False)).json()
+
+    async def resolve(self, ident: str) -> PublicIdentity:
+        """A directory record, verified here (self-signed, id derived from its key)."""
+        record = (await self.request("GET", f"/v1/directory/{ident}", auth=False)).json()
+        public = await record_from_json(self.backend, record)
+        if public.id != ident:
+            raise MeshKitError(f"directory answered {public.id} for {ident}")
+        return public
+
+    # --- blocks ----------------------------------------------------------------------------
+    async def put_block(self, cid: bytes, data: bytes) -> None:
+        await self.request("PUT", f"/v1/blocks/{cid_str(cid)}", body=bytes(data),
+                           content_type="application/octet-stream")
+
+    async def get_block(self, cid: bytes) -> bytes:
+        """Raw bytes as the gateway sent them: callers (Core) verify the CID before use."""
+        reply = await self.request("GET", f"/ipfs/{cid_str(cid)}?format=raw", auth=False,
+                                   accept="application/vnd.ipld.raw")
+        return reply.body
+
+    async def pin(self, root: bytes) -> dict:
+        return (await self.request("POST", f"/v1/pins/{cid_str(root)}")).json()
+
+    # --- envelopes ---------------------------------------------------------------------------
+    async def seal_upload(self, source: AsyncIterable[bytes] | Iterable[bytes], *, recipients: list[PublicIdentity],
+                          now: int | None = None, pin: bool = True, include_sender: bool = True,
+                          on_block: Callable[[int], None] | None = None, **seal_args) -> bytes:
+        """Seal and upload block by block (at most UPLOAD_CONCURRENCY in flight), then pin the
+        root and record a 'sealed' proof. Returns the root CID."""
+        in_flight: set[asyncio.Task] = set()
+        root = None
+        try:
+            async for block in seal(self.backend, source, sender=self.identity, recipients=recipients,
+                                    now=int(time.time()) if now is None else now,
+                                    include_sender=include_sender, **seal_args):
+                if len(in_flight) >= UPLOAD_CONCURRENCY:
+                    done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()
+                root = block.cid
+                if block.cid[1] == 0x71:  # the header goes last, after every segment landed
+                    for task in asyncio.as_completed(in_flight):
+                        await task
+                    in_flight = set()
+                    await self.put_block(block.cid, block.data)
+                else:
+                    in_flight.add(asyncio.ensure_future(self.put_block(block.cid, block.data)))
+                if on_block:
+                    on_block(len(block.data))
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        if pin:
+            await self.pin(root)
+        proof = await make_proof(self.backend, self.identity, SEALED, root, now=int(time.time()))
+        await self.request("POST", "/v1/proofs", body=proof.data, content_type="application/cbor")
+        return root
+
+    async def capsules_for(self, root: bytes) -> list[dict]:
+        return (await self.request("GET", f"/v1/capsules?root={cid_str(root)}")).json()["capsules"]
+
+    async def release(self, capsule_cid: str, root: bytes) -> Capsule:
+        """Ask the gateway to release a capsule (revocation, expiry and policy are checked
+        there, at every open) and verify it here (signature, root, recipient, expiry)."""
+        reply = await self.request("POST", f"/v1/capsules/{capsule_cid}/release", accept="application/cbor")
+        capsule = await verify_capsule(self.backend, reply.body, root=root, recipient=self.identity.id,
+                                       now=int(time.time()))
+        if cid_str(capsule.cid) != capsule_cid:
+            raise MeshKitError("gateway released a different capsule than asked for")
+        return capsule
+
+    async def open(self, root: bytes) -> OpenedEnvelope:
+        """Open an envelope as this identity: as a recipient named in its header, or through
+        a share (capsule) released by the gateway. Fails closed with the typed error."""
+        header = await read_header(self.backend, root, self.get_block)
+        if any(entry.recipient == self.identity.id for entry in header.recipients):
+            return await open_envelope(self.backend, root, self.get_block, self.identity)
+        shares = await self.capsules_for(root)
+        if not shares:
+            raise NotARecipientError(f"{self.identity.id} is not a recipient of {cid_str(root)} and holds no share")
+        capsule = await self.release(shares[0]["cid"], root)  # newest share first
+        return await open_envelope(self.backend, root, self.get_block, self.identity,
+                                   wrapped_key=capsule.wrapped_key)
+
+    async def share(self, root: bytes, recipient: PublicIdentity, *, expires: int | None = None,
+                    policy: str | None = None) -> Capsule:
+        """Grant ``recipient`` access to an envelope this identity can open."""
+        now = int(time.time())
+        capsule = await make_capsule(self.backend, self.identity, root, self.get_block, recipient,
+                                     now=now, expires=expires, policy=policy)
+        await self.request("POST", "/v1/capsules", body=capsule.data, content_type="application/cbor")
+        proof = await make_proof(self.backend, self.identity, SHARED, root, now=now, recipient=recipient.id,
+                                 capsule=capsule.cid, expires=expires)
+        await self.request("POST", "/v1/proofs", body=proof.data, content_type="application/cbor")
+        return capsule
+
+    async def revoke(self, root: bytes, recipient_id: str) -> list[str]:
+        """Revoke every share of ``root`` this identity made to ``recipient_id``."""
+        mine = (await self.request("GET", f"/v1/capsules?root={cid_str(root)}&role=sharer")).json()["capsules"]
+        revoked = []
+        for row in mine:
+            if row["recipient"] == recipient_id and not row["revoked"]:
+                await self.request("DELETE", f"/v1/capsules/{row['cid']}")
+                revoked.append(row["cid"])
+        if not revoked:
+            raise MissingMetadataError(f"no active share of {cid_str(root)} to {recipient_id}")
+        return revoked
+
+    async def inbox(self, include_acked: bool = False) -> list[dict]:
+        """Messages for this identity; share notices are decoded to dicts."""
+        rows = (await self.request("GET", "/v1/mailbox" + ("?all=true" if include_acked else ""))).json()["messages"]
+        for row in rows:
+            if row["kind"] == "share":
+                body = (await self.request("GET", f"/v1/mailbox/{row['id']}")).body
+                try:
+                    row["share"] = json.loads(body)
+                except ValueError:
+                    row["share"] = None
+        return rows
+
+    async def ack(self, message_id: str) -> None:
+        await self.request("DELETE", f"/v1/mailbox/{message_id}")
+

@@ -1,0 +1,61 @@
+"""Gateway configuration. Secrets (token key, provider credentials) come from the
+environment or files under the data directory, never from command-line arguments (which
+other users can read in the process list), and never appear in responses or logs."""
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+from ..core.envelope import MAX_SEGMENT_SIZE
+from ..core.hpke import TAG_LEN
+
+SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
+
+
+@dataclass
+class GatewayConfig:
+    data_dir: str = "./meshkit-data"
+    provider: str = "embedded"                 # embedded | kubo
+    kubo_api: str = "http://127.0.0.1:5001"
+    metadata_url: str | None = None            # default: sqlite:///DATA/metadata.db
+    audience: str = "meshkit-gateway"          # what tokens and challenge answers are bound to
+    token_ttl: int = 300                       # seconds a capability token lives
+    challenge_ttl: int = 60
+    max_block_size: int = MAX_SEGMENT_SIZE + TAG_LEN   # a sealed segment of the largest size
+    max_message_size: int = 64 << 10
+    pin_quota: int = 1 << 30                   # bytes of pinned DAGs per identity
+    rate_limit: str = "1200/minute"            # per identity, `limits` notation
+    rate_limit_storage: str = "memory://"      # e.g. redis://host:6379 when several gateways share limits
+    cors_origins: list[str] = field(default_factory=list)
+    policy_url: str | None = None              # the policy provider's base URL
+    policy_timeout: float = 2.0
+    provider_timeout: float = 30.0
+    # secrets: filled from the environment / data dir by load_secrets(), never printed
+    token_key: bytes = field(default=b"", repr=False)
+    kubo_auth: str | None = field(default=None, repr=False)
+
+    @property
+    def metadata(self) -> str:
+        return self.metadata_url or "sqlite:///" + os.path.join(os.path.abspath(self.data_dir), "metadata.db")
+
+    def load_secrets(self) -> None:
+        """MESHKIT_TOKEN_KEY (shared by every gateway behind one load balancer) or a key file
+        created once under the data directory (0600); MESHKIT_KUBO_AUTH for the Kubo API's
+        Authorization header value."""
+        os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
+        env_key = os.environ.get("MESHKIT_TOKEN_KEY")
+        if env_key:
+            self.token_key = env_key.encode()
+        else:
+            path = os.path.join(self.data_dir, "token-key")
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_urlsafe(48))
+            except FileExistsError:
+                pass
+            with open(path) as f:
+                self.token_key = f.read().strip().encode()
+        if len(self.token_key) < 32:
+            raise ValueError("the token key must be at least 32 bytes")
+        self.kubo_auth = os.environ.get("MESHKIT_KUBO_AUTH") or None

@@ -1,0 +1,1 @@
+"""Provider clients: where encrypted blocks live (embedded on-disk store, Kubo RPC)."""

@@ -1,0 +1,297 @@
+"""The metadata service's store: SQLite by default, PostgreSQL to scale out (SQLAlchemy Core).
+
+Everything here is public or already protected by the client: identity records (public),
+capsules (content keys HPKE-wrapped to their recipient), proofs (signed statements),
+mailbox messages and sync records (opaque bytes the client sealed), pins and an audit
+log. No token, private key or plaintext is ever stored. The same code and the same test
+suite run on both databases.
+"""
+
+import time
+import uuid
+
+from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table,
+                        and_, delete, func, insert, select, update)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ..core.errors import ConflictError
+
+schema = MetaData()
+
+identities = Table(
+    "identities", schema,
+    Column("id", String(64), primary_key=True),
+    Column("record", LargeBinary, nullable=False),  # the self-signed DAG-CBOR record
+    Column("created", BigInteger, nullable=False),
+)
+used_challenges = Table(  # each challenge answers once (replay protection across instances)
+    "used_challenges", schema,
+    Column("jti", String(64), primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+)
+pins = Table(
+    "pins", schema,
+    Column("identity", String(64), primary_key=True),
+    Column("root", String(128), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+messages = Table(
+    "messages", schema,
+    Column("id", String(36), primary_key=True),
+    Column("recipient", String(64), nullable=False),
+    Column("sender", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("acked", Boolean, nullable=False, default=False),
+    Index("messages_by_recipient", "recipient", "acked"),
+)
+capsules = Table(
+    "capsules", schema,
+    Column("cid", String(128), primary_key=True),
+    Column("root", String(128), nullable=False),
+    Column("sharer", String(64), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("expires", BigInteger),
+    Column("policy", String(512)),
+    Column("data", LargeBinary, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("created", BigInteger, nullable=False),
+    Index("capsules_by_root_recipient", "root", "recipient"),
+)
+proofs = Table(
+    "proofs", schema,
+    Column("cid", String(128), primary_key=True),
+    Column("root", String(128), nullable=False),
+    Column("signer", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Index("proofs_by_root", "root"),
+)
+sync_records = Table(
+    "sync_records", schema,
+    Column("identity", String(64), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+audit = Table(
+    "audit", schema,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("time", BigInteger, nullable=False),
+    Column("identity", String(64)),
+    Column("action", String(64), nullable=False),
+    Column("target", String(160)),
+    Column("outcome", String(64), nullable=False),
+    Index("audit_by_identity", "identity"),
+)
+
+
+def engine_for(url: str) -> AsyncEngine:
+    """sqlite:///path or postgresql://... -> an async engine (aiosqlite / asyncpg drivers)."""
+    if url.startswith("sqlite:///"):
+        url = "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    elif url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+    else:
+        raise ValueError("metadata URL must be sqlite:///PATH or postgresql://...")
+    kwargs = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}
+    return create_async_engine(url, **kwargs)
+
+
+class MetadataStore:
+    def __init__(self, url: str):
+        self.engine = engine_for(url)
+        self.dialect = self.engine.dialect.name
+
+    async def start(self) -> None:
+        async with self.engine.begin() as conn:
+            if self.dialect == "sqlite":  # concurrent readers with one writer, several processes
+                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            await conn.run_sync(schema.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def _insert_new(self, conn, table: Table, **values) -> bool:
+        """INSERT ... ON CONFLICT DO NOTHING: True if the row is new. (A failed plain INSERT
+        would abort the whole transaction on PostgreSQL.)"""
+        make = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
+        result = await conn.execute(make(table).values(**values).on_conflict_do_nothing())
+        return result.rowcount == 1
+
+    # identity directory -------------------------------------------------------------
+    async def put_identity(self, ident: str, record: bytes, created: int) -> None:
+        """Insert or replace with a newer record (the caller verified it and its id)."""
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(identities.c.created).where(identities.c.id == ident))).first()
+            if row is None:
+                await self._insert_new(conn, identities, id=ident, record=record, created=created)
+            elif created > row.created:
+                await conn.execute(update(identities).where(identities.c.id == ident)
+                                   .values(record=record, created=created))
+
+    async def get_identity(self, ident: str) -> bytes | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(identities.c.record).where(identities.c.id == ident))).scalar()
+
+    # challenges ---------------------------------------------------------------------
+    async def use_challenge(self, jti: str, expires: int) -> bool:
+        """True the first time a challenge is used, False on any replay."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(used_challenges).where(used_challenges.c.expires < int(time.time())))
+            return await self._insert_new(conn, used_challenges, jti=jti, expires=expires)
+
+    # pins ---------------------------------------------------------------------------
+    async def add_pin(self, ident: str, root: str, size: int, quota: int) -> bool:
+        """Record a pin if it fits the identity's quota; False if it does not. Idempotent."""
+        async with self.engine.begin() as conn:
+            if (await conn.execute(select(pins.c.root).where(and_(pins.c.identity == ident,
+                                                                  pins.c.root == root)))).first():
+                return True
+            used = (await conn.execute(select(func.coalesce(func.sum(pins.c.size), 0))
+                                       .where(pins.c.identity == ident))).scalar()
+            if used + size > quota:
+                return False
+            await self._insert_new(conn, pins, identity=ident, root=root, size=size, created=int(time.time()))
+        return True
+
+    async def remove_pin(self, ident: str, root: str) -> tuple[bool, int]:
+        """(whether this identity had the pin, how many pins of the root remain)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(pins).where(and_(pins.c.identity == ident, pins.c.root == root)))
+            left = (await conn.execute(select(func.count()).select_from(pins).where(pins.c.root == root))).scalar()
+        return result.rowcount > 0, left
+
+    async def list_pins(self, ident: str) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(pins.c.root, pins.c.size, pins.c.created)
+                                      .where(pins.c.identity == ident).order_by(pins.c.created))
+            return [dict(row._mapping) for row in rows]
+
+    async def pinned_bytes(self, ident: str) -> int:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(func.coalesce(func.sum(pins.c.size), 0))
+                                       .where(pins.c.identity == ident))).scalar()
+
+    # mailboxes ----------------------------------------------------------------------
+    async def post_message(self, recipient: str, sender: str, kind: str, body: bytes) -> str:
+        message_id = str(uuid.uuid4())
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(messages).values(id=message_id, recipient=recipient, sender=sender,
+                                                       kind=kind, body=body, created=int(time.time()),
+                                                       acked=False))
+        return message_id
+
+    async def list_messages(self, recipient: str, include_acked: bool = False) -> list[dict]:
+        query = select(messages.c.id, messages.c.sender, messages.c.kind, messages.c.created, messages.c.acked,
+                       func.length(messages.c.body).label("size")).where(messages.c.recipient == recipient)
+        if not include_acked:
+            query = query.where(messages.c.acked.is_(False))
+        async with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in await conn.execute(query.order_by(messages.c.created))]
+
+    async def get_message(self, recipient: str, message_id: str) -> dict | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(messages).where(and_(messages.c.id == message_id,
+                                                                  messages.c.recipient == recipient)))).first()
+            return dict(row._mapping) if row else None
+
+    async def ack_message(self, recipient: str, message_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(messages).where(and_(messages.c.id == message_id,
+                                                                    messages.c.recipient == recipient))
+                                        .values(acked=True))
+        return result.rowcount > 0
+
+    # capsules -----------------------------------------------------------------------
+    async def put_capsule(self, cid: str, root: str, sharer: str, recipient: str, expires: int | None,
+                          policy: str | None, data: bytes) -> None:
+        async with self.engine.begin() as conn:
+            # the same signed capsule again is content-addressed: nothing to change
+            await self._insert_new(conn, capsules, cid=cid, root=root, sharer=sharer, recipient=recipient,
+                                   expires=expires, policy=policy, data=data, revoked=False,
+                                   created=int(time.time()))
+
+    async def get_capsule(self, cid: str) -> dict | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(capsules).where(capsules.c.cid == cid))).first()
+            return dict(row._mapping) if row else None
+
+    async def find_capsules(self, *, root: str | None = None, recipient: str | None = None,
+                            sharer: str | None = None) -> list[dict]:
+        query = select(capsules.c.cid, capsules.c.root, capsules.c.sharer, capsules.c.recipient,
+                       capsules.c.expires, capsules.c.policy, capsules.c.revoked, capsules.c.created)
+        for column, value in ((capsules.c.root, root), (capsules.c.recipient, recipient),
+                              (capsules.c.sharer, sharer)):
+            if value is not None:
+                query = query.where(column == value)
+        async with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in await conn.execute(query.order_by(capsules.c.created.desc()))]
+
+    async def revoke_capsule(self, cid: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(capsules).where(capsules.c.cid == cid).values(revoked=True))
+
+    # proofs -------------------------------------------------------------------------
+    async def put_proof(self, cid: str, root: str, signer: str, data: bytes) -> None:
+        async with self.engine.begin() as conn:
+            await self._insert_new(conn, proofs, cid=cid, root=root, signer=signer, data=data,
+                                   created=int(time.time()))
+
+    async def get_proof(self, cid: str) -> bytes | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(proofs.c.data).where(proofs.c.cid == cid))).scalar()
+
+    async def find_proofs(self, root: str) -> list[str]:
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(select(proofs.c.cid).where(proofs.c.root == root)
+                                            .order_by(proofs.c.created))).scalars())
+
+    # sync records ---------------------------------------------------------------------
+    async def get_sync(self, ident: str, name: str) -> dict | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(sync_records.c.version, sync_records.c.data, sync_records.c.updated)
+                                      .where(and_(sync_records.c.identity == ident,
+                                                  sync_records.c.name == name)))).first()
+            return dict(row._mapping) if row else None
+
+    async def put_sync(self, ident: str, name: str, expected: int, data: bytes) -> int:
+        """Compare-and-swap: write version expected+1 only if the stored version is ``expected``
+        (0 = must not exist yet). ConflictError otherwise, naming the current version."""
+        now = int(time.time())
+        async with self.engine.begin() as conn:
+            if expected == 0:
+                if await self._insert_new(conn, sync_records, identity=ident, name=name, version=1,
+                                          data=data, updated=now):
+                    return 1
+            else:
+                result = await conn.execute(
+                    update(sync_records)
+                    .where(and_(sync_records.c.identity == ident, sync_records.c.name == name,
+                                sync_records.c.version == expected))
+                    .values(version=expected + 1, data=data, updated=now))
+                if result.rowcount == 1:
+                    return expected + 1
+        current = await self.get_sync(ident, name)
+        raise ConflictError(f"sync record {name!r} is at version {current['version'] if current else 0}, "
+                            f"not {expected}")
+
+    # audit log ------------------------------------------------------------------------
+    async def audit(self, identity: str | None, action: str, target: str | None, outcome: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(audit).values(time=int(time.time()), identity=identity, action=action,
+                                                    target=target, outcome=outcome))
+
+    async def audit_entries(self, identity: str, limit: int = 200) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(audit.c.seq, audit.c.time, audit.c.action, audit.c.target,
+                                             audit.c.outcome).where(audit.c.identity == identity)
+                                      .order_by(audit.c.seq.desc()).limit(limit))
+            return [dict(row._mapping) for row in rows]
