@@ -45,10 +45,10 @@ def parse_cid(text_or_bytes) -> bytes:
         raise EnvelopeFormatError(f"not a valid CID: {_short(text_or_bytes)!s}") from exc
     if cid.version != 1 or cid.codec.code not in _PREFIX or cid.hashfun.code != _SHA2_256:
         raise EnvelopeFormatError(
-            f"unsupported CID {cid.encode('base32')}: need CIDv1, raw or dag-cbor, sha2-256")
+            f"unsupported CID {_short(str(cid))}: need CIDv1, raw or dag-cbor, sha2-256")
     binary = bytes(cid)
     if len(binary) != 36:
-        raise EnvelopeFormatError(f"unsupported CID {cid.encode('base32')}: bad digest length")
+        raise EnvelopeFormatError(f"unsupported CID {_short(str(cid))}: bad digest length")
     return binary
 
 

@@ -1,0 +1,49 @@
+"""Real HTTP servers for tests: uvicorn in a background thread, bound to 127.0.0.1."""
+
+import asyncio
+import socket
+import threading
+import time
+
+import httpx
+import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """Run an ASGI app under uvicorn on 127.0.0.1:<free port> until stop()."""
+
+    def __init__(self, app, port: int | None = None, ready_path: str = "/healthz"):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.ready_path = ready_path
+
+    def start(self) -> "ServerThread":
+        self.thread.start()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + self.ready_path, timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server on {self.url} did not become ready")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
