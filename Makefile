@@ -1,12 +1,15 @@
 # The two commands a new user needs (see README.md):
-#   make run    set up, then run the demo (two identities, seal, open, a refused open)
+#   make run    set up, then run the gateway (embedded blockstore + SQLite) on http://127.0.0.1:8765
 #   make test   set up, then run the whole test suite
-.PHONY: run test setup bench
+.PHONY: run test setup bench demo
 
 setup:
 	./scripts/setup.sh
 
 run: setup
+	.venv/bin/meshkit serve --data ./meshkit-data --port 8765
+
+demo: setup
 	./scripts/demo.sh
 
 test: setup
@@ -14,3 +17,4 @@ test: setup
 
 bench: setup
 	.venv/bin/python bench/seal_open.py
+	.venv/bin/python bench/gateway.py
