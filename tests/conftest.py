@@ -13,7 +13,6 @@ from meshkit_web.core.identity import create_identity
 from meshkit_web.crypto.nacl_backend import NaclBackend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 NOW = 1_790_000_000
 
 
