@@ -7,7 +7,8 @@ import sys
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "meshkit_web"
 FORBIDDEN_IN_CORE = {"nacl", "js", "pyodide", "starlette", "uvicorn", "httpx", "fastapi", "tqdm", "os",
-                     "socket", "sqlite3", "asyncio.subprocess", "subprocess", "cryptography"}
+                     "socket", "sqlite3", "asyncio.subprocess", "subprocess", "cryptography", "jwt",
+                     "sqlalchemy", "limits", "pydantic", "aiosqlite", "asyncpg"}
 
 
 def test_core_imports_nothing_platform_specific():
@@ -27,6 +28,14 @@ def test_core_imports_nothing_platform_specific():
 
 def test_importing_core_loads_no_backend():
     code = ("import sys, meshkit_web.core.envelope, meshkit_web.core.capsule, meshkit_web.core.proof, "
-            "meshkit_web.core.car; bad = [m for m in ('nacl', 'tqdm', 'js') if m in sys.modules]; print(bad)")
+            "meshkit_web.core.car; bad = [m for m in ('nacl', 'tqdm', 'js', 'httpx', 'fastapi', 'sqlalchemy') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_gateway_client_loads_no_server_or_http_library():
+    """The browser runtime reuses the client's protocol logic with its own transport."""
+    code = ("import sys, meshkit_web.clients.gateway; bad = [m for m in ('nacl', 'httpx', 'fastapi', 'starlette', "
+            "'sqlalchemy', 'jwt', 'meshkit_web.gateway') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
