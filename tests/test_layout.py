@@ -39,3 +39,11 @@ def test_gateway_client_loads_no_server_or_http_library():
             "'sqlalchemy', 'jwt', 'meshkit_web.gateway') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_build_makes_a_pure_wheel(tmp_path):
+    out = subprocess.run([sys.executable, str(PACKAGE.parent / "build.py"), "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    (wheel,) = (tmp_path / "wheels").glob("meshkit_web-*.whl")
+    assert wheel.name.endswith("-py3-none-any.whl")
