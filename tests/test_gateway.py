@@ -482,3 +482,20 @@ def test_audit_log_and_no_secrets_in_responses_or_logs(world, backend, caplog):
     assert token not in dump and world["token_key"] not in dump
     info = httpx.get(world["url"] + "/v1/info").text + httpx.get(world["url"] + "/openapi.json").text
     assert world["token_key"] not in info
+
+
+def test_rate_limit_and_body_limit(tmp_path, backend):
+    config = GatewayConfig(data_dir=str(tmp_path / "data"), rate_limit="5/minute")
+    with ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "blocks")))) as server:
+        async def go():
+            person = await create_identity(backend, "erin", NOW)
+            async with GatewayClient(server.url, backend, person) as erin:
+                await erin.publish()
+                for _ in range(5):
+                    await erin.request("GET", "/v1/pins")
+                with pytest.raises(errors.RateLimitedError):
+                    await erin.request("GET", "/v1/pins")
+        run(go())
+        huge = httpx.post(server.url + "/v1/directory", content=b"{" + b" " * (3 << 20) + b"}",
+                          headers={"Content-Type": "application/json"})
+        assert (huge.status_code, huge.json()["error"]) == (413, "limit_exceeded")

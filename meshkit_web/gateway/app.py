@@ -110,8 +110,38 @@ class TokenResponse(BaseModel):
 
 
 class SyncWrite(BaseModel):
-    version: int = Field(ge=0, description="the version the caller last read (0: the record must not exist)")
+    # le: the next version (version + 1) must fit the metadata store's 32-bit INTEGER column;
+    # larger values were a 500 (OverflowError / DataError) instead of a 422.
+    version: int = Field(ge=0, le=(1 << 31) - 2,
+                         description="the version the caller last read (0: the record must not exist)")
     data: str = Field(max_length=1 << 20, description="base64url of the client-encrypted record")
+
+
+class BodyLimit:
+    """ASGI middleware: no request body larger than ``limit`` bytes reaches any route, whether
+    declared by Content-Length or streamed in chunks (JSON routes included)."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await error_response("limit_exceeded", f"request body over {self.limit} bytes", 413)(
+                scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise LimitExceededError(f"request body over {self.limit} bytes")
+            return message
+        await self.app(scope, counted, send)
 
 
 def create_app(config: GatewayConfig, provider: BlockProvider, metadata: MetadataStore | None = None) -> FastAPI:
@@ -140,6 +170,8 @@ def create_app(config: GatewayConfig, provider: BlockProvider, metadata: Metadat
     app = FastAPI(title="MeshKit gateway", version=__version__, lifespan=lifespan,
                   description="Restricted gateway: block puts, trustless reads, pins, metadata. "
                               "Nothing else; raw provider RPC is refused.")
+    # the largest legitimate body is one block; JSON bodies are far smaller
+    app.add_middleware(BodyLimit, limit=config.max_block_size + 4096)
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "HEAD", "PUT", "POST", "DELETE"],
@@ -441,7 +473,8 @@ def create_app(config: GatewayConfig, provider: BlockProvider, metadata: Metadat
     async def list_messages(all: bool = False, identity: str = requires("mailbox")):
         return {"messages": await store.list_messages(identity, include_acked=all)}
 
-    @app.get("/v1/mailbox/{message_id}", tags=["mailbox"])
+    @app.get("/v1/mailbox/{message_id}", tags=["mailbox"],
+             responses={200: {"content": {"application/octet-stream": {}}}})
     async def get_message(message_id: str = Path(max_length=36), identity: str = requires("mailbox")):
         row = await store.get_message(identity, message_id)
         if row is None:
