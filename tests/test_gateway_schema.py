@@ -11,13 +11,16 @@ one of its segments, its proof, a capsule sharing it, a mailbox message, an abse
 and makes some block puts carry a body that hashes to their CID: the handlers past parsing
 get fuzzed too. Bounded: 25 generated examples per operation (positive and negative
 data) plus schemathesis' deterministic coverage cases (boundary values, wrong methods;
-~13 per operation), a fixed seed, no deadline, no example database.
+~13 per operation), a fixed seed, no deadline, no too_slow health check, no example
+database.
 
 The operations are collected from ``create_app(...).openapi()`` (collection needs them
 before any fixture runs); the first test checks that this is exactly the document the
 running gateway serves at /openapi.json, so the fuzzed description is the served one.
 (schemathesis 4.32.5's fixture-based loader, ``schemathesis.pytest.from_fixture``, reads
-``Node._nodeid``, which pytest 9.2 no longer has.)
+``Node._nodeid``, which pytest 9.2 no longer has; and pytest 9.2 builds a test's node id from
+its original name and parameters only, so without ``pytest_generate_tests`` below every
+operation's test would get the same id.)
 """
 
 import os
@@ -29,6 +32,7 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NOT_SET
+from schemathesis.generation.hypothesis.builder import ApiOperationMark
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 from schemathesis.transport.serialization import serialize_binary
 
@@ -60,6 +64,9 @@ DESCRIPTION = _description()
 schemathesis.serializer.alias("application/cbor", "application/octet-stream")
 schema = schemathesis.openapi.from_dict(DESCRIPTION, config=schemathesis.Config.from_dict({
     "seed": 20_240_601,
+    # The only timing-based health check (slow data generation on a busy VM is not a bug);
+    # the others depend only on the seeded generation, so they stay on.
+    "suppress-health-check": ["too_slow"],
     "request-timeout": 30,
     "generation": {"max-examples": EXAMPLES_PER_OPERATION, "database": "none"},
     # No examples are declared; no stateful phase (pytest runs operation by operation).
@@ -94,6 +101,14 @@ def flatmap_case(context, case):
             case.path_parameters["cid"] = cid_str(cid_bytes(RAW, serialize_binary(case.body)))
         return case
     return picks.map(apply)
+
+
+def pytest_generate_tests(metafunc):
+    """Name each operation's test after it (``...[GET /v1/pins]``): schemathesis calls this
+    once per operation, with the operation's hypothesis test as ``metafunc.function``."""
+    operation = ApiOperationMark.get(metafunc.function)
+    if operation is not None and "operation" in metafunc.fixturenames:
+        metafunc.parametrize("operation", [operation.label], ids=[operation.label])
 
 
 @pytest.fixture(scope="module")
@@ -135,5 +150,6 @@ def test_fuzzed_description_is_the_served_one_and_the_token_works(gateway):
 
 
 @schema.parametrize()
-def test_gateway_conforms_to_its_openapi(case, gateway):
+def test_gateway_conforms_to_its_openapi(case, gateway, operation):
+    assert operation == case.operation.label
     case.call_and_validate(base_url=gateway["url"], headers=gateway["auth"], checks=CHECKS)

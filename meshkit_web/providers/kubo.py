@@ -9,15 +9,39 @@ Endpoints (https://docs.ipfs.tech/reference/kubo/rpc/): block/put, block/get, bl
 pin/add, pin/rm, dag/export. Every RPC call is a POST.
 """
 
+import re
 from typing import AsyncIterator
 
 import httpx
 
 from ..core.cid import CODEC_NAMES, cid_str, codec_of, parse_cid
-from ..core.errors import CIDMismatchError, MissingBlockError, UnavailableError
+from ..core.errors import CIDMismatchError, EnvelopeFormatError, MissingBlockError, UnavailableError
 from .base import BlockProvider
 
 _NOT_FOUND_HINTS = ("not found", "could not find", "no link named", "block was not found")
+_NOT_PINNED = "not pinned or pinned indirectly"  # boxo pinner's ErrNotPinned, as pin/rm reports it
+_COULD_NOT_FIND = re.compile(r"could not find ([A-Za-z0-9]+)")  # "ipld: could not find <cid>"
+
+
+def _message(reply: httpx.Response) -> str:
+    """Kubo's error message: {"Message", "Code", "Type": "error"} for command errors; plain
+    text (405, 404, 403 from API.Authorizations) carries none worth keeping."""
+    try:
+        body = reply.json()
+    except ValueError:
+        return ""
+    return str(body.get("Message", "")) if isinstance(body, dict) else ""
+
+
+def _named_cid(message: str) -> bytes | None:
+    """The CID of the absent block Kubo names, if it is one of ours."""
+    found = _COULD_NOT_FIND.search(message)
+    if not found:
+        return None
+    try:
+        return parse_cid(found.group(1))
+    except EnvelopeFormatError:
+        return None
 
 
 class KuboProvider(BlockProvider):
@@ -35,30 +59,51 @@ class KuboProvider(BlockProvider):
     async def start(self) -> None:
         self._client = httpx.AsyncClient(base_url=self.api_url + "/api/v0", headers=self._headers,
                                          timeout=self._timeout)
-        reply = await self._rpc("version")
-        self.version = reply.json().get("Version", "?")
+        try:
+            self.version = str(self._json("version", await self._rpc("version"))["Version"])
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            client, self._client = self._client, None
+            await client.aclose()
+
+    @staticmethod
+    def _json(command: str, reply: httpx.Response) -> dict:
+        try:
+            value = reply.json()
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise UnavailableError(f"Kubo RPC {command} answered something that is not Kubo's JSON")
+        return value
 
     async def _rpc(self, command: str, *, params: dict | None = None, files=None,
-                   missing: bytes | None = None) -> httpx.Response:
+                   missing: bytes | None = None, tolerate: tuple[str, ...] = ()) -> httpx.Response | None:
+        if self._client is None:
+            raise UnavailableError("the Kubo provider is not started")
         try:
             reply = await self._client.post("/" + command, params=params, files=files)
         except httpx.HTTPError as exc:
             raise UnavailableError(f"Kubo RPC {command} failed ({type(exc).__name__})") from None
-        return self._check(command, reply, missing)
+        return self._check(command, reply, missing, tolerate)
 
-    def _check(self, command: str, reply: httpx.Response, missing: bytes | None) -> httpx.Response:
+    def _check(self, command: str, reply: httpx.Response, missing: bytes | None,
+               tolerate: tuple[str, ...] = ()) -> httpx.Response | None:
+        """The reply if it is a 200; None if Kubo's error message contains one of ``tolerate``;
+        otherwise the typed error (MissingBlockError naming the absent block Kubo names)."""
         if reply.status_code == 200:
             return reply
-        try:
-            message = str(reply.json().get("Message", ""))
-        except ValueError:
-            message = ""
+        message = _message(reply)
+        if any(hint in message for hint in tolerate):
+            return None
         if missing is not None and any(hint in message.lower() for hint in _NOT_FOUND_HINTS):
-            raise MissingBlockError(f"block {cid_str(missing)} is not stored")
+            absent = _named_cid(message) or missing
+            if absent == missing:
+                raise MissingBlockError(f"block {cid_str(missing)} is not stored")
+            raise MissingBlockError(f"block {cid_str(absent)} of {cid_str(missing)} is not stored")
         if reply.status_code in (401, 403):
             raise UnavailableError(f"Kubo RPC {command} refused the gateway's credentials")
         # Kubo's message may echo request details; the client gets only the command and status
@@ -68,7 +113,10 @@ class KuboProvider(BlockProvider):
         params = {"cid-codec": CODEC_NAMES[codec_of(cid)], "mhtype": "sha2-256", "mhlen": "32", "pin": "false"}
         reply = await self._rpc("block/put", params=params, files={"file": ("block", bytes(data),
                                                                             "application/octet-stream")})
-        stored = parse_cid(reply.json()["Key"])
+        try:
+            stored = parse_cid(self._json("block/put", reply).get("Key", ""))
+        except EnvelopeFormatError:
+            raise UnavailableError("Kubo RPC block/put answered no usable CID") from None
         if stored != cid:  # Kubo computed another CID: never report success for the wrong block
             raise CIDMismatchError(f"Kubo stored {cid_str(stored)}, not {cid_str(cid)}")
 
@@ -81,17 +129,19 @@ class KuboProvider(BlockProvider):
             reply = await self._rpc("block/stat", params={"arg": cid_str(cid), "offline": "true"}, missing=cid)
         except MissingBlockError:
             return None
-        return int(reply.json()["Size"])
+        size = self._json("block/stat", reply).get("Size")
+        if not isinstance(size, int) or size < 0:
+            raise UnavailableError("Kubo RPC block/stat answered no usable size")
+        return size
 
     async def pin(self, root: bytes) -> None:
         await self._rpc("pin/add", params={"arg": cid_str(root), "recursive": "true", "offline": "true"},
                         missing=root)
 
     async def unpin(self, root: bytes) -> None:
-        try:
-            await self._rpc("pin/rm", params={"arg": cid_str(root), "recursive": "true"}, missing=root)
-        except UnavailableError:
-            pass  # "not pinned": the result the caller wanted
+        # "not pinned" is the result the caller wanted; an unreachable Kubo or refused
+        # credentials are not, and must not pass for success (the pin would stay forever)
+        await self._rpc("pin/rm", params={"arg": cid_str(root), "recursive": "true"}, tolerate=(_NOT_PINNED,))
 
     async def export_car(self, root: bytes) -> AsyncIterator[bytes]:
         """Kubo's own CARv1 export of the DAG, streamed through."""
