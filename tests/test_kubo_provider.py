@@ -33,7 +33,7 @@ from meshkit_web.providers.kubo import KuboProvider
 from meshkit_web.stores.carfile import CarReader
 
 from conftest import run, seal_to_blocks
-from kubo_fake import SOFT_BLOCK_LIMIT, FakeKubo
+from kubo_fake import SOFT_BLOCK_LIMIT, FakeKubo, RPCError
 from servers import ServerThread, free_port
 
 REAL_API = os.environ.get("MESHKIT_TEST_KUBO_API")
@@ -370,7 +370,25 @@ def test_gateway_over_kubo_end_to_end(target, backend, people, tmp_path):
         async def unpin():
             async with GatewayClient(gateway.url, backend, people["alice"]) as alice:
                 await alice.request("DELETE", f"/v1/pins/{cid_str(root)}")
+
+        async def my_pins():
+            async with GatewayClient(gateway.url, backend, people["alice"]) as alice:
+                return [p["root"] for p in (await alice.request("GET", "/v1/pins")).json()["pins"]]
+
+        if target.fake:  # Kubo fails pin/rm (injected fault): the pin record and the Kubo pin both stay
+            real_pin_rm = target.fake._commands["pin/rm"]
+
+            async def broken(request, params):
+                raise RPCError("repo: lock held by another process")
+            target.fake._commands["pin/rm"] = broken
+            try:
+                with pytest.raises(UnavailableError):
+                    run(unpin())
+            finally:
+                target.fake._commands["pin/rm"] = real_pin_rm
+            assert target.fake.is_pinned(root) and cid_str(root) in run(my_pins())
         run(unpin())
+        assert cid_str(root) not in run(my_pins())
         if target.fake:
             assert not target.fake.is_pinned(root)
     finally:

@@ -344,21 +344,32 @@ def create_app(config: GatewayConfig, provider: BlockProvider, metadata: Metadat
     async def pin(cid: str, identity: str = requires("pins")):
         binary = await own_root(identity, cid)
         size = await provider.dag_size(binary)
-        if not await store.add_pin(identity, cid_str(binary), size, config.pin_quota):
+        recorded = await store.add_pin(identity, cid_str(binary), size, config.pin_quota)
+        if recorded is None:
             await audit(identity, "pin.add", cid_str(binary), "quota_exceeded")
             raise QuotaExceededError(f"pinning {size} more bytes exceeds the {config.pin_quota}-byte quota")
-        await provider.pin(binary)
+        try:
+            await provider.pin(binary)
+        except BaseException:
+            if recorded == "added":  # the provider has no pin: do not charge the quota for one
+                await store.remove_pin(identity, cid_str(binary))
+            raise
         await audit(identity, "pin.add", cid_str(binary))
         return {"root": cid_str(binary), "size": size, "pinned_bytes": await store.pinned_bytes(identity)}
 
     @app.delete("/v1/pins/{cid}", tags=["pins"], status_code=204)
     async def unpin(cid: str, identity: str = requires("pins")):
         binary = parse_cid(cid)
-        had, left = await store.remove_pin(identity, cid_str(binary))
-        if not had:
-            raise MissingMetadataError(f"{identity} has no pin on {cid_str(binary)}")
-        if left == 0:
+        root = cid_str(binary)
+        if not any(pin["root"] == root for pin in await store.list_pins(identity)):
+            raise MissingMetadataError(f"{identity} has no pin on {root}")
+        # The provider's pin goes first: if the provider is down, the record (and the quota
+        # charge) stays, so the caller can retry, and no provider pin is left untracked.
+        if await store.pin_count(root) == 1:
             await provider.unpin(binary)
+        await store.remove_pin(identity, root)
+        if await store.pin_count(root) > 0:  # someone pinned it meanwhile: keep it pinned
+            await provider.pin(binary)
         await audit(identity, "pin.remove", cid_str(binary))
         return Response(status_code=204)
 

@@ -149,18 +149,24 @@ class MetadataStore:
             return await self._insert_new(conn, used_challenges, jti=jti, expires=expires)
 
     # pins ---------------------------------------------------------------------------
-    async def add_pin(self, ident: str, root: str, size: int, quota: int) -> bool:
-        """Record a pin if it fits the identity's quota; False if it does not. Idempotent."""
+    async def add_pin(self, ident: str, root: str, size: int, quota: int) -> str | None:
+        """Record a pin if it fits the identity's quota: "added", "existing" (idempotent), or
+        None when it does not fit."""
         async with self.engine.begin() as conn:
             if (await conn.execute(select(pins.c.root).where(and_(pins.c.identity == ident,
                                                                   pins.c.root == root)))).first():
-                return True
+                return "existing"
             used = (await conn.execute(select(func.coalesce(func.sum(pins.c.size), 0))
                                        .where(pins.c.identity == ident))).scalar()
             if used + size > quota:
-                return False
+                return None
             await self._insert_new(conn, pins, identity=ident, root=root, size=size, created=int(time.time()))
-        return True
+        return "added"
+
+    async def pin_count(self, root: str) -> int:
+        """How many identities pin this root."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(pins).where(pins.c.root == root))).scalar()
 
     async def remove_pin(self, ident: str, root: str) -> tuple[bool, int]:
         """(whether this identity had the pin, how many pins of the root remain)."""
