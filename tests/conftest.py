@@ -75,3 +75,20 @@ def cli(tmp_path):
         return proc
     call.home = home
     return call
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server for the session (see tests/pgserver.py)."""
+    from pgserver import PostgresServer
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def metadata_url(request, tmp_path_factory):
+    """The metadata store under test: the same suite runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "metadata.db")
+    return request.getfixturevalue("postgres").create_database()

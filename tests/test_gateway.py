@@ -57,8 +57,9 @@ def fault_policy_app(example_url: str):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, backend):
-    """A gateway (embedded provider, SQLite) with a policy provider, and four identities."""
+def world(tmp_path_factory, backend, metadata_url):
+    """A gateway (embedded provider; SQLite, then PostgreSQL) with a policy provider, and
+    four identities."""
     base = tmp_path_factory.mktemp("gateway")
     people = run(_people(backend))
     rules = base / "rules.json"
@@ -68,7 +69,8 @@ def world(tmp_path_factory, backend):
 
     def make_gateway(policy_url, **overrides):
         config = GatewayConfig(data_dir=str(base / "data"), policy_url=policy_url, policy_timeout=1.0,
-                               cors_origins=[APP_ORIGIN], pin_quota=2_000_000, **overrides)
+                               cors_origins=[APP_ORIGIN], pin_quota=2_000_000,
+                               metadata_url=metadata_url, **overrides)
         return ServerThread(create_app(config, EmbeddedProvider(str(base / "data" / "blockstore")))).start()
 
     gateway = make_gateway(faults.url)
@@ -112,6 +114,12 @@ def token_for(world, backend, name, scopes=("blocks:write",)) -> str:
         async with client(world, backend, name, scopes=scopes) as c:
             return await c.token()
     return run(go())
+
+
+def test_metadata_runs_on_the_configured_database(world, metadata_url):
+    """Both replicas answer from the same store, and it is the database under test."""
+    for url in (world["url"], world["dead_policy_url"]):
+        assert httpx.get(url + "/healthz").json()["metadata"] == metadata_url.split(":", 1)[0]
 
 
 # --- refused --------------------------------------------------------------------------
