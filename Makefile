@@ -7,7 +7,8 @@ setup:
 	./scripts/setup.sh
 
 run: setup
-	.venv/bin/meshkit serve --data ./meshkit-data --port 8765
+	.venv/bin/python build.py
+	.venv/bin/meshkit serve --data ./meshkit-data --port 8765 --site ./site
 
 demo: setup
 	./scripts/demo.sh

@@ -1,45 +1,214 @@
 #!/usr/bin/env python3
 """Build the deployable site: ``python build.py [--out site]``.
 
-Today: our pure-Python wheel (checked to be py3-none-any, as Pyodide needs), plus
-static/ and service_worker/. The browser-runtime issue adds the Pyodide runtime from the
-npm package, the browser's dependency wheels and a lock file.
+Everything the browser loads comes from our own origin, so the site works with no network
+at run time:
+
+  site/index.html, manifest.webmanifest, sw.js   entry points: always revalidated
+  site/b/<BUILD>/                                 immutable, content-addressed release:
+      app/        static/ (the PWA and the globalThis.meshkit API)
+      pyodide/    the Pyodide 314 runtime, from the npm package (integrity-checked)
+      wheels/     our browser wheel (no server-only code) + its pure-Python deps (hash-pinned)
+      pyodide-lock.json   generated: only our wheels, with their real sha256
+  site/build.json                                 {"build": BUILD, "pyodide": ..., "wheels": [...]}
+
+BUILD is a hash of the release's content: a new release gets new URLs, so a browser never
+mixes files from two releases, and an unchanged one is never downloaded twice.
 """
 
 import argparse
+import base64
+import csv
+import hashlib
+import io
+import json
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent
+CACHE = ROOT / ".cache" / "build"
+
+PYODIDE_VERSION = "314.0.7"
+PYODIDE_INTEGRITY = "sha512-0YvXxEhfEdpLfb/XkM2BFAeMROq0iMUX2bzzH9pOttyMcWkwq+HbE5uyuGD82LN7y2q+SNvi/6V5JEsOlD2R1A=="
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+
+# Modules the browser never runs: the server, providers, the CLI, file stores and the
+# PyNaCl backend (Pyodide has no libsodium here; the browser backend is WebCrypto).
+SERVER_ONLY = re.compile(r"^meshkit_web/(gateway/|providers/|cli\.py|__main__\.py|crypto/nacl_backend\.py|"
+                         r"stores/(metadata|carfile|filestore)\.py)")
 
 
-def build_wheel(out: pathlib.Path) -> pathlib.Path:
-    wheels = out / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    for old in wheels.glob("meshkit_web-*.whl"):
-        old.unlink()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
-                    "-w", str(wheels), str(ROOT)], check=True)
-    (wheel,) = wheels.glob("meshkit_web-*.whl")
-    if not wheel.name.endswith("-py3-none-any.whl"):
-        sys.exit(f"build.py: {wheel.name} is not a pure-Python wheel; Pyodide cannot load it")
+def sha256_file(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_pyodide() -> pathlib.Path:
+    """The runtime files of the pyodide npm package, checked against the pinned integrity."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tarball = CACHE / f"pyodide-{PYODIDE_VERSION}.tgz"
+    if not tarball.exists():
+        subprocess.run(["npm", "pack", f"pyodide@{PYODIDE_VERSION}", "--pack-destination", str(CACHE),
+                        "--silent"], check=True, stdout=subprocess.DEVNULL)
+    algorithm, expected = PYODIDE_INTEGRITY.split("-", 1)
+    actual = base64.b64encode(hashlib.new(algorithm, tarball.read_bytes()).digest()).decode()
+    if actual != expected:
+        tarball.unlink()
+        sys.exit(f"build.py: {tarball.name} does not match its pinned integrity; deleted, run again")
+    unpacked = CACHE / f"pyodide-{PYODIDE_VERSION}"
+    if not all((unpacked / name).exists() for name in PYODIDE_FILES):
+        with tarfile.open(tarball) as archive:
+            for name in PYODIDE_FILES:
+                member = archive.getmember("package/" + name)
+                (unpacked / name).parent.mkdir(parents=True, exist_ok=True)
+                (unpacked / name).write_bytes(archive.extractfile(member).read())
+    return unpacked
+
+
+def fetch_dependency_wheels() -> list[pathlib.Path]:
+    """The pinned, hash-checked pure-Python wheels for Python 3.14 (Pyodide)."""
+    target = CACHE / "wheels"
+    target.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                    "--no-deps", "--require-hashes", "--only-binary=:all:", "--python-version", "3.14",
+                    "--platform", "any", "--implementation", "py", "--abi", "none",
+                    "-r", str(ROOT / "browser-requirements.txt"), "-d", str(target)], check=True)
+    wanted = [re.split(r"[=\s]", line, 1)[0] for line in (ROOT / "browser-requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    wheels = []
+    for name in wanted:
+        pattern = re.sub(r"[-_.]+", "_", name) + "-*.whl"
+        found = sorted(target.glob(pattern))
+        if not found:
+            sys.exit(f"build.py: no wheel for {name}")
+        wheels.append(found[-1])
+    return wheels
+
+
+def build_browser_wheel(out_dir: pathlib.Path) -> pathlib.Path:
+    """Our wheel minus server-only modules, with a RECORD that matches what is left."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                        "--no-deps", "-w", tmp, str(ROOT)], check=True)
+        (full,) = pathlib.Path(tmp).glob("meshkit_web-*.whl")
+        if not full.name.endswith("-py3-none-any.whl"):
+            sys.exit(f"build.py: {full.name} is not a pure-Python wheel; Pyodide cannot load it")
+        target = out_dir / full.name
+        with zipfile.ZipFile(full) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as wheel:
+            record_name = next(n for n in source.namelist() if n.endswith(".dist-info/RECORD"))
+            rows = []
+            for info in sorted(source.infolist(), key=lambda i: i.filename):
+                name = info.filename
+                if SERVER_ONLY.match(name) or name == record_name or "__pycache__" in name:
+                    continue
+                data = source.read(name)
+                if name.endswith(".dist-info/entry_points.txt"):
+                    continue  # the console script is the CLI, which the browser wheel does not carry
+                fixed = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible
+                fixed.compress_type = zipfile.ZIP_DEFLATED
+                wheel.writestr(fixed, data)
+                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+                rows.append((name, f"sha256={digest}", str(len(data))))
+            record = io.StringIO()
+            csv.writer(record, lineterminator="\n").writerows(rows + [(record_name, "", "")])
+            fixed = zipfile.ZipInfo(record_name, date_time=(2020, 1, 1, 0, 0, 0))
+            wheel.writestr(fixed, record.getvalue())
+        names = zipfile.ZipFile(target).namelist()
+        if not any(n.startswith("meshkit_web/core/") for n in names) or any(SERVER_ONLY.match(n) for n in names):
+            sys.exit("build.py: the browser wheel must carry core and no server-only module")
+        return target
+
+
+def wheel_metadata(wheel: pathlib.Path) -> tuple[str, str, list[str], list[str]]:
+    """(name, version, top-level imports, dependencies on emscripten) of a wheel."""
     with zipfile.ZipFile(wheel) as archive:
-        if not any(name.startswith("meshkit_web/core/") for name in archive.namelist()):
-            sys.exit("build.py: the wheel lacks meshkit_web/core")
-    return wheel
+        meta_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = archive.read(meta_name).decode()
+        tops = {n.split("/")[0] for n in archive.namelist() if not n.split("/")[0].endswith(".dist-info")}
+    field = lambda key: [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith(key + ":")]
+    depends = []
+    for requirement in field("Requires-Dist"):
+        spec, _, marker = requirement.partition(";")
+        if marker and ("extra" in marker or "emscripten" in marker and "!=" in marker):
+            continue  # extras are never installed; "!= emscripten" means not in the browser
+        depends.append(re.split(r"[\s<>=!~\[(]", spec.strip(), 1)[0].lower().replace("_", "-"))
+    imports = sorted(t.removesuffix(".py") for t in tops)
+    return field("Name")[0].lower().replace("_", "-"), field("Version")[0], imports, depends
+
+
+def write_lock(pyodide_lock: pathlib.Path, wheels: list[pathlib.Path], target: pathlib.Path) -> list[str]:
+    """A pyodide-lock.json listing only our served wheels (Pyodide's own packages are not
+    served here). Cycles are cut: Pyodide's loader hangs on one (multiformats <->
+    multiformats-config)."""
+    info = json.loads(pyodide_lock.read_text())["info"]
+    packages = {}
+    for wheel in wheels:
+        name, version, imports, depends = wheel_metadata(wheel)
+        packages[name] = {"name": name, "version": version, "file_name": "../wheels/" + wheel.name,
+                          "install_dir": "site", "sha256": sha256_file(wheel), "package_type": "package",
+                          "imports": imports, "depends": depends, "unvendored_tests": False}
+    served = {name: [d for d in package["depends"] if d in packages] for name, package in packages.items()}
+    for name, package in packages.items():  # of a mutual pair a <-> b, keep only the edge from a < b
+        package["depends"] = [d for d in served[name] if not (name in served[d] and name > d)]
+    target.write_text(json.dumps({"info": info, "packages": packages}, indent=1, sort_keys=True))
+    return sorted(packages)
+
+
+def release_hash(folder: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + bytes.fromhex(sha256_file(path)))
+    return digest.hexdigest()[:16]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "site"))
     out = pathlib.Path(parser.parse_args().out)
-    wheel = build_wheel(out)
-    for folder in ("static", "service_worker"):
-        shutil.copytree(ROOT / folder, out / folder, dirs_exist_ok=True)
-    print(f"built {out} ({wheel.name})")
+
+    staging = pathlib.Path(tempfile.mkdtemp(prefix="meshkit-site-"))
+    try:
+        pyodide = fetch_pyodide()
+        (staging / "pyodide").mkdir()
+        for name in PYODIDE_FILES:
+            if name != "pyodide-lock.json":
+                shutil.copy2(pyodide / name, staging / "pyodide" / name)
+        (staging / "wheels").mkdir()
+        ours = build_browser_wheel(staging / "wheels")
+        deps = [pathlib.Path(shutil.copy2(w, staging / "wheels" / w.name)) for w in fetch_dependency_wheels()]
+        packages = write_lock(pyodide / "pyodide-lock.json", [ours] + deps, staging / "pyodide" / "pyodide-lock.json")
+        shutil.copytree(ROOT / "static", staging / "app", ignore=shutil.ignore_patterns("README.md", "index.html",
+                                                                                       "manifest.webmanifest"))
+        build = release_hash(staging)
+
+        if out.exists():
+            shutil.rmtree(out)
+        (out / "b").mkdir(parents=True)
+        shutil.copytree(staging, out / "b" / build)
+        replace = {"{{BUILD}}": build, "{{BASE}}": f"/b/{build}", "{{PACKAGES}}": json.dumps(packages)}
+        for entry, source in (("index.html", ROOT / "static" / "index.html"),
+                              ("manifest.webmanifest", ROOT / "static" / "manifest.webmanifest"),
+                              ("sw.js", ROOT / "service_worker" / "sw.js")):
+            if source.exists():
+                text = source.read_text()
+                for key, value in replace.items():
+                    text = text.replace(key, value)
+                (out / entry).write_text(text)
+        (out / "build.json").write_text(json.dumps({
+            "build": build, "base": f"/b/{build}", "pyodide": PYODIDE_VERSION, "packages": packages,
+            "wheels": sorted(p.name for p in (out / "b" / build / "wheels").iterdir())}, indent=1))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"built {out} (release {build}: {ours.name} + {len(deps)} dependency wheels, Pyodide {PYODIDE_VERSION})")
 
 
 if __name__ == "__main__":

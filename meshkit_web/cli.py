@@ -307,13 +307,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy-url", help="policy provider base URL (policy-gated shares fail closed without it)")
     p.add_argument("--cors-origin", action="append", default=[], help="allowed browser origin (repeatable)")
     p.add_argument("--audience", default="meshkit-gateway", help="token audience (the same for every replica)")
+    p.add_argument("--site", default=os.environ.get("MESHKIT_SITE"),
+                   help="the PWA built by build.py, served on the same origin (default ./site when built)")
     p.set_defaults(func=None, sync_func=cmd_serve)
     return parser
 
 
 def cmd_serve(args) -> None:
     from .gateway.server import run
-    run(data_dir=args.data, host=args.host, port=args.port, provider=args.provider, kubo_api=args.kubo_api,
+    site = args.site or ("./site" if os.path.isfile("./site/build.json") else None)
+    if site is None:
+        print("meshkit: no site built (python build.py): serving the gateway API only", file=sys.stderr)
+    run(site_dir=site, data_dir=args.data, host=args.host, port=args.port, provider=args.provider, kubo_api=args.kubo_api,
         metadata_url=args.metadata, policy_url=args.policy_url, cors_origins=args.cors_origin,
         audience=args.audience)
 

@@ -92,3 +92,47 @@ def metadata_url(request, tmp_path_factory):
     if request.param == "sqlite":
         return "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "metadata.db")
     return request.getfixturevalue("postgres").create_database()
+
+
+# --- the browser: Playwright driving Debian's Chromium, truly offline --------------------
+
+CHROMIUM = os.environ.get("MESHKIT_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    """Debian's Chromium (Playwright may not download its own here). The host resolver maps
+    every name but 127.0.0.1 to nothing, so no test can pass by reaching the network."""
+    return {"executable_path": CHROMIUM, "headless": True, "args": [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]}
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The site as build.py makes it from this checkout."""
+    out = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, os.path.join(ROOT, "build.py"), "--out", str(out)], check=True,
+                   capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def app_server(site, tmp_path_factory):
+    """`meshkit serve`'s app (embedded provider, SQLite) serving the PWA on one origin."""
+    from meshkit_web.gateway.app import create_app
+    from meshkit_web.gateway.config import GatewayConfig
+    from meshkit_web.providers.embedded import EmbeddedProvider
+    from servers import ServerThread
+    data = tmp_path_factory.mktemp("gateway-data")
+    config = GatewayConfig(data_dir=str(data), site_dir=str(site))
+    server = ServerThread(create_app(config, EmbeddedProvider(str(data / "blockstore")))).start()
+    server.data_dir = data
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(app_server):
+    return app_server.url

@@ -41,9 +41,23 @@ def test_gateway_client_loads_no_server_or_http_library():
     assert out.strip() == "[]"
 
 
-def test_build_makes_a_pure_wheel(tmp_path):
-    out = subprocess.run([sys.executable, str(PACKAGE.parent / "build.py"), "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    (wheel,) = (tmp_path / "wheels").glob("meshkit_web-*.whl")
+def test_build_makes_a_self_contained_site(site):
+    """build.py: an immutable release with Pyodide, a lock naming only served wheels with
+    their real hashes, and our pure wheel without server-only code."""
+    import hashlib, json, zipfile
+    info = json.loads((site / "build.json").read_text())
+    release = site / "b" / info["build"]
+    assert (site / "index.html").read_text().count(f"/b/{info['build']}/") >= 2
+    lock = json.loads((release / "pyodide" / "pyodide-lock.json").read_text())
+    assert lock["info"]["python"].startswith("3.14")
+    for name, package in lock["packages"].items():
+        wheel = (release / "pyodide" / package["file_name"]).resolve()
+        assert wheel.is_file() and hashlib.sha256(wheel.read_bytes()).hexdigest() == package["sha256"], name
+        assert all(dep in lock["packages"] for dep in package["depends"])
+    (wheel,) = (release / "wheels").glob("meshkit_web-*.whl")
     assert wheel.name.endswith("-py3-none-any.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "meshkit_web/core/envelope.py" in names and "meshkit_web/runtimes/browser.py" in names
+    assert not [n for n in names if n.startswith(("meshkit_web/gateway/", "meshkit_web/providers/"))
+                or n in ("meshkit_web/cli.py", "meshkit_web/crypto/nacl_backend.py")]
+    assert {"pyodide.mjs", "pyodide.asm.wasm", "python_stdlib.zip"} <= {p.name for p in (release / "pyodide").iterdir()}

@@ -30,6 +30,7 @@ class GatewayConfig:
     policy_url: str | None = None              # the policy provider's base URL
     policy_timeout: float = 2.0
     provider_timeout: float = 30.0
+    site_dir: str | None = None                # the PWA built by build.py, served from this origin
     # secrets: filled from the environment / data dir by load_secrets(), never printed
     token_key: bytes = field(default=b"", repr=False)
     kubo_auth: str | None = field(default=None, repr=False)

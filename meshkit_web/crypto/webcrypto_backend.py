@@ -1,0 +1,157 @@
+"""WebCrypto backend for Pyodide (page and service worker): X25519, Ed25519, AES-256-GCM.
+
+Private keys are CryptoKey objects generated NON-extractable: no code in the page, ours
+included, can read their bytes; they persist as objects in IndexedDB. Byte-compatible
+with the PyNaCl backend (same X25519 secrets, same Ed25519 signatures, same AES-GCM
+ciphertext||tag), so envelopes move freely between the browser and CPython.
+
+A browser without X25519 or Ed25519 in WebCrypto gets UnsupportedError from ``create``:
+there is no silent weaker mode (Pyodide here has no libsodium to fall back on).
+"""
+
+import js
+from pyodide.ffi import JsException, to_js
+
+from ..core.backend import CryptoBackend, SecretHandle
+from ..core.errors import KeyUnwrapError, UnsupportedError
+
+_subtle = js.crypto.subtle
+# PKCS#8 wrapping of a raw X25519 private scalar (RFC 8410): WebCrypto imports private
+# X25519 keys only as pkcs8 or jwk. Used for HPKE test vectors, never for identities.
+_X25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b656e04220420")
+_GETRANDOM_MAX = 65536  # crypto.getRandomValues fills at most 64 KiB per call
+
+
+def _obj(**fields):
+    return to_js(fields, dict_converter=js.Object.fromEntries)
+
+
+def _u8(data) -> "js.Uint8Array":
+    """A JS copy of Python bytes (the copy keeps the bytes valid across awaits)."""
+    array = js.Uint8Array.new(len(data))
+    if len(data):
+        array.assign(data)
+    return array
+
+
+def _usages(*names):
+    return to_js(list(names))
+
+
+class CryptoKeyHandle(SecretHandle):
+    """Wraps a non-extractable CryptoKey; ``key`` is the JS object (stored in IndexedDB as is)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+
+class WebCryptoBackend(CryptoBackend):
+    name = "webcrypto"
+
+    def __init__(self):
+        self._public_keys: dict[tuple[str, bytes], object] = {}  # imported peer keys, reused
+
+    @classmethod
+    async def create(cls) -> "WebCryptoBackend":
+        """A backend, after checking that this browser's WebCrypto has every algorithm."""
+        backend = cls()
+        missing = []
+        for algorithm, usages in (("X25519", ("deriveBits",)), ("Ed25519", ("sign", "verify"))):
+            try:
+                await _subtle.generateKey(_obj(name=algorithm), False, _usages(*usages))
+            except JsException:
+                missing.append(algorithm)
+        if missing:
+            raise UnsupportedError(f"this browser's WebCrypto lacks {' and '.join(missing)}; "
+                                   "MeshKit needs both for non-extractable keys")
+        return backend
+
+    def capabilities(self) -> dict:
+        return {"backend": self.name, "key_storage": "non-extractable WebCrypto CryptoKey objects",
+                "non_exportable_keys": True}
+
+    async def random_bytes(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            chunk = js.Uint8Array.new(min(n - len(out), _GETRANDOM_MAX))
+            js.crypto.getRandomValues(chunk)
+            out += chunk.to_bytes()
+        return bytes(out)
+
+    # --- X25519 --------------------------------------------------------------------------
+    async def x25519_generate(self) -> tuple[SecretHandle, bytes]:
+        pair = await _subtle.generateKey(_obj(name="X25519"), False, _usages("deriveBits"))
+        public = (await _subtle.exportKey("raw", pair.publicKey)).to_bytes()
+        return CryptoKeyHandle(pair.privateKey), public
+
+    async def x25519_import_private(self, raw: bytes) -> tuple[SecretHandle, bytes]:
+        if len(raw) != 32:
+            raise ValueError("an X25519 private key is 32 bytes")
+        private = await _subtle.importKey("pkcs8", _u8(_X25519_PKCS8_PREFIX + raw), _obj(name="X25519"),
+                                          False, _usages("deriveBits"))
+        # WebCrypto derives no public key from an imported private one: DH with the base point
+        base = bytes([9]) + bytes(31)
+        public = await self.x25519(CryptoKeyHandle(private), base)
+        return CryptoKeyHandle(private), public
+
+    async def _public(self, algorithm: str, raw: bytes, usages: tuple[str, ...]):
+        cache_key = (algorithm, bytes(raw))
+        key = self._public_keys.get(cache_key)
+        if key is None:
+            key = await _subtle.importKey("raw", _u8(raw), _obj(name=algorithm), True, _usages(*usages))
+            if len(self._public_keys) > 256:
+                self._public_keys.clear()
+            self._public_keys[cache_key] = key
+        return key
+
+    async def x25519(self, private: SecretHandle, peer_public: bytes) -> bytes:
+        if len(peer_public) != 32:
+            raise KeyUnwrapError("X25519 public keys are 32 bytes")
+        try:
+            peer = await self._public("X25519", peer_public, ())
+            shared = (await _subtle.deriveBits(_obj(name="X25519", public=peer), private.key, 256)).to_bytes()
+        except JsException:
+            # Chromium rejects a low-order peer (all-zero shared secret) with OperationError
+            raise KeyUnwrapError("X25519 key agreement failed (invalid or low-order public key)") from None
+        if shared == bytes(32):
+            raise KeyUnwrapError("X25519 key agreement failed (invalid or low-order public key)")
+        return shared
+
+    # --- Ed25519 -------------------------------------------------------------------------
+    async def ed25519_generate(self) -> tuple[SecretHandle, bytes]:
+        pair = await _subtle.generateKey(_obj(name="Ed25519"), False, _usages("sign", "verify"))
+        public = (await _subtle.exportKey("raw", pair.publicKey)).to_bytes()
+        return CryptoKeyHandle(pair.privateKey), public
+
+    async def ed25519_sign(self, private: SecretHandle, message: bytes) -> bytes:
+        return (await _subtle.sign(_obj(name="Ed25519"), private.key, _u8(message))).to_bytes()
+
+    async def ed25519_verify(self, public: bytes, message: bytes, signature: bytes) -> bool:
+        if len(public) != 32 or len(signature) != 64:
+            return False
+        try:
+            key = await self._public("Ed25519", public, ("verify",))
+            return bool(await _subtle.verify(_obj(name="Ed25519"), key, _u8(signature), _u8(message)))
+        except JsException:
+            return False  # an invalid public key point: the signature cannot be valid
+
+    # --- AES-GCM ---------------------------------------------------------------------------
+    async def aead_key(self, key: bytes) -> SecretHandle:
+        if len(key) not in (16, 32):
+            raise ValueError("AES-GCM keys are 16 or 32 bytes")
+        handle = await _subtle.importKey("raw", _u8(key), _obj(name="AES-GCM"), False,
+                                         _usages("encrypt", "decrypt"))
+        return CryptoKeyHandle(handle)
+
+    async def aead_seal(self, key: SecretHandle, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        params = _obj(name="AES-GCM", iv=_u8(nonce), additionalData=_u8(aad), tagLength=128)
+        return (await _subtle.encrypt(params, key.key, _u8(plaintext))).to_bytes()
+
+    async def aead_open(self, key: SecretHandle, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
+        params = _obj(name="AES-GCM", iv=_u8(nonce), additionalData=_u8(aad), tagLength=128)
+        try:
+            return (await _subtle.decrypt(params, key.key, _u8(ciphertext))).to_bytes()
+        except JsException:
+            return None  # OperationError: authentication failed, no plaintext released

@@ -1,0 +1,270 @@
+"""The browser runtime: what ``globalThis.meshkit`` (static/meshkit.js) calls.
+
+Wires Core to WebCrypto (non-extractable keys), IndexedDB (identities, contacts, my
+envelopes) and the gateway over fetch. Every method returns ``{ok: true, value}`` or
+``{ok: false, code, message}`` so JS gets MeshKit's typed error codes, never a Python
+traceback (which could carry values). Files stream: a Blob is read one segment-sized
+slice at a time and each block is uploaded as it is sealed; an open verifies each block's
+CID before decrypting it and hands the page plaintext only once every segment has
+authenticated.
+"""
+
+import json
+import logging
+import sys
+import time
+
+import js
+from pyodide.ffi import JsException, to_js
+
+from ..clients.fetch_client import FetchGatewayClient
+from ..core.cid import cid_str, parse_cid
+from ..core.envelope import DEFAULT_SEGMENT_SIZE
+from ..core.errors import MeshKitError, UnknownIdentityError
+from ..core.identity import PublicIdentity, create_identity, record_from_json
+from ..crypto.webcrypto_backend import WebCryptoBackend
+from ..stores.indexeddb import IdentityStore, open_store
+
+log = logging.getLogger("meshkit.browser")
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _js(value):
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+def _result(value=None):
+    return _js({"ok": True, "value": value})
+
+
+def _failure(code: str, message: str):
+    return _js({"ok": False, "code": code, "message": message})
+
+
+def api(method):
+    """Typed errors out as {ok: false, code, message}; anything unexpected as 'internal'
+    with its type only (a message from deep inside could quote data)."""
+    async def wrapper(self, *args):
+        try:
+            return _result(await method(self, *args))
+        except MeshKitError as exc:
+            return _failure(exc.code, exc.message)
+        except ValueError as exc:
+            return _failure("invalid_argument", str(exc)[:300])
+        except Exception as exc:  # noqa: BLE001 - reported by type, logged for the developer
+            log.exception("meshkit runtime: %s failed", method.__name__)
+            return _failure("internal", f"{method.__name__} failed ({type(exc).__name__})")
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+def _py(value):
+    """A JS argument (array/object proxy) as Python."""
+    return value.to_py() if hasattr(value, "to_py") else value
+
+
+def parse_expiry(value) -> int | None:
+    """Seconds since the epoch from a number (epoch seconds) or "7d" / "12h" / "30m"."""
+    if value in (None, "", js.undefined):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip()
+    if text[:-1].isdigit() and text[-1] in _DURATION_UNITS:
+        return int(time.time()) + int(text[:-1]) * _DURATION_UNITS[text[-1]]
+    raise ValueError("expiry must be epoch seconds or a duration such as 7d, 12h, 30m")
+
+
+async def _blob_chunks(blob, chunk_size: int, on_progress=None):
+    """A Blob/File as byte chunks, one slice in memory at a time."""
+    total = int(blob.size)
+    offset = 0
+    while offset < total:
+        end = min(offset + chunk_size, total)
+        yield (await blob.slice(offset, end).arrayBuffer()).to_bytes()
+        offset = end
+
+
+class Runtime:
+    def __init__(self, gateway: str, backend: WebCryptoBackend, store: IdentityStore, fallback_reason: str | None):
+        self.gateway = gateway.rstrip("/")
+        self.backend = backend
+        self.store = store
+        self.fallback_reason = fallback_reason
+        self._clients: dict[str, FetchGatewayClient] = {}
+
+    # --- helpers -------------------------------------------------------------------------
+    async def _identity(self, name: str):
+        identity = await self.store.load_identity(str(name))
+        if identity is None:
+            raise UnknownIdentityError(f"no identity named {name!r} in this browser")
+        return identity
+
+    async def _client(self, name: str) -> FetchGatewayClient:
+        identity = await self._identity(name)
+        client = self._clients.get(identity.id)
+        if client is None:
+            client = self._clients[identity.id] = FetchGatewayClient(self.gateway, self.backend, identity)
+        return client
+
+    async def _recipient(self, client: FetchGatewayClient, who: str) -> PublicIdentity:
+        """A contact by id or name, one of my identities by name, or an id from the directory."""
+        who = str(who)
+        for public in await self.store.contacts() + await self.store.identities():
+            if who in (public.id, public.name):
+                return public
+        public = await client.resolve(who)
+        await self.store.add_contact(public)
+        return public
+
+    # --- the API -------------------------------------------------------------------------
+    @api
+    async def capabilities(self) -> dict:
+        navigator = js.globalThis.navigator
+        has_sw = hasattr(navigator, "serviceWorker") and navigator.serviceWorker is not None
+        has_sync = hasattr(js.globalThis, "SyncManager")
+        return {
+            "runtime": f"pyodide (Python {sys.version.split()[0]})",
+            "crypto": {"backend": self.backend.name, "algorithms": ["X25519", "Ed25519", "AES-256-GCM",
+                                                                     "HKDF-SHA256"]},
+            "key_storage": {"mode": "non-extractable", "detail": "WebCrypto CryptoKey objects: private keys "
+                            "cannot be exported, not even by this page"},
+            "persistence": ({"mode": "indexeddb", "detail": "identities survive reloads and restarts"}
+                            if self.store.db.persistent else
+                            {"mode": "memory", "detail": "IndexedDB unavailable (" + str(self.fallback_reason)
+                             + "): identities are lost when the page closes"}),
+            # The outbox and background sync arrive with the service worker (issue 5): until
+            # then the page itself drives every upload, whatever the browser offers.
+            "background": {"mode": "caller-managed", "service_worker": bool(has_sw), "background_sync": has_sync,
+                           "detail": "uploads run while this page is open"},
+            "streaming": {"mode": "segments", "segment_size": DEFAULT_SEGMENT_SIZE,
+                          "detail": "files are read and sealed one segment at a time; every block's CID "
+                                    "is verified before it is decrypted"},
+        }
+
+    @api
+    async def identity_create(self, name: str) -> dict:
+        name = str(name)
+        if await self.store.load_identity(name) is not None:
+            raise ValueError(f"an identity named {name!r} already exists in this browser")
+        identity = await create_identity(self.backend, name, int(time.time()))
+        await self.store.save_identity(identity)
+        try:
+            await (await self._client(name)).publish()
+            published = True
+        except MeshKitError as exc:
+            log.warning("identity %s not published yet: %s", identity.id, exc.code)
+            published = False
+        return {**_public_json(identity.public), "published": published}
+
+    @api
+    async def identity_list(self) -> list:
+        return [{"name": p.name, "id": p.id, "fingerprint": p.fingerprint} for p in await self.store.identities()]
+
+    @api
+    async def identity_record(self, name: str) -> dict:
+        return _public_json((await self._identity(name)).public)
+
+    @api
+    async def identity_publish(self, name: str) -> dict:
+        return await (await self._client(name)).publish()
+
+    @api
+    async def contact_add(self, record) -> dict:
+        """A public record: JSON text, an object, or a link whose fragment is the record."""
+        record = _py(record)
+        if isinstance(record, str):
+            text = record.strip()
+            if "#" in text and not text.startswith("{"):
+                text = js.decodeURIComponent(text.split("#", 1)[1])
+            record = json.loads(text)
+        public = await record_from_json(self.backend, record)
+        await self.store.add_contact(public)
+        return _public_json(public)
+
+    @api
+    async def contact_list(self) -> list:
+        return [{"name": p.name, "id": p.id, "fingerprint": p.fingerprint} for p in await self.store.contacts()]
+
+    @api
+    async def seal(self, blob, sender: str, to, filename: str = "", on_progress=None) -> dict:
+        client = await self._client(sender)
+        recipients = [await self._recipient(client, who) for who in (_py(to) or [])]
+        total = int(blob.size)
+        sealed = 0
+
+        def progress(block_size: int):
+            nonlocal sealed
+            sealed = min(total, sealed + max(0, block_size - 16))
+            if on_progress is not None and on_progress is not js.undefined:
+                on_progress(sealed, total)
+        root = await client.seal_upload(_blob_chunks(blob, DEFAULT_SEGMENT_SIZE), recipients=recipients,
+                                        on_block=progress)
+        entry = {"root": cid_str(root), "name": str(filename or "untitled"), "size": total,
+                 "created": int(time.time()), "recipients": [r.id for r in recipients]}
+        await self.store.add_envelope(client.identity.id, entry)
+        if on_progress is not None and on_progress is not js.undefined:
+            on_progress(total, total)
+        return entry
+
+    @api
+    async def open(self, root: str, as_name: str, media_type: str = "", on_progress=None):
+        client = await self._client(as_name)
+        opened = await client.open(parse_cid(str(root)))
+        total = opened.header.size
+        parts = js.Array.new()
+        done = 0
+        async for chunk in opened.plaintext():
+            part = js.Uint8Array.new(len(chunk))
+            part.assign(chunk)
+            parts.push(part)
+            done += len(chunk)
+            if on_progress is not None and on_progress is not js.undefined:
+                on_progress(done, total)
+        # every segment authenticated: only now does plaintext reach the page
+        options = _js({"type": str(media_type or "application/octet-stream")})
+        return {"blob": js.Blob.new(parts, options), "size": total, "sender": opened.header.sender_id,
+                "created": opened.header.created}
+
+    @api
+    async def envelopes(self, owner: str) -> list:
+        identity = await self._identity(owner)
+        return [{k: v for k, v in row.items() if k not in ("key", "owner")}
+                for row in await self.store.envelopes(identity.id)]
+
+    @api
+    async def share(self, root: str, sender: str, to: str, expires=None, policy=None) -> dict:
+        client = await self._client(sender)
+        recipient = await self._recipient(client, to)
+        capsule = await client.share(parse_cid(str(root)), recipient, expires=parse_expiry(expires),
+                                     policy=None if policy in (None, "", js.undefined) else str(policy))
+        return {"capsule": cid_str(capsule.cid), "root": str(root), "to": recipient.id,
+                "expires": capsule.expires}
+
+    @api
+    async def revoke(self, root: str, sender: str, to: str) -> dict:
+        client = await self._client(sender)
+        recipient = await self._recipient(client, to)
+        return {"revoked": await client.revoke(parse_cid(str(root)), recipient.id)}
+
+    @api
+    async def inbox(self, as_name: str, include_acked: bool = False) -> list:
+        rows = await (await self._client(as_name)).inbox(bool(include_acked))
+        return [{"id": r["id"], "kind": r["kind"], "sender": r.get("sender"), "created": r.get("created"),
+                 "acked": r.get("acked", False), "share": r.get("share")} for r in rows]
+
+    @api
+    async def ack(self, as_name: str, message_id: str) -> None:
+        await (await self._client(as_name)).ack(str(message_id))
+
+
+def _public_json(public: PublicIdentity) -> dict:
+    return public.to_json()
+
+
+async def start(gateway: str):
+    """The runtime for this page (or worker); raises UnsupportedError without X25519/Ed25519."""
+    backend = await WebCryptoBackend.create()
+    db, reason = await open_store()
+    return Runtime(gateway, backend, IdentityStore(db, backend), reason)

@@ -1,0 +1,195 @@
+"""The browser's identity store: IndexedDB (identity records + non-extractable CryptoKey
+objects, contacts, the list of my envelopes), with an in-memory fallback when IndexedDB
+is unavailable or blocked. The page and the service worker open the same database.
+
+IndexedDB ends a transaction as soon as control returns to the event loop with no
+request pending, so each operation here is one request in its own transaction.
+"""
+
+import asyncio
+
+import js
+from pyodide.ffi import JsException, create_proxy, to_js
+
+from ..core.backend import CryptoBackend
+from ..core.identity import Identity, PublicIdentity, record_from_bytes
+from ..crypto.webcrypto_backend import CryptoKeyHandle
+
+DB_NAME = "meshkit"
+DB_VERSION = 1
+STORES = {"identities": "name", "contacts": "id", "envelopes": "key"}
+
+
+def _obj(value):
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+def _u8(data: bytes):
+    array = js.Uint8Array.new(len(data))
+    array.assign(data)
+    return array
+
+
+async def _request(request):
+    """Await an IDBRequest (or IDBOpenDBRequest): its result, or a JsException-derived error."""
+    future = asyncio.get_event_loop().create_future()
+
+    def done(event):
+        if not future.done():
+            future.set_result(request.result)
+
+    def failed(event):
+        if not future.done():
+            error = request.error
+            future.set_exception(IOError(f"IndexedDB: {getattr(error, 'name', 'error')}"))
+
+    def blocked(event):
+        if not future.done():
+            future.set_exception(IOError("IndexedDB: blocked by another open tab"))
+
+    proxies = [create_proxy(done), create_proxy(failed), create_proxy(blocked)]
+    request.onsuccess, request.onerror = proxies[0], proxies[1]
+    if hasattr(request, "onupgradeneeded"):
+        request.onblocked = proxies[2]
+    try:
+        return await future
+    finally:
+        request.onsuccess = request.onerror = None
+        for proxy in proxies:
+            proxy.destroy()
+
+
+class MemoryStore:
+    """Same interface, nothing persists: used when IndexedDB is unavailable."""
+
+    persistent = False
+    kind = "memory"
+
+    def __init__(self):
+        self._data = {name: {} for name in STORES}
+
+    async def put(self, store: str, value: dict) -> None:
+        self._data[store][value[STORES[store]]] = dict(value)
+
+    async def get(self, store: str, key: str):
+        value = self._data[store].get(key)
+        return dict(value) if value is not None else None
+
+    async def all(self, store: str) -> list[dict]:
+        return [dict(v) for v in self._data[store].values()]
+
+    async def delete(self, store: str, key: str) -> None:
+        self._data[store].pop(key, None)
+
+
+class IndexedDBStore:
+    persistent = True
+    kind = "indexeddb"
+
+    def __init__(self, db):
+        self.db = db
+
+    @classmethod
+    async def open(cls) -> "IndexedDBStore":
+        factory = getattr(js.globalThis, "indexedDB", None)
+        if factory is None:
+            raise IOError("IndexedDB is not available in this browser context")
+        try:
+            request = factory.open(DB_NAME, DB_VERSION)
+        except JsException as exc:  # SecurityError (e.g. storage blocked)
+            raise IOError(f"IndexedDB refused to open ({type(exc).__name__})") from None
+
+        def upgrade(event):
+            db = request.result
+            for name, key in STORES.items():
+                if not db.objectStoreNames.contains(name):
+                    db.createObjectStore(name, _obj({"keyPath": key}))
+        upgrade_proxy = create_proxy(upgrade)
+        request.onupgradeneeded = upgrade_proxy
+        try:
+            db = await _request(request)
+        finally:
+            upgrade_proxy.destroy()
+        return cls(db)
+
+    def _store(self, name: str, mode: str):
+        return self.db.transaction(name, mode).objectStore(name)
+
+    async def put(self, store: str, value: dict) -> None:
+        value = {k: _u8(v) if isinstance(v, (bytes, bytearray)) else v for k, v in value.items()}
+        await _request(self._store(store, "readwrite").put(_obj(value)))
+
+    async def get(self, store: str, key: str):
+        result = await _request(self._store(store, "readonly").get(key))
+        return None if result is None or result is js.undefined else _from_js(result)
+
+    async def all(self, store: str) -> list[dict]:
+        result = await _request(self._store(store, "readonly").getAll())
+        return [_from_js(item) for item in result]
+
+    async def delete(self, store: str, key: str) -> None:
+        await _request(self._store(store, "readwrite").delete(key))
+
+
+def _from_js(value) -> dict:
+    """A stored record as a dict: bytes for Uint8Array fields, CryptoKeys kept as JS objects."""
+    out = {}
+    for key in js.Object.keys(value):
+        item = getattr(value, key)
+        if isinstance(item, (str, int, float, bool)) or item is None:
+            out[key] = item
+        elif js.ArrayBuffer.isView(item):
+            out[key] = item.to_bytes()
+        else:
+            out[key] = item  # a CryptoKey (or another JS object) stays as it is
+    return out
+
+
+async def open_store():
+    """IndexedDB when it works, else memory; the second value says why it fell back."""
+    try:
+        return await IndexedDBStore.open(), None
+    except (IOError, JsException) as exc:
+        return MemoryStore(), str(exc)
+
+
+class IdentityStore:
+    """Identities, contacts and my envelopes over IndexedDB (or memory)."""
+
+    def __init__(self, db, backend: CryptoBackend):
+        self.db = db
+        self.backend = backend
+
+    async def save_identity(self, identity: Identity) -> None:
+        await self.db.put("identities", {
+            "name": identity.name, "id": identity.id, "record": identity.public.to_bytes(),
+            "sig_private": identity.sig_private.key, "enc_private": identity.enc_private.key})
+
+    async def load_identity(self, name: str) -> Identity | None:
+        row = await self.db.get("identities", name)
+        if row is None:
+            return None
+        public = await record_from_bytes(self.backend, bytes(row["record"]))
+        return Identity(public, CryptoKeyHandle(row["sig_private"]), CryptoKeyHandle(row["enc_private"]))
+
+    async def identities(self) -> list[PublicIdentity]:
+        rows = await self.db.all("identities")
+        return [await record_from_bytes(self.backend, bytes(row["record"])) for row in rows]
+
+    async def add_contact(self, public: PublicIdentity) -> None:
+        await self.db.put("contacts", {"id": public.id, "name": public.name, "record": public.to_bytes()})
+
+    async def contacts(self) -> list[PublicIdentity]:
+        rows = await self.db.all("contacts")
+        return [await record_from_bytes(self.backend, bytes(row["record"])) for row in rows]
+
+    async def contact(self, ident: str) -> PublicIdentity | None:
+        row = await self.db.get("contacts", ident)
+        return None if row is None else await record_from_bytes(self.backend, bytes(row["record"]))
+
+    async def add_envelope(self, owner: str, entry: dict) -> None:
+        await self.db.put("envelopes", {"key": owner + " " + entry["root"], "owner": owner, **entry})
+
+    async def envelopes(self, owner: str) -> list[dict]:
+        rows = [r for r in await self.db.all("envelopes") if r.get("owner") == owner]
+        return sorted(rows, key=lambda r: r.get("created", 0), reverse=True)

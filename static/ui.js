@@ -1,0 +1,3 @@
+export function render(root, meshkit) {
+  root.textContent = "MeshKit ready";
+}
