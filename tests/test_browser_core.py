@@ -1,0 +1,208 @@
+"""The browser runtime in real Chromium (Pyodide + WebCrypto + IndexedDB) against the real
+gateway: persistent non-extractable identities, interop with the CLI both ways, a gateway
+that lies, two users sharing and revoking, and the memory-only fallback."""
+
+import json
+import os
+import time
+
+import pytest
+from playwright.sync_api import Page
+
+BOOT_TIMEOUT = 60_000
+
+
+def ready(page: Page) -> None:
+    page.goto("/")
+    page.wait_for_function("document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
+    assert page.evaluate("document.documentElement.dataset.meshkitReady") == "true", page.inner_text("#app")
+
+
+def call(page: Page, script: str, arg=None):
+    """Run an async JS body with `arg`; MeshKit errors come back as {error: code, message}."""
+    return page.evaluate(f"""async (arg) => {{
+        try {{ return await (async () => {{ {script} }})(); }}
+        catch (e) {{ return {{error: e.code || e.name, message: String(e.message)}}; }}
+    }}""", arg)
+
+
+RANDOM_BYTES_JS = """
+  const data = new Uint8Array(arg.size);
+  for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(data.length, i + 65536)));
+"""
+
+
+def test_identity_survives_reload_and_its_keys_cannot_be_exported(page: Page):
+    ready(page)
+    made = call(page, "return await meshkit.identity.create('owner');")
+    assert made["name"] == "owner" and made["id"].startswith("mk") and made["published"] is True
+    page.reload()
+    ready(page)
+    listed = call(page, "return await meshkit.identity.list();")
+    assert listed == [{"name": "owner", "id": made["id"], "fingerprint": made["fingerprint"]}]
+    assert call(page, "return await meshkit.identity.record('owner');")["sig_key"] == made["sig_key"]
+    # the CryptoKeys as IndexedDB holds them: non-extractable, every export format refused
+    keys = call(page, """
+      const db = await new Promise((ok, fail) => { const r = indexedDB.open('meshkit'); r.onsuccess = () => ok(r.result); r.onerror = fail; });
+      const row = await new Promise((ok, fail) => { const r = db.transaction('identities').objectStore('identities').get('owner'); r.onsuccess = () => ok(r.result); r.onerror = fail; });
+      const out = {};
+      for (const field of ['sig_private', 'enc_private']) {
+        const key = row[field];
+        out[field] = {type: key.type, extractable: key.extractable, algorithm: key.algorithm.name, exports: []};
+        for (const format of ['raw', 'pkcs8', 'jwk', 'spki']) {
+          try { await crypto.subtle.exportKey(format, key); out[field].exports.push(format + ':exported'); }
+          catch (e) { out[field].exports.push(format + ':' + e.name); }
+        }
+      }
+      out.rowFields = Object.keys(row).sort();
+      return out;""")
+    for field, algorithm in (("sig_private", "Ed25519"), ("enc_private", "X25519")):
+        assert keys[field]["type"] == "private" and keys[field]["extractable"] is False
+        assert keys[field]["algorithm"] == algorithm
+        assert not any(e.endswith(":exported") for e in keys[field]["exports"]), keys[field]
+    assert keys["rowFields"] == ["enc_private", "id", "name", "record", "sig_private"]
+
+
+def test_identity_survives_a_browser_restart(browser_type, browser_type_launch_args, base_url, tmp_path):
+    profile = tmp_path / "profile"
+    ids = []
+    for attempt in range(2):
+        context = browser_type.launch_persistent_context(str(profile), base_url=base_url, **browser_type_launch_args)
+        try:
+            page = context.new_page()
+            ready(page)
+            if attempt == 0:
+                call(page, "return await meshkit.identity.create('restart-me');")
+            ids.append(call(page, "return await meshkit.identity.list();"))
+        finally:
+            context.close()
+    assert ids[0] == ids[1] and ids[0][0]["name"] == "restart-me"
+
+
+def _cli_identity(cli, name):
+    cli("identity", "create", name)
+    return json.loads(cli("identity", "show", name).stdout)
+
+
+def test_browser_and_cli_open_each_others_envelopes(page: Page, cli, app_server, tmp_path):
+    url = app_server.url
+    ready(page)
+    browser_user = call(page, "return await meshkit.identity.create('web-alice');")
+    cli_user = _cli_identity(cli, "cli-bob")
+    cli("identity", "publish", "cli-bob", "--gateway", url)
+    added = call(page, "return await meshkit.contacts.add(arg);", json.dumps(cli_user))
+    assert added["id"] == cli_user["id"] and added["fingerprint"] == cli_user["fingerprint"]
+    record = tmp_path / "web-alice.json"
+    record.write_text(json.dumps(call(page, "return await meshkit.identity.record('web-alice');")))
+    cli("contact", "add", record)
+
+    size = 3 * (1 << 20) + 12345  # several segments and an odd tail
+    sealed = call(page, RANDOM_BYTES_JS + """
+      const env = await meshkit.seal(new Blob([data]), {from: 'web-alice', to: [arg.to], name: 'photo.bin'});
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+      return {env, digest: Array.from(digest)};""", {"size": size, "to": cli_user["id"]})
+    assert sealed["env"]["size"] == size and sealed["env"]["root"].startswith("bafy")
+    out = tmp_path / "from-browser.bin"
+    cli("open", sealed["env"]["root"], "--as", "cli-bob", "--out", out, "--gateway", url)
+    import hashlib
+    assert list(hashlib.sha256(out.read_bytes()).digest()) == sealed["digest"] and out.stat().st_size == size
+
+    plain = tmp_path / "from-cli.bin"
+    plain.write_bytes(os.urandom(2 * (1 << 20) + 777))
+    root = cli("seal", plain, "--from", "cli-bob", "--to", browser_user["id"], "--gateway", url).stdout.split()[-1]
+    opened = call(page, """
+      const o = await meshkit.open(arg, {as: 'web-alice'});
+      const bytes = new Uint8Array(await o.blob.arrayBuffer());
+      return {size: o.size, sender: o.sender, digest: Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)))};""",
+                  root)
+    assert opened["size"] == plain.stat().st_size and opened["sender"] == cli_user["id"]
+    assert opened["digest"] == list(hashlib.sha256(plain.read_bytes()).digest())
+
+
+def test_gateway_returning_wrong_bytes_is_caught_before_decryption(page: Page):
+    ready(page)
+    sealed = call(page, RANDOM_BYTES_JS + """
+      await meshkit.identity.create('victim');
+      return await meshkit.seal(data, {from: 'victim', name: 'x'});""", {"size": 3 * (1 << 20)})
+    tampered = []
+
+    def flip_one_byte(route):
+        if "format=raw" not in route.request.url or sealed["root"] in route.request.url or tampered:
+            return route.continue_()
+        reply = route.fetch()
+        body = bytearray(reply.body())
+        body[len(body) // 2] ^= 0x01
+        tampered.append(route.request.url)
+        route.fulfill(response=reply, body=bytes(body))
+    page.route("**/ipfs/**", flip_one_byte)
+    result = call(page, """
+      let furthest = 0;
+      const out = await meshkit.open(arg, {as: 'victim', onProgress: (done) => { furthest = done; }});
+      return {opened: true, furthest};""", sealed["root"])
+    assert tampered, "the route saw a segment request"
+    assert result["error"] == "cid_mismatch", result
+    assert "opened" not in result
+
+
+def test_two_users_share_open_revoke_and_expire(browser, base_url):
+    alice_ctx, bob_ctx = browser.new_context(base_url=base_url), browser.new_context(base_url=base_url)
+    try:
+        alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
+        ready(alice)
+        ready(bob)
+        bob_record = call(bob, "return await meshkit.identity.record((await meshkit.identity.create('bob2')).name);")
+        call(alice, "return await meshkit.identity.create('alice2');")
+        call(alice, "return await meshkit.contacts.add(arg);", json.dumps(bob_record))
+        env = call(alice, RANDOM_BYTES_JS + """
+          const env = await meshkit.seal(data, {from: 'alice2', name: 'plans.bin'});
+          globalThis.original = data;
+          return env;""", {"size": (1 << 20) + 99})
+        # not shared yet: bob cannot open
+        assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env["root"])["error"] == "not_recipient"
+        share = call(alice, "return await meshkit.share(arg.root, {from: 'alice2', to: arg.to});",
+                     {"root": env["root"], "to": bob_record["id"]})
+        assert share["to"] == bob_record["id"] and share["capsule"].startswith("bafy")
+        inbox = call(bob, "return await meshkit.inbox('bob2');")
+        assert [m["share"]["root"] for m in inbox if m["kind"] == "share"] == [env["root"]]
+        first = call(bob, """const o = await meshkit.open(arg, {as: 'bob2'});
+                             return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', await o.blob.arrayBuffer())));""",
+                     env["root"])
+        expected = call(alice, "return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', globalThis.original)));")
+        assert first == expected
+        revoked = call(alice, "return await meshkit.revoke(arg.root, {from: 'alice2', to: arg.to});",
+                       {"root": env["root"], "to": bob_record["id"]})
+        assert revoked["revoked"] == [share["capsule"]]
+        assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env["root"])["error"] == "revoked"
+
+        # a share that expires: opens now, fails closed once expired
+        env2 = call(alice, "return await meshkit.seal(new Uint8Array([1,2,3]), {from: 'alice2', name: 'brief'});")
+        call(alice, "return await meshkit.share(arg.root, {from: 'alice2', to: arg.to, expires: arg.expires});",
+             {"root": env2["root"], "to": bob_record["id"], "expires": int(time.time()) + 3})
+        assert call(bob, "const o = await meshkit.open(arg, {as: 'bob2'}); return o.size;", env2["root"]) == 3
+        time.sleep(4)
+        assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env2["root"])["error"] == "expired"
+    finally:
+        alice_ctx.close()
+        bob_ctx.close()
+
+
+@pytest.mark.parametrize("how", ["missing", "throws"])
+def test_without_indexeddb_the_report_says_memory_only(browser, base_url, how):
+    context = browser.new_context(base_url=base_url)
+    if how == "missing":
+        context.add_init_script("delete globalThis.indexedDB; Object.defineProperty(globalThis, 'indexedDB', {value: undefined});")
+    else:  # storage blocked by policy: open() throws SecurityError
+        context.add_init_script("IDBFactory.prototype.open = function () { throw new DOMException('blocked', 'SecurityError'); };")
+    try:
+        page = context.new_page()
+        ready(page)
+        caps = call(page, "return await meshkit.capabilities();")
+        assert caps["persistence"]["mode"] == "memory", caps
+        assert caps["key_storage"]["mode"] == "non-extractable"
+        result = call(page, """await meshkit.identity.create('ephemeral');
+                               const env = await meshkit.seal(new Uint8Array([7, 7, 7]), {from: 'ephemeral'});
+                               const o = await meshkit.open(env.root, {as: 'ephemeral'});
+                               return Array.from(new Uint8Array(await o.blob.arrayBuffer()));""")
+        assert result == [7, 7, 7]
+    finally:
+        context.close()
