@@ -206,3 +206,72 @@ def test_without_indexeddb_the_report_says_memory_only(browser, base_url, how):
         assert result == [7, 7, 7]
     finally:
         context.close()
+
+
+HPKE_JS = os.path.join(os.path.dirname(__file__), "js", "node_modules", "@hpke")
+ORACLE_CAPSULE_PY = """
+import time
+from meshkit_web.core.capsule import make_capsule
+from meshkit_web.core.envelope import read_header, seal, unwrap_content_key
+from meshkit_web.core.identity import create_identity, make_identity
+from meshkit_web.crypto.webcrypto_backend import WebCryptoBackend
+
+now = int(time.time())
+backend = await WebCryptoBackend.create()
+sharer = await create_identity(backend, "sharer", now)
+# the capsule's recipient: a signed record whose X25519 key belongs to @hpke/core
+sig_private, sig_key = await backend.ed25519_generate()
+oracle = await make_identity(backend, "hpke-js", now, sig_private, sig_key, None, bytes(oracle_public.to_py()))
+blocks = {}
+async for block in seal(backend, [b"for a client no one here wrote " * 999], sender=sharer, recipients=[], now=now):
+    blocks[block.cid] = block.data
+    root = block.cid
+
+async def get_block(cid):
+    return blocks[cid]
+
+capsule = await make_capsule(backend, sharer, root, get_block, oracle.public, now=now, expires=now + 3600)
+header = await read_header(backend, root, get_block)
+content_key = await unwrap_content_key(backend, sharer, header.recipient_entry(sharer.id), header.commitment)
+{"enc": capsule.wrapped_key.enc, "wrapped": capsule.wrapped_key.wrapped, "aad": header.commitment,
+ "content_key": content_key, "recipient": capsule.recipient}
+"""
+
+
+def test_hpke_js_opens_a_capsule_our_code_sealed(page: Page, base_url):
+    """@hpke/core (npm; not ours) unwraps the content key of a capsule sealed by our Core
+    with the WebCrypto backend, in the same page."""
+    def serve_oracle(route):
+        relative = route.request.url.split("/__oracle__/", 1)[1].split("?")[0]
+        path = os.path.realpath(os.path.join(HPKE_JS, relative))
+        assert path.startswith(os.path.realpath(HPKE_JS))
+        route.fulfill(path=path, content_type="text/javascript")
+
+    def with_import_map(route):
+        html = route.fetch().text()
+        import_map = '<script type="importmap">{"imports": {"@hpke/common": "/__oracle__/common/esm/mod.js"}}</script>'
+        route.fulfill(body=html.replace("<head>", "<head>" + import_map, 1), content_type="text/html")
+    page.route("**/__oracle__/**", serve_oracle)
+    page.route(base_url + "/", with_import_map)
+    ready(page)
+    result = call(page, """
+      const {CipherSuite, DhkemX25519HkdfSha256, HkdfSha256, Aes256Gcm} = await import('/__oracle__/core/esm/mod.js');
+      const suite = new CipherSuite({kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm()});
+      const pair = await suite.kem.generateKeyPair();
+      const py = meshkit.pyodide;
+      py.globals.set('oracle_public', new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey)));
+      const made = (await py.runPythonAsync(arg)).toJs({dict_converter: Object.fromEntries});
+      const opened = await suite.open({recipientKey: pair.privateKey, enc: made.enc,
+                                       info: new TextEncoder().encode('meshkit-web/v1 content-key')},
+                                      made.wrapped, made.aad);
+      let tampered = 'accepted';
+      try {
+        const bad = made.wrapped.slice(); bad[0] ^= 1;
+        await suite.open({recipientKey: pair.privateKey, enc: made.enc,
+                          info: new TextEncoder().encode('meshkit-web/v1 content-key')}, bad, made.aad);
+      } catch (e) { tampered = 'rejected'; }
+      return {opened: Array.from(new Uint8Array(opened)), expected: Array.from(made.content_key),
+              enc: made.enc.length, tampered};""", ORACLE_CAPSULE_PY)
+    assert "error" not in result, result
+    assert len(result["expected"]) == 32 and result["opened"] == result["expected"]
+    assert result["enc"] == 32 and result["tampered"] == "rejected"
