@@ -1,3 +1,361 @@
+// The MeshKit app: identities, contacts, sealing and opening files, shares, inbox.
+// Plain DOM; every piece of user-provided text goes through textContent.
+
+const ERRORS = {
+  cid_mismatch: "The gateway returned bytes that do not match their content address. Nothing was decrypted.",
+  missing_block: "Part of this envelope is missing from the gateway.",
+  truncated: "This envelope is incomplete (truncated). Nothing past the damage was decrypted.",
+  segment_auth: "Part of this envelope failed authentication: it was tampered with or reordered.",
+  bad_signature: "A signature does not verify: the data was tampered with or forged.",
+  not_recipient: "This identity is not a recipient of that envelope and holds no share of it.",
+  key_unwrap: "The envelope's key could not be unwrapped for this identity.",
+  expired: "That share has expired.",
+  revoked: "That share was revoked by its owner.",
+  policy_denied: "The policy for that share denies access.",
+  policy_unavailable: "The share's policy provider could not be reached; access is refused until it answers.",
+  missing_metadata: "The gateway has no record of that.",
+  unavailable: "The gateway cannot be reached right now. Check your connection and try again.",
+  unknown_identity: "No such identity or contact.",
+  unsupported: "This browser lacks something MeshKit needs.",
+  quota_exceeded: "Your storage quota on the gateway is used up.",
+  rate_limited: "Too many requests; wait a moment and try again.",
+  invalid_argument: "That input is not valid.",
+  format: "That is not a valid MeshKit record or envelope.",
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "testid") node.dataset.testid = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const formatSize = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB`
+  : n < 1 << 30 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / (1 << 30)).toFixed(2)} GiB`;
+const formatDate = (s) => s ? new Date(s * 1000).toLocaleString() : "";
+const shortId = (id) => id && id.length > 14 ? id.slice(0, 8) + "…" + id.slice(-4) : id;
+
 export function render(root, meshkit) {
-  root.textContent = "MeshKit ready";
+  const state = { identities: [], contacts: [], current: localStorage.getItem("meshkit.identity") || "" };
+
+  const alertBox = el("div", { class: "alert", role: "alert", testid: "error", hidden: true });
+  const notice = el("div", { class: "notice", role: "status", "aria-live": "polite", testid: "notice" });
+  function showError(error, context) {
+    const code = error && error.code;
+    const sentence = ERRORS[code] || (error && error.message) || String(error);
+    alertBox.replaceChildren(el("strong", {}, context ? context + ": " : ""), sentence,
+      code ? el("span", { class: "code" }, ` (${code})`) : null,
+      el("button", { class: "link", type: "button", "aria-label": "Dismiss", onclick: () => { alertBox.hidden = true; } }, "×"));
+    alertBox.dataset.code = code || "";
+    alertBox.hidden = false;
+  }
+  function say(text) {
+    notice.textContent = text;
+    alertBox.hidden = true;
+  }
+  async function guarded(context, action) {
+    try {
+      return await action();
+    } catch (error) {
+      showError(error, context);
+      return undefined;
+    }
+  }
+
+  // --- header: identity select + create ------------------------------------------------
+  const identitySelect = el("select", { id: "identity-select", testid: "identity-select" });
+  const fingerprint = el("code", { class: "fingerprint", testid: "fingerprint" });
+  const idText = el("code", { class: "id", testid: "identity-id" });
+  const nameInput = el("input", { id: "identity-name", testid: "identity-name", placeholder: "e.g. mobile-owner",
+    autocomplete: "off", maxlength: "128", required: true });
+  const createForm = el("form", { class: "inline", onsubmit: async (event) => {
+    event.preventDefault();
+    const name = nameInput.value.trim();
+    if (!name) return;
+    const made = await guarded("Creating identity", () => meshkit.identity.create(name));
+    if (made) {
+      nameInput.value = "";
+      state.current = made.name;
+      say(`Identity “${made.name}” created${made.published ? " and published" : " (not yet published: gateway unreachable)"}.`);
+      await refreshAll();
+    }
+  } }, el("label", { for: "identity-name" }, "New identity"), nameInput,
+    el("button", { type: "submit", testid: "identity-create" }, "Create"));
+
+  identitySelect.addEventListener("change", async () => {
+    state.current = identitySelect.value;
+    localStorage.setItem("meshkit.identity", state.current);
+    await refreshAll();
+  });
+
+  const copyRecord = el("button", { type: "button", testid: "copy-record", onclick: () => guarded("Copying", async () => {
+    const record = await meshkit.identity.record(state.current);
+    const link = location.origin + "/#contact=" + encodeURIComponent(JSON.stringify(record));
+    recordOut.value = link;
+    recordOut.hidden = false;
+    recordOut.select();
+    try { await navigator.clipboard.writeText(link); say("Contact link copied. Send it to people who should be able to share with you."); }
+    catch { say("Copy the contact link below and send it to people who should be able to share with you."); }
+  }) }, "Copy my contact link");
+  const recordOut = el("textarea", { class: "record-out", readonly: true, rows: "3", hidden: true, testid: "record-out",
+    "aria-label": "My contact link" });
+
+  const whoami = el("section", { class: "card", "aria-labelledby": "who-h" },
+    el("h2", { id: "who-h" }, "Identity"),
+    el("div", { class: "row" }, el("label", { for: "identity-select" }, "Acting as"), identitySelect),
+    el("dl", { class: "facts" },
+      el("dt", {}, "Fingerprint"), el("dd", {}, fingerprint),
+      el("dt", {}, "Id"), el("dd", {}, idText)),
+    el("p", { class: "hint" }, "Compare fingerprints with your contacts over another channel before trusting them."),
+    el("div", { class: "row" }, copyRecord), recordOut, createForm);
+
+  // --- capability report ---------------------------------------------------------------
+  const caps = el("dl", { class: "facts caps", testid: "capabilities" });
+  const capsCard = el("section", { class: "card", "aria-labelledby": "caps-h" },
+    el("h2", { id: "caps-h" }, "What this browser provides"), caps);
+
+  async function renderCaps() {
+    const report = await guarded("Reading capabilities", () => meshkit.capabilities());
+    if (!report) return;
+    const rows = [
+      ["Keys", report.key_storage.mode, report.key_storage.detail, report.key_storage.mode !== "non-extractable"],
+      ["Storage", report.persistence.mode, report.persistence.detail, report.persistence.mode !== "indexeddb"],
+      ["Background work", report.background.mode, report.background.detail, false],
+      ["Streaming", report.streaming.mode, report.streaming.detail, false],
+      ["Crypto", report.crypto.backend, report.crypto.algorithms.join(", "), false],
+      ["Runtime", report.runtime, "", false],
+    ];
+    caps.replaceChildren(...rows.flatMap(([label, mode, detail, weak]) => [
+      el("dt", {}, label),
+      el("dd", { class: weak ? "weak" : "", "data-cap": label.toLowerCase().replace(/ /g, "-") },
+        el("span", { class: "badge" + (weak ? " warn" : "") }, weak ? "⚠ " + mode : mode), detail ? " " + detail : ""),
+    ]));
+  }
+
+  // --- seal ------------------------------------------------------------------------------
+  const fileInput = el("input", { type: "file", id: "file-input", testid: "file-input", class: "visually-hidden" });
+  const dropZone = el("button", { type: "button", class: "drop", testid: "drop-zone",
+    onclick: () => fileInput.click() }, el("strong", {}, "Drop a file here"), el("span", {}, " or press to choose one"));
+  const recipientList = el("fieldset", { class: "recipients", testid: "recipients" });
+  const sealProgress = el("progress", { max: "1", value: "0", testid: "seal-progress", "aria-label": "Encrypt and upload progress" });
+  const sealStatus = el("span", { class: "status", testid: "seal-status" });
+  let sealing = false;
+
+  async function sealFile(file) {
+    if (!file || sealing) return;
+    if (!state.current) return showError({ code: "unknown_identity", message: "" }, "Create an identity first");
+    const to = [...recipientList.querySelectorAll("input:checked")].map((box) => box.value);
+    sealing = true;
+    dropZone.disabled = true;
+    sealProgress.value = 0;
+    sealStatus.textContent = `Encrypting ${file.name}…`;
+    const env = await guarded(`Encrypting ${file.name}`, () => meshkit.seal(file, { from: state.current, to, name: file.name,
+      onProgress: (done, total) => {
+        sealProgress.max = total || 1;
+        sealProgress.value = total ? done : 1;
+        sealStatus.textContent = `${formatSize(done)} of ${formatSize(total)}`;
+      } }));
+    sealing = false;
+    dropZone.disabled = false;
+    fileInput.value = "";
+    if (env) {
+      sealProgress.max = 1;
+      sealProgress.value = 1;
+      sealStatus.textContent = "Done";
+      say(`Encrypted and uploaded “${env.name}”: ${env.root}`);
+      await renderEnvelopes();
+    } else {
+      sealStatus.textContent = "Failed";
+    }
+  }
+  fileInput.addEventListener("change", () => sealFile(fileInput.files[0]));
+  for (const name of ["dragenter", "dragover"]) {
+    dropZone.addEventListener(name, (event) => { event.preventDefault(); dropZone.classList.add("over"); });
+  }
+  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("over"));
+  dropZone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    dropZone.classList.remove("over");
+    sealFile(event.dataTransfer.files[0]);
+  });
+
+  const sealCard = el("section", { class: "card wide", "aria-labelledby": "seal-h" },
+    el("h2", { id: "seal-h" }, "Encrypt and upload"),
+    el("p", { class: "hint" }, "The file is encrypted here, in this page; the gateway only ever stores encrypted blocks."),
+    recipientList, fileInput, dropZone,
+    el("div", { class: "row" }, sealProgress, sealStatus));
+
+  function renderRecipients() {
+    const people = [...state.contacts];
+    recipientList.replaceChildren(el("legend", {}, "Also readable by (you always are)"));
+    if (!people.length) recipientList.append(el("p", { class: "hint" }, "No contacts yet: add one below to encrypt for them too."));
+    for (const person of people) {
+      const box = el("input", { type: "checkbox", value: person.id, id: "to-" + person.id });
+      recipientList.append(el("label", { class: "check", for: "to-" + person.id }, box, ` ${person.name} `,
+        el("code", {}, shortId(person.id))));
+    }
+  }
+
+  // --- my envelopes ----------------------------------------------------------------------
+  const envelopeBody = el("tbody", { testid: "envelopes" });
+  const openProgress = el("progress", { max: "1", value: "0", testid: "open-progress", "aria-label": "Download progress" });
+  const envelopesCard = el("section", { class: "card wide", "aria-labelledby": "env-h" },
+    el("h2", { id: "env-h" }, "My envelopes"),
+    el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Size"), el("th", {}, "Root CID"),
+        el("th", {}, "Date"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
+      envelopeBody)),
+    el("div", { class: "row" }, openProgress));
+
+  async function download(root, name, size) {
+    openProgress.value = 0;
+    const opened = await guarded(`Opening ${name || root}`, () => meshkit.open(root, { as: state.current,
+      onProgress: (done, total) => { openProgress.max = total || 1; openProgress.value = total ? done : 1; } }));
+    if (!opened) return;
+    openProgress.max = 1;
+    openProgress.value = 1;
+    const url = URL.createObjectURL(opened.blob);
+    const link = el("a", { href: url, download: name || root + ".bin" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    say(`Opened “${name || root}” (${formatSize(opened.size)}), every block verified.`);
+  }
+
+  function shareControls(env) {
+    const select = el("select", { "aria-label": `Share ${env.name} with`, testid: "share-to" },
+      el("option", { value: "" }, "Share with…"),
+      ...state.contacts.map((c) => el("option", { value: c.id }, `${c.name} (${shortId(c.id)})`)));
+    const expiry = el("select", { "aria-label": "Share expires", testid: "share-expiry" },
+      el("option", { value: "" }, "never expires"), el("option", { value: "1h" }, "expires in 1 hour"),
+      el("option", { value: "1d" }, "expires in 1 day"), el("option", { value: "7d" }, "expires in 7 days"));
+    const share = el("button", { type: "button", testid: "share", onclick: () => guarded(`Sharing ${env.name}`, async () => {
+      if (!select.value) throw { code: "invalid_argument", message: "choose a contact" };
+      const result = await meshkit.share(env.root, { from: state.current, to: select.value, expires: expiry.value || undefined });
+      say(`Shared “${env.name}” with ${select.selectedOptions[0].textContent}.`);
+      return result;
+    }) }, "Share");
+    const revoke = el("button", { type: "button", class: "danger", testid: "revoke", onclick: () => guarded(`Revoking ${env.name}`, async () => {
+      if (!select.value) throw { code: "invalid_argument", message: "choose the contact whose share to revoke" };
+      const result = await meshkit.revoke(env.root, { from: state.current, to: select.value });
+      say(`Revoked ${result.revoked.length} share(s) of “${env.name}”. Future opens by that contact fail.`);
+    }) }, "Revoke");
+    return el("div", { class: "share" }, select, expiry, share, revoke);
+  }
+
+  async function renderEnvelopes() {
+    envelopeBody.replaceChildren();
+    if (!state.current) return;
+    const list = await guarded("Listing envelopes", () => meshkit.envelopes(state.current)) || [];
+    if (!list.length) {
+      envelopeBody.append(el("tr", {}, el("td", { colspan: "5", class: "hint" }, "Nothing yet: encrypt a file above.")));
+    }
+    for (const env of list) {
+      envelopeBody.append(el("tr", { testid: "envelope-row", "data-root": env.root },
+        el("td", {}, env.name), el("td", {}, formatSize(env.size)),
+        el("td", {}, el("code", { class: "cid", testid: "envelope-root", title: env.root }, env.root)),
+        el("td", {}, formatDate(env.created)),
+        el("td", { class: "actions" },
+          el("button", { type: "button", testid: "open", onclick: () => download(env.root, env.name, env.size) }, "Open"),
+          shareControls(env))));
+    }
+  }
+
+  // --- contacts --------------------------------------------------------------------------
+  const contactInput = el("textarea", { id: "contact-input", testid: "contact-input", rows: "3",
+    placeholder: "Paste a contact link or public record (JSON)" });
+  const contactList = el("ul", { class: "people", testid: "contacts" });
+  const contactsCard = el("section", { class: "card", "aria-labelledby": "contacts-h" },
+    el("h2", { id: "contacts-h" }, "Contacts"), contactList,
+    el("form", { onsubmit: async (event) => {
+      event.preventDefault();
+      await addContact(contactInput.value);
+    } }, el("label", { for: "contact-input" }, "Add a contact"), contactInput,
+      el("button", { type: "submit", testid: "contact-add" }, "Add contact")));
+
+  async function addContact(text) {
+    if (!text.trim()) return;
+    const added = await guarded("Adding contact", () => meshkit.contacts.add(text.trim()));
+    if (added) {
+      contactInput.value = "";
+      say(`Added ${added.name}. Fingerprint ${added.fingerprint}: compare it with them.`);
+      await refreshAll();
+    }
+  }
+
+  function renderContacts() {
+    contactList.replaceChildren(...(state.contacts.length ? state.contacts.map((c) => el("li", {},
+      el("strong", {}, c.name), " ", el("code", { title: c.id }, shortId(c.id)), el("br"),
+      el("small", {}, "fingerprint "), el("code", { class: "fingerprint" }, c.fingerprint)))
+      : [el("li", { class: "hint" }, "No contacts yet.")]));
+  }
+
+  // --- inbox -----------------------------------------------------------------------------
+  const inboxList = el("ul", { class: "inbox", testid: "inbox" });
+  const inboxCard = el("section", { class: "card", "aria-labelledby": "inbox-h" },
+    el("h2", { id: "inbox-h" }, "Shared with me"),
+    el("button", { type: "button", class: "link", testid: "inbox-refresh", onclick: () => renderInbox() }, "Refresh"),
+    inboxList);
+
+  async function renderInbox() {
+    if (!state.current) return inboxList.replaceChildren();
+    const messages = await guarded("Checking the inbox", () => meshkit.inbox(state.current, { all: true })) || [];
+    const shares = messages.filter((m) => m.kind === "share" && m.share);
+    const names = Object.fromEntries(state.contacts.map((c) => [c.id, c.name]));
+    inboxList.replaceChildren(...(shares.length ? shares.reverse().map((m) => el("li", { testid: "inbox-item", "data-root": m.share.root },
+      el("div", {}, el("strong", {}, names[m.share.sharer] || shortId(m.share.sharer)), " shared ",
+        el("code", { class: "cid", title: m.share.root }, shortId(m.share.root))),
+      el("small", {}, formatDate(m.created), m.share.expires ? ` · expires ${formatDate(m.share.expires)}` : ""),
+      el("button", { type: "button", testid: "inbox-open", onclick: () => download(m.share.root, "", 0) }, "Open")))
+      : [el("li", { class: "hint" }, "Nothing shared with you yet.")]));
+  }
+
+  // --- layout and refresh ----------------------------------------------------------------
+  async function refreshAll() {
+    state.identities = await guarded("Listing identities", () => meshkit.identity.list()) || [];
+    state.contacts = await guarded("Listing contacts", () => meshkit.contacts.list()) || [];
+    if (!state.identities.some((i) => i.name === state.current)) state.current = state.identities[0]?.name || "";
+    localStorage.setItem("meshkit.identity", state.current);
+    identitySelect.replaceChildren(...(state.identities.length
+      ? state.identities.map((i) => el("option", { value: i.name, selected: i.name === state.current }, i.name))
+      : [el("option", { value: "" }, "no identity yet")]));
+    identitySelect.disabled = !state.identities.length;
+    const me = state.identities.find((i) => i.name === state.current);
+    fingerprint.textContent = me ? me.fingerprint : "—";
+    idText.textContent = me ? me.id : "—";
+    copyRecord.disabled = !me;
+    recordOut.hidden = true;
+    renderRecipients();
+    renderContacts();
+    await Promise.all([renderEnvelopes(), renderInbox()]);
+  }
+
+  root.replaceChildren(
+    el("header", { class: "top" }, el("h1", {}, el("img", { src: new URL("icons/icon.svg", import.meta.url).href, alt: "", width: "28", height: "28" }), " MeshKit"),
+      el("p", {}, "End-to-end-encrypted file sharing. Keys never leave this browser.")),
+    alertBox, notice,
+    el("div", { class: "grid" }, whoami, capsCard, sealCard, envelopesCard, contactsCard, inboxCard));
+
+  renderCaps();
+  function offerContactLink() {
+    if (!new URLSearchParams(location.hash.slice(1)).has("contact")) return;
+    contactInput.value = location.href;
+    history.replaceState(null, "", location.pathname);
+    say("Someone sent you their contact link: check it below, then press “Add contact”.");
+    contactInput.focus();
+  }
+  window.addEventListener("hashchange", offerContactLink);
+  refreshAll().then(() => {
+    offerContactLink();
+    document.documentElement.dataset.meshkitUi = "ready";
+  });
 }

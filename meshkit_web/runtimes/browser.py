@@ -176,8 +176,9 @@ class Runtime:
         record = _py(record)
         if isinstance(record, str):
             text = record.strip()
-            if "#" in text and not text.startswith("{"):
-                text = js.decodeURIComponent(text.split("#", 1)[1])
+            if "#" in text and not text.startswith("{"):  # a contact link: ...#contact=<record>
+                fragment = text.split("#", 1)[1]
+                text = str(js.decodeURIComponent(fragment.removeprefix("contact=")))
             record = json.loads(text)
         public = await record_from_json(self.backend, record)
         await self.store.add_contact(public)

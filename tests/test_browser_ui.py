@@ -1,0 +1,126 @@
+"""The PWA as a person uses it: keyboard and clicks, real files, real downloads."""
+
+import json
+import os
+import re
+
+from playwright.sync_api import Page, expect
+
+SHOTS = os.environ.get("MESHKIT_SCREENSHOTS")  # a directory: save screenshots there to look at
+
+
+def shot(page: Page, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"ui-{name}.png"), full_page=True)
+
+
+def app(page: Page) -> None:
+    page.goto("/")
+    page.wait_for_function("document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+
+
+def test_manifest_and_icons_make_it_installable(page: Page, base_url):
+    app(page)
+    href = page.get_attribute("link[rel=manifest]", "href")
+    manifest = page.request.get(base_url + href)
+    assert manifest.ok and manifest.headers["content-type"].startswith("application/manifest+json")
+    data = json.loads(manifest.text())
+    assert data["start_url"] == "/" and data["display"] == "standalone" and data["name"] == "MeshKit"
+    sizes = {icon["sizes"] for icon in data["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in data["icons"]:
+        reply = page.request.get(base_url + icon["src"])
+        assert reply.ok and reply.headers["content-type"] == icon["type"], icon
+        if icon["type"] == "image/png":
+            assert reply.body()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_create_identity_seal_list_and_download_with_the_keyboard(page: Page, tmp_path):
+    app(page)
+    shot(page, "empty")
+    caps = page.get_by_test_id("capabilities")
+    expect(caps).to_contain_text("non-extractable")
+    expect(caps).to_contain_text("indexeddb")
+
+    page.get_by_test_id("identity-name").fill("keyboard-kim")
+    page.get_by_test_id("identity-name").press("Enter")
+    expect(page.get_by_test_id("notice")).to_contain_text("keyboard-kim")
+    expect(page.get_by_test_id("fingerprint")).to_have_text(
+        page.evaluate("meshkit.identity.list()")[0]["fingerprint"])
+
+    source = tmp_path / "report.pdf"
+    source.write_bytes(os.urandom((1 << 20) * 2 + 321))
+    page.get_by_test_id("file-input").set_input_files(str(source))
+    expect(page.get_by_test_id("seal-status")).to_have_text("Done", timeout=30_000)
+    assert page.eval_on_selector("[data-testid=seal-progress]", "p => p.value === p.max")
+    row = page.get_by_test_id("envelope-row").first
+    expect(row).to_contain_text("report.pdf")
+    expect(row).to_contain_text("2.0 MiB")
+    root = row.get_attribute("data-root")
+    assert root.startswith("bafy") and row.get_by_test_id("envelope-root").inner_text() == root
+    shot(page, "sealed")
+
+    open_button = row.get_by_test_id("open")
+    open_button.focus()
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    saved = tmp_path / "downloaded.bin"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == "report.pdf"
+    assert saved.read_bytes() == source.read_bytes()
+
+
+def test_contacts_sharing_inbox_and_a_clear_error(browser, base_url):
+    alice_ctx, bob_ctx = browser.new_context(base_url=base_url), browser.new_context(base_url=base_url)
+    try:
+        alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
+        app(alice)
+        app(bob)
+        for page, name in ((alice, "ui-alice"), (bob, "ui-bob")):
+            page.get_by_test_id("identity-name").fill(name)
+            page.get_by_test_id("identity-create").click()
+            expect(page.get_by_test_id("identity-select")).to_have_value(name)
+        bob.get_by_test_id("copy-record").click()
+        expect(bob.get_by_test_id("record-out")).to_have_value(re.compile("^" + re.escape(base_url + "/#contact=")))
+        link = bob.get_by_test_id("record-out").input_value()
+
+        alice.goto(link)  # opening a contact link offers to add it
+        expect(alice.get_by_test_id("contact-input")).to_have_value(link)
+        alice.get_by_test_id("contact-add").click()
+        expect(alice.get_by_test_id("contacts")).to_contain_text("ui-bob")
+
+        alice.get_by_test_id("file-input").set_input_files(
+            files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"meet at noon"}])
+        expect(alice.get_by_test_id("seal-status")).to_have_text("Done", timeout=30_000)
+        row = alice.get_by_test_id("envelope-row").first
+        root = row.get_attribute("data-root")
+
+        # bob cannot open it yet: a plain-language alert with the typed code
+        bob.evaluate("([root]) => window.__tryOpen = meshkit.open(root, {as: 'ui-bob'}).catch(e => e.code)", [root])
+        assert bob.evaluate("window.__tryOpen") == "not_recipient"
+
+        row.get_by_test_id("share-to").select_option(label=None, index=1)
+        row.get_by_test_id("share-expiry").select_option("1d")
+        row.get_by_test_id("share").click()
+        expect(alice.get_by_test_id("notice")).to_contain_text("Shared")
+        shot(alice, "shared")
+
+        bob.get_by_test_id("inbox-refresh").click()
+        item = bob.get_by_test_id("inbox-item").first
+        expect(item).to_have_attribute("data-root", root)
+        shot(bob, "inbox")
+        with bob.expect_download() as download:
+            item.get_by_test_id("inbox-open").click()
+        assert open(download.value.path(), "rb").read() == b"meet at noon"
+
+        row.get_by_test_id("revoke").click()
+        expect(alice.get_by_test_id("notice")).to_contain_text("Revoked 1 share")
+        item.get_by_test_id("inbox-open").click()
+        alert = bob.get_by_test_id("error")
+        expect(alert).to_be_visible()
+        expect(alert).to_contain_text("revoked by its owner")
+        expect(alert).to_have_attribute("data-code", "revoked")
+        shot(bob, "revoked")
+    finally:
+        alice_ctx.close()
+        bob_ctx.close()
