@@ -56,6 +56,7 @@ export function render(root, meshkit) {
       el("button", { class: "link", type: "button", "aria-label": "Dismiss", onclick: () => { alertBox.hidden = true; } }, "×"));
     alertBox.dataset.code = code || "";
     alertBox.hidden = false;
+    notice.textContent = "";
   }
   function say(text) {
     notice.textContent = text;
@@ -119,7 +120,7 @@ export function render(root, meshkit) {
 
   // --- capability report ---------------------------------------------------------------
   const caps = el("dl", { class: "facts caps", testid: "capabilities" });
-  const capsCard = el("section", { class: "card", "aria-labelledby": "caps-h" },
+  const capsCard = el("section", { class: "card wide", "aria-labelledby": "caps-h" },
     el("h2", { id: "caps-h" }, "What this browser provides"), caps);
 
   async function renderCaps() {
@@ -343,7 +344,7 @@ export function render(root, meshkit) {
     el("header", { class: "top" }, el("h1", {}, el("img", { src: new URL("icons/icon.svg", import.meta.url).href, alt: "", width: "28", height: "28" }), " MeshKit"),
       el("p", {}, "End-to-end-encrypted file sharing. Keys never leave this browser.")),
     alertBox, notice,
-    el("div", { class: "grid" }, whoami, capsCard, sealCard, envelopesCard, contactsCard, inboxCard));
+    el("div", { class: "grid" }, whoami, contactsCard, inboxCard, sealCard, envelopesCard, capsCard));
 
   renderCaps();
   function offerContactLink() {
