@@ -19,3 +19,4 @@ test: setup
 bench: setup
 	.venv/bin/python bench/seal_open.py
 	.venv/bin/python bench/gateway.py
+	.venv/bin/python bench/browser.py

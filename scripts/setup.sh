@@ -25,3 +25,6 @@ fi
 if [ -f tests/js/package-lock.json ]; then
   npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 fi
+if [ -f bench/js/package-lock.json ]; then  # the browser benchmark's peers (age, OpenPGP.js, esbuild)
+  npm ci --prefix bench/js --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,1 @@
+export * as age from "age-encryption";
