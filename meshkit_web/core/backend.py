@@ -5,7 +5,12 @@ WebCrypto backend holds non-extractable CryptoKey objects. Core never asks a bac
 export a private key. HKDF/HMAC/SHA-256 live in Core (standard library).
 """
 
+import hashlib
 from abc import ABC, abstractmethod
+
+
+def _sha256(data) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 class SecretHandle:
@@ -28,6 +33,11 @@ class CryptoBackend(ABC):
         """Run a CPU-bound pure function (hashing a segment). Inline by default; a backend
         on a threaded runtime may run it in a worker thread so it overlaps other work."""
         return function(*args)
+
+    async def sha256(self, data) -> bytes:
+        """SHA-256 of a block, for its CID. hashlib through ``offload`` by default; a backend
+        with a faster native hash (WebCrypto's digest in the browser) overrides this."""
+        return await self.offload(_sha256, data)
 
     @abstractmethod
     async def random_bytes(self, n: int) -> bytes: ...

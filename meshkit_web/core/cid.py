@@ -21,11 +21,18 @@ CODEC_NAMES = {RAW: "raw", DAG_CBOR: "dag-cbor"}
 
 def cid_bytes(codec: int, data: bytes) -> bytes:
     """Binary CIDv1 (sha2-256) of ``data`` under ``codec``."""
+    return cid_from_digest(codec, hashlib.sha256(data).digest())
+
+
+def cid_from_digest(codec: int, digest: bytes) -> bytes:
+    """Binary CIDv1 from a SHA-256 digest computed elsewhere (a backend's faster hash)."""
     try:
         prefix = _PREFIX[codec]
     except KeyError:
         raise EnvelopeFormatError(f"unsupported block codec 0x{codec:x}") from None
-    return prefix + hashlib.sha256(data).digest()
+    if len(digest) != 32:
+        raise ValueError("a sha2-256 digest is 32 bytes")
+    return prefix + bytes(digest)
 
 
 def cid_str(binary: bytes) -> str:
@@ -66,7 +73,12 @@ def codec_of(binary: bytes) -> int:
 
 def verify_block(binary: bytes, data: bytes) -> None:
     """Raise CIDMismatchError unless ``data`` hashes to ``binary``. Called before any decryption."""
-    expected = cid_bytes(codec_of(binary), data)
+    check_digest(binary, hashlib.sha256(data).digest())
+
+
+def check_digest(binary: bytes, digest: bytes) -> None:
+    """Raise CIDMismatchError unless the block's SHA-256 ``digest`` is the one ``binary`` names."""
+    expected = cid_from_digest(codec_of(binary), digest)
     if not hmac.compare_digest(expected, binary):
         raise CIDMismatchError(f"block {cid_str(binary)} does not match its bytes")
 

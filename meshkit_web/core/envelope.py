@@ -18,7 +18,8 @@ from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 
 from . import codec, kdf
 from .backend import CryptoBackend
-from .cid import DAG_CBOR, RAW, cid_bytes, cid_str, is_supported, to_link, verify_block
+from .cid import (DAG_CBOR, RAW, check_digest, cid_bytes, cid_from_digest, cid_str, is_supported, to_link,
+                  verify_block)
 from .errors import (EnvelopeFormatError, KeyUnwrapError, LimitExceededError, NotARecipientError,
                      SegmentAuthenticationError, TruncatedEnvelopeError, UnsupportedVersionError)
 from .hpke import ENC_LEN, TAG_LEN, Suite
@@ -199,7 +200,7 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
             raise LimitExceededError(
                 f"input exceeds {segment_limit} segments; use a larger segment size")
         data = await backend.aead_seal(key, segment_nonce(nonce_prefix, index, last), plaintext, b"")
-        return Block(await backend.offload(cid_bytes, RAW, data), data)
+        return Block(cid_from_digest(RAW, await backend.sha256(data)), data)
 
     # A two-stage pipeline: segment n is sealed (by the backend, possibly off this thread)
     # while the caller stores block n-1 and the source reads segment n+1. One segment is
@@ -327,7 +328,7 @@ class OpenedEnvelope:
     async def _segment(self, index: int) -> bytes:
         cid = self.header.segments[index]
         data = await self._get_block(cid)
-        await self.backend.offload(verify_block, cid, data)  # before any decryption
+        check_digest(cid, await self.backend.sha256(data))  # before any decryption
         expected = self.header.expected_segment_length(index)
         if len(data) < expected:
             raise TruncatedEnvelopeError(f"segment {index} ({cid_str(cid)}) is shorter than the header says")

@@ -9,6 +9,7 @@ CID before decrypting it and hands the page plaintext only once every segment ha
 authenticated.
 """
 
+import asyncio
 import json
 import logging
 import sys
@@ -76,14 +77,24 @@ def parse_expiry(value) -> int | None:
     raise ValueError("expiry must be epoch seconds or a duration such as 7d, 12h, 30m")
 
 
-async def _blob_chunks(blob, chunk_size: int, on_progress=None):
-    """A Blob/File as byte chunks, one slice in memory at a time."""
+async def _blob_chunks(blob, chunk_size: int):
+    """A Blob/File as byte chunks; the next slice is read while the caller seals this one
+    (reads run off the page's thread), so at most two slices are in memory."""
     total = int(blob.size)
+
+    async def read(offset: int) -> bytes:
+        return (await blob.slice(offset, min(offset + chunk_size, total)).arrayBuffer()).to_bytes()
+    ahead = asyncio.ensure_future(read(0)) if total else None
     offset = 0
-    while offset < total:
-        end = min(offset + chunk_size, total)
-        yield (await blob.slice(offset, end).arrayBuffer()).to_bytes()
-        offset = end
+    try:
+        while ahead is not None:
+            chunk = await ahead
+            offset += len(chunk)
+            ahead = asyncio.ensure_future(read(offset)) if offset < total else None
+            yield chunk
+    finally:
+        if ahead is not None:
+            ahead.cancel()
 
 
 class Runtime:
