@@ -136,3 +136,12 @@ def app_server(site, tmp_path_factory):
 @pytest.fixture(scope="session")
 def base_url(app_server):
     return app_server.url
+
+
+@pytest.fixture
+def two_users(browser, base_url):
+    """Two pages in two browser contexts: two people, each with their own IndexedDB."""
+    contexts = [browser.new_context(base_url=base_url) for _ in range(2)]
+    yield [context.new_page() for context in contexts]
+    for context in contexts:
+        context.close()

@@ -144,46 +144,41 @@ def test_gateway_returning_wrong_bytes_is_caught_before_decryption(page: Page):
     assert "opened" not in result
 
 
-def test_two_users_share_open_revoke_and_expire(browser, base_url):
-    alice_ctx, bob_ctx = browser.new_context(base_url=base_url), browser.new_context(base_url=base_url)
-    try:
-        alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
-        ready(alice)
-        ready(bob)
-        bob_record = call(bob, "return await meshkit.identity.record((await meshkit.identity.create('bob2')).name);")
-        call(alice, "return await meshkit.identity.create('alice2');")
-        call(alice, "return await meshkit.contacts.add(arg);", json.dumps(bob_record))
-        env = call(alice, RANDOM_BYTES_JS + """
-          const env = await meshkit.seal(data, {from: 'alice2', name: 'plans.bin'});
-          globalThis.original = data;
-          return env;""", {"size": (1 << 20) + 99})
-        # not shared yet: bob cannot open
-        assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env["root"])["error"] == "not_recipient"
-        share = call(alice, "return await meshkit.share(arg.root, {from: 'alice2', to: arg.to});",
-                     {"root": env["root"], "to": bob_record["id"]})
-        assert share["to"] == bob_record["id"] and share["capsule"].startswith("bafy")
-        inbox = call(bob, "return await meshkit.inbox('bob2');")
-        assert [m["share"]["root"] for m in inbox if m["kind"] == "share"] == [env["root"]]
-        first = call(bob, """const o = await meshkit.open(arg, {as: 'bob2'});
-                             return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', await o.blob.arrayBuffer())));""",
-                     env["root"])
-        expected = call(alice, "return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', globalThis.original)));")
-        assert first == expected
-        revoked = call(alice, "return await meshkit.revoke(arg.root, {from: 'alice2', to: arg.to});",
-                       {"root": env["root"], "to": bob_record["id"]})
-        assert revoked["revoked"] == [share["capsule"]]
-        assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env["root"])["error"] == "revoked"
+def test_two_users_share_open_revoke_and_expire(two_users):
+    alice, bob = two_users
+    ready(alice)
+    ready(bob)
+    bob_record = call(bob, "return await meshkit.identity.record((await meshkit.identity.create('bob2')).name);")
+    call(alice, "return await meshkit.identity.create('alice2');")
+    call(alice, "return await meshkit.contacts.add(arg);", json.dumps(bob_record))
+    env = call(alice, RANDOM_BYTES_JS + """
+      const env = await meshkit.seal(data, {from: 'alice2', name: 'plans.bin'});
+      globalThis.original = data;
+      return env;""", {"size": (1 << 20) + 99})
+    # not shared yet: bob cannot open
+    assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env["root"])["error"] == "not_recipient"
+    share = call(alice, "return await meshkit.share(arg.root, {from: 'alice2', to: arg.to});",
+                 {"root": env["root"], "to": bob_record["id"]})
+    assert share["to"] == bob_record["id"] and share["capsule"].startswith("bafy")
+    inbox = call(bob, "return await meshkit.inbox('bob2');")
+    assert [m["share"]["root"] for m in inbox if m["kind"] == "share"] == [env["root"]]
+    first = call(bob, """const o = await meshkit.open(arg, {as: 'bob2'});
+                         return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', await o.blob.arrayBuffer())));""",
+                 env["root"])
+    expected = call(alice, "return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', globalThis.original)));")
+    assert first == expected
+    revoked = call(alice, "return await meshkit.revoke(arg.root, {from: 'alice2', to: arg.to});",
+                   {"root": env["root"], "to": bob_record["id"]})
+    assert revoked["revoked"] == [share["capsule"]]
+    assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env["root"])["error"] == "revoked"
 
-        # a share that expires: opens now, fails closed once expired
-        env2 = call(alice, "return await meshkit.seal(new Uint8Array([1,2,3]), {from: 'alice2', name: 'brief'});")
-        call(alice, "return await meshkit.share(arg.root, {from: 'alice2', to: arg.to, expires: arg.expires});",
-             {"root": env2["root"], "to": bob_record["id"], "expires": int(time.time()) + 3})
-        assert call(bob, "const o = await meshkit.open(arg, {as: 'bob2'}); return o.size;", env2["root"]) == 3
-        time.sleep(4)
-        assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env2["root"])["error"] == "expired"
-    finally:
-        alice_ctx.close()
-        bob_ctx.close()
+    # a share that expires: opens now, fails closed once expired
+    env2 = call(alice, "return await meshkit.seal(new Uint8Array([1,2,3]), {from: 'alice2', name: 'brief'});")
+    call(alice, "return await meshkit.share(arg.root, {from: 'alice2', to: arg.to, expires: arg.expires});",
+         {"root": env2["root"], "to": bob_record["id"], "expires": int(time.time()) + 3})
+    assert call(bob, "const o = await meshkit.open(arg, {as: 'bob2'}); return o.size;", env2["root"]) == 3
+    time.sleep(4)
+    assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env2["root"])["error"] == "expired"
 
 
 @pytest.mark.parametrize("how", ["missing", "throws"])

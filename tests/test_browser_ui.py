@@ -70,57 +70,52 @@ def test_create_identity_seal_list_and_download_with_the_keyboard(page: Page, tm
     assert saved.read_bytes() == source.read_bytes()
 
 
-def test_contacts_sharing_inbox_and_a_clear_error(browser, base_url):
-    alice_ctx, bob_ctx = browser.new_context(base_url=base_url), browser.new_context(base_url=base_url)
-    try:
-        alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
-        app(alice)
-        app(bob)
-        for page, name in ((alice, "ui-alice"), (bob, "ui-bob")):
-            page.get_by_test_id("identity-name").fill(name)
-            page.get_by_test_id("identity-create").click()
-            expect(page.get_by_test_id("identity-select")).to_have_value(name)
-        bob.get_by_test_id("copy-record").click()
-        expect(bob.get_by_test_id("record-out")).to_have_value(re.compile("^" + re.escape(base_url + "/#contact=")))
-        link = bob.get_by_test_id("record-out").input_value()
+def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
+    alice, bob = two_users
+    app(alice)
+    app(bob)
+    for page, name in ((alice, "ui-alice"), (bob, "ui-bob")):
+        page.get_by_test_id("identity-name").fill(name)
+        page.get_by_test_id("identity-create").click()
+        expect(page.get_by_test_id("identity-select")).to_have_value(name)
+    bob.get_by_test_id("copy-record").click()
+    expect(bob.get_by_test_id("record-out")).to_have_value(re.compile("^" + re.escape(base_url + "/#contact=")))
+    link = bob.get_by_test_id("record-out").input_value()
 
-        alice.goto(link)  # opening a contact link offers to add it
-        expect(alice.get_by_test_id("contact-input")).to_have_value(link)
-        alice.get_by_test_id("contact-add").click()
-        expect(alice.get_by_test_id("contacts")).to_contain_text("ui-bob")
+    alice.goto(link)  # opening a contact link offers to add it
+    expect(alice.get_by_test_id("contact-input")).to_have_value(link)
+    alice.get_by_test_id("contact-add").click()
+    expect(alice.get_by_test_id("contacts")).to_contain_text("ui-bob")
 
-        alice.get_by_test_id("file-input").set_input_files(
-            files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"meet at noon"}])
-        expect(alice.get_by_test_id("seal-status")).to_have_text("Done", timeout=30_000)
-        row = alice.get_by_test_id("envelope-row").first
-        root = row.get_attribute("data-root")
+    alice.get_by_test_id("file-input").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"meet at noon"}])
+    expect(alice.get_by_test_id("seal-status")).to_have_text("Done", timeout=30_000)
+    row = alice.get_by_test_id("envelope-row").first
+    root = row.get_attribute("data-root")
 
-        # bob cannot open it yet: a plain-language alert with the typed code
-        bob.evaluate("([root]) => window.__tryOpen = meshkit.open(root, {as: 'ui-bob'}).catch(e => e.code)", [root])
-        assert bob.evaluate("window.__tryOpen") == "not_recipient"
+    # bob cannot open it yet: a plain-language alert with the typed code
+    bob.evaluate("([root]) => window.__tryOpen = meshkit.open(root, {as: 'ui-bob'}).catch(e => e.code)", [root])
+    assert bob.evaluate("window.__tryOpen") == "not_recipient"
 
-        row.get_by_test_id("share-to").select_option(label=None, index=1)
-        row.get_by_test_id("share-expiry").select_option("1d")
-        row.get_by_test_id("share").click()
-        expect(alice.get_by_test_id("notice")).to_contain_text("Shared")
-        shot(alice, "shared")
+    row.get_by_test_id("share-to").select_option(label=None, index=1)
+    row.get_by_test_id("share-expiry").select_option("1d")
+    row.get_by_test_id("share").click()
+    expect(alice.get_by_test_id("notice")).to_contain_text("Shared")
+    shot(alice, "shared")
 
-        bob.get_by_test_id("inbox-refresh").click()
-        item = bob.get_by_test_id("inbox-item").first
-        expect(item).to_have_attribute("data-root", root)
-        shot(bob, "inbox")
-        with bob.expect_download() as download:
-            item.get_by_test_id("inbox-open").click()
-        assert open(download.value.path(), "rb").read() == b"meet at noon"
-
-        row.get_by_test_id("revoke").click()
-        expect(alice.get_by_test_id("notice")).to_contain_text("Revoked 1 share")
+    bob.get_by_test_id("inbox-refresh").click()
+    item = bob.get_by_test_id("inbox-item").first
+    expect(item).to_have_attribute("data-root", root)
+    shot(bob, "inbox")
+    with bob.expect_download() as download:
         item.get_by_test_id("inbox-open").click()
-        alert = bob.get_by_test_id("error")
-        expect(alert).to_be_visible()
-        expect(alert).to_contain_text("revoked by its owner")
-        expect(alert).to_have_attribute("data-code", "revoked")
-        shot(bob, "revoked")
-    finally:
-        alice_ctx.close()
-        bob_ctx.close()
+    assert open(download.value.path(), "rb").read() == b"meet at noon"
+
+    row.get_by_test_id("revoke").click()
+    expect(alice.get_by_test_id("notice")).to_contain_text("Revoked 1 share")
+    item.get_by_test_id("inbox-open").click()
+    alert = bob.get_by_test_id("error")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("revoked by its owner")
+    expect(alert).to_have_attribute("data-code", "revoked")
+    shot(bob, "revoked")
