@@ -1,6 +1,7 @@
 """Shared fixtures: a real PyNaCl backend, identities, in-memory block maps, CLI runner."""
 
 import asyncio
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -17,7 +18,14 @@ NOW = 1_790_000_000
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """Run a coroutine to completion. Playwright's sync API keeps an event loop running on
+    this thread once a browser test has run, so then the coroutine runs on a fresh thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from meshkit_web.core import car, errors
 from meshkit_web.core.cid import RAW, cid_bytes
 from meshkit_web.core.envelope import open_envelope, parse_header, seal
 
-from conftest import NOW, getter
+from conftest import NOW, getter, run
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -18,7 +18,7 @@ def seal_blocks(backend, people, chunks, segment_size):
     async def go():
         return [b async for b in seal(backend, chunks, sender=people["alice"], recipients=[people["bob"].public],
                                       now=NOW, segment_size=segment_size)]
-    return asyncio.run(go())
+    return run(go())
 
 
 @SETTINGS
@@ -34,7 +34,7 @@ def test_any_chunking_round_trips(backend, people, chunks, segment_size):
         out = [c async for c in opened.plaintext()]
         assert all(len(c) == segment_size for c in out[:-1])
         return b"".join(out)
-    assert asyncio.run(go()) == b"".join(chunks)
+    assert run(go()) == b"".join(chunks)
 
 
 @SETTINGS
@@ -50,7 +50,7 @@ def test_any_single_bit_flip_fails_closed(backend, people, data, position, bit):
         opened = await open_envelope(backend, blocks[-1].cid, getter(store), people["bob"])
         return b"".join([c async for c in opened.plaintext()])
     try:
-        asyncio.run(go())
+        run(go())
     except errors.CIDMismatchError:
         return
     raise AssertionError("a flipped bit was not detected")
