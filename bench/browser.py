@@ -5,8 +5,8 @@ All in one Chromium page (Debian's /usr/bin/chromium, headless, offline) served 
 real gateway with the built site, in the same run:
 
   * seal/open MiB/s of the same random input through
-      - meshkit: Core in Pyodide with the WebCrypto backend, reading a Blob in 1 MiB slices
-        as the app does; blocks kept in memory (no HTTP), so this measures the runtime;
+      - meshkit: Core in Pyodide with the WebCrypto backend, reading a Blob in slices as the
+        app does; blocks kept in memory (no HTTP), so this measures the runtime;
       - raw WebCrypto AES-256-GCM from JS over 1 MiB chunks: the ceiling;
       - age-encryption (typage, npm) to an X25519 recipient;
       - openpgp (OpenPGP.js, npm) to a curve25519 key;
@@ -48,14 +48,14 @@ import hashlib, time, js
 from meshkit_web.core.envelope import seal, open_envelope
 from meshkit_web.core.identity import create_identity
 from meshkit_web.crypto.webcrypto_backend import WebCryptoBackend
-from meshkit_web.runtimes.browser import _blob_chunks
+from meshkit_web.runtimes.browser import BLOB_READ_SIZE, _blob_chunks
 
 backend = await WebCryptoBackend.create()
 me = await create_identity(backend, "bench", 0)
 blob = js.globalThis.benchBlob
 blocks = {}
 start = time.perf_counter()
-async for block in seal(backend, _blob_chunks(blob, 1 << 20), sender=me, recipients=[], now=0):
+async for block in seal(backend, _blob_chunks(blob, BLOB_READ_SIZE), sender=me, recipients=[], now=0):
     blocks[block.cid] = block.data
     root = block.cid
 sealed = time.perf_counter() - start
