@@ -125,7 +125,8 @@ PEER_JS = {
       t = performance.now(); const parts = [];
       for (let n = 0; n < sealed.length; n++) parts.push(await crypto.subtle.decrypt({name: 'AES-GCM', iv: iv(n)}, key, sealed[n]));
       const openS = (performance.now() - t) / 1000;
-      const out = new Uint8Array(await new Blob(parts).arrayBuffer());
+      const out = new Uint8Array(data.length);  // (a 256 MiB Blob of parts may not be readable back)
+      let at = 0; for (const part of parts) { out.set(new Uint8Array(part), at); at += part.byteLength; }
       return {seal_s: sealS, open_s: openS, sha256: await sha256hex(out), overhead: sealed.length * 16};""",
     "age-encryption 0.3.1": """
       const {age} = await import('/__bench__/age.mjs');
@@ -338,8 +339,11 @@ def main() -> None:
     if len(memory) == 2:
         small, large = (memory[k] for k in sorted(memory))
         grew = (large["peak"] - large["before"]) - (small["peak"] - small["before"])
-        print(f"  peak growth at {max(memory)} MiB vs {min(memory)} MiB: {grew:+.0f} MiB: "
-              f"{'PASS (does not grow with size)' if grew < 32 else 'FAIL (grows with size)'}")
+        extra = max(memory) - min(memory)
+        # Criterion: the peak may move by less than 10% of the extra input (holding the data
+        # would move it by 100%); wasm and JS heaps show what Python and JS retain.
+        print(f"  peak rise at {max(memory)} MiB vs {min(memory)} MiB: {grew:+.0f} MiB for {extra} MiB more input "
+              f"({grew / extra:.0%}): {'PASS (does not grow with size)' if grew < 0.1 * extra else 'FAIL (grows with size)'}")
 
     if "meshkit" in speeds and "webcrypto AES-GCM (ceiling)" in speeds:
         ceiling = speeds["webcrypto AES-GCM (ceiling)"]
