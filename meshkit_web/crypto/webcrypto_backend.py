@@ -52,6 +52,19 @@ class WebCryptoBackend(CryptoBackend):
 
     def __init__(self):
         self._public_keys: dict[tuple[str, bytes], object] = {}  # imported peer keys, reused
+        # The JS copy of the last block crossed into (or out of) JS: a block is hashed and
+        # then decrypted (open), or encrypted and then hashed (seal), so one copy serves both.
+        self._last_block: tuple[bytes, object] | None = None
+
+    def _js_block(self, data):
+        """A JS Uint8Array of ``data``, reusing the last copy of the same immutable bytes."""
+        last = self._last_block
+        if last is not None and last[0] is data:
+            return last[1]
+        array = _u8(data)
+        if isinstance(data, bytes) and len(data) >= 65536:
+            self._last_block = (data, array)
+        return array
 
     @classmethod
     async def create(cls) -> "WebCryptoBackend":
@@ -74,7 +87,7 @@ class WebCryptoBackend(CryptoBackend):
 
     async def sha256(self, data) -> bytes:
         # WebCrypto's digest runs natively, off the page's thread: ~3x hashlib in wasm
-        return (await _subtle.digest("SHA-256", _u8(data))).to_bytes()
+        return (await _subtle.digest("SHA-256", self._js_block(data))).to_bytes()
 
     async def random_bytes(self, n: int) -> bytes:
         out = bytearray()
@@ -151,11 +164,15 @@ class WebCryptoBackend(CryptoBackend):
 
     async def aead_seal(self, key: SecretHandle, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         params = _obj(name="AES-GCM", iv=_u8(nonce), additionalData=_u8(aad), tagLength=128)
-        return (await _subtle.encrypt(params, key.key, _u8(plaintext))).to_bytes()
+        sealed = js.Uint8Array.new(await _subtle.encrypt(params, key.key, _u8(plaintext)))
+        data = sealed.to_bytes()
+        if len(data) >= 65536:
+            self._last_block = (data, sealed)  # Core hashes this block next
+        return data
 
     async def aead_open(self, key: SecretHandle, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
         params = _obj(name="AES-GCM", iv=_u8(nonce), additionalData=_u8(aad), tagLength=128)
         try:
-            return (await _subtle.decrypt(params, key.key, _u8(ciphertext))).to_bytes()
+            return (await _subtle.decrypt(params, key.key, self._js_block(ciphertext))).to_bytes()
         except JsException:
             return None  # OperationError: authentication failed, no plaintext released
