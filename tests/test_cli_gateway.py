@@ -1,6 +1,7 @@
 """The CLI's gateway commands as a user runs them: `meshkit serve` as a real subprocess,
 seal/open/share/revoke/inbox against it, and the one-line failure contract."""
 
+import json
 import os
 import subprocess
 import sys
@@ -13,11 +14,12 @@ from servers import free_port
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, site):
     data = tmp_path_factory.mktemp("served")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "meshkit_web", "serve", "--data", str(data), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "meshkit_web", "serve", "--data", str(data), "--port", str(port),
+                             "--site", str(site)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -36,6 +38,21 @@ def served(tmp_path_factory):
     key = (data / "token-key").read_text().strip()
     assert "GET /v1/" in log or "PUT /v1/blocks" in log, "the access log was captured"
     assert "eyJ" not in log and "Bearer" not in log and key not in log
+
+
+def test_serve_serves_the_app_on_the_same_origin(served, site):
+    url, _ = served
+    build = json.loads((site / "build.json").read_text())
+    page = httpx.get(url + "/")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-cache"
+    assert f'/b/{build["build"]}/app/app.js' in page.text
+    script = httpx.get(f"{url}/b/{build['build']}/app/meshkit.js")
+    assert script.status_code == 200 and "immutable" in script.headers["cache-control"]
+    assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    wasm = httpx.head(f"{url}/b/{build['build']}/pyodide/pyodide.asm.wasm")
+    assert wasm.status_code == 200 and wasm.headers["content-type"] == "application/wasm"
+    assert httpx.get(f"{url}/b/{build['build']}/../../metadata.db").status_code == 404
+    assert httpx.get(url + "/api/v0/version").status_code == 403  # the site does not open the RPC
 
 
 def test_seal_open_share_revoke_through_serve(served, cli, tmp_path):
