@@ -270,3 +270,24 @@ def test_hpke_js_opens_a_capsule_our_code_sealed(page: Page, base_url):
     assert "error" not in result, result
     assert len(result["expected"]) == 32 and result["opened"] == result["expected"]
     assert result["enc"] == 32 and result["tampered"] == "rejected"
+
+
+def test_a_browser_without_x25519_gets_a_clear_error_not_a_weaker_mode(browser, base_url):
+    context = browser.new_context(base_url=base_url)
+    context.add_init_script("""
+      const generate = SubtleCrypto.prototype.generateKey;
+      SubtleCrypto.prototype.generateKey = function (algorithm, ...rest) {
+        if ((algorithm.name || algorithm) === 'X25519') return Promise.reject(new DOMException('Algorithm: Unrecognized name', 'NotSupportedError'));
+        return generate.call(this, algorithm, ...rest);
+      };""")
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_function("document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
+        assert page.evaluate("document.documentElement.dataset.meshkitReady") == "error"
+        assert page.evaluate("document.documentElement.dataset.meshkitError") == "unsupported"
+        alert = page.get_by_role("alert")
+        assert "lacks X25519" in alert.inner_text() and "non-extractable" in alert.inner_text()
+        assert page.evaluate("typeof globalThis.meshkit") == "undefined"
+    finally:
+        context.close()
