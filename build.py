@@ -4,7 +4,8 @@
 Everything the browser loads comes from our own origin, so the site works with no network
 at run time:
 
-  site/index.html, manifest.webmanifest, sw.js   entry points: always revalidated
+  site/index.html, manifest.webmanifest, sw.js   entry points: always revalidated (sw.js, the
+                                                  service worker, lists the release to precache)
   site/b/<BUILD>/                                 immutable, content-addressed release:
       app/        static/ (the PWA and the globalThis.meshkit API)
       pyodide/    the Pyodide 314 runtime, from the npm package (integrity-checked)
@@ -194,7 +195,11 @@ def main() -> None:
             shutil.rmtree(out)
         (out / "b").mkdir(parents=True)
         shutil.copytree(staging, out / "b" / build)
-        replace = {"{{BUILD}}": build, "{{BASE}}": f"/b/{build}", "{{PACKAGES}}": json.dumps(packages)}
+        # what the service worker precaches at install: the app shell and the whole release
+        precache = ["/", "/manifest.webmanifest"] + sorted(
+            f"/b/{build}/" + str(path.relative_to(staging)) for path in staging.rglob("*") if path.is_file())
+        replace = {"{{BUILD}}": build, "{{BASE}}": f"/b/{build}", "{{PACKAGES}}": json.dumps(packages),
+                   "{{PRECACHE}}": json.dumps(precache, indent=1)}
         for entry, source in (("index.html", ROOT / "static" / "index.html"),
                               ("manifest.webmanifest", ROOT / "static" / "manifest.webmanifest"),
                               ("sw.js", ROOT / "service_worker" / "sw.js")):

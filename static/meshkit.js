@@ -32,14 +32,48 @@ function toBlob(input) {
 
 const list = (value) => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
-export async function boot({ gateway = location.origin } = {}) {
+const OUTBOX_TAG = "meshkit-outbox";
+const MAILBOX_TAG = "meshkit-mailbox";
+
+// The service worker (Core in the worker, Background Sync, streaming opens, offline shell).
+// Returns {registration, report}; report is what capabilities().background says.
+async function registerWorker(serviceWorker) {
+  if (!serviceWorker || !("serviceWorker" in navigator)) {
+    return { registration: null, report: { mode: "caller-managed", service_worker: false, background_sync: false,
+      detail: "no service worker here: uploads and mailbox checks run while this page is open" } };
+  }
+  let registration;
+  try {
+    registration = await navigator.serviceWorker.register("/sw.js", { type: "module", scope: "/" });
+  } catch (error) {
+    return { registration: null, report: { mode: "caller-managed", service_worker: false, background_sync: false,
+      detail: "the service worker could not be registered (" + (error.name || "error") + "): uploads run while this page is open" } };
+  }
+  const sync = "sync" in registration;
+  let periodic = "periodicSync" in registration ? "available" : "missing";
+  if (periodic === "available") {
+    try {
+      await registration.periodicSync.register(MAILBOX_TAG, { minInterval: 12 * 3600 * 1000 });
+      periodic = "registered";
+    } catch (error) {
+      periodic = "not permitted (" + (error.name || "error") + ")"; // e.g. the app is not installed
+    }
+  }
+  return { registration, report: sync
+    ? { mode: "service-worker", service_worker: true, background_sync: true, periodic_sync: periodic,
+        detail: "queued uploads finish in the background, even after this page closes" }
+    : { mode: "caller-managed", service_worker: true, background_sync: false, periodic_sync: periodic,
+        detail: "no Background Sync here: queued uploads run while this page is open" } };
+}
+
+export async function boot({ gateway = location.origin, serviceWorker = true } = {}) {
   const started = performance.now();
-  const pyodide = await loadPyodide({
+  const [pyodide, worker] = await Promise.all([loadPyodide({
     indexURL: new URL("pyodide/", RELEASE).href,
     lockFileURL: new URL("pyodide/pyodide-lock.json", RELEASE).href, // must be absolute
     stdout: () => {},
     stderr: (line) => console.warn(line),
-  });
+  }), registerWorker(serviceWorker)]);
   const pyodideMs = performance.now() - started;
   const failures = [];
   const loaded = await pyodide.loadPackage(["meshkit-web"], {
@@ -53,18 +87,57 @@ export async function boot({ gateway = location.origin } = {}) {
   const module = pyodide.pyimport("meshkit_web.runtimes.browser");
   let py;
   try {
-    py = await module.start(gateway);
+    py = await module.start(gateway, pyodide.toPy(worker.report));
   } catch (error) {
     // UnsupportedError (no X25519/Ed25519 in WebCrypto): say so plainly
     const match = /(\w+Error): (.*)$/m.exec(String(error.message || error));
     throw new MeshKitError("unsupported", match ? match[2] : "this browser cannot run MeshKit");
   }
   const timings = { pyodideMs, readyMs: performance.now() - started };
-  return makeApi(py, pyodide, timings);
+  return makeApi(py, pyodide, timings, worker);
 }
 
-function makeApi(py, pyodide, timings) {
+function makeApi(py, pyodide, timings, worker) {
   const call = async (method, ...args) => unwrap(await py[method](...args));
+  const listeners = new Set();
+  const channel = "BroadcastChannel" in globalThis ? new BroadcastChannel("meshkit") : null;
+  const emit = (message) => listeners.forEach((listener) => { try { listener(message); } catch (e) { console.error(e); } });
+  if (channel) channel.onmessage = (event) => emit(event.data);
+
+  // Who drains the outbox: the worker on Background Sync, or this page ("caller-managed").
+  let pageRun = null;
+  async function drainOutbox() {
+    if (worker.report.mode === "service-worker") {
+      const registration = await navigator.serviceWorker.ready;
+      await registration.sync.register(OUTBOX_TAG); // fires now if online, else when back online
+      return;
+    }
+    if (!pageRun) {
+      pageRun = (async () => {
+        try {
+          // retry with backoff while this page is open; "pending" only if told to give up
+          await call("outbox_run");
+        } finally {
+          pageRun = null;
+        }
+      })();
+    }
+    return pageRun;
+  }
+  addEventListener("online", () => drainOutbox().catch(() => {}));
+  // Jobs left by an earlier visit (page closed, worker killed): get them going again.
+  call("jobs").then((jobs) => {
+    if (jobs.some((job) => ["queued", "uploading", "retrying"].includes(job.state))) drainOutbox().catch(() => {});
+  }).catch(() => {});
+
+  const openUrl = (root, { as, name, type, download } = {}) => {
+    const query = new URLSearchParams({ as });
+    if (name) query.set("name", name);
+    if (type) query.set("type", type);
+    if (download) query.set("download", "1");
+    return `/meshkit/open/${encodeURIComponent(root)}?${query}`;
+  };
+
   return {
     version: "1",
     timings,
@@ -81,18 +154,57 @@ function makeApi(py, pyodide, timings) {
       add: (record) => call("contact_add", typeof record === "string" ? record : JSON.stringify(record)),
       list: () => call("contact_list"),
     },
-    // seal(fileOrBytes, {from, to, name, onProgress}) -> {root, name, size, created, recipients}
-    seal: (input, { from, to, name, onProgress } = {}) => {
+    // seal(fileOrBytes, {from, to, name, onProgress, mode}) -> {root, name, size, created,
+    // recipients, status: "uploaded"|"queued", job}. mode "auto" (default): upload now, or
+    // queue in the outbox when offline or the gateway is down; "outbox": always queue;
+    // "direct": upload now or fail.
+    seal: async (input, { from, to, name, onProgress, mode = "auto" } = {}) => {
       const blob = toBlob(input);
-      return call("seal", blob, from, list(to), name || input.name || "", onProgress);
+      const entry = await call("seal", blob, from, list(to), name || input.name || "", onProgress, mode);
+      if (entry.job) drainOutbox().catch(() => {});
+      return entry;
     },
     // open(root, {as, type, onProgress}) -> {blob, size, sender, created}: the Blob exists
     // only once every segment has been verified and authenticated
     open: (root, { as, type, onProgress } = {}) => call("open", root, as, type || "", onProgress),
+    // Through the service worker: a streamed Response of plaintext (for large files), and a
+    // URL to link to (download: true makes it a file download)
+    openUrl,
+    openStream: async (root, options = {}) => {
+      if (!navigator.serviceWorker || !navigator.serviceWorker.controller) {
+        throw new MeshKitError("unsupported", "streaming opens need the service worker (reload once it is installed)");
+      }
+      const response = await fetch(openUrl(root, options));
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        throw new MeshKitError(body.error || "internal", body.message || `HTTP ${response.status}`);
+      }
+      return response;
+    },
     envelopes: (owner) => call("envelopes", owner),
     share: (root, { from, to, expires, policy } = {}) => call("share", root, from, to, expires, policy),
     revoke: (root, { from, to } = {}) => call("revoke", root, from, to),
     inbox: (as, { all = false } = {}) => call("inbox", as, all),
     ack: (as, messageId) => call("ack", as, messageId),
+    // The outbox: jobs and what to do about them
+    jobs: {
+      list: () => call("jobs"),
+      get: (id) => call("job", id),
+      retry: async (id) => { const job = await call("job_retry", id); drainOutbox().catch(() => {}); return job; },
+      discard: (id) => call("job_discard", id),
+      run: () => drainOutbox(),
+    },
+    checkMailbox: async () => {
+      if (worker.report.mode === "service-worker") {
+        const registration = await navigator.serviceWorker.ready;
+        await registration.sync.register(MAILBOX_TAG);
+        return null;
+      }
+      return call("mailbox_check");
+    },
+    // onChange(listener): {type: "job", job} and {type: "inbox", identity, new} from this
+    // page, other tabs and the worker. Returns an unsubscribe function.
+    onChange: (listener) => { listeners.add(listener); return () => listeners.delete(listener); },
+    worker: worker.registration,
   };
 }

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import AsyncIterable, Callable, Iterable
+from typing import AsyncIterable, Awaitable, Callable, Iterable
 
 from ..core import codec
 from ..core.auth import challenge_message
@@ -154,37 +154,80 @@ class GatewayClient:
     async def seal_upload(self, source: AsyncIterable[bytes] | Iterable[bytes], *, recipients: list[PublicIdentity],
                           now: int | None = None, pin: bool = True, include_sender: bool = True,
                           on_block: Callable[[int], None] | None = None, **seal_args) -> bytes:
-        """Seal and upload block by block (at most UPLOAD_CONCURRENCY in flight), then pin the
-        root and record a 'sealed' proof. Returns the root CID."""
+        """Seal and upload block by block, then pin the root and record a 'sealed' proof.
+        Returns the root CID."""
+        blocks = seal(self.backend, source, sender=self.identity, recipients=recipients,
+                      now=int(time.time()) if now is None else now, include_sender=include_sender, **seal_args)
+        sizes = []
+
+        async def numbered():
+            async for block in blocks:
+                sizes.append(len(block.data))
+                yield len(sizes) - 1, block.cid, block.data
+        root = await self.put_blocks(numbered(), on_landed=(lambda seq, _: on_block(sizes[seq])) if on_block else None)
+        await self.finish_upload(root, pin=pin)
+        return root
+
+    async def put_blocks(self, blocks: AsyncIterable[tuple[int, bytes, bytes]], *,
+                         on_landed: Callable[[int, int], Awaitable[None] | None] | None = None) -> bytes:
+        """Upload ``(seq, cid, data)`` blocks of one envelope in order, at most
+        UPLOAD_CONCURRENCY in flight; the header (DAG-CBOR, last) goes only once every segment
+        has landed. ``on_landed(seq, landed)`` runs as each block lands, ``landed`` being how
+        many blocks from the first have all landed: a mark to resume from after a crash.
+        Puts are idempotent (content-addressed), so resuming early is harmless. Returns the
+        root (the last CID)."""
         in_flight: set[asyncio.Task] = set()
+        landed_set: set[int] = set()
+        landed = 0
+        first = None
         root = None
+
+        async def put(seq: int, cid: bytes, data: bytes):
+            nonlocal landed
+            await self.put_block(cid, data)
+            landed_set.add(seq)
+            while landed + first in landed_set:
+                landed_set.discard(landed + first)
+                landed += 1
+            if on_landed is not None:
+                result = on_landed(seq, first + landed)
+                if result is not None:
+                    await result
+
         try:
-            async for block in seal(self.backend, source, sender=self.identity, recipients=recipients,
-                                    now=int(time.time()) if now is None else now,
-                                    include_sender=include_sender, **seal_args):
+            async for seq, cid, data in blocks:
+                if first is None:
+                    first = seq
                 if len(in_flight) >= UPLOAD_CONCURRENCY:
                     done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     for task in done:
                         task.result()
-                root = block.cid
-                if block.cid[1] == 0x71:  # the header goes last, after every segment landed
+                root = cid
+                if cid[1] == 0x71:  # the header goes last, after every segment landed
                     for task in asyncio.as_completed(in_flight):
                         await task
                     in_flight = set()
-                    await self.put_block(block.cid, block.data)
+                    await put(seq, cid, data)
                 else:
-                    in_flight.add(asyncio.ensure_future(self.put_block(block.cid, block.data)))
-                if on_block:
-                    on_block(len(block.data))
+                    in_flight.add(asyncio.ensure_future(put(seq, cid, data)))
+            for task in asyncio.as_completed(in_flight):
+                await task
+            in_flight = set()
         finally:
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
+        return root
+
+    async def finish_upload(self, root: bytes, *, pin: bool = True, proof: bytes | None = None) -> bytes:
+        """Pin the root and store a signed 'sealed' proof (``proof``: one made earlier, so
+        a retried finish stores the same proof, not a second one). Both are idempotent."""
         if pin:
             await self.pin(root)
-        proof = await make_proof(self.backend, self.identity, SEALED, root, now=int(time.time()))
-        await self.request("POST", "/v1/proofs", body=proof.data, content_type="application/cbor")
-        return root
+        if proof is None:
+            proof = (await make_proof(self.backend, self.identity, SEALED, root, now=int(time.time()))).data
+        await self.request("POST", "/v1/proofs", body=proof, content_type="application/cbor")
+        return proof
 
     async def capsules_for(self, root: bytes) -> list[dict]:
         return (await self.request("GET", f"/v1/capsules?root={cid_str(root)}")).json()["capsules"]

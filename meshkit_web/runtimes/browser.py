@@ -6,7 +6,10 @@ envelopes) and the gateway over fetch. Every method returns ``{ok: true, value}`
 traceback (which could carry values). Files stream: a Blob is read one segment-sized
 slice at a time and each block is uploaded as it is sealed; an open verifies each block's
 CID before decrypting it and hands the page plaintext only once every segment has
-authenticated.
+authenticated (or, through the service worker, streams each segment once it has).
+
+The same class runs in the page and in the service worker (static/sw.js): the worker
+uses ``outbox_run``, ``open_stream`` and ``mailbox_check``.
 """
 
 import asyncio
@@ -20,11 +23,12 @@ from pyodide.ffi import JsException, to_js
 
 from ..clients.fetch_client import FetchGatewayClient
 from ..core.cid import cid_str, parse_cid
-from ..core.envelope import DEFAULT_SEGMENT_SIZE
+from ..core.envelope import DEFAULT_SEGMENT_SIZE, seal
 from ..core.errors import MeshKitError, UnknownIdentityError
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..crypto.webcrypto_backend import WebCryptoBackend
 from ..stores.indexeddb import IdentityStore, open_store
+from .outbox import TEMPORARY, Outbox, broadcast
 
 log = logging.getLogger("meshkit.browser")
 
@@ -101,12 +105,17 @@ async def _blob_chunks(blob, chunk_size: int):
 
 
 class Runtime:
-    def __init__(self, gateway: str, backend: WebCryptoBackend, store: IdentityStore, fallback_reason: str | None):
+    def __init__(self, gateway: str, backend: WebCryptoBackend, store: IdentityStore, fallback_reason: str | None,
+                 background: dict | None = None):
         self.gateway = gateway.rstrip("/")
+        # who uploads the outbox: "service-worker" (Background Sync) or "caller-managed"
+        # (this page, while it is open); decided by the JS side, which registers the worker
+        self.background = background or {"mode": "caller-managed", "detail": "uploads run while this page is open"}
         self.backend = backend
         self.store = store
         self.fallback_reason = fallback_reason
-        self._clients: dict[str, FetchGatewayClient] = {}
+        self._clients: dict[tuple[str, str], FetchGatewayClient] = {}
+        self.outbox = Outbox(store.db, self._client)
 
     # --- helpers -------------------------------------------------------------------------
     async def _identity(self, name: str):
@@ -115,11 +124,12 @@ class Runtime:
             raise UnknownIdentityError(f"no identity named {name!r} in this browser")
         return identity
 
-    async def _client(self, name: str) -> FetchGatewayClient:
+    async def _client(self, name: str, gateway: str | None = None) -> FetchGatewayClient:
         identity = await self._identity(name)
-        client = self._clients.get(identity.id)
+        gateway = (gateway or self.gateway).rstrip("/")
+        client = self._clients.get((identity.id, gateway))
         if client is None:
-            client = self._clients[identity.id] = FetchGatewayClient(self.gateway, self.backend, identity)
+            client = self._clients[identity.id, gateway] = FetchGatewayClient(gateway, self.backend, identity)
         return client
 
     async def _recipient(self, client: FetchGatewayClient, who: str) -> PublicIdentity:
@@ -135,9 +145,6 @@ class Runtime:
     # --- the API -------------------------------------------------------------------------
     @api
     async def capabilities(self) -> dict:
-        navigator = js.globalThis.navigator
-        has_sw = hasattr(navigator, "serviceWorker") and navigator.serviceWorker is not None
-        has_sync = hasattr(js.globalThis, "SyncManager")
         return {
             "runtime": f"pyodide (Python {sys.version.split()[0]})",
             "crypto": {"backend": self.backend.name, "algorithms": ["X25519", "Ed25519", "AES-256-GCM",
@@ -148,10 +155,7 @@ class Runtime:
                             if self.store.db.persistent else
                             {"mode": "memory", "detail": "IndexedDB unavailable (" + str(self.fallback_reason)
                              + "): identities are lost when the page closes"}),
-            # The outbox and background sync arrive with the service worker (issue 5): until
-            # then the page itself drives every upload, whatever the browser offers.
-            "background": {"mode": "caller-managed", "service_worker": bool(has_sw), "background_sync": has_sync,
-                           "detail": "uploads run while this page is open"},
+            "background": self.background,
             "streaming": {"mode": "segments", "segment_size": DEFAULT_SEGMENT_SIZE,
                           "detail": "files are read and sealed one segment at a time; every block's CID "
                                     "is verified before it is decrypted"},
@@ -203,25 +207,110 @@ class Runtime:
         return [{"name": p.name, "id": p.id, "fingerprint": p.fingerprint} for p in await self.store.contacts()]
 
     @api
-    async def seal(self, blob, sender: str, to, filename: str = "", on_progress=None) -> dict:
+    async def seal(self, blob, sender: str, to, filename: str = "", on_progress=None, mode: str = "auto") -> dict:
+        """mode "direct": upload now or fail; "outbox": stage for the background uploader;
+        "auto": direct when online, and into the outbox when offline or when the gateway
+        is down or refuses for now (the file is sealed again: nothing half-sent is reused)."""
+        mode = str(mode or "auto")
+        if mode not in ("auto", "direct", "outbox"):
+            raise ValueError("mode must be auto, direct or outbox")
         client = await self._client(sender)
         recipients = [await self._recipient(client, who) for who in (_py(to) or [])]
         total = int(blob.size)
+        entry = {"name": str(filename or "untitled"), "size": total, "created": int(time.time()),
+                 "recipients": [r.id for r in recipients]}
+        report = on_progress if on_progress is not None and on_progress is not js.undefined else None
+        if mode == "direct" or (mode == "auto" and bool(js.navigator.onLine)):
+            try:
+                root = await self._seal_direct(client, blob, recipients, report)
+                entry.update(root=cid_str(root), job=None, status="uploaded")
+                await self.store.add_envelope(client.identity.id, entry)
+                return entry
+            except MeshKitError as exc:
+                if mode == "direct" or exc.code not in TEMPORARY:
+                    raise
+                log.info("gateway unavailable (%s): sealing into the outbox", exc.code)
+        job = await self.outbox.stage(client, self._sealed_blocks(client, blob, recipients, report),
+                                      gateway=self.gateway, name=entry["name"], size=total,
+                                      recipients=entry["recipients"])
+        entry.update(root=job["root"], job=job["id"], status="queued")
+        await self.store.add_envelope(client.identity.id, entry)
+        return entry
+
+    async def _seal_direct(self, client, blob, recipients, report):
         sealed = 0
+        total = int(blob.size)
 
         def progress(block_size: int):
             nonlocal sealed
             sealed = min(total, sealed + max(0, block_size - 16))
-            if on_progress is not None and on_progress is not js.undefined:
-                on_progress(sealed, total)
+            if report:
+                report(sealed, total)
         root = await client.seal_upload(_blob_chunks(blob, BLOB_READ_SIZE), recipients=recipients,
                                         on_block=progress)
-        entry = {"root": cid_str(root), "name": str(filename or "untitled"), "size": total,
-                 "created": int(time.time()), "recipients": [r.id for r in recipients]}
-        await self.store.add_envelope(client.identity.id, entry)
-        if on_progress is not None and on_progress is not js.undefined:
-            on_progress(total, total)
-        return entry
+        if report:
+            report(total, total)
+        return root
+
+    async def _sealed_blocks(self, client, blob, recipients, report):
+        total, done = int(blob.size), 0
+        async for block in seal(self.backend, _blob_chunks(blob, BLOB_READ_SIZE), sender=client.identity,
+                                recipients=recipients, now=int(time.time())):
+            yield block
+            done = min(total, done + max(0, len(block.data) - 16))
+            if report:
+                report(done, total)
+
+    # --- the outbox ----------------------------------------------------------------------
+    @api
+    async def jobs(self) -> list:
+        return await self.outbox.jobs()
+
+    @api
+    async def job(self, job_id: str) -> dict | None:
+        return await self.outbox.job(str(job_id))
+
+    @api
+    async def job_retry(self, job_id: str) -> dict:
+        return await self.outbox.retry(str(job_id))
+
+    @api
+    async def job_discard(self, job_id: str) -> None:
+        await self.outbox.discard(str(job_id))
+
+    @api
+    async def outbox_run(self, budget=None) -> str:
+        """Upload what the outbox holds: "idle" when empty, "pending" when jobs wait for a
+        retry later than ``budget`` seconds from now."""
+        result = await self.outbox.run(float("inf") if budget in (None, js.undefined) else float(budget))
+        await self._mark_uploaded()
+        return result
+
+    async def _mark_uploaded(self) -> None:
+        """My envelopes list says "uploaded" for jobs the uploader finished."""
+        done = {job["id"]: job for job in await self.outbox.jobs() if job["state"] == "done"}
+        for row in await self.store.db.all("envelopes"):
+            if row.get("job") in done and row.get("status") != "uploaded":
+                row["status"] = "uploaded"
+                await self.store.db.put("envelopes", row)
+
+    # --- the mailbox in the background ---------------------------------------------------
+    @api
+    async def mailbox_check(self) -> dict:
+        """Fetch every identity's inbox; remember messages in IndexedDB and tell open pages
+        about new ones. Returns {identity name: number of new messages}."""
+        news = {}
+        for public in await self.store.identities():
+            client = await self._client(public.name)
+            known = {row["id"] for row in await self.store.db.all("mailbox") if row.get("owner") == public.id}
+            fresh = [r for r in await client.inbox() if r["id"] not in known]
+            for row in fresh:
+                await self.store.db.put("mailbox", {"key": public.id + " " + row["id"], "owner": public.id,
+                                                    "message": json.dumps(_inbox_row(row))})
+            news[public.name] = len(fresh)
+            if fresh:
+                broadcast({"type": "inbox", "identity": public.name, "new": len(fresh)})
+        return news
 
     @api
     async def open(self, root: str, as_name: str, media_type: str = "", on_progress=None):
@@ -265,21 +354,74 @@ class Runtime:
 
     @api
     async def inbox(self, as_name: str, include_acked: bool = False) -> list:
-        rows = await (await self._client(as_name)).inbox(bool(include_acked))
-        return [{"id": r["id"], "kind": r["kind"], "sender": r.get("sender"), "created": r.get("created"),
-                 "acked": r.get("acked", False), "share": r.get("share")} for r in rows]
+        """From the gateway; offline, the messages last seen (by the page or the worker)."""
+        client = await self._client(as_name)
+        try:
+            rows = [_inbox_row(r) for r in await client.inbox(bool(include_acked))]
+        except MeshKitError as exc:
+            if exc.code != "unavailable":
+                raise
+            rows = [{**json.loads(r["message"]), "cached": True} for r in await self.store.db.all("mailbox")
+                    if r.get("owner") == client.identity.id]
+            return sorted((r for r in rows if include_acked or not r["acked"]), key=lambda r: r["created"] or 0)
+        for row in rows:
+            await self.store.db.put("mailbox", {"key": client.identity.id + " " + row["id"],
+                                                "owner": client.identity.id, "message": json.dumps(row)})
+        return rows
 
     @api
     async def ack(self, as_name: str, message_id: str) -> None:
-        await (await self._client(as_name)).ack(str(message_id))
+        client = await self._client(as_name)
+        await client.ack(str(message_id))
+        row = await self.store.db.get("mailbox", client.identity.id + " " + str(message_id))
+        if row is not None:
+            await self.store.db.put("mailbox", {**row, "message": json.dumps({**json.loads(row["message"]),
+                                                                              "acked": True})})
+
+    # --- streaming open (the service worker) ---------------------------------------------
+    @api
+    async def open_stream(self, root: str, as_name: str) -> dict:
+        """Open for streaming: the header is verified and the key unwrapped here (so refusals
+        come before any byte); ``reader.read()`` then gives one authenticated segment at a
+        time, each block's CID verified before it is decrypted."""
+        client = await self._client(as_name)
+        opened = await client.open(parse_cid(str(root)))
+        return {"size": opened.header.size, "sender": opened.header.sender_id, "created": opened.header.created,
+                "reader": PlaintextReader(opened)}
+
+
+class PlaintextReader:
+    """One open envelope's plaintext for a JS ReadableStream: read() -> Uint8Array | null."""
+
+    def __init__(self, opened):
+        self._segments = opened.plaintext()
+
+    @api
+    async def read(self):
+        try:
+            chunk = await self._segments.__anext__()
+        except StopAsyncIteration:
+            return None
+        array = js.Uint8Array.new(len(chunk))
+        array.assign(chunk)
+        return array
+
+    @api
+    async def cancel(self) -> None:
+        await self._segments.aclose()
+
+
+def _inbox_row(r: dict) -> dict:
+    return {"id": r["id"], "kind": r["kind"], "sender": r.get("sender"), "created": r.get("created"),
+            "acked": r.get("acked", False), "share": r.get("share")}
 
 
 def _public_json(public: PublicIdentity) -> dict:
     return public.to_json()
 
 
-async def start(gateway: str):
+async def start(gateway: str, background=None):
     """The runtime for this page (or worker); raises UnsupportedError without X25519/Ed25519."""
     backend = await WebCryptoBackend.create()
     db, reason = await open_store()
-    return Runtime(gateway, backend, IdentityStore(db, backend), reason)
+    return Runtime(gateway, backend, IdentityStore(db, backend), reason, _py(background))

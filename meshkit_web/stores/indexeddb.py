@@ -1,6 +1,7 @@
-"""The browser's identity store: IndexedDB (identity records + non-extractable CryptoKey
-objects, contacts, the list of my envelopes), with an in-memory fallback when IndexedDB
-is unavailable or blocked. The page and the service worker open the same database.
+"""The browser's storage: IndexedDB (identity records + non-extractable CryptoKey objects,
+contacts, the list of my envelopes, the outbox's jobs and their sealed blocks, the
+mailbox seen in the background), with an in-memory fallback when IndexedDB is unavailable
+or blocked. The page and the service worker open the same database.
 
 IndexedDB ends a transaction as soon as control returns to the event loop with no
 request pending, so each operation here is one request in its own transaction.
@@ -16,8 +17,11 @@ from ..core.identity import Identity, PublicIdentity, record_from_bytes
 from ..crypto.webcrypto_backend import CryptoKeyHandle
 
 DB_NAME = "meshkit"
-DB_VERSION = 1
-STORES = {"identities": "name", "contacts": "id", "envelopes": "key"}
+DB_VERSION = 2
+# store -> keyPath. Version 2 added the outbox (jobs + their encrypted blocks, keyed
+# "<job> <seq>") and the background mailbox; upgrades only ever add stores.
+STORES = {"identities": "name", "contacts": "id", "envelopes": "key", "jobs": "id", "outbox": "key",
+          "mailbox": "key"}
 
 
 def _obj(value):
@@ -81,6 +85,10 @@ class MemoryStore:
     async def delete(self, store: str, key: str) -> None:
         self._data[store].pop(key, None)
 
+    async def delete_prefix(self, store: str, prefix: str) -> None:
+        for key in [k for k in self._data[store] if k.startswith(prefix)]:
+            del self._data[store][key]
+
 
 class IndexedDBStore:
     persistent = True
@@ -130,6 +138,11 @@ class IndexedDBStore:
     async def delete(self, store: str, key: str) -> None:
         await _request(self._store(store, "readwrite").delete(key))
 
+    async def delete_prefix(self, store: str, prefix: str) -> None:
+        """Every record whose (string) key starts with ``prefix``, in one request."""
+        keys = js.IDBKeyRange.bound(prefix, prefix + "\uffff")
+        await _request(self._store(store, "readwrite").delete(keys))
+
 
 def _from_js(value) -> dict:
     """A stored record as a dict: bytes for Uint8Array fields, CryptoKeys kept as JS objects."""
@@ -140,6 +153,8 @@ def _from_js(value) -> dict:
             out[key] = item
         elif js.ArrayBuffer.isView(item):
             out[key] = item.to_bytes()
+        elif js.Array.isArray(item) or getattr(item, "constructor", None) == js.Object:
+            out[key] = item.to_py()  # plain lists and objects (job errors, recipients)
         else:
             out[key] = item  # a CryptoKey (or another JS object) stays as it is
     return out

@@ -1,0 +1,233 @@
+"""The outbox: sealed envelopes waiting to be uploaded, and the uploader that drains it.
+
+A job is staged by the page: the file is sealed and every block (ciphertext only, never
+plaintext) is written to IndexedDB under a job id, with a signed 'sealed' proof made at the
+same time. The service worker (on Background Sync) or, without it, the page uploads the
+blocks, pins the root and stores the proof. Every step is idempotent (blocks and proofs are
+content-addressed, pins are per identity and root) and progress is saved as blocks land,
+so a job interrupted anywhere (page closed, worker killed, gateway restarted) resumes
+where it stopped and finishes once. Each job is worked on under a Web Lock named after
+it, so a page and a worker never upload the same job at the same time.
+
+Job states: staging -> queued -> uploading -> done; "retrying" after a temporary failure
+(offline, gateway down, rate limit) with exponential backoff; "failed" after a permanent
+refusal (quota, forbidden, ...): its blocks stay until the user retries or discards it.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+
+import js
+from pyodide.ffi import create_proxy, to_js
+
+from ..core.cid import cid_str, parse_cid
+from ..core.errors import MeshKitError
+from ..core.proof import SEALED, make_proof
+
+log = logging.getLogger("meshkit.outbox")
+
+TEMPORARY = {"unavailable", "rate_limited", "policy_unavailable"}  # worth retrying by themselves
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0    # seconds: 1, 2, 4, ... 30, with jitter
+STALE_STAGING = 300                       # a job still "staging" after this was interrupted
+CHANNEL = "meshkit"                       # BroadcastChannel: job and inbox news for pages
+RUNNABLE = ("queued", "uploading", "retrying")
+
+
+def _now() -> float:
+    return time.time()
+
+
+def public_job(job: dict) -> dict:
+    """What the app sees of a job (everything but the stored proof)."""
+    return {k: v for k, v in job.items() if k != "proof"}
+
+
+def broadcast(message: dict) -> None:
+    """Tell every page of this origin (and the worker) that something changed."""
+    channel = getattr(js.globalThis, "BroadcastChannel", None)
+    if channel is None:
+        return
+    bc = channel.new(CHANNEL)
+    bc.postMessage(to_js(message, dict_converter=js.Object.fromEntries))
+    bc.close()
+
+
+@contextlib.asynccontextmanager
+async def job_lock(name: str, wait: bool = False):
+    """Hold the Web Lock ``name`` for the block's duration. Yields False when ``wait`` is
+    off and someone else holds it. A context that dies (a killed worker, a closed tab)
+    releases its locks, so a job never stays locked by a dead uploader."""
+    locks = getattr(js.navigator, "locks", None)
+    if locks is None:  # no Web Locks: this context is the only uploader there is
+        yield True
+        return
+    loop = asyncio.get_event_loop()
+    granted, release = loop.create_future(), loop.create_future()
+
+    def callback(lock):
+        if not granted.done():
+            granted.set_result(lock is not None)
+        return release  # the lock is held until this settles
+    proxy = create_proxy(callback)
+    options = to_js({"ifAvailable": not wait}, dict_converter=js.Object.fromEntries)
+    held = locks.request(name, options, proxy)
+    try:
+        yield await granted
+    finally:
+        if not release.done():
+            release.set_result(None)
+        await held
+        proxy.destroy()
+
+
+class Outbox:
+    def __init__(self, db, clients):
+        """``db``: the IndexedDB (or memory) store; ``clients(owner_name, gateway)``: an
+        authenticated gateway client for one of this browser's identities."""
+        self.db = db
+        self.clients = clients
+
+    # --- staging (the page) --------------------------------------------------------------
+    async def stage(self, client, blocks, *, gateway: str, name: str, size: int, recipients: list[str]) -> dict:
+        """Write a sealed envelope's blocks (async iterable of Block) to the outbox and queue
+        the job. Returns the job."""
+        job = {"id": "job-" + uuid.uuid4().hex, "state": "staging", "owner": client.identity.name,
+               "owner_id": client.identity.id, "gateway": gateway, "name": name, "size": size,
+               "recipients": recipients, "root": None, "blocks": 0, "sent": 0, "attempts": 0,
+               "next_attempt": 0, "error": None, "created": int(_now()), "updated": _now()}
+        await self.db.put("jobs", job)
+        root, seq = None, 0
+        try:
+            async for block in blocks:
+                await self.db.put("outbox", {"key": _block_key(job["id"], seq), "cid": block.cid, "data": block.data})
+                root = block.cid  # the header comes last: the root
+                seq += 1
+                if seq % 64 == 0:  # still alive: not an interrupted staging
+                    job["updated"] = _now()
+                    await self.db.put("jobs", job)
+        except BaseException:
+            await self.discard(job["id"])
+            raise
+        proof = await make_proof(client.backend, client.identity, SEALED, root, now=int(_now()))
+        job.update(state="queued", root=cid_str(root), blocks=seq, proof=proof.data, updated=_now())
+        await self.db.put("jobs", job)
+        broadcast({"type": "job", "job": public_job(job)})
+        return public_job(job)
+
+    # --- reading and deciding (the app) ---------------------------------------------------
+    async def jobs(self) -> list[dict]:
+        rows = await self.db.all("jobs")
+        return sorted((public_job(r) for r in rows), key=lambda r: r["created"], reverse=True)
+
+    async def job(self, job_id: str) -> dict | None:
+        row = await self.db.get("jobs", str(job_id))
+        return None if row is None else public_job(row)
+
+    async def retry(self, job_id: str) -> dict:
+        """A failed (or waiting) job back in the queue now, e.g. after the user freed quota."""
+        async with job_lock("meshkit-job-" + job_id, wait=True):
+            job = await self._require(job_id)
+            if job["state"] in ("failed", "retrying", "queued") and job["blocks"]:
+                job.update(state="queued", attempts=0, next_attempt=0, error=None, updated=_now())
+                await self.db.put("jobs", job)
+                broadcast({"type": "job", "job": public_job(job)})
+            return public_job(job)
+
+    async def discard(self, job_id: str) -> None:
+        """Drop a job and its staged blocks (the user decided): waits for an upload of it."""
+        async with job_lock("meshkit-job-" + job_id, wait=True):
+            await self.db.delete_prefix("outbox", job_id + " ")
+            await self.db.delete("jobs", job_id)
+        broadcast({"type": "job", "job": {"id": job_id, "state": "discarded"}})
+
+    async def _require(self, job_id: str) -> dict:
+        job = await self.db.get("jobs", str(job_id))
+        if job is None:
+            raise MeshKitError(f"no outbox job {job_id}")
+        return job
+
+    # --- uploading (the worker, or the page without one) ----------------------------------
+    async def pending(self) -> list[dict]:
+        return [r for r in await self.db.all("jobs") if r["state"] in RUNNABLE]
+
+    async def run(self, budget: float = float("inf")) -> str:
+        """Work the queue until it is empty ("idle") or only jobs waiting for a retry later
+        than ``budget`` seconds from now remain ("pending")."""
+        deadline = _now() + budget
+        while True:
+            rows = await self.db.all("jobs")
+            await self._expire_staging(rows)
+            for row in rows:
+                if row["state"] in RUNNABLE and row["next_attempt"] <= _now():
+                    await self.upload(row["id"])
+            waiting = [r for r in await self.db.all("jobs") if r["state"] in RUNNABLE]
+            if not waiting:
+                return "idle"
+            wake = min(r["next_attempt"] for r in waiting)
+            if wake > deadline:
+                return "pending"
+            await asyncio.sleep(max(0.05, min(wake - _now(), 5.0)))
+
+    async def upload(self, job_id: str) -> dict | None:
+        """Upload one job if no one else is: resume at its saved mark, pin, store the proof."""
+        async with job_lock("meshkit-job-" + job_id) as mine:
+            if not mine:
+                return None
+            job = await self.db.get("jobs", job_id)
+            if job is None or job["state"] not in RUNNABLE:
+                return job  # finished (or discarded) meanwhile
+            job.update(state="uploading", updated=_now())
+            await self._save(job)
+            try:
+                client = await self.clients(job["owner"], job["gateway"])
+                await client.publish()  # an identity made offline is not in the directory yet
+
+                async def stored():
+                    for seq in range(job["sent"], job["blocks"]):
+                        row = await self.db.get("outbox", _block_key(job_id, seq))
+                        if row is None:
+                            raise MeshKitError(f"outbox block {seq} of {job_id} is missing from this browser")
+                        yield seq, bytes(row["cid"]), bytes(row["data"])
+
+                async def landed(seq: int, mark: int):
+                    if mark > job["sent"]:
+                        job.update(sent=mark, updated=_now())
+                        await self._save(job)
+                if job["sent"] < job["blocks"]:
+                    await client.put_blocks(stored(), on_landed=landed)
+                await client.finish_upload(parse_cid(job["root"]), proof=bytes(job["proof"]))
+            except MeshKitError as exc:
+                temporary = exc.code in TEMPORARY
+                job["attempts"] += 1
+                delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (job["attempts"] - 1)) * random.uniform(0.8, 1.2)
+                job.update(state="retrying" if temporary else "failed", error={"code": exc.code, "message": exc.message},
+                           next_attempt=_now() + delay if temporary else 0, updated=_now())
+                log.info("outbox job %s: %s (%s)", job_id, job["state"], exc.code)
+                await self._save(job)
+                return job
+            job.update(state="done", error=None, sent=job["blocks"], finished=int(_now()), updated=_now())
+            await self._save(job)
+            await self.db.delete_prefix("outbox", job_id + " ")  # done: the gateway holds them now
+            return job
+
+    async def _save(self, job: dict) -> None:
+        await self.db.put("jobs", job)
+        broadcast({"type": "job", "job": public_job(job)})
+
+    async def _expire_staging(self, rows: list[dict]) -> None:
+        """A page closed while sealing leaves a partial job: say so (its blocks are useless
+        without the rest of the file, so they go)."""
+        for job in rows:
+            if job["state"] == "staging" and _now() - job["updated"] > STALE_STAGING:
+                job.update(state="failed", error={"code": "interrupted", "message":
+                           "sealing stopped before the whole file was read (page closed?): seal it again"})
+                await self.db.delete_prefix("outbox", job["id"] + " ")
+                await self._save(job)
+
+
+def _block_key(job_id: str, seq: int) -> str:
+    return f"{job_id} {seq:08d}"
