@@ -3,7 +3,7 @@
 // - Precaches the app shell, Pyodide and our wheels at install, so the app starts offline.
 // - Runs the same Core wheel in Pyodide, with the identities and non-extractable keys of the
 //   same IndexedDB, booted lazily on first need.
-// - Background Sync "meshkit-outbox": uploads staged jobs (retry with backoff, exactly once),
+// - Background Sync "meshkit-outbox:<time>": uploads staged jobs (retry with backoff, exactly once),
 //   then checks the mailbox; periodic sync "meshkit-mailbox" checks the mailbox.
 // - GET /meshkit/open/<root>?as=<identity>[&name=..][&type=..][&download=1]: the plaintext as
 //   a stream, each block's CID verified before it is decrypted; a failure midway errors the
@@ -113,7 +113,7 @@ async function drainOutbox(lastChance) {
 }
 
 self.addEventListener("sync", (event) => {
-  if (event.tag === OUTBOX_TAG) event.waitUntil(drainOutbox(event.lastChance));
+  if (event.tag.startsWith(OUTBOX_TAG)) event.waitUntil(drainOutbox(event.lastChance));
   else if (event.tag === MAILBOX_TAG) event.waitUntil(call("mailbox_check"));
 });
 

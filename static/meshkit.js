@@ -109,7 +109,9 @@ function makeApi(py, pyodide, timings, worker) {
   async function drainOutbox() {
     if (worker.report.mode === "service-worker") {
       const registration = await navigator.serviceWorker.ready;
-      await registration.sync.register(OUTBOX_TAG); // fires now if online, else when back online
+      // fires now if online, else when back online. A fresh tag each time: re-registering a
+      // tag whose event failed (a killed worker) only waits for the browser's retry (minutes)
+      await registration.sync.register(`${OUTBOX_TAG}:${Date.now()}`);
       return;
     }
     if (!pageRun) {

@@ -21,6 +21,14 @@ const ERRORS = {
   rate_limited: "Too many requests; wait a moment and try again.",
   invalid_argument: "That input is not valid.",
   format: "That is not a valid MeshKit record or envelope.",
+  interrupted: "Encrypting stopped before the whole file was read (the page was closed?). Encrypt it again.",
+  forbidden: "The gateway refuses this for your identity.",
+  unauthorized: "The gateway did not accept this identity's credentials.",
+};
+
+const JOB_STATES = {
+  staging: "encrypting…", queued: "waiting to upload", uploading: "uploading", retrying: "will retry",
+  done: "uploaded", failed: "stopped",
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -45,6 +53,7 @@ const shortId = (id) => id && id.length > 14 ? id.slice(0, 8) + "…" + id.slice
 
 export function render(root, meshkit) {
   const state = { identities: [], contacts: [], current: localStorage.getItem("meshkit.identity") || "" };
+  const streaming = !!(navigator.serviceWorker && navigator.serviceWorker.controller); // the worker serves opens
 
   const alertBox = el("div", { class: "alert", role: "alert", testid: "error", hidden: true });
   const notice = el("div", { class: "notice", role: "status", "aria-live": "polite", testid: "notice" });
@@ -129,7 +138,7 @@ export function render(root, meshkit) {
     const rows = [
       ["Keys", report.key_storage.mode, report.key_storage.detail, report.key_storage.mode !== "non-extractable"],
       ["Storage", report.persistence.mode, report.persistence.detail, report.persistence.mode !== "indexeddb"],
-      ["Background work", report.background.mode, report.background.detail, false],
+      ["Background work", report.background.mode, report.background.detail, report.background.mode !== "service-worker"],
       ["Streaming", report.streaming.mode, report.streaming.detail, false],
       ["Crypto", report.crypto.backend, report.crypto.algorithms.join(", "), false],
       ["Runtime", report.runtime, "", false],
@@ -170,9 +179,11 @@ export function render(root, meshkit) {
     if (env) {
       sealProgress.max = 1;
       sealProgress.value = 1;
-      sealStatus.textContent = "Done";
-      say(`Encrypted and uploaded “${env.name}”: ${env.root}`);
-      await renderEnvelopes();
+      sealStatus.textContent = env.status === "queued" ? "Queued" : "Done";
+      say(env.status === "queued"
+        ? `Encrypted “${env.name}”. The gateway cannot be reached, so it waits in the outbox and uploads in the background.`
+        : `Encrypted and uploaded “${env.name}”: ${env.root}`);
+      await Promise.all([renderEnvelopes(), renderJobs()]);
     } else {
       sealStatus.textContent = "Failed";
     }
@@ -262,14 +273,62 @@ export function render(root, meshkit) {
     }
     for (const env of list) {
       envelopeBody.append(el("tr", { testid: "envelope-row", "data-root": env.root },
-        el("td", {}, env.name), el("td", {}, formatSize(env.size)),
+        el("td", {}, env.name, env.status === "queued" ? el("span", { class: "badge warn" }, " in outbox") : null),
+        el("td", {}, formatSize(env.size)),
         el("td", {}, el("code", { class: "cid", testid: "envelope-root", title: env.root }, env.root)),
         el("td", {}, formatDate(env.created)),
         el("td", { class: "actions" },
           el("button", { type: "button", testid: "open", onclick: () => download(env.root, env.name, env.size) }, "Open"),
+          // large files: streamed by the service worker straight to disk, never held in memory
+          streaming ? el("a", { class: "button", testid: "save-streamed", download: env.name || "",
+            href: meshkit.openUrl(env.root, { as: state.current, name: env.name, download: true }),
+            title: "Decrypt while downloading (for large files)" }, "Save") : null,
           shareControls(env))));
     }
   }
+
+  // --- the outbox: uploads waiting, running or stopped -----------------------------------
+  const jobList = el("ul", { class: "jobs", testid: "jobs" });
+  const outboxCard = el("section", { class: "card", "aria-labelledby": "outbox-h", testid: "outbox" },
+    el("h2", { id: "outbox-h" }, "Outbox"), jobList);
+
+  async function renderJobs() {
+    const jobs = (await guarded("Listing the outbox", () => meshkit.jobs.list()) || [])
+      .filter((job) => job.state !== "done" || Date.now() / 1000 - (job.finished || 0) < 600);
+    outboxCard.hidden = !jobs.length;
+    jobList.replaceChildren(...jobs.map((job) => {
+      const error = job.error ? (ERRORS[job.error.code] || job.error.message) : "";
+      const actions = job.state === "failed" || job.state === "retrying" ? el("div", { class: "share" },
+        job.error && job.error.code !== "interrupted" ? el("button", { type: "button", testid: "job-retry",
+          onclick: () => guarded(`Retrying ${job.name}`, () => meshkit.jobs.retry(job.id)) }, "Retry now") : null,
+        el("button", { type: "button", class: "danger", testid: "job-discard",
+          onclick: () => guarded(`Discarding ${job.name}`, () => meshkit.jobs.discard(job.id)) }, "Discard")) : null;
+      return el("li", { testid: "job-row", "data-job": job.id, "data-state": job.state },
+        el("div", {}, el("strong", {}, job.name), " ", el("span", { class: "badge" + (job.state === "failed" ? " warn" : ""),
+          testid: "job-state" }, JOB_STATES[job.state] || job.state)),
+        el("progress", { max: String(job.blocks || 1), value: String(job.sent || 0), "aria-label": `Upload of ${job.name}` }),
+        el("small", {}, `${formatSize(job.size)} · ${job.sent || 0} of ${job.blocks || "?"} blocks`,
+          job.state === "retrying" && job.next_attempt ? ` · next try ${new Date(job.next_attempt * 1000).toLocaleTimeString()}` : ""),
+        error ? el("p", { class: "job-error", testid: "job-error" }, error,
+          el("span", { class: "code" }, ` (${job.error.code})`)) : null,
+        actions);
+    }));
+  }
+
+  // the worker and other tabs report progress: redraw at most every 300 ms
+  let redraw = null;
+  meshkit.onChange((message) => {
+    if (message.type === "inbox" && message.identity === state.current) {
+      say(`${message.new} new share(s) in your inbox.`);
+      renderInbox();
+    } else if (message.type === "job" && !redraw) {
+      redraw = setTimeout(() => {
+        redraw = null;
+        renderJobs();
+        if (["done", "discarded"].includes(message.job.state)) renderEnvelopes();
+      }, 300);
+    }
+  });
 
   // --- contacts --------------------------------------------------------------------------
   const contactInput = el("textarea", { id: "contact-input", testid: "contact-input", rows: "3",
@@ -337,14 +396,14 @@ export function render(root, meshkit) {
     recordOut.hidden = true;
     renderRecipients();
     renderContacts();
-    await Promise.all([renderEnvelopes(), renderInbox()]);
+    await Promise.all([renderEnvelopes(), renderInbox(), renderJobs()]);
   }
 
   root.replaceChildren(
     el("header", { class: "top" }, el("h1", {}, el("img", { src: new URL("icons/icon.svg", import.meta.url).href, alt: "", width: "28", height: "28" }), " MeshKit"),
       el("p", {}, "End-to-end-encrypted file sharing. Keys never leave this browser.")),
     alertBox, notice,
-    el("div", { class: "grid" }, whoami, contactsCard, inboxCard, sealCard, envelopesCard, capsCard));
+    el("div", { class: "grid" }, whoami, contactsCard, inboxCard, sealCard, outboxCard, envelopesCard, capsCard));
 
   renderCaps();
   function offerContactLink() {
