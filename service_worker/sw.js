@@ -112,13 +112,19 @@ async function drainOutbox(lastChance) {
   if (state === "pending" && !lastChance) throw new Error("outbox jobs are waiting for a retry");
 }
 
+// Failures are logged by code only (messages could name files or identities).
+const logged = (what, promise) => promise.catch((error) => {
+  console.warn(`meshkit worker: ${what} failed (${error.code || error.name})`);
+  throw error;
+});
+
 self.addEventListener("sync", (event) => {
-  if (event.tag.startsWith(OUTBOX_TAG)) event.waitUntil(drainOutbox(event.lastChance));
-  else if (event.tag === MAILBOX_TAG) event.waitUntil(call("mailbox_check"));
+  if (event.tag.startsWith(OUTBOX_TAG)) event.waitUntil(logged("outbox", drainOutbox(event.lastChance)));
+  else if (event.tag === MAILBOX_TAG) event.waitUntil(logged("mailbox check", call("mailbox_check")));
 });
 
 self.addEventListener("periodicsync", (event) => {
-  if (event.tag === MAILBOX_TAG) event.waitUntil(call("mailbox_check"));
+  if (event.tag === MAILBOX_TAG) event.waitUntil(logged("mailbox check", call("mailbox_check")));
 });
 
 // A page asks directly (e.g. the benchmark's cold boot, or "status").

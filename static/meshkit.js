@@ -208,5 +208,6 @@ function makeApi(py, pyodide, timings, worker) {
     // page, other tabs and the worker. Returns an unsubscribe function.
     onChange: (listener) => { listeners.add(listener); return () => listeners.delete(listener); },
     worker: worker.registration,
+    channel, // held here: an unreferenced BroadcastChannel can be collected, and its messages lost
   };
 }

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 
 import psutil
@@ -290,24 +291,27 @@ def download_via_worker(page: Page, root: str, tmp_path, name: str) -> tuple[byt
                {"root": root, "name": name})
     page.evaluate("""(url) => { const a = document.createElement('a'); a.href = url; a.id = 'dl';
                        a.textContent = 'download'; document.body.append(a); }""", url)
-    peak = browser_rss()
-    with page.expect_download(timeout=300_000) as info:
-        page.click("#dl")
-    download = info.value
-    path = tmp_path / name
-    done = {}
+    samples = [browser_rss()]
+    stop = threading.Event()
 
-    def save():
-        download.save_as(path)
-        done["ok"] = True
-    import threading
-    saver = threading.Thread(target=save)
-    saver.start()
-    while saver.is_alive():
-        peak = max(peak, browser_rss())
-        saver.join(0.05)
+    def sample():  # psutil from a thread; Playwright stays on this one
+        while not stop.is_set():
+            samples.append(browser_rss())
+            stop.wait(0.05)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    path = tmp_path / name
+    try:
+        with page.expect_download(timeout=300_000) as info:
+            page.click("#dl")
+        download = info.value
+        download.save_as(path)  # returns once the browser has written the whole file
+    finally:
+        stop.set()
+        sampler.join()
+    peak = max(samples)
+    assert download.failure() is None
     page.evaluate("document.getElementById('dl').remove()")
-    assert done.get("ok") and download.failure() is None
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(MiB), b""):
@@ -384,7 +388,9 @@ def test_the_worker_checks_the_mailbox_and_new_shares_show_up(browser, gateway):
     alice, bob = pages
     call(alice, "return await meshkit.identity.create('alice');")
     bob_id = call(bob, "return (await meshkit.identity.create('bob')).id;")
-    bob.evaluate("window.news = []; meshkit.onChange((m) => { if (m.type === 'inbox') window.news.push(m); });")
+    boot(bob)  # the app now acts as bob
+    bob.wait_for_function("document.documentElement.dataset.meshkitUi === 'ready'")
+    bob.evaluate("() => { window.news = []; meshkit.onChange((m) => { if (m.type === 'inbox') window.news.push(m); }); }")
     sealed = call(alice, "return await meshkit.seal(new Uint8Array(1000), {from: 'alice', to: [], name: 'n.txt'});")
     call(alice, "return await meshkit.share(arg.root, {from: 'alice', to: arg.to});", {"root": sealed["root"], "to": bob_id})
 
