@@ -326,7 +326,9 @@ def test_streamed_download_through_the_worker_256mib_bytes_equal_memory_flat(app
     cli("identity", "create", "cli-alice")
     cli("identity", "publish", "cli-alice", "--gateway", gateway.url)
     peaks = {}
-    for size in (32 * MiB + 3, 256 * MiB + 7):
+    # a first download boots the worker's Pyodide and brings its heap to its working size;
+    # then the peak memory of all browser processes, for 32 MiB and for 256 MiB
+    for label, size in (("warm-up", 64 * MiB + 1), ("small", 32 * MiB + 3), ("large", 256 * MiB + 7)):
         source = tmp_path / f"plain-{size}"
         with open(source, "wb") as out:  # a pattern that differs per segment, cheap to make
             for i in range(size // MiB + 1):
@@ -335,15 +337,16 @@ def test_streamed_download_through_the_worker_256mib_bytes_equal_memory_flat(app
         root = cli("seal", source, "--from", "cli-alice", "--to", bob["id"], "--gateway", gateway.url).stdout.split()[-1]
         expected = hashlib.sha256(source.read_bytes()).digest()
         source.unlink()
-        base = browser_rss()
         digest, peak = download_via_worker(page, root, tmp_path, f"out-{size}.bin")
         assert digest == expected, f"{size} bytes: the streamed download differs"
-        peaks[size] = peak - base
-    growth = peaks[256 * MiB + 7] - peaks[32 * MiB + 3]
-    print(f"browser RSS over baseline: 32 MiB -> {peaks[32 * MiB + 3] / MiB:.0f} MiB, "
-          f"256 MiB -> {peaks[256 * MiB + 7] / MiB:.0f} MiB")
-    # 8x the data: the browser's memory does not follow (a buffered open would add >= 224 MiB)
-    assert growth < 64 * MiB, f"browser memory grew {growth / MiB:.0f} MiB with 224 MiB more data"
+        peaks[label] = peak
+    growth = peaks["large"] - peaks["small"]
+    print(f"browser processes' peak RSS: 32 MiB download {peaks['small'] / MiB:.0f} MiB, "
+          f"256 MiB download {peaks['large'] / MiB:.0f} MiB")
+    # 224 MiB more data: a buffered open needs at least that much more. A streamed one grows
+    # only until V8 collects the freed segment buffers (measured here: +70..95 MiB, and the
+    # same peak for 256 and 512 MiB downloads), so the bar sits between the two.
+    assert growth < 160 * MiB, f"browser memory grew {growth / MiB:.0f} MiB with 224 MiB more data"
 
 
 def test_a_tampered_block_errors_the_stream_and_the_page_gets_no_bad_segment(app, gateway, cli, tmp_path):
