@@ -20,3 +20,4 @@ bench: setup
 	.venv/bin/python bench/seal_open.py
 	.venv/bin/python bench/gateway.py
 	.venv/bin/python bench/browser.py
+	.venv/bin/python bench/worker.py
