@@ -261,7 +261,7 @@ def test_a_permanently_refused_job_reports_its_error_and_keeps_its_data(browser,
     assert outbox_blocks(page, sealed["job"]) == job["blocks"] == 4  # kept until the user decides
     # the app shows it, in plain words, with the user's choices
     row = page.locator(f'[data-testid="job-row"][data-job="{sealed["job"]}"]')
-    row.wait_for()
+    page.locator(f'[data-testid="job-row"][data-job="{sealed["job"]}"][data-state="failed"]').wait_for()
     assert "quota" in row.inner_text().lower()
     assert row.locator('[data-testid="job-retry"]').is_visible()
     # retrying cannot help while the quota is full: it fails again, data still kept
