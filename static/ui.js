@@ -325,7 +325,7 @@ export function render(root, meshkit) {
       redraw = setTimeout(() => {
         redraw = null;
         renderJobs();
-        if (["done", "discarded"].includes(message.job.state)) renderEnvelopes();
+        renderEnvelopes(); // a queued or finished upload changes its row's status
       }, 300);
     }
   });
