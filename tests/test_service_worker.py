@@ -402,9 +402,17 @@ def test_the_worker_checks_the_mailbox_and_new_shares_show_up(browser, gateway):
     assert bob.evaluate("window.news")[0] == {"type": "inbox", "identity": "bob", "new": 1}
     bob.locator(f'[data-testid="inbox-item"][data-root="{sealed["root"]}"]').wait_for(timeout=10_000)
 
+    # a later check reports only what is new since the last one
+    second = call(alice, "return await meshkit.seal(new Uint8Array(10), {from: 'alice', to: [], name: 'm.txt'});")
+    call(alice, "return await meshkit.share(arg.root, {from: 'alice', to: arg.to});", {"root": second["root"], "to": bob_id})
+    call(bob, "return await meshkit.checkMailbox();")
+    bob.wait_for_function("window.news.length > 1", timeout=60_000)
+    assert bob.evaluate("window.news")[1] == {"type": "inbox", "identity": "bob", "new": 1}
+
     bob.context.set_offline(True)  # offline: the inbox is what the worker last saw
     offline = call(bob, "return await meshkit.inbox('bob');")
-    assert [m["share"]["root"] for m in offline] == [sealed["root"]] and offline[0]["cached"] is True
+    assert {m["share"]["root"] for m in offline} == {sealed["root"], second["root"]}
+    assert all(m["cached"] is True for m in offline)
     for page in pages:
         page.context.close()
 

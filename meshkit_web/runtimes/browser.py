@@ -302,11 +302,10 @@ class Runtime:
         news = {}
         for public in await self.store.identities():
             client = await self._client(public.name)
-            known = {row["id"] for row in await self.store.db.all("mailbox") if row.get("owner") == public.id}
-            fresh = [r for r in await client.inbox() if r["id"] not in known]
-            for row in fresh:
-                await self.store.db.put("mailbox", {"key": public.id + " " + row["id"], "owner": public.id,
-                                                    "message": json.dumps(_inbox_row(row))})
+            known = {message["id"] for message in await self.store.messages(public.id)}
+            fresh = [_inbox_row(r) for r in await client.inbox() if r["id"] not in known]
+            for message in fresh:
+                await self.store.remember_message(public.id, message)
             news[public.name] = len(fresh)
             if fresh:
                 broadcast({"type": "inbox", "identity": public.name, "new": len(fresh)})
@@ -361,22 +360,19 @@ class Runtime:
         except MeshKitError as exc:
             if exc.code != "unavailable":
                 raise
-            rows = [{**json.loads(r["message"]), "cached": True} for r in await self.store.db.all("mailbox")
-                    if r.get("owner") == client.identity.id]
+            rows = [{**m, "cached": True} for m in await self.store.messages(client.identity.id)]
             return sorted((r for r in rows if include_acked or not r["acked"]), key=lambda r: r["created"] or 0)
         for row in rows:
-            await self.store.db.put("mailbox", {"key": client.identity.id + " " + row["id"],
-                                                "owner": client.identity.id, "message": json.dumps(row)})
+            await self.store.remember_message(client.identity.id, row)
         return rows
 
     @api
     async def ack(self, as_name: str, message_id: str) -> None:
         client = await self._client(as_name)
         await client.ack(str(message_id))
-        row = await self.store.db.get("mailbox", client.identity.id + " " + str(message_id))
-        if row is not None:
-            await self.store.db.put("mailbox", {**row, "message": json.dumps({**json.loads(row["message"]),
-                                                                              "acked": True})})
+        seen = await self.store.message(client.identity.id, str(message_id))
+        if seen is not None:
+            await self.store.remember_message(client.identity.id, {**seen, "acked": True})
 
     # --- streaming open (the service worker) ---------------------------------------------
     @api

@@ -8,6 +8,7 @@ request pending, so each operation here is one request in its own transaction.
 """
 
 import asyncio
+import json
 
 import js
 from pyodide.ffi import JsException, create_proxy, to_js
@@ -208,3 +209,15 @@ class IdentityStore:
     async def envelopes(self, owner: str) -> list[dict]:
         rows = [r for r in await self.db.all("envelopes") if r.get("owner") == owner]
         return sorted(rows, key=lambda r: r.get("created", 0), reverse=True)
+
+    # the mailbox as last seen (by the page or the worker), for offline reading and news
+    async def remember_message(self, owner: str, message: dict) -> None:
+        await self.db.put("mailbox", {"key": owner + " " + message["id"], "owner": owner,
+                                      "message": json.dumps(message)})
+
+    async def messages(self, owner: str) -> list[dict]:
+        return [json.loads(r["message"]) for r in await self.db.all("mailbox") if r.get("owner") == owner]
+
+    async def message(self, owner: str, message_id: str) -> dict | None:
+        row = await self.db.get("mailbox", owner + " " + message_id)
+        return None if row is None else json.loads(row["message"])
