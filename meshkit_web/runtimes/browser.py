@@ -84,6 +84,19 @@ def parse_expiry(value) -> int | None:
     raise ValueError("expiry must be epoch seconds or a duration such as 7d, 12h, 30m")
 
 
+def _progress(report, total: int):
+    """A per-block callback that reports plaintext bytes done to ``report(done, total)``
+    (a sealed block is its segment plus a 16-byte tag)."""
+    done = 0
+
+    def block_done(block_size: int) -> None:
+        nonlocal done
+        done = min(total, done + max(0, block_size - 16))
+        if report:
+            report(done, total)
+    return block_done
+
+
 async def _blob_chunks(blob, chunk_size: int):
     """A Blob/File as byte chunks; the next slice is read while the caller seals this one
     (reads run off the page's thread), so at most two slices are in memory."""
@@ -238,28 +251,18 @@ class Runtime:
         return entry
 
     async def _seal_direct(self, client, blob, recipients, report):
-        sealed = 0
-        total = int(blob.size)
-
-        def progress(block_size: int):
-            nonlocal sealed
-            sealed = min(total, sealed + max(0, block_size - 16))
-            if report:
-                report(sealed, total)
         root = await client.seal_upload(_blob_chunks(blob, BLOB_READ_SIZE), recipients=recipients,
-                                        on_block=progress)
+                                        on_block=_progress(report, int(blob.size)))
         if report:
-            report(total, total)
+            report(int(blob.size), int(blob.size))
         return root
 
     async def _sealed_blocks(self, client, blob, recipients, report):
-        total, done = int(blob.size), 0
+        progress = _progress(report, int(blob.size))
         async for block in seal(self.backend, _blob_chunks(blob, BLOB_READ_SIZE), sender=client.identity,
                                 recipients=recipients, now=int(time.time())):
             yield block
-            done = min(total, done + max(0, len(block.data) - 16))
-            if report:
-                report(done, total)
+            progress(len(block.data))
 
     # --- the outbox ----------------------------------------------------------------------
     @api
@@ -282,17 +285,7 @@ class Runtime:
     async def outbox_run(self, budget=None) -> str:
         """Upload what the outbox holds: "idle" when empty, "pending" when jobs wait for a
         retry later than ``budget`` seconds from now."""
-        result = await self.outbox.run(float("inf") if budget in (None, js.undefined) else float(budget))
-        await self._mark_uploaded()
-        return result
-
-    async def _mark_uploaded(self) -> None:
-        """My envelopes list says "uploaded" for jobs the uploader finished."""
-        done = {job["id"]: job for job in await self.outbox.jobs() if job["state"] == "done"}
-        for row in await self.store.db.all("envelopes"):
-            if row.get("job") in done and row.get("status") != "uploaded":
-                row["status"] = "uploaded"
-                await self.store.db.put("envelopes", row)
+        return await self.outbox.run(float("inf") if budget in (None, js.undefined) else float(budget))
 
     # --- the mailbox in the background ---------------------------------------------------
     @api
@@ -333,7 +326,10 @@ class Runtime:
     @api
     async def envelopes(self, owner: str) -> list:
         identity = await self._identity(owner)
-        return [{k: v for k, v in row.items() if k not in ("key", "owner")}
+        done = {job["id"] for job in await self.outbox.jobs() if job["state"] == "done"}
+        # a queued envelope is uploaded once its outbox job is done
+        return [{**{k: v for k, v in row.items() if k not in ("key", "owner")},
+                 **({"status": "uploaded"} if row.get("job") in done else {})}
                 for row in await self.store.envelopes(identity.id)]
 
     @api
