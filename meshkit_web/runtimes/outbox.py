@@ -57,8 +57,8 @@ def broadcast(message: dict) -> None:
 
 
 @contextlib.asynccontextmanager
-async def job_lock(name: str, wait: bool = False):
-    """Hold the Web Lock ``name`` for the block's duration. Yields False when ``wait`` is
+async def job_lock(job_id: str, wait: bool = False):
+    """Hold the job's Web Lock for the block's duration. Yields False when ``wait`` is
     off and someone else holds it. A context that dies (a killed worker, a closed tab)
     releases its locks, so a job never stays locked by a dead uploader."""
     locks = getattr(js.navigator, "locks", None)
@@ -74,7 +74,7 @@ async def job_lock(name: str, wait: bool = False):
         return release  # the lock is held until this settles
     proxy = create_proxy(callback)
     options = to_js({"ifAvailable": not wait}, dict_converter=js.Object.fromEntries)
-    held = locks.request(name, options, proxy)
+    held = locks.request("meshkit-job-" + job_id, options, proxy)
     try:
         yield await granted
     finally:
@@ -114,8 +114,7 @@ class Outbox:
             raise
         proof = await make_proof(client.backend, client.identity, SEALED, root, now=int(_now()))
         job.update(state="queued", root=cid_str(root), blocks=seq, proof=proof.data, updated=_now())
-        await self.db.put("jobs", job)
-        broadcast({"type": "job", "job": public_job(job)})
+        await self._save(job)
         return public_job(job)
 
     # --- reading and deciding (the app) ---------------------------------------------------
@@ -129,17 +128,16 @@ class Outbox:
 
     async def retry(self, job_id: str) -> dict:
         """A failed (or waiting) job back in the queue now, e.g. after the user freed quota."""
-        async with job_lock("meshkit-job-" + job_id, wait=True):
+        async with job_lock(job_id, wait=True):
             job = await self._require(job_id)
             if job["state"] in ("failed", "retrying", "queued") and job["blocks"]:
                 job.update(state="queued", attempts=0, next_attempt=0, error=None, updated=_now())
-                await self.db.put("jobs", job)
-                broadcast({"type": "job", "job": public_job(job)})
+                await self._save(job)
             return public_job(job)
 
     async def discard(self, job_id: str) -> None:
         """Drop a job and its staged blocks (the user decided): waits for an upload of it."""
-        async with job_lock("meshkit-job-" + job_id, wait=True):
+        async with job_lock(job_id, wait=True):
             await self.db.delete_prefix("outbox", job_id + " ")
             await self.db.delete("jobs", job_id)
         broadcast({"type": "job", "job": {"id": job_id, "state": "discarded"}})
@@ -174,7 +172,7 @@ class Outbox:
 
     async def upload(self, job_id: str) -> dict | None:
         """Upload one job if no one else is: resume at its saved mark, pin, store the proof."""
-        async with job_lock("meshkit-job-" + job_id) as mine:
+        async with job_lock(job_id) as mine:
             if not mine:
                 return None
             job = await self.db.get("jobs", job_id)
