@@ -172,32 +172,31 @@ class GatewayClient:
                          on_landed: Callable[[int, int], Awaitable[None] | None] | None = None) -> bytes:
         """Upload ``(seq, cid, data)`` blocks of one envelope in order, at most
         UPLOAD_CONCURRENCY in flight; the header (DAG-CBOR, last) goes only once every segment
-        has landed. ``on_landed(seq, landed)`` runs as each block lands, ``landed`` being how
-        many blocks from the first have all landed: a mark to resume from after a crash.
+        has landed. ``on_landed(seq, mark)`` runs as each block lands, every block numbered
+        below ``mark`` having landed: where to resume after a crash.
         Puts are idempotent (content-addressed), so resuming early is harmless. Returns the
         root (the last CID)."""
         in_flight: set[asyncio.Task] = set()
-        landed_set: set[int] = set()
-        landed = 0
-        first = None
+        landed_ahead: set[int] = set()  # landed, but not every block before them has yet
+        mark = None                     # every block before this one has landed
         root = None
 
         async def put(seq: int, cid: bytes, data: bytes):
-            nonlocal landed
+            nonlocal mark
             await self.put_block(cid, data)
-            landed_set.add(seq)
-            while landed + first in landed_set:
-                landed_set.discard(landed + first)
-                landed += 1
+            landed_ahead.add(seq)
+            while mark in landed_ahead:
+                landed_ahead.discard(mark)
+                mark += 1
             if on_landed is not None:
-                result = on_landed(seq, first + landed)
+                result = on_landed(seq, mark)
                 if result is not None:
                     await result
 
         try:
             async for seq, cid, data in blocks:
-                if first is None:
-                    first = seq
+                if mark is None:
+                    mark = seq
                 if len(in_flight) >= UPLOAD_CONCURRENCY:
                     done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     for task in done:
