@@ -12,7 +12,7 @@
 // Pyodide rules for service workers: only a module worker works; no dynamic import(), so
 // pyodide.asm.mjs is imported statically; no top-level await.
 import createPyodideModule from "{{BASE}}/pyodide/pyodide.asm.mjs";
-import { loadPyodide } from "{{BASE}}/pyodide/pyodide.mjs";
+import { loadRuntime, unwrap } from "{{BASE}}/app/meshkit.js";
 
 const BASE = "{{BASE}}";
 const CACHE = "meshkit-{{BUILD}}";
@@ -67,40 +67,15 @@ function runtime() {
 
 async function boot() {
   const started = performance.now();
-  const pyodide = await loadPyodide({
-    indexURL: new URL(BASE + "/pyodide/", location.origin).href,
-    lockFileURL: new URL(BASE + "/pyodide/pyodide-lock.json", location.origin).href,
-    createPyodideModule,
-    stdout: () => {},
-    stderr: (line) => console.warn(line),
-  });
-  const failures = [];
-  const loaded = await pyodide.loadPackage(["meshkit-web"], {
-    messageCallback: () => {},
-    errorCallback: (message) => failures.push(message),
-  });
-  if (failures.length || !loaded.length) throw new Error("MeshKit could not load its Python packages");
-  const module = pyodide.pyimport("meshkit_web.runtimes.browser");
-  const py = await module.start(location.origin, pyodide.toPy({ mode: "service-worker" }));
+  const { py } = await loadRuntime({ gateway: location.origin, background: { mode: "service-worker" },
+    createPyodideModule });
   timings.bootMs = performance.now() - started;
   return py;
 }
 
-function plain(result) {
-  const value = result.toJs ? result.toJs({ dict_converter: Object.fromEntries }) : result;
-  if (result.destroy) result.destroy();
-  return value;
-}
-
 async function call(method, ...args) {
   const py = await runtime();
-  const result = plain(await py[method](...args));
-  if (!result.ok) {
-    const error = new Error(result.message);
-    error.code = result.code;
-    throw error;
-  }
-  return result.value;
+  return unwrap(await py[method](...args));
 }
 
 // --- background sync: the outbox, then the mailbox ------------------------------------------
@@ -165,20 +140,24 @@ async function streamOpen(request, url) {
   const reader = opened.reader;
   const stream = new ReadableStream({
     async pull(controller) {
-      const result = plain(await reader.read());
-      if (!result.ok) {
+      let segment;
+      try {
+        segment = unwrap(await reader.read());
+      } catch (error) {
         // e.g. cid_mismatch, segment_auth_failed, missing_block: abort, never truncate quietly
-        controller.error(new Error(`${result.code}: ${result.message}`));
+        controller.error(new Error(`${error.code}: ${error.message}`));
         reader.destroy();
-      } else if (result.value === null || result.value === undefined) {
+        return;
+      }
+      if (segment === null || segment === undefined) {
         controller.close();
         reader.destroy();
       } else {
-        controller.enqueue(result.value);
+        controller.enqueue(segment);
       }
     },
     async cancel() {
-      plain(await reader.cancel());
+      await reader.cancel();
       reader.destroy();
     },
   }, { highWaterMark: 1 }); // one segment queued: memory stays flat whatever the size

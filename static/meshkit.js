@@ -16,7 +16,8 @@ export class MeshKitError extends Error {
   }
 }
 
-function unwrap(result) {
+// A runtime method's {ok, value} | {ok: false, code, message} as a value or a MeshKitError.
+export function unwrap(result) {
   const plain = result.toJs ? result.toJs({ dict_converter: Object.fromEntries }) : result;
   if (result.destroy) result.destroy();
   if (!plain.ok) throw new MeshKitError(plain.code, plain.message);
@@ -66,14 +67,18 @@ async function registerWorker(serviceWorker) {
         detail: "no Background Sync here: queued uploads run while this page is open" } };
 }
 
-export async function boot({ gateway = location.origin, serviceWorker = true } = {}) {
+// Pyodide, our wheels and the Python runtime, for the page (boot) and the service worker.
+// The worker passes createPyodideModule (it may not import() dynamically); `background`
+// (what capabilities() reports) may be a promise, so the page registers its worker meanwhile.
+export async function loadRuntime({ gateway, background, createPyodideModule }) {
   const started = performance.now();
-  const [pyodide, worker] = await Promise.all([loadPyodide({
+  const pyodide = await loadPyodide({
     indexURL: new URL("pyodide/", RELEASE).href,
     lockFileURL: new URL("pyodide/pyodide-lock.json", RELEASE).href, // must be absolute
+    ...(createPyodideModule ? { createPyodideModule } : {}),
     stdout: () => {},
     stderr: (line) => console.warn(line),
-  }), registerWorker(serviceWorker)]);
+  });
   const pyodideMs = performance.now() - started;
   const failures = [];
   const loaded = await pyodide.loadPackage(["meshkit-web"], {
@@ -85,16 +90,22 @@ export async function boot({ gateway = location.origin, serviceWorker = true } =
       (failures.join("; ") || "nothing loaded"));
   }
   const module = pyodide.pyimport("meshkit_web.runtimes.browser");
-  let py;
   try {
-    py = await module.start(gateway, pyodide.toPy(worker.report));
+    const py = await module.start(gateway, pyodide.toPy(await background));
+    return { py, pyodide, pyodideMs };
   } catch (error) {
     // UnsupportedError (no X25519/Ed25519 in WebCrypto): say so plainly
     const match = /(\w+Error): (.*)$/m.exec(String(error.message || error));
     throw new MeshKitError("unsupported", match ? match[2] : "this browser cannot run MeshKit");
   }
+}
+
+export async function boot({ gateway = location.origin, serviceWorker = true } = {}) {
+  const started = performance.now();
+  const registering = registerWorker(serviceWorker);
+  const { py, pyodide, pyodideMs } = await loadRuntime({ gateway, background: registering.then((w) => w.report) });
   const timings = { pyodideMs, readyMs: performance.now() - started };
-  return makeApi(py, pyodide, timings, worker);
+  return makeApi(py, pyodide, timings, await registering);
 }
 
 function makeApi(py, pyodide, timings, worker) {
