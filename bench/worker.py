@@ -21,54 +21,23 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import psutil  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from meshkit_web.gateway.app import create_app  # noqa: E402
 from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
+from browser_memory import PeakMemory  # noqa: E402
 from servers import ServerThread  # noqa: E402
 
 MiB = 1 << 20
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
-
-
-def browser_rss() -> int:
-    return sum(p.info["memory_info"].rss for p in psutil.process_iter(["name", "memory_info"])
-               if p.info["name"] and "chrom" in p.info["name"] and p.info["memory_info"])
-
-
-class PeakMemory:
-    """Peak RSS of all browser processes over their level at entry, sampled every 50 ms."""
-
-    def __enter__(self):
-        self.base = browser_rss()
-        self.peak = self.base
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, browser_rss())
-            self._stop.wait(0.05)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def over_mib(self) -> float:
-        return (self.peak - self.base) / MiB
 
 
 def sha256_file(path: pathlib.Path) -> bytes:

@@ -10,15 +10,14 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-import threading
 import time
 
-import psutil
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
+from browser_memory import PeakMemory
 from servers import ServerThread, free_port
-from test_browser_core import RANDOM_BYTES_JS, call
+from test_browser_core import RANDOM_BYTES_JS, call, ready
 
 BOOT_TIMEOUT = 60_000
 MiB = 1 << 20
@@ -112,9 +111,7 @@ def app(browser, gateway):
 
 
 def boot(page: Page) -> None:
-    page.goto("/")
-    page.wait_for_function("document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
-    assert page.evaluate("document.documentElement.dataset.meshkitReady") == "true", page.inner_text("#app")
+    ready(page)
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT)
 
 
@@ -276,40 +273,19 @@ def test_a_permanently_refused_job_reports_its_error_and_keeps_its_data(browser,
 
 # --- streaming opens through the worker ------------------------------------------------------
 
-def browser_rss() -> int:
-    """Resident memory of every Chromium process (browser, renderers, utility, GPU)."""
-    total = 0
-    for proc in psutil.process_iter(["name", "memory_info"]):
-        if proc.info["name"] and "chrom" in proc.info["name"] and proc.info["memory_info"]:
-            total += proc.info["memory_info"].rss
-    return total
-
-
 def download_via_worker(page: Page, root: str, tmp_path, name: str) -> tuple[bytes, int]:
     """Click a link to the worker's streaming URL; returns (sha256 of the file, peak RSS)."""
     url = call(page, "return meshkit.openUrl(arg.root, {as: 'bob', name: arg.name, download: true});",
                {"root": root, "name": name})
     page.evaluate("""(url) => { const a = document.createElement('a'); a.href = url; a.id = 'dl';
                        a.textContent = 'download'; document.body.append(a); }""", url)
-    samples = [browser_rss()]
-    stop = threading.Event()
-
-    def sample():  # psutil from a thread; Playwright stays on this one
-        while not stop.is_set():
-            samples.append(browser_rss())
-            stop.wait(0.05)
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     path = tmp_path / name
-    try:
+    with PeakMemory() as memory:
         with page.expect_download(timeout=300_000) as info:
             page.click("#dl")
         download = info.value
         download.save_as(path)  # returns once the browser has written the whole file
-    finally:
-        stop.set()
-        sampler.join()
-    peak = max(samples)
+    peak = memory.peak
     assert download.failure() is None
     page.evaluate("document.getElementById('dl').remove()")
     digest = hashlib.sha256()
