@@ -124,6 +124,11 @@ class RateLimitedError(MeshKitError):
     code = "rate_limited"
 
 
+class InvalidArgumentError(MeshKitError, ValueError):
+    """A caller's argument is not acceptable (a past expiry, an ambiguous recipient name)."""
+    code = "invalid_argument"
+
+
 def _all_error_classes(cls=MeshKitError):
     for sub in cls.__subclasses__():
         yield sub

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from . import codec
 from .backend import CryptoBackend, SecretHandle
 from .errors import EnvelopeFormatError
-from .signing import KEY_LEN, check_identity_key, identity_id, sign_map, verify_map
+from .signing import KEY_LEN, check_identity_key, identity_id, looks_like_id, sign_map, verify_map
 
 KIND = "identity"
 MAX_NAME_LEN = 128
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class Identity:
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME_LEN or any(c in name for c in "/\\\x00"):
         raise ValueError("identity name must be 1-128 characters without slashes")
+    if any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 or c in _BIDI_CONTROLS for c in name):
+        raise ValueError("identity name must not contain control or bidirectional-override characters")
+    if looks_like_id(name):  # a name that reads as an id could pose as another identity
+        raise ValueError("identity name must not look like an identity id")
 
 
 async def create_identity(backend: CryptoBackend, name: str, now: int) -> Identity:

@@ -6,6 +6,7 @@ so a signature over one kind of object can never be replayed as another.
 
 import base64
 import hashlib
+import re
 
 from . import codec
 from .backend import CryptoBackend, SecretHandle
@@ -37,6 +38,19 @@ def identity_id(sig_key: bytes) -> str:
     """Self-certifying id: derived from the Ed25519 key, so id/key mismatch is detectable offline."""
     digest = hashlib.sha256(b"meshkit-web/v1 identity-id\x00" + sig_key).digest()[:20]
     return "mk" + base64.b32encode(digest).decode("ascii").lower()
+
+
+ID_PATTERN = re.compile(r"mk[a-z2-7]{32}")
+# what a person might read as an id (any case, spaces around): never allowed as a name
+_ID_LIKE = re.compile(r"\s*mk[a-z2-7]{32}\s*", re.IGNORECASE)
+
+
+def is_identity_id(text) -> bool:
+    return isinstance(text, str) and ID_PATTERN.fullmatch(text) is not None
+
+
+def looks_like_id(name) -> bool:
+    return isinstance(name, str) and _ID_LIKE.fullmatch(name) is not None
 
 
 def check_identity_key(ident: str, sig_key: bytes) -> None:
