@@ -18,8 +18,7 @@ from contextlib import asynccontextmanager
 from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from limits import parse as parse_rate
 from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -43,6 +42,7 @@ from ..providers.base import BlockProvider
 from ..stores.metadata import MetadataStore
 from .config import SCOPES, GatewayConfig
 from .policy import PolicyClient
+from .site import mount_site
 from .tokens import TokenIssuer
 
 log = logging.getLogger("meshkit.gateway")
@@ -144,46 +144,6 @@ class BodyLimit:
                 raise LimitExceededError(f"request body over {self.limit} bytes")
             return message
         await self.app(scope, counted, send)
-
-
-def mount_site(app: FastAPI, site_dir: str) -> None:
-    """The PWA from build.py on the gateway's own origin. Entry points (index.html, the
-    manifest, the service worker, build.json) are revalidated on every load; a release under
-    /b/<BUILD>/ never changes, so it is cached for good."""
-    site = os.path.abspath(site_dir)
-    if not os.path.isfile(os.path.join(site, "build.json")):
-        raise ValueError(f"{site_dir} is not a site built by build.py (no build.json)")
-    entries = {"/": ("index.html", "text/html; charset=utf-8"),
-               "/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json"),
-               "/sw.js": ("sw.js", "text/javascript; charset=utf-8"),
-               "/build.json": ("build.json", "application/json")}
-    revalidate = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-
-    def entry(filename: str, media_type: str):
-        async def serve():
-            path = os.path.join(site, filename)
-            if not os.path.isfile(path):
-                raise StarletteHTTPException(404, f"{filename} is not part of this build")
-            headers = dict(revalidate)
-            if filename == "sw.js":
-                headers["Service-Worker-Allowed"] = "/"
-            return FileResponse(path, media_type=media_type, headers=headers)
-        return serve
-
-    for route, (filename, media_type) in entries.items():
-        app.add_api_route(route, entry(filename, media_type), methods=["GET", "HEAD"], include_in_schema=False)
-    app.mount("/b", ImmutableFiles(directory=os.path.join(site, "b")), name="site")
-
-
-class ImmutableFiles(StaticFiles):
-    """Files of a content-addressed release: cache forever, never sniff."""
-
-    async def get_response(self, path, scope):
-        response = await super().get_response(path, scope)
-        if response.status_code == 200:
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-            response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
 
 
 def create_app(config: GatewayConfig, provider: BlockProvider, metadata: MetadataStore | None = None) -> FastAPI:
