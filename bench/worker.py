@@ -94,7 +94,7 @@ def main() -> None:
             del warm
 
             for run in range(args.runs):
-                url = page.evaluate("(r) => meshkit.openUrl(r, {as: 'bench', name: 'out.bin', download: true})", root)
+                url = page.evaluate("async (r) => await meshkit.openUrl(r, {as: 'bench', name: 'out.bin', download: true})", root)
                 page.evaluate("""(u) => { const a = document.createElement('a'); a.href = u; a.id = 'dl';
                                   a.textContent = 'dl'; document.body.append(a); }""", url)
                 out = work / "out.bin"

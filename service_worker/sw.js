@@ -5,9 +5,13 @@
 //   same IndexedDB, booted lazily on first need.
 // - Background Sync "meshkit-outbox:<time>": uploads staged jobs (retry with backoff, exactly once),
 //   then checks the mailbox; periodic sync "meshkit-mailbox" checks the mailbox.
-// - GET /meshkit/open/<root>?as=<identity>[&name=..][&type=..][&download=1]: the plaintext as
-//   a stream, each block's CID verified before it is decrypted; a failure midway errors the
-//   stream (the reader sees a network error, never silently short plaintext).
+// - GET /meshkit/open/<token>: the plaintext as a stream, each block's CID verified before it
+//   is decrypted; a failure midway errors the stream (never silently short plaintext). Only
+//   for a one-time capability a page of this app minted (postMessage "open-grant"): a random
+//   256-bit token bound to root, identity id and options, kept in this worker's memory for
+//   60 s and consumed on first use. Always an attachment of an inert type, sandboxed.
+// - Every Response this worker makes carries the gateway's security headers (HEADERS,
+//   from meshkit_web/gateway/headers.py via build.py).
 //
 // Pyodide rules for service workers: only a module worker works; no dynamic import(), so
 // pyodide.asm.mjs is imported statically; no top-level await.
@@ -17,6 +21,9 @@ import { loadRuntime, unwrap } from "{{BASE}}/app/meshkit.js";
 const BASE = "{{BASE}}";
 const CACHE = "meshkit-{{BUILD}}";
 const PRECACHE = {{PRECACHE}};
+const INTEGRITY = {{INTEGRITY}}; // SRI of every release file, checked at install
+const HEADERS = {{HEADERS}};
+const GATEWAY = "{{GATEWAY}}" || location.origin;
 const OUTBOX_TAG = "meshkit-outbox";
 const MAILBOX_TAG = "meshkit-mailbox";
 const SYNC_BUDGET_S = 150; // Chromium ends a sync event after ~3 min; later retries are rescheduled
@@ -36,8 +43,13 @@ globalThis.fetch = async (input, init) => {
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
+    // each release file must match its build hash (a tampered copy fails the install)
     const cache = await caches.open(CACHE);
-    await cache.addAll(PRECACHE);
+    await Promise.all(PRECACHE.map(async (path) => {
+      const response = await networkFetch(path, INTEGRITY[path] ? { integrity: INTEGRITY[path], cache: "no-cache" } : {});
+      if (!response.ok) throw new Error(`precache: ${path} answered ${response.status}`);
+      await cache.put(path, response);
+    }));
     await self.skipWaiting();
   })());
 });
@@ -67,7 +79,7 @@ function runtime() {
 
 async function boot() {
   const started = performance.now();
-  const { py } = await loadRuntime({ gateway: location.origin, background: { mode: "service-worker" },
+  const { py } = await loadRuntime({ gateway: GATEWAY, background: { mode: "service-worker" },
     createPyodideModule });
   timings.bootMs = performance.now() - started;
   return py;
@@ -102,13 +114,59 @@ self.addEventListener("periodicsync", (event) => {
   if (event.tag === MAILBOX_TAG) event.waitUntil(logged("mailbox check", call("mailbox_check")));
 });
 
-// A page asks directly (e.g. the benchmark's cold boot, or "status").
+// A page asks directly (e.g. the benchmark's cold boot, or "status"), or mints an open link.
 self.addEventListener("message", (event) => {
   const reply = (message) => event.ports[0] && event.ports[0].postMessage(message);
-  if (event.data && event.data.type === "boot") {
+  if (event.origin !== location.origin) return; // only this app's own pages (always, but say so)
+  if (event.data && event.data.type === "open-grant") {
+    reply(mintGrant(event.data));
+  } else if (event.data && event.data.type === "boot") {
     event.waitUntil(runtime().then(() => reply({ ok: true, timings }), (e) => reply({ ok: false, message: String(e) })));
   }
 });
+
+// --- security headers on this worker's own Responses ------------------------------------------
+function secured(headers, csp) {
+  return new Headers({ ...headers, ...HEADERS.common, "Content-Security-Policy": csp });
+}
+
+// A network or cached response with the headers enforced (the cached shell, the manifest).
+async function withHeaders(response, csp) {
+  if (!response || response.type === "error" || response.type === "opaqueredirect") return response;
+  const headers = Object.fromEntries(response.headers.entries());
+  return new Response(response.body, { status: response.status, statusText: response.statusText,
+    headers: secured(headers, csp) });
+}
+
+// --- one-time capabilities for streamed opens ---------------------------------------------------
+const GRANT_TTL_MS = 60_000;
+const grants = new Map(); // token -> {root, identity, name, mediaType, download, expires}
+
+function mintGrant({ root, identity, name, mediaType, download }) {
+  if (typeof root !== "string" || !root || typeof identity !== "string" || !identity) {
+    return { ok: false, code: "invalid_argument", message: "open-grant needs a root and an identity id" };
+  }
+  const now = Date.now();
+  for (const [token, grant] of grants) if (grant.expires <= now) grants.delete(token);
+  const bytes = crypto.getRandomValues(new Uint8Array(32)); // 256 bits: unguessable
+  const token = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  grants.set(token, { root, identity, name: String(name || ""), mediaType: String(mediaType || ""),
+    download: !!download, expires: now + GRANT_TTL_MS });
+  return { ok: true, url: `/meshkit/open/${token}`, expires: now + GRANT_TTL_MS };
+}
+
+// The grant for a token, removed on the first look whatever happens next (one use only).
+function takeGrant(token) {
+  const grant = grants.get(token);
+  grants.delete(token);
+  return grant && grant.expires > Date.now() ? grant : null;
+}
+
+// Only types that cannot run script in a browser keep their type; the rest are bytes.
+function inertType(requested) {
+  const type = String(requested || "").split(";")[0].trim().toLowerCase();
+  return HEADERS.inert_types.includes(type) ? type : "application/octet-stream";
+}
 
 // --- fetch: offline shell and streaming opens -----------------------------------------------
 const STATUS = {
@@ -119,21 +177,20 @@ const STATUS = {
 
 function errorResponse(code, message) {
   return new Response(JSON.stringify({ error: code, message }), {
-    status: STATUS[code] || 500, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+    status: STATUS[code] || 500,
+    headers: secured({ "Content-Type": "application/json", "Cache-Control": "no-store" }, HEADERS.strict_csp),
   });
 }
 
 async function streamOpen(request, url) {
-  // Only this origin's own pages may ask (a link from another site must not start a download).
-  if (request.referrer && new URL(request.referrer).origin !== location.origin) {
-    return errorResponse("forbidden", "streaming opens are for this app's own pages");
+  // The URL is the capability: nothing in it but the token counts (no root, name or type).
+  const grant = takeGrant(url.pathname.slice("/meshkit/open/".length));
+  if (!grant) {
+    return errorResponse("forbidden", "this open link is unknown, already used or expired: open the file from the app again");
   }
-  const root = decodeURIComponent(url.pathname.slice("/meshkit/open/".length));
-  const as = url.searchParams.get("as");
-  if (!root || !as) return errorResponse("invalid_argument", "use /meshkit/open/<root>?as=<identity name>");
   let opened;
   try {
-    opened = await call("open_stream", root, as);
+    opened = await call("open_stream", grant.root, grant.identity);
   } catch (error) {
     return errorResponse(error.code || "internal", error.message);
   }
@@ -161,17 +218,16 @@ async function streamOpen(request, url) {
       reader.destroy();
     },
   }, { highWaterMark: 1 }); // one segment queued: memory stays flat whatever the size
-  const headers = {
-    "Content-Type": url.searchParams.get("type") || "application/octet-stream",
+  // Decrypted bytes are never active content on this origin: always an attachment, an inert
+  // type or octet-stream, sandboxed with nothing allowed to load (even if rendered somehow).
+  const name = grant.name || "meshkit-download";
+  const headers = secured({
+    "Content-Type": inertType(grant.mediaType),
     "Content-Length": String(opened.size),
+    "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
     "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
     "X-MeshKit-Sender": opened.sender,
-  };
-  if (url.searchParams.get("download")) {
-    const name = url.searchParams.get("name") || "meshkit-download";
-    headers["Content-Disposition"] = `attachment; filename*=UTF-8''${encodeURIComponent(name)}`;
-  }
+  }, HEADERS.plaintext_csp);
   return new Response(stream, { headers });
 }
 
@@ -186,9 +242,10 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(caches.match(request, { cacheName: CACHE }).then((hit) => hit || networkFetch(request)));
   } else if (request.mode === "navigate" || url.pathname === "/manifest.webmanifest") {
     // entry points: the network's newest, the precached copy when offline or the server is down
+    const csp = url.pathname === "/" || url.pathname === "/index.html" ? HEADERS.app_csp : HEADERS.strict_csp;
     event.respondWith(networkFetch(request).catch(async () =>
       (await caches.match(request.mode === "navigate" ? "/" : request, { cacheName: CACHE, ignoreSearch: true }))
-      || Response.error()));
+      || Response.error()).then((response) => withHeaders(response, csp)));
   }
   // everything else (the gateway's API) goes to the network untouched
 });

@@ -275,7 +275,7 @@ def test_a_permanently_refused_job_reports_its_error_and_keeps_its_data(browser,
 
 def download_via_worker(page: Page, root: str, tmp_path, name: str) -> tuple[bytes, int]:
     """Click a link to the worker's streaming URL; returns (sha256 of the file, peak RSS)."""
-    url = call(page, "return meshkit.openUrl(arg.root, {as: 'bob', name: arg.name, download: true});",
+    url = call(page, "return await meshkit.openUrl(arg.root, {as: 'bob', name: arg.name, download: true});",
                {"root": root, "name": name})
     page.evaluate("""(url) => { const a = document.createElement('a'); a.href = url; a.id = 'dl';
                        a.textContent = 'download'; document.body.append(a); }""", url)
