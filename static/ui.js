@@ -280,9 +280,16 @@ export function render(root, meshkit) {
         el("td", { class: "actions" },
           el("button", { type: "button", testid: "open", onclick: () => download(env.root, env.name, env.size) }, "Open"),
           // large files: streamed by the service worker straight to disk, never held in memory
-          streaming ? el("a", { class: "button", testid: "save-streamed", download: env.name || "",
-            href: meshkit.openUrl(env.root, { as: state.current, name: env.name, download: true }),
-            title: "Decrypt while downloading (for large files)" }, "Save") : null,
+          // the worker's link is one-time and short-lived: minted on the click, used at once
+          streaming ? el("button", { type: "button", class: "button", testid: "save-streamed",
+            title: "Decrypt while downloading (for large files)",
+            onclick: () => guarded(`Saving ${env.name}`, async () => {
+              const link = el("a", { href: await meshkit.openUrl(env.root, { as: state.current, name: env.name,
+                download: true }), download: env.name || "", hidden: true });
+              document.body.append(link);
+              link.click();
+              link.remove();
+            }) }, "Save") : null,
           shareControls(env))));
     }
   }

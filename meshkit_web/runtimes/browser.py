@@ -372,11 +372,18 @@ class Runtime:
 
     # --- streaming open (the service worker) ---------------------------------------------
     @api
-    async def open_stream(self, root: str, as_name: str) -> dict:
-        """Open for streaming: the header is verified and the key unwrapped here (so refusals
-        come before any byte); ``reader.read()`` then gives one authenticated segment at a
-        time, each block's CID verified before it is decrypted."""
-        client = await self._client(as_name)
+    async def open_stream(self, root: str, identity_id: str) -> dict:
+        """Open for streaming as the identity with this id (the worker's one-time grant names
+        an id, never a local name, which anyone could guess): the header is verified and the
+        key unwrapped here (so refusals come before any byte); ``reader.read()`` then gives one
+        authenticated segment at a time, each block's CID verified before it is decrypted."""
+        identity_id = str(identity_id)
+        mine = [p for p in await self.store.identities() if p.id == identity_id]
+        if not mine:
+            raise UnknownIdentityError("no identity with that id in this browser")
+        client = await self._client(mine[0].name)
+        if client.identity.id != identity_id:  # renamed/replaced between the two reads
+            raise UnknownIdentityError("no identity with that id in this browser")
         opened = await client.open(parse_cid(str(root)))
         return {"size": opened.header.size, "sender": opened.header.sender_id, "created": opened.header.created,
                 "reader": PlaintextReader(opened)}
