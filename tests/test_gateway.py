@@ -198,7 +198,7 @@ def test_challenge_needs_the_key_and_answers_once(world, backend):
     url = world["url"]
     challenge = httpx.post(url + "/v1/auth/challenge", json={"id": alice.id}).json()
     from meshkit_web.core.auth import challenge_message
-    message = challenge_message(challenge["audience"], challenge["challenge"])
+    message = challenge_message(url, challenge["challenge"])
     wrong = run(backend.ed25519_sign(carol.sig_private, message))
     reply = httpx.post(url + "/v1/auth/token", json={"challenge": challenge["challenge"],
                                                      "signature": codec.b64e(wrong), "scopes": ["pins"]})
@@ -209,7 +209,7 @@ def test_challenge_needs_the_key_and_answers_once(world, backend):
     replay = httpx.post(url + "/v1/auth/token", json=body)
     assert (replay.status_code, replay.json()["error"]) == (401, "unauthorized")
     bad_scope = httpx.post(url + "/v1/auth/challenge", json={"id": alice.id}).json()
-    message = challenge_message(bad_scope["audience"], bad_scope["challenge"])
+    message = challenge_message(url, bad_scope["challenge"])
     reply = httpx.post(url + "/v1/auth/token", json={
         "challenge": bad_scope["challenge"], "scopes": ["admin"],
         "signature": codec.b64e(run(backend.ed25519_sign(alice.sig_private, message)))})

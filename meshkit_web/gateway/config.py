@@ -24,6 +24,15 @@ class GatewayConfig:
     max_block_size: int = MAX_SEGMENT_SIZE + TAG_LEN   # a sealed segment of the largest size
     max_message_size: int = 64 << 10
     pin_quota: int = 1 << 30                   # bytes of pinned DAGs per identity
+    storage_quota: int = 2 << 30               # bytes of blocks an identity has put and not yet collected
+    gc_grace: int = 24 * 3600                  # seconds an unpinned block is kept before it is collected
+    gc_interval: int = 3600                    # seconds between garbage collections (0: never in the background)
+    # per client address, `limits` notation: new identities in the directory, login challenges
+    anonymous_limits: dict = field(default_factory=lambda: {"directory": "30/minute", "challenge": "300/minute"})
+    public_urls: list[str] = field(default_factory=list)  # the URLs clients use (logins are bound to them)
+    # how much of a DAG one trustless read may walk: the CAR of one envelope stays well inside
+    max_read_blocks: int = 70_000
+    max_read_cbor_bytes: int = 4 << 20
     rate_limit: str = "1200/minute"            # per identity, `limits` notation
     rate_limit_storage: str = "memory://"      # e.g. redis://host:6379 when several gateways share limits
     cors_origins: list[str] = field(default_factory=list)

@@ -4,12 +4,38 @@ Providers store bytes under CIDs; they are not trusted for integrity (the gatewa
 every put, clients check every get), nor for confidentiality (they only see ciphertext).
 """
 
+import asyncio
 from abc import ABC, abstractmethod
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 from ..core import car, dag
 from ..core.cid import DAG_CBOR, cid_str, codec_of
-from ..core.errors import MissingBlockError
+from ..core.envelope import MAX_HEADER_SIZE, max_segments
+from ..core.errors import LimitExceededError, MissingBlockError
+
+LINKS_CACHE_SIZE = 1_000_000  # links remembered per provider (~40 MiB at most)
+
+
+@dataclass
+class WalkBudget:
+    """How much of a DAG one operation may walk. The defaults hold the largest legal
+    envelope (one header of at most MAX_HEADER_SIZE bytes linking its segments) with room."""
+    max_blocks: int = 2 * max_segments(1) + 16
+    max_cbor_bytes: int = 4 * MAX_HEADER_SIZE
+    blocks: int = 0
+    cbor_bytes: int = 0
+
+    def block(self) -> None:
+        self.blocks += 1
+        if self.blocks > self.max_blocks:
+            raise LimitExceededError(f"the DAG has more than {self.max_blocks} blocks")
+
+    def cbor(self, size: int) -> None:
+        self.cbor_bytes += size
+        if self.cbor_bytes > self.max_cbor_bytes:
+            raise LimitExceededError(f"the DAG has more than {self.max_cbor_bytes} bytes of DAG-CBOR")
 
 
 class BlockProvider(ABC):
@@ -40,8 +66,40 @@ class BlockProvider(ABC):
     @abstractmethod
     async def unpin(self, root: bytes) -> None: ...
 
-    async def walk(self, root: bytes) -> AsyncIterator[tuple[bytes, bytes]]:
-        """Every (cid, data) of the DAG under ``root``, depth first, each block once."""
+    @abstractmethod
+    async def delete(self, cid: bytes) -> None:
+        """Drop one block (garbage collection); absent is fine."""
+
+    # --- walking DAGs, bounded and off the event loop ------------------------------------
+    # Decoding DAG-CBOR is pure-Python CPU work (a 1 MiB header: ~3 s). Links are decoded
+    # in a worker thread, one block at a time per provider, and cached by CID (a CID's
+    # bytes never change), so no read can hold the event loop and repeated reads are cheap.
+    _links_cache: "OrderedDict[bytes, tuple[bytes, ...]]"
+    _links_cached = 0
+    _decode_slot: asyncio.Semaphore | None = None
+
+    async def links(self, cid: bytes, data: bytes) -> tuple[bytes, ...]:
+        if codec_of(cid) != DAG_CBOR:
+            return ()
+        cache = self.__dict__.setdefault("_links_cache", OrderedDict())
+        found = cache.get(cid)
+        if found is not None:
+            cache.move_to_end(cid)
+            return found
+        if self._decode_slot is None:
+            self._decode_slot = asyncio.Semaphore(1)
+        async with self._decode_slot:
+            found = tuple(await asyncio.to_thread(dag.links, cid, data))
+        cache[cid] = found
+        self._links_cached += len(found) + 1
+        while self._links_cached > LINKS_CACHE_SIZE and cache:
+            self._links_cached -= len(cache.popitem(last=False)[1]) + 1
+        return found
+
+    async def walk(self, root: bytes, budget: "WalkBudget | None" = None) -> AsyncIterator[tuple[bytes, bytes]]:
+        """Every (cid, data) of the DAG under ``root``, depth first, each block once, within
+        ``budget`` (LimitExceededError past it)."""
+        budget = budget or WalkBudget()
         seen: set[bytes] = set()
         stack = [root]
         while stack:
@@ -49,23 +107,29 @@ class BlockProvider(ABC):
             if cid in seen:
                 continue
             seen.add(cid)
+            budget.block()
             data = await self.get(cid)
+            if codec_of(cid) == DAG_CBOR:
+                budget.cbor(len(data))
             yield cid, data
-            stack.extend(reversed(dag.links(cid, data)))
+            stack.extend(reversed(await self.links(cid, data)))
 
-    async def dag_size(self, root: bytes) -> int:
+    async def dag_size(self, root: bytes, budget: "WalkBudget | None" = None) -> int:
         """Total bytes of a complete DAG; MissingBlockError names the first absent block.
         Only DAG-CBOR blocks are read (raw blocks are leaves: their size is enough)."""
+        budget = budget or WalkBudget()
         total, seen, stack = 0, set(), [root]
         while stack:
             cid = stack.pop()
             if cid in seen:
                 continue
             seen.add(cid)
+            budget.block()
             if codec_of(cid) == DAG_CBOR:
                 data = await self.get(cid)
+                budget.cbor(len(data))
                 total += len(data)
-                stack.extend(dag.links(cid, data))
+                stack.extend(await self.links(cid, data))
             else:
                 size = await self.size(cid)
                 if size is None:
@@ -73,10 +137,10 @@ class BlockProvider(ABC):
                 total += size
         return total
 
-    async def check_complete(self, root: bytes) -> None:
-        await self.dag_size(root)
+    async def check_complete(self, root: bytes, budget: "WalkBudget | None" = None) -> None:
+        await self.dag_size(root, budget)
 
-    async def export_car(self, root: bytes) -> AsyncIterator[bytes]:
+    async def export_car(self, root: bytes, budget: "WalkBudget | None" = None) -> AsyncIterator[bytes]:
         """The DAG as a CARv1 stream (root in the header, blocks depth first, no duplicates).
 
         Fails with MissingBlockError before the first byte if the root itself is absent.
@@ -84,6 +148,6 @@ class BlockProvider(ABC):
         if await self.size(root) is None:
             raise MissingBlockError("root block is not stored here")
         yield car.encode_header([root])
-        async for cid, data in self.walk(root):
+        async for cid, data in self.walk(root, budget):
             yield car.frame_prefix(cid, len(data))
             yield data

@@ -4,7 +4,8 @@
     DATA/pins/<cid>               a marker per pinned root
 
 Writes are atomic renames of content-addressed files, so several gateway processes can
-share one directory. Nothing is garbage-collected: unpinning only drops the marker.
+share one directory. Unpinning drops the marker; the gateway's collector (gateway/gc.py) deletes blocks
+nobody pinned once their grace period is over.
 """
 
 import asyncio
@@ -73,6 +74,12 @@ class EmbeddedProvider(BlockProvider):
     async def unpin(self, root: bytes) -> None:
         try:
             os.unlink(os.path.join(self._pins, cid_str(root)))
+        except FileNotFoundError:
+            pass
+
+    async def delete(self, cid: bytes) -> None:
+        try:
+            os.unlink(self._path(cid))
         except FileNotFoundError:
             pass
 

@@ -9,8 +9,10 @@ Endpoints (https://docs.ipfs.tech/reference/kubo/rpc/): block/put, block/get, bl
 pin/add, pin/rm, dag/export. Every RPC call is a POST.
 """
 
+import logging
 import re
 from typing import AsyncIterator
+
 
 import httpx
 
@@ -19,6 +21,7 @@ from ..core.errors import CIDMismatchError, EnvelopeFormatError, MissingBlockErr
 from .base import BlockProvider
 
 _NOT_FOUND_HINTS = ("not found", "could not find", "no link named", "block was not found")
+log = logging.getLogger("meshkit.kubo")
 _NOT_PINNED = "not pinned or pinned indirectly"  # boxo pinner's ErrNotPinned, as pin/rm reports it
 _COULD_NOT_FIND = re.compile(r"could not find ([A-Za-z0-9]+)")  # "ipld: could not find <cid>"
 
@@ -143,7 +146,15 @@ class KuboProvider(BlockProvider):
         # credentials are not, and must not pass for success (the pin would stay forever)
         await self._rpc("pin/rm", params={"arg": cid_str(root), "recursive": "true"}, tolerate=(_NOT_PINNED,))
 
-    async def export_car(self, root: bytes) -> AsyncIterator[bytes]:
+    async def delete(self, cid: bytes) -> None:
+        """Kubo's block/rm: it refuses pinned blocks (kept then); an absent block is fine."""
+        reply = await self._client.post("/block/rm", params={"arg": cid_str(cid)}) if self._client else None
+        if reply is None:
+            raise UnavailableError("the Kubo provider is not started")
+        if reply.status_code != 200:
+            log.info("Kubo kept block %s (block/rm answered HTTP %d)", cid_str(cid), reply.status_code)
+
+    async def export_car(self, root: bytes, budget=None) -> AsyncIterator[bytes]:
         """Kubo's own CARv1 export of the DAG, streamed through."""
         if await self.size(root) is None:
             raise MissingBlockError(f"block {cid_str(root)} is not stored")

@@ -79,6 +79,28 @@ sync_records = Table(
     Column("data", LargeBinary, nullable=False),
     Column("updated", BigInteger, nullable=False),
 )
+usage = Table(  # per identity: bytes pinned and bytes stored, changed only by conditional UPDATEs
+    "usage", schema,
+    Column("identity", String(64), primary_key=True),
+    Column("pinned", BigInteger, nullable=False),
+    Column("stored", BigInteger, nullable=False),
+)
+block_charges = Table(  # who put which block (and is charged for it) until it is collected
+    "block_charges", schema,
+    Column("identity", String(64), primary_key=True),
+    Column("cid", String(128), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Index("block_charges_by_cid", "cid"),
+    Index("block_charges_by_created", "created"),
+)
+anonymous_events = Table(  # what unauthenticated callers did against an identity: one counter per kind
+    "anonymous_events", schema,
+    Column("identity", String(64), primary_key=True),
+    Column("event", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("last", BigInteger, nullable=False),
+)
 audit = Table(
     "audit", schema,
     Column("seq", Integer, primary_key=True, autoincrement=True),
@@ -89,6 +111,10 @@ audit = Table(
     Column("outcome", String(64), nullable=False),
     Index("audit_by_identity", "identity"),
 )
+
+
+class _OverQuota(Exception):
+    """Rolls a charge's transaction back (raised inside it)."""
 
 
 def engine_for(url: str) -> AsyncEngine:
@@ -149,18 +175,33 @@ class MetadataStore:
             return await self._insert_new(conn, used_challenges, jti=jti, expires=expires)
 
     # pins ---------------------------------------------------------------------------
+    async def _usage_row(self, conn, ident: str) -> None:
+        """Make sure ``ident`` has a usage row (started from the pins it already has)."""
+        pinned = (await conn.execute(select(func.coalesce(func.sum(pins.c.size), 0))
+                                     .where(pins.c.identity == ident))).scalar()
+        await self._insert_new(conn, usage, identity=ident, pinned=pinned, stored=0)
+
+    @staticmethod
+    async def _charge(conn, ident: str, column, size: int, quota: int) -> None:
+        """Add ``size`` to one usage counter only if it stays within ``quota``: one UPDATE,
+        so concurrent charges can never overrun it together. _OverQuota rolls back."""
+        result = await conn.execute(update(usage).where(and_(usage.c.identity == ident, column + size <= quota))
+                                    .values({column.key: column + size}))
+        if result.rowcount != 1:
+            raise _OverQuota()
+
     async def add_pin(self, ident: str, root: str, size: int, quota: int) -> str | None:
         """Record a pin if it fits the identity's quota: "added", "existing" (idempotent), or
         None when it does not fit."""
-        async with self.engine.begin() as conn:
-            if (await conn.execute(select(pins.c.root).where(and_(pins.c.identity == ident,
-                                                                  pins.c.root == root)))).first():
-                return "existing"
-            used = (await conn.execute(select(func.coalesce(func.sum(pins.c.size), 0))
-                                       .where(pins.c.identity == ident))).scalar()
-            if used + size > quota:
-                return None
-            await self._insert_new(conn, pins, identity=ident, root=root, size=size, created=int(time.time()))
+        try:
+            async with self.engine.begin() as conn:
+                await self._usage_row(conn, ident)
+                if not await self._insert_new(conn, pins, identity=ident, root=root, size=size,
+                                              created=int(time.time())):
+                    return "existing"
+                await self._charge(conn, ident, usage.c.pinned, size, quota)
+        except _OverQuota:
+            return None
         return "added"
 
     async def pin_count(self, root: str) -> int:
@@ -171,7 +212,12 @@ class MetadataStore:
     async def remove_pin(self, ident: str, root: str) -> tuple[bool, int]:
         """(whether this identity had the pin, how many pins of the root remain)."""
         async with self.engine.begin() as conn:
+            size = (await conn.execute(select(pins.c.size).where(and_(pins.c.identity == ident,
+                                                                      pins.c.root == root)))).scalar()
             result = await conn.execute(delete(pins).where(and_(pins.c.identity == ident, pins.c.root == root)))
+            if result.rowcount:
+                await conn.execute(update(usage).where(usage.c.identity == ident)
+                                   .values(pinned=usage.c.pinned - size))
             left = (await conn.execute(select(func.count()).select_from(pins).where(pins.c.root == root))).scalar()
         return result.rowcount > 0, left
 
@@ -185,6 +231,57 @@ class MetadataStore:
         async with self.engine.connect() as conn:
             return (await conn.execute(select(func.coalesce(func.sum(pins.c.size), 0))
                                        .where(pins.c.identity == ident))).scalar()
+
+    async def pinned_roots(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(select(pins.c.root).distinct())).scalars())
+
+    async def pin_state(self) -> tuple:
+        """Changes whenever a pin is added or removed (collection checks it did not move)."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(func.count(), func.coalesce(func.max(pins.c.created), 0),
+                                             func.coalesce(func.sum(pins.c.size), 0)))).first()
+            return tuple(row)
+
+    # stored blocks: charges against the storage quota ---------------------------------
+    async def charge_block(self, ident: str, cid: str, size: int, quota: int) -> bool:
+        """Charge ``ident`` for a block it puts (once per block; a block put again is free).
+        False, and nothing recorded, when it would exceed ``quota``."""
+        try:
+            async with self.engine.begin() as conn:
+                await self._usage_row(conn, ident)
+                if not await self._insert_new(conn, block_charges, identity=ident, cid=cid, size=size,
+                                              created=int(time.time())):
+                    return True
+                await self._charge(conn, ident, usage.c.stored, size, quota)
+        except _OverQuota:
+            return False
+        return True
+
+    async def stored_bytes(self, ident: str) -> int:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(usage.c.stored).where(usage.c.identity == ident))).scalar() or 0
+
+    async def expired_charges(self, before: int, limit: int = 10_000) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(block_charges).where(block_charges.c.created < before)
+                                      .order_by(block_charges.c.created).limit(limit))
+            return [dict(row._mapping) for row in rows]
+
+    async def drop_charge(self, ident: str, cid: str, size: int) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(block_charges).where(and_(block_charges.c.identity == ident,
+                                                                         block_charges.c.cid == cid)))
+            if not result.rowcount:
+                return False
+            await conn.execute(update(usage).where(usage.c.identity == ident)
+                               .values(stored=usage.c.stored - size))
+        return True
+
+    async def charge_count(self, cid: str) -> int:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(block_charges)
+                                       .where(block_charges.c.cid == cid))).scalar()
 
     # mailboxes ----------------------------------------------------------------------
     async def post_message(self, recipient: str, sender: str, kind: str, body: bytes) -> str:
@@ -241,6 +338,21 @@ class MetadataStore:
         async with self.engine.connect() as conn:
             return [dict(row._mapping) for row in await conn.execute(query.order_by(capsules.c.created.desc()))]
 
+    async def capsule_still_live(self, cid: str, now: int):
+        """True if the capsule is neither revoked nor expired, decided by one UPDATE that
+        takes the row's write lock (a revocation commits before it or waits for it);
+        else (revoked, expires) as stored now."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(capsules).where(and_(capsules.c.cid == cid, capsules.c.revoked.is_(False),
+                                            (capsules.c.expires.is_(None)) | (capsules.c.expires > now)))
+                .values(revoked=False))
+            if result.rowcount == 1:
+                return True
+            row = (await conn.execute(select(capsules.c.revoked, capsules.c.expires)
+                                      .where(capsules.c.cid == cid))).first()
+        return (True, None) if row is None else (bool(row.revoked), row.expires)
+
     async def revoke_capsule(self, cid: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(update(capsules).where(capsules.c.cid == cid).values(revoked=True))
@@ -294,6 +406,22 @@ class MetadataStore:
         async with self.engine.begin() as conn:
             await conn.execute(insert(audit).values(time=int(time.time()), identity=identity, action=action,
                                                     target=target, outcome=outcome))
+
+    async def count_anonymous(self, identity: str, event: str) -> None:
+        """Count an unauthenticated event against ``identity``: one row per kind, so no
+        amount of anonymous noise can grow its view or push real entries out of it."""
+        now = int(time.time())
+        async with self.engine.begin() as conn:
+            if not await self._insert_new(conn, anonymous_events, identity=identity, event=event, count=1, last=now):
+                await conn.execute(update(anonymous_events).where(and_(anonymous_events.c.identity == identity,
+                                                                       anonymous_events.c.event == event))
+                                   .values(count=anonymous_events.c.count + 1, last=now))
+
+    async def anonymous_counts(self, identity: str) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(anonymous_events.c.event, anonymous_events.c.count,
+                                             anonymous_events.c.last).where(anonymous_events.c.identity == identity))
+            return [dict(row._mapping) for row in rows]
 
     async def audit_entries(self, identity: str, limit: int = 200) -> list[dict]:
         async with self.engine.connect() as conn:

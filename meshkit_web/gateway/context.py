@@ -1,0 +1,108 @@
+"""What every route family shares: the config, the stores, the token issuer, the rate
+limiter, and the two dependencies that decide who is calling (``requires``) and how often
+an anonymous caller may (``anonymous_limit``)."""
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass, field
+
+from fastapi import Depends, Request
+from limits import parse as parse_rate
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from ..core.auth import canonical_url
+from ..core.cid import cid_str
+from ..core.envelope import read_header
+from ..core.errors import AuthError, MissingBlockError, RateLimitedError
+from ..crypto.nacl_backend import NaclBackend
+from ..providers.base import BlockProvider
+from ..stores.metadata import MetadataStore
+from .config import GatewayConfig
+from .tokens import TokenIssuer
+
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass
+class Gateway:
+    config: GatewayConfig
+    provider: BlockProvider
+    store: MetadataStore
+    issuer: TokenIssuer = field(init=False)
+    backend: NaclBackend = field(default_factory=NaclBackend)
+    policy: object = None  # PolicyClient, made in the app's lifespan (it owns an HTTP client)
+
+    def __post_init__(self):
+        c = self.config
+        self.issuer = TokenIssuer(c.token_key, c.audience, c.token_ttl, c.challenge_ttl)
+        self.limiter = MovingWindowRateLimiter(storage_from_string("async+" + c.rate_limit_storage))
+        self.rate = parse_rate(c.rate_limit)
+        self.anonymous_rates = {name: parse_rate(value) for name, value in c.anonymous_limits.items()}
+        self.public_urls = {canonical_url(url) for url in c.public_urls}
+
+    async def audit(self, identity: str | None, action: str, target: str | None, outcome: str = "ok") -> None:
+        """An entry in ``identity``'s audit view, written only on behalf of that identity
+        (anonymous events are counted per identity instead, see ``anonymous_event``)."""
+        await self.store.audit(identity, action, target[:160] if target else target, outcome)
+
+    def own_urls(self, request: Request) -> set[str]:
+        """The URLs clients may have signed a login for. Configured public URLs (behind a
+        proxy or TLS terminator); else the address this socket is really bound to (from the
+        server, not from the Host header a relaying gateway could set)."""
+        if self.public_urls:
+            return self.public_urls
+        server = request.scope.get("server")
+        if not server:
+            return set()
+        host, port = server[0], server[1]
+        names = {host if ":" not in host else f"[{host}]"}
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                names.update(_LOOPBACK_NAMES)
+        except ValueError:
+            pass
+        return {canonical_url(f"http://{name}:{port}") for name in names}
+
+    def requires(self, scope: str):
+        async def check(request: Request) -> str:
+            header = request.headers.get("authorization", "")
+            if not header.lower().startswith("bearer "):
+                raise AuthError("a capability token is required (Authorization: Bearer ...)")
+            identity = self.issuer.verify(header[7:].strip(), scope)
+            if not await self.limiter.hit(self.rate, identity):
+                raise RateLimitedError(f"rate limit {self.config.rate_limit} exceeded for {identity}")
+            return identity
+        return Depends(check)
+
+    def anonymous_limit(self, kind: str):
+        """A per-client-address limit for requests anyone may make (publishing identities,
+        login challenges): creating identities is not free."""
+        async def check(request: Request) -> None:
+            client = request.client.host if request.client else "unknown"
+            if not await self.limiter.hit(self.anonymous_rates[kind], "anon", kind, client):
+                raise RateLimitedError(f"too many {kind} requests from this address; try again later")
+        return Depends(check)
+
+
+async def envelope_header(gw: Gateway, root: bytes):
+    """The verified header of an envelope root stored here. Its bytes are fetched on the
+    event loop, then decoded and checked in a worker thread (a 1 MiB header is seconds of
+    pure-Python CPU: never on the loop)."""
+    data = await gw.provider.get(root)
+
+    async def only(cid: bytes) -> bytes:
+        if cid != root:
+            raise MissingBlockError("a header is read from its own block only")
+        return data
+    return await asyncio.to_thread(asyncio.run, read_header(gw.backend, root, only))
+
+
+async def parties_of(gw: Gateway, root: bytes) -> set[str]:
+    """Who has a stake in an envelope: its sender, the recipients in its header, and the
+    sharers and recipients of its shares."""
+    header = await envelope_header(gw, root)
+    found = {header.sender_id, *(entry.recipient for entry in header.recipients)}
+    for row in await gw.store.find_capsules(root=cid_str(root)):
+        found.update((row["sharer"], row["recipient"]))
+    return found

@@ -1,0 +1,144 @@
+"""HTTP plumbing shared by every route family: error bodies, bounded request bodies,
+typed errors for anything that goes wrong (never a traceback, never a 500 for bad input).
+
+Errors are JSON ``{"error": <stable code>, "message": ...}``; the codes are Core's error
+codes, so clients rebuild the same typed errors (``core.errors.error_for_code``).
+"""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..core.errors import EnvelopeFormatError, LimitExceededError, MeshKitError
+
+log = logging.getLogger("meshkit.gateway")
+
+STATUS = {  # error code -> HTTP status
+    "malformed": 400, "cid_mismatch": 400, "bad_signature": 400, "identity_mismatch": 400,
+    "unsupported_version": 400, "invalid_argument": 400, "limit_exceeded": 413, "missing_block": 404,
+    "missing_metadata": 404, "unknown_identity": 404, "unauthorized": 401, "forbidden": 403,
+    "not_recipient": 403, "policy_denied": 403, "quota_exceeded": 403, "revoked": 410, "expired": 410,
+    "conflict": 409, "rate_limited": 429, "policy_unavailable": 503, "unavailable": 502,
+}
+RAW_MEDIA = "application/vnd.ipld.raw"
+CAR_MEDIA = "application/vnd.ipld.car"
+CBOR_MEDIA = "application/cbor"
+IMMUTABLE = "public, max-age=29030400, immutable"
+
+
+def error_response(code: str, message: str, status: int | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status or STATUS.get(code, 400),
+                        headers={"Cache-Control": "no-store"})
+
+
+def binary_body(description: str, media: str = "application/octet-stream") -> dict:
+    """OpenAPI for a route whose body is raw bytes (read from the request, size-capped)."""
+    return {"requestBody": {"required": True, "description": description,
+                            "content": {media: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it exceeds ``limit`` (never buffered beyond it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit() or len(declared) > 18:
+            raise EnvelopeFormatError("bad Content-Length")
+        if int(declared) > limit:
+            raise LimitExceededError(f"body of {declared} bytes exceeds the {limit}-byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise LimitExceededError(f"body exceeds the {limit}-byte limit")
+    return bytes(body)
+
+
+class BodyLimit:
+    """ASGI middleware: no request body larger than ``limit`` bytes reaches any route, whether
+    declared by Content-Length or streamed in chunks (JSON routes included)."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or len(declared) > 18 or int(declared) > self.limit):
+            return await error_response("limit_exceeded", f"request body over {self.limit} bytes", 413)(
+                scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise LimitExceededError(f"request body over {self.limit} bytes")
+            return message
+        await self.app(scope, counted, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every failure becomes a typed JSON error. Bad input that slips past validation into
+    the database (a value out of a column's range) is a 400, not a 500; anything else is
+    'internal', logged by type only (a message or traceback could quote request data)."""
+
+    @app.exception_handler(MeshKitError)
+    async def meshkit_error(request: Request, exc: MeshKitError):
+        return error_response(exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()})
+        return error_response("malformed", "invalid request: " + ", ".join(fields)[:300], 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        return error_response(code.get(exc.status_code, "http_error"), str(exc.detail)[:300], exc.status_code)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(IntegrityError)
+    async def database_refused(request: Request, exc: Exception):
+        return error_response("malformed", "a value is out of the accepted range", 400)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(ValueError)
+    async def bad_value(request: Request, exc: Exception):
+        return error_response("malformed", "a value is out of the accepted range", 400)
+
+
+
+class InternalErrors:
+    """ASGI middleware, innermost: an exception no handler claimed becomes a typed 500 JSON
+    ('internal'), logged by type and route only. (Starlette's own last-resort handler
+    re-raises, and the server then logs a traceback that can quote request data.)"""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # noqa: BLE001 - the one place that turns anything into a typed reply
+            route = scope.get("route")
+            log.error("internal error on %s %s (%s)", scope.get("method"), getattr(route, "path", "?"),
+                      type(exc).__name__)
+            if not started:
+                await error_response("internal", "the gateway failed to handle this request", 500)(
+                    scope, receive, send)

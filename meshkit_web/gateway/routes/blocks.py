@@ -1,0 +1,91 @@
+"""Block puts (CID recomputed, size and storage quota enforced) and trustless reads
+(https://specs.ipfs.tech/http-gateways/trustless-gateway/): one raw block, or a CAR of the
+whole DAG, its walk bounded and its CBOR decoded off the event loop."""
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
+from ...core.envelope import MAX_HEADER_SIZE
+from ...core.errors import CIDMismatchError, MissingBlockError, QuotaExceededError
+from ...providers.base import WalkBudget
+from ..context import Gateway
+from ..http import CAR_MEDIA, IMMUTABLE, RAW_MEDIA, binary_body, error_response, read_body
+
+
+def router(gw: Gateway) -> APIRouter:
+    api = APIRouter()
+    config, provider = gw.config, gw.provider
+
+    @api.put("/v1/blocks/{cid}", tags=["blocks"], status_code=201,
+             openapi_extra=binary_body("the block's bytes; the gateway recomputes the CID"))
+    async def put_block(request: Request, cid: str = Path(max_length=200), identity: str = gw.requires("blocks:write")):
+        binary = parse_cid(cid)
+        # a DAG-CBOR block is an envelope header, never larger than one
+        limit = MAX_HEADER_SIZE if codec_of(binary) == DAG_CBOR else config.max_block_size
+        data = await read_body(request, limit)
+        if cid_bytes(codec_of(binary), data) != binary:
+            await gw.audit(identity, "block.put", cid_str(binary), "cid_mismatch")
+            raise CIDMismatchError(f"the body does not hash to {cid_str(binary)}")
+        # charged before the bytes are stored: a refused put stores nothing
+        if not await gw.store.charge_block(identity, cid_str(binary), len(data), config.storage_quota):
+            raise QuotaExceededError(f"storing {len(data)} more bytes exceeds the {config.storage_quota}-byte "
+                                     "storage quota (unpinned blocks are collected after the grace period)")
+        await provider.put(binary, data)
+        return {"cid": cid_str(binary), "size": len(data)}
+
+    def wants(request: Request, format_: str | None) -> str | None:
+        if format_ in ("raw", "car"):
+            return format_
+        accept = request.headers.get("accept", "")
+        if RAW_MEDIA in accept:
+            return "raw"
+        if CAR_MEDIA in accept:
+            return "car"
+        return None
+
+    read_doc = {"responses": {200: {"content": {RAW_MEDIA: {}, CAR_MEDIA: {}}}}, "tags": ["trustless gateway"]}
+
+    @api.get("/ipfs/{cid}", **read_doc)
+    async def trustless_get(request: Request, cid: str = Path(max_length=200),
+                            format: str | None = Query(None, pattern="^(raw|car)$")):
+        """A single raw block or a CAR of the whole DAG. Deserialized responses are not offered."""
+        return await trustless_read(request, cid, format)
+
+    @api.head("/ipfs/{cid}", **read_doc)
+    async def trustless_head(request: Request, cid: str = Path(max_length=200),
+                             format: str | None = Query(None, pattern="^(raw|car)$")):
+        return await trustless_read(request, cid, format)
+
+    async def trustless_read(request: Request, cid: str, format: str | None):
+        binary = parse_cid(cid)
+        kind = wants(request, format)
+        if kind is None:
+            return error_response("not_acceptable", f"ask for {RAW_MEDIA} or {CAR_MEDIA} (format=raw|car)", 406)
+        name = cid_str(binary)
+        etag = f'"{name}.{kind}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+        common = {"ETag": etag, "Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff",
+                  "X-Ipfs-Roots": name}
+        if kind == "raw":
+            size = await provider.size(binary)
+            if size is None:
+                raise MissingBlockError(f"block {name} is not stored")
+            headers = {**common, "Content-Disposition": f'attachment; filename="{name}.bin"'}
+            if request.method == "HEAD":
+                return Response(headers={**headers, "Content-Length": str(size)}, media_type=RAW_MEDIA)
+            return Response(await provider.get(binary), headers=headers, media_type=RAW_MEDIA)
+        budget = lambda: WalkBudget(config.max_read_blocks, config.max_read_cbor_bytes)  # noqa: E731
+        # complete and within bounds, checked before the first byte (404/413, not a cut stream)
+        await provider.check_complete(binary, budget())
+        headers = {**common, "Content-Disposition": f'attachment; filename="{name}.car"'}
+        media = CAR_MEDIA + "; version=1; order=dfs; dups=n"
+        if request.method == "HEAD":
+            return Response(headers=headers, media_type=media)
+        return StreamingResponse(provider.export_car(binary, budget()), headers=headers, media_type=media)
+
+    return api
+
+
+

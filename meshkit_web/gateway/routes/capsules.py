@@ -1,0 +1,102 @@
+"""Shares: capsules stored by a sharer who can open the envelope, released at every open
+only to their recipient, only while not revoked, not expired and allowed by the policy."""
+
+import json
+import time
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from ...core.capsule import verify_capsule
+from ...core.cid import cid_str, parse_cid
+from ...core.errors import (ExpiredError, ForbiddenError, MeshKitError, MissingMetadataError, NotARecipientError,
+                            RevokedError)
+from ..context import Gateway, envelope_header
+from ..http import CBOR_MEDIA, binary_body, read_body
+
+
+def router(gw: Gateway) -> APIRouter:
+    api = APIRouter(tags=["capsules"])
+    config, store = gw.config, gw.store
+
+    async def may_share(identity: str, root: bytes) -> bool:
+        """Whether ``identity`` can open ``root`` itself: its sender, a recipient in its
+        header, or the recipient of a live share of it. Nobody else can make a capsule
+        that opens it, so nobody else may store one (a bogus capsule would shadow real ones)."""
+        header = await envelope_header(gw, root)
+        if identity == header.sender_id or any(e.recipient == identity for e in header.recipients):
+            return True
+        now = int(time.time())
+        return any(not row["revoked"] and (row["expires"] is None or row["expires"] > now)
+                   for row in await store.find_capsules(root=cid_str(root), recipient=identity))
+
+    @api.post("/v1/capsules", status_code=201, openapi_extra=binary_body("a signed capsule (DAG-CBOR)", CBOR_MEDIA))
+    async def put_capsule(request: Request, identity: str = gw.requires("capsules")):
+        data = await read_body(request, config.max_message_size)
+        capsule = await verify_capsule(gw.backend, data)
+        if capsule.sharer_id != identity:
+            raise ForbiddenError("a capsule can only be stored by its sharer")
+        if not await may_share(identity, capsule.root):
+            raise NotARecipientError(f"{identity} cannot open {cid_str(capsule.root)}, so cannot share it")
+        cid, root = cid_str(capsule.cid), cid_str(capsule.root)
+        await store.put_capsule(cid, root, identity, capsule.recipient, capsule.expires, capsule.policy, data)
+        notice = {"root": root, "capsule": cid, "sharer": identity, "expires": capsule.expires,
+                  "policy": capsule.policy}
+        await store.post_message(capsule.recipient, identity, "share", json.dumps(notice).encode())
+        await gw.audit(identity, "capsule.put", cid)
+        return {"cid": cid, "root": root, "recipient": capsule.recipient}
+
+    @api.get("/v1/capsules")
+    async def find_capsules(root: str | None = Query(None, max_length=200), role: str = Query(
+            "recipient", pattern="^(recipient|sharer)$"), identity: str = gw.requires("capsules")):
+        root_text = cid_str(parse_cid(root)) if root else None
+        return {"capsules": await store.find_capsules(root=root_text, **{role: identity})}
+
+    @api.post("/v1/capsules/{cid}/release", responses={200: {"content": {CBOR_MEDIA: {}}}})
+    async def release_capsule(cid: str = Path(max_length=200), identity: str = gw.requires("capsules")):
+        """The capsule's bytes, only for its recipient, only if not revoked, not expired and
+        (for policy-gated shares) allowed by the policy provider. Checked at every open."""
+        name = cid_str(parse_cid(cid))
+        row = await store.get_capsule(name)
+        if row is None:
+            raise MissingMetadataError(f"no capsule {name}")
+        if row["recipient"] != identity:
+            raise ForbiddenError("a capsule is released only to its recipient")
+        outcome = "ok"
+        try:
+            check_live(row["revoked"], row["expires"], name, row["root"])
+            if row["policy"]:
+                await gw.policy.require_allow(row["policy"], root=row["root"], capsule=name,
+                                              sharer=row["sharer"], recipient=identity)
+            # The decision and the revocation check are one atomic step: a revocation that
+            # landed while the policy provider was deciding wins.
+            live = await store.capsule_still_live(name, int(time.time()))
+            if live is not True:
+                check_live(*live, name, row["root"])
+        except MeshKitError as exc:
+            outcome = exc.code
+            raise
+        finally:
+            await gw.audit(identity, "capsule.release", name, outcome)
+        return Response(row["data"], media_type=CBOR_MEDIA, headers={"Cache-Control": "no-store"})
+
+    @api.delete("/v1/capsules/{cid}", status_code=204)
+    async def revoke_capsule(cid: str = Path(max_length=200), identity: str = gw.requires("capsules")):
+        name = cid_str(parse_cid(cid))
+        row = await store.get_capsule(name)
+        if row is None:
+            raise MissingMetadataError(f"no capsule {name}")
+        if row["sharer"] != identity:
+            raise ForbiddenError("only the sharer can revoke a capsule")
+        await store.revoke_capsule(name)
+        await gw.audit(identity, "capsule.revoke", name)
+        return Response(status_code=204)
+
+    return api
+
+
+def check_live(revoked: bool, expires: int | None, name: str, root: str) -> None:
+    if revoked:
+        raise RevokedError(f"the share {name} of {root} was revoked")
+    if expires is not None and time.time() >= expires:
+        raise ExpiredError(f"the share {name} of {root} expired")

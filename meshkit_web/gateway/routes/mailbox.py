@@ -1,0 +1,47 @@
+"""Mailboxes: opaque messages to an identity; share notices are posted by the gateway."""
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from ...core.errors import ForbiddenError, MissingMetadataError, UnknownIdentityError
+from ..context import Gateway
+from ..http import binary_body, read_body
+
+
+def router(gw: Gateway) -> APIRouter:
+    api = APIRouter(tags=["mailbox"])
+    store = gw.store
+
+    @api.post("/v1/mailbox/{recipient}", status_code=201,
+              openapi_extra=binary_body("a message sealed to the recipient (opaque bytes)"))
+    async def post_message(request: Request, recipient: str = Path(max_length=64),
+                           kind: str = Query("message", pattern="^[a-z][a-z0-9-]{0,31}$"),
+                           identity: str = gw.requires("mailbox")):
+        if await store.get_identity(recipient) is None:
+            raise UnknownIdentityError(f"identity {recipient} is not in the directory")
+        if kind == "share":
+            raise ForbiddenError("share notices are posted by the gateway when a capsule is stored")
+        body = await read_body(request, gw.config.max_message_size)
+        message_id = await store.post_message(recipient, identity, kind, body)
+        await gw.audit(identity, "mailbox.post", recipient)
+        return {"id": message_id}
+
+    @api.get("/v1/mailbox")
+    async def list_messages(all: bool = False, identity: str = gw.requires("mailbox")):
+        return {"messages": await store.list_messages(identity, include_acked=all)}
+
+    @api.get("/v1/mailbox/{message_id}", responses={200: {"content": {"application/octet-stream": {}}}})
+    async def get_message(message_id: str = Path(max_length=36), identity: str = gw.requires("mailbox")):
+        row = await store.get_message(identity, message_id)
+        if row is None:
+            raise MissingMetadataError(f"no message {message_id} for {identity}")
+        return Response(row["body"], media_type="application/octet-stream",
+                        headers={"X-Meshkit-Sender": row["sender"], "X-Meshkit-Kind": row["kind"]})
+
+    @api.delete("/v1/mailbox/{message_id}", status_code=204)
+    async def ack_message(message_id: str = Path(max_length=36), identity: str = gw.requires("mailbox")):
+        if not await store.ack_message(identity, message_id):
+            raise MissingMetadataError(f"no message {message_id} for {identity}")
+        return Response(status_code=204)
+
+    return api

@@ -1,0 +1,64 @@
+"""Pins of one's own envelope roots, charged to a per-identity quota atomically."""
+
+from fastapi import APIRouter, Path
+from fastapi.responses import Response
+
+from ...core.cid import DAG_CBOR, cid_str, codec_of, parse_cid
+from ...core.errors import ForbiddenError, MissingMetadataError, QuotaExceededError
+from ..context import Gateway, envelope_header
+
+
+def router(gw: Gateway) -> APIRouter:
+    api = APIRouter(tags=["pins"])
+    config, provider, store = gw.config, gw.provider, gw.store
+
+    async def own_root(identity: str, cid: str) -> bytes:
+        """A root the caller may pin: an envelope header it signed as sender."""
+        binary = parse_cid(cid)
+        if codec_of(binary) != DAG_CBOR:
+            raise ForbiddenError("only envelope roots (DAG-CBOR headers) can be pinned")
+        header = await envelope_header(gw, binary)
+        if header.sender_id != identity:
+            raise ForbiddenError(f"{cid_str(binary)} was sealed by {header.sender_id}, not by {identity}")
+        return binary
+
+    @api.post("/v1/pins/{cid}", status_code=201)
+    async def pin(cid: str = Path(max_length=200), identity: str = gw.requires("pins")):
+        binary = await own_root(identity, cid)
+        size = await provider.dag_size(binary)
+        recorded = await store.add_pin(identity, cid_str(binary), size, config.pin_quota)
+        if recorded is None:
+            await gw.audit(identity, "pin.add", cid_str(binary), "quota_exceeded")
+            raise QuotaExceededError(f"pinning {size} more bytes exceeds the {config.pin_quota}-byte quota")
+        try:
+            await provider.pin(binary)
+        except BaseException:
+            if recorded == "added":  # the provider has no pin: do not charge the quota for one
+                await store.remove_pin(identity, cid_str(binary))
+            raise
+        await gw.audit(identity, "pin.add", cid_str(binary))
+        return {"root": cid_str(binary), "size": size, "pinned_bytes": await store.pinned_bytes(identity)}
+
+    @api.delete("/v1/pins/{cid}", status_code=204)
+    async def unpin(cid: str = Path(max_length=200), identity: str = gw.requires("pins")):
+        binary = parse_cid(cid)
+        root = cid_str(binary)
+        if not any(pin["root"] == root for pin in await store.list_pins(identity)):
+            raise MissingMetadataError(f"{identity} has no pin on {root}")
+        # The provider's pin goes first: if the provider is down, the record (and the quota
+        # charge) stays, so the caller can retry, and no provider pin is left untracked.
+        if await store.pin_count(root) == 1:
+            await provider.unpin(binary)
+        await store.remove_pin(identity, root)
+        if await store.pin_count(root) > 0:  # someone pinned it meanwhile: keep it pinned
+            await provider.pin(binary)
+        await gw.audit(identity, "pin.remove", root)
+        return Response(status_code=204)
+
+    @api.get("/v1/pins")
+    async def list_pins(identity: str = gw.requires("pins")):
+        return {"pins": await store.list_pins(identity), "quota": config.pin_quota,
+                "pinned_bytes": await store.pinned_bytes(identity), "storage_quota": config.storage_quota,
+                "stored_bytes": await store.stored_bytes(identity)}
+
+    return api

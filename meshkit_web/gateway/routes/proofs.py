@@ -1,0 +1,47 @@
+"""Proofs: signed statements of who sealed or shared which root. They reveal who shared
+what with whom, so only the parties of a root (its sender, its recipients, the sharers and
+recipients of its shares) may read the proofs about it."""
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from ...core.cid import cid_str, parse_cid
+from ...core.errors import ForbiddenError, MissingMetadataError
+from ...core.proof import verify_proof
+from ..context import Gateway, parties_of
+from ..http import CBOR_MEDIA, binary_body, read_body
+
+
+def router(gw: Gateway) -> APIRouter:
+    api = APIRouter(tags=["proofs"])
+    store = gw.store
+
+    async def require_party(identity: str, root: bytes) -> None:
+        if identity not in await parties_of(gw, root):
+            raise ForbiddenError(f"only the parties of {cid_str(root)} may read its proofs")
+
+    @api.post("/v1/proofs", status_code=201, openapi_extra=binary_body("a signed proof (DAG-CBOR)", CBOR_MEDIA))
+    async def put_proof(request: Request, identity: str = gw.requires("proofs")):
+        proof = await verify_proof(gw.backend, await read_body(request, gw.config.max_message_size))
+        if proof.signer_id != identity:
+            raise ForbiddenError("a proof can only be stored by its signer")
+        await store.put_proof(cid_str(proof.cid), cid_str(proof.root), identity, proof.data)
+        await gw.audit(identity, "proof.put", cid_str(proof.cid))
+        return {"cid": cid_str(proof.cid), "statement": proof.statement}
+
+    @api.get("/v1/proofs")
+    async def find_proofs(root: str = Query(max_length=200), identity: str = gw.requires("proofs")):
+        binary = parse_cid(root)
+        await require_party(identity, binary)
+        return {"proofs": await store.find_proofs(cid_str(binary))}
+
+    @api.get("/v1/proofs/{cid}", responses={200: {"content": {CBOR_MEDIA: {}}}})
+    async def get_proof(cid: str = Path(max_length=200), identity: str = gw.requires("proofs")):
+        name = cid_str(parse_cid(cid))
+        data = await store.get_proof(name)
+        if data is None:
+            raise MissingMetadataError(f"no proof {name}")
+        await require_party(identity, (await verify_proof(gw.backend, data)).root)
+        return Response(data, media_type=CBOR_MEDIA)
+
+    return api

@@ -1,0 +1,31 @@
+"""Service routes: health, public facts, and the refusal of raw provider RPC."""
+
+from fastapi import APIRouter
+
+from ... import __version__
+from ..config import SCOPES
+from ..context import Gateway
+from ..http import error_response
+
+
+def router(gw: Gateway) -> APIRouter:
+    api = APIRouter()
+    config = gw.config
+
+    @api.get("/healthz", tags=["service"])
+    async def healthz():
+        return {"status": "ok", "provider": gw.provider.name, "metadata": gw.store.dialect}
+
+    @api.get("/v1/info", tags=["service"])
+    async def info():
+        return {"version": __version__, "audience": config.audience, "scopes": list(SCOPES),
+                "max_block_size": config.max_block_size, "max_message_size": config.max_message_size,
+                "pin_quota": config.pin_quota, "storage_quota": config.storage_quota,
+                "provider": gw.provider.name, "token_ttl": config.token_ttl}
+
+    @api.api_route("/api/v0/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"],
+                   include_in_schema=False)
+    async def refuse_rpc(rest: str):
+        return error_response("forbidden", "raw provider RPC is not exposed by this gateway", 403)
+
+    return api
