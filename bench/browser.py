@@ -257,7 +257,7 @@ def main() -> None:
                 start = time.perf_counter()
                 page.goto(target)
                 flag = "meshkitReady" if target == "/" else "bareMs"
-                page.wait_for_function(f"document.documentElement.dataset.{flag}", timeout=120_000)
+                page.wait_for_function(f"() => document.documentElement.dataset.{flag}", timeout=120_000)
                 sink.append((time.perf_counter() - start) * 1000)
                 context.close()
 
@@ -265,7 +265,7 @@ def main() -> None:
         page = context.new_page()
         page.route("**/__bench__/**", bench_routes)
         page.goto("/")
-        page.wait_for_function("document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
+        page.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
         page.evaluate(PAGE_HELPERS)
         print(f"generating {args.size_mib} MiB of random input in the page ...", file=sys.stderr)
         expected = page.evaluate("(size) => makeInput(size)", size)
@@ -292,7 +292,7 @@ def main() -> None:
             context = browser.new_context(base_url=server.url)
             page = context.new_page()
             page.goto("/")
-            page.wait_for_function("document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
+            page.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
             client = context.new_cdp_session(page)
             client.send("Performance.enable")
             before = renderer_rss_mib()

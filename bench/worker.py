@@ -74,8 +74,8 @@ def main() -> None:
             page = context.new_page()
             started = time.perf_counter()
             page.goto("/")
-            page.wait_for_function("document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
-            page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
+            page.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
+            page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=120_000)
             install_s = time.perf_counter() - started
             me = page.evaluate("meshkit.identity.create('bench').then((r) => r.id)")
 

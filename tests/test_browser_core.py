@@ -14,7 +14,7 @@ BOOT_TIMEOUT = 60_000
 
 def ready(page: Page) -> None:
     page.goto("/")
-    page.wait_for_function("document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
     assert page.evaluate("document.documentElement.dataset.meshkitReady") == "true", page.inner_text("#app")
 
 
@@ -283,7 +283,7 @@ def test_a_browser_without_x25519_gets_a_clear_error_not_a_weaker_mode(browser, 
     try:
         page = context.new_page()
         page.goto("/")
-        page.wait_for_function("document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
+        page.wait_for_function("() => document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
         assert page.evaluate("document.documentElement.dataset.meshkitReady") == "error"
         assert page.evaluate("document.documentElement.dataset.meshkitError") == "unsupported"
         alert = page.get_by_role("alert")

@@ -8,7 +8,7 @@ BOOT_TIMEOUT = 60_000
 
 def ready(page: Page) -> None:
     page.goto("/")
-    page.wait_for_function("document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
     state = page.evaluate("document.documentElement.dataset.meshkitReady")
     assert state == "true", page.inner_text("#app")
 

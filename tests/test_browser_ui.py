@@ -16,7 +16,7 @@ def shot(page: Page, name: str) -> None:
 
 def app(page: Page) -> None:
     page.goto("/")
-    page.wait_for_function("document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
 
 
 def test_manifest_and_icons_make_it_installable(page: Page, base_url):

@@ -112,7 +112,7 @@ def app(browser, gateway):
 
 def boot(page: Page) -> None:
     ready(page)
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT)
 
 
 def wait_job(page: Page, job_id: str, states=("done", "failed"), timeout=120) -> dict:
@@ -368,13 +368,13 @@ def test_the_worker_checks_the_mailbox_and_new_shares_show_up(browser, gateway):
     call(alice, "return await meshkit.identity.create('alice');")
     bob_id = call(bob, "return (await meshkit.identity.create('bob')).id;")
     boot(bob)  # the app now acts as bob
-    bob.wait_for_function("document.documentElement.dataset.meshkitUi === 'ready'")
+    bob.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'")
     bob.evaluate("() => { window.news = []; meshkit.onChange((m) => { if (m.type === 'inbox') window.news.push(m); }); }")
     sealed = call(alice, "return await meshkit.seal(new Uint8Array(1000), {from: 'alice', to: [], name: 'n.txt'});")
     call(alice, "return await meshkit.share(arg.root, {from: 'alice', to: arg.to});", {"root": sealed["root"], "to": bob_id})
 
     call(bob, "return await meshkit.checkMailbox();")  # a Background Sync the worker answers
-    bob.wait_for_function("window.news.length > 0", timeout=60_000)
+    bob.wait_for_function("() => window.news.length > 0", timeout=60_000)
     assert bob.evaluate("window.news")[0] == {"type": "inbox", "identity": "bob", "new": 1}
     bob.locator(f'[data-testid="inbox-item"][data-root="{sealed["root"]}"]').wait_for(timeout=10_000)
 
@@ -382,7 +382,7 @@ def test_the_worker_checks_the_mailbox_and_new_shares_show_up(browser, gateway):
     second = call(alice, "return await meshkit.seal(new Uint8Array(10), {from: 'alice', to: [], name: 'm.txt'});")
     call(alice, "return await meshkit.share(arg.root, {from: 'alice', to: arg.to});", {"root": second["root"], "to": bob_id})
     call(bob, "return await meshkit.checkMailbox();")
-    bob.wait_for_function("window.news.length > 1", timeout=60_000)
+    bob.wait_for_function("() => window.news.length > 1", timeout=60_000)
     assert bob.evaluate("window.news")[1] == {"type": "inbox", "identity": "bob", "new": 1}
 
     bob.context.set_offline(True)  # offline: the inbox is what the worker last saw
@@ -399,7 +399,7 @@ def test_the_app_starts_offline_seals_into_the_outbox_and_the_worker_boots_offli
     gateway.stop()  # nothing on the network at all from here
     context.set_offline(True)
     page.reload()
-    page.wait_for_function("document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
     assert page.evaluate("document.documentElement.dataset.meshkitReady") == "true", page.inner_text("#app")
     sealed = seal_random(page, MiB + 1, [])
     assert sealed["status"] == "queued"
