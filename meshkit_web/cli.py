@@ -4,7 +4,9 @@ Contract relied on by users and tests:
   * ``seal`` prints the root CID as the last line of stdout;
   * any failure exits non-zero with ONE line on stderr naming the failure
     (``meshkit: <code>: <message>``) and leaves no output file behind;
-  * progress bars go to stderr, only on a terminal.
+  * progress bars go to stderr, only on a terminal;
+  * every line printed passes through cli_output (control characters escaped, URL
+    credentials redacted): records, notices and server messages are untrusted text.
 """
 
 import argparse
@@ -17,10 +19,15 @@ import tempfile
 import time
 
 from . import __version__
+from . import cli_output
+from .cli_output import say
 from .core.cid import cid_str, parse_cid
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
-from .core.errors import MeshKitError, UnknownIdentityError
+from .core.errors import MeshKitError
+from .core.expiry import parse_expiry
 from .core.identity import PublicIdentity
+from .core.recipients import resolve_recipient
+from .core.urls import redact_url
 from .crypto.nacl_backend import NaclBackend
 from .stores.carfile import CarReader, CarWriter
 from .stores.filestore import FileStore
@@ -33,7 +40,7 @@ def _progress(total: int, label: str):
     """A tqdm bar on stderr; tqdm disables itself when stderr is not a terminal (disable=None)."""
     from tqdm import tqdm
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label,
-                file=sys.stderr, disable=None, leave=False)
+                file=cli_output.raw_stderr(), disable=None, leave=False)
 
 
 async def _file_chunks(path: str, bar):
@@ -46,7 +53,7 @@ async def _file_chunks(path: str, bar):
 
 async def cmd_identity_create(args, store: FileStore) -> None:
     identity = await store.create(args.name, int(time.time()))
-    print(json.dumps(identity.public.to_json(), indent=2))
+    print(json.dumps(identity.public.to_json(), indent=2))  # JSON escapes controls itself
 
 
 async def cmd_identity_show(args, store: FileStore) -> None:
@@ -56,7 +63,7 @@ async def cmd_identity_show(args, store: FileStore) -> None:
 async def cmd_identity_list(args, store: FileStore) -> None:
     for name in store.identity_names():
         identity = await store.load(name)
-        print(f"{name}\t{identity.id}\t{identity.public.fingerprint}")
+        say(name, identity.id, identity.public.fingerprint, sep="\t")
 
 
 async def cmd_contact_add(args, store: FileStore) -> None:
@@ -66,27 +73,24 @@ async def cmd_contact_add(args, store: FileStore) -> None:
         except json.JSONDecodeError:
             raise MeshKitError(f"{args.file} is not a JSON identity record") from None
     public = await store.add_contact(record)
-    print(f"added contact {public.name!r} {public.id}\nfingerprint {public.fingerprint} "
-          "(compare it with your contact before sharing)")
+    say(f"added contact {public.name!r} {public.id}")
+    say(f"fingerprint {public.fingerprint} (compare it with your contact before sharing)")
 
 
 async def cmd_contact_list(args, store: FileStore) -> None:
     for contact in await store.contacts():
-        print(f"{contact.name}\t{contact.id}\t{contact.fingerprint}")
+        say(contact.name, contact.id, contact.fingerprint, sep="\t")
 
 
-async def _recipient(name_or_id: str, store: FileStore, client=None) -> PublicIdentity:
-    """Own identity or contact first; with a gateway, an id unknown here is resolved from
-    its directory (a verified, self-signed record: compare the fingerprint before trusting it)."""
-    try:
-        return await store.resolve(name_or_id)
-    except UnknownIdentityError:
-        if client is None or not name_or_id.startswith("mk"):
-            raise
-        public = await client.resolve(name_or_id)
-        print(f"resolved {public.id} from the directory: {public.name!r}, fingerprint {public.fingerprint}",
-              file=sys.stderr)
+async def _recipient(who: str, store: FileStore, client=None) -> PublicIdentity:
+    """Core's one rule (core.recipients): an id means exactly that id, mine, a contact's or
+    (with a gateway) the directory's verified record; a name means only a local name."""
+    async def directory(ident: str) -> PublicIdentity:
+        public = await client.resolve(ident)
+        say(f"resolved {public.id} from the directory: {public.name!r}, fingerprint {public.fingerprint}", err=True)
         return public
+    return await resolve_recipient(who, own=await store.identities(), contacts=await store.contacts(),
+                                   directory=directory if client is not None else None)
 
 
 async def _gateway_client(args, store: FileStore, name: str):
@@ -109,8 +113,8 @@ async def cmd_seal(args, store: FileStore) -> None:
                 root = await client.seal_upload(_file_chunks(args.file, bar), recipients=recipients,
                                                 segment_size=args.segment_size, include_sender=not args.no_self,
                                                 pin=not args.no_pin)
-        log.info("sealed %d bytes into %s via %s", size, cid_str(root), args.gateway)
-        print(cid_str(root))
+        log.info("sealed %d bytes into %s via %s", size, cid_str(root), redact_url(args.gateway))
+        say(cid_str(root))
         return
     recipients = [await _recipient(name, store) for name in args.to]
     with CarWriter(args.car) as writer, _progress(size, "seal") as bar:
@@ -122,7 +126,7 @@ async def cmd_seal(args, store: FileStore) -> None:
             root = block.cid
         writer.commit(root)
     log.info("sealed %d bytes into %s (%s)", size, cid_str(root), args.car)
-    print(cid_str(root))
+    say(cid_str(root))
 
 
 async def _write_plaintext(opened, out_path: str, store: FileStore) -> None:
@@ -130,7 +134,7 @@ async def _write_plaintext(opened, out_path: str, store: FileStore) -> None:
     header = opened.header
     sender = await store.known(header.sender_id)
     who = f"{sender.name!r} ({header.sender_id})" if sender else f"unknown sender {header.sender_id}"
-    print(f"from {who}", file=sys.stderr)
+    say(f"from {who}", err=True)
     directory = os.path.dirname(os.path.abspath(out_path))
     fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=directory)
     try:
@@ -161,21 +165,12 @@ async def cmd_open(args, store: FileStore) -> None:
                 raise MeshKitError("the CAR does not name exactly one root: pass --root")
             opened = await open_envelope(store.backend, root, reader.get_block, identity)
             await _write_plaintext(opened, args.out, store)
-    print(f"opened {cid_str(root)}: {opened.header.size} bytes -> {args.out}")
+    say(f"opened {cid_str(root)}: {opened.header.size} bytes -> {args.out}")
 
 
 def _expiry(text: str | None) -> int | None:
-    """'3600', '30m', '12h', '7d' from now, or an absolute Unix time (> 10^9)."""
-    if text is None:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        if text[-1] in units:
-            return int(time.time()) + int(text[:-1]) * units[text[-1]]
-        value = int(text)
-    except (ValueError, IndexError):
-        raise MeshKitError(f"--expires {text!r}: use seconds, 30m, 12h, 7d or a Unix time") from None
-    return value if value > 10 ** 9 else int(time.time()) + value
+    """--expires by Core's one rule (core.expiry): a duration with its unit or a future time."""
+    return parse_expiry(text, int(time.time()))
 
 
 async def cmd_share(args, store: FileStore) -> None:
@@ -183,8 +178,8 @@ async def cmd_share(args, store: FileStore) -> None:
     async with await _gateway_client(args, store, args.sender) as client:
         recipient = await _recipient(args.to, store, client)
         capsule = await client.share(root, recipient, expires=_expiry(args.expires), policy=args.policy)
-    print(f"shared {cid_str(root)} with {recipient.name!r} ({recipient.id})", file=sys.stderr)
-    print(cid_str(capsule.cid))
+    say(f"shared {cid_str(root)} with {recipient.name!r} ({recipient.id})", err=True)
+    say(cid_str(capsule.cid))
 
 
 async def cmd_revoke(args, store: FileStore) -> None:
@@ -192,10 +187,10 @@ async def cmd_revoke(args, store: FileStore) -> None:
     async with await _gateway_client(args, store, args.sender) as client:
         recipient = await _recipient(args.to, store, client)
         revoked = await client.revoke(root, recipient.id)
-    print(f"revoked {len(revoked)} share(s) of {cid_str(root)} to {recipient.id}; "
-          "future opens fail, what was already opened stays opened", file=sys.stderr)
+    say(f"revoked {len(revoked)} share(s) of {cid_str(root)} to {recipient.id}; "
+        "future opens fail, what was already opened stays opened", err=True)
     for cid in revoked:
-        print(cid)
+        say(cid)
 
 
 async def cmd_inbox(args, store: FileStore) -> None:
@@ -210,17 +205,17 @@ async def cmd_inbox(args, store: FileStore) -> None:
             extra = f" expires {time.strftime('%Y-%m-%d %H:%M', time.gmtime(share['expires']))}" \
                 if share.get("expires") else ""
             extra += f" policy {share['policy']}" if share.get("policy") else ""
-            print(f"{when}\tshare\t{who}\t{share['root']}{extra}")
+            say(when, "share", who, f"{share['root']}{extra}", sep="\t")
         else:
-            print(f"{when}\t{row['kind']}\t{who}\t{row['size']} bytes\t{row['id']}")
+            say(when, row["kind"], who, f"{row['size']} bytes", row["id"], sep="\t")
     if not rows:
-        print("inbox is empty", file=sys.stderr)
+        say("inbox is empty", err=True)
 
 
 async def cmd_publish(args, store: FileStore) -> None:
     async with await _gateway_client(args, store, args.name) as client:
         result = await client.publish()
-    print(f"published {result['id']} (fingerprint {result['fingerprint']}) to {args.gateway}")
+    say(f"published {result['id']} (fingerprint {result['fingerprint']}) to {redact_url(args.gateway)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", help="the envelope's root CID")
     p.add_argument("--from", dest="sender", required=True, help="your identity name (must be able to open it)")
     p.add_argument("--to", required=True, help="recipient: contact name or id")
-    p.add_argument("--expires", help="30m, 12h, 7d, seconds, or a Unix time")
+    p.add_argument("--expires", help="a duration with its unit (90s, 30m, 12h, 7d, 2w) or an absolute time: "
+                   "Unix seconds or ISO 8601 with a zone (2027-01-31T12:00:00Z); a bare number is a "
+                   "Unix time, never a duration")
     p.add_argument("--policy", help="policy reference checked by the gateway's policy provider at each open")
     p.add_argument("--gateway", required=True, metavar="URL")
     p.set_defaults(func=cmd_share)
@@ -307,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy-url", help="policy provider base URL (policy-gated shares fail closed without it)")
     p.add_argument("--cors-origin", action="append", default=[], help="allowed browser origin (repeatable)")
     p.add_argument("--audience", default="meshkit-gateway", help="token audience (the same for every replica)")
+    p.add_argument("--public-url", action="append", default=[], metavar="URL",
+                   help="a URL clients reach this gateway at (repeatable; needed behind a proxy or TLS "
+                        "terminator: logins are signed for the URL the client uses)")
     p.add_argument("--site", default=os.environ.get("MESHKIT_SITE"),
                    help="the PWA built by build.py, served on the same origin (default ./site when built)")
     p.set_defaults(func=None, sync_func=cmd_serve)
@@ -317,13 +317,15 @@ def cmd_serve(args) -> None:
     from .gateway.server import run
     site = args.site or ("./site" if os.path.isfile("./site/build.json") else None)
     if site is None:
-        print("meshkit: no site built (python build.py): serving the gateway API only", file=sys.stderr)
+        say("meshkit: no site built (python build.py): serving the gateway API only", err=True)
     run(site_dir=site, data_dir=args.data, host=args.host, port=args.port, provider=args.provider, kubo_api=args.kubo_api,
         metadata_url=args.metadata, policy_url=args.policy_url, cors_origins=args.cors_origin,
+        public_urls=args.public_url,
         audience=args.audience)
 
 
 def main(argv: list[str] | None = None) -> int:
+    cli_output.install()  # before anything prints, argparse's usage errors included
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="meshkit: %(levelname)s %(message)s", stream=sys.stderr)
@@ -335,11 +337,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(args.func(args, store))
         return 0
     except MeshKitError as exc:
-        print(f"meshkit: {exc}", file=sys.stderr)
+        say(f"meshkit: {exc.code}: {exc.message}", err=True)
     except OSError as exc:  # file not found, permissions, disk full: name the file, not its content
-        print(f"meshkit: io_error: {exc.strerror or type(exc).__name__}: {exc.filename or ''}", file=sys.stderr)
+        say(f"meshkit: io_error: {exc.strerror or type(exc).__name__}: {exc.filename or ''}", err=True)
     except KeyboardInterrupt:
-        print("meshkit: interrupted", file=sys.stderr)
+        say("meshkit: interrupted", err=True)
         return 130
     return 1
 

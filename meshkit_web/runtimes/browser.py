@@ -25,14 +25,15 @@ from ..clients.fetch_client import FetchGatewayClient
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, seal
 from ..core.errors import MeshKitError, UnknownIdentityError
+from ..core.expiry import parse_expiry
 from ..core.identity import PublicIdentity, create_identity, record_from_json
+from ..core.recipients import resolve_recipient
 from ..crypto.webcrypto_backend import WebCryptoBackend
 from ..stores.indexeddb import IdentityStore, open_store
 from .outbox import TEMPORARY, Outbox, broadcast
 
 log = logging.getLogger("meshkit.browser")
 
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Blob slices of 4 MiB read at ~420 MiB/s in Chromium, 1 MiB ones at ~150 (per-read cost);
 # Core cuts them into segments. Two slices (this one and the next) are in memory at most.
 BLOB_READ_SIZE = 4 << 20
@@ -70,18 +71,6 @@ def api(method):
 def _py(value):
     """A JS argument (array/object proxy) as Python."""
     return value.to_py() if hasattr(value, "to_py") else value
-
-
-def parse_expiry(value) -> int | None:
-    """Seconds since the epoch from a number (epoch seconds) or "7d" / "12h" / "30m"."""
-    if value in (None, "", js.undefined):
-        return None
-    if isinstance(value, (int, float)):
-        return int(value)
-    text = str(value).strip()
-    if text[:-1].isdigit() and text[-1] in _DURATION_UNITS:
-        return int(time.time()) + int(text[:-1]) * _DURATION_UNITS[text[-1]]
-    raise ValueError("expiry must be epoch seconds or a duration such as 7d, 12h, 30m")
 
 
 def _progress(report, total: int):
@@ -145,15 +134,16 @@ class Runtime:
             client = self._clients[identity.id, gateway] = FetchGatewayClient(gateway, self.backend, identity)
         return client
 
-    async def _recipient(self, client: FetchGatewayClient, who: str) -> PublicIdentity:
-        """A contact by id or name, one of my identities by name, or an id from the directory."""
-        who = str(who)
-        for public in await self.store.contacts() + await self.store.identities():
-            if who in (public.id, public.name):
-                return public
-        public = await client.resolve(who)
-        await self.store.add_contact(public)
-        return public
+    async def _recipient(self, client: FetchGatewayClient, who) -> PublicIdentity:
+        """Core's one rule (core.recipients): an id means exactly that id (mine, a contact's,
+        or the directory's verified record, then kept as a contact); a name means only a
+        local name, my identities' before contacts'."""
+        async def directory(ident: str) -> PublicIdentity:
+            public = await client.resolve(ident)
+            await self.store.add_contact(public)
+            return public
+        return await resolve_recipient(who if isinstance(who, str) else None, own=await self.store.identities(),
+                                       contacts=await self.store.contacts(), directory=directory)
 
     # --- the API -------------------------------------------------------------------------
     @api
@@ -336,7 +326,8 @@ class Runtime:
     async def share(self, root: str, sender: str, to: str, expires=None, policy=None) -> dict:
         client = await self._client(sender)
         recipient = await self._recipient(client, to)
-        capsule = await client.share(parse_cid(str(root)), recipient, expires=parse_expiry(expires),
+        expires = parse_expiry(None if expires is js.undefined else _py(expires), int(time.time()))
+        capsule = await client.share(parse_cid(str(root)), recipient, expires=expires,
                                      policy=None if policy in (None, "", js.undefined) else str(policy))
         return {"capsule": cid_str(capsule.cid), "root": str(root), "to": recipient.id,
                 "expires": capsule.expires}

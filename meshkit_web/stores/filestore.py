@@ -7,12 +7,17 @@ Private keys on CPython are exportable by nature: file permissions are their pro
 """
 
 import json
+import logging
 import os
 
-from ..core.errors import MeshKitError, UnknownIdentityError
+from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
+from ..core.recipients import resolve_local
 from ..core.identity import Identity, PublicIdentity, create_identity, record_from_json
 from ..core import codec
 from ..crypto.nacl_backend import NaclBackend
+
+
+log = logging.getLogger("meshkit.store")
 
 
 class IdentityExistsError(MeshKitError):
@@ -39,7 +44,10 @@ class FileStore:
     async def create(self, name: str, now: int) -> Identity:
         self._ensure_dirs()
         path = self._identity_path(name)
-        identity = await create_identity(self.backend, name, now)
+        try:
+            identity = await create_identity(self.backend, name, now)
+        except ValueError as exc:  # the name rule (core.identity): a typed error, not a traceback
+            raise InvalidArgumentError(str(exc)) from None
         secret = {"record": identity.public.to_json(),
                   "sig_private": codec.b64e(self.backend.export_private(identity.sig_private)),
                   "enc_private": codec.b64e(self.backend.export_private(identity.enc_private))}
@@ -75,29 +83,28 @@ class FileStore:
         return public
 
     async def contacts(self) -> list[PublicIdentity]:
+        """Every contact file that still verifies; one that does not (tampered, or imported
+        before a rule such as "no id-like names" existed) is skipped with a warning, so it
+        can neither break nor pose in the others' resolution. The file is left for the user."""
         if not os.path.isdir(self._contacts):
             return []
         found = []
         for entry in sorted(os.listdir(self._contacts)):
             if entry.endswith(".json"):
-                with open(os.path.join(self._contacts, entry)) as f:
-                    found.append(await record_from_json(self.backend, json.load(f)))
+                try:
+                    with open(os.path.join(self._contacts, entry)) as f:
+                        found.append(await record_from_json(self.backend, json.load(f)))
+                except (MeshKitError, ValueError) as exc:
+                    log.warning("ignoring contact file %s: %s", entry, exc)
         return found
 
-    async def resolve(self, name_or_id: str) -> PublicIdentity:
-        """A public record by own identity name, contact id, or unique contact name."""
-        if name_or_id in self.identity_names():
-            return (await self.load(name_or_id)).public
-        contacts = await self.contacts()
-        by_id = [c for c in contacts if c.id == name_or_id]
-        by_name = [c for c in contacts if c.name == name_or_id]
-        if by_id:
-            return by_id[0]
-        if len(by_name) == 1:
-            return by_name[0]
-        if len(by_name) > 1:
-            raise UnknownIdentityError(f"several contacts are named {name_or_id!r}: use the id")
-        raise UnknownIdentityError(f"no identity or contact named {name_or_id!r}")
+    async def identities(self) -> list[PublicIdentity]:
+        return [(await self.load(name)).public for name in self.identity_names()]
+
+    async def resolve(self, who: str) -> PublicIdentity | None:
+        """The own identity or contact ``who`` means (core.recipients' rule); None for an id
+        not known here."""
+        return resolve_local(who, own=await self.identities(), contacts=await self.contacts())
 
     async def known(self, identity_id: str) -> PublicIdentity | None:
         for name in self.identity_names():

@@ -1,0 +1,84 @@
+"""Everything the CLI writes goes through here: no terminal escapes, no credentials.
+
+Untrusted strings (names in records, policy refs, share notices, server error messages)
+must not reach the terminal raw: an ANSI escape can recolour or rewrite earlier lines, a
+carriage return can overwrite a line, a bidi override can reverse what a CID or an id
+reads as. So:
+
+* :func:`say` prints ONE line: every control/format character in it, newlines and tabs
+  included, is shown as a visible escape (``\\x1b``, ``\\u202e``), so a value can not fake
+  a second line either; fields are joined by ``sep``.
+* :func:`install` wraps stdout and stderr so that anything else written (JSON, logging,
+  argparse, tracebacks) is escaped the same way (newlines and tabs kept) and has URL
+  credentials redacted (core.urls.redact_url).
+"""
+
+import re
+import sys
+
+from .core.urls import redact_urls_in
+
+# C0, DEL, C1, soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width and
+# bidi marks/embeddings/overrides/isolates, line/paragraph separators, invisible operators,
+# BOM, interlinear annotation, lone surrogates, tag characters
+_FORMAT = ("\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+           "\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f")
+_ANY_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_FORMAT}]")
+_UNSAFE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}]")  # \t and \n kept
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _visible(match: re.Match) -> str:
+    char = match.group(0)
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def escape(text, *, keep_lines: bool = False) -> str:
+    """``text`` with control and format characters as visible escapes (``keep_lines``:
+    newlines and tabs stay, for multi-line output such as JSON)."""
+    return (_UNSAFE_BUT_LINES if keep_lines else _ANY_UNSAFE).sub(_visible, str(text))
+
+
+def clean(text, *, keep_lines: bool = False) -> str:
+    """What may reach the terminal: escaped and without URL credentials."""
+    return escape(redact_urls_in(str(text)), keep_lines=keep_lines)
+
+
+def say(*fields, sep: str = " ", err: bool = False) -> None:
+    """Print one line (to stderr with ``err``) made of ``fields``, each cleaned."""
+    print(sep.join(clean(field) for field in fields), file=sys.stderr if err else sys.stdout)
+
+
+class SafeStream:
+    """A text stream that cleans what is written to it (newlines and tabs kept)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        self.raw.write(clean(text, keep_lines=True))
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for text in lines:
+            self.write(text)
+
+    def __getattr__(self, name):  # flush, isatty, fileno, encoding, ...: the raw stream's
+        return getattr(self.raw, name)
+
+
+def install() -> None:
+    """Wrap sys.stdout and sys.stderr (once)."""
+    if not isinstance(sys.stdout, SafeStream):
+        sys.stdout = SafeStream(sys.stdout)
+    if not isinstance(sys.stderr, SafeStream):
+        sys.stderr = SafeStream(sys.stderr)
+
+
+def raw_stderr():
+    """The terminal itself, for the progress bar only (its \\r redraws are ours, its text is
+    our label and numbers)."""
+    return sys.stderr.raw if isinstance(sys.stderr, SafeStream) else sys.stderr

@@ -1,0 +1,42 @@
+"""Credentials out of URLs before they reach any message, log line or terminal.
+
+A gateway URL may carry a password (``http://user:secret@host/``) or a token in its query
+(``?token=...``). ``redact_url`` is the ONE rule: userinfo and every query/fragment value
+are replaced by ``***`` (which parameter names are secret is not knowable, so none is kept).
+"""
+
+import re
+from urllib.parse import urlsplit
+
+HIDDEN = "***"
+# a URL as it may appear inside free text: scheme://... up to whitespace or a quote
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s'\"<>`]+")
+
+
+def _hide_values(part: str) -> str:
+    return "&".join(f"{item.partition('=')[0]}={HIDDEN}" if "=" in item else item for item in part.split("&"))
+
+
+def redact_url(url) -> str:
+    """``url`` without credentials: userinfo and query/fragment values become ``***``."""
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. a broken IPv6 literal: nothing of it is safe to show
+        return "<invalid URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = HIDDEN + "@" + netloc.rpartition("@")[2]
+    out = (parts.scheme + "://" if parts.scheme else "") + netloc + parts.path
+    if parts.query:
+        out += "?" + _hide_values(parts.query)
+    if parts.fragment:
+        out += "#" + _hide_values(parts.fragment)
+    if not parts.netloc and "@" in text:  # "user:secret@host" without a scheme
+        out = HIDDEN + "@" + text.rpartition("@")[2]
+    return out
+
+
+def redact_urls_in(text: str) -> str:
+    """Every URL inside free text passed through :func:`redact_url`."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text) if "://" in text else text
