@@ -5,11 +5,12 @@ import js
 from pyodide.ffi import JsException, to_js
 
 from ..core.errors import UnavailableError
-from .gateway import GatewayClient, Response
+from .gateway import GatewayClient, Response, check_declared_length, too_large
 
 
 class FetchGatewayClient(GatewayClient):
-    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | None) -> Response:
+    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | None, limit: int) -> Response:
+        """As the CPython transport: a reply over ``limit`` bytes is refused, never buffered."""
         init = {"method": method, "headers": to_js(headers, dict_converter=js.Object.fromEntries),
                 "cache": "no-store", "credentials": "omit"}
         if body is not None:
@@ -20,12 +21,34 @@ class FetchGatewayClient(GatewayClient):
             init["body"] = js.Blob.new(to_js([payload]))
         try:
             reply = await js.fetch(self.base_url + path, to_js(init, dict_converter=js.Object.fromEntries))
-            data = (await reply.arrayBuffer()).to_bytes()
-        except JsException:  # TypeError "Failed to fetch": offline, refused, CORS
-            raise UnavailableError(f"gateway {self.base_url} unreachable") from None
+            declared = reply.headers.get("content-length")
+            check_declared_length(None if declared is None else str(declared), limit, path)
+            data = await _read_bounded(reply, limit, path,
+                                       trust_length=declared is not None and reply.headers.get("content-encoding") is None)
+        except JsException:  # TypeError "Failed to fetch": offline, refused, CORS; or a broken stream
+            raise UnavailableError(f"gateway {self.safe_url} unreachable") from None
         reply_headers = {}
         reply.headers.forEach(lambda value, key, *_: reply_headers.__setitem__(key, value))
         return Response(int(reply.status), reply_headers, data)
 
     async def close(self) -> None:
         pass
+
+
+async def _read_bounded(reply, limit: int, path: str, *, trust_length: bool) -> bytes:
+    """The body, refused once over ``limit``. With a Content-Length already checked and no
+    content coding, the browser delivers at most that many bytes: one arrayBuffer() read
+    (the fast path for blocks). Otherwise (chunked, or gzip whose decoded size is not
+    declared) the stream is read chunk by chunk and cancelled once over the limit."""
+    if trust_length or reply.body is None:
+        return (await reply.arrayBuffer()).to_bytes()
+    reader = reply.body.getReader()
+    data = bytearray()
+    while True:
+        step = await reader.read()
+        if step.done:
+            return bytes(data)
+        data += step.value.to_bytes()
+        if len(data) > limit:
+            await reader.cancel()
+            raise too_large(path, limit)

@@ -21,8 +21,11 @@ from ..core.cid import cid_str
 from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, UnavailableError,
                            error_for_code)
+from ..core.errors import LimitExceededError  # noqa: I001 - kept apart from the list above
 from ..core.identity import Identity, PublicIdentity, record_from_json
+from ..core.limits import MAX_REPLY_SIZE, block_limit
 from ..core.proof import SEALED, SHARED, make_proof
+from ..core.urls import redact_url
 
 log = logging.getLogger("meshkit.client")
 
@@ -38,6 +41,16 @@ class Response:
 
     def json(self):
         return json.loads(self.body)
+
+
+def too_large(path: str, limit: int) -> LimitExceededError:
+    return LimitExceededError(f"gateway reply to {path.partition('?')[0]} is over {limit} bytes: refused")
+
+
+def check_declared_length(value: str | None, limit: int, path: str) -> None:
+    """Refuse before reading when the reply says up front that it is too large."""
+    if value is not None and value.strip().isdigit() and int(value) > limit:
+        raise too_large(path, limit)
 
 
 class GatewayClient:
@@ -56,15 +69,32 @@ class GatewayClient:
         self._http = None
 
     # --- transport (override for another runtime) ------------------------------------
-    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | None) -> Response:
+    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | None, limit: int) -> Response:
+        """One HTTP exchange; a reply body over ``limit`` bytes is refused as it streams in
+        (a hostile gateway must not make us buffer more than the largest legal answer)."""
         import httpx  # CPython transport; imported here so Core users need not have it
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self.timeout)
+        # identity encoding: counted bytes are the bytes kept (no decompression bomb)
+        headers = {**headers, "Accept-Encoding": "identity"}
         try:
-            reply = await self._http.request(method, self.base_url + path, headers=headers, content=body)
+            async with self._http.stream(method, self.base_url + path, headers=headers, content=body) as reply:
+                check_declared_length(reply.headers.get("content-length"), limit, path)
+                if reply.headers.get("content-encoding", "identity").lower() != "identity":
+                    raise UnavailableError(f"gateway sent an encoded reply to {path} (asked for identity)")
+                data = bytearray()
+                async for chunk in reply.aiter_raw():
+                    data += chunk
+                    if len(data) > limit:
+                        raise too_large(path, limit)
         except httpx.HTTPError as exc:
-            raise UnavailableError(f"gateway {self.base_url} unreachable ({type(exc).__name__})") from None
-        return Response(reply.status_code, dict(reply.headers), reply.content)
+            raise UnavailableError(f"gateway {self.safe_url} unreachable ({type(exc).__name__})") from None
+        return Response(reply.status_code, dict(reply.headers), bytes(data))
+
+    @property
+    def safe_url(self) -> str:
+        """The base URL as messages and logs may show it (no userinfo, no query values)."""
+        return redact_url(self.base_url)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -80,7 +110,7 @@ class GatewayClient:
     # --- plumbing ----------------------------------------------------------------------
     async def request(self, method: str, path: str, *, body: bytes | None = None, json_body=None,
                       auth: bool = True, accept: str | None = None, content_type: str | None = None,
-                      ok=(200, 201, 204)) -> Response:
+                      ok=(200, 201, 204), limit: int = MAX_REPLY_SIZE) -> Response:
         headers = {}
         if json_body is not None:
             body = json.dumps(json_body).encode()
@@ -91,7 +121,7 @@ class GatewayClient:
             headers["Accept"] = accept
         if auth:
             headers["Authorization"] = "Bearer " + await self.token()
-        reply = await self._send(method, path, headers=headers, body=body)
+        reply = await self._send(method, path, headers=headers, body=body, limit=limit)
         if reply.status in ok:
             return reply
         raise self._error(reply)
@@ -144,7 +174,7 @@ class GatewayClient:
     async def get_block(self, cid: bytes) -> bytes:
         """Raw bytes as the gateway sent them: callers (Core) verify the CID before use."""
         reply = await self.request("GET", f"/ipfs/{cid_str(cid)}?format=raw", auth=False,
-                                   accept="application/vnd.ipld.raw")
+                                   accept="application/vnd.ipld.raw", limit=block_limit(cid))
         return reply.body
 
     async def pin(self, root: bytes) -> dict:
