@@ -127,7 +127,10 @@ self.addEventListener("message", (event) => {
 
 // --- security headers on this worker's own Responses ------------------------------------------
 function secured(headers, csp) {
-  return new Headers({ ...headers, ...HEADERS.common, "Content-Security-Policy": csp });
+  const result = new Headers(headers);
+  for (const [name, value] of Object.entries(HEADERS.common)) result.set(name, value); // replace, never append
+  result.set("Content-Security-Policy", csp);
+  return result;
 }
 
 // A network or cached response with the headers enforced (the cached shell, the manifest).
