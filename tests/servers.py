@@ -21,8 +21,9 @@ class ServerThread:
     def __init__(self, app, port: int | None = None, ready_path: str = "/healthz"):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        from meshkit_web.gateway.server import uvicorn_options  # the same protocol and deadlines as `meshkit serve`
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
+                                                    lifespan="on", **uvicorn_options()))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.ready_path = ready_path
 

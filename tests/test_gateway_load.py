@@ -71,7 +71,9 @@ def summary(label: str, samples: list[tuple[float, int]], wall: float) -> str:
 
 @pytest.mark.slow
 def test_64_concurrent_clients_lose_and_corrupt_nothing(tmp_path, backend, capsys):
-    config = GatewayConfig(data_dir=str(tmp_path / "data"))
+    # 64 new identities at once from one address: more than the default per-address limit allows
+    config = GatewayConfig(data_dir=str(tmp_path / "data"), anonymous_limits={"directory": "1000/minute",
+                                                                           "challenge": "1000/minute"})
     with ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "data" / "blockstore")))) as server:
         report = run(load(server.url, backend))
     with capsys.disabled():

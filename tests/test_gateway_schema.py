@@ -116,7 +116,8 @@ def gateway(tmp_path_factory, backend):
     """A gateway on a fresh data dir, and a token (every scope) for a published identity."""
     base = tmp_path_factory.mktemp("gateway-schema")
     # Every generated request carries the same identity's token: lift the per-identity limit.
-    config = GatewayConfig(data_dir=str(base / "data"), rate_limit="1000000/minute", token_ttl=3600)
+    config = GatewayConfig(data_dir=str(base / "data"), rate_limit="1000000/minute", token_ttl=3600,
+                           anonymous_limits={"directory": "1000000/minute", "challenge": "1000000/minute"})
     server = ServerThread(create_app(config, EmbeddedProvider(str(base / "data" / "blockstore")))).start()
 
     async def setup():

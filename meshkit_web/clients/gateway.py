@@ -19,8 +19,8 @@ from ..core.backend import CryptoBackend
 from ..core.capsule import Capsule, make_capsule, verify_capsule
 from ..core.cid import cid_str
 from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal
-from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, UnavailableError,
-                           error_for_code)
+from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
+                           UnavailableError, error_for_code)
 from ..core.errors import LimitExceededError  # noqa: I001 - kept apart from the list above
 from ..core.identity import Identity, PublicIdentity, record_from_json
 from ..core.limits import MAX_REPLY_SIZE, block_limit
@@ -30,6 +30,7 @@ from ..core.urls import redact_url
 log = logging.getLogger("meshkit.client")
 
 ALL_SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
+MAX_SHARES_TRIED = 32  # capsules of one envelope tried at an open, newest first
 UPLOAD_CONCURRENCY = 4  # blocks in flight while sealing: bounded memory, overlapped latency
 
 
@@ -145,7 +146,8 @@ class GatewayClient:
                 raise NotARecipientError("this client has no identity to authenticate as")
             challenge = (await self.request("POST", "/v1/auth/challenge", json_body={"id": self.identity.id},
                                             auth=False)).json()
-            message = challenge_message(challenge["audience"], challenge["challenge"])
+            # signed over the URL this client chose, not anything the gateway said (no relaying)
+            message = challenge_message(self.base_url, challenge["challenge"])
             signature = await self.backend.ed25519_sign(self.identity.sig_private, message)
             granted = (await self.request("POST", "/v1/auth/token", auth=False, json_body={
                 "challenge": challenge["challenge"], "signature": codec.b64e(signature),
@@ -280,9 +282,19 @@ class GatewayClient:
         shares = await self.capsules_for(root)
         if not shares:
             raise NotARecipientError(f"{self.identity.id} is not a recipient of {cid_str(root)} and holds no share")
-        capsule = await self.release(shares[0]["cid"], root)  # newest share first
-        return await open_envelope(self.backend, root, self.get_block, self.identity,
-                                   wrapped_key=capsule.wrapped_key)
+        # Newest first, and every one of them: one capsule that fails (revoked, expired, or
+        # not made by anyone who could open the envelope) must not hide one that works.
+        failures = []
+        for share in shares[:MAX_SHARES_TRIED]:
+            try:
+                capsule = await self.release(share["cid"], root)
+                return await open_envelope(self.backend, root, self.get_block, self.identity,
+                                           wrapped_key=capsule.wrapped_key)
+            except (UnavailableError, PolicyUnavailableError):
+                raise  # not this share's fault: say so rather than try the next
+            except MeshKitError as exc:
+                failures.append(exc)
+        raise failures[0]
 
     async def share(self, root: bytes, recipient: PublicIdentity, *, expires: int | None = None,
                     policy: str | None = None) -> Capsule:

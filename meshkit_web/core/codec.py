@@ -8,6 +8,12 @@ import dag_cbor
 from .errors import EnvelopeFormatError, UnsupportedVersionError
 
 
+# Every integer field (times, sizes, versions, counts) is in 0..2^53-1: exact in JavaScript,
+# in a database BIGINT and in every CBOR library; larger or negative values are malformed.
+MAX_INT = (1 << 53) - 1
+MAX_TEXT = 512  # text fields (names, ids, policy references); longer ones are malformed
+
+
 def encode(obj) -> bytes:
     return dag_cbor.encode(obj)
 
@@ -46,6 +52,10 @@ def field(obj: dict, name: str, typ, kind: str, *, length: int | None = None, op
         raise EnvelopeFormatError(f"{kind} field {name!r} has the wrong type")
     if length is not None and len(value) != length:
         raise EnvelopeFormatError(f"{kind} field {name!r} has the wrong length")
+    if typ is int and not 0 <= value <= MAX_INT:
+        raise EnvelopeFormatError(f"{kind} field {name!r} is out of range (0..2^53-1)")
+    if typ is str and len(value) > MAX_TEXT:
+        raise EnvelopeFormatError(f"{kind} field {name!r} is longer than {MAX_TEXT} characters")
     return value
 
 

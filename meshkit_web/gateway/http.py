@@ -27,6 +27,7 @@ STATUS = {  # error code -> HTTP status
 RAW_MEDIA = "application/vnd.ipld.raw"
 CAR_MEDIA = "application/vnd.ipld.car"
 CBOR_MEDIA = "application/cbor"
+CID_TEXT_MAX = 320  # the longest text form of a CID we accept (base2 of a 36-byte CIDv1 is 289)
 IMMUTABLE = "public, max-age=29030400, immutable"
 
 

@@ -1,18 +1,72 @@
-"""``meshkit serve``: the gateway under uvicorn, with the configured provider."""
+"""``meshkit serve``: the gateway under uvicorn, with the configured provider, and an HTTP
+protocol that does not hold a connection for a client that stops sending."""
 
 import logging
+import os
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .app import create_app
 from .config import GatewayConfig
+
+HEADER_TIMEOUT = 10.0   # seconds from a connection (or a request's first byte) to its last header
+BODY_TIMEOUT = 120.0    # seconds from the headers to the end of the body (a block is at most 2 MiB)
+IDLE_TIMEOUT = 5        # seconds a kept-alive connection may sit idle between requests
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with deadlines it lacks: a connection that sends
+    nothing, or half a request, is closed instead of held forever (slowloris). Idle
+    keep-alive connections are closed by uvicorn's own ``timeout_keep_alive``."""
+
+    _deadline = None
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm(HEADER_TIMEOUT)
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm(HEADER_TIMEOUT)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        self._arm(BODY_TIMEOUT)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
+
+
+def uvicorn_options() -> dict:
+    """What every MeshKit server runs with (the CLI's and the tests' servers alike)."""
+    return {"http": GuardedHttpProtocol, "timeout_keep_alive": IDLE_TIMEOUT, "server_header": False,
+            "h11_max_incomplete_event_size": 16 << 10}
 
 
 def make_provider(config: GatewayConfig):
     if config.provider == "kubo":
         from ..providers.kubo import KuboProvider
         return KuboProvider(config.kubo_api, auth=config.kubo_auth, timeout=config.provider_timeout)
-    import os
     from ..providers.embedded import EmbeddedProvider
     return EmbeddedProvider(os.path.join(config.data_dir, "blockstore"))
 
@@ -28,4 +82,4 @@ def run(*, host: str, port: int, **options) -> None:
     app = build(**options)
     # uvicorn's access log shows method, path and status: tokens only travel in headers,
     # never in URLs, so nothing secret reaches it.
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options())

@@ -9,6 +9,7 @@ from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
 from ...core.envelope import MAX_HEADER_SIZE
 from ...core.errors import CIDMismatchError, MissingBlockError, QuotaExceededError
 from ...providers.base import WalkBudget
+from ..http import CID_TEXT_MAX
 from ..context import Gateway
 from ..http import CAR_MEDIA, IMMUTABLE, RAW_MEDIA, binary_body, error_response, read_body
 
@@ -19,7 +20,7 @@ def router(gw: Gateway) -> APIRouter:
 
     @api.put("/v1/blocks/{cid}", tags=["blocks"], status_code=201,
              openapi_extra=binary_body("the block's bytes; the gateway recomputes the CID"))
-    async def put_block(request: Request, cid: str = Path(max_length=200), identity: str = gw.requires("blocks:write")):
+    async def put_block(request: Request, cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("blocks:write")):
         binary = parse_cid(cid)
         # a DAG-CBOR block is an envelope header, never larger than one
         limit = MAX_HEADER_SIZE if codec_of(binary) == DAG_CBOR else config.max_block_size
@@ -47,13 +48,13 @@ def router(gw: Gateway) -> APIRouter:
     read_doc = {"responses": {200: {"content": {RAW_MEDIA: {}, CAR_MEDIA: {}}}}, "tags": ["trustless gateway"]}
 
     @api.get("/ipfs/{cid}", **read_doc)
-    async def trustless_get(request: Request, cid: str = Path(max_length=200),
+    async def trustless_get(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
                             format: str | None = Query(None, pattern="^(raw|car)$")):
         """A single raw block or a CAR of the whole DAG. Deserialized responses are not offered."""
         return await trustless_read(request, cid, format)
 
     @api.head("/ipfs/{cid}", **read_doc)
-    async def trustless_head(request: Request, cid: str = Path(max_length=200),
+    async def trustless_head(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
                              format: str | None = Query(None, pattern="^(raw|car)$")):
         return await trustless_read(request, cid, format)
 

@@ -11,6 +11,7 @@ from ...core.capsule import verify_capsule
 from ...core.cid import cid_str, parse_cid
 from ...core.errors import (ExpiredError, ForbiddenError, MeshKitError, MissingMetadataError, NotARecipientError,
                             RevokedError)
+from ..http import CID_TEXT_MAX
 from ..context import Gateway, envelope_header
 from ..http import CBOR_MEDIA, binary_body, read_body
 
@@ -47,13 +48,13 @@ def router(gw: Gateway) -> APIRouter:
         return {"cid": cid, "root": root, "recipient": capsule.recipient}
 
     @api.get("/v1/capsules")
-    async def find_capsules(root: str | None = Query(None, max_length=200), role: str = Query(
+    async def find_capsules(root: str | None = Query(None, max_length=CID_TEXT_MAX), role: str = Query(
             "recipient", pattern="^(recipient|sharer)$"), identity: str = gw.requires("capsules")):
         root_text = cid_str(parse_cid(root)) if root else None
         return {"capsules": await store.find_capsules(root=root_text, **{role: identity})}
 
     @api.post("/v1/capsules/{cid}/release", responses={200: {"content": {CBOR_MEDIA: {}}}})
-    async def release_capsule(cid: str = Path(max_length=200), identity: str = gw.requires("capsules")):
+    async def release_capsule(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("capsules")):
         """The capsule's bytes, only for its recipient, only if not revoked, not expired and
         (for policy-gated shares) allowed by the policy provider. Checked at every open."""
         name = cid_str(parse_cid(cid))
@@ -81,7 +82,7 @@ def router(gw: Gateway) -> APIRouter:
         return Response(row["data"], media_type=CBOR_MEDIA, headers={"Cache-Control": "no-store"})
 
     @api.delete("/v1/capsules/{cid}", status_code=204)
-    async def revoke_capsule(cid: str = Path(max_length=200), identity: str = gw.requires("capsules")):
+    async def revoke_capsule(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("capsules")):
         name = cid_str(parse_cid(cid))
         row = await store.get_capsule(name)
         if row is None:

@@ -5,6 +5,7 @@ from fastapi.responses import Response
 
 from ...core.cid import DAG_CBOR, cid_str, codec_of, parse_cid
 from ...core.errors import ForbiddenError, MissingMetadataError, QuotaExceededError
+from ..http import CID_TEXT_MAX
 from ..context import Gateway, envelope_header
 
 
@@ -23,7 +24,7 @@ def router(gw: Gateway) -> APIRouter:
         return binary
 
     @api.post("/v1/pins/{cid}", status_code=201)
-    async def pin(cid: str = Path(max_length=200), identity: str = gw.requires("pins")):
+    async def pin(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("pins")):
         binary = await own_root(identity, cid)
         size = await provider.dag_size(binary)
         recorded = await store.add_pin(identity, cid_str(binary), size, config.pin_quota)
@@ -40,7 +41,7 @@ def router(gw: Gateway) -> APIRouter:
         return {"root": cid_str(binary), "size": size, "pinned_bytes": await store.pinned_bytes(identity)}
 
     @api.delete("/v1/pins/{cid}", status_code=204)
-    async def unpin(cid: str = Path(max_length=200), identity: str = gw.requires("pins")):
+    async def unpin(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("pins")):
         binary = parse_cid(cid)
         root = cid_str(binary)
         if not any(pin["root"] == root for pin in await store.list_pins(identity)):

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from ...core.cid import cid_str, parse_cid
 from ...core.errors import ForbiddenError, MissingMetadataError
 from ...core.proof import verify_proof
+from ..http import CID_TEXT_MAX
 from ..context import Gateway, parties_of
 from ..http import CBOR_MEDIA, binary_body, read_body
 
@@ -30,13 +31,13 @@ def router(gw: Gateway) -> APIRouter:
         return {"cid": cid_str(proof.cid), "statement": proof.statement}
 
     @api.get("/v1/proofs")
-    async def find_proofs(root: str = Query(max_length=200), identity: str = gw.requires("proofs")):
+    async def find_proofs(root: str = Query(max_length=CID_TEXT_MAX), identity: str = gw.requires("proofs")):
         binary = parse_cid(root)
         await require_party(identity, binary)
         return {"proofs": await store.find_proofs(cid_str(binary))}
 
     @api.get("/v1/proofs/{cid}", responses={200: {"content": {CBOR_MEDIA: {}}}})
-    async def get_proof(cid: str = Path(max_length=200), identity: str = gw.requires("proofs")):
+    async def get_proof(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("proofs")):
         name = cid_str(parse_cid(cid))
         data = await store.get_proof(name)
         if data is None:
