@@ -7,11 +7,18 @@ frames ``varint(len(cid) + len(data)) || cid || data``.
 from multiformats import varint
 
 from . import codec
-from .cid import parse_cid, to_link
-from .errors import EnvelopeFormatError
+from .cid import is_supported, parse_cid, to_link
+from .envelope import max_segments
+from .errors import EnvelopeFormatError, LimitExceededError
+from .limits import MAX_BLOCK_SIZE, block_limit
 
-MAX_HEADER_LEN = 1 << 16
-MAX_FRAME_LEN = 8 << 20
+# A CAR is untrusted input: every size below is what a legal MeshKit CAR can need, so a
+# hostile one is refused after work proportional to its (bounded) legal size.
+MAX_ROOTS = 64
+MAX_HEADER_LEN = 4096          # a header naming MAX_ROOTS roots (~40 bytes each)
+MAX_BLOCKS = max_segments(1) + 1  # one envelope: its header and as many segments as it can link
+MAX_VARINT_LEN = 9             # a varint of up to 63 bits; the values themselves are bounded far lower
+CID_LEN = 36                   # the only CIDs an envelope has: CIDv1, raw or dag-cbor, sha2-256
 
 
 def encode_header(roots: list[bytes]) -> bytes:
@@ -29,23 +36,55 @@ def decode_header(body: bytes) -> list[bytes]:
     roots = obj.get("roots")
     if obj.get("version") != 1 or not isinstance(roots, list):
         raise EnvelopeFormatError("not a CARv1 header")
+    if len(roots) > MAX_ROOTS:
+        raise LimitExceededError(f"CAR header names more than {MAX_ROOTS} roots")
     return [parse_cid(r) for r in roots]
 
 
+def decode_varint(buf: bytes, pos: int = 0) -> tuple[int, int]:
+    """An unsigned LEB128 varint at ``buf[pos:]``: (value, end). At most MAX_VARINT_LEN
+    bytes and minimally encoded (one value, one encoding); typed errors otherwise."""
+    value = 0
+    for i in range(MAX_VARINT_LEN):
+        if pos + i >= len(buf):
+            raise EnvelopeFormatError("CAR truncated inside a length prefix")
+        byte = buf[pos + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            if byte == 0 and i > 0:
+                raise EnvelopeFormatError("CAR length prefix is not minimally encoded")
+            return value, pos + i + 1
+    raise EnvelopeFormatError("CAR length prefix is too long")
+
+
 def read_varint(read) -> int | None:
-    """Read an unsigned LEB128 varint with ``read(n)``; None at a clean end of input."""
-    value, shift = 0, 0
-    for position in range(9):
+    """A varint (as :func:`decode_varint`) read with ``read(n)``; None at a clean end of input."""
+    taken = b""
+    while len(taken) < MAX_VARINT_LEN:
         byte = read(1)
         if not byte:
-            if position == 0:
+            if not taken:
                 return None
-            raise EnvelopeFormatError("CAR truncated inside a length prefix")
-        value |= (byte[0] & 0x7F) << shift
+            break
+        taken += byte
         if not byte[0] & 0x80:
-            return value
-        shift += 7
-    raise EnvelopeFormatError("CAR length prefix is too long")
+            break
+    return decode_varint(taken)[0]
+
+
+def check_frame(cid: bytes, frame_len: int) -> int:
+    """The data length of a frame ``cid`` starts, within what that block may legally hold."""
+    if frame_len > CID_LEN + MAX_BLOCK_SIZE:  # before anything else: a huge varint is just that
+        raise LimitExceededError(f"CAR frame length {frame_len} is over the largest legal block")
+    if not is_supported(cid):
+        raise EnvelopeFormatError("CAR frame does not start with a CIDv1 (raw or dag-cbor, sha2-256)")
+    data_len = frame_len - len(cid)
+    if data_len <= 0:  # no block of an envelope is empty: an empty frame is filler
+        raise EnvelopeFormatError("CAR frame holds no block data")
+    limit = block_limit(cid)
+    if data_len > limit:
+        raise LimitExceededError(f"CAR frame of {data_len} bytes is over the {limit} a block may have")
+    return data_len
 
 
 def split_frame_cid(frame_start: bytes) -> int:

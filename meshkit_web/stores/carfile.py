@@ -2,11 +2,12 @@
 
 import asyncio
 import os
+import stat
 import tempfile
 
 from ..core import car
 from ..core.cid import cid_str
-from ..core.errors import EnvelopeFormatError, MissingBlockError
+from ..core.errors import EnvelopeFormatError, LimitExceededError, MissingBlockError
 
 _ROOT_PLACEHOLDER = b"\x01\x71\x12\x20" + bytes(32)
 
@@ -58,10 +59,13 @@ class CarWriter:
 
 
 class CarReader:
-    """Indexes a CARv1 file by seeking over the data.
+    """Indexes a CARv1 file by reading each frame's prefix and seeking over its data.
 
     ``get`` returns bytes as stored: Core verifies every block against its CID before
-    using it, so this store is not trusted for integrity (and does not hash twice).
+    using it, so this store is not trusted for integrity (and does not hash twice). It is
+    trusted for nothing else either: the scan is bounded by core.car's limits (header,
+    roots, blocks, each block's legal size) and refuses duplicates and empty frames, one
+    positional read per frame, so a hostile file costs at most the work of a legal one.
     """
 
     def __init__(self, path: str):
@@ -74,26 +78,36 @@ class CarReader:
             raise
 
     def _scan(self) -> list[bytes]:
-        read = self._file.read
-        header_len = car.read_varint(read)
-        if header_len is None or not 0 < header_len <= car.MAX_HEADER_LEN:
-            raise EnvelopeFormatError("not a CAR file (bad header length)")
-        body = read(header_len)
-        if len(body) != header_len:
+        fd = self._file.fileno()
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # a pipe or device has no size to check frames against
+            raise EnvelopeFormatError("a CAR must be a regular file")
+        size = info.st_size
+        head = os.pread(fd, car.MAX_VARINT_LEN + car.MAX_HEADER_LEN, 0)
+        header_len, pos = car.decode_varint(head)
+        if header_len == 0:
+            raise EnvelopeFormatError("not a CAR file (empty header)")
+        if header_len > car.MAX_HEADER_LEN:
+            raise LimitExceededError(f"CAR header of {header_len} bytes is over {car.MAX_HEADER_LEN}")
+        if pos + header_len > len(head):
             raise EnvelopeFormatError("CAR truncated inside its header")
-        roots = car.decode_header(body)
-        size = os.fstat(self._file.fileno()).st_size
-        while (frame_len := car.read_varint(read)) is not None:
-            start = self._file.tell()
-            if not 0 < frame_len <= car.MAX_FRAME_LEN or start + frame_len > size:
-                raise EnvelopeFormatError("CAR truncated or has an invalid frame length")
-            cid_len = car.split_frame_cid(read(min(frame_len, 64)))
-            if cid_len > frame_len:
-                raise EnvelopeFormatError("CAR frame shorter than its CID")
-            self._file.seek(start)
-            cid = read(cid_len)
-            self._index[cid] = (start + cid_len, frame_len - cid_len)
-            self._file.seek(start + frame_len)
+        roots = car.decode_header(head[pos:pos + header_len])
+        pos += header_len
+        prefix_len = car.MAX_VARINT_LEN + car.CID_LEN
+        while pos < size:
+            if len(self._index) >= car.MAX_BLOCKS:
+                raise LimitExceededError(f"CAR holds more than {car.MAX_BLOCKS} blocks (more than one envelope has)")
+            prefix = os.pread(fd, prefix_len, pos)
+            frame_len, cid_start = car.decode_varint(prefix)
+            cid = prefix[cid_start:cid_start + car.CID_LEN]
+            data_len = car.check_frame(cid, frame_len)
+            end = pos + cid_start + frame_len
+            if end > size:
+                raise EnvelopeFormatError("CAR truncated inside a block")
+            if cid in self._index:
+                raise EnvelopeFormatError(f"CAR holds block {cid_str(cid)} twice")
+            self._index[cid] = (end - data_len, data_len)
+            pos = end
         return roots
 
     def __contains__(self, cid: bytes) -> bool:
