@@ -145,17 +145,18 @@ async function withHeaders(response, csp) {
 const GRANT_TTL_MS = 60_000;
 const grants = new Map(); // token -> {root, identity, name, mediaType, download, expires}
 
-function mintGrant({ root, identity, name, mediaType, download }) {
+function mintGrant({ root, identity, name, mediaType, download, ttlMs }) {
   if (typeof root !== "string" || !root || typeof identity !== "string" || !identity) {
     return { ok: false, code: "invalid_argument", message: "open-grant needs a root and an identity id" };
   }
   const now = Date.now();
+  const ttl = Math.min(GRANT_TTL_MS, Math.max(1, Number(ttlMs) || GRANT_TTL_MS)); // shorter on request, never longer
   for (const [token, grant] of grants) if (grant.expires <= now) grants.delete(token);
   const bytes = crypto.getRandomValues(new Uint8Array(32)); // 256 bits: unguessable
   const token = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   grants.set(token, { root, identity, name: String(name || ""), mediaType: String(mediaType || ""),
-    download: !!download, expires: now + GRANT_TTL_MS });
-  return { ok: true, url: `/meshkit/open/${token}`, expires: now + GRANT_TTL_MS };
+    download: !!download, expires: now + ttl });
+  return { ok: true, url: `/meshkit/open/${token}`, expires: now + ttl };
 }
 
 // The grant for a token, removed on the first look whatever happens next (one use only).

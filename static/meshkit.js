@@ -195,7 +195,7 @@ function makeApi(py, pyodide, timings, worker) {
   // A streamed open is answered only for a link this app minted: the worker keeps a random
   // one-time capability (root, identity id, options; ~60 s) and the URL carries only it. A
   // name or root in a URL grants nothing, so another site cannot make the worker decrypt.
-  const openUrl = async (root, { as, name, type, download } = {}) => {
+  const openUrl = async (root, { as, name, type, download, ttl } = {}) => {
     const controller = navigator.serviceWorker && navigator.serviceWorker.controller;
     if (!controller) {
       throw new MeshKitError("unsupported", "streaming opens need the service worker (reload once it is installed)");
@@ -208,7 +208,8 @@ function makeApi(py, pyodide, timings, worker) {
       const timer = setTimeout(() => reject(new MeshKitError("unavailable", "the service worker did not answer")), 10_000);
       channel.port1.onmessage = (event) => { clearTimeout(timer); resolve(event.data); };
       controller.postMessage({ type: "open-grant", root: String(root), identity: identity.id,
-        name: name ? String(name) : "", mediaType: type ? String(type) : "", download: !!download }, [channel.port2]);
+        name: name ? String(name) : "", mediaType: type ? String(type) : "", download: !!download,
+        ttlMs: ttl ? Number(ttl) * 1000 : undefined }, [channel.port2]);
     });
     if (!reply.ok) throw new MeshKitError(reply.code || "internal", reply.message || "no link");
     return reply.url;
@@ -244,7 +245,8 @@ function makeApi(py, pyodide, timings, worker) {
     // only once every segment has been verified and authenticated
     open: (root, { as, type, onProgress } = {}) => call("open", root, as, type || "", onProgress),
     // Through the service worker: a streamed Response of plaintext (for large files), and
-    // openUrl(root, options) -> a one-time URL, valid ~60 s, served only as an attachment of
+    // openUrl(root, options) -> a one-time URL, valid 60 s (or options.ttl seconds, at most 60),
+    // served only as an attachment of
     // an inert type: use it at once (e.g. set it on a link and click it), never share it
     openUrl,
     openStream: async (root, options = {}) => {
