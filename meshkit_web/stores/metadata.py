@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..core.errors import ConflictError
+from ..core.errors import ConflictError, QuotaExceededError
 
 schema = MetaData()
 
@@ -284,12 +284,21 @@ class MetadataStore:
                                        .where(block_charges.c.cid == cid))).scalar()
 
     # mailboxes ----------------------------------------------------------------------
-    async def post_message(self, recipient: str, sender: str, kind: str, body: bytes) -> str:
+    async def post_message(self, recipient: str, sender: str, kind: str, body: bytes,
+                           quota: int | None = None) -> str:
+        """Store a message; with ``quota``, its bytes are charged to the sender's storage
+        (QuotaExceededError, nothing stored, past it)."""
         message_id = str(uuid.uuid4())
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(messages).values(id=message_id, recipient=recipient, sender=sender,
-                                                       kind=kind, body=body, created=int(time.time()),
-                                                       acked=False))
+        try:
+            async with self.engine.begin() as conn:
+                if quota is not None:
+                    await self._usage_row(conn, sender)
+                    await self._charge(conn, sender, usage.c.stored, len(body), quota)
+                await conn.execute(insert(messages).values(id=message_id, recipient=recipient, sender=sender,
+                                                           kind=kind, body=body, created=int(time.time()),
+                                                           acked=False))
+        except _OverQuota:
+            raise QuotaExceededError(f"{len(body)} more bytes exceed the sender's storage quota") from None
         return message_id
 
     async def list_messages(self, recipient: str, include_acked: bool = False) -> list[dict]:
@@ -380,23 +389,33 @@ class MetadataStore:
                                                   sync_records.c.name == name)))).first()
             return dict(row._mapping) if row else None
 
-    async def put_sync(self, ident: str, name: str, expected: int, data: bytes) -> int:
+    async def put_sync(self, ident: str, name: str, expected: int, data: bytes, quota: int | None = None) -> int:
         """Compare-and-swap: write version expected+1 only if the stored version is ``expected``
-        (0 = must not exist yet). ConflictError otherwise, naming the current version."""
+        (0 = must not exist yet). ConflictError otherwise, naming the current version. With
+        ``quota``, growth is charged to the identity's storage (and shrinkage given back)."""
         now = int(time.time())
-        async with self.engine.begin() as conn:
-            if expected == 0:
-                if await self._insert_new(conn, sync_records, identity=ident, name=name, version=1,
-                                          data=data, updated=now):
-                    return 1
-            else:
-                result = await conn.execute(
-                    update(sync_records)
-                    .where(and_(sync_records.c.identity == ident, sync_records.c.name == name,
-                                sync_records.c.version == expected))
-                    .values(version=expected + 1, data=data, updated=now))
-                if result.rowcount == 1:
+        where = and_(sync_records.c.identity == ident, sync_records.c.name == name)
+        try:
+            async with self.engine.begin() as conn:
+                old = (await conn.execute(select(func.length(sync_records.c.data)).where(where))).scalar() or 0
+                if expected == 0:
+                    written = await self._insert_new(conn, sync_records, identity=ident, name=name, version=1,
+                                                     data=data, updated=now)
+                else:
+                    written = (await conn.execute(update(sync_records).where(and_(
+                        where, sync_records.c.version == expected)).values(
+                        version=expected + 1, data=data, updated=now))).rowcount == 1
+                if written and quota is not None:
+                    await self._usage_row(conn, ident)
+                    if len(data) > old:
+                        await self._charge(conn, ident, usage.c.stored, len(data) - old, quota)
+                    elif len(data) < old:
+                        await conn.execute(update(usage).where(usage.c.identity == ident)
+                                           .values(stored=usage.c.stored - (old - len(data))))
+                if written:
                     return expected + 1
+        except _OverQuota:
+            raise QuotaExceededError(f"sync record {name!r} would exceed the storage quota") from None
         current = await self.get_sync(ident, name)
         raise ConflictError(f"sync record {name!r} is at version {current['version'] if current else 0}, "
                             f"not {expected}")

@@ -317,6 +317,34 @@ def test_stored_blocks_are_counted_limited_and_collected(tmp_path, backend, peop
         g.stop()
 
 
+def test_messages_and_sync_records_count_against_the_storage_quota(tmp_path, backend, people, metadata_url):
+    g = Gateway(tmp_path / "gw", metadata_url, storage_quota=150_000)
+    try:
+        async def go():
+            async with session(g, backend, people["carol"]) as carol, session(g, backend, people["bob"]) as bob:
+                await carol.publish()
+                await bob.publish()
+                data = codec.b64e(os.urandom(60_000))
+                outcomes = []
+                for name in ("a", "b", "c"):
+                    try:
+                        await carol.request("PUT", f"/v1/sync/{name}", json_body={"version": 0, "data": data})
+                        outcomes.append("ok")
+                    except MeshKitError as exc:
+                        outcomes.append(exc.code)
+                assert outcomes == ["ok", "ok", "quota_exceeded"]
+                # shrinking a record gives bytes back; a message then fits, the next does not
+                await carol.request("PUT", "/v1/sync/b", json_body={"version": 1, "data": ""})
+                await carol.request("POST", f"/v1/mailbox/{people['bob'].id}", body=os.urandom(60_000))
+                with pytest.raises(MeshKitError) as refused:
+                    await carol.request("POST", f"/v1/mailbox/{people['bob'].id}", body=os.urandom(60_000))
+                assert refused.value.code == "quota_exceeded"
+                assert len(await bob.inbox()) == 1
+        run(go())
+    finally:
+        g.stop()
+
+
 def test_new_identities_are_rate_limited_per_address(tmp_path, backend):
     g = Gateway(tmp_path / "gw", anonymous_limits={"directory": "3/minute", "challenge": "100/minute"})
     try:

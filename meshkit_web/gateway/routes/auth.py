@@ -60,7 +60,10 @@ def router(gw: Gateway) -> APIRouter:
                 public.sig_key, challenge_message(url, body.challenge), signature) for url in gw.own_urls(request)]):
             # anonymous: counted for the identity, never written into its audit view
             await gw.store.count_anonymous(public.id, "auth.bad_signature")
-            raise AuthError("challenge signature does not verify for this gateway's URL")
+            # the URLs are this gateway's own public addresses: telling them helps an operator
+            # whose clients use another name (--public-url), and reveals nothing secret
+            raise AuthError("challenge signature does not verify for this gateway's URL (it answers logins "
+                            "for " + ", ".join(sorted(gw.own_urls(request))[:4]) + ")")
         if not await gw.store.use_challenge(claims["jti"], claims["exp"]):
             raise AuthError("challenge was already answered")
         token, expires = gw.issuer.issue(public.id, body.scopes)

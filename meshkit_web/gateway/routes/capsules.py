@@ -43,7 +43,8 @@ def router(gw: Gateway) -> APIRouter:
         await store.put_capsule(cid, root, identity, capsule.recipient, capsule.expires, capsule.policy, data)
         notice = {"root": root, "capsule": cid, "sharer": identity, "expires": capsule.expires,
                   "policy": capsule.policy}
-        await store.post_message(capsule.recipient, identity, "share", json.dumps(notice).encode())
+        await store.post_message(capsule.recipient, identity, "share", json.dumps(notice).encode(),
+                                 config.storage_quota)
         await gw.audit(identity, "capsule.put", cid)
         return {"cid": cid, "root": root, "recipient": capsule.recipient}
 

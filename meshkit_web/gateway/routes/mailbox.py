@@ -22,7 +22,7 @@ def router(gw: Gateway) -> APIRouter:
         if kind == "share":
             raise ForbiddenError("share notices are posted by the gateway when a capsule is stored")
         body = await read_body(request, gw.config.max_message_size)
-        message_id = await store.post_message(recipient, identity, kind, body)
+        message_id = await store.post_message(recipient, identity, kind, body, gw.config.storage_quota)
         await gw.audit(identity, "mailbox.post", recipient)
         return {"id": message_id}
 

@@ -30,7 +30,8 @@ def router(gw: Gateway) -> APIRouter:
 
     @api.put("/v1/sync/{name}")
     async def put_sync(body: SyncWrite, name: str = Path(**NAME), identity: str = gw.requires("sync")):
-        version = await gw.store.put_sync(identity, name, body.version, codec.b64d(body.data))
+        version = await gw.store.put_sync(identity, name, body.version, codec.b64d(body.data),
+                                          gw.config.storage_quota)
         await gw.audit(identity, "sync.put", name)
         return {"version": version}
 
