@@ -31,6 +31,16 @@ def router(gw: Gateway) -> APIRouter:
         return any(not row["revoked"] and (row["expires"] is None or row["expires"] > now)
                    for row in await store.find_capsules(root=cid_str(root), recipient=identity))
 
+    async def capsule_of(cid: str, identity: str, role: str, refusal: str) -> tuple[str, dict]:
+        """(canonical CID, row) of a stored capsule whose ``role`` is the caller."""
+        name = cid_str(parse_cid(cid))
+        row = await store.get_capsule(name)
+        if row is None:
+            raise MissingMetadataError(f"no capsule {name}")
+        if row[role] != identity:
+            raise ForbiddenError(refusal)
+        return name, row
+
     @api.post("/v1/capsules", status_code=201, openapi_extra=binary_body("a signed capsule (DAG-CBOR)", CBOR_MEDIA))
     async def put_capsule(request: Request, identity: str = gw.requires("capsules")):
         data = await read_body(request, config.max_message_size)
@@ -58,12 +68,7 @@ def router(gw: Gateway) -> APIRouter:
     async def release_capsule(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("capsules")):
         """The capsule's bytes, only for its recipient, only if not revoked, not expired and
         (for policy-gated shares) allowed by the policy provider. Checked at every open."""
-        name = cid_str(parse_cid(cid))
-        row = await store.get_capsule(name)
-        if row is None:
-            raise MissingMetadataError(f"no capsule {name}")
-        if row["recipient"] != identity:
-            raise ForbiddenError("a capsule is released only to its recipient")
+        name, row = await capsule_of(cid, identity, "recipient", "a capsule is released only to its recipient")
         outcome = "ok"
         try:
             check_live(row["revoked"], row["expires"], name, row["root"])
@@ -84,12 +89,7 @@ def router(gw: Gateway) -> APIRouter:
 
     @api.delete("/v1/capsules/{cid}", status_code=204)
     async def revoke_capsule(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("capsules")):
-        name = cid_str(parse_cid(cid))
-        row = await store.get_capsule(name)
-        if row is None:
-            raise MissingMetadataError(f"no capsule {name}")
-        if row["sharer"] != identity:
-            raise ForbiddenError("only the sharer can revoke a capsule")
+        name, _ = await capsule_of(cid, identity, "sharer", "only the sharer can revoke a capsule")
         await store.revoke_capsule(name)
         await gw.audit(identity, "capsule.revoke", name)
         return Response(status_code=204)
