@@ -1,19 +1,54 @@
 // The PWA: boots the runtime, exposes globalThis.meshkit, renders the app (ui.js).
-import { boot } from "./meshkit.js";
-
+//
+// No static imports: every module comes in through import(), which index.html's import map
+// pins by hash, so a module that was altered (or cannot load) is a clear error on screen,
+// not a blank page. guard.js reports the case where this file itself is refused.
 const root = document.getElementById("app");
+const nativeFetch = globalThis.fetch.bind(globalThis); // before meshkit.js wraps it
+
+function fatal(code, message) {
+  document.documentElement.dataset.meshkitReady = "error";
+  document.documentElement.dataset.meshkitError = code;
+  root.replaceChildren();
+  const text = document.createElement("p");
+  text.className = "fatal";
+  text.setAttribute("role", "alert");
+  text.textContent = "MeshKit cannot start here: " + message;
+  root.append(text);
+}
+
+// A boot failed: is one of the pinned modules not what was built (an import refused by
+// its hash gives only a bare TypeError), or was it something else?
+async function alteredModule() {
+  const pinned = JSON.parse(document.querySelector('script[type="importmap"]').textContent).integrity;
+  for (const [path, integrity] of Object.entries(pinned)) {
+    const reachable = await nativeFetch(path, { cache: "no-store" }).then((r) => r.ok, () => false);
+    const intact = await nativeFetch(path, { cache: "no-store", integrity }).then(() => true, () => false);
+    if (reachable && !intact) return path.split("/").slice(-2).join("/");
+  }
+  return null;
+}
+
+async function load(path) {
+  try {
+    return await import(new URL(path, import.meta.url).href);
+  } catch (error) {
+    throw Object.assign(new Error(`${path.slice(2)} could not be loaded (${error.message})`), { code: "unavailable" });
+  }
+}
+
 try {
+  const { boot } = await load("./meshkit.js");
   globalThis.meshkit = await boot();
   document.documentElement.dataset.meshkitReady = "true";
-  const { render } = await import("./ui.js");
+  const { render } = await load("./ui.js");
   render(root, globalThis.meshkit);
 } catch (error) {
-  document.documentElement.dataset.meshkitReady = "error";
-  document.documentElement.dataset.meshkitError = error.code || "internal";
-  root.innerHTML = "";
-  const message = document.createElement("p");
-  message.className = "fatal";
-  message.setAttribute("role", "alert");
-  message.textContent = "MeshKit cannot start here: " + (error.message || error);
-  root.append(message);
+  const altered = error.code === "integrity" ? null : await alteredModule().catch(() => null);
+  if (altered) {
+    fatal("integrity", `${altered} does not match its build hash: this copy of MeshKit was altered after it ` +
+      "was built, refusing to run it");
+  } else {
+    fatal(error.code || "internal", error.message || String(error));
+  }
 }

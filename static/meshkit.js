@@ -55,6 +55,10 @@ async function registerWorker(serviceWorker) {
     return { registration: null, report: { mode: "caller-managed", service_worker: false, background_sync: false,
       detail: "the service worker could not be registered (" + (error.name || "error") + "): uploads run while this page is open" } };
   }
+  if (!registration) { // e.g. workers blocked by policy or an automation tool
+    return { registration: null, report: { mode: "caller-managed", service_worker: false, background_sync: false,
+      detail: "no service worker was registered: uploads run while this page is open" } };
+  }
   const sync = "sync" in registration;
   let periodic = "periodicSync" in registration ? "available" : "missing";
   if (periodic === "available") {
@@ -75,6 +79,10 @@ async function registerWorker(serviceWorker) {
 // --- integrity of what Pyodide fetches ----------------------------------------------------
 const b64 = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)));
 let integrityFailure = null;
+// Rejects on the first failed check: Pyodide waits forever when its wasm fetch fails
+let failIntegrity;
+const integrityBroken = new Promise((_, reject) => { failIntegrity = reject; });
+integrityBroken.catch(() => {});
 
 // Wraps globalThis.fetch (Pyodide looks it up at call time): a file of this release is
 // handed over only once its SHA-384 equals the build's; a file the build does not list is
@@ -89,11 +97,15 @@ function verifyReleaseFetches() {
     const fail = (why) => {
       integrityFailure = integrityFailure || new MeshKitError("integrity",
         `${path} ${why}: this copy of MeshKit was altered after it was built, refusing to run it`);
+      failIntegrity(integrityFailure);
       throw integrityFailure;
     };
     const expected = FILES[path];
     if (!expected) fail("is not part of this release");
-    const response = await inner(input, init);
+    // ours is the stronger check (SHA-384, from the build) and names the file: Pyodide's own
+    // integrity option (sha256 of wheels) would fail first with a bare "Failed to fetch"
+    const { integrity, ...rest } = init || {};
+    const response = await inner(input, rest);
     if (!response.ok) return response;
     const body = await response.arrayBuffer();
     if ("sha384-" + b64(await crypto.subtle.digest("SHA-384", body)) !== expected) fail("does not match its build hash");
@@ -117,22 +129,22 @@ export async function loadRuntime({ gateway, background, createPyodideModule }) 
   verifyReleaseFetches();
   let pyodide;
   try {
-    pyodide = await loadPyodide({
+    pyodide = await Promise.race([integrityBroken, loadPyodide({
       indexURL: new URL("pyodide/", RELEASE).href,
       lockFileURL: new URL("pyodide/pyodide-lock.json", RELEASE).href, // must be absolute
       ...(createPyodideModule ? { createPyodideModule } : {}),
       stdout: () => {},
       stderr: (line) => console.warn(line),
-    });
+    })]);
   } catch (error) {
     throw integrityFailure || error;
   }
   const pyodideMs = performance.now() - started;
   const failures = [];
-  const loaded = await pyodide.loadPackage(["meshkit-web"], {
+  const loaded = await Promise.race([integrityBroken, pyodide.loadPackage(["meshkit-web"], {
     messageCallback: () => {},
     errorCallback: (message) => failures.push(message),
-  });
+  })]);
   if (integrityFailure) throw integrityFailure;
   if (failures.length || !loaded.length) {
     throw new MeshKitError("unavailable", "MeshKit could not load its Python packages: " +
