@@ -47,3 +47,13 @@ class ImmutableFiles(StaticFiles):
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
             response.headers["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+def site_app(site_dir: str) -> "SecurityHeaders":
+    """The PWA alone, for serving it from an origin other than the gateway's (a site built
+    with ``build.py --gateway URL``): the same routes and caching as on the gateway, with the
+    same security headers (its CSP lets the page connect to that gateway)."""
+    from .headers import SecurityHeaders
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    mount_site(app, site_dir)
+    return SecurityHeaders(app, site_dir=site_dir)
