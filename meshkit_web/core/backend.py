@@ -60,6 +60,10 @@ class CryptoBackend(ABC):
     async def ed25519_generate(self) -> tuple[SecretHandle, bytes]: ...
 
     @abstractmethod
+    async def ed25519_import_private(self, seed: bytes) -> tuple[SecretHandle, bytes]:
+        """A signing handle for a known 32-byte seed (keys derived from a recovery secret)."""
+
+    @abstractmethod
     async def ed25519_sign(self, private: SecretHandle, message: bytes) -> bytes: ...
 
     @abstractmethod

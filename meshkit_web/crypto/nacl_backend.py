@@ -101,6 +101,11 @@ class NaclBackend(CryptoBackend):
         seed = os.urandom(32)
         return RawKey(seed), bytes(nacl.signing.SigningKey(seed).verify_key)
 
+    async def ed25519_import_private(self, seed: bytes):
+        if len(seed) != 32:
+            raise ValueError("an Ed25519 seed is 32 bytes")
+        return RawKey(seed), bytes(nacl.signing.SigningKey(bytes(seed)).verify_key)
+
     async def ed25519_sign(self, private: RawKey, message: bytes) -> bytes:
         return nacl.signing.SigningKey(private.raw).sign(message).signature
 

@@ -12,6 +12,7 @@ there is no silent weaker mode (Pyodide here has no libsodium to fall back on).
 import js
 from pyodide.ffi import JsException, to_js
 
+from ..core import codec
 from ..core.backend import CryptoBackend, SecretHandle
 from ..core.errors import KeyUnwrapError, UnsupportedError
 
@@ -19,6 +20,7 @@ _subtle = js.crypto.subtle
 # PKCS#8 wrapping of a raw X25519 private scalar (RFC 8410): WebCrypto imports private
 # X25519 keys only as pkcs8 or jwk. Used for HPKE test vectors, never for identities.
 _X25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b656e04220420")
+_ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 _GETRANDOM_MAX = 65536  # crypto.getRandomValues fills at most 64 KiB per call
 
 
@@ -141,6 +143,19 @@ class WebCryptoBackend(CryptoBackend):
         pair = await _subtle.generateKey(_obj(name="Ed25519"), False, _usages("sign", "verify"))
         public = (await _subtle.exportKey("raw", pair.publicKey)).to_bytes()
         return CryptoKeyHandle(pair.privateKey), public
+
+    async def ed25519_import_private(self, seed: bytes) -> tuple[SecretHandle, bytes]:
+        """A non-extractable signing key for a derived seed. WebCrypto derives no public key
+        from a private one: a short-lived extractable copy gives it (its JWK ``x``), then the
+        key that is kept is imported non-extractable."""
+        if len(seed) != 32:
+            raise ValueError("an Ed25519 seed is 32 bytes")
+        pkcs8 = _u8(_ED25519_PKCS8_PREFIX + seed)
+        temporary = await _subtle.importKey("pkcs8", pkcs8, _obj(name="Ed25519"), True, _usages("sign"))
+        jwk = await _subtle.exportKey("jwk", temporary)
+        public = codec.b64d(str(jwk.x))
+        private = await _subtle.importKey("pkcs8", pkcs8, _obj(name="Ed25519"), False, _usages("sign"))
+        return CryptoKeyHandle(private), public
 
     async def ed25519_sign(self, private: SecretHandle, message: bytes) -> bytes:
         return (await _subtle.sign(_obj(name="Ed25519"), private.key, _u8(message))).to_bytes()

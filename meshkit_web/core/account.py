@@ -1,0 +1,332 @@
+"""Accounts: a recovery secret, an account root, devices, and a chain of signed records.
+
+The model (../shared/DESIGN.md, "Accounts, devices and recovery"; byte-exact in
+docs/FORMAT.md section 11) is device fan-out with a recovery root:
+
+- a **recovery secret** of 256 random bits, shown once as 24 BIP-39 words (the last word
+  carries an 8-bit checksum, so a typo is caught before anything changes);
+- HKDF from it: the **account root** (Ed25519) and the **recovery key** (X25519). The
+  account id and fingerprint derive from those two public keys, so they are the same on
+  every device and after recovery;
+- **devices** with their own keys, each certified (a ``device`` object) by the account root
+  or by a device already certified with ``can_add``;
+- an **account record** (``account`` object): root and recovery public keys, the current
+  device certificates, removed device ids, a version and the SHA-256 of the previous
+  record's bytes, signed by the account root or by a ``can_add`` device of the previous
+  version. Clients keep the highest version they verified and refuse anything older.
+
+Pure: no I/O; keys go through the CryptoBackend, the word list through ``mnemonic``.
+"""
+
+import base64
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+
+from . import codec, kdf
+from .backend import CryptoBackend
+from .errors import EnvelopeFormatError, MeshKitError
+from .identity import PublicIdentity, _check_name
+from .signing import KEY_LEN, identity_id, is_identity_id, sign_map, verify_map
+
+ACCOUNT_KIND = "account"
+DEVICE_KIND = "device"
+SECRET_LEN = 32
+PHRASE_WORDS = 24
+ACCOUNT_SALT = b"meshkit-web/v1 account"
+ROOT_INFO = b"meshkit-web/v1 account-root"
+RECOVERY_INFO = b"meshkit-web/v1 recovery-key"
+FINGERPRINT_PREFIX = b"meshkit-web/v1 account-fingerprint\x00"
+MAX_DEVICES = 64
+MAX_REMOVED = 1024
+MAX_CHAIN = 256  # records checked in one update
+
+
+class RecoveryPhraseError(MeshKitError, ValueError):
+    """A phrase that is not 24 known words with a valid checksum. Never echoes the words."""
+    code = "bad_phrase"
+
+
+class AccountRollbackError(MeshKitError):
+    """An account record older than (or forking from) one already verified."""
+    code = "rollback"
+
+
+class AccountChainError(MeshKitError):
+    """An account record not signed through the account's chain."""
+    code = "bad_account_chain"
+
+
+# --- the recovery secret and its phrase ------------------------------------------------------
+
+def _wordlist():
+    from mnemonic import Mnemonic  # pure Python, the reference BIP-39 implementation
+    return Mnemonic("english")
+
+
+def phrase_from_secret(secret: bytes) -> str:
+    if len(secret) != SECRET_LEN:
+        raise ValueError("a recovery secret is 32 bytes")
+    return _wordlist().to_mnemonic(secret)
+
+
+def secret_from_phrase(phrase: str) -> bytes:
+    """The secret from 24 words: case, extra spaces and full words or their unique first four
+    letters are accepted; an unknown word (named by position only) or a checksum mismatch
+    is RecoveryPhraseError."""
+    m = _wordlist()
+    words = unicodedata.normalize("NFKD", str(phrase)).lower().split()
+    if len(words) != PHRASE_WORDS:
+        raise RecoveryPhraseError(f"a recovery phrase has {PHRASE_WORDS} words, this has {len(words)}")
+    full = []
+    for position, word in enumerate(words, 1):
+        matches = [w for w in m.wordlist if w == word] or (
+            [w for w in m.wordlist if w.startswith(word)] if len(word) >= 4 else [])
+        if len(matches) != 1:
+            raise RecoveryPhraseError(f"word {position} is not a recovery word")
+        full.append(matches[0])
+    try:
+        return bytes(m.to_entropy(" ".join(full)))
+    except (ValueError, LookupError):
+        raise RecoveryPhraseError("the phrase's checksum does not match: a word is mistyped") from None
+
+
+@dataclass(frozen=True)
+class RecoveryKeys:
+    """What the recovery secret derives, as backend handles (held only while needed)."""
+    root_private: object
+    root_key: bytes
+    recovery_private: object
+    recovery_key: bytes
+
+    @property
+    def account_id(self) -> str:
+        return identity_id(self.root_key)
+
+    def __repr__(self) -> str:
+        return f"<RecoveryKeys {self.account_id}>"
+
+
+async def derive_recovery_keys(backend: CryptoBackend, secret: bytes) -> RecoveryKeys:
+    if len(secret) != SECRET_LEN:
+        raise ValueError("a recovery secret is 32 bytes")
+    root_seed = kdf.hkdf(secret, ROOT_INFO, 32, salt=ACCOUNT_SALT)
+    recovery_seed = kdf.hkdf(secret, RECOVERY_INFO, 32, salt=ACCOUNT_SALT)
+    root_private, root_key = await backend.ed25519_import_private(root_seed)
+    recovery_private, recovery_key = await backend.x25519_import_private(recovery_seed)
+    return RecoveryKeys(root_private, root_key, recovery_private, recovery_key)
+
+
+def account_fingerprint(root_key: bytes, recovery_key: bytes) -> str:
+    """What contacts compare once: 32 base32 characters in groups of 4, stable for life."""
+    digest = hashlib.sha256(FINGERPRINT_PREFIX + root_key + recovery_key).digest()[:20]
+    text = base64.b32encode(digest).decode("ascii")
+    return "-".join(text[i:i + 4] for i in range(0, len(text), 4))
+
+
+# --- device certificates -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeviceCert:
+    account: str
+    device: PublicIdentity  # the device's own keys, as an identity (id derived from its key)
+    added: int
+    can_add: bool
+    signer: str             # the account id (root-signed) or the id of a can_add device
+    map: dict               # the signed map, as it sits in account records
+
+    @property
+    def id(self) -> str:
+        return self.device.id
+
+
+async def certify_device(backend: CryptoBackend, *, account: str, device: PublicIdentity, added: int,
+                         can_add: bool, signer_id: str, signer_private) -> DeviceCert:
+    obj = {"meshkit": DEVICE_KIND, "v": 1, "account": account, "id": device.id, "name": device.name,
+           "sig_key": device.sig_key, "enc_key": device.enc_key, "added": added, "can_add": bool(can_add),
+           "signer": signer_id}
+    return _device(await sign_map(backend, signer_private, DEVICE_KIND, obj))
+
+
+def _device(obj: dict) -> DeviceCert:
+    """Fields of a device map (signature checked by the record that holds it)."""
+    if not isinstance(obj, dict):
+        raise EnvelopeFormatError("a device certificate is a map")
+    codec.check_type(obj, DEVICE_KIND)
+    sig_key = codec.field(obj, "sig_key", bytes, DEVICE_KIND, length=KEY_LEN)
+    ident = codec.field(obj, "id", str, DEVICE_KIND)
+    if identity_id(sig_key) != ident:
+        raise EnvelopeFormatError("a device id does not derive from its signing key")
+    name = codec.field(obj, "name", str, DEVICE_KIND)
+    try:
+        _check_name(name)
+    except ValueError as exc:
+        raise EnvelopeFormatError(f"device name: {exc}") from None
+    can_add = obj.get("can_add")
+    if not isinstance(can_add, bool):
+        raise EnvelopeFormatError("device field 'can_add' has the wrong type")
+    added = codec.field(obj, "added", int, DEVICE_KIND)
+    public = PublicIdentity(ident, name, sig_key, codec.field(obj, "enc_key", bytes, DEVICE_KIND, length=KEY_LEN),
+                            added, b"")
+    return DeviceCert(codec.field(obj, "account", str, DEVICE_KIND), public, added, can_add,
+                      codec.field(obj, "signer", str, DEVICE_KIND), obj)
+
+
+# --- account records ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AccountRecord:
+    id: str
+    name: str
+    root_key: bytes
+    recovery_key: bytes
+    version: int
+    prev: bytes | None
+    devices: tuple[DeviceCert, ...]
+    removed: tuple[str, ...]
+    created: int
+    signer: str
+    data: bytes
+
+    @property
+    def hash(self) -> bytes:
+        return hashlib.sha256(self.data).digest()
+
+    @property
+    def fingerprint(self) -> str:
+        return account_fingerprint(self.root_key, self.recovery_key)
+
+    def device(self, device_id: str) -> DeviceCert | None:
+        return next((d for d in self.devices if d.id == device_id), None)
+
+    def recovery_identity(self) -> PublicIdentity:
+        """The recovery key as a recipient: id ``<account id>.recovery`` (not a device id)."""
+        return PublicIdentity(recovery_recipient_id(self.id), self.name, self.root_key, self.recovery_key,
+                              self.created, b"")
+
+    def recipients(self) -> list[PublicIdentity]:
+        """Who a seal or capsule to this account wraps the content key to: every current
+        device and the recovery key."""
+        return [d.device for d in self.devices] + [self.recovery_identity()]
+
+
+def recovery_recipient_id(account_id: str) -> str:
+    return account_id + ".recovery"
+
+
+async def make_account_record(backend: CryptoBackend, *, name: str, root_key: bytes, recovery_key: bytes,
+                              version: int, prev: "AccountRecord | None", devices: list[DeviceCert],
+                              removed: list[str], created: int, signer_id: str, signer_private) -> AccountRecord:
+    obj = {"meshkit": ACCOUNT_KIND, "v": 1, "id": identity_id(root_key), "name": name, "root_key": root_key,
+           "recovery_key": recovery_key, "version": version, "prev": prev.hash if prev else None,
+           "devices": [d.map for d in sorted(devices, key=lambda d: d.id)], "removed": sorted(set(removed)),
+           "created": created, "signer": signer_id}
+    signed = await sign_map(backend, signer_private, ACCOUNT_KIND, obj)
+    return await verify_account_record(backend, codec.encode(signed), prev)
+
+
+async def verify_account_record(backend: CryptoBackend, data: bytes,
+                                prev: AccountRecord | None = None) -> AccountRecord:
+    """Check one record: shape, ids derived from keys, every device certificate signed by
+    the root or a can_add device of this record, and the record's own signature by the root
+    or (with ``prev``, the verified previous version) by a can_add device of ``prev``."""
+    obj = codec.decode_map(data, ACCOUNT_KIND)
+    codec.check_type(obj, ACCOUNT_KIND)
+    root_key = codec.field(obj, "root_key", bytes, ACCOUNT_KIND, length=KEY_LEN)
+    recovery_key = codec.field(obj, "recovery_key", bytes, ACCOUNT_KIND, length=KEY_LEN)
+    ident = codec.field(obj, "id", str, ACCOUNT_KIND)
+    if identity_id(root_key) != ident:
+        raise EnvelopeFormatError("the account id does not derive from its root key")
+    name = codec.field(obj, "name", str, ACCOUNT_KIND)
+    version = codec.field(obj, "version", int, ACCOUNT_KIND)
+    prev_hash = codec.field(obj, "prev", bytes, ACCOUNT_KIND, length=32, optional=True)
+    if version < 1 or (version == 1) != (prev_hash is None):
+        raise EnvelopeFormatError("version 1 has no previous record; every later version names one")
+    raw_devices = codec.field(obj, "devices", list, ACCOUNT_KIND)
+    removed = codec.field(obj, "removed", list, ACCOUNT_KIND)
+    if not 1 <= len(raw_devices) <= MAX_DEVICES or len(removed) > MAX_REMOVED:
+        raise EnvelopeFormatError(f"an account has 1..{MAX_DEVICES} devices and at most {MAX_REMOVED} removed")
+    if not all(is_identity_id(r) for r in removed) or removed != sorted(set(removed)):
+        raise EnvelopeFormatError("removed devices are distinct ids in ascending order")
+    devices = [_device(d) for d in raw_devices]
+    ids = [d.id for d in devices]
+    if ids != sorted(set(ids)) or set(ids) & set(removed):
+        raise EnvelopeFormatError("devices are distinct, in ascending id order, and not removed")
+    await _check_certificates(backend, ident, root_key, devices)
+    signer = codec.field(obj, "signer", str, ACCOUNT_KIND)
+    if signer == ident:
+        signer_key = root_key
+    else:
+        if prev is None:
+            raise AccountChainError("a record signed by a device needs the previous record to check")
+        by = prev.device(signer)
+        if by is None or not by.can_add:
+            raise AccountChainError(f"{signer} may not change account {ident}")
+        signer_key = by.device.sig_key
+    if prev is not None:
+        if prev.id != ident or version != prev.version + 1 or prev_hash != prev.hash:
+            raise AccountChainError(f"record version {version} does not follow version {prev.version}")
+        if prev.root_key != root_key or prev.recovery_key != recovery_key:
+            raise AccountChainError("an account's root and recovery keys never change")
+    await verify_map(backend, ACCOUNT_KIND, obj, signer_key, signer)
+    return AccountRecord(ident, name, root_key, recovery_key, version, prev_hash, tuple(devices), tuple(removed),
+                         codec.field(obj, "created", int, ACCOUNT_KIND), signer, data)
+
+
+async def _check_certificates(backend, account: str, root_key: bytes, devices: list[DeviceCert]) -> None:
+    """Every certificate names this account and is signed by the root or by a can_add device
+    whose own certificate already checked out (so a chain of additions always ends at the
+    root; a certificate signed by any other key never becomes ready)."""
+    trusted: dict[str, bytes] = {account: root_key}
+    pending = list(devices)
+    while pending:
+        ready = [d for d in pending if d.signer in trusted]
+        if not ready:
+            raise AccountChainError("a device certificate is not signed through the account's root")
+        for cert in ready:
+            if cert.account != account:
+                raise AccountChainError(f"device {cert.id} is certified for another account")
+            await verify_map(backend, DEVICE_KIND, cert.map, trusted[cert.signer], cert.signer)
+            if cert.can_add:  # only the root and can_add devices sign certificates
+                trusted[cert.id] = cert.device.sig_key
+            pending.remove(cert)
+
+
+async def verify_chain(backend: CryptoBackend, records: list[bytes], known: AccountRecord | None = None,
+                       account_id: str | None = None) -> AccountRecord:
+    """The newest record of ``records`` (ascending versions) after checking each follows the
+    one before. ``known``: the newest version this client verified before; the chain must
+    start right after it (or at a root-signed record), and may never go below it."""
+    if not records:
+        raise AccountChainError("no account record")
+    current = known
+    for data in records[:MAX_CHAIN]:
+        offered = codec.decode_map(data, ACCOUNT_KIND).get("version")
+        if current is not None and isinstance(offered, int) and offered <= current.version:
+            if offered == current.version and data == current.data:
+                continue  # the one already verified
+            raise AccountRollbackError(f"account {current.id} is at version {current.version}: refusing "
+                                       f"version {offered}")
+        try:
+            record = await verify_account_record(backend, data, current)
+        except AccountChainError:
+            # a root-signed record stands on its own (recovery re-anchors the chain)
+            record = await verify_account_record(backend, data, None)
+            if record.signer != record.id:
+                raise
+        if account_id is not None and record.id != account_id:
+            raise AccountChainError(f"the records are of {record.id}, not {account_id}")
+        current = record
+    if known is not None and current.version < known.version:
+        raise AccountRollbackError(f"account {known.id} is at version {known.version}, not {current.version}")
+    return current
+
+
+def check_not_older(known: AccountRecord | None, offered: AccountRecord) -> None:
+    """Refuse a record older than the newest verified one, or a different one of the same version."""
+    if known is None:
+        return
+    if offered.version < known.version or (offered.version == known.version and offered.data != known.data):
+        raise AccountRollbackError(f"account {known.id} is at version {known.version}: refusing version "
+                                   f"{offered.version}")
+
