@@ -10,7 +10,8 @@ import json
 import pathlib
 
 from meshkit_web.core import codec
-from meshkit_web.core.account import (certify_device, derive_recovery_keys, make_account_record, phrase_from_secret)
+from meshkit_web.core.account import (certify_device, derive_recovery_keys, device_consent, make_account_record,
+                                      phrase_from_secret)
 from meshkit_web.core.identity import make_identity
 from meshkit_web.core.signing import sign_map
 from meshkit_web.crypto.nacl_backend import NaclBackend
@@ -39,12 +40,14 @@ async def main() -> None:
     keys = await derive_recovery_keys(b, SECRET)
     acct = keys.account_id
     laptop, phone, tablet = await device(b, "laptop", 1), await device(b, "phone", 2), await device(b, "tablet", 3)
-    c_laptop = await certify_device(b, account=acct, device=laptop.public, added=T0, can_add=True,
+    async def consent(d, account=None):
+        return await device_consent(b, d.sig_private, account or acct, d.id)
+    c_laptop = await certify_device(b, account=acct, device=laptop.public, consent=await consent(laptop), added=T0, can_add=True,
                                     signer_id=acct, signer_private=keys.root_private)
     v1 = await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
                                    version=1, prev=None, devices=[c_laptop], removed=[], created=T0,
                                    signer_id=acct, signer_private=keys.root_private)
-    c_phone = await certify_device(b, account=acct, device=phone.public, added=T0 + 60, can_add=False,
+    c_phone = await certify_device(b, account=acct, device=phone.public, consent=await consent(phone), added=T0 + 60, can_add=False,
                                    signer_id=laptop.id, signer_private=laptop.sig_private)
     v2 = await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
                                    version=2, prev=v1, devices=[c_laptop, c_phone], removed=[], created=T0,
@@ -54,7 +57,8 @@ async def main() -> None:
                                    signer_id=laptop.id, signer_private=laptop.sig_private)
     # failure cases: each a record checked against a previous one (or none), and its error
     by_phone = await resign(b, v2.data, phone.sig_private, version=3, prev=v2.hash, signer=phone.id)
-    c_tablet_by_phone = await certify_device(b, account=acct, device=tablet.public, added=T0 + 90, can_add=False,
+    c_tablet_by_phone = await certify_device(b, account=acct, device=tablet.public, consent=await consent(tablet),
+                                             added=T0 + 90, can_add=False,
                                              signer_id=phone.id, signer_private=phone.sig_private)
     tablet_via_phone = await resign(b, v2.data, laptop.sig_private, version=3, prev=v2.hash,
                                     devices=[d.map for d in sorted([c_laptop, c_phone, c_tablet_by_phone],
@@ -64,10 +68,17 @@ async def main() -> None:
     tampered = codec.encode({**signed, "sig": bytes([signed["sig"][0] ^ 1]) + signed["sig"][1:]})
     skip = await resign(b, v2.data, laptop.sig_private, version=5)
     other_keys = await derive_recovery_keys(b, bytes(range(1, 33)))
-    foreign_cert = await certify_device(b, account=other_keys.account_id, device=tablet.public, added=T0,
+    foreign_cert = await certify_device(b, account=other_keys.account_id, device=tablet.public,
+                                        consent=await consent(tablet, other_keys.account_id), added=T0,
                                         can_add=False, signer_id=acct, signer_private=keys.root_private)
     foreign = await resign(b, v2.data, laptop.sig_private, version=3, prev=v2.hash,
                            devices=[d.map for d in sorted([c_laptop, c_phone, foreign_cert], key=lambda d: d.id)])
+    # a device enrolled without its consent (the consent is for another account)
+    c_unwilling = await certify_device(b, account=acct, device=tablet.public,
+                                       consent=await consent(tablet, other_keys.account_id), added=T0 + 90,
+                                       can_add=False, signer_id=acct, signer_private=keys.root_private)
+    unwilling = await resign(b, v2.data, laptop.sig_private, version=3, prev=v2.hash,
+                             devices=[d.map for d in sorted([c_laptop, c_phone, c_unwilling], key=lambda d: d.id)])
     words = phrase_from_secret(SECRET).split()
     swapped = words[:]
     swapped[0], swapped[1] = swapped[1], swapped[0]
@@ -94,6 +105,8 @@ async def main() -> None:
              "error": "bad_signature"},
             {"case": "a device certified for another account", "prev": 1, "record": foreign.hex(),
              "error": "bad_account_chain"},
+            {"case": "a device enrolled without its own consent", "prev": 1, "record": unwilling.hex(),
+             "error": "bad_signature"},
             {"case": "a device-signed record with no previous record", "prev": None, "record": v2.data.hex(),
              "error": "bad_account_chain"},
         ],

@@ -31,6 +31,7 @@ from .signing import KEY_LEN, identity_id, is_identity_id, sign_map, verify_map
 
 ACCOUNT_KIND = "account"
 DEVICE_KIND = "device"
+CONSENT_KIND = "device-consent"
 SECRET_LEN = 32
 PHRASE_WORDS = 24
 ACCOUNT_SALT = b"meshkit-web/v1 account"
@@ -130,6 +131,7 @@ def account_fingerprint(root_key: bytes, recovery_key: bytes) -> str:
 class DeviceCert:
     account: str
     device: PublicIdentity  # the device's own keys, as an identity (id derived from its key)
+    consent: bytes
     added: int
     can_add: bool
     signer: str             # the account id (root-signed) or the id of a can_add device
@@ -140,11 +142,21 @@ class DeviceCert:
         return self.device.id
 
 
-async def certify_device(backend: CryptoBackend, *, account: str, device: PublicIdentity, added: int,
-                         can_add: bool, signer_id: str, signer_private) -> DeviceCert:
+def _consent_map(account: str, device_id: str) -> dict:
+    return {"meshkit": CONSENT_KIND, "v": 1, "account": account, "id": device_id}
+
+
+async def device_consent(backend: CryptoBackend, device_private, account: str, device_id: str) -> bytes:
+    """The device's own signature saying it joins ``account``: nobody can enrol (and then
+    remove, locking it out) a device that did not ask to join."""
+    return (await sign_map(backend, device_private, CONSENT_KIND, _consent_map(account, device_id)))["sig"]
+
+
+async def certify_device(backend: CryptoBackend, *, account: str, device: PublicIdentity, consent: bytes,
+                         added: int, can_add: bool, signer_id: str, signer_private) -> DeviceCert:
     obj = {"meshkit": DEVICE_KIND, "v": 1, "account": account, "id": device.id, "name": device.name,
-           "sig_key": device.sig_key, "enc_key": device.enc_key, "added": added, "can_add": bool(can_add),
-           "signer": signer_id}
+           "sig_key": device.sig_key, "enc_key": device.enc_key, "consent": consent, "added": added,
+           "can_add": bool(can_add), "signer": signer_id}
     return _device(await sign_map(backend, signer_private, DEVICE_KIND, obj))
 
 
@@ -168,7 +180,8 @@ def _device(obj: dict) -> DeviceCert:
     added = codec.field(obj, "added", int, DEVICE_KIND)
     public = PublicIdentity(ident, name, sig_key, codec.field(obj, "enc_key", bytes, DEVICE_KIND, length=KEY_LEN),
                             added, b"")
-    return DeviceCert(codec.field(obj, "account", str, DEVICE_KIND), public, added, can_add,
+    return DeviceCert(codec.field(obj, "account", str, DEVICE_KIND), public,
+                      codec.field(obj, "consent", bytes, DEVICE_KIND, length=64), added, can_add,
                       codec.field(obj, "signer", str, DEVICE_KIND), obj)
 
 
@@ -230,6 +243,29 @@ async def verify_account_record(backend: CryptoBackend, data: bytes,
     """Check one record: shape, ids derived from keys, every device certificate signed by
     the root or a can_add device of this record, and the record's own signature by the root
     or (with ``prev``, the verified previous version) by a can_add device of ``prev``."""
+    record, obj = parse_account_record(data)
+    await _check_certificates(backend, record.id, record.root_key, list(record.devices))
+    if record.signer == record.id:
+        signer_key = record.root_key
+    else:
+        if prev is None:
+            raise AccountChainError("a record signed by a device needs the previous record to check")
+        by = prev.device(record.signer)
+        if by is None or not by.can_add:
+            raise AccountChainError(f"{record.signer} may not change account {record.id}")
+        signer_key = by.device.sig_key
+    if prev is not None:
+        if prev.id != record.id or record.version != prev.version + 1 or record.prev != prev.hash:
+            raise AccountChainError(f"record version {record.version} does not follow version {prev.version}")
+        if prev.root_key != record.root_key or prev.recovery_key != record.recovery_key:
+            raise AccountChainError("an account's root and recovery keys never change")
+    await verify_map(backend, ACCOUNT_KIND, obj, signer_key, record.signer)
+    return record
+
+
+def parse_account_record(data: bytes) -> tuple[AccountRecord, dict]:
+    """The structure of a record, without checking any signature: for records this party
+    verified itself before (its own store), and as verify_account_record's first step."""
     obj = codec.decode_map(data, ACCOUNT_KIND)
     codec.check_type(obj, ACCOUNT_KIND)
     root_key = codec.field(obj, "root_key", bytes, ACCOUNT_KIND, length=KEY_LEN)
@@ -238,6 +274,10 @@ async def verify_account_record(backend: CryptoBackend, data: bytes,
     if identity_id(root_key) != ident:
         raise EnvelopeFormatError("the account id does not derive from its root key")
     name = codec.field(obj, "name", str, ACCOUNT_KIND)
+    try:
+        _check_name(name)
+    except ValueError as exc:
+        raise EnvelopeFormatError(f"account name: {exc}") from None
     version = codec.field(obj, "version", int, ACCOUNT_KIND)
     prev_hash = codec.field(obj, "prev", bytes, ACCOUNT_KIND, length=32, optional=True)
     if version < 1 or (version == 1) != (prev_hash is None):
@@ -252,25 +292,10 @@ async def verify_account_record(backend: CryptoBackend, data: bytes,
     ids = [d.id for d in devices]
     if ids != sorted(set(ids)) or set(ids) & set(removed):
         raise EnvelopeFormatError("devices are distinct, in ascending id order, and not removed")
-    await _check_certificates(backend, ident, root_key, devices)
     signer = codec.field(obj, "signer", str, ACCOUNT_KIND)
-    if signer == ident:
-        signer_key = root_key
-    else:
-        if prev is None:
-            raise AccountChainError("a record signed by a device needs the previous record to check")
-        by = prev.device(signer)
-        if by is None or not by.can_add:
-            raise AccountChainError(f"{signer} may not change account {ident}")
-        signer_key = by.device.sig_key
-    if prev is not None:
-        if prev.id != ident or version != prev.version + 1 or prev_hash != prev.hash:
-            raise AccountChainError(f"record version {version} does not follow version {prev.version}")
-        if prev.root_key != root_key or prev.recovery_key != recovery_key:
-            raise AccountChainError("an account's root and recovery keys never change")
-    await verify_map(backend, ACCOUNT_KIND, obj, signer_key, signer)
-    return AccountRecord(ident, name, root_key, recovery_key, version, prev_hash, tuple(devices), tuple(removed),
-                         codec.field(obj, "created", int, ACCOUNT_KIND), signer, data)
+    record = AccountRecord(ident, name, root_key, recovery_key, version, prev_hash, tuple(devices), tuple(removed),
+                           codec.field(obj, "created", int, ACCOUNT_KIND), signer, data)
+    return record, obj
 
 
 async def _check_certificates(backend, account: str, root_key: bytes, devices: list[DeviceCert]) -> None:
@@ -287,6 +312,8 @@ async def _check_certificates(backend, account: str, root_key: bytes, devices: l
             if cert.account != account:
                 raise AccountChainError(f"device {cert.id} is certified for another account")
             await verify_map(backend, DEVICE_KIND, cert.map, trusted[cert.signer], cert.signer)
+            await verify_map(backend, CONSENT_KIND, {**_consent_map(account, cert.id), "sig": cert.consent},
+                             cert.device.sig_key, cert.id)
             if cert.can_add:  # only the root and can_add devices sign certificates
                 trusted[cert.id] = cert.device.sig_key
             pending.remove(cert)
