@@ -168,6 +168,21 @@ class GatewayClient:
             raise MeshKitError(f"directory answered {public.id} for {ident}")
         return public
 
+    # --- accounts (FORMAT.md section 11) ---------------------------------------------------
+    async def publish_account(self, record) -> dict:
+        return (await self.request("POST", "/v1/accounts", body=record.data, content_type="application/cbor",
+                                   auth=False)).json()
+
+    async def fetch_account(self, account_id: str, known=None):
+        """The newest record of ``account_id``, checked here through its chain from ``known``
+        (the newest this client verified before; older answers are refused as rollback)."""
+        from ..core.account import verify_chain
+        since = known.version if known is not None else 0
+        rows = (await self.request("GET", f"/v1/accounts/{account_id}?since={since}", auth=False)).json()["records"]
+        if not rows:
+            return known
+        return await verify_chain(self.backend, [codec.b64d(r) for r in rows], known=known, account_id=account_id)
+
     # --- blocks ----------------------------------------------------------------------------
     async def put_block(self, cid: bytes, data: bytes) -> None:
         await self.request("PUT", f"/v1/blocks/{cid_str(cid)}", body=bytes(data),

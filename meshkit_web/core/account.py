@@ -235,7 +235,8 @@ async def make_account_record(backend: CryptoBackend, *, name: str, root_key: by
            "devices": [d.map for d in sorted(devices, key=lambda d: d.id)], "removed": sorted(set(removed)),
            "created": created, "signer": signer_id}
     signed = await sign_map(backend, signer_private, ACCOUNT_KIND, obj)
-    return await verify_account_record(backend, codec.encode(signed), prev)
+    follows = prev is not None and version == prev.version + 1  # else a root-signed re-anchor
+    return await verify_account_record(backend, codec.encode(signed), prev if follows else None)
 
 
 async def verify_account_record(backend: CryptoBackend, data: bytes,

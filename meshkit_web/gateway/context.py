@@ -70,10 +70,17 @@ class Gateway:
             if not header.lower().startswith("bearer "):
                 raise AuthError("a capability token is required (Authorization: Bearer ...)")
             identity = self.issuer.verify(header[7:].strip(), scope)
+            await self.require_current_device(identity)
             if not await self.limiter.hit(self.rate, identity):
                 raise RateLimitedError(f"rate limit {self.config.rate_limit} exceeded for {identity}")
             return identity
         return Depends(check)
+
+    async def require_current_device(self, identity: str) -> None:
+        """A device removed from its account is refused at once, whatever token it holds."""
+        status = await self.store.device_status(identity)
+        if status is not None and status["removed"]:
+            raise AuthError(f"this device was removed from account {status['account']}")
 
     def anonymous_limit(self, kind: str):
         """A per-client-address limit for requests anyone may make (publishing identities,

@@ -101,6 +101,20 @@ anonymous_events = Table(  # what unauthenticated callers did against an identit
     Column("count", BigInteger, nullable=False),
     Column("last", BigInteger, nullable=False),
 )
+accounts = Table(  # every version of every account record (verified on the way in)
+    "accounts", schema,
+    Column("id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+account_devices = Table(  # which account a device belongs to, and whether it was removed
+    "account_devices", schema,
+    Column("device", String(64), primary_key=True),
+    Column("account", String(64), nullable=False),
+    Column("removed", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),  # the account version that said so
+)
 audit = Table(
     "audit", schema,
     Column("seq", Integer, primary_key=True, autoincrement=True),
@@ -166,6 +180,43 @@ class MetadataStore:
     async def get_identity(self, ident: str) -> bytes | None:
         async with self.engine.connect() as conn:
             return (await conn.execute(select(identities.c.record).where(identities.c.id == ident))).scalar()
+
+    # accounts -----------------------------------------------------------------------
+    async def latest_account(self, account: str) -> bytes | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(accounts.c.data).where(accounts.c.id == account)
+                                       .order_by(accounts.c.version.desc()).limit(1))).scalar()
+
+    async def account_records(self, account: str, since: int, limit: int = 256) -> list[bytes]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(accounts.c.data).where(and_(accounts.c.id == account,
+                                                                         accounts.c.version > since))
+                                      .order_by(accounts.c.version).limit(limit))
+            return list(rows.scalars())
+
+    async def publish_account(self, account: str, version: int, data: bytes, expected: int,
+                              devices: list[str], removed: list[str]) -> None:
+        """Store version ``version`` if the newest stored is still ``expected`` (0: none):
+        compare-and-swap, ConflictError otherwise. The device index follows the record."""
+        async with self.engine.begin() as conn:
+            newest = (await conn.execute(select(func.coalesce(func.max(accounts.c.version), 0))
+                                         .where(accounts.c.id == account))).scalar()
+            if newest != expected or not await self._insert_new(conn, accounts, id=account, version=version,
+                                                                  data=data, created=int(time.time())):
+                raise ConflictError(f"account {account} is at version {newest}, not {expected}")
+            for device, is_removed in [(d, False) for d in devices] + [(d, True) for d in removed]:
+                if not await self._insert_new(conn, account_devices, device=device, account=account,
+                                              removed=is_removed, version=version):
+                    await conn.execute(update(account_devices).where(and_(
+                        account_devices.c.device == device, account_devices.c.account == account,
+                        account_devices.c.version < version)).values(removed=is_removed, version=version))
+
+    async def device_status(self, device: str) -> dict | None:
+        """{account, removed} for a device of an account; None for a plain identity."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(account_devices.c.account, account_devices.c.removed)
+                                      .where(account_devices.c.device == device))).first()
+            return dict(row._mapping) if row else None
 
     # challenges ---------------------------------------------------------------------
     async def use_challenge(self, jti: str, expires: int) -> bool:

@@ -64,6 +64,7 @@ def router(gw: Gateway) -> APIRouter:
             # whose clients use another name (--public-url), and reveals nothing secret
             raise AuthError("challenge signature does not verify for this gateway's URL (it answers logins "
                             "for " + ", ".join(sorted(gw.own_urls(request))[:4]) + ")")
+        await gw.require_current_device(public.id)
         if not await gw.store.use_challenge(claims["jti"], claims["exp"]):
             raise AuthError("challenge was already answered")
         token, expires = gw.issuer.issue(public.id, body.scopes)
