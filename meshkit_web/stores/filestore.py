@@ -30,6 +30,7 @@ class FileStore:
         self.backend = backend
         self._identities = os.path.join(self.home, "identities")
         self._contacts = os.path.join(self.home, "contacts")
+        self._warned: set[str] = set()
 
     def _ensure_dirs(self) -> None:
         for directory in (self.home, self._identities, self._contacts):
@@ -95,7 +96,9 @@ class FileStore:
                     with open(os.path.join(self._contacts, entry)) as f:
                         found.append(await record_from_json(self.backend, json.load(f)))
                 except (MeshKitError, ValueError) as exc:
-                    log.warning("ignoring contact file %s: %s", entry, exc)
+                    if entry not in self._warned:  # once per command, however often contacts are read
+                        self._warned.add(entry)
+                        log.warning("ignoring contact file %s: %s", entry, exc)
         return found
 
     async def identities(self) -> list[PublicIdentity]:
