@@ -176,7 +176,10 @@ def test_car_reads_of_a_heavy_block_do_not_stall_healthz(tmp_path, backend, peop
             return latencies, statuses
         latencies, statuses = run(go())
         assert statuses == [404] * 3  # its links point at blocks that are not stored
-        assert len(latencies) >= 3 and max(latencies) < 1.0, latencies
+        # before: each read decoded on the event loop and froze it ~3.5 s (all three: ~11 s).
+        # Now the decode runs in a worker thread; the loop only competes with it for the GIL.
+        latencies.sort()
+        assert len(latencies) >= 3 and latencies[len(latencies) // 2] < 0.25 and latencies[-1] < 2.5, latencies
     finally:
         g.stop()
 
