@@ -278,11 +278,12 @@ class GatewayClient:
     async def capsules_for(self, root: bytes) -> list[dict]:
         return (await self.request("GET", f"/v1/capsules?root={cid_str(root)}")).json()["capsules"]
 
-    async def release(self, capsule_cid: str, root: bytes) -> Capsule:
+    async def release(self, capsule_cid: str, root: bytes, recipient: str | None = None) -> Capsule:
         """Ask the gateway to release a capsule (revocation, expiry and policy are checked
-        there, at every open) and verify it here (signature, root, recipient, expiry)."""
+        there, at every open) and verify it here (signature, root, recipient, expiry).
+        ``recipient``: another id this identity answers for (its account's recovery key)."""
         reply = await self.request("POST", f"/v1/capsules/{capsule_cid}/release", accept="application/cbor")
-        capsule = await verify_capsule(self.backend, reply.body, root=root, recipient=self.identity.id,
+        capsule = await verify_capsule(self.backend, reply.body, root=root, recipient=recipient or self.identity.id,
                                        now=int(time.time()))
         if cid_str(capsule.cid) != capsule_cid:
             raise MeshKitError("gateway released a different capsule than asked for")

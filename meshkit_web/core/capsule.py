@@ -46,14 +46,19 @@ class Capsule:
 
 async def make_capsule(backend: CryptoBackend, sharer: Identity, root: bytes, get_block: BlockGetter,
                        recipient: PublicIdentity, *, now: int, expires: int | None = None,
-                       policy: str | None = None) -> Capsule:
-    """Share an envelope the sharer can open with another identity."""
+                       policy: str | None = None, opener: Identity | None = None,
+                       wrapped_key: WrappedKey | None = None) -> Capsule:
+    """Share an envelope the sharer can open with another identity. ``opener`` and
+    ``wrapped_key``: the key the sharer opens it with when that is not its own header entry
+    (its account's recovery key, a capsule it received); the sharer still signs."""
     if expires is not None and expires <= now:
         raise ValueError("a capsule's expiry must be in the future")
     if policy is not None and (not policy or len(policy) > MAX_POLICY_LEN):
         raise ValueError("policy reference must be 1-512 characters")
     header = await read_header(backend, root, get_block)
-    content_key = await unwrap_content_key(backend, sharer, header.recipient_entry(sharer.id), header.commitment)
+    opener = opener or sharer
+    entry = wrapped_key or header.recipient_entry(opener.id)
+    content_key = await unwrap_content_key(backend, opener, entry, header.commitment)
     wrapped = await wrap_content_key(backend, content_key, header.commitment, recipient)
     obj = {"meshkit": KIND, "v": 1, "root": to_link(root), "recipient": wrapped.to_map(),
            "expires": expires, "policy": policy,

@@ -11,6 +11,7 @@ from limits import parse as parse_rate
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+from ..core.account import recovery_recipient_id
 from ..core.auth import canonical_url
 from ..core.cid import cid_str
 from ..core.envelope import read_header
@@ -81,6 +82,15 @@ class Gateway:
         status = await self.store.device_status(identity)
         if status is not None and status["removed"]:
             raise AuthError(f"this device was removed from account {status['account']}")
+
+    async def aliases(self, identity: str) -> set[str]:
+        """The recipient ids the caller answers for: its own, and for a current device of an
+        account, the account's recovery key (FORMAT.md 11.1). Unwrapping anything sealed to
+        the recovery key still takes the key, which only the recovery phrase gives."""
+        status = await self.store.device_status(identity)
+        if status is None or status["removed"]:
+            return {identity}
+        return {identity, recovery_recipient_id(status["account"])}
 
     def anonymous_limit(self, kind: str):
         """A per-client-address limit for requests anyone may make (publishing identities,

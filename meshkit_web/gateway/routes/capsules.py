@@ -11,33 +11,41 @@ from ...core.capsule import verify_capsule
 from ...core.cid import cid_str, parse_cid
 from ...core.errors import (ExpiredError, ForbiddenError, MeshKitError, MissingMetadataError, NotARecipientError,
                             RevokedError)
-from ..http import CID_TEXT_MAX
 from ..context import Gateway, envelope_header
-from ..http import CBOR_MEDIA, binary_body, read_body
+from ..http import CBOR_MEDIA, CID_TEXT_MAX, binary_body, read_body
 
 
 def router(gw: Gateway) -> APIRouter:
     api = APIRouter(tags=["capsules"])
     config, store = gw.config, gw.store
 
+    async def live_shares(root: str, recipients: set[str]) -> list[dict]:
+        found = []
+        for recipient in sorted(recipients):
+            found += await store.find_capsules(root=root, recipient=recipient)
+        return sorted(found, key=lambda row: row["created"], reverse=True)
+
     async def may_share(identity: str, root: bytes) -> bool:
         """Whether ``identity`` can open ``root`` itself: its sender, a recipient in its
-        header, or the recipient of a live share of it. Nobody else can make a capsule
-        that opens it, so nobody else may store one (a bogus capsule would shadow real ones)."""
+        header, or the recipient of a live share of it (as itself or its account's recovery
+        key). Nobody else can make a capsule that opens it, so nobody else may store one (a
+        bogus capsule would shadow real ones)."""
         header = await envelope_header(gw, root)
-        if identity == header.sender_id or any(e.recipient == identity for e in header.recipients):
+        mine = await gw.aliases(identity)
+        if identity == header.sender_id or any(e.recipient in mine for e in header.recipients):
             return True
         now = int(time.time())
         return any(not row["revoked"] and (row["expires"] is None or row["expires"] > now)
-                   for row in await store.find_capsules(root=cid_str(root), recipient=identity))
+                   for row in await live_shares(cid_str(root), mine))
 
     async def capsule_of(cid: str, identity: str, role: str, refusal: str) -> tuple[str, dict]:
-        """(canonical CID, row) of a stored capsule whose ``role`` is the caller."""
+        """(canonical CID, row) of a stored capsule whose ``role`` is the caller (a
+        recipient: the caller or its account's recovery key)."""
         name = cid_str(parse_cid(cid))
         row = await store.get_capsule(name)
         if row is None:
             raise MissingMetadataError(f"no capsule {name}")
-        if row[role] != identity:
+        if row[role] not in (await gw.aliases(identity) if role == "recipient" else {identity}):
             raise ForbiddenError(refusal)
         return name, row
 
@@ -62,7 +70,9 @@ def router(gw: Gateway) -> APIRouter:
     async def find_capsules(root: str | None = Query(None, max_length=CID_TEXT_MAX), role: str = Query(
             "recipient", pattern="^(recipient|sharer)$"), identity: str = gw.requires("capsules")):
         root_text = cid_str(parse_cid(root)) if root else None
-        return {"capsules": await store.find_capsules(root=root_text, **{role: identity})}
+        if role == "sharer":
+            return {"capsules": await store.find_capsules(root=root_text, sharer=identity)}
+        return {"capsules": await live_shares(root_text, await gw.aliases(identity))}
 
     @api.post("/v1/capsules/{cid}/release", responses={200: {"content": {CBOR_MEDIA: {}}}})
     async def release_capsule(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("capsules")):

@@ -18,7 +18,7 @@ def router(gw: Gateway) -> APIRouter:
     store = gw.store
 
     async def require_party(identity: str, root: bytes) -> None:
-        if identity not in await parties_of(gw, root):
+        if not await gw.aliases(identity) & await parties_of(gw, root):
             raise ForbiddenError(f"only the parties of {cid_str(root)} may read its proofs")
 
     @api.post("/v1/proofs", status_code=201, openapi_extra=binary_body("a signed proof (DAG-CBOR)", CBOR_MEDIA))

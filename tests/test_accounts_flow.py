@@ -1,0 +1,80 @@
+"""Accounts end to end on CPython through a real gateway: create (phrase shown once), seal
+and share to the account, lose every device, recover from the phrase alone on a fresh one
+(same id and fingerprint; everything opens again), remove the lost device."""
+
+import os
+
+import pytest
+
+from meshkit_web.clients.accounts import (account_recipients, create_account, open_with_recovery, recover_account,
+                                          remove_devices, share_with_account)
+from meshkit_web.clients.gateway import GatewayClient
+from meshkit_web.core.account import RecoveryPhraseError
+from meshkit_web.core.errors import MeshKitError
+from meshkit_web.core.identity import create_identity
+from meshkit_web.gateway.app import create_app
+from meshkit_web.gateway.config import GatewayConfig
+from meshkit_web.providers.embedded import EmbeddedProvider
+
+from conftest import NOW, run
+from servers import ServerThread
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    config = GatewayConfig(data_dir=str(tmp_path / "data"))
+    server = ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "data" / "blockstore")))).start()
+    yield server.url
+    server.stop()
+
+
+async def read(opened) -> bytes:
+    return b"".join([chunk async for chunk in opened.plaintext()])
+
+
+def test_recover_from_the_phrase_alone_and_remove_the_lost_device(gateway, backend):
+    sealed_text, shared_text = os.urandom(70_000), os.urandom(50_000)
+
+    async def go():
+        laptop = await create_identity(backend, "laptop", NOW)
+        bob = await create_identity(backend, "bob", NOW)
+        async with GatewayClient(gateway, backend, laptop) as on_laptop, GatewayClient(gateway, backend, bob) as b:
+            phrase, record = await create_account(on_laptop, "alice")
+            assert len(phrase.split()) == 24 and phrase not in repr(record)
+            await b.publish()
+            # bob sees alice's account as its chain proves it, and seals and shares to it
+            seen = await b.fetch_account(record.id)
+            assert seen.fingerprint == record.fingerprint
+            sealed = await b.seal_upload([sealed_text], recipients=account_recipients(seen))
+            earlier = await b.seal_upload([shared_text], recipients=[])
+            await share_with_account(b, earlier, seen)
+            assert await read(await on_laptop.open(sealed)) == sealed_text
+            assert await read(await on_laptop.open(earlier)) == shared_text
+
+        # every device lost: a fresh one, the phrase alone
+        phone = await create_identity(backend, "phone", NOW)
+        async with GatewayClient(gateway, backend, phone) as on_phone:
+            with pytest.raises(RecoveryPhraseError):  # one word swapped for another: checksum
+                words = phrase.split()
+                await recover_account(on_phone, " ".join(words[1:2] + words[:1] + words[2:]))
+            assert (await on_phone.fetch_account(record.id)).version == 1  # nothing changed
+            recovered, keys = await recover_account(on_phone, phrase)
+            assert (recovered.id, recovered.fingerprint) == (record.id, record.fingerprint)
+            assert {d.id for d in recovered.devices} == {laptop.id, phone.id}
+            assert await read(await open_with_recovery(on_phone, sealed, recovered, keys)) == sealed_text
+            assert await read(await open_with_recovery(on_phone, earlier, recovered, keys)) == shared_text
+            del keys  # re-wrapped: the phone opens both without the phrase from now on
+            assert await read(await on_phone.open(sealed)) == sealed_text
+            assert await read(await on_phone.open(earlier)) == shared_text
+            final = await remove_devices(on_phone, recovered, [laptop.id])
+            assert [d.id for d in final.devices] == [phone.id] and laptop.id in final.removed
+
+        async with GatewayClient(gateway, backend, laptop) as lost:
+            with pytest.raises(MeshKitError) as refused:
+                await lost.open(earlier)  # a share needs a token: refused for a removed device
+            assert refused.value.code == "unauthorized"
+        async with GatewayClient(gateway, backend, bob) as b:
+            # new seals to the account skip the removed device
+            current = await b.fetch_account(record.id, known=seen)
+            assert laptop.id not in {p.id for p in account_recipients(current)}
+    run(go())
