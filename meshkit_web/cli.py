@@ -218,6 +218,19 @@ async def cmd_publish(args, store: FileStore) -> None:
     say(f"published {result['id']} (fingerprint {result['fingerprint']}) to {redact_url(args.gateway)}")
 
 
+def gateway_url(text: str) -> str:
+    """A --gateway value: http(s)://[user:pass@]host[:port][/path]. Refused (without echoing
+    it: it may hold a password) when it does not parse."""
+    from .core.auth import canonical_url
+    from .core.errors import InvalidArgumentError
+    try:
+        canonical_url(text)
+    except InvalidArgumentError:
+        raise argparse.ArgumentTypeError("not a gateway URL (http(s)://host[:port][/path]; "
+                                         "percent-encode '/', '?', '#' and '@' in a password)") from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meshkit", description="MeshKit Web: end-to-end-encrypted envelopes "
                                      "on content-addressed storage.")
@@ -245,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = identity.add_parser("publish", help="publish an identity's public record to a gateway's directory")
     p.add_argument("name")
-    p.add_argument("--gateway", required=True, metavar="URL")
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("seal", help="encrypt a file into an envelope (a CARv1 file, or uploaded to a gateway)")
@@ -254,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", action="append", required=True,
                    help="recipient: identity or contact name, or an id (resolved from the gateway's directory)")
     p.add_argument("--car", help="output CAR file")
-    p.add_argument("--gateway", metavar="URL", help="upload through this gateway instead (and pin the root)")
+    p.add_argument("--gateway", metavar="URL", type=gateway_url, help="upload through this gateway instead (and pin the root)")
     p.add_argument("--no-pin", action="store_true", help="with --gateway: upload without pinning")
     p.add_argument("--segment-size", type=int, default=DEFAULT_SEGMENT_SIZE, help=argparse.SUPPRESS)
     p.add_argument("--no-self", action="store_true", help="do not make the sender a recipient")
@@ -265,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="identity", required=True, help="your identity name")
     p.add_argument("--out", required=True, help="where to write the plaintext")
     p.add_argument("--root", help="root CID (default: the CAR's single root)")
-    p.add_argument("--gateway", metavar="URL", help="download through this gateway (each block CID-checked)")
+    p.add_argument("--gateway", metavar="URL", type=gateway_url, help="download through this gateway (each block CID-checked)")
     p.set_defaults(func=cmd_open)
 
     p = sub.add_parser("share", help="grant another identity access to an envelope (via a gateway)")
@@ -276,20 +289,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "Unix seconds or ISO 8601 with a zone (2027-01-31T12:00:00Z); a bare number is a "
                    "Unix time, never a duration")
     p.add_argument("--policy", help="policy reference checked by the gateway's policy provider at each open")
-    p.add_argument("--gateway", required=True, metavar="URL")
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
     p.set_defaults(func=cmd_share)
 
     p = sub.add_parser("revoke", help="revoke your shares of an envelope to someone (future opens fail)")
     p.add_argument("root")
     p.add_argument("--from", dest="sender", required=True)
     p.add_argument("--to", required=True)
-    p.add_argument("--gateway", required=True, metavar="URL")
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
     p.set_defaults(func=cmd_revoke)
 
     p = sub.add_parser("inbox", help="shares and messages sent to you")
     p.add_argument("--as", dest="identity", required=True)
     p.add_argument("--all", action="store_true", help="include acknowledged messages")
-    p.add_argument("--gateway", required=True, metavar="URL")
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
     p.set_defaults(func=cmd_inbox)
 
     p = sub.add_parser("serve", help="run the gateway (embedded blockstore + SQLite by default)")
@@ -343,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("meshkit: interrupted", err=True)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: its type only (a message or traceback may quote secrets)
+        say(f"meshkit: internal: {type(exc).__name__} (run with -v for details)", err=True)
+        log.debug("internal error", exc_info=True)
     return 1
 
 

@@ -88,7 +88,11 @@ class GatewayClient:
                     data += chunk
                     if len(data) > limit:
                         raise too_large(path, limit)
-        except httpx.HTTPError as exc:
+        except MeshKitError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OverflowError, OSError) as exc:
+            # an unparsable URL (a password with '/' in it, a port out of range) included: its
+            # text may carry credentials, so only its redacted form and the error's type are told
             raise UnavailableError(f"gateway {self.safe_url} unreachable ({type(exc).__name__})") from None
         return Response(reply.status_code, dict(reply.headers), bytes(data))
 

@@ -17,6 +17,7 @@ from .identity import Identity, PublicIdentity
 from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
 
 KIND = "capsule"
+CAPSULE_KEYS = {"meshkit", "v", "root", "recipient", "expires", "policy", "sharer", "created", "sig"}
 MAX_POLICY_LEN = 512
 
 
@@ -69,6 +70,7 @@ async def make_capsule(backend: CryptoBackend, sharer: Identity, root: bytes, ge
 async def _parse(backend: CryptoBackend, data: bytes) -> Capsule:
     obj = codec.decode_map(data, KIND)
     codec.check_type(obj, KIND)
+    codec.only_keys(obj, CAPSULE_KEYS, KIND)
     root = obj.get("root")
     if not hasattr(root, "codec"):
         raise EnvelopeFormatError("capsule root is not a CID link")

@@ -39,6 +39,14 @@ def check_type(obj: dict, kind: str, version: int = 1) -> None:
         raise UnsupportedVersionError(f"{kind} version {found!r} is not supported (need {version})")
 
 
+def only_keys(obj: dict, allowed: set, kind: str) -> None:
+    """Objects whose extra keys nobody reads are refused: extra signed bytes are a free
+    channel for padding and for smuggling data past a reader."""
+    extra = set(obj) - allowed
+    if extra:
+        raise EnvelopeFormatError(f"{kind} has unknown keys ({len(extra)})")
+
+
 def field(obj: dict, name: str, typ, kind: str, *, length: int | None = None, optional=False):
     """Read one typed field, raising EnvelopeFormatError naming the field (never its value)."""
     if name not in obj:

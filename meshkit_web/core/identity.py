@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 
 from . import codec
@@ -70,8 +71,10 @@ class Identity:
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME_LEN or any(c in name for c in "/\\\x00"):
         raise ValueError("identity name must be 1-128 characters without slashes")
-    if any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 or c in _BIDI_CONTROLS for c in name):
-        raise ValueError("identity name must not contain control or bidirectional-override characters")
+    # control, format (zero-width, bidi), private-use and unassigned characters: invisible or
+    # misleading when shown, so never part of a name
+    if any(unicodedata.category(c)[0] == "C" or c in _BIDI_CONTROLS for c in name):
+        raise ValueError("identity name must not contain control, format or invisible characters")
     if looks_like_id(name):  # a name that reads as an id could pose as another identity
         raise ValueError("identity name must not look like an identity id")
 

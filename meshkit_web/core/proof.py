@@ -14,6 +14,7 @@ from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
 KIND = "proof"
 SEALED = "sealed"
 SHARED = "shared"
+PROOF_KEYS = {"meshkit", "v", "statement", "root", "signer", "time", "recipient", "capsule", "expires", "sig"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ async def make_proof(backend: CryptoBackend, signer: Identity, statement: str, r
 async def verify_proof(backend: CryptoBackend, data: bytes) -> Proof:
     obj = codec.decode_map(data, KIND)
     codec.check_type(obj, KIND)
+    codec.only_keys(obj, PROOF_KEYS, KIND)
     statement = codec.field(obj, "statement", str, KIND)
     if statement not in (SEALED, SHARED):
         raise EnvelopeFormatError("unknown proof statement")

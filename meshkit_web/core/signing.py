@@ -7,6 +7,7 @@ so a signature over one kind of object can never be replayed as another.
 import base64
 import hashlib
 import re
+import unicodedata
 
 from . import codec
 from .backend import CryptoBackend, SecretHandle
@@ -41,16 +42,24 @@ def identity_id(sig_key: bytes) -> str:
 
 
 ID_PATTERN = re.compile(r"mk[a-z2-7]{32}")
-# what a person might read as an id (any case, spaces around): never allowed as a name
-_ID_LIKE = re.compile(r"\s*mk[a-z2-7]{32}\s*", re.IGNORECASE)
+# An id is 34 unbroken letters and digits. A name that, once folded (NFKC, lower case,
+# invisible characters removed), holds a run of 24 or more unbroken word characters in
+# ANY script could be made to read as an id (zero-width joins, look-alike letters): refused.
+_LONG_TOKEN = re.compile(r"\w{24,}")
 
 
 def is_identity_id(text) -> bool:
     return isinstance(text, str) and ID_PATTERN.fullmatch(text) is not None
 
 
+def fold(text: str) -> str:
+    """What a person sees: NFKC, lower case, and no invisible (format, control) characters."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return "".join(c for c in folded if unicodedata.category(c)[0] != "C")
+
+
 def looks_like_id(name) -> bool:
-    return isinstance(name, str) and _ID_LIKE.fullmatch(name) is not None
+    return isinstance(name, str) and _LONG_TOKEN.search(fold(name)) is not None
 
 
 def check_identity_key(ident: str, sig_key: bytes) -> None:

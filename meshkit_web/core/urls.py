@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 HIDDEN = "***"
 # a URL as it may appear inside free text: scheme://... up to whitespace or a quote
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s'\"<>`]+")
+# userinfo up to an '@' even across spaces and quotes (a password may hold them)
+_USERINFO_IN_TEXT = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,30}://)[^@\n]{0,256}@")
 
 
 def _hide_values(part: str) -> str:
@@ -18,8 +20,14 @@ def _hide_values(part: str) -> str:
 
 
 def redact_url(url) -> str:
-    """``url`` without credentials: userinfo and query/fragment values become ``***``."""
+    """``url`` without credentials: userinfo and query/fragment values become ``***``.
+    Everything between ``scheme://`` and the LAST ``@`` counts as userinfo, whatever it holds
+    (a password pasted unencoded may contain ``/``, ``?`` or ``#``): over-redacting a path
+    with an ``@`` in it is the safe mistake."""
     text = str(url)
+    scheme, sep, rest = text.partition("://")
+    if sep and "@" in rest:
+        text = f"{scheme}://{HIDDEN}@{rest.rpartition('@')[2]}"
     try:
         parts = urlsplit(text)
     except ValueError:  # e.g. a broken IPv6 literal: nothing of it is safe to show
@@ -39,4 +47,7 @@ def redact_url(url) -> str:
 
 def redact_urls_in(text: str) -> str:
     """Every URL inside free text passed through :func:`redact_url`."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text) if "://" in text else text
+    if "://" not in text:
+        return text
+    text = _USERINFO_IN_TEXT.sub(lambda m: m.group(1) + HIDDEN + "@", text)
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)

@@ -3,7 +3,6 @@ limiter, and the two dependencies that decide who is calling (``requires``) and 
 an anonymous caller may (``anonymous_limit``)."""
 
 import asyncio
-import ipaddress
 from dataclasses import dataclass, field
 
 from fastapi import Depends, Request
@@ -21,8 +20,6 @@ from ..providers.base import BlockProvider
 from ..stores.metadata import MetadataStore
 from .config import GatewayConfig
 from .tokens import TokenIssuer
-
-_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 @dataclass
@@ -48,22 +45,18 @@ class Gateway:
         await self.store.audit(identity, action, target[:160] if target else target, outcome)
 
     def own_urls(self, request: Request) -> set[str]:
-        """The URLs clients may have signed a login for. Configured public URLs (behind a
-        proxy or TLS terminator); else the address this socket is really bound to (from the
-        server, not from the Host header a relaying gateway could set)."""
+        """The URLs clients may have signed a login for: the configured public URLs (behind a
+        proxy or TLS terminator; `meshkit serve` adds localhost on loopback), else exactly
+        the address this socket is bound to, taken from the server, never from the Host
+        header a relaying gateway controls. No other name: another process listening on
+        another loopback address with the same port must not be able to relay logins."""
         if self.public_urls:
             return self.public_urls
         server = request.scope.get("server")
         if not server:
             return set()
         host, port = server[0], server[1]
-        names = {host if ":" not in host else f"[{host}]"}
-        try:
-            if ipaddress.ip_address(host).is_loopback:
-                names.update(_LOOPBACK_NAMES)
-        except ValueError:
-            pass
-        return {canonical_url(f"http://{name}:{port}") for name in names}
+        return {canonical_url(f"http://{host if ':' not in host else f'[{host}]'}:{port}")}
 
     def requires(self, scope: str):
         async def check(request: Request) -> str:
@@ -104,15 +97,15 @@ class Gateway:
 
 async def envelope_header(gw: Gateway, root: bytes):
     """The verified header of an envelope root stored here. Its bytes are fetched on the
-    event loop, then decoded and checked in a worker thread (a 1 MiB header is seconds of
-    pure-Python CPU: never on the loop)."""
+    event loop, then decoded and checked in the provider's decode slot (a 1 MiB header is
+    seconds of pure-Python CPU: never on the loop, never many at once)."""
     data = await gw.provider.get(root)
 
     async def only(cid: bytes) -> bytes:
         if cid != root:
             raise MissingBlockError("a header is read from its own block only")
         return data
-    return await asyncio.to_thread(asyncio.run, read_header(gw.backend, root, only))
+    return await gw.provider.decode_off_loop(lambda: asyncio.run(read_header(gw.backend, root, only)))
 
 
 async def parties_of(gw: Gateway, root: bytes) -> set[str]:

@@ -13,12 +13,15 @@ from .config import GatewayConfig
 HEADER_TIMEOUT = 10.0   # seconds from a connection (or a request's first byte) to its last header
 BODY_TIMEOUT = 120.0    # seconds from the headers to the end of the body (a block is at most 2 MiB)
 IDLE_TIMEOUT = 5        # seconds a kept-alive connection may sit idle between requests
+WRITE_TIMEOUT = 30.0    # seconds a reply may sit unread in a full send buffer (a client that stopped reading)
+MAX_CONNECTIONS = 1000  # open connections and tasks at once; beyond, uvicorn answers 503
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with deadlines it lacks: a connection that sends
-    nothing, or half a request, is closed instead of held forever (slowloris). Idle
-    keep-alive connections are closed by uvicorn's own ``timeout_keep_alive``."""
+    nothing, or half a request, or stops reading its reply, is closed instead of held
+    forever (slowloris, slow read). Idle keep-alive connections are closed by uvicorn's own
+    ``timeout_keep_alive``."""
 
     _deadline = None
 
@@ -36,12 +39,19 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.close()
 
+    def _abort(self) -> None:
+        self._stalled = None
+        self.transport.abort()  # close() would wait to flush a buffer nobody reads
+
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self._arm(HEADER_TIMEOUT)
 
     def connection_lost(self, exc) -> None:
         self._disarm()
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -56,11 +66,26 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._disarm()
 
+    # A client that stops reading fills the send buffer and the transport pauses us; if it
+    # stays full, the connection (and the reply it holds) is dropped.
+    _stalled = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stalled is None:
+            self._stalled = self.loop.call_later(WRITE_TIMEOUT, self._abort)
+
+    def resume_writing(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+        super().resume_writing()
+
 
 def uvicorn_options() -> dict:
     """What every MeshKit server runs with (the CLI's and the tests' servers alike)."""
     return {"http": GuardedHttpProtocol, "timeout_keep_alive": IDLE_TIMEOUT, "server_header": False,
-            "h11_max_incomplete_event_size": 16 << 10}
+            "h11_max_incomplete_event_size": 16 << 10, "limit_concurrency": MAX_CONNECTIONS}
 
 
 def make_provider(config: GatewayConfig):
@@ -77,8 +102,20 @@ def build(**options):
     return create_app(config, make_provider(config))
 
 
+def default_public_urls(host: str, port: int) -> list[str]:
+    """Without --public-url: the address served, and on 127.0.0.1 also localhost (what a
+    person types). Logins are signed for the URL the client uses (core.auth)."""
+    literal = f"[{host}]" if ":" in host else host
+    urls = [f"http://{literal}:{port}"]
+    if host == "127.0.0.1":
+        urls.append(f"http://localhost:{port}")
+    return urls
+
+
 def run(*, host: str, port: int, **options) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not options.get("public_urls") and host not in ("0.0.0.0", "::"):
+        options["public_urls"] = default_public_urls(host, port)
     app = build(**options)
     # uvicorn's access log shows method, path and status: tokens only travel in headers,
     # never in URLs, so nothing secret reaches it.

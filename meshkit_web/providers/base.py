@@ -13,9 +13,10 @@ from typing import AsyncIterator
 from ..core import car, dag
 from ..core.cid import DAG_CBOR, cid_str, codec_of
 from ..core.envelope import MAX_HEADER_SIZE, max_segments
-from ..core.errors import LimitExceededError, MissingBlockError
+from ..core.errors import LimitExceededError, MeshKitError, MissingBlockError, UnavailableError
 
 LINKS_CACHE_SIZE = 1_000_000  # links remembered per provider (~40 MiB at most)
+DECODE_QUEUE = 8              # callers that may wait for the decode slot
 
 
 @dataclass
@@ -71,29 +72,48 @@ class BlockProvider(ABC):
         """Drop one block (garbage collection); absent is fine."""
 
     # --- walking DAGs, bounded and off the event loop ------------------------------------
-    # Decoding DAG-CBOR is pure-Python CPU work (a 1 MiB header: ~3 s). Links are decoded
-    # in a worker thread, one block at a time per provider, and cached by CID (a CID's
-    # bytes never change), so no read can hold the event loop and repeated reads are cheap.
-    _links_cache: "OrderedDict[bytes, tuple[bytes, ...]]"
+    # Decoding DAG-CBOR is pure-Python CPU work (a 1 MiB header: seconds). It runs in a
+    # worker thread, one decode at a time per provider, with at most DECODE_QUEUE callers
+    # waiting (more: UnavailableError at once, never an unbounded queue); results are cached
+    # by CID, failures too (a CID's bytes never change), so the same block is never decoded
+    # twice. The gateway decodes every DAG-CBOR block when it is put, so what is stored has
+    # already been decoded once and cached.
     _links_cached = 0
     _decode_slot: asyncio.Semaphore | None = None
+    _decode_waiting = 0
+
+    async def decode_off_loop(self, function, *args):
+        """``function(*args)`` in a worker thread, in this provider's one decode slot."""
+        if self._decode_slot is None:
+            self._decode_slot = asyncio.Semaphore(1)
+        if self._decode_waiting >= DECODE_QUEUE:
+            raise UnavailableError("the gateway is busy decoding; try again shortly")
+        self._decode_waiting += 1
+        try:
+            async with self._decode_slot:
+                return await asyncio.to_thread(function, *args)
+        finally:
+            self._decode_waiting -= 1
 
     async def links(self, cid: bytes, data: bytes) -> tuple[bytes, ...]:
         if codec_of(cid) != DAG_CBOR:
             return ()
         cache = self.__dict__.setdefault("_links_cache", OrderedDict())
         found = cache.get(cid)
-        if found is not None:
+        if found is None:
+            try:
+                found = tuple(await self.decode_off_loop(dag.links, cid, data))
+            except MeshKitError as exc:
+                found = exc  # remembered: a bad block costs one decode, not one per read
+            cache[cid] = found
+            self._links_cached += (len(found) if isinstance(found, tuple) else 0) + 1
+            while self._links_cached > LINKS_CACHE_SIZE and cache:
+                gone = cache.popitem(last=False)[1]
+                self._links_cached -= (len(gone) if isinstance(gone, tuple) else 0) + 1
+        else:
             cache.move_to_end(cid)
-            return found
-        if self._decode_slot is None:
-            self._decode_slot = asyncio.Semaphore(1)
-        async with self._decode_slot:
-            found = tuple(await asyncio.to_thread(dag.links, cid, data))
-        cache[cid] = found
-        self._links_cached += len(found) + 1
-        while self._links_cached > LINKS_CACHE_SIZE and cache:
-            self._links_cached -= len(cache.popitem(last=False)[1]) + 1
+        if isinstance(found, MeshKitError):
+            raise type(found)(found.message)
         return found
 
     async def walk(self, root: bytes, budget: "WalkBudget | None" = None) -> AsyncIterator[tuple[bytes, bytes]]:

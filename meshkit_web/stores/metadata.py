@@ -375,12 +375,18 @@ class MetadataStore:
 
     # capsules -----------------------------------------------------------------------
     async def put_capsule(self, cid: str, root: str, sharer: str, recipient: str, expires: int | None,
-                          policy: str | None, data: bytes) -> None:
-        async with self.engine.begin() as conn:
-            # the same signed capsule again is content-addressed: nothing to change
-            await self._insert_new(conn, capsules, cid=cid, root=root, sharer=sharer, recipient=recipient,
-                                   expires=expires, policy=policy, data=data, revoked=False,
-                                   created=int(time.time()))
+                          policy: str | None, data: bytes, quota: int | None = None) -> None:
+        """Store a capsule (the same signed capsule again changes nothing); with ``quota`` its
+        bytes are charged to the sharer's storage."""
+        try:
+            async with self.engine.begin() as conn:
+                if await self._insert_new(conn, capsules, cid=cid, root=root, sharer=sharer, recipient=recipient,
+                                          expires=expires, policy=policy, data=data, revoked=False,
+                                          created=int(time.time())) and quota is not None:
+                    await self._usage_row(conn, sharer)
+                    await self._charge(conn, sharer, usage.c.stored, len(data), quota)
+        except _OverQuota:
+            raise QuotaExceededError(f"{len(data)} more bytes exceed the sharer's storage quota") from None
 
     async def get_capsule(self, cid: str) -> dict | None:
         async with self.engine.connect() as conn:
@@ -388,7 +394,7 @@ class MetadataStore:
             return dict(row._mapping) if row else None
 
     async def find_capsules(self, *, root: str | None = None, recipient: str | None = None,
-                            sharer: str | None = None) -> list[dict]:
+                            sharer: str | None = None, limit: int = 1000) -> list[dict]:
         query = select(capsules.c.cid, capsules.c.root, capsules.c.sharer, capsules.c.recipient,
                        capsules.c.expires, capsules.c.policy, capsules.c.revoked, capsules.c.created)
         for column, value in ((capsules.c.root, root), (capsules.c.recipient, recipient),
@@ -396,7 +402,8 @@ class MetadataStore:
             if value is not None:
                 query = query.where(column == value)
         async with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in await conn.execute(query.order_by(capsules.c.created.desc()))]
+            return [dict(row._mapping) for row in
+                    await conn.execute(query.order_by(capsules.c.created.desc()).limit(limit))]
 
     async def capsule_still_live(self, cid: str, now: int):
         """True if the capsule is neither revoked nor expired, decided by one UPDATE that
@@ -418,19 +425,24 @@ class MetadataStore:
             await conn.execute(update(capsules).where(capsules.c.cid == cid).values(revoked=True))
 
     # proofs -------------------------------------------------------------------------
-    async def put_proof(self, cid: str, root: str, signer: str, data: bytes) -> None:
-        async with self.engine.begin() as conn:
-            await self._insert_new(conn, proofs, cid=cid, root=root, signer=signer, data=data,
-                                   created=int(time.time()))
+    async def put_proof(self, cid: str, root: str, signer: str, data: bytes, quota: int | None = None) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                if await self._insert_new(conn, proofs, cid=cid, root=root, signer=signer, data=data,
+                                          created=int(time.time())) and quota is not None:
+                    await self._usage_row(conn, signer)
+                    await self._charge(conn, signer, usage.c.stored, len(data), quota)
+        except _OverQuota:
+            raise QuotaExceededError(f"{len(data)} more bytes exceed the signer's storage quota") from None
 
     async def get_proof(self, cid: str) -> bytes | None:
         async with self.engine.connect() as conn:
             return (await conn.execute(select(proofs.c.data).where(proofs.c.cid == cid))).scalar()
 
-    async def find_proofs(self, root: str) -> list[str]:
+    async def find_proofs(self, root: str, limit: int = 1000) -> list[str]:
         async with self.engine.connect() as conn:
             return list((await conn.execute(select(proofs.c.cid).where(proofs.c.root == root)
-                                            .order_by(proofs.c.created))).scalars())
+                                            .order_by(proofs.c.created).limit(limit))).scalars())
 
     # sync records ---------------------------------------------------------------------
     async def get_sync(self, ident: str, name: str) -> dict | None:

@@ -163,6 +163,8 @@ def test_car_reads_of_a_heavy_block_do_not_stall_healthz(tmp_path, backend, peop
                 with pytest.raises(MeshKitError) as refused:
                     await carol.put_block(cid_bytes(DAG_CBOR, too_big), too_big)
                 assert refused.value.code == "limit_exceeded"
+            # the worst case: a replica that has not decoded this block yet (nothing cached)
+            g.provider.__dict__.pop("_links_cache", None)
             async with httpx.AsyncClient(timeout=120) as http:
                 reads = [asyncio.ensure_future(http.get(f"{g.url}/ipfs/{cid_str(heavy)}?format=car"))
                          for _ in range(3)]
@@ -180,6 +182,35 @@ def test_car_reads_of_a_heavy_block_do_not_stall_healthz(tmp_path, backend, peop
         # Now the decode runs in a worker thread; the loop only competes with it for the GIL.
         latencies.sort()
         assert len(latencies) >= 3 and latencies[len(latencies) // 2] < 0.25 and latencies[-1] < 2.5, latencies
+    finally:
+        g.stop()
+
+
+def test_invalid_dag_cbor_is_refused_at_put_and_decoding_never_queues_without_bound(tmp_path, backend, people):
+    g = Gateway(tmp_path / "gw")
+    try:
+        # about a million empty maps and one invalid item: costly to decode, then invalid
+        bad = b"\x9a\x00\x0f\x42\x40" + b"\xa0" * 999_999 + b"\xf7"
+        bad_cid = cid_bytes(DAG_CBOR, bad)
+        good = dag_cbor.encode({"links": [CID.decode(cid_bytes(RAW, i.to_bytes(4, "big"))) for i in range(20_000)]})
+        good_cid = cid_bytes(DAG_CBOR, good)
+
+        async def go():
+            async with session(g, backend, people["carol"]) as carol:
+                await carol.publish()
+                with pytest.raises(MeshKitError) as refused:
+                    await carol.put_block(bad_cid, bad)
+                assert refused.value.code == "malformed"
+                await carol.put_block(good_cid, good)  # decoded once, at put
+            assert await g.provider.size(bad_cid) is None  # never stored
+            async with httpx.AsyncClient(timeout=60) as http:
+                started = time.perf_counter()
+                replies = await asyncio.gather(*(http.get(f"{g.url}/ipfs/{cid_str(good_cid)}?format=car")
+                                                 for _ in range(30)))
+                elapsed = time.perf_counter() - started
+            # links come from the cache: 30 anonymous reads cost no decoding at all
+            assert {r.status_code for r in replies} == {404} and elapsed < 10, elapsed
+        run(go())
     finally:
         g.stop()
 
@@ -439,6 +470,38 @@ def test_idle_and_half_sent_connections_are_closed(tmp_path, monkeypatch):
         assert closed_within(half_body, 5)
         assert closed_within(kept_alive, 10)  # answered, then closed once idle
         assert time.monotonic() - started < 12
+        assert httpx.get(g.url + "/healthz").status_code == 200
+    finally:
+        g.stop()
+
+
+def test_a_client_that_stops_reading_is_dropped(tmp_path, monkeypatch, backend, people):
+    monkeypatch.setattr(gateway_server, "WRITE_TIMEOUT", 2.0)
+    g = Gateway(tmp_path / "gw")
+    try:
+        async def seal():
+            async with session(g, backend, people["alice"]) as alice:
+                await alice.publish()
+                return await alice.seal_upload([os.urandom(12 << 20)], recipients=[])
+        root = run(seal())
+        readers = []
+        for _ in range(5):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", g.server.port))
+            sock.sendall(f"GET /ipfs/{cid_str(root)}?format=car HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            readers.append(sock)
+        time.sleep(6)  # nobody reads: the server's send buffers stay full past WRITE_TIMEOUT
+        for sock in readers:
+            received = 0
+            sock.settimeout(5)
+            try:
+                while chunk := sock.recv(1 << 16):
+                    received += len(chunk)
+            except (ConnectionError, socket.timeout, TimeoutError):
+                pass
+            assert received < 8 << 20, received  # cut off, not the whole 12 MiB CAR
+            sock.close()
         assert httpx.get(g.url + "/healthz").status_code == 200
     finally:
         g.stop()

@@ -79,3 +79,29 @@ def test_directory_must_answer_with_the_id_asked_for():
     assert run(resolve_recipient(OTHER.id, own=[ME], contacts=[], directory=honest)) is OTHER
     with pytest.raises(UnknownIdentityError):  # offline: an unknown id is unknown
         run(resolve_recipient(OTHER.id, own=[ME], contacts=[]))
+
+
+@pytest.mark.parametrize("disguise", [
+    lambda i: i[:10] + "\u200b" + i[10:],          # zero-width space inside
+    lambda i: "\u2060" + i,                         # word joiner in front
+    lambda i: "\ufeff" + i,                         # byte-order mark in front
+    lambda i: i.replace("k", "\u043a", 1),          # Cyrillic ka for k
+    lambda i: "\uff4d" + i[1:],                     # fullwidth m
+    lambda i: i.upper(),
+    lambda i: "Bob " + i,                           # an id inside a longer name
+], ids=["zero-width", "word-joiner", "bom", "cyrillic", "fullwidth", "upper", "embedded"])
+def test_names_that_read_as_an_id_are_refused_however_disguised(backend, disguise):
+    """Review finding: invisible and look-alike characters got an id-like name past the rule."""
+    from meshkit_web.core.errors import EnvelopeFormatError
+    from meshkit_web.core.identity import create_identity, record_from_json
+
+    async def go():
+        victim = await create_identity(backend, "victim", 1_790_000_000)
+        name = disguise(victim.id)
+        with pytest.raises(ValueError):
+            await create_identity(backend, name, 1_790_000_000)
+        forged = await create_identity(backend, "x", 1_790_000_000)
+        record = {**forged.public.to_json(), "name": name}
+        with pytest.raises(EnvelopeFormatError):
+            await record_from_json(backend, record)  # refused before its signature is even checked
+    run(go())

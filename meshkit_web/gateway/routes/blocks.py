@@ -28,6 +28,8 @@ def router(gw: Gateway) -> APIRouter:
         if cid_bytes(codec_of(binary), data) != binary:
             await gw.audit(identity, "block.put", cid_str(binary), "cid_mismatch")
             raise CIDMismatchError(f"the body does not hash to {cid_str(binary)}")
+        if codec_of(binary) == DAG_CBOR:
+            await provider.links(binary, data)  # valid DAG-CBOR or malformed now, never at every read
         # charged before the bytes are stored: a refused put stores nothing
         if not await gw.store.charge_block(identity, cid_str(binary), len(data), config.storage_quota):
             raise QuotaExceededError(f"storing {len(data)} more bytes exceeds the {config.storage_quota}-byte "

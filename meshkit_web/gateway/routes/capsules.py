@@ -58,7 +58,8 @@ def router(gw: Gateway) -> APIRouter:
         if not await may_share(identity, capsule.root):
             raise NotARecipientError(f"{identity} cannot open {cid_str(capsule.root)}, so cannot share it")
         cid, root = cid_str(capsule.cid), cid_str(capsule.root)
-        await store.put_capsule(cid, root, identity, capsule.recipient, capsule.expires, capsule.policy, data)
+        await store.put_capsule(cid, root, identity, capsule.recipient, capsule.expires, capsule.policy, data,
+                                config.storage_quota)
         notice = {"root": root, "capsule": cid, "sharer": identity, "expires": capsule.expires,
                   "policy": capsule.policy}
         await store.post_message(capsule.recipient, identity, "share", json.dumps(notice).encode(),

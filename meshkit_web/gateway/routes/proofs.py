@@ -26,7 +26,10 @@ def router(gw: Gateway) -> APIRouter:
         proof = await verify_proof(gw.backend, await read_body(request, gw.config.max_message_size))
         if proof.signer_id != identity:
             raise ForbiddenError("a proof can only be stored by its signer")
-        await store.put_proof(cid_str(proof.cid), cid_str(proof.root), identity, proof.data)
+        # only a party of the root says anything about it (nobody floods someone's listing)
+        await require_party(identity, proof.root)
+        await store.put_proof(cid_str(proof.cid), cid_str(proof.root), identity, proof.data,
+                              gw.config.storage_quota)
         await gw.audit(identity, "proof.put", cid_str(proof.cid))
         return {"cid": cid_str(proof.cid), "statement": proof.statement}
 
