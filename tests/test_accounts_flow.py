@@ -10,6 +10,7 @@ from meshkit_web.clients.accounts import (account_recipients, create_account, op
                                           remove_devices, share_with_account)
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core.account import RecoveryPhraseError
+from meshkit_web.core.cid import cid_str
 from meshkit_web.core.errors import MeshKitError
 from meshkit_web.core.identity import create_identity
 from meshkit_web.gateway.app import create_app
@@ -77,4 +78,54 @@ def test_recover_from_the_phrase_alone_and_remove_the_lost_device(gateway, backe
             # new seals to the account skip the removed device
             current = await b.fetch_account(record.id, known=seen)
             assert laptop.id not in {p.id for p in account_recipients(current)}
+    run(go())
+
+
+def test_link_a_second_device_that_then_opens_everything_and_sees_the_library(gateway, backend):
+    import asyncio
+    from meshkit_web.clients.accounts import (LinkCodeMismatchError, LinkError, approve_link, load_library,
+                                              request_link, save_library, wait_for_link)
+    texts = [os.urandom(30_000 + i) for i in range(3)]
+
+    async def go():
+        laptop, phone, bob = [await create_identity(backend, n, NOW) for n in ("laptop", "phone", "bob")]
+        async with GatewayClient(gateway, backend, laptop) as on_laptop, GatewayClient(gateway, backend, bob) as b, \
+                GatewayClient(gateway, backend, phone) as on_phone:
+            _, record = await create_account(on_laptop, "alice")
+            await b.publish()
+            mine = await on_laptop.seal_upload([texts[0]], recipients=account_recipients(record))
+            from_bob = await b.seal_upload([texts[1]], recipients=[])
+            await share_with_account(b, from_bob, await b.fetch_account(record.id))
+
+            def remember(library):
+                library.put(f"envelope:{cid_str(mine)}",
+                            {"name": "report.pdf", "size": len(texts[0])}, NOW)
+                library.put(f"envelope:{cid_str(from_bob)}", {"name": "from bob.txt", "size": len(texts[1])}, NOW)
+                library.put(f"contact:{bob.id}", {"name": "bob", "fingerprint": bob.public.fingerprint}, NOW)
+            await save_library(on_laptop, record, remember)
+
+            link, code = await request_link(on_phone)
+            # a wrong code changes nothing
+            with pytest.raises(LinkCodeMismatchError):
+                await approve_link(on_laptop, record, link, "000 000" if code != "000 000" else "111 111")
+            with pytest.raises(LinkError):
+                await approve_link(on_laptop, record, "meshkit-link:nonsense", code)
+            assert (await on_laptop.fetch_account(record.id)).version == 1
+            approved, linked = await asyncio.gather(approve_link(on_laptop, record, link, code),
+                                                    wait_for_link(on_phone, link))
+            assert approved.version == linked.version == 2 and linked.device(phone.id) is not None
+            # the phone sees the library with names and opens all of it
+            library, _ = await load_library(on_phone, linked)
+            assert sorted(v["name"] for v in library.items("envelope").values()) == ["from bob.txt", "report.pdf"]
+            assert library.items("contact")[bob.id]["fingerprint"] == bob.public.fingerprint
+            for root, text in ((mine, texts[0]), (from_bob, texts[1])):
+                assert await read(await on_phone.open(root)) == text
+            # the same link again: already used, nothing changes
+            with pytest.raises(LinkError):
+                await approve_link(on_laptop, approved, link, code)
+            # bob shares again, to the account as it is now: both devices open it
+            again = await b.seal_upload([texts[2]], recipients=[])
+            await share_with_account(b, again, await b.fetch_account(record.id))
+            for device in (on_laptop, on_phone):
+                assert await read(await device.open(again)) == texts[2]
     run(go())

@@ -7,15 +7,22 @@ recovery secret and the keys derived from it exist only inside one call, and are
 stored or logged.
 """
 
+import asyncio
+import hashlib
+import hmac
+import json
 import time
 
+from ..core import codec
 from ..core.account import (AccountChainError, AccountRecord, RecoveryKeys, certify_device, derive_recovery_keys,
                             device_consent, make_account_record, phrase_from_secret, secret_from_phrase)
 from ..core.capsule import make_capsule
-from ..core.cid import cid_str
+from ..core.cid import cid_str, parse_cid
 from ..core.envelope import open_envelope, read_header
-from ..core.errors import MissingMetadataError, NotARecipientError, UnknownIdentityError
+from ..core.errors import ConflictError, MeshKitError, MissingMetadataError, NotARecipientError, UnknownIdentityError
 from ..core.identity import Identity, PublicIdentity
+from ..core.library import Library, library_from_bytes, merge
+from ..core.signing import is_identity_id
 from .gateway import GatewayClient
 
 
@@ -129,3 +136,176 @@ async def open_with_recovery(client: GatewayClient, root: bytes, record: Account
                                  now=int(time.time()), opener=recovery, wrapped_key=wrapped)
     await client.request("POST", "/v1/capsules", body=capsule.data, content_type="application/cbor")
     return await open_envelope(client.backend, root, client.get_block, recovery, wrapped_key=wrapped)
+
+
+# --- the library that follows the account ----------------------------------------------------
+
+LIBRARY_SYNC = "library"
+MAX_MERGE_TRIES = 5
+
+
+async def load_library(client: GatewayClient, record: AccountRecord) -> tuple[Library, int]:
+    """(the account's library, the sync version it was read at); empty at version 0."""
+    try:
+        row = (await client.request("GET", f"/v1/account-sync/{LIBRARY_SYNC}")).json()
+    except MissingMetadataError:
+        return Library(record.id), 0
+    root = parse_cid(codec.b64d(row["data"]).decode())
+    opened = await client.open(root)
+    data = b"".join([chunk async for chunk in opened.plaintext()])
+    return library_from_bytes(data, record.id), row["version"]
+
+
+async def save_library(client: GatewayClient, record: AccountRecord, edit) -> Library:
+    """Apply ``edit(library)`` and store the result sealed to the account's current
+    recipients; a concurrent save by another device is merged in and the write retried."""
+    library, version = await load_library(client, record)
+    for _ in range(MAX_MERGE_TRIES):
+        edit(library)
+        root = await client.seal_upload([library.to_bytes()], recipients=account_recipients(record))
+        try:
+            await client.request("PUT", f"/v1/account-sync/{LIBRARY_SYNC}", json_body={
+                "version": version, "data": codec.b64e(cid_str(root).encode())})
+            return library
+        except ConflictError:
+            theirs, version = await load_library(client, record)
+            library = merge(library, theirs)
+    raise ConflictError("the library kept changing on another device: try again")
+
+
+# --- linking a new device --------------------------------------------------------------------
+
+LINK_PREFIX = "meshkit-link:"
+LINK_WAIT = 120.0  # seconds either side waits for the other
+POLL = 0.5
+
+
+class LinkError(MeshKitError):
+    """A link that is malformed, for another device, already used, or answered wrongly."""
+    code = "bad_link"
+
+
+class LinkCodeMismatchError(MeshKitError):
+    code = "link_code_mismatch"
+
+
+def link_code(device: PublicIdentity, nonce: bytes) -> str:
+    """The comparison code both devices show: 6 digits from the link and the new device's keys."""
+    digest = hashlib.sha256(b"meshkit-web/v1 link-code\x00" + nonce + device.sig_key + device.enc_key).digest()
+    number = int.from_bytes(digest[:8], "big") % 1_000_000
+    return f"{number // 1000:03d} {number % 1000:03d}"
+
+
+def parse_link(link: str) -> tuple[str, bytes]:
+    text = str(link).strip()
+    if not text.startswith(LINK_PREFIX) or len(text) > 128:
+        raise LinkError("not a MeshKit device link")
+    device, _, nonce = text[len(LINK_PREFIX):].partition(".")
+    try:
+        raw = codec.b64d(nonce)
+    except MeshKitError:
+        raise LinkError("not a MeshKit device link") from None
+    if not is_identity_id(device) or len(raw) != 16:
+        raise LinkError("not a MeshKit device link")
+    return device, raw
+
+
+async def request_link(client: GatewayClient) -> tuple[str, str]:
+    """On the new device: (the link to open on an existing device, the code to compare)."""
+    await client.publish()
+    nonce = await client.backend.random_bytes(16)
+    return f"{LINK_PREFIX}{client.identity.id}.{codec.b64e(nonce)}", link_code(client.identity.public, nonce)
+
+
+async def _messages(client: GatewayClient, kind: str, sender: str | None, nonce: str) -> dict | None:
+    for row in await client.inbox():
+        if row["kind"] != kind or (sender is not None and row["sender"] != sender):
+            continue
+        body = (await client.request("GET", f"/v1/mailbox/{row['id']}")).body
+        await client.ack(row["id"])
+        try:
+            message = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("nonce") == nonce:
+            return {**message, "sender": row["sender"]}
+    return None
+
+
+async def _wait_for(client, kind, sender, nonce, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = await _messages(client, kind, sender, nonce)
+        if found is not None:
+            return found
+        await asyncio.sleep(POLL)
+    raise LinkError(f"the other device did not answer within {int(timeout)} s: start the link again")
+
+
+async def approve_link(client: GatewayClient, latest: AccountRecord, link: str, code: str, *,
+                       timeout: float = LINK_WAIT, now: int | None = None) -> AccountRecord:
+    """On an existing device: add the device that showed ``link`` and ``code``. Nothing
+    changes unless the code matches and the new device confirms (its consent)."""
+    device_id, nonce = parse_link(link)
+    if latest.device(device_id) is not None:
+        raise LinkError("this link was already used: that device is in the account")
+    if device_id in latest.removed:
+        raise LinkError("that device was removed from the account; a removed device never comes back")
+    own = latest.device(client.identity.id)
+    if own is None or not own.can_add:
+        raise AccountChainError("this device may not add devices")
+    device = await client.resolve(device_id)
+    if not hmac.compare_digest(link_code(device, nonce).replace(" ", ""), str(code).replace(" ", "").strip()):
+        raise LinkCodeMismatchError("the code does not match the one on the new device: nothing was changed")
+    tag = codec.b64e(nonce)
+    await client.request("POST", f"/v1/mailbox/{device_id}?kind=link-offer",
+                         body=json.dumps({"account": latest.id, "nonce": tag}).encode())
+    answer = await _wait_for(client, "link-consent", device_id, tag, timeout)
+    now = int(time.time()) if now is None else now
+    cert = await certify_device(client.backend, account=latest.id, device=device,
+                                consent=codec.b64d(str(answer.get("consent", ""))), added=now, can_add=True,
+                                signer_id=client.identity.id, signer_private=client.identity.sig_private)
+    record = await make_account_record(client.backend, name=latest.name, root_key=latest.root_key,
+                                       recovery_key=latest.recovery_key, version=latest.version + 1, prev=latest,
+                                       devices=list(latest.devices) + [cert], removed=list(latest.removed),
+                                       created=latest.created, signer_id=client.identity.id,
+                                       signer_private=client.identity.sig_private)
+    await client.publish_account(record)
+    await rewrap_library(client, record, device)
+    await client.request("POST", f"/v1/mailbox/{device_id}?kind=link-done",
+                         body=json.dumps({"account": latest.id, "nonce": tag, "version": record.version}).encode())
+    return record
+
+
+async def rewrap_library(client: GatewayClient, record: AccountRecord, device: PublicIdentity) -> int:
+    """Give ``device`` every envelope in the library (a capsule from this device to it) and
+    store the library again, sealed to the current devices. Returns how many were given."""
+    library, _ = await load_library(client, record)
+    given = 0
+    for root in library.items("envelope"):
+        await client.share(parse_cid(root), device)
+        given += 1
+    await save_library(client, record, lambda lib: None)
+    return given
+
+
+async def wait_for_link(client: GatewayClient, link: str, *, timeout: float = LINK_WAIT) -> AccountRecord:
+    """On the new device: confirm the approving device's offer, then wait until the account
+    lists this device. Returns the account record."""
+    device_id, nonce = parse_link(link)
+    if device_id != client.identity.id:
+        raise LinkError("this link is for another device")
+    tag = codec.b64e(nonce)
+    offer = await _wait_for(client, "link-offer", None, tag, timeout)
+    record = await client.fetch_account(str(offer.get("account", "")))
+    approver = record.device(offer["sender"])
+    if approver is None or not approver.can_add:
+        raise LinkError("the offer did not come from a device of that account")
+    consent = await device_consent(client.backend, client.identity.sig_private, record.id, client.identity.id)
+    await client.request("POST", f"/v1/mailbox/{offer['sender']}?kind=link-consent",
+                         body=json.dumps({"account": record.id, "nonce": tag, "consent": codec.b64e(consent)}).encode())
+    await _wait_for(client, "link-done", offer["sender"], tag, timeout)
+    record = await client.fetch_account(record.id, known=record)
+    if record.device(client.identity.id) is None:
+        raise LinkError("the account does not list this device")
+    return record

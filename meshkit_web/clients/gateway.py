@@ -318,15 +318,33 @@ class GatewayClient:
 
     async def share(self, root: bytes, recipient: PublicIdentity, *, expires: int | None = None,
                     policy: str | None = None) -> Capsule:
-        """Grant ``recipient`` access to an envelope this identity can open."""
+        """Grant ``recipient`` access to an envelope this identity can open: as a recipient
+        in its header, or through a share it received (re-sharing)."""
         now = int(time.time())
         capsule = await make_capsule(self.backend, self.identity, root, self.get_block, recipient,
-                                     now=now, expires=expires, policy=policy)
+                                     now=now, expires=expires, policy=policy,
+                                     wrapped_key=await self._own_wrapped_key(root))
         await self.request("POST", "/v1/capsules", body=capsule.data, content_type="application/cbor")
         proof = await make_proof(self.backend, self.identity, SHARED, root, now=now, recipient=recipient.id,
                                  capsule=capsule.cid, expires=expires)
         await self.request("POST", "/v1/proofs", body=proof.data, content_type="application/cbor")
         return capsule
+
+    async def _own_wrapped_key(self, root: bytes):
+        """None when this identity is in the header; else the key of a share it holds."""
+        header = await read_header(self.backend, root, self.get_block)
+        if any(entry.recipient == self.identity.id for entry in header.recipients):
+            return None
+        for share in (await self.capsules_for(root))[:MAX_SHARES_TRIED]:
+            if share["recipient"] != self.identity.id:
+                continue
+            try:
+                return (await self.release(share["cid"], root)).wrapped_key
+            except (UnavailableError, PolicyUnavailableError):
+                raise
+            except MeshKitError:
+                continue
+        raise NotARecipientError(f"{self.identity.id} cannot open {cid_str(root)}, so cannot share it")
 
     async def revoke(self, root: bytes, recipient_id: str) -> list[str]:
         """Revoke every share of ``root`` this identity made to ``recipient_id``."""

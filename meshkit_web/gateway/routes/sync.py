@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from ...core import codec
-from ...core.errors import MissingMetadataError
+from ...core.errors import ForbiddenError, MissingMetadataError
 from ..context import Gateway
 
 NAME = {"max_length": 128, "pattern": "^[A-Za-z0-9._-]+$"}
@@ -33,6 +33,28 @@ def router(gw: Gateway) -> APIRouter:
         version = await gw.store.put_sync(identity, name, body.version, codec.b64d(body.data),
                                           gw.config.storage_quota)
         await gw.audit(identity, "sync.put", name)
+        return {"version": version}
+
+    async def account_of(identity: str) -> str:
+        status = await gw.store.device_status(identity)
+        if status is None or status["removed"]:
+            raise ForbiddenError("account sync records are for the current devices of an account")
+        return "account:" + status["account"]
+
+    @api.get("/v1/account-sync/{name}")
+    async def get_account_sync(name: str = Path(**NAME), identity: str = gw.requires("sync")):
+        """A sync record shared by every current device of the caller's account (e.g. where
+        its library is); the data is the client's, sealed to the account."""
+        row = await gw.store.get_sync(await account_of(identity), name)
+        if row is None:
+            raise MissingMetadataError(f"no account sync record {name!r}")
+        return {"version": row["version"], "data": codec.b64e(row["data"]), "updated": row["updated"]}
+
+    @api.put("/v1/account-sync/{name}")
+    async def put_account_sync(body: SyncWrite, name: str = Path(**NAME), identity: str = gw.requires("sync")):
+        version = await gw.store.put_sync(await account_of(identity), name, body.version, codec.b64d(body.data),
+                                          gw.config.storage_quota)
+        await gw.audit(identity, "account-sync.put", name)
         return {"version": version}
 
     return api
