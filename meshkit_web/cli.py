@@ -19,8 +19,9 @@ import tempfile
 import time
 
 from . import __version__
-from . import cli_output
+from . import cli_accounts, cli_output
 from .cli_output import say
+from .clients.accounts import account_recipients
 from .core.cid import cid_str, parse_cid
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
 from .core.errors import MeshKitError
@@ -52,7 +53,11 @@ async def _file_chunks(path: str, bar):
 
 
 async def cmd_identity_create(args, store: FileStore) -> None:
+    if args.phrase_file and not args.gateway:
+        raise MeshKitError("--phrase-file goes with --gateway (an account has a recovery phrase)")
     identity = await store.create(args.name, int(time.time()))
+    if args.gateway:  # an account around this first device, its phrase shown once
+        await cli_accounts.create_with_account(args, store, identity)
     print(json.dumps(identity.public.to_json(), indent=2))  # JSON escapes controls itself
 
 
@@ -109,10 +114,15 @@ async def cmd_seal(args, store: FileStore) -> None:
     if args.gateway:
         async with await _gateway_client(args, store, args.sender) as client:
             recipients = [await _recipient(name, store, client) for name in args.to]
+            account = await cli_accounts.account_for_seal(client, store, args.sender)
+            if account is not None:  # every device of my account, and its recovery key
+                recipients += account_recipients(account)
             with _progress(size, "seal+upload") as bar:
                 root = await client.seal_upload(_file_chunks(args.file, bar), recipients=recipients,
                                                 segment_size=args.segment_size, include_sender=not args.no_self,
                                                 pin=not args.no_pin)
+            if account is not None:  # in the library, so every device (and a recovery) finds it
+                await cli_accounts.remember_sealed(client, account, cid_str(root), os.path.basename(args.file), size)
         log.info("sealed %d bytes into %s via %s", size, cid_str(root), redact_url(args.gateway))
         say(cid_str(root))
         return
@@ -241,8 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     identity = sub.add_parser("identity", help="your identities").add_subparsers(dest="action", required=True)
-    p = identity.add_parser("create", help="create an identity (keys stored 0600 under the home)")
+    p = identity.add_parser("create", help="create an identity (keys stored 0600 under the home); with "
+                                            "--gateway, an account around it, with a recovery phrase")
     p.add_argument("name")
+    p.add_argument("--gateway", metavar="URL", type=gateway_url,
+                   help="also create an account there: its recovery phrase is shown once, on the terminal")
+    p.add_argument("--phrase-file", metavar="PATH", help="with no terminal: write the recovery kit to this new "
+                                                         "file (0600) instead")
     p.set_defaults(func=cmd_identity_create)
     p = identity.add_parser("show", help="print an identity's public record as JSON")
     p.add_argument("name")
@@ -304,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="include acknowledged messages")
     p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
     p.set_defaults(func=cmd_inbox)
+
+    cli_accounts.add_parsers(sub, identity, gateway_url)
 
     p = sub.add_parser("serve", help="run the gateway (embedded blockstore + SQLite by default)")
     p.add_argument("--data", default=os.environ.get("MESHKIT_DATA", "./meshkit-data"),

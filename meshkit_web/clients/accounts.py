@@ -309,3 +309,25 @@ async def wait_for_link(client: GatewayClient, link: str, *, timeout: float = LI
     if record.device(client.identity.id) is None:
         raise LinkError("the account does not list this device")
     return record
+
+
+async def recover_library(client: GatewayClient, record: AccountRecord, keys: RecoveryKeys) -> tuple[Library, int]:
+    """After ``recover_account``: open the library and every envelope in it with the recovery
+    key, re-wrapping each to this device, and store the library again sealed to the current
+    devices. Returns (the library, how many envelopes this device can now open)."""
+    try:
+        row = (await client.request("GET", f"/v1/account-sync/{LIBRARY_SYNC}")).json()
+    except MissingMetadataError:
+        return Library(record.id), 0
+    library_root = parse_cid(codec.b64d(row["data"]).decode())
+    opened = await open_with_recovery(client, library_root, record, keys)
+    library = library_from_bytes(b"".join([chunk async for chunk in opened.plaintext()]), record.id)
+    restored = 0
+    for root in library.items("envelope"):
+        try:
+            await open_with_recovery(client, parse_cid(root), record, keys)
+            restored += 1
+        except MeshKitError:
+            continue  # e.g. a share that was revoked meanwhile: it stays closed
+    await save_library(client, record, lambda lib: None)
+    return library, restored

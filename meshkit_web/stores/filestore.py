@@ -30,10 +30,11 @@ class FileStore:
         self.backend = backend
         self._identities = os.path.join(self.home, "identities")
         self._contacts = os.path.join(self.home, "contacts")
+        self._accounts = os.path.join(self.home, "accounts")
         self._warned: set[str] = set()
 
     def _ensure_dirs(self) -> None:
-        for directory in (self.home, self._identities, self._contacts):
+        for directory in (self.home, self._identities, self._contacts, self._accounts):
             os.makedirs(directory, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)
 
@@ -115,3 +116,23 @@ class FileStore:
             if identity.id == identity_id:
                 return identity.public
         return next((c for c in await self.contacts() if c.id == identity_id), None)
+
+    # accounts: for each device identity, the newest record of its account this home verified
+    def save_account(self, name: str, record) -> None:
+        """Kept so that an older record is refused later (no rollback); written atomically."""
+        self._identity_path(name)  # the same name rules
+        self._ensure_dirs()
+        path = os.path.join(self._accounts, name + ".cbor")
+        with open(path + ".tmp", "wb") as out:
+            out.write(record.data)
+        os.replace(path + ".tmp", path)
+
+    def load_account(self, name: str):
+        """The account record this home verified last for device ``name``, or None."""
+        from ..core.account import parse_account_record
+        self._identity_path(name)
+        try:
+            with open(os.path.join(self._accounts, name + ".cbor"), "rb") as f:
+                return parse_account_record(f.read())[0]
+        except FileNotFoundError:
+            return None

@@ -1,0 +1,187 @@
+"""``meshkit identity create --gateway`` / ``identity recover`` / ``device ...``: accounts
+in the CLI (FORMAT.md section 11; the protocol is clients/accounts.py).
+
+The recovery phrase is shown once, on the terminal (/dev/tty), never on stdout or stderr
+(which may be a log); without a terminal it goes to a new 0600 file named by
+``--phrase-file``. It is read back from the terminal without echo, or from standard input;
+never from the command line, which other users can see.
+"""
+
+import getpass
+import os
+import sys
+import time
+
+from .cli_output import say
+from .clients import accounts
+from .core.errors import InvalidArgumentError, MeshKitError
+
+PHRASE_INPUT_MAX = 1024
+
+
+def show_phrase(phrase: str, account_id: str, fingerprint: str, phrase_file: str | None) -> str:
+    """Where the phrase went: "terminal" or the file."""
+    kit = (f"MeshKit recovery kit\naccount     {account_id}\nfingerprint {fingerprint}\n\n"
+           f"recovery phrase (24 words):\n{phrase}\n\nKeep this safe and offline. With it, anyone can open "
+           "everything shared with this account; without it, losing every device loses everything.\n")
+    if phrase_file:
+        fd = os.open(phrase_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(kit)
+        return phrase_file
+    try:
+        with open("/dev/tty", "w") as tty:
+            tty.write("\n" + kit + "\n")
+        return "terminal"
+    except OSError:
+        raise InvalidArgumentError("no terminal to show the recovery phrase on: pass --phrase-file PATH "
+                                   "(a new file, mode 0600)") from None
+
+
+def read_phrase() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("recovery phrase (24 words): ")
+    text = sys.stdin.read(PHRASE_INPUT_MAX + 1)
+    if len(text) > PHRASE_INPUT_MAX:
+        raise InvalidArgumentError("a recovery phrase is 24 words")
+    return text
+
+
+async def _client(args, store, name: str):
+    from .clients.gateway import GatewayClient
+    client = GatewayClient(args.gateway, store.backend, await store.load(name))
+    await client.publish()
+    return client
+
+
+async def _account(client, store, name: str):
+    known = store.load_account(name)
+    if known is None:
+        raise MeshKitError(f"{name!r} is not a device of an account here (identity create --gateway, "
+                           "identity recover or device link)")
+    record = await client.fetch_account(known.id, known=known)
+    store.save_account(name, record)
+    return record
+
+
+async def account_for_seal(client, store, name: str):
+    """The sender's account (refreshed), or None for a plain identity."""
+    return await _account(client, store, name) if store.load_account(name) is not None else None
+
+
+async def remember_sealed(client, record, root: str, name: str, size: int) -> None:
+    await accounts.save_library(client, record, lambda library: library.put(
+        f"envelope:{root}", {"name": name, "size": size, "created": int(time.time())}, int(time.time())))
+
+
+async def create_with_account(args, store, identity) -> None:
+    async with await _client(args, store, args.name) as client:
+        phrase, record = await accounts.create_account(client, args.name)
+    store.save_account(args.name, record)
+    where = show_phrase(phrase, record.id, record.fingerprint, args.phrase_file)
+    del phrase
+    say(f"account {record.id} created, fingerprint {record.fingerprint}; its recovery phrase is on the "
+        f"{'terminal' if where == 'terminal' else 'file ' + where}: write it down, then delete any copy "
+        "on this machine", err=True)
+
+
+async def cmd_identity_recover(args, store) -> None:
+    from .core.account import secret_from_phrase
+    phrase = read_phrase()
+    secret_from_phrase(phrase)  # a mistyped phrase fails here, before anything is created
+    await store.create(args.name, int(time.time()))
+    async with await _client(args, store, args.name) as client:
+        record, keys = await accounts.recover_account(client, phrase)
+        store.save_account(args.name, record)
+        library, restored = await accounts.recover_library(client, record, keys)
+        del keys
+    say(f"recovered account {record.id} (fingerprint {record.fingerprint}) on device {args.name}: "
+        f"{restored} envelope(s) open again", err=True)
+    say(record.id)
+
+
+async def cmd_device_list(args, store) -> None:
+    async with await _client(args, store, args.identity) as client:
+        record = await _account(client, store, args.identity)
+    me = client.identity.id
+    for device in record.devices:
+        when = time.strftime("%Y-%m-%d", time.gmtime(device.added))
+        say(device.id, device.device.name, when, "this device" if device.id == me else "", sep="\t")
+    for removed in record.removed:
+        say(removed, "(removed)", sep="\t")
+
+
+async def cmd_device_link(args, store) -> None:
+    if args.name not in store.identity_names():
+        await store.create(args.name, int(time.time()))
+    async with await _client(args, store, args.name) as client:
+        link, code = await accounts.request_link(client)
+        say(link)
+        say(f"comparison code: {code} (check that the approving device shows the same)", err=True)
+        sys.stdout.flush()
+        record = await accounts.wait_for_link(client, link, timeout=args.timeout)
+    store.save_account(args.name, record)
+    say(f"linked to account {record.id} (fingerprint {record.fingerprint})", err=True)
+
+
+async def cmd_device_approve(args, store) -> None:
+    async with await _client(args, store, args.identity) as client:
+        record = await _account(client, store, args.identity)
+        record = await accounts.approve_link(client, record, args.link, args.code, timeout=args.timeout)
+    store.save_account(args.identity, record)
+    say(f"device added: account {record.id} is now at version {record.version}", err=True)
+
+
+async def cmd_device_remove(args, store) -> None:
+    async with await _client(args, store, args.identity) as client:
+        record = await _account(client, store, args.identity)
+        keys = None
+        if args.with_phrase:
+            from .core.account import derive_recovery_keys, secret_from_phrase
+            keys = await derive_recovery_keys(store.backend, secret_from_phrase(read_phrase()))
+            if keys.account_id != record.id:
+                raise InvalidArgumentError("that phrase belongs to another account")
+        record = await accounts.remove_devices(client, record, args.device, keys=keys)
+    store.save_account(args.identity, record)
+    say(f"removed {len(args.device)} device(s); new envelopes and shares no longer reach them and the gateway "
+        "refuses them. What they already downloaded stays with them.", err=True)
+
+
+def add_parsers(sub, identity, gateway_url) -> None:
+    p = identity.add_parser("recover", help="recover an account on this machine from its recovery phrase "
+                                             "(read from the terminal or standard input, never arguments)")
+    p.add_argument("name", help="a new identity name for this device")
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    p.set_defaults(func=cmd_identity_recover)
+
+    device = sub.add_parser("device", help="the devices of your account").add_subparsers(dest="action",
+                                                                                         required=True)
+    p = device.add_parser("list", help="the account's devices")
+    p.add_argument("--as", dest="identity", required=True)
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    p.set_defaults(func=cmd_device_list)
+    p = device.add_parser("link", help="make this machine a device of an account: prints a link to open "
+                                       "on an existing device, then waits")
+    p.add_argument("name", help="this device's identity name")
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse_suppress())
+    p.set_defaults(func=cmd_device_link)
+    p = device.add_parser("approve", help="add the device that shows LINK and a comparison code")
+    p.add_argument("link")
+    p.add_argument("--code", required=True, help="the comparison code the new device shows")
+    p.add_argument("--as", dest="identity", required=True)
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse_suppress())
+    p.set_defaults(func=cmd_device_approve)
+    p = device.add_parser("remove", help="remove devices from the account (a lost laptop, an old phone)")
+    p.add_argument("device", nargs="+", help="device id(s), from 'device list'")
+    p.add_argument("--as", dest="identity", required=True)
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    p.add_argument("--with-phrase", action="store_true",
+                   help="sign with the recovery phrase (read from the terminal or standard input)")
+    p.set_defaults(func=cmd_device_remove)
+
+
+def argparse_suppress():
+    import argparse
+    return argparse.SUPPRESS

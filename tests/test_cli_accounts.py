@@ -1,0 +1,92 @@
+"""Accounts through the real `meshkit` command: create (the phrase shown once, never on
+stdout or stderr), seal into the library, link a second machine by link + code, recover a
+third from the phrase on standard input, remove a lost device; mistakes change nothing."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from meshkit_web.gateway.app import create_app
+from meshkit_web.gateway.config import GatewayConfig
+from meshkit_web.providers.embedded import EmbeddedProvider
+
+from servers import ServerThread
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    config = GatewayConfig(data_dir=str(tmp_path / "gw"))
+    server = ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "gw" / "blockstore")))).start()
+    yield server.url
+    server.stop()
+
+
+def meshkit(home, *args, stdin=None, check=True):
+    proc = subprocess.run([sys.executable, "-m", "meshkit_web", "--home", str(home), *map(str, args)],
+                          capture_output=True, text=True, input=stdin, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"meshkit {args} failed: {proc.stderr}")
+    return proc
+
+
+def test_accounts_from_the_command_line(gateway, tmp_path):
+    laptop, phone, tablet = tmp_path / "laptop", tmp_path / "phone", tmp_path / "tablet"
+    kit = tmp_path / "kit.txt"
+    created = meshkit(laptop, "identity", "create", "laptop", "--gateway", gateway, "--phrase-file", kit)
+    assert oct(os.stat(kit).st_mode & 0o777) == "0o600"
+    phrase = re.search(r"recovery phrase \(24 words\):\n(.+)\n", kit.read_text()).group(1)
+    assert len(phrase.split()) == 24
+    assert phrase.split()[5] not in created.stdout + created.stderr  # shown once, in the kit only
+    account = re.search(r"account (mk[a-z2-7]{32})", created.stderr).group(1)
+
+    secret = tmp_path / "plans.txt"
+    secret.write_bytes(os.urandom(100_000))
+    root = meshkit(laptop, "seal", secret, "--from", "laptop", "--to", "laptop", "--gateway", gateway).stdout.split()[-1]
+
+    # link the phone: it prints the link and waits; the laptop approves with the code it shows
+    waiting = subprocess.Popen([sys.executable, "-m", "meshkit_web", "--home", str(phone), "device", "link",
+                                "phone", "--gateway", gateway, "--timeout", "60"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    link = waiting.stdout.readline().strip()
+    code = re.search(r"comparison code: (\d{3} \d{3})", waiting.stderr.readline()).group(1)
+    wrong = meshkit(laptop, "device", "approve", link, "--code", "999 999" if code != "999 999" else "111 111",
+                    "--as", "laptop", "--gateway", gateway, check=False)
+    assert wrong.returncode == 1 and "link_code_mismatch" in wrong.stderr
+    meshkit(laptop, "device", "approve", link, "--code", code, "--as", "laptop", "--gateway", gateway)
+    out, err = waiting.communicate(timeout=90)
+    assert waiting.returncode == 0, err
+    meshkit(phone, "open", root, "--as", "phone", "--out", tmp_path / "on-phone", "--gateway", gateway)
+    assert (tmp_path / "on-phone").read_bytes() == secret.read_bytes()
+    replay = meshkit(laptop, "device", "approve", link, "--code", code, "--as", "laptop", "--gateway", gateway,
+                     check=False)
+    assert replay.returncode == 1 and "bad_link" in replay.stderr
+
+    # both machines lost: a third recovers from the phrase alone (a typo first: nothing happens)
+    words = phrase.split()
+    typo = meshkit(tablet, "identity", "recover", "tablet", "--gateway", gateway,
+                   stdin=" ".join([words[1], words[0]] + words[2:]) + "\n", check=False)
+    assert typo.returncode == 1 and "bad_phrase" in typo.stderr and words[0] not in typo.stderr
+    assert "tablet" not in meshkit(tablet, "identity", "list").stdout
+    recovered = meshkit(tablet, "identity", "recover", "tablet", "--gateway", gateway, stdin=phrase + "\n")
+    assert recovered.stdout.strip() == account and "1 envelope(s) open again" in recovered.stderr
+    assert phrase not in recovered.stdout + recovered.stderr
+    meshkit(tablet, "open", root, "--as", "tablet", "--out", tmp_path / "on-tablet", "--gateway", gateway)
+    assert (tmp_path / "on-tablet").read_bytes() == secret.read_bytes()
+
+    listed = meshkit(tablet, "device", "list", "--as", "tablet", "--gateway", gateway).stdout
+    ids = dict(line.split("\t")[:2][::-1] for line in listed.splitlines() if "removed" not in line)
+    assert set(ids) == {"laptop", "phone", "tablet"}
+    meshkit(tablet, "device", "remove", ids["laptop"], ids["phone"], "--as", "tablet", "--gateway", gateway)
+    for home, name in ((laptop, "laptop"), (phone, "phone")):
+        # the account directory is public, and shows it removed; anything needing a token is refused
+        assert "(removed)" in meshkit(home, "device", "list", "--as", name, "--gateway", gateway).stdout
+        refused = meshkit(home, "inbox", "--as", name, "--gateway", gateway, check=False)
+        assert refused.returncode == 1 and "unauthorized" in refused.stderr
+    # the phone opened the file through a share (a capsule), which is no longer released to it;
+    # the laptop, which sealed it to itself, keeps what it has (removal cannot undo that)
+    refused = meshkit(phone, "open", root, "--as", "phone", "--out", tmp_path / "x", "--gateway", gateway,
+                      check=False)
+    assert refused.returncode == 1 and "unauthorized" in refused.stderr
