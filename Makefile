@@ -21,3 +21,4 @@ bench: setup
 	.venv/bin/python bench/gateway.py
 	.venv/bin/python bench/browser.py
 	.venv/bin/python bench/worker.py
+	.venv/bin/python bench/accounts.py

@@ -177,7 +177,8 @@ async def save_library(client: GatewayClient, record: AccountRecord, edit) -> Li
 
 LINK_PREFIX = "meshkit-link:"
 LINK_WAIT = 120.0  # seconds either side waits for the other
-POLL = 0.5
+POLL = 0.2
+REWRAP_CONCURRENCY = 8
 
 
 class LinkError(MeshKitError):
@@ -281,12 +282,15 @@ async def rewrap_library(client: GatewayClient, record: AccountRecord, device: P
     """Give ``device`` every envelope in the library (a capsule from this device to it) and
     store the library again, sealed to the current devices. Returns how many were given."""
     library, _ = await load_library(client, record)
-    given = 0
-    for root in library.items("envelope"):
-        await client.share(parse_cid(root), device)
-        given += 1
+    slots = asyncio.Semaphore(REWRAP_CONCURRENCY)
+
+    async def give(root: str) -> None:
+        async with slots:  # a capsule, no share proof: this is the account's own device
+            await client.share(parse_cid(root), device, proof=False)
+    roots = list(library.items("envelope"))
+    await asyncio.gather(*(give(root) for root in roots))
     await save_library(client, record, lambda lib: None)
-    return given
+    return len(roots)
 
 
 async def wait_for_link(client: GatewayClient, link: str, *, timeout: float = LINK_WAIT) -> AccountRecord:

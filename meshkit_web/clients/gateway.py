@@ -317,7 +317,7 @@ class GatewayClient:
         raise failures[0]
 
     async def share(self, root: bytes, recipient: PublicIdentity, *, expires: int | None = None,
-                    policy: str | None = None) -> Capsule:
+                    policy: str | None = None, proof: bool = True) -> Capsule:
         """Grant ``recipient`` access to an envelope this identity can open: as a recipient
         in its header, or through a share it received (re-sharing)."""
         now = int(time.time())
@@ -325,9 +325,10 @@ class GatewayClient:
                                      now=now, expires=expires, policy=policy,
                                      wrapped_key=await self._own_wrapped_key(root))
         await self.request("POST", "/v1/capsules", body=capsule.data, content_type="application/cbor")
-        proof = await make_proof(self.backend, self.identity, SHARED, root, now=now, recipient=recipient.id,
-                                 capsule=capsule.cid, expires=expires)
-        await self.request("POST", "/v1/proofs", body=proof.data, content_type="application/cbor")
+        if proof:  # a signed record of the grant (not for re-wraps to one's own devices)
+            signed = await make_proof(self.backend, self.identity, SHARED, root, now=now, recipient=recipient.id,
+                                      capsule=capsule.cid, expires=expires)
+            await self.request("POST", "/v1/proofs", body=signed.data, content_type="application/cbor")
         return capsule
 
     async def _own_wrapped_key(self, root: bytes):

@@ -3,6 +3,7 @@ limiter, and the two dependencies that decide who is calling (``requires``) and 
 an anonymous caller may (``anonymous_limit``)."""
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from fastapi import Depends, Request
@@ -95,17 +96,28 @@ class Gateway:
         return Depends(check)
 
 
+_HEADERS_KEPT = 4096  # verified headers remembered per gateway (a header's bytes never change)
+
+
 async def envelope_header(gw: Gateway, root: bytes):
     """The verified header of an envelope root stored here. Its bytes are fetched on the
     event loop, then decoded and checked in the provider's decode slot (a 1 MiB header is
     seconds of pure-Python CPU: never on the loop, never many at once)."""
+    cache = gw.__dict__.setdefault("_headers", OrderedDict())
+    if root in cache:
+        cache.move_to_end(root)
+        return cache[root]
     data = await gw.provider.get(root)
 
     async def only(cid: bytes) -> bytes:
         if cid != root:
             raise MissingBlockError("a header is read from its own block only")
         return data
-    return await gw.provider.decode_off_loop(lambda: asyncio.run(read_header(gw.backend, root, only)))
+    header = await gw.provider.decode_off_loop(lambda: asyncio.run(read_header(gw.backend, root, only)))
+    cache[root] = header
+    while len(cache) > _HEADERS_KEPT:
+        cache.popitem(last=False)
+    return header
 
 
 async def parties_of(gw: Gateway, root: bytes) -> set[str]:
