@@ -163,6 +163,8 @@ export async function loadRuntime({ gateway, background, createPyodideModule }) 
 
 export async function boot({ gateway = configuredGateway(), serviceWorker = true } = {}) {
   const started = performance.now();
+  // ask the browser to keep our data (identities, keys); capabilities() reports the answer
+  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
   const registering = registerWorker(serviceWorker);
   const { py, pyodide, pyodideMs } = await loadRuntime({ gateway, background: registering.then((w) => w.report) });
   const timings = { pyodideMs, readyMs: performance.now() - started };
@@ -238,6 +240,19 @@ function makeApi(py, pyodide, timings, worker) {
       list: () => call("identity_list"),
       record: (name) => call("identity_record", name),
       publish: (name) => call("identity_publish", name),
+      // recover(name, phrase, {deviceName}) -> {account, fingerprint, device, restored}
+      recover: (name, phrase, { deviceName } = {}) => call("identity_recover", name, phrase, deviceName || ""),
+      // the user typed the phrase back from the kit: confirms it was saved
+      confirmRecoveryKit: (name, phrase) => call("identity_confirm_kit", name, phrase),
+    },
+    // The devices of an account (a new device: requestLink, then waitForLink; an existing
+    // one: approve with the code read from the new device)
+    devices: {
+      list: (name) => call("devices_list", name),
+      requestLink: ({ deviceName } = {}) => call("devices_request_link", deviceName),
+      approve: (name, link, code) => call("devices_approve", name, link, code),
+      waitForLink: (link, { timeout } = {}) => call("devices_wait_for_link", link, timeout),
+      remove: (name, deviceId) => call("devices_remove", name, [].concat(deviceId)),
     },
     contacts: {
       add: (record) => call("contact_add", typeof record === "string" ? record : JSON.stringify(record)),

@@ -30,6 +30,8 @@ from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import resolve_recipient
 from ..crypto.webcrypto_backend import WebCryptoBackend
 from ..stores.indexeddb import IdentityStore, open_store
+from .account_api import AccountMethods
+from .jsapi import _js, _py, api
 from .outbox import TEMPORARY, Outbox, broadcast
 
 log = logging.getLogger("meshkit.browser")
@@ -37,40 +39,6 @@ log = logging.getLogger("meshkit.browser")
 # Blob slices of 4 MiB read at ~420 MiB/s in Chromium, 1 MiB ones at ~150 (per-read cost);
 # Core cuts them into segments. Two slices (this one and the next) are in memory at most.
 BLOB_READ_SIZE = 4 << 20
-
-
-def _js(value):
-    return to_js(value, dict_converter=js.Object.fromEntries)
-
-
-def _result(value=None):
-    return _js({"ok": True, "value": value})
-
-
-def _failure(code: str, message: str):
-    return _js({"ok": False, "code": code, "message": message})
-
-
-def api(method):
-    """Typed errors out as {ok: false, code, message}; anything unexpected as 'internal'
-    with its type only (a message from deep inside could quote data)."""
-    async def wrapper(self, *args):
-        try:
-            return _result(await method(self, *args))
-        except MeshKitError as exc:
-            return _failure(exc.code, exc.message)
-        except ValueError as exc:
-            return _failure("invalid_argument", str(exc)[:300])
-        except Exception as exc:  # noqa: BLE001 - reported by type, logged for the developer
-            log.exception("meshkit runtime: %s failed", method.__name__)
-            return _failure("internal", f"{method.__name__} failed ({type(exc).__name__})")
-    wrapper.__name__ = method.__name__
-    return wrapper
-
-
-def _py(value):
-    """A JS argument (array/object proxy) as Python."""
-    return value.to_py() if hasattr(value, "to_py") else value
 
 
 def _progress(report, total: int):
@@ -106,7 +74,7 @@ async def _blob_chunks(blob, chunk_size: int):
             ahead.cancel()
 
 
-class Runtime:
+class Runtime(AccountMethods):
     def __init__(self, gateway: str, backend: WebCryptoBackend, store: IdentityStore, fallback_reason: str | None,
                  background: dict | None = None):
         self.gateway = gateway.rstrip("/")
@@ -162,6 +130,8 @@ class Runtime:
             "streaming": {"mode": "segments", "segment_size": DEFAULT_SEGMENT_SIZE,
                           "detail": "files are read and sealed one segment at a time; every block's CID "
                                     "is verified before it is decrypted"},
+            "storage": await _storage_report(),
+            "recovery_kit": await self.kit_states(),
         }
 
     @api
@@ -171,13 +141,15 @@ class Runtime:
             raise ValueError(f"an identity named {name!r} already exists in this browser")
         identity = await create_identity(self.backend, name, int(time.time()))
         await self.store.save_identity(identity)
+        account = {"account": None, "recoveryPhrase": None}
         try:
             await (await self._client(name)).publish()
             published = True
+            account = await self._create_account(name)  # the phrase is in this answer only
         except MeshKitError as exc:
-            log.warning("identity %s not published yet: %s", identity.id, exc.code)
+            log.warning("identity %s not published yet, no account: %s", identity.id, exc.code)
             published = False
-        return {**_public_json(identity.public), "published": published}
+        return {**_public_json(identity.public), "published": published, **account}
 
     @api
     async def identity_list(self) -> list:
@@ -219,6 +191,7 @@ class Runtime:
             raise ValueError("mode must be auto, direct or outbox")
         client = await self._client(sender)
         recipients = [await self._recipient(client, who) for who in (_py(to) or [])]
+        recipients += await self.account_recipients_for(sender)  # every device of my account
         total = int(blob.size)
         entry = {"name": str(filename or "untitled"), "size": total, "created": int(time.time()),
                  "recipients": [r.id for r in recipients]}
@@ -228,6 +201,7 @@ class Runtime:
                 root = await self._seal_direct(client, blob, recipients, report)
                 entry.update(root=cid_str(root), job=None, status="uploaded")
                 await self.store.add_envelope(client.identity.id, entry)
+                await self.remember_in_library(sender, root, entry)
                 return entry
             except MeshKitError as exc:
                 if mode == "direct" or exc.code not in TEMPORARY:
@@ -318,9 +292,18 @@ class Runtime:
         identity = await self._identity(owner)
         done = {job["id"] for job in await self.outbox.jobs() if job["state"] == "done"}
         # a queued envelope is uploaded once its outbox job is done
-        return [{**{k: v for k, v in row.items() if k not in ("key", "owner")},
+        rows = [{**{k: v for k, v in row.items() if k not in ("key", "owner")},
                  **({"status": "uploaded"} if row.get("job") in done else {})}
                 for row in await self.store.envelopes(identity.id)]
+        # an account device also sees what its other devices sealed (the library); offline,
+        # what this browser knows
+        try:
+            seen = {row["root"] for row in rows}
+            rows += [row for row in await self.library_envelopes(owner) if row["root"] not in seen]
+        except MeshKitError as exc:
+            if exc.code != "unavailable":
+                raise
+        return rows
 
     @api
     async def share(self, root: str, sender: str, to: str, expires=None, policy=None) -> dict:
@@ -378,6 +361,17 @@ class Runtime:
         opened = await client.open(parse_cid(str(root)))
         return {"size": opened.header.size, "sender": opened.header.sender_id, "created": opened.header.created,
                 "reader": PlaintextReader(opened)}
+
+
+async def _storage_report() -> dict:
+    """Whether the browser promised to keep this site's data (navigator.storage.persist(),
+    asked for at start by meshkit.js): without it, a storage eviction can lose identities."""
+    storage = getattr(js.navigator, "storage", None)
+    if storage is None or not hasattr(storage, "persisted"):
+        return {"persistent": False, "detail": "this browser cannot promise to keep the data"}
+    persistent = bool(await storage.persisted())
+    return {"persistent": persistent, "detail": "the browser keeps this site's data" if persistent else
+            "the browser may evict this site's data under storage pressure: keep the recovery kit"}
 
 
 class PlaintextReader:

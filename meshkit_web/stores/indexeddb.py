@@ -18,11 +18,13 @@ from ..core.identity import Identity, PublicIdentity, record_from_bytes
 from ..crypto.webcrypto_backend import CryptoKeyHandle
 
 DB_NAME = "meshkit"
-DB_VERSION = 2
+DB_VERSION = 3
 # store -> keyPath. Version 2 added the outbox (jobs + their encrypted blocks, keyed
-# "<job> <seq>") and the background mailbox; upgrades only ever add stores.
+# "<job> <seq>") and the background mailbox; version 3 the account record each device
+# verified last (no rollback) and whether its recovery kit was confirmed. Upgrades only
+# ever add stores.
 STORES = {"identities": "name", "contacts": "id", "envelopes": "key", "jobs": "id", "outbox": "key",
-          "mailbox": "key"}
+          "mailbox": "key", "accounts": "name"}
 
 
 def _obj(value):
@@ -221,3 +223,17 @@ class IdentityStore:
     async def message(self, owner: str, message_id: str) -> dict | None:
         row = await self.db.get("mailbox", owner + " " + message_id)
         return None if row is None else json.loads(row["message"])
+
+    # accounts: per device identity, the newest account record verified here
+    async def save_account(self, name: str, record, kit_confirmed: bool | None = None) -> None:
+        old = await self.db.get("accounts", name)
+        confirmed = bool(old and old.get("kit_confirmed")) if kit_confirmed is None else kit_confirmed
+        await self.db.put("accounts", {"name": name, "record": record.data, "kit_confirmed": confirmed})
+
+    async def load_account(self, name: str):
+        """(the account record, kit confirmed?) for device ``name``; (None, False) without one."""
+        from ..core.account import parse_account_record
+        row = await self.db.get("accounts", name)
+        if row is None:
+            return None, False
+        return parse_account_record(bytes(row["record"]))[0], bool(row.get("kit_confirmed"))

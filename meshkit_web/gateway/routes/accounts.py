@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from ...core import codec
 from ...core.account import AccountChainError, parse_account_record, verify_account_record
-from ...core.errors import ConflictError, MissingMetadataError
+from ...core.errors import ConflictError, MissingMetadataError, RateLimitedError
 from ..context import Gateway
 from ..http import CBOR_MEDIA, binary_body, read_body
 
@@ -18,7 +18,7 @@ def router(gw: Gateway) -> APIRouter:
     api = APIRouter(tags=["accounts"])
     store = gw.store
 
-    @api.post("/v1/accounts", status_code=201, dependencies=[gw.anonymous_limit("directory")],
+    @api.post("/v1/accounts", status_code=201,
               openapi_extra=binary_body("an account record (DAG-CBOR, FORMAT.md section 11)", CBOR_MEDIA))
     async def publish_account(request: Request):
         """Anyone may publish (records prove themselves), only a record that follows the
@@ -27,6 +27,10 @@ def router(gw: Gateway) -> APIRouter:
         offered, _ = parse_account_record(data)
         newest = await store.latest_account(offered.id)
         prev = parse_account_record(newest)[0] if newest else None  # verified when it was stored
+        if prev is None:  # a new account is a new identity: limited per address like the directory
+            client = request.client.host if request.client else "unknown"
+            if not await gw.limiter.hit(gw.anonymous_rates["directory"], "anon", "directory", client):
+                raise RateLimitedError("too many new accounts from this address; try again later")
         if prev is not None and offered.version <= prev.version:
             if data == prev.data:
                 return {"id": offered.id, "version": prev.version}

@@ -1,0 +1,159 @@
+"""Accounts in the browser runtime: ``meshkit.identity.recover / confirmRecoveryKit`` and
+``meshkit.devices.*`` (static/meshkit.js). The protocol is clients/accounts.py, the same as
+the CLI's; here the device keys are non-extractable CryptoKeys, the verified account record
+and the kit state live in IndexedDB, and the recovery phrase exists only inside one call:
+returned once by ``identity.create``, never stored.
+"""
+
+import logging
+import time
+
+import js
+
+from ..clients import accounts
+from ..core.account import AccountRecord, RecoveryPhraseError, derive_recovery_keys, secret_from_phrase
+from ..core.cid import cid_str
+from ..core.errors import MeshKitError, UnknownIdentityError
+from ..core.identity import create_identity
+from .jsapi import _py, api
+
+log = logging.getLogger("meshkit.browser")
+
+
+class AccountMethods:
+    """Mixed into runtimes.browser.Runtime (self.store, self.backend, self._client)."""
+
+    async def _account(self, name: str) -> AccountRecord:
+        known, _ = await self.store.load_account(str(name))
+        if known is None:
+            raise UnknownIdentityError(f"{name!r} is not a device of an account")
+        record = await (await self._client(name)).fetch_account(known.id, known=known)
+        await self.store.save_account(str(name), record)
+        return record
+
+    async def _create_account(self, name: str) -> dict:
+        """The account around a new device identity: its record, and the phrase (once)."""
+        client = await self._client(name)
+        phrase, record = await accounts.create_account(client, name)
+        await self.store.save_account(name, record, kit_confirmed=False)
+        return {"account": _account_json(record), "recoveryPhrase": phrase}
+
+    async def account_recipients_for(self, name: str) -> list:
+        """Extra recipients of a seal by ``name``: its account's devices and recovery key."""
+        known, _ = await self.store.load_account(str(name))
+        return [] if known is None else accounts.account_recipients(await self._account(name))
+
+    async def remember_in_library(self, name: str, root: bytes, entry: dict) -> None:
+        known, _ = await self.store.load_account(str(name))
+        if known is None:
+            return
+        record = await self._account(name)
+        when = int(time.time())
+        await accounts.save_library(await self._client(name), record, lambda library: library.put(
+            f"envelope:{cid_str(root)}", {k: entry[k] for k in ("name", "size", "created") if k in entry}, when))
+
+    async def library_envelopes(self, name: str) -> list:
+        known, _ = await self.store.load_account(str(name))
+        if known is None:
+            return []
+        library, _ = await accounts.load_library(await self._client(name), await self._account(name))
+        return [{"root": root, **value, "status": "uploaded", "from_library": True}
+                for root, value in library.items("envelope").items()]
+
+    async def kit_states(self) -> dict:
+        states = {}
+        for public in await self.store.identities():
+            record, confirmed = await self.store.load_account(public.name)
+            states[public.name] = ("no account" if record is None else
+                                   "confirmed" if confirmed else "not confirmed")
+        return states
+
+    @api
+    async def identity_recover(self, name, phrase, device_name=None) -> dict:
+        """A new device identity ``name`` added to the phrase's account, with access to
+        everything in its library again (re-wrapped here with the recovery key)."""
+        name = str(name)
+        secret_from_phrase(str(phrase))  # a typo fails here, before anything changes
+        if await self.store.load_identity(name) is not None:
+            raise ValueError(f"an identity named {name!r} already exists in this browser")
+        identity = await create_identity(self.backend, str(device_name or name), int(time.time()))
+        identity = identity if identity.name == name else await _renamed(self.backend, identity, name)
+        await self.store.save_identity(identity)
+        client = await self._client(name)
+        try:
+            record, keys = await accounts.recover_account(client, str(phrase))
+            await self.store.save_account(name, record, kit_confirmed=True)  # they just typed it
+            _, restored = await accounts.recover_library(client, record, keys)
+            del keys
+        except MeshKitError:
+            await self.store.db.delete("identities", name)  # nothing half-made is left behind
+            raise
+        return {**_account_json(record), "device": identity.id, "restored": restored}
+
+    @api
+    async def identity_confirm_kit(self, name, phrase) -> dict:
+        """The user typed the phrase back: it must derive this account's keys. Nothing about
+        the phrase is stored to check it against: the account's public keys are the check."""
+        record = await self._account(str(name))
+        keys = await derive_recovery_keys(self.backend, secret_from_phrase(str(phrase)))
+        if keys.root_key != record.root_key:
+            raise RecoveryPhraseError("that is not this account's recovery phrase")
+        await self.store.save_account(str(name), record, kit_confirmed=True)
+        return {"confirmed": True}
+
+    @api
+    async def devices_list(self, name) -> list:
+        record = await self._account(str(name))
+        me = (await self._identity(str(name))).id
+        return [{"id": d.id, "name": d.device.name, "current": d.id == me, "added": d.added}
+                for d in record.devices]
+
+    @api
+    async def devices_request_link(self, device_name) -> dict:
+        name = str(device_name)
+        if await self.store.load_identity(name) is None:
+            await self.store.save_identity(await create_identity(self.backend, name, int(time.time())))
+        link, code = await accounts.request_link(await self._client(name))
+        return {"link": link, "code": code, "identity": name}
+
+    @api
+    async def devices_approve(self, name, link, code) -> dict:
+        record = await accounts.approve_link(await self._client(str(name)), await self._account(str(name)),
+                                             str(link), str(code))
+        await self.store.save_account(str(name), record)
+        device_id, _ = accounts.parse_link(str(link))
+        device = record.device(device_id)
+        return {"device": {"id": device.id, "name": device.device.name, "added": device.added},
+                "version": record.version}
+
+    @api
+    async def devices_wait_for_link(self, link, timeout=None) -> dict:
+        device_id, _ = accounts.parse_link(str(link))
+        mine = [p for p in await self.store.identities() if p.id == device_id]
+        if not mine:
+            raise accounts.LinkError("this link was not made in this browser")
+        name = mine[0].name
+        wait = accounts.LINK_WAIT if timeout in (None, js.undefined) else float(timeout)
+        record = await accounts.wait_for_link(await self._client(name), str(link), timeout=wait)
+        await self.store.save_account(name, record)
+        return {"name": name, "id": device_id, **_account_json(record)}
+
+    @api
+    async def devices_remove(self, name, device_ids) -> dict:
+        ids = _py(device_ids)
+        ids = [str(i) for i in (ids if isinstance(ids, list) else [ids])]
+        record = await accounts.remove_devices(await self._client(str(name)), await self._account(str(name)), ids)
+        await self.store.save_account(str(name), record)
+        return {"version": record.version, "removed": ids}
+
+
+def _account_json(record: AccountRecord) -> dict:
+    return {"account": record.id, "fingerprint": record.fingerprint, "version": record.version}
+
+
+async def _renamed(backend, identity, name):
+    """The same keys under the local name the caller chose (the device name is what other
+    devices see)."""
+    from ..core.identity import make_identity
+    return await make_identity(backend, name, identity.public.created, identity.sig_private,
+                               identity.public.sig_key, identity.enc_private, identity.public.enc_key)

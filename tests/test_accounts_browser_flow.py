@@ -1,0 +1,86 @@
+"""Accounts in the app, in real Chromium: several browser contexts as several devices.
+Create (the phrase once), seal, link a second device by link + code, see the library there
+and open everything; every device lost: recover from the phrase in a fresh profile; remove
+a device, whose next request fails typed. Mistakes change nothing."""
+
+import pytest
+
+from test_browser_core import call, ready
+
+SEAL = """
+  const file = new File([new Uint8Array(arg.size).map((_, i) => (i * 7) % 251)], arg.name);
+  return await meshkit.seal(file, {from: arg.as, to: [], mode: "direct"});"""
+OPEN_DIGEST = """
+  const {blob} = await meshkit.open(arg.root, {as: arg.as});
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");"""
+
+
+@pytest.fixture
+def devices(browser, base_url):
+    contexts = [browser.new_context(base_url=base_url) for _ in range(3)]
+    pages = [context.new_page() for context in contexts]
+    for page in pages:
+        ready(page)
+    yield pages
+    for context in contexts:
+        context.close()
+
+
+def test_link_recover_and_remove_devices_in_the_app(devices):
+    laptop, phone, fresh = devices
+    made = call(laptop, "return await meshkit.identity.create('alice-laptop');")
+    assert "error" not in made, made
+    phrase, account = made["recoveryPhrase"], made["account"]
+    assert len(phrase.split()) == 24 and account["account"].startswith("mk")
+    caps = call(laptop, "return await meshkit.capabilities();")
+    assert caps["recovery_kit"]["alice-laptop"] == "not confirmed" and "persistent" in caps["storage"]
+    words = phrase.split()
+    wrong = call(laptop, "return await meshkit.identity.confirmRecoveryKit('alice-laptop', arg);",
+                 " ".join([words[1], words[0]] + words[2:]))
+    assert wrong["error"] == "bad_phrase"
+    assert call(laptop, "return await meshkit.identity.confirmRecoveryKit('alice-laptop', arg);", phrase) == {
+        "confirmed": True}
+    assert call(laptop, "return await meshkit.capabilities();")["recovery_kit"]["alice-laptop"] == "confirmed"
+    assert phrase not in str(call(laptop, "return await meshkit.capabilities();"))
+
+    sealed = call(laptop, SEAL, {"as": "alice-laptop", "size": 300_000, "name": "plans.pdf"})
+    assert sealed["status"] == "uploaded", sealed
+    digest = call(laptop, OPEN_DIGEST, {"root": sealed["root"], "as": "alice-laptop"})
+
+    # link the phone: it shows a link and a code; the laptop approves with the code
+    request = call(phone, "return await meshkit.devices.requestLink({deviceName: 'alice-phone'});")
+    bad = call(laptop, "return await meshkit.devices.approve('alice-laptop', arg.link, '000 000');", request)
+    assert bad["error"] == "link_code_mismatch" or request["code"] == "000 000"
+    phone.evaluate("(link) => { window.linking = meshkit.devices.waitForLink(link).then((v) => v, "
+                   "(e) => ({error: e.code})); }", request["link"])
+    approved = call(laptop, "return await meshkit.devices.approve('alice-laptop', arg.link, arg.code);", request)
+    assert approved["device"]["name"] == "alice-phone", approved
+    linked = call(phone, "return await window.linking;")
+    assert linked["account"] == account["account"] and linked["fingerprint"] == account["fingerprint"]
+    assert call(laptop, "return await meshkit.devices.approve('alice-laptop', arg.link, arg.code);",
+                request)["error"] == "bad_link"  # a link works once
+    # the phone sees the library with names, and opens what the laptop sealed
+    listed = call(phone, "return await meshkit.envelopes('alice-phone');")
+    assert [e["name"] for e in listed if e["root"] == sealed["root"]] == ["plans.pdf"]
+    assert call(phone, OPEN_DIGEST, {"root": sealed["root"], "as": "alice-phone"}) == digest
+    assert {d["name"] for d in call(phone, "return await meshkit.devices.list('alice-phone');")} == {
+        "alice-laptop", "alice-phone"}
+
+    # the laptop's site data is cleared, and the phone is stolen: recover in a fresh profile
+    laptop.context.clear_cookies()
+    laptop.evaluate("() => new Promise((resolve) => { const r = indexedDB.deleteDatabase('meshkit'); "
+                    "r.onsuccess = r.onerror = r.onblocked = () => resolve(); })")
+    typo = call(fresh, "return await meshkit.identity.recover('alice-new', arg);", " ".join(words[:-1] + ["zoo"]))
+    assert typo["error"] == "bad_phrase"
+    assert call(fresh, "return await meshkit.identity.list();") == []  # nothing half-made
+    recovered = call(fresh, "return await meshkit.identity.recover('alice-new', arg);", phrase)
+    assert (recovered["account"], recovered["fingerprint"]) == (account["account"], account["fingerprint"])
+    assert recovered["restored"] >= 1
+    assert call(fresh, OPEN_DIGEST, {"root": sealed["root"], "as": "alice-new"}) == digest
+    ids = {d["name"]: d["id"] for d in call(fresh, "return await meshkit.devices.list('alice-new');")}
+    removed = call(fresh, "return await meshkit.devices.remove('alice-new', arg);",
+                   [ids["alice-laptop"], ids["alice-phone"]])
+    assert "error" not in removed, removed
+    # the stolen phone's next request needing a token fails, typed
+    assert call(phone, "return await meshkit.inbox('alice-phone');")["error"] == "unauthorized"
