@@ -190,11 +190,11 @@ class Runtime(AccountMethods):
         if mode not in ("auto", "direct", "outbox"):
             raise ValueError("mode must be auto, direct or outbox")
         client = await self._client(sender)
-        recipients = [await self._recipient(client, who) for who in (_py(to) or [])]
-        recipients += await self.account_recipients_for(sender)  # every device of my account
+        chosen = [await self._recipient(client, who) for who in (_py(to) or [])]
+        recipients = chosen + await self.account_recipients_for(sender)  # and every device of my account
         total = int(blob.size)
         entry = {"name": str(filename or "untitled"), "size": total, "created": int(time.time()),
-                 "recipients": [r.id for r in recipients]}
+                 "recipients": [r.id for r in chosen]}
         report = on_progress if on_progress is not None and on_progress is not js.undefined else None
         if mode == "direct" or (mode == "auto" and bool(js.navigator.onLine)):
             try:
