@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from . import codec, kdf
 from .backend import CryptoBackend
 from .errors import EnvelopeFormatError, MeshKitError
-from .identity import PublicIdentity, _check_name
-from .signing import KEY_LEN, identity_id, is_identity_id, sign_map, verify_map
+from .identity import PublicIdentity, name_field
+from .signing import KEY_LEN, check_identity_key, identity_id, is_identity_id, sign_map, verify_map
 
 ACCOUNT_KIND = "account"
 DEVICE_KIND = "device"
@@ -167,13 +167,8 @@ def _device(obj: dict) -> DeviceCert:
     codec.check_type(obj, DEVICE_KIND)
     sig_key = codec.field(obj, "sig_key", bytes, DEVICE_KIND, length=KEY_LEN)
     ident = codec.field(obj, "id", str, DEVICE_KIND)
-    if identity_id(sig_key) != ident:
-        raise EnvelopeFormatError("a device id does not derive from its signing key")
-    name = codec.field(obj, "name", str, DEVICE_KIND)
-    try:
-        _check_name(name)
-    except ValueError as exc:
-        raise EnvelopeFormatError(f"device name: {exc}") from None
+    check_identity_key(ident, sig_key)
+    name = name_field(obj, DEVICE_KIND)
     can_add = obj.get("can_add")
     if not isinstance(can_add, bool):
         raise EnvelopeFormatError("device field 'can_add' has the wrong type")
@@ -272,13 +267,8 @@ def parse_account_record(data: bytes) -> tuple[AccountRecord, dict]:
     root_key = codec.field(obj, "root_key", bytes, ACCOUNT_KIND, length=KEY_LEN)
     recovery_key = codec.field(obj, "recovery_key", bytes, ACCOUNT_KIND, length=KEY_LEN)
     ident = codec.field(obj, "id", str, ACCOUNT_KIND)
-    if identity_id(root_key) != ident:
-        raise EnvelopeFormatError("the account id does not derive from its root key")
-    name = codec.field(obj, "name", str, ACCOUNT_KIND)
-    try:
-        _check_name(name)
-    except ValueError as exc:
-        raise EnvelopeFormatError(f"account name: {exc}") from None
+    check_identity_key(ident, root_key)
+    name = name_field(obj, ACCOUNT_KIND)
     version = codec.field(obj, "version", int, ACCOUNT_KIND)
     prev_hash = codec.field(obj, "prev", bytes, ACCOUNT_KIND, length=32, optional=True)
     if version < 1 or (version == 1) != (prev_hash is None):

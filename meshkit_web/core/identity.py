@@ -79,6 +79,16 @@ def _check_name(name: str) -> None:
         raise ValueError("identity name must not look like an identity id")
 
 
+def name_field(obj: dict, kind: str) -> str:
+    """A record's ``name``, checked by the name rules (malformed otherwise)."""
+    name = codec.field(obj, "name", str, kind)
+    try:
+        _check_name(name)
+    except ValueError as exc:
+        raise EnvelopeFormatError(f"{kind} has an invalid name: {exc}") from None
+    return name
+
+
 async def create_identity(backend: CryptoBackend, name: str, now: int) -> Identity:
     _check_name(name)
     sig_private, sig_key = await backend.ed25519_generate()
@@ -101,11 +111,7 @@ async def verify_record(backend: CryptoBackend, record: dict) -> PublicIdentity:
     sig_key = codec.field(record, "sig_key", bytes, KIND, length=KEY_LEN)
     check_identity_key(ident, sig_key)
     enc_key = codec.field(record, "enc_key", bytes, KIND, length=KEY_LEN)
-    name = codec.field(record, "name", str, KIND)
-    try:
-        _check_name(name)
-    except ValueError as exc:
-        raise EnvelopeFormatError(f"identity record has an invalid name: {exc}") from None
+    name = name_field(record, KIND)
     created = codec.field(record, "created", int, KIND)
     await verify_map(backend, KIND, record, sig_key, ident)
     return PublicIdentity(ident, name, sig_key, enc_key, created, record["sig"])
