@@ -141,6 +141,19 @@ def app_server(site, tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture
+def fresh_gateway(tmp_path):
+    """A gateway of its own (embedded provider, SQLite) on 127.0.0.1: its URL."""
+    from meshkit_web.gateway.app import create_app
+    from meshkit_web.gateway.config import GatewayConfig
+    from meshkit_web.providers.embedded import EmbeddedProvider
+    from servers import ServerThread
+    config = GatewayConfig(data_dir=str(tmp_path / "fresh-gateway"))
+    server = ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "fresh-gateway" / "blockstore")))).start()
+    yield server.url
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def base_url(app_server):
     return app_server.url

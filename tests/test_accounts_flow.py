@@ -13,27 +13,16 @@ from meshkit_web.core.account import RecoveryPhraseError
 from meshkit_web.core.cid import cid_str
 from meshkit_web.core.errors import MeshKitError
 from meshkit_web.core.identity import create_identity
-from meshkit_web.gateway.app import create_app
-from meshkit_web.gateway.config import GatewayConfig
-from meshkit_web.providers.embedded import EmbeddedProvider
 
 from conftest import NOW, run
-from servers import ServerThread
-
-
-@pytest.fixture
-def gateway(tmp_path):
-    config = GatewayConfig(data_dir=str(tmp_path / "data"))
-    server = ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "data" / "blockstore")))).start()
-    yield server.url
-    server.stop()
 
 
 async def read(opened) -> bytes:
     return b"".join([chunk async for chunk in opened.plaintext()])
 
 
-def test_recover_from_the_phrase_alone_and_remove_the_lost_device(gateway, backend):
+def test_recover_from_the_phrase_alone_and_remove_the_lost_device(fresh_gateway, backend):
+    gateway = fresh_gateway
     sealed_text, shared_text = os.urandom(70_000), os.urandom(50_000)
 
     async def go():
@@ -81,7 +70,8 @@ def test_recover_from_the_phrase_alone_and_remove_the_lost_device(gateway, backe
     run(go())
 
 
-def test_link_a_second_device_that_then_opens_everything_and_sees_the_library(gateway, backend):
+def test_link_a_second_device_that_then_opens_everything_and_sees_the_library(fresh_gateway, backend):
+    gateway = fresh_gateway
     import asyncio
     from meshkit_web.clients.accounts import (LinkCodeMismatchError, LinkError, approve_link, load_library,
                                               request_link, save_library, wait_for_link)

@@ -9,20 +9,6 @@ import sys
 
 import pytest
 
-from meshkit_web.gateway.app import create_app
-from meshkit_web.gateway.config import GatewayConfig
-from meshkit_web.providers.embedded import EmbeddedProvider
-
-from servers import ServerThread
-
-
-@pytest.fixture
-def gateway(tmp_path):
-    config = GatewayConfig(data_dir=str(tmp_path / "gw"))
-    server = ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "gw" / "blockstore")))).start()
-    yield server.url
-    server.stop()
-
 
 def meshkit(home, *args, stdin=None, check=True):
     proc = subprocess.run([sys.executable, "-m", "meshkit_web", "--home", str(home), *map(str, args)],
@@ -32,7 +18,8 @@ def meshkit(home, *args, stdin=None, check=True):
     return proc
 
 
-def test_accounts_from_the_command_line(gateway, tmp_path):
+def test_accounts_from_the_command_line(fresh_gateway, tmp_path):
+    gateway = fresh_gateway
     laptop, phone, tablet = tmp_path / "laptop", tmp_path / "phone", tmp_path / "tablet"
     kit = tmp_path / "kit.txt"
     created = meshkit(laptop, "identity", "create", "laptop", "--gateway", gateway, "--phrase-file", kit)
