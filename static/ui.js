@@ -1,7 +1,11 @@
 // The MeshKit app: identities, contacts, sealing and opening files, shares, inbox.
 // Plain DOM; every piece of user-provided text goes through textContent.
+import { recoveryKit } from "./kit.js";
 
 const ERRORS = {
+  bad_phrase: "That is not the recovery phrase: check each word against your kit (24 words, in order).",
+  link_code_mismatch: "The code does not match the one on the new device. Nothing was changed.",
+  bad_link: "That device link cannot be used (already used, expired, or not a MeshKit link).",
   cid_mismatch: "The gateway returned bytes that do not match their content address. Nothing was decrypted.",
   missing_block: "Part of this envelope is missing from the gateway.",
   truncated: "This envelope is incomplete (truncated). Nothing past the damage was decrypted.",
@@ -96,6 +100,7 @@ export function render(root, meshkit) {
       state.current = made.name;
       say(`Identity “${made.name}” created${made.published ? " and published" : " (not yet published: gateway unreachable)"}.`);
       await refreshAll();
+      if (made.recoveryPhrase) kit.show(made.name, made);  // shown this once
     }
   } }, el("label", { for: "identity-name" }, "New identity"), nameInput,
     el("button", { type: "submit", testid: "identity-create" }, "Create"));
@@ -127,6 +132,8 @@ export function render(root, meshkit) {
     el("p", { class: "hint" }, "Compare fingerprints with your contacts over another channel before trusting them."),
     el("div", { class: "row" }, copyRecord), recordOut, createForm);
 
+  const kit = recoveryKit(meshkit, { el, guarded, say, onConfirmed: () => renderCaps() });
+
   // --- capability report ---------------------------------------------------------------
   const caps = el("dl", { class: "facts caps", testid: "capabilities" });
   const capsCard = el("section", { class: "card wide", "aria-labelledby": "caps-h" },
@@ -142,7 +149,16 @@ export function render(root, meshkit) {
       ["Streaming", report.streaming.mode, report.streaming.detail, false],
       ["Crypto", report.crypto.backend, report.crypto.algorithms.join(", "), false],
       ["Runtime", report.runtime, "", false],
+      ["Kept by the browser", report.storage.persistent ? "persistent" : "may be evicted", report.storage.detail,
+        !report.storage.persistent],
     ];
+    const kitState = (report.recovery_kit || {})[state.current];
+    if (kitState) {
+      rows.push(["Recovery kit", kitState, kitState === "confirmed" ? "you have your 24 words" :
+        kitState === "no account" ? "this identity has no account (created offline): it lives on this device only"
+          : "not confirmed yet: see “Your recovery kit”", kitState !== "confirmed"]);
+      kit.remind(state.current, kitState);
+    }
     caps.replaceChildren(...rows.flatMap(([label, mode, detail, weak]) => [
       el("dt", {}, label),
       el("dd", { class: weak ? "weak" : "", "data-cap": label.toLowerCase().replace(/ /g, "-") },
@@ -410,7 +426,7 @@ export function render(root, meshkit) {
     el("header", { class: "top" }, el("h1", {}, el("img", { src: new URL("icons/icon.svg", import.meta.url).href, alt: "", width: "28", height: "28" }), " MeshKit"),
       el("p", {}, "End-to-end-encrypted file sharing. Keys never leave this browser.")),
     alertBox, notice,
-    el("div", { class: "grid" }, whoami, contactsCard, inboxCard, sealCard, outboxCard, envelopesCard, capsCard));
+    el("div", { class: "grid" }, kit.card, whoami, contactsCard, inboxCard, sealCard, outboxCard, envelopesCard, capsCard));
 
   renderCaps();
   function offerContactLink() {

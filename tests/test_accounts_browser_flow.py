@@ -84,3 +84,24 @@ def test_link_recover_and_remove_devices_in_the_app(devices):
     assert "error" not in removed, removed
     # the stolen phone's next request needing a token fails, typed
     assert call(phone, "return await meshkit.inbox('alice-phone');")["error"] == "unauthorized"
+
+
+def test_the_app_shows_the_kit_once_and_asks_for_it_back(page):
+    ready(page)
+    page.fill("[data-testid=identity-name]", "kit-owner")
+    page.click("[data-testid=identity-create]")
+    kit = page.get_by_test_id("kit")
+    kit.wait_for(state="visible", timeout=30_000)
+    words = page.get_by_test_id("kit-phrase").locator("li").all_inner_texts()
+    assert len(words) == 24
+    page.reload()  # the phrase is gone from the app; only the reminder is left
+    ready(page)
+    kit.wait_for(state="visible", timeout=30_000)
+    assert page.get_by_test_id("kit-phrase").locator("li").count() == 0
+    page.fill("[data-testid=kit-retype]", " ".join(reversed(words)))
+    page.click("[data-testid=kit-confirm]")
+    page.locator("[data-testid=error][data-code=bad_phrase]").wait_for(timeout=30_000)  # typed, visible
+    page.fill("[data-testid=kit-retype]", " ".join(words))
+    page.click("[data-testid=kit-confirm]")
+    kit.wait_for(state="hidden", timeout=30_000)
+    assert call(page, "return (await meshkit.capabilities()).recovery_kit['kit-owner'];") == "confirmed"
