@@ -85,7 +85,7 @@ def name_field(obj: dict, kind: str) -> str:
     try:
         _check_name(name)
     except ValueError as exc:
-        raise EnvelopeFormatError(f"{kind} has an invalid name: {exc}") from None
+        raise EnvelopeFormatError(f"{kind} record has an invalid name: {exc}") from None
     return name
 
 
