@@ -21,6 +21,8 @@ def devices(browser, base_url):
     contexts = [browser.new_context(base_url=base_url) for _ in range(3)]
     pages = [context.new_page() for context in contexts]
     for page in pages:
+        page.console_lines = []
+        page.on("console", lambda message, page=page: page.console_lines.append(message.text))
         ready(page)
     yield pages
     for context in contexts:
@@ -84,6 +86,9 @@ def test_link_recover_and_remove_devices_in_the_app(devices):
     assert "error" not in removed, removed
     # the stolen phone's next request needing a token fails, typed
     assert call(phone, "return await meshkit.inbox('alice-phone');")["error"] == "unauthorized"
+    # the phrase never reached a console (the page's or its logging), on any device
+    logged = "\n".join(line for page in devices for line in page.console_lines)
+    assert phrase not in logged and " ".join(words[5:9]) not in logged
 
 
 def test_the_app_shows_the_kit_once_and_asks_for_it_back(page):
