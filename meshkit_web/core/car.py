@@ -34,7 +34,8 @@ def frame_prefix(cid: bytes, data_len: int) -> bytes:
 def decode_header(body: bytes) -> list[bytes]:
     obj = codec.decode_map(body, "CAR header")
     roots = obj.get("roots")
-    if obj.get("version") != 1 or not isinstance(roots, list):
+    version = obj.get("version")
+    if type(version) is not int or version != 1 or not isinstance(roots, list):  # true and 1.0 are not 1
         raise EnvelopeFormatError("not a CARv1 header")
     if len(roots) > MAX_ROOTS:
         raise LimitExceededError(f"CAR header names more than {MAX_ROOTS} roots")
