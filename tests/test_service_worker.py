@@ -21,6 +21,12 @@ from test_browser_core import RANDOM_BYTES_JS, call, ready
 
 BOOT_TIMEOUT = 60_000
 MiB = 1 << 20
+# ask the controlling worker to boot its Core; resolves with {ok, timings}
+BOOT_WORKER_JS = """() => new Promise((resolve) => {
+  const channel = new MessageChannel();
+  channel.port1.onmessage = (event) => resolve(event.data);
+  navigator.serviceWorker.controller.postMessage({type: 'boot'}, [channel.port2]);
+})"""
 
 
 class Faults:
@@ -407,11 +413,7 @@ def test_the_app_starts_offline_seals_into_the_outbox_and_the_worker_boots_offli
     cdp = context.new_cdp_session(page)
     cdp.send("ServiceWorker.enable")
     cdp.send("ServiceWorker.stopAllWorkers")
-    booted = page.evaluate("""() => new Promise((resolve) => {
-      const channel = new MessageChannel();
-      channel.port1.onmessage = (event) => resolve(event.data);
-      navigator.serviceWorker.controller.postMessage({type: 'boot'}, [channel.port2]);
-    })""")
+    booted = page.evaluate(BOOT_WORKER_JS)
     assert booted["ok"] is True, booted
     assert booted["timings"]["bootMs"] > 0
 

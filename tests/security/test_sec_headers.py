@@ -11,6 +11,7 @@ import pytest
 from meshkit_web.gateway.headers import COMMON, PLAINTEXT_CSP, STRICT_CSP, SecurityHeaders
 
 from sec_helpers import AttackerSite
+from test_service_worker import BOOT_WORKER_JS
 from servers import ServerThread
 
 BOOT_TIMEOUT = 60_000
@@ -108,11 +109,7 @@ def test_the_app_boots_under_its_csp_with_zero_violations_in_page_and_worker(bro
     worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
     worker.evaluate("""() => { self.cspViolations = [];
       self.addEventListener('securitypolicyviolation', (e) => self.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`)); }""")
-    booted = page.evaluate("""() => new Promise((resolve) => {
-      const channel = new MessageChannel();
-      channel.port1.onmessage = (event) => resolve(event.data);
-      navigator.serviceWorker.controller.postMessage({type: 'boot'}, [channel.port2]);
-    })""")
+    booted = page.evaluate(BOOT_WORKER_JS)
     assert booted["ok"] is True, booted
     # the app works under it: an identity, a seal and an open
     page.evaluate("""async () => { await meshkit.identity.create('csp');
