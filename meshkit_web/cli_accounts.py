@@ -7,6 +7,7 @@ The recovery phrase is shown once, on the terminal (/dev/tty), never on stdout o
 never from the command line, which other users can see.
 """
 
+import argparse
 import getpass
 import os
 import sys
@@ -164,14 +165,14 @@ def add_parsers(sub, identity, gateway_url) -> None:
                                        "on an existing device, then waits")
     p.add_argument("name", help="this device's identity name")
     p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
-    p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse_suppress())
+    p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_device_link)
     p = device.add_parser("approve", help="add the device that shows LINK and a comparison code")
     p.add_argument("link")
     p.add_argument("--code", required=True, help="the comparison code the new device shows")
     p.add_argument("--as", dest="identity", required=True)
     p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
-    p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse_suppress())
+    p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_device_approve)
     p = device.add_parser("remove", help="remove devices from the account (a lost laptop, an old phone)")
     p.add_argument("device", nargs="+", help="device id(s), from 'device list'")
@@ -180,8 +181,3 @@ def add_parsers(sub, identity, gateway_url) -> None:
     p.add_argument("--with-phrase", action="store_true",
                    help="sign with the recovery phrase (read from the terminal or standard input)")
     p.set_defaults(func=cmd_device_remove)
-
-
-def argparse_suppress():
-    import argparse
-    return argparse.SUPPRESS

@@ -144,22 +144,33 @@ LIBRARY_SYNC = "library"
 MAX_MERGE_TRIES = 5
 
 
-async def load_library(client: GatewayClient, record: AccountRecord) -> tuple[Library, int]:
-    """(the account's library, the sync version it was read at); empty at version 0."""
+async def _library_pointer(client: GatewayClient) -> tuple[bytes | None, int]:
+    """(the root of the account's newest library, the sync version); (None, 0) for none yet."""
     try:
         row = (await client.request("GET", f"/v1/account-sync/{LIBRARY_SYNC}")).json()
     except MissingMetadataError:
+        return None, 0
+    return parse_cid(codec.b64d(row["data"]).decode()), row["version"]
+
+
+async def _read_library(opened, record: AccountRecord) -> Library:
+    return library_from_bytes(b"".join([chunk async for chunk in opened.plaintext()]), record.id)
+
+
+async def load_library(client: GatewayClient, record: AccountRecord) -> tuple[Library, int]:
+    """(the account's library, the sync version it was read at); empty at version 0."""
+    root, version = await _library_pointer(client)
+    if root is None:
         return Library(record.id), 0
-    root = parse_cid(codec.b64d(row["data"]).decode())
-    opened = await client.open(root)
-    data = b"".join([chunk async for chunk in opened.plaintext()])
-    return library_from_bytes(data, record.id), row["version"]
+    return await _read_library(await client.open(root), record), version
 
 
-async def save_library(client: GatewayClient, record: AccountRecord, edit) -> Library:
+async def save_library(client: GatewayClient, record: AccountRecord, edit,
+                       start: tuple[Library, int] | None = None) -> Library:
     """Apply ``edit(library)`` and store the result sealed to the account's current
-    recipients; a concurrent save by another device is merged in and the write retried."""
-    library, version = await load_library(client, record)
+    recipients; a concurrent save by another device is merged in and the write retried.
+    ``start``: the (library, version) the caller has just read, so it is not read again."""
+    library, version = start or await load_library(client, record)
     for _ in range(MAX_MERGE_TRIES):
         edit(library)
         root = await client.seal_upload([library.to_bytes()], recipients=account_recipients(record))
@@ -281,7 +292,7 @@ async def approve_link(client: GatewayClient, latest: AccountRecord, link: str, 
 async def rewrap_library(client: GatewayClient, record: AccountRecord, device: PublicIdentity) -> int:
     """Give ``device`` every envelope in the library (a capsule from this device to it) and
     store the library again, sealed to the current devices. Returns how many were given."""
-    library, _ = await load_library(client, record)
+    library, version = await load_library(client, record)
     slots = asyncio.Semaphore(REWRAP_CONCURRENCY)
 
     async def give(root: str) -> None:
@@ -289,7 +300,7 @@ async def rewrap_library(client: GatewayClient, record: AccountRecord, device: P
             await client.share(parse_cid(root), device, proof=False)
     roots = list(library.items("envelope"))
     await asyncio.gather(*(give(root) for root in roots))
-    await save_library(client, record, lambda lib: None)
+    await save_library(client, record, lambda lib: None, start=(library, version))
     return len(roots)
 
 
@@ -319,13 +330,10 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
     """After ``recover_account``: open the library and every envelope in it with the recovery
     key, re-wrapping each to this device, and store the library again sealed to the current
     devices. Returns (the library, how many envelopes this device can now open)."""
-    try:
-        row = (await client.request("GET", f"/v1/account-sync/{LIBRARY_SYNC}")).json()
-    except MissingMetadataError:
+    library_root, version = await _library_pointer(client)
+    if library_root is None:
         return Library(record.id), 0
-    library_root = parse_cid(codec.b64d(row["data"]).decode())
-    opened = await open_with_recovery(client, library_root, record, keys)
-    library = library_from_bytes(b"".join([chunk async for chunk in opened.plaintext()]), record.id)
+    library = await _read_library(await open_with_recovery(client, library_root, record, keys), record)
     restored = 0
     for root in library.items("envelope"):
         try:
@@ -333,5 +341,5 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
             restored += 1
         except MeshKitError:
             continue  # e.g. a share that was revoked meanwhile: it stays closed
-    await save_library(client, record, lambda lib: None)
+    await save_library(client, record, lambda lib: None, start=(library, version))
     return library, restored

@@ -31,6 +31,7 @@ class Gateway:
     issuer: TokenIssuer = field(init=False)
     backend: NaclBackend = field(default_factory=NaclBackend)
     policy: object = None  # PolicyClient, made in the app's lifespan (it owns an HTTP client)
+    headers: OrderedDict = field(default_factory=OrderedDict, repr=False)  # verified envelope headers by root
 
     def __post_init__(self):
         c = self.config
@@ -42,7 +43,7 @@ class Gateway:
 
     async def audit(self, identity: str | None, action: str, target: str | None, outcome: str = "ok") -> None:
         """An entry in ``identity``'s audit view, written only on behalf of that identity
-        (anonymous events are counted per identity instead, see ``anonymous_event``)."""
+        (anonymous events are counted per identity instead: store.count_anonymous)."""
         await self.store.audit(identity, action, target[:160] if target else target, outcome)
 
     def own_urls(self, request: Request) -> set[str]:
@@ -86,13 +87,17 @@ class Gateway:
             return {identity}
         return {identity, recovery_recipient_id(status["account"])}
 
+    async def limit_anonymous(self, request: Request, kind: str, what: str) -> None:
+        """One more ``kind`` (anonymous_limits) from this client address, or RateLimitedError:
+        what anyone may do without a token is limited per address (new identities are not free)."""
+        client = request.client.host if request.client else "unknown"
+        if not await self.limiter.hit(self.anonymous_rates[kind], "anon", kind, client):
+            raise RateLimitedError(f"too many {what} from this address; try again later")
+
     def anonymous_limit(self, kind: str):
-        """A per-client-address limit for requests anyone may make (publishing identities,
-        login challenges): creating identities is not free."""
+        """``limit_anonymous`` as a route dependency."""
         async def check(request: Request) -> None:
-            client = request.client.host if request.client else "unknown"
-            if not await self.limiter.hit(self.anonymous_rates[kind], "anon", kind, client):
-                raise RateLimitedError(f"too many {kind} requests from this address; try again later")
+            await self.limit_anonymous(request, kind, f"{kind} requests")
         return Depends(check)
 
 
@@ -103,7 +108,7 @@ async def envelope_header(gw: Gateway, root: bytes):
     """The verified header of an envelope root stored here. Its bytes are fetched on the
     event loop, then decoded and checked in the provider's decode slot (a 1 MiB header is
     seconds of pure-Python CPU: never on the loop, never many at once)."""
-    cache = gw.__dict__.setdefault("_headers", OrderedDict())
+    cache = gw.headers
     if root in cache:
         cache.move_to_end(root)
         return cache[root]

@@ -11,7 +11,7 @@ be stale); the next round sees it.
 import logging
 import time
 
-from ..core.cid import cid_str, parse_cid
+from ..core.cid import DAG_CBOR, cid_str, codec_of, parse_cid
 from ..core.errors import MissingBlockError
 
 log = logging.getLogger("meshkit.gateway.gc")
@@ -28,7 +28,7 @@ async def live_blocks(gw) -> set[str]:
                 continue
             live.add(name)
             try:
-                if cid[1] == 0x71:  # DAG-CBOR: follow its links
+                if codec_of(cid) == DAG_CBOR:  # follow its links; raw segments are leaves
                     stack.extend(await gw.provider.links(cid, await gw.provider.get(cid)))
             except MissingBlockError:
                 continue

@@ -107,12 +107,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     @app.exception_handler(IntegrityError)
-    async def database_refused(request: Request, exc: Exception):
-        return error_response("malformed", "a value is out of the accepted range", 400)
-
     @app.exception_handler(OverflowError)
     @app.exception_handler(ValueError)
-    async def bad_value(request: Request, exc: Exception):
+    async def out_of_range(request: Request, exc: Exception):
         return error_response("malformed", "a value is out of the accepted range", 400)
 
 

@@ -78,13 +78,13 @@ class AccountMethods:
     @api
     async def identity_recover(self, name, phrase, device_name=None) -> dict:
         """A new device identity ``name`` added to the phrase's account, with access to
-        everything in its library again (re-wrapped here with the recovery key)."""
+        everything in its library again (re-wrapped here with the recovery key). The device
+        is listed under ``name``; ``device_name`` is accepted for the API's shape only."""
         name = str(name)
         secret_from_phrase(str(phrase))  # a typo fails here, before anything changes
         if await self.store.load_identity(name) is not None:
             raise ValueError(f"an identity named {name!r} already exists in this browser")
-        identity = await create_identity(self.backend, str(device_name or name), int(time.time()))
-        identity = identity if identity.name == name else await _renamed(self.backend, identity, name)
+        identity = await create_identity(self.backend, name, int(time.time()))
         await self.store.save_identity(identity)
         client = await self._client(name)
         try:
@@ -156,11 +156,3 @@ class AccountMethods:
 
 def _account_json(record: AccountRecord) -> dict:
     return {"account": record.id, "fingerprint": record.fingerprint, "version": record.version}
-
-
-async def _renamed(backend, identity, name):
-    """The same keys under the local name the caller chose (the device name is what other
-    devices see)."""
-    from ..core.identity import make_identity
-    return await make_identity(backend, name, identity.public.created, identity.sig_private,
-                               identity.public.sig_key, identity.enc_private, identity.public.enc_key)

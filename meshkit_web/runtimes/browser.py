@@ -19,7 +19,6 @@ import sys
 import time
 
 import js
-from pyodide.ffi import JsException, to_js
 
 from ..clients.fetch_client import FetchGatewayClient
 from ..core.cid import cid_str, parse_cid

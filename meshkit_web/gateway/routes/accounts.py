@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from ...core import codec
 from ...core.account import AccountChainError, parse_account_record, verify_account_record
-from ...core.errors import ConflictError, MissingMetadataError, RateLimitedError
+from ...core.errors import ConflictError, MissingMetadataError
 from ..context import Gateway
 from ..http import CBOR_MEDIA, binary_body, read_body
 
@@ -28,9 +28,7 @@ def router(gw: Gateway) -> APIRouter:
         newest = await store.latest_account(offered.id)
         prev = parse_account_record(newest)[0] if newest else None  # verified when it was stored
         if prev is None:  # a new account is a new identity: limited per address like the directory
-            client = request.client.host if request.client else "unknown"
-            if not await gw.limiter.hit(gw.anonymous_rates["directory"], "anon", "directory", client):
-                raise RateLimitedError("too many new accounts from this address; try again later")
+            await gw.limit_anonymous(request, "directory", "new accounts")
         if prev is not None and offered.version <= prev.version:
             if data == prev.data:
                 return {"id": offered.id, "version": prev.version}

@@ -9,9 +9,8 @@ from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
 from ...core.envelope import MAX_HEADER_SIZE
 from ...core.errors import CIDMismatchError, MissingBlockError, QuotaExceededError
 from ...providers.base import WalkBudget
-from ..http import CID_TEXT_MAX
 from ..context import Gateway
-from ..http import CAR_MEDIA, IMMUTABLE, RAW_MEDIA, binary_body, error_response, read_body
+from ..http import CAR_MEDIA, CID_TEXT_MAX, IMMUTABLE, RAW_MEDIA, binary_body, error_response, read_body
 
 
 def router(gw: Gateway) -> APIRouter:
@@ -22,13 +21,13 @@ def router(gw: Gateway) -> APIRouter:
              openapi_extra=binary_body("the block's bytes; the gateway recomputes the CID"))
     async def put_block(request: Request, cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("blocks:write")):
         binary = parse_cid(cid)
+        codec = codec_of(binary)
         # a DAG-CBOR block is an envelope header, never larger than one
-        limit = MAX_HEADER_SIZE if codec_of(binary) == DAG_CBOR else config.max_block_size
-        data = await read_body(request, limit)
-        if cid_bytes(codec_of(binary), data) != binary:
+        data = await read_body(request, MAX_HEADER_SIZE if codec == DAG_CBOR else config.max_block_size)
+        if cid_bytes(codec, data) != binary:
             await gw.audit(identity, "block.put", cid_str(binary), "cid_mismatch")
             raise CIDMismatchError(f"the body does not hash to {cid_str(binary)}")
-        if codec_of(binary) == DAG_CBOR:
+        if codec == DAG_CBOR:
             await provider.links(binary, data)  # valid DAG-CBOR or malformed now, never at every read
         # charged before the bytes are stored: a refused put stores nothing
         if not await gw.store.charge_block(identity, cid_str(binary), len(data), config.storage_quota):
@@ -89,6 +88,3 @@ def router(gw: Gateway) -> APIRouter:
         return StreamingResponse(provider.export_car(binary, budget()), headers=headers, media_type=media)
 
     return api
-
-
-

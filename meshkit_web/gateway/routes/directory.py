@@ -3,14 +3,13 @@ themselves), with new identities rate-limited per client address."""
 
 from fastapi import APIRouter, Body, Path, Request
 
-from ...core.errors import RateLimitedError, UnknownIdentityError
+from ...core.errors import UnknownIdentityError
 from ...core.identity import record_from_bytes, record_from_json
 from ..context import Gateway
 
 
 def router(gw: Gateway) -> APIRouter:
     api = APIRouter(tags=["directory"])
-    new_identities = gw.anonymous_rates["directory"]
 
     @api.post("/v1/directory", status_code=201)
     async def publish_identity(request: Request, record: dict = Body(
@@ -18,9 +17,7 @@ def router(gw: Gateway) -> APIRouter:
         public = await record_from_json(gw.backend, record)
         if await gw.store.get_identity(public.id) is None:
             # identities are not free: each may store up to its quota
-            client = request.client.host if request.client else "unknown"
-            if not await gw.limiter.hit(new_identities, "anon", "directory", client):
-                raise RateLimitedError("too many new identities from this address; try again later")
+            await gw.limit_anonymous(request, "directory", "new identities")
         await gw.store.put_identity(public.id, public.to_bytes(), public.created)
         return {"id": public.id, "fingerprint": public.fingerprint}
 
