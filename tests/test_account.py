@@ -88,3 +88,31 @@ def test_rollback_and_forks_are_refused(backend, case):
     assert failed.value.code == case["error"]
     # nothing changed: the known record still verifies as the newest
     assert run(verify_chain(backend, [known.data], known=known)).data == known.data
+
+
+def test_a_root_signed_record_of_another_account_does_not_replace_the_known_one(backend):
+    import os
+    from meshkit_web.core.account import (AccountChainError, certify_device, device_consent,
+                                          make_account_record)
+    from meshkit_web.core import codec
+    from meshkit_web.core.identity import create_identity
+    from meshkit_web.core.signing import sign_map
+
+    async def other_account():
+        keys = await derive_recovery_keys(backend, os.urandom(32))
+        device = await create_identity(backend, "intruder", 1_790_000_000)
+        cert = await certify_device(backend, account=keys.account_id, device=device.public,
+                                    consent=await device_consent(backend, device.sig_private, keys.account_id,
+                                                                 device.id),
+                                    added=1_790_000_000, can_add=True, signer_id=keys.account_id,
+                                    signer_private=keys.root_private)
+        first = await make_account_record(backend, name="mallory", root_key=keys.root_key,
+                                          recovery_key=keys.recovery_key, version=1, prev=None, devices=[cert],
+                                          removed=[], created=1_790_000_000, signer_id=keys.account_id,
+                                          signer_private=keys.root_private)
+        later = {k: v for k, v in codec.decode_map(first.data, "account").items() if k != "sig"}
+        later.update(version=9, prev=first.hash)  # newer than alice's, signed by its own root
+        return codec.encode(await sign_map(backend, keys.root_private, "account", later))
+    known = run(verify_chain(backend, CHAIN))
+    with pytest.raises(AccountChainError):
+        run(verify_chain(backend, [run(other_account())], known=known))

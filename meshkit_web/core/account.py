@@ -332,12 +332,11 @@ async def verify_chain(backend: CryptoBackend, records: list[bytes], known: Acco
             record = await verify_account_record(backend, data, None)
             if record.signer != record.id:
                 raise
-        if account_id is not None and record.id != account_id:
-            raise AccountChainError(f"the records are of {record.id}, not {account_id}")
+        expected = account_id or (known.id if known is not None else None)
+        if expected is not None and record.id != expected:  # a root-signed record of another account
+            raise AccountChainError(f"the records are of {record.id}, not {expected}")
         current = record
-    if known is not None and current.version < known.version:
-        raise AccountRollbackError(f"account {known.id} is at version {known.version}, not {current.version}")
-    return current
+    return current  # every record above is newer than ``known`` (older ones were refused)
 
 
 def check_not_older(known: AccountRecord | None, offered: AccountRecord) -> None:
