@@ -21,13 +21,13 @@ import time
 from . import __version__
 from . import cli_accounts, cli_output
 from .cli_output import say
-from .clients.accounts import account_recipients
+from .clients.accounts import account_reaching, account_recipients, remember_shares, revoke_from, share_with
 from .core.cid import cid_str, parse_cid
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
 from .core.errors import MeshKitError
 from .core.expiry import parse_expiry
 from .core.identity import PublicIdentity
-from .core.recipients import resolve_recipient
+from .core.recipients import Reach, distinct, resolve_reach
 from .core.urls import redact_url
 from .crypto.nacl_backend import NaclBackend
 from .stores.carfile import CarReader, CarWriter
@@ -87,15 +87,30 @@ async def cmd_contact_list(args, store: FileStore) -> None:
         say(contact.name, contact.id, contact.fingerprint, sep="\t")
 
 
-async def _recipient(who: str, store: FileStore, client=None) -> PublicIdentity:
+async def _reach(who: str, store: FileStore, client=None) -> Reach:
     """Core's one rule (core.recipients): an id means exactly that id, mine, a contact's or
-    (with a gateway) the directory's verified record; a name means only a local name."""
+    (with a gateway) the directory's verified record; a name means only a local name; with
+    a gateway, a person with an account is reached through its current devices and recovery
+    key (the account kept in this home, never rolled back)."""
     async def directory(ident: str) -> PublicIdentity:
         public = await client.resolve(ident)
         say(f"resolved {public.id} from the directory: {public.name!r}, fingerprint {public.fingerprint}", err=True)
         return public
-    return await resolve_recipient(who, own=await store.identities(), contacts=await store.contacts(),
-                                   directory=directory if client is not None else None)
+
+    async def account(ident: str):
+        kept = await account_reaching(client, ident, store.known_account(ident))
+        if kept is not None:
+            store.save_known_account(kept)
+        return kept
+    return await resolve_reach(who, own=await store.identities(), contacts=await store.contacts(),
+                               directory=directory if client is not None else None,
+                               account=account if client is not None else None)
+
+
+def _reached(reach: Reach) -> str:
+    if reach.account:
+        return f"account {reach.name!r} ({reach.id}, {len(reach.identities) - 1} device(s) and its recovery key)"
+    return f"{reach.name!r} ({reach.id})"
 
 
 async def _gateway_client(args, store: FileStore, name: str):
@@ -113,10 +128,11 @@ async def cmd_seal(args, store: FileStore) -> None:
     size = os.path.getsize(args.file)
     if args.gateway:
         async with await _gateway_client(args, store, args.sender) as client:
-            recipients = [await _recipient(name, store, client) for name in args.to]
+            recipients = [public for name in args.to for public in (await _reach(name, store, client)).identities]
             account = await cli_accounts.account_for_seal(client, store, args.sender)
             if account is not None:  # every device of my account, and its recovery key
                 recipients += account_recipients(account)
+            recipients = distinct(recipients)
             with _progress(size, "seal+upload") as bar:
                 root = await client.seal_upload(_file_chunks(args.file, bar), recipients=recipients,
                                                 segment_size=args.segment_size, include_sender=not args.no_self,
@@ -126,7 +142,7 @@ async def cmd_seal(args, store: FileStore) -> None:
         log.info("sealed %d bytes into %s via %s", size, cid_str(root), redact_url(args.gateway))
         say(cid_str(root))
         return
-    recipients = [await _recipient(name, store) for name in args.to]
+    recipients = distinct([public for name in args.to for public in (await _reach(name, store)).identities])
     with CarWriter(args.car) as writer, _progress(size, "seal") as bar:
         root = None
         async for block in seal(store.backend, _file_chunks(args.file, bar), sender=sender,
@@ -186,18 +202,19 @@ def _expiry(text: str | None) -> int | None:
 async def cmd_share(args, store: FileStore) -> None:
     root = parse_cid(args.root)
     async with await _gateway_client(args, store, args.sender) as client:
-        recipient = await _recipient(args.to, store, client)
-        capsule = await client.share(root, recipient, expires=_expiry(args.expires), policy=args.policy)
-    say(f"shared {cid_str(root)} with {recipient.name!r} ({recipient.id})", err=True)
-    say(cid_str(capsule.cid))
+        reach = await _reach(args.to, store, client)
+        capsules = await share_with(client, root, reach, expires=_expiry(args.expires), policy=args.policy)
+    say(f"shared {cid_str(root)} with {_reached(reach)}", err=True)
+    for capsule in capsules:
+        say(cid_str(capsule.cid))
 
 
 async def cmd_revoke(args, store: FileStore) -> None:
     root = parse_cid(args.root)
     async with await _gateway_client(args, store, args.sender) as client:
-        recipient = await _recipient(args.to, store, client)
-        revoked = await client.revoke(root, recipient.id)
-    say(f"revoked {len(revoked)} share(s) of {cid_str(root)} to {recipient.id}; "
+        reach = await _reach(args.to, store, client)
+        revoked = await revoke_from(client, root, reach)
+    say(f"revoked {len(revoked)} share(s) of {cid_str(root)} to {_reached(reach)}; "
         "future opens fail, what was already opened stays opened", err=True)
     for cid in revoked:
         say(cid)
@@ -206,6 +223,9 @@ async def cmd_revoke(args, store: FileStore) -> None:
 async def cmd_inbox(args, store: FileStore) -> None:
     async with await _gateway_client(args, store, args.identity) as client:
         rows = await client.inbox(include_acked=args.all)
+        account = await cli_accounts.account_for_seal(client, store, args.identity)
+        if account is not None:  # in the library, so the account's other devices find them too
+            await remember_shares(client, account, rows)
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["created"]))
         sender = await store.known(row["sender"])

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from meshkit_web.clients.accounts import (account_recipients, create_account, open_with_recovery, recover_account,
-                                          remove_devices, share_with_account)
+from meshkit_web.clients.accounts import (account_reaching, account_recipients, create_account, open_with_recovery,
+                                          recover_account, remove_devices, share_with)
+from meshkit_web.core.recipients import resolve_reach
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core.account import RecoveryPhraseError
 from meshkit_web.core.cid import cid_str
@@ -20,6 +21,14 @@ from conftest import NOW, run
 async def read(opened) -> bytes:
     return b"".join([chunk async for chunk in opened.plaintext()])
 
+
+
+async def share_with_account(sharer, root, who):
+    """A share to ``who`` by the one rule (core.recipients): an account id reaches its devices."""
+    reach = await resolve_reach(who, own=[], contacts=[], directory=sharer.resolve,
+                                account=lambda ident: account_reaching(sharer, ident, None))
+    assert reach.account
+    return await share_with(sharer, root, reach)
 
 def test_recover_from_the_phrase_alone_and_remove_the_lost_device(fresh_gateway, backend):
     gateway = fresh_gateway
@@ -37,7 +46,7 @@ def test_recover_from_the_phrase_alone_and_remove_the_lost_device(fresh_gateway,
             assert seen.fingerprint == record.fingerprint
             sealed = await b.seal_upload([sealed_text], recipients=account_recipients(seen))
             earlier = await b.seal_upload([shared_text], recipients=[])
-            await share_with_account(b, earlier, seen)
+            await share_with_account(b, earlier, seen.id)
             assert await read(await on_laptop.open(sealed)) == sealed_text
             assert await read(await on_laptop.open(earlier)) == shared_text
 
@@ -85,7 +94,7 @@ def test_link_a_second_device_that_then_opens_everything_and_sees_the_library(fr
             await b.publish()
             mine = await on_laptop.seal_upload([texts[0]], recipients=account_recipients(record))
             from_bob = await b.seal_upload([texts[1]], recipients=[])
-            await share_with_account(b, from_bob, await b.fetch_account(record.id))
+            await share_with_account(b, from_bob, record.id)
 
             def remember(library):
                 library.put(f"envelope:{cid_str(mine)}",
@@ -115,7 +124,7 @@ def test_link_a_second_device_that_then_opens_everything_and_sees_the_library(fr
                 await approve_link(on_laptop, approved, link, code)
             # bob shares again, to the account as it is now: both devices open it
             again = await b.seal_upload([texts[2]], recipients=[])
-            await share_with_account(b, again, await b.fetch_account(record.id))
+            await share_with_account(b, again, record.id)
             for device in (on_laptop, on_phone):
                 assert await read(await device.open(again)) == texts[2]
     run(go())

@@ -14,14 +14,17 @@ import json
 import time
 
 from ..core import codec
-from ..core.account import (AccountChainError, AccountRecord, RecoveryKeys, certify_device, derive_recovery_keys,
-                            device_consent, make_account_record, phrase_from_secret, secret_from_phrase)
+from ..core.account import (AccountChainError, AccountRecord, KnownAccount, RecoveryKeys, certify_device,
+                            derive_recovery_keys, device_consent, make_account_record, phrase_from_secret,
+                            secret_from_phrase)
 from ..core.capsule import make_capsule
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import open_envelope, read_header
-from ..core.errors import ConflictError, MeshKitError, MissingMetadataError, NotARecipientError, UnknownIdentityError
+from ..core.errors import (ConflictError, MeshKitError, MissingMetadataError, NotARecipientError, UnavailableError,
+                           UnknownIdentityError)
 from ..core.identity import Identity, PublicIdentity
 from ..core.library import Library, library_from_bytes, merge
+from ..core.recipients import Reach
 from ..core.signing import is_identity_id
 from .gateway import GatewayClient
 
@@ -113,11 +116,46 @@ def account_recipients(record: AccountRecord) -> list[PublicIdentity]:
     return record.recipients()
 
 
-async def share_with_account(client: GatewayClient, root: bytes, record: AccountRecord, *,
-                             expires: int | None = None, policy: str | None = None) -> list:
-    """One capsule per recipient of the account (its devices and its recovery key)."""
-    return [await client.share(root, recipient, expires=expires, policy=policy)
-            for recipient in account_recipients(record)]
+async def account_reaching(client: GatewayClient, ident: str, known: KnownAccount | None) -> KnownAccount | None:
+    """The account a seal or share to ``ident`` must reach (FORMAT.md 11.6), or None for a
+    plain identity: ``ident`` is the account's id, or a device the account certified, current
+    or since removed. ``known``: what this client kept for it (a store finds it with
+    ``KnownAccount.means``); without it, the gateway's hint is asked and then checked. The
+    answer is verified through the chain from ``known`` (never rolled back); the caller keeps
+    it. Offline, ``known`` as it was (or None: the identity alone)."""
+    try:
+        account_id = known.record.id if known is not None else await client.account_of(ident)
+        if account_id is None:
+            return None
+        certified = set(known.certified) if known is not None else set()
+        record = await client.fetch_account(account_id, known=known.record if known else None, certified=certified)
+    except UnavailableError:
+        return known
+    found = KnownAccount(record, frozenset(certified))
+    if not found.means(ident):  # a lying hint, or an id someone wrote into their removed list
+        raise AccountChainError(f"account {account_id} never certified {ident}")
+    return found
+
+
+async def share_with(client: GatewayClient, root: bytes, reach: Reach, *,
+                     expires: int | None = None, policy: str | None = None) -> list:
+    """One capsule (and its share proof) per identity ``reach`` names: for an account, each
+    current device and its recovery key."""
+    return [await client.share(root, public, expires=expires, policy=policy) for public in reach.identities]
+
+
+async def revoke_from(client: GatewayClient, root: bytes, reach: Reach) -> list[str]:
+    """Revoke every share of ``root`` this identity made to anyone ``reach`` ever meant (an
+    account's removed devices included). MissingMetadataError when there was none."""
+    revoked = []
+    for ident in reach.ever:
+        try:
+            revoked += await client.revoke(root, ident)
+        except MissingMetadataError:
+            continue
+    if not revoked:
+        raise MissingMetadataError(f"no active share of {cid_str(root)} to {reach.id}")
+    return revoked
 
 
 async def open_with_recovery(client: GatewayClient, root: bytes, record: AccountRecord, keys: RecoveryKeys):
@@ -182,6 +220,37 @@ async def save_library(client: GatewayClient, record: AccountRecord, edit,
             theirs, version = await load_library(client, record)
             library = merge(library, theirs)
     raise ConflictError("the library kept changing on another device: try again")
+
+
+def _library_roots(library: Library) -> list[str]:
+    """Every envelope the account can open: its own, and those shared with it."""
+    roots = list(library.items("envelope"))
+    roots += [share["root"] for share in library.items("share").values()
+              if isinstance(share.get("root"), str) and share["root"] not in roots]
+    return roots
+
+
+async def remember_shares(client: GatewayClient, record: AccountRecord, rows: list[dict]) -> int:
+    """Keep the shares in inbox ``rows`` in the library, so every device (and a recovery)
+    finds them: ``share:<capsule>`` -> {root, sharer, received}. Returns how many were new."""
+    shares = {row["share"]["capsule"]: row for row in rows if row.get("kind") == "share"
+              and isinstance(row.get("share"), dict) and isinstance(row["share"].get("capsule"), str)
+              and isinstance(row["share"].get("root"), str)}
+    if not shares:
+        return 0
+    library, version = await load_library(client, record)
+    fresh = {cid: row for cid, row in shares.items() if f"share:{cid}" not in library.entries
+             and f"share:{cid}" not in library.tombstones}
+    if not fresh:
+        return 0
+    when = int(time.time())
+
+    def add(lib: Library) -> None:
+        for cid, row in fresh.items():
+            lib.put(f"share:{cid}", {"root": row["share"]["root"], "sharer": str(row.get("sender", "")),
+                                     "received": int(row.get("created") or when)}, when)
+    await save_library(client, record, add, start=(library, version))
+    return len(fresh)
 
 
 # --- linking a new device --------------------------------------------------------------------
@@ -298,7 +367,7 @@ async def rewrap_library(client: GatewayClient, record: AccountRecord, device: P
     async def give(root: str) -> None:
         async with slots:  # a capsule, no share proof: this is the account's own device
             await client.share(parse_cid(root), device, proof=False)
-    roots = list(library.items("envelope"))
+    roots = _library_roots(library)
     await asyncio.gather(*(give(root) for root in roots))
     await save_library(client, record, lambda lib: None, start=(library, version))
     return len(roots)
@@ -335,7 +404,7 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
         return Library(record.id), 0
     library = await _read_library(await open_with_recovery(client, library_root, record, keys), record)
     restored = 0
-    for root in library.items("envelope"):
+    for root in _library_roots(library):
         try:
             await open_with_recovery(client, parse_cid(root), record, keys)
             restored += 1

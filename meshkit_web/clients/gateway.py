@@ -25,6 +25,7 @@ from ..core.errors import LimitExceededError  # noqa: I001 - kept apart from the
 from ..core.identity import Identity, PublicIdentity, record_from_json
 from ..core.limits import MAX_REPLY_SIZE, block_limit
 from ..core.proof import SEALED, SHARED, make_proof
+from ..core.signing import is_identity_id
 from ..core.urls import redact_url
 
 log = logging.getLogger("meshkit.client")
@@ -139,6 +140,8 @@ class GatewayClient:
         except (ValueError, KeyError, TypeError):
             if reply.status >= 500:
                 return UnavailableError(f"gateway answered HTTP {reply.status}")
+            if reply.status == 404:  # e.g. a route an older gateway does not have
+                return MissingMetadataError(f"gateway answered HTTP {reply.status}")
             return MeshKitError(f"gateway answered HTTP {reply.status}")
 
     async def token(self) -> str:
@@ -177,15 +180,27 @@ class GatewayClient:
         return (await self.request("POST", "/v1/accounts", body=record.data, content_type="application/cbor",
                                    auth=False)).json()
 
-    async def fetch_account(self, account_id: str, known=None):
+    async def fetch_account(self, account_id: str, known=None, certified: set | None = None):
         """The newest record of ``account_id``, checked here through its chain from ``known``
-        (the newest this client verified before; older answers are refused as rollback)."""
+        (the newest this client verified before; older answers are refused as rollback).
+        ``certified`` gains the devices the fetched records certified (core.account.verify_chain)."""
         from ..core.account import verify_chain
         since = known.version if known is not None else 0
         rows = (await self.request("GET", f"/v1/accounts/{account_id}?since={since}", auth=False)).json()["records"]
         if not rows:
             return known
-        return await verify_chain(self.backend, [codec.b64d(r) for r in rows], known=known, account_id=account_id)
+        return await verify_chain(self.backend, [codec.b64d(r) for r in rows], known=known, account_id=account_id,
+                                  certified=certified)
+
+    async def account_of(self, ident: str) -> str | None:
+        """The gateway's hint of which account ``ident`` is or belongs to; None for none.
+        Only a hint: clients.accounts.account_reaching checks it."""
+        try:
+            answer = (await self.request("GET", f"/v1/accounts/of/{ident}", auth=False)).json()
+        except MissingMetadataError:
+            return None
+        account = answer.get("account") if isinstance(answer, dict) else None
+        return account if isinstance(account, str) and is_identity_id(account) else None
 
     # --- blocks ----------------------------------------------------------------------------
     async def put_block(self, cid: bytes, data: bytes) -> None:

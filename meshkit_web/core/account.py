@@ -255,6 +255,8 @@ async def verify_account_record(backend: CryptoBackend, data: bytes,
             raise AccountChainError(f"record version {record.version} does not follow version {prev.version}")
         if prev.root_key != record.root_key or prev.recovery_key != record.recovery_key:
             raise AccountChainError("an account's root and recovery keys never change")
+        if record.signer != record.id and not set(prev.removed) <= set(record.removed):
+            raise AccountChainError("only the account root can bring back a removed device")
     await verify_map(backend, ACCOUNT_KIND, obj, signer_key, record.signer)
     return record
 
@@ -311,10 +313,12 @@ async def _check_certificates(backend, account: str, root_key: bytes, devices: l
 
 
 async def verify_chain(backend: CryptoBackend, records: list[bytes], known: AccountRecord | None = None,
-                       account_id: str | None = None) -> AccountRecord:
+                       account_id: str | None = None, certified: set | None = None) -> AccountRecord:
     """The newest record of ``records`` (ascending versions) after checking each follows the
     one before. ``known``: the newest version this client verified before; the chain must
-    start right after it (or at a root-signed record), and may never go below it."""
+    start right after it (or at a root-signed record), and may never go below it.
+    ``certified``: if given, gains the id of every device a checked record certified (so a
+    device in a removed list can be told from an id merely written there)."""
     if not records:
         raise AccountChainError("no account record")
     current = known
@@ -336,6 +340,8 @@ async def verify_chain(backend: CryptoBackend, records: list[bytes], known: Acco
         if expected is not None and record.id != expected:  # a root-signed record of another account
             raise AccountChainError(f"the records are of {record.id}, not {expected}")
         current = record
+        if certified is not None:
+            certified.update(d.id for d in record.devices)
     return current  # every record above is newer than ``known`` (older ones were refused)
 
 
@@ -347,3 +353,31 @@ def check_not_older(known: AccountRecord | None, offered: AccountRecord) -> None
         raise AccountRollbackError(f"account {known.id} is at version {known.version}: refusing version "
                                    f"{offered.version}")
 
+
+
+# --- other people's accounts, as a sender knows them ------------------------------------------
+
+@dataclass(frozen=True)
+class KnownAccount:
+    """An account this client verified, kept so that it is never rolled back, with every
+    device any verified version certified: a device since removed still means this account
+    (a seal to it reaches the account's current devices), while an id merely written into a
+    removed list by someone else never does."""
+    record: AccountRecord
+    certified: frozenset
+
+    def means(self, ident: str) -> bool:
+        return ident == self.record.id or ident in self.certified
+
+    def to_bytes(self) -> bytes:
+        return codec.encode({"record": self.record.data, "certified": sorted(self.certified)})
+
+
+def known_account_from_bytes(data: bytes) -> KnownAccount:
+    """What a store kept (it was verified before it was kept; parsed again, not re-verified)."""
+    obj = codec.decode_map(data, "kept account")
+    record = codec.field(obj, "record", bytes, "kept account")
+    certified = codec.field(obj, "certified", list, "kept account")
+    if len(certified) > MAX_DEVICES + MAX_REMOVED or not all(is_identity_id(c) for c in certified):
+        raise EnvelopeFormatError("not a kept account")
+    return KnownAccount(parse_account_record(record)[0], frozenset(certified))

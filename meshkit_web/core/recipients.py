@@ -11,8 +11,14 @@ stand for an id. The rule:
    contacts' names; more than one contact with that name is an error ("use the id").
 3. A record whose name looks like an id is refused when it is read (core.identity), so no
    contact can pose as another id in a list either.
+4. A person with an account is reached through it (``resolve_reach``): when the string is
+   an account's id, or means an identity that is a device the account certified (current
+   or since removed), a seal or share goes to the account's CURRENT devices and its
+   recovery key, from the account record verified through its chain (FORMAT.md 11.6). So
+   a removed device never receives anything new, and a new device receives everything new.
 """
 
+from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable
 
 from .errors import IdentityMismatchError, InvalidArgumentError, UnknownIdentityError
@@ -52,3 +58,51 @@ async def resolve_recipient(who: str, *, own: Iterable[PublicIdentity], contacts
     if public.id != who:  # a directory that answers with another record is lying
         raise IdentityMismatchError(f"the directory answered {public.id} for {who}")
     return public
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Whom a seal or share to one recipient string reaches."""
+    id: str                  # the identity's id, or the account's
+    name: str
+    fingerprint: str
+    identities: tuple        # the PublicIdentity records to wrap the content key to
+    account: bool = False
+    ever: tuple = ()         # every id a share to it may have gone to (revocation covers all)
+
+
+async def resolve_reach(who: str, *, own: Iterable[PublicIdentity], contacts: Iterable[PublicIdentity],
+                        directory: Callable[[str], Awaitable[PublicIdentity]] | None = None,
+                        account: Callable[[str], Awaitable[object]] | None = None) -> Reach:
+    """Rules 1-4. ``account(ident)``: the account ``ident`` is or belongs to, verified
+    (a core.account.KnownAccount), None for a plain identity, an error for a bad chain."""
+    own, contacts = list(own), list(contacts)
+    found = resolve_local(who, own=own, contacts=contacts)
+    asked = False
+    if found is None and account is not None:  # an id not known here: perhaps an account's
+        record, asked = await account(who), True
+        if record is not None:
+            return _account_reach(record)
+    if found is None:
+        found = await resolve_recipient(who, own=own, contacts=contacts, directory=directory)
+    record = await account(found.id) if account is not None and not asked else None
+    if record is not None:
+        return _account_reach(record)
+    return Reach(found.id, found.name, found.fingerprint, (found,), ever=(found.id,))
+
+
+def _account_reach(kept) -> Reach:
+    record = kept.record
+    recipients = tuple(record.recipients())
+    return Reach(record.id, record.name, record.fingerprint, recipients, account=True,
+                 ever=tuple(sorted(set(kept.certified) | {r.id for r in recipients})))
+
+
+def distinct(identities: Iterable[PublicIdentity]) -> list[PublicIdentity]:
+    """Each recipient once (an envelope's recipients are distinct), in first-seen order."""
+    seen, out = set(), []
+    for public in identities:
+        if public.id not in seen:
+            seen.add(public.id)
+            out.append(public)
+    return out

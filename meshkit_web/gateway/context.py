@@ -87,6 +87,15 @@ class Gateway:
             return {identity}
         return {identity, recovery_recipient_id(status["account"])}
 
+    async def own_devices(self, identity: str) -> set[str]:
+        """The caller, and for a current device of an account: the account's other current
+        devices and its recovery key (a capsule among them is a re-wrap, not a share)."""
+        status = await self.store.device_status(identity)
+        if status is None or status["removed"]:
+            return {identity}
+        return {identity, recovery_recipient_id(status["account"]),
+                *await self.store.account_device_ids(status["account"])}
+
     async def limit_anonymous(self, request: Request, kind: str, what: str) -> None:
         """One more ``kind`` (anonymous_limits) from this client address, or RateLimitedError:
         what anyone may do without a token is limited per address (new identities are not free)."""

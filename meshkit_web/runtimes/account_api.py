@@ -67,6 +67,22 @@ class AccountMethods:
         return [{"root": root, **value, "status": "uploaded", "from_library": True}
                 for root, value in library.items("envelope").items()]
 
+    async def library_shares(self, name: str, rows: list) -> list:
+        """Keep the shares among inbox ``rows`` in the account's library, and give back the
+        library's shares not among them (received by another device of the account, or
+        before a recovery), as inbox rows."""
+        known, _ = await self.store.load_account(str(name))
+        if known is None:
+            return []
+        client, record = await self._client(name), await self._account(name)
+        await accounts.remember_shares(client, record, rows)
+        library, _ = await accounts.load_library(client, record)
+        seen = {row["share"]["root"] for row in rows if isinstance(row.get("share"), dict)}
+        return [{"id": "library:" + capsule, "kind": "share", "sender": share.get("sharer"),
+                 "created": share.get("received"), "acked": True, "from_library": True,
+                 "share": {"root": share["root"], "capsule": capsule, "sharer": share.get("sharer")}}
+                for capsule, share in library.items("share").items() if share.get("root") not in seen]
+
     async def kit_states(self) -> dict:
         states = {}
         for public in await self.store.identities():

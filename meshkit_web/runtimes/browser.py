@@ -20,13 +20,15 @@ import time
 
 import js
 
+from ..clients import accounts
+from ..clients.accounts import revoke_from, share_with
 from ..clients.fetch_client import FetchGatewayClient
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, seal
 from ..core.errors import MeshKitError, UnknownIdentityError
 from ..core.expiry import parse_expiry
 from ..core.identity import PublicIdentity, create_identity, record_from_json
-from ..core.recipients import resolve_recipient
+from ..core.recipients import Reach, distinct, resolve_reach
 from ..crypto.webcrypto_backend import WebCryptoBackend
 from ..stores.indexeddb import IdentityStore, open_store
 from .account_api import AccountMethods
@@ -101,16 +103,24 @@ class Runtime(AccountMethods):
             client = self._clients[identity.id, gateway] = FetchGatewayClient(gateway, self.backend, identity)
         return client
 
-    async def _recipient(self, client: FetchGatewayClient, who) -> PublicIdentity:
+    async def _reach(self, client: FetchGatewayClient, who) -> Reach:
         """Core's one rule (core.recipients): an id means exactly that id (mine, a contact's,
         or the directory's verified record, then kept as a contact); a name means only a
-        local name, my identities' before contacts'."""
+        local name, my identities' before contacts'; a person with an account is reached
+        through its current devices and recovery key (the account kept here, never rolled back)."""
         async def directory(ident: str) -> PublicIdentity:
             public = await client.resolve(ident)
             await self.store.add_contact(public)
             return public
-        return await resolve_recipient(who if isinstance(who, str) else None, own=await self.store.identities(),
-                                       contacts=await self.store.contacts(), directory=directory)
+
+        async def account(ident: str):
+            kept = await accounts.account_reaching(client, ident, await self.store.known_account(ident))
+            if kept is None:
+                return None
+            await self.store.save_known_account(kept)
+            return kept
+        return await resolve_reach(who if isinstance(who, str) else None, own=await self.store.identities(),
+                                   contacts=await self.store.contacts(), directory=directory, account=account)
 
     # --- the API -------------------------------------------------------------------------
     @api
@@ -189,8 +199,9 @@ class Runtime(AccountMethods):
         if mode not in ("auto", "direct", "outbox"):
             raise ValueError("mode must be auto, direct or outbox")
         client = await self._client(sender)
-        chosen = [await self._recipient(client, who) for who in (_py(to) or [])]
-        recipients = chosen + await self.account_recipients_for(sender)  # and every device of my account
+        chosen = [await self._reach(client, who) for who in (_py(to) or [])]
+        recipients = distinct([public for reach in chosen for public in reach.identities]
+                              + await self.account_recipients_for(sender))  # and every device of my account
         total = int(blob.size)
         entry = {"name": str(filename or "untitled"), "size": total, "created": int(time.time()),
                  "recipients": [r.id for r in chosen]}
@@ -307,18 +318,18 @@ class Runtime(AccountMethods):
     @api
     async def share(self, root: str, sender: str, to: str, expires=None, policy=None) -> dict:
         client = await self._client(sender)
-        recipient = await self._recipient(client, to)
+        reach = await self._reach(client, to)
         expires = parse_expiry(None if expires is js.undefined else _py(expires), int(time.time()))
-        capsule = await client.share(parse_cid(str(root)), recipient, expires=expires,
-                                     policy=None if policy in (None, "", js.undefined) else str(policy))
-        return {"capsule": cid_str(capsule.cid), "root": str(root), "to": recipient.id,
-                "expires": capsule.expires}
+        capsules = await share_with(client, parse_cid(str(root)), reach, expires=expires,
+                                    policy=None if policy in (None, "", js.undefined) else str(policy))
+        return {"capsule": cid_str(capsules[0].cid), "capsules": [cid_str(c.cid) for c in capsules],
+                "root": str(root), "to": reach.id, "account": reach.account, "expires": capsules[0].expires}
 
     @api
     async def revoke(self, root: str, sender: str, to: str) -> dict:
         client = await self._client(sender)
-        recipient = await self._recipient(client, to)
-        return {"revoked": await client.revoke(parse_cid(str(root)), recipient.id)}
+        reach = await self._reach(client, to)
+        return {"revoked": await revoke_from(client, parse_cid(str(root)), reach)}
 
     @api
     async def inbox(self, as_name: str, include_acked: bool = False) -> list:
@@ -333,7 +344,14 @@ class Runtime(AccountMethods):
             return sorted((r for r in rows if include_acked or not r["acked"]), key=lambda r: r["created"] or 0)
         for row in rows:
             await self.store.remember_message(client.identity.id, row)
-        return rows
+        if not include_acked:
+            return rows
+        try:  # what the account's other devices received
+            return rows + await self.library_shares(as_name, rows)
+        except MeshKitError as exc:
+            if exc.code != "unavailable":
+                raise
+            return rows
 
     @api
     async def ack(self, as_name: str, message_id: str) -> None:

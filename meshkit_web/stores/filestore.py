@@ -31,10 +31,11 @@ class FileStore:
         self._identities = os.path.join(self.home, "identities")
         self._contacts = os.path.join(self.home, "contacts")
         self._accounts = os.path.join(self.home, "accounts")
+        self._known_accounts = os.path.join(self.home, "known-accounts")
         self._warned: set[str] = set()
 
     def _ensure_dirs(self) -> None:
-        for directory in (self.home, self._identities, self._contacts, self._accounts):
+        for directory in (self.home, self._identities, self._contacts, self._accounts, self._known_accounts):
             os.makedirs(directory, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)
 
@@ -136,3 +137,24 @@ class FileStore:
                 return parse_account_record(f.read())[0]
         except FileNotFoundError:
             return None
+
+    # other people's accounts, as verified here (never rolled back)
+    def known_account(self, ident: str):
+        """The kept account that ``ident`` means (its id, or a device it certified), or None."""
+        from ..core.account import known_account_from_bytes
+        if not os.path.isdir(self._known_accounts):
+            return None
+        for entry in sorted(os.listdir(self._known_accounts)):
+            if entry.endswith(".cbor"):
+                with open(os.path.join(self._known_accounts, entry), "rb") as f:
+                    kept = known_account_from_bytes(f.read())
+                if kept.means(ident):
+                    return kept
+        return None
+
+    def save_known_account(self, kept) -> None:
+        self._ensure_dirs()
+        path = os.path.join(self._known_accounts, kept.record.id + ".cbor")  # ids are [a-z2-7]
+        with open(path + ".tmp", "wb") as out:
+            out.write(kept.to_bytes())
+        os.replace(path + ".tmp", path)

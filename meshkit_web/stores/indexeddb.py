@@ -9,22 +9,27 @@ request pending, so each operation here is one request in its own transaction.
 
 import asyncio
 import json
+import logging
 
 import js
 from pyodide.ffi import JsException, create_proxy, to_js
 
 from ..core.backend import CryptoBackend
+from ..core.errors import MeshKitError
 from ..core.identity import Identity, PublicIdentity, record_from_bytes
 from ..crypto.webcrypto_backend import CryptoKeyHandle
 
+log = logging.getLogger("meshkit.browser")
+
 DB_NAME = "meshkit"
-DB_VERSION = 3
+DB_VERSION = 4
 # store -> keyPath. Version 2 added the outbox (jobs + their encrypted blocks, keyed
 # "<job> <seq>") and the background mailbox; version 3 the account record each device
-# verified last (no rollback) and whether its recovery kit was confirmed. Upgrades only
+# verified last (no rollback) and whether its recovery kit was confirmed; version 4 the
+# other people's accounts this browser verified (core.account.KnownAccount). Upgrades only
 # ever add stores.
 STORES = {"identities": "name", "contacts": "id", "envelopes": "key", "jobs": "id", "outbox": "key",
-          "mailbox": "key", "accounts": "name"}
+          "mailbox": "key", "accounts": "name", "known_accounts": "id"}
 
 
 def _obj(value):
@@ -198,8 +203,15 @@ class IdentityStore:
         await self.db.put("contacts", {"id": public.id, "name": public.name, "record": public.to_bytes()})
 
     async def contacts(self) -> list[PublicIdentity]:
-        rows = await self.db.all("contacts")
-        return [await record_from_bytes(self.backend, bytes(row["record"])) for row in rows]
+        """Every contact that still verifies; one that does not (written by an older version
+        under older rules, or damaged) is skipped with a warning instead of hiding the rest."""
+        found = []
+        for row in await self.db.all("contacts"):
+            try:
+                found.append(await record_from_bytes(self.backend, bytes(row["record"])))
+            except MeshKitError as exc:
+                log.warning("ignoring a stored contact that no longer verifies: %s", exc.code)
+        return found
 
     async def contact(self, ident: str) -> PublicIdentity | None:
         row = await self.db.get("contacts", ident)
@@ -237,3 +249,19 @@ class IdentityStore:
         if row is None:
             return None, False
         return parse_account_record(bytes(row["record"]))[0], bool(row.get("kit_confirmed"))
+
+    # other people's accounts, as verified here (never rolled back)
+    async def known_account(self, ident: str):
+        """The kept account that ``ident`` means (its id, or a device it certified), or None."""
+        from ..core.account import known_account_from_bytes
+        row = await self.db.get("known_accounts", ident)
+        if row is not None:
+            return known_account_from_bytes(bytes(row["data"]))
+        for row in await self.db.all("known_accounts"):
+            kept = known_account_from_bytes(bytes(row["data"]))
+            if kept.means(ident):
+                return kept
+        return None
+
+    async def save_known_account(self, kept) -> None:
+        await self.db.put("known_accounts", {"id": kept.record.id, "data": kept.to_bytes()})

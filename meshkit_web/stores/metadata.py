@@ -111,7 +111,7 @@ accounts = Table(  # every version of every account record (verified on the way 
 account_devices = Table(  # which account a device belongs to, and whether it was removed
     "account_devices", schema,
     Column("device", String(64), primary_key=True),
-    Column("account", String(64), nullable=False),
+    Column("account", String(64), nullable=False, index=True),
     Column("removed", Boolean, nullable=False),
     Column("version", Integer, nullable=False),  # the account version that said so
 )
@@ -205,8 +205,11 @@ class MetadataStore:
                                                                   data=data, created=int(time.time())):
                 raise ConflictError(f"account {account} is at version {newest}, not {expected}")
             for device, is_removed in [(d, False) for d in devices] + [(d, True) for d in removed]:
-                if not await self._insert_new(conn, account_devices, device=device, account=account,
-                                              removed=is_removed, version=version):
+                # A removed id is only marked, never inserted: anyone can write any id into a
+                # record's removed list, and that must not lock an identity out of the gateway
+                # (a current device's certificate carries the device's own consent).
+                if is_removed or not await self._insert_new(conn, account_devices, device=device, account=account,
+                                                            removed=False, version=version):
                     await conn.execute(update(account_devices).where(and_(
                         account_devices.c.device == device, account_devices.c.account == account,
                         account_devices.c.version < version)).values(removed=is_removed, version=version))
@@ -217,6 +220,13 @@ class MetadataStore:
             row = (await conn.execute(select(account_devices.c.account, account_devices.c.removed)
                                       .where(account_devices.c.device == device))).first()
             return dict(row._mapping) if row else None
+
+    async def account_device_ids(self, account: str) -> list[str]:
+        """The current devices of ``account``."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(account_devices.c.device).where(and_(
+                account_devices.c.account == account, account_devices.c.removed == False)))  # noqa: E712
+            return [row[0] for row in rows]
 
     # challenges ---------------------------------------------------------------------
     async def use_challenge(self, jti: str, expires: int) -> bool:

@@ -43,6 +43,18 @@ def router(gw: Gateway) -> APIRouter:
                                     [d.id for d in record.devices], list(record.removed))
         return {"id": record.id, "version": record.version, "fingerprint": record.fingerprint}
 
+    @api.get("/v1/accounts/of/{ident}")
+    async def account_of(ident: str = Path(max_length=64)):
+        """Which account ``ident`` (an account id, or a device of one, current or removed)
+        belongs to: a hint only. The client fetches that account's records and checks the
+        chain, and that it certified the device, before it seals to the account."""
+        if await store.latest_account(ident) is not None:
+            return {"account": ident}
+        status = await store.device_status(ident)
+        if status is None:
+            raise MissingMetadataError(f"{ident} is not in any account")
+        return {"account": status["account"], "removed": bool(status["removed"])}
+
     @api.get("/v1/accounts/{account}")
     async def account_records(account: str = Path(max_length=64), since: int = Query(0, ge=0, le=(1 << 31) - 1)):
         """The versions after ``since`` (ascending, at most 256): the client checks the chain

@@ -15,6 +15,10 @@ from ..context import Gateway, envelope_header
 from ..http import CBOR_MEDIA, CID_TEXT_MAX, binary_body, read_body
 
 
+MAX_RESHARE_DEPTH = 4  # a share of a share of ... : how far back the chain is followed
+MAX_SHARES_CHECKED = 16  # per step: the newest live shares looked at
+
+
 def router(gw: Gateway) -> APIRouter:
     api = APIRouter(tags=["capsules"])
     config, store = gw.config, gw.store
@@ -25,18 +29,26 @@ def router(gw: Gateway) -> APIRouter:
             found += await store.find_capsules(root=root, recipient=recipient)
         return sorted(found, key=lambda row: row["created"], reverse=True)
 
-    async def may_share(identity: str, root: bytes) -> bool:
+    async def may_share(identity: str, root: bytes, depth: int = MAX_RESHARE_DEPTH) -> bool:
         """Whether ``identity`` can open ``root`` itself: its sender, a recipient in its
         header, or the recipient of a live share of it (as itself or its account's recovery
-        key). Nobody else can make a capsule that opens it, so nobody else may store one (a
-        bogus capsule would shadow real ones)."""
+        key) whose sharer still may, and so on up to the header (at most MAX_RESHARE_DEPTH
+        re-shares). Nobody else can make a capsule that opens it, so nobody else may store
+        one (a bogus capsule would shadow real ones). Checked again at every release, so a
+        revoked or expired share also closes every re-share made through it (a re-wrap to
+        one's own new device included)."""
         header = await envelope_header(gw, root)
         mine = await gw.aliases(identity)
         if identity == header.sender_id or any(e.recipient in mine for e in header.recipients):
             return True
+        if depth <= 0:
+            return False
         now = int(time.time())
-        return any(not row["revoked"] and (row["expires"] is None or row["expires"] > now)
-                   for row in await live_shares(cid_str(root), mine))
+        for row in (await live_shares(cid_str(root), mine))[:MAX_SHARES_CHECKED]:
+            if not row["revoked"] and (row["expires"] is None or row["expires"] > now) and row["sharer"] != identity \
+                    and await may_share(row["sharer"], root, depth - 1):
+                return True
+        return False
 
     async def capsule_of(cid: str, identity: str, role: str, refusal: str) -> tuple[str, dict]:
         """(canonical CID, row) of a stored capsule whose ``role`` is the caller (a
@@ -60,10 +72,11 @@ def router(gw: Gateway) -> APIRouter:
         cid, root = cid_str(capsule.cid), cid_str(capsule.root)
         await store.put_capsule(cid, root, identity, capsule.recipient, capsule.expires, capsule.policy, data,
                                 config.storage_quota)
-        notice = {"root": root, "capsule": cid, "sharer": identity, "expires": capsule.expires,
-                  "policy": capsule.policy}
-        await store.post_message(capsule.recipient, identity, "share", json.dumps(notice).encode(),
-                                 config.storage_quota)
+        if capsule.recipient not in await gw.own_devices(identity):  # a re-wrap to my own device is no news
+            notice = {"root": root, "capsule": cid, "sharer": identity, "expires": capsule.expires,
+                      "policy": capsule.policy}
+            await store.post_message(capsule.recipient, identity, "share", json.dumps(notice).encode(),
+                                     config.storage_quota)
         await gw.audit(identity, "capsule.put", cid)
         return {"cid": cid, "root": root, "recipient": capsule.recipient}
 
@@ -91,6 +104,8 @@ def router(gw: Gateway) -> APIRouter:
             live = await store.capsule_still_live(name, int(time.time()))
             if live is not True:
                 check_live(*live, name, row["root"])
+            if not await may_share(row["sharer"], parse_cid(row["root"])):
+                raise RevokedError(f"the share {name} of {row['root']} came through a share that was revoked or expired")
         except MeshKitError as exc:
             outcome = exc.code
             raise
