@@ -110,3 +110,73 @@ def test_the_app_shows_the_kit_once_and_asks_for_it_back(page):
     page.click("[data-testid=kit-confirm]")
     kit.wait_for(state="hidden", timeout=30_000)
     assert call(page, "return (await meshkit.capabilities()).recovery_kit['kit-owner'];") == "confirmed"
+
+
+@pytest.fixture
+def four_devices(browser, base_url):
+    contexts = [browser.new_context(base_url=base_url) for _ in range(4)]
+    pages = [context.new_page() for context in contexts]
+    for page in pages:
+        ready(page)
+    yield pages
+    for context in contexts:
+        context.close()
+
+
+SHARE = "return await meshkit.share(arg.root, {from: arg.as, to: arg.to});"
+SEAL_TO = """
+  const file = new File([new TextEncoder().encode(arg.text)], arg.name);
+  return await meshkit.seal(file, {from: arg.as, to: arg.to, mode: "direct"});"""
+OPEN_TEXT = """
+  const {blob} = await meshkit.open(arg.root, {as: arg.as});
+  return await blob.text();"""
+
+
+def test_shares_from_another_person_reach_every_device_of_the_account(four_devices):
+    """B shares with A's account (by the id of A's laptop, as B knows her); A links a phone:
+    the phone opens B's earlier share and seal, and lists the share; B shares again: both
+    devices open it. All of A's devices lost: the recovered device opens everything; after
+    A removes them, B's next share no longer reaches the removed phone."""
+    laptop, phone, fresh, bob = four_devices
+    alice = call(laptop, "return await meshkit.identity.create('a-laptop');")
+    call(bob, "return await meshkit.identity.create('b');")
+    phrase = alice["recoveryPhrase"]
+    bobs = call(bob, SEAL_TO, {"as": "b", "to": [], "text": "from bob, shared", "name": "notes.txt"})
+    first = call(bob, SHARE, {"root": bobs["root"], "as": "b", "to": alice["id"]})
+    assert first["to"] == alice["account"]["account"] and first["account"] is True, first
+    sealed = call(bob, SEAL_TO, {"as": "b", "to": [alice["id"]], "text": "sealed to alice", "name": "s.txt"})
+    assert sealed["recipients"] == [alice["account"]["account"]]
+    assert call(laptop, OPEN_TEXT, {"root": bobs["root"], "as": "a-laptop"}) == "from bob, shared"
+    assert any(m["share"]["root"] == bobs["root"] for m in call(laptop, "return await meshkit.inbox('a-laptop', {all: true});"))
+
+    request = call(phone, "return await meshkit.devices.requestLink({deviceName: 'a-phone'});")
+    phone.evaluate("(link) => { window.linking = meshkit.devices.waitForLink(link); }", request["link"])
+    assert "error" not in call(laptop, "return await meshkit.devices.approve('a-laptop', arg.link, arg.code);", request)
+    call(phone, "return await window.linking;")
+    # the phone: bob's earlier share (listed and opened), and what bob sealed to alice
+    received = call(phone, "return await meshkit.inbox('a-phone', {all: true});")
+    assert bobs["root"] in {m["share"]["root"] for m in received if m.get("share")}, received
+    assert call(phone, OPEN_TEXT, {"root": bobs["root"], "as": "a-phone"}) == "from bob, shared"
+    assert call(phone, OPEN_TEXT, {"root": sealed["root"], "as": "a-phone"}) == "sealed to alice"
+    # the phone's inbox holds no "share" notices for the laptop's re-wraps to it
+    assert not [m for m in call(phone, "return await meshkit.inbox('a-phone');") if m["kind"] == "share"]
+    # bob shares again, to the account as it is now: both devices open
+    again = call(bob, SEAL_TO, {"as": "b", "to": [], "text": "second", "name": "two.txt"})
+    assert len(call(bob, SHARE, {"root": again["root"], "as": "b", "to": alice["id"]})["capsules"]) == 3
+    for page, name in ((laptop, "a-laptop"), (phone, "a-phone")):
+        assert call(page, OPEN_TEXT, {"root": again["root"], "as": name}) == "second"
+
+    # every device lost: recover, and everything opens again; then remove the lost ones
+    recovered = call(fresh, "return await meshkit.identity.recover('a-new', arg);", phrase)
+    assert recovered["account"] == alice["account"]["account"]
+    for root, text in ((bobs["root"], "from bob, shared"), (sealed["root"], "sealed to alice"),
+                       (again["root"], "second")):
+        assert call(fresh, OPEN_TEXT, {"root": root, "as": "a-new"}) == text
+    ids = {d["name"]: d["id"] for d in call(fresh, "return await meshkit.devices.list('a-new');")}
+    call(fresh, "return await meshkit.devices.remove('a-new', arg);", [ids["a-laptop"], ids["a-phone"]])
+    # bob still knows alice by her old laptop's id: the seal reaches her account as it is now
+    third = call(bob, SEAL_TO, {"as": "b", "to": [alice["id"]], "text": "third", "name": "3.txt"})
+    assert call(fresh, OPEN_TEXT, {"root": third["root"], "as": "a-new"}) == "third"
+    assert call(phone, OPEN_TEXT, {"root": third["root"], "as": "a-phone"})["error"] == "unauthorized"
+    header_ids = call(bob, "return (await meshkit.envelopes('b')).find((e) => e.root === arg).recipients;", third["root"])
+    assert header_ids == [alice["account"]["account"]]

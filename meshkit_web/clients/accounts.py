@@ -16,7 +16,7 @@ import time
 from ..core import codec
 from ..core.account import (AccountChainError, AccountRecord, KnownAccount, RecoveryKeys, certify_device,
                             derive_recovery_keys, device_consent, make_account_record, phrase_from_secret,
-                            secret_from_phrase)
+                            recovery_recipient_id, secret_from_phrase)
 from ..core.capsule import make_capsule
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import open_envelope, read_header
@@ -231,11 +231,16 @@ def _library_roots(library: Library) -> list[str]:
 
 
 async def remember_shares(client: GatewayClient, record: AccountRecord, rows: list[dict]) -> int:
-    """Keep the shares in inbox ``rows`` in the library, so every device (and a recovery)
-    finds them: ``share:<capsule>`` -> {root, sharer, received}. Returns how many were new."""
-    shares = {row["share"]["capsule"]: row for row in rows if row.get("kind") == "share"
-              and isinstance(row.get("share"), dict) and isinstance(row["share"].get("capsule"), str)
-              and isinstance(row["share"].get("root"), str)}
+    """Keep what inbox ``rows`` announce in the library, so every device (and a recovery)
+    finds it: ``share:<capsule>`` for a share, ``share:<root>`` for an envelope sealed to
+    the account, each -> {root, sharer, received}. Returns how many were new."""
+    shares = {}
+    for row in rows:
+        notice = row.get("share")
+        if row.get("kind") in ("share", "sealed") and isinstance(notice, dict) and isinstance(notice.get("root"), str):
+            key = notice.get("capsule") if row["kind"] == "share" else notice["root"]
+            if isinstance(key, str) and len(key) <= 200:
+                shares[key] = row
     if not shares:
         return 0
     library, version = await load_library(client, record)
@@ -299,7 +304,7 @@ async def request_link(client: GatewayClient) -> tuple[str, str]:
 
 
 async def _messages(client: GatewayClient, kind: str, sender: str | None, nonce: str) -> dict | None:
-    for row in await client.inbox():
+    for row in await client.inbox(notices=False):
         if row["kind"] != kind or (sender is not None and row["sender"] != sender):
             continue
         body = (await client.request("GET", f"/v1/mailbox/{row['id']}")).body
@@ -352,6 +357,7 @@ async def approve_link(client: GatewayClient, latest: AccountRecord, link: str, 
                                        created=latest.created, signer_id=client.identity.id,
                                        signer_private=client.identity.sig_private)
     await client.publish_account(record)
+    await remember_shares(client, record, await client.inbox(include_acked=True))  # so the new device gets them
     await rewrap_library(client, record, device)
     await client.request("POST", f"/v1/mailbox/{device_id}?kind=link-done",
                          body=json.dumps({"account": latest.id, "nonce": tag, "version": record.version}).encode())
@@ -403,6 +409,11 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
     if library_root is None:
         return Library(record.id), 0
     library = await _read_library(await open_with_recovery(client, library_root, record, keys), record)
+    # what was shared or sealed to the account that no device kept in the library (the
+    # recovery key's own mailbox has a notice of each)
+    announced = await client.inbox(include_acked=True, alias=recovery_recipient_id(record.id))
+    if await remember_shares(client, record, announced):
+        library, version = await load_library(client, record)
     restored = 0
     for root in _library_roots(library):
         try:

@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from urllib.parse import urlencode
 from typing import AsyncIterable, Awaitable, Callable, Iterable
 
 from ..core import codec
@@ -314,7 +315,8 @@ class GatewayClient:
         header = await read_header(self.backend, root, self.get_block)
         if any(entry.recipient == self.identity.id for entry in header.recipients):
             return await open_envelope(self.backend, root, self.get_block, self.identity)
-        shares = await self.capsules_for(root)
+        # my own capsules: the ones to my account's recovery key need the phrase (accounts.open_with_recovery)
+        shares = [s for s in await self.capsules_for(root) if s.get("recipient") == self.identity.id]
         if not shares:
             raise NotARecipientError(f"{self.identity.id} is not a recipient of {cid_str(root)} and holds no share")
         # Newest first, and every one of them: one capsule that fails (revoked, expired, or
@@ -374,18 +376,40 @@ class GatewayClient:
             raise MissingMetadataError(f"no active share of {cid_str(root)} to {recipient_id}")
         return revoked
 
-    async def inbox(self, include_acked: bool = False) -> list[dict]:
-        """Messages for this identity; share notices are decoded to dicts."""
-        rows = (await self.request("GET", "/v1/mailbox" + ("?all=true" if include_acked else ""))).json()["messages"]
+    async def inbox(self, include_acked: bool = False, notices: bool = True, alias: str | None = None) -> list[dict]:
+        """Messages for this identity (or ``alias``: its account's recovery key); share and
+        sealed notices are read and decoded to ``row["share"]`` dicts (unless ``notices`` is
+        False: the list alone)."""
+        query = urlencode({k: v for k, v in (("all", "true" if include_acked else None), ("as", alias)) if v})
+        rows = (await self.request("GET", "/v1/mailbox" + ("?" + query if query else ""))).json()["messages"]
+        suffix = "?" + urlencode({"as": alias}) if alias else ""
         for row in rows:
-            if row["kind"] == "share":
-                body = (await self.request("GET", f"/v1/mailbox/{row['id']}")).body
+            if notices and row["kind"] in ("share", "sealed"):  # the gateway's own notices (small JSON)
                 try:
-                    row["share"] = json.loads(body)
-                except ValueError:
-                    row["share"] = None
+                    body = (await self.request("GET", f"/v1/mailbox/{row['id']}{suffix}", limit=NOTICE_LIMIT)).body
+                except LimitExceededError:
+                    body = b""
+                row["share"] = _notice(body, row)
         return rows
 
     async def ack(self, message_id: str) -> None:
         await self.request("DELETE", f"/v1/mailbox/{message_id}")
 
+
+
+NOTICE_LIMIT = 4096
+
+
+def _notice(body: bytes, row: dict) -> dict | None:
+    """A share or sealed notice as {root, capsule, sharer, expires, policy}: a sealed one has
+    no capsule (the envelope names the recipient itself). None when it does not parse."""
+    try:
+        notice = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(notice, dict) or not isinstance(notice.get("root"), str):
+        return None
+    if row["kind"] == "sealed":
+        return {"root": notice["root"], "capsule": None, "sharer": row.get("sender"), "expires": None,
+                "policy": None, "sealed": True}
+    return notice

@@ -435,13 +435,16 @@ class MetadataStore:
             await conn.execute(update(capsules).where(capsules.c.cid == cid).values(revoked=True))
 
     # proofs -------------------------------------------------------------------------
-    async def put_proof(self, cid: str, root: str, signer: str, data: bytes, quota: int | None = None) -> None:
+    async def put_proof(self, cid: str, root: str, signer: str, data: bytes, quota: int | None = None) -> bool:
+        """Store a proof once; True when it was new."""
         try:
             async with self.engine.begin() as conn:
-                if await self._insert_new(conn, proofs, cid=cid, root=root, signer=signer, data=data,
-                                          created=int(time.time())) and quota is not None:
+                new = await self._insert_new(conn, proofs, cid=cid, root=root, signer=signer, data=data,
+                                             created=int(time.time()))
+                if new and quota is not None:
                     await self._usage_row(conn, signer)
                     await self._charge(conn, signer, usage.c.stored, len(data), quota)
+                return new
         except _OverQuota:
             raise QuotaExceededError(f"{len(data)} more bytes exceed the signer's storage quota") from None
 

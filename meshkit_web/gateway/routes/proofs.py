@@ -2,14 +2,16 @@
 what with whom, so only the parties of a root (its sender, its recipients, the sharers and
 recipients of its shares) may read the proofs about it."""
 
+import json
+
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from ...core.cid import cid_str, parse_cid
 from ...core.errors import ForbiddenError, MissingMetadataError
-from ...core.proof import verify_proof
+from ...core.proof import SEALED, verify_proof
+from ..context import Gateway, envelope_header, parties_of
 from ..http import CID_TEXT_MAX
-from ..context import Gateway, parties_of
 from ..http import CBOR_MEDIA, binary_body, read_body
 
 
@@ -21,6 +23,27 @@ def router(gw: Gateway) -> APIRouter:
         if not await gw.aliases(identity) & await parties_of(gw, root):
             raise ForbiddenError(f"only the parties of {cid_str(root)} may read its proofs")
 
+    async def is_mailbox(ident: str) -> bool:
+        """An identity in the directory, or the recovery key of a known account."""
+        account, dot, rest = ident.partition(".")
+        if dot:
+            return rest == "recovery" and await store.latest_account(account) is not None
+        return await store.get_identity(ident) is not None
+
+    async def notify_recipients(sender: str, root: bytes) -> None:
+        """A "sealed" notice to each recipient in the header of what ``sender`` sealed (not to
+        the sender's own devices; an account's recovery key has a mailbox of its own):
+        so an envelope sealed to someone shows up in their inbox, and in their account's
+        library. The header's recipient ids are public already; names and sizes stay inside."""
+        header = await envelope_header(gw, root)
+        if header.sender_id != sender:
+            return
+        mine = await gw.own_devices(sender)
+        notice = json.dumps({"root": cid_str(root), "sender": sender}).encode()
+        for entry in header.recipients:
+            if entry.recipient not in mine and await is_mailbox(entry.recipient):
+                await store.post_message(entry.recipient, sender, "sealed", notice, gw.config.storage_quota)
+
     @api.post("/v1/proofs", status_code=201, openapi_extra=binary_body("a signed proof (DAG-CBOR)", CBOR_MEDIA))
     async def put_proof(request: Request, identity: str = gw.requires("proofs")):
         proof = await verify_proof(gw.backend, await read_body(request, gw.config.max_message_size))
@@ -28,9 +51,11 @@ def router(gw: Gateway) -> APIRouter:
             raise ForbiddenError("a proof can only be stored by its signer")
         # only a party of the root says anything about it (nobody floods someone's listing)
         await require_party(identity, proof.root)
-        await store.put_proof(cid_str(proof.cid), cid_str(proof.root), identity, proof.data,
-                              gw.config.storage_quota)
+        new = await store.put_proof(cid_str(proof.cid), cid_str(proof.root), identity, proof.data,
+                                    gw.config.storage_quota)
         await gw.audit(identity, "proof.put", cid_str(proof.cid))
+        if new and proof.statement == SEALED:
+            await notify_recipients(identity, proof.root)
         return {"cid": cid_str(proof.cid), "statement": proof.statement}
 
     @api.get("/v1/proofs")
