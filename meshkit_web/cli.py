@@ -299,8 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("seal", help="encrypt a file into an envelope (a CARv1 file, or uploaded to a gateway)")
     p.add_argument("file")
     p.add_argument("--from", dest="sender", required=True, help="your identity name")
-    p.add_argument("--to", action="append", required=True,
-                   help="recipient: identity or contact name, or an id (resolved from the gateway's directory)")
+    p.add_argument("--to", action="append", default=[],
+                   help="recipient (repeatable): identity or contact name, or an id (resolved from the gateway's "
+                        "directory); a person with an account is reached on all their devices. Without --to: "
+                        "only you (and your account's devices)")
     p.add_argument("--car", help="output CAR file")
     p.add_argument("--gateway", metavar="URL", type=gateway_url, help="upload through this gateway instead (and pin the root)")
     p.add_argument("--no-pin", action="store_true", help="with --gateway: upload without pinning")

@@ -148,12 +148,37 @@ async def cmd_device_remove(args, store) -> None:
         "refuses them. What they already downloaded stays with them.", err=True)
 
 
+async def cmd_library(args, store) -> None:
+    """What the account holds, the same list on every device: my envelopes with their names,
+    and what others shared or sealed to the account (this device's inbox kept in it first)."""
+    async with await _client(args, store, args.identity) as client:
+        record = await _account(client, store, args.identity)
+        await accounts.remember_shares(client, record, await client.inbox(include_acked=True))
+        library, _ = await accounts.load_library(client, record)
+    day = lambda t: time.strftime("%Y-%m-%d", time.gmtime(t)) if isinstance(t, int) else "-"  # noqa: E731
+    envelopes, shares = library.items("envelope"), library.items("share")
+    for root, entry in envelopes.items():
+        say(root, "mine", day(entry.get("created")), entry.get("size", "-"), entry.get("name", ""), sep="\t")
+    for entry in shares.values():
+        sender = await store.known(str(entry.get("sharer", "")))
+        who = sender.name if sender else entry.get("sharer", "?")
+        say(entry.get("root", "?"), "received", day(entry.get("received")), "-", f"from {who}", sep="\t")
+    if not envelopes and not shares:
+        say("the library is empty", err=True)
+
+
 def add_parsers(sub, identity, gateway_url) -> None:
     p = identity.add_parser("recover", help="recover an account on this machine from its recovery phrase "
                                              "(read from the terminal or standard input, never arguments)")
     p.add_argument("name", help="a new identity name for this device")
     p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
     p.set_defaults(func=cmd_identity_recover)
+
+    p = sub.add_parser("library", help="your account's library: your envelopes with their names, and what "
+                                       "was shared or sealed to you (the same on every device)")
+    p.add_argument("--as", dest="identity", required=True, help="this device's identity")
+    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    p.set_defaults(func=cmd_library)
 
     device = sub.add_parser("device", help="the devices of your account").add_subparsers(dest="action",
                                                                                          required=True)

@@ -1,0 +1,83 @@
+"""The CLI as a device of a browser account, and a browser as a device of a CLI account:
+one protocol (clients/accounts.py) on CPython and in Pyodide, against one gateway. Each
+side links the other by link + comparison code, then sees the library with its names and
+opens what the other sealed."""
+
+import re
+import subprocess
+import sys
+
+from test_browser_core import call, ready
+
+SEAL = """
+  const file = new File([new TextEncoder().encode(arg.text)], arg.name);
+  return await meshkit.seal(file, {from: arg.as, to: [], mode: "direct"});"""
+OPEN_TEXT = """
+  const {blob} = await meshkit.open(arg.root, {as: arg.as});
+  return await blob.text();"""
+
+
+def meshkit(home, *args, stdin=None, check=True):
+    proc = subprocess.run([sys.executable, "-m", "meshkit_web", "--home", str(home), *map(str, args)],
+                          capture_output=True, text=True, input=stdin, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"meshkit {args} failed: {proc.stderr}")
+    return proc
+
+
+def test_the_cli_joins_a_browser_account(page, base_url, tmp_path):
+    ready(page)
+    made = call(page, "return await meshkit.identity.create('web-a');")
+    sealed = call(page, SEAL, {"as": "web-a", "text": "made in the browser", "name": "report.txt"})
+    home = tmp_path / "cli"
+    waiting = subprocess.Popen([sys.executable, "-m", "meshkit_web", "--home", str(home), "device", "link", "cli-a",
+                                "--gateway", base_url, "--timeout", "90"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        link = waiting.stdout.readline().strip()
+        code = re.search(r"comparison code: (\d{3} \d{3})", waiting.stderr.readline()).group(1)
+        approved = call(page, "return await meshkit.devices.approve('web-a', arg.link, arg.code);",
+                        {"link": link, "code": code})
+        assert approved["device"]["name"] == "cli-a", approved
+        out, err = waiting.communicate(timeout=120)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 0, err
+    assert made["account"]["account"] in err and made["recoveryPhrase"].split()[3] not in out + err
+    listed = meshkit(home, "library", "--as", "cli-a", "--gateway", base_url).stdout
+    assert re.search(rf"^{sealed['root']}\tmine\t.*\treport\.txt$", listed, re.M), listed
+    meshkit(home, "open", sealed["root"], "--as", "cli-a", "--out", tmp_path / "report.txt", "--gateway", base_url)
+    assert (tmp_path / "report.txt").read_text() == "made in the browser"
+    # the browser sees the CLI as one of its devices, and what the CLI seals
+    names = {d["name"] for d in call(page, "return await meshkit.devices.list('web-a');")}
+    assert names == {"web-a", "cli-a"}
+    note = tmp_path / "from-cli.txt"
+    note.write_text("made on the command line")
+    root = meshkit(home, "seal", note, "--from", "cli-a", "--gateway", base_url).stdout.split()[-1]
+    assert call(page, OPEN_TEXT, {"root": root, "as": "web-a"}) == "made on the command line"
+    assert [e["name"] for e in call(page, "return await meshkit.envelopes('web-a');") if e["root"] == root] == [
+        "from-cli.txt"]
+
+
+def test_a_browser_joins_a_cli_account(page, base_url, tmp_path):
+    home = tmp_path / "cli"
+    meshkit(home, "identity", "create", "cli-b", "--gateway", base_url, "--phrase-file", tmp_path / "kit.txt")
+    note = tmp_path / "plan.txt"
+    note.write_text("the plan")
+    root = meshkit(home, "seal", note, "--from", "cli-b", "--gateway", base_url).stdout.split()[-1]
+    ready(page)
+    request = call(page, "return await meshkit.devices.requestLink({deviceName: 'web-b'});")
+    page.evaluate("(link) => { window.linking = meshkit.devices.waitForLink(link).then((v) => v, "
+                  "(e) => ({error: e.code})); }", request["link"])
+    wrong = meshkit(home, "device", "approve", request["link"], "--code", "123 456" if request["code"] != "123 456"
+                    else "654 321", "--as", "cli-b", "--gateway", base_url, check=False)
+    assert wrong.returncode == 1 and "link_code_mismatch" in wrong.stderr
+    meshkit(home, "device", "approve", request["link"], "--code", request["code"], "--as", "cli-b",
+            "--gateway", base_url)
+    linked = call(page, "return await window.linking;")
+    assert "error" not in linked, linked
+    assert [e["name"] for e in call(page, "return await meshkit.envelopes('web-b');") if e["root"] == root] == [
+        "plan.txt"]
+    assert call(page, OPEN_TEXT, {"root": root, "as": "web-b"}) == "the plan"
+    devices = meshkit(home, "device", "list", "--as", "cli-b", "--gateway", base_url).stdout
+    assert "web-b" in devices and "cli-b" in devices
