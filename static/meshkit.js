@@ -258,6 +258,8 @@ function makeApi(py, pyodide, timings, worker) {
       add: (record) => call("contact_add", typeof record === "string" ? record : JSON.stringify(record)),
       list: () => call("contact_list"),
     },
+    // qr(text) -> rows of "0"/"1" (the page draws them): e.g. a device link to scan
+    qr: (text) => call("qr", String(text)),
     // seal(fileOrBytes, {from, to, name, onProgress, mode}) -> {root, name, size, created,
     // recipients, status: "uploaded"|"queued", job}. mode "auto" (default): upload now, or
     // queue in the outbox when offline or the gateway is down; "outbox": always queue;

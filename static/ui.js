@@ -1,5 +1,6 @@
 // The MeshKit app: identities, contacts, sealing and opening files, shares, inbox.
 // Plain DOM; every piece of user-provided text goes through textContent.
+import { accountCard, joinCard } from "./devices.js";
 import { recoveryKit } from "./kit.js";
 
 const ERRORS = {
@@ -87,6 +88,8 @@ export function render(root, meshkit) {
   // --- header: identity select + create ------------------------------------------------
   const identitySelect = el("select", { id: "identity-select", testid: "identity-select" });
   const fingerprint = el("code", { class: "fingerprint", testid: "fingerprint" });
+  const fingerprintLabel = el("dt", {}, "Fingerprint");
+  const deviceFingerprint = el("code", { class: "id", testid: "device-fingerprint" });
   const idText = el("code", { class: "id", testid: "identity-id" });
   const nameInput = el("input", { id: "identity-name", testid: "identity-name", placeholder: "e.g. mobile-owner",
     autocomplete: "off", maxlength: "128", required: true });
@@ -127,12 +130,21 @@ export function render(root, meshkit) {
     el("h2", { id: "who-h" }, "Identity"),
     el("div", { class: "row" }, el("label", { for: "identity-select" }, "Acting as"), identitySelect),
     el("dl", { class: "facts" },
-      el("dt", {}, "Fingerprint"), el("dd", {}, fingerprint),
-      el("dt", {}, "Id"), el("dd", {}, idText)),
-    el("p", { class: "hint" }, "Compare fingerprints with your contacts over another channel before trusting them."),
+      fingerprintLabel, el("dd", {}, fingerprint),
+      el("dt", {}, "This device"), el("dd", {}, deviceFingerprint),
+      el("dt", {}, "Device id"), el("dd", {}, idText)),
+    el("p", { class: "hint" }, "Compare your fingerprint with your contacts over another channel (in person, a " +
+      "call) before trusting them; it stays the same on all your devices and after a recovery."),
     el("div", { class: "row" }, copyRecord), recordOut, createForm);
 
   const kit = recoveryKit(meshkit, { el, guarded, say, onConfirmed: () => renderCaps() });
+  const account = accountCard(meshkit, { el, guarded, say, formatDate, shortId, onChange: () => renderCaps() });
+  const join = joinCard(meshkit, { el, guarded, say, onJoined: async (name) => {
+    state.current = name;
+    localStorage.setItem("meshkit.identity", name);
+    await refreshAll();
+    renderCaps();
+  } });
 
   // --- capability report ---------------------------------------------------------------
   const caps = el("dl", { class: "facts caps", testid: "capabilities" });
@@ -275,7 +287,8 @@ export function render(root, meshkit) {
     const revoke = el("button", { type: "button", class: "danger", testid: "revoke", onclick: () => guarded(`Revoking ${env.name}`, async () => {
       if (!select.value) throw { code: "invalid_argument", message: "choose the contact whose share to revoke" };
       const result = await meshkit.revoke(env.root, { from: state.current, to: select.value });
-      say(`Revoked ${result.revoked.length} share(s) of “${env.name}”. Future opens by that contact fail.`);
+      say(`Stopped sharing “${env.name}” with ${select.selectedOptions[0].textContent}: their future opens fail ` +
+        `(${result.revoked.length} key${result.revoked.length === 1 ? "" : "s"} revoked, one per device and recovery key).`);
     }) }, "Revoke");
     return el("div", { class: "share" }, select, expiry, share, revoke);
   }
@@ -377,8 +390,10 @@ export function render(root, meshkit) {
 
   function renderContacts() {
     contactList.replaceChildren(...(state.contacts.length ? state.contacts.map((c) => el("li", {},
-      el("strong", {}, c.name), " ", el("code", { title: c.id }, shortId(c.id)), el("br"),
-      el("small", {}, "fingerprint "), el("code", { class: "fingerprint" }, c.fingerprint)))
+      el("strong", {}, c.accountName || c.name), " ", el("code", { title: c.id }, shortId(c.account || c.id)),
+      c.account ? el("span", { class: "badge" }, " account") : null, el("br"),
+      el("small", {}, c.account ? "account fingerprint " : "fingerprint "),
+      el("code", { class: "fingerprint" }, c.accountFingerprint || c.fingerprint)))
       : [el("li", { class: "hint" }, "No contacts yet.")]));
   }
 
@@ -413,20 +428,25 @@ export function render(root, meshkit) {
       : [el("option", { value: "" }, "no identity yet")]));
     identitySelect.disabled = !state.identities.length;
     const me = state.identities.find((i) => i.name === state.current);
-    fingerprint.textContent = me ? me.fingerprint : "—";
+    // the account's fingerprint is the one people check; the device's only tells devices apart
+    fingerprintLabel.textContent = me && me.account ? "Account fingerprint" : "Fingerprint";
+    fingerprint.textContent = me ? (me.accountFingerprint || me.fingerprint) : "—";
+    deviceFingerprint.textContent = me ? me.fingerprint : "—";
     idText.textContent = me ? me.id : "—";
+    join.card.hidden = !!(me && me.account);
     copyRecord.disabled = !me;
     recordOut.hidden = true;
     renderRecipients();
     renderContacts();
-    await Promise.all([renderEnvelopes(), renderInbox(), renderJobs()]);
+    await Promise.all([account.render(me), renderEnvelopes(), renderInbox(), renderJobs()]);
   }
 
   root.replaceChildren(
     el("header", { class: "top" }, el("h1", {}, el("img", { src: new URL("icons/icon.svg", import.meta.url).href, alt: "", width: "28", height: "28" }), " MeshKit"),
       el("p", {}, "End-to-end-encrypted file sharing. Keys never leave this browser.")),
     alertBox, notice,
-    el("div", { class: "grid" }, kit.card, whoami, contactsCard, inboxCard, sealCard, outboxCard, envelopesCard, capsCard));
+    el("div", { class: "grid" }, kit.card, whoami, join.card, account.card, contactsCard, inboxCard, sealCard,
+      outboxCard, envelopesCard, capsCard));
 
   renderCaps();
   function offerContactLink() {
@@ -436,9 +456,10 @@ export function render(root, meshkit) {
     say("Someone sent you their contact link: check it below, then press “Add contact”.");
     contactInput.focus();
   }
-  window.addEventListener("hashchange", offerContactLink);
+  window.addEventListener("hashchange", () => { offerContactLink(); account.offer(); });
   refreshAll().then(() => {
     offerContactLink();
+    account.offer();
     document.documentElement.dataset.meshkitUi = "ready";
   });
 }

@@ -45,8 +45,9 @@ def test_create_identity_seal_list_and_download_with_the_keyboard(page: Page, tm
     page.get_by_test_id("identity-name").fill("keyboard-kim")
     page.get_by_test_id("identity-name").press("Enter")
     expect(page.get_by_test_id("notice")).to_contain_text("keyboard-kim")
-    expect(page.get_by_test_id("fingerprint")).to_have_text(
-        page.evaluate("meshkit.identity.list()")[0]["fingerprint"])
+    me = page.evaluate("meshkit.identity.list()")[0]
+    expect(page.get_by_test_id("fingerprint")).to_have_text(me["accountFingerprint"])  # the one people check
+    expect(page.get_by_test_id("device-fingerprint")).to_have_text(me["fingerprint"])
 
     source = tmp_path / "report.pdf"
     source.write_bytes(os.urandom((1 << 20) * 2 + 321))
@@ -112,7 +113,7 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
     assert open(download.value.path(), "rb").read() == b"meet at noon"
 
     row.get_by_test_id("revoke").click()
-    expect(alice.get_by_test_id("notice")).to_contain_text("Revoked 1 share")
+    expect(alice.get_by_test_id("notice")).to_contain_text("Stopped sharing “notes.txt” with ui-bob")
     item.get_by_test_id("inbox-open").click()
     alert = bob.get_by_test_id("error")
     expect(alert).to_be_visible()

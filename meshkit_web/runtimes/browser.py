@@ -103,6 +103,13 @@ class Runtime(AccountMethods):
             client = self._clients[identity.id, gateway] = FetchGatewayClient(gateway, self.backend, identity)
         return client
 
+    async def _any_client(self) -> FetchGatewayClient:
+        """A client for directory and account lookups (which need no identity's token)."""
+        mine = await self.store.identities()
+        if not mine:
+            raise UnknownIdentityError("no identity in this browser yet")
+        return await self._client(mine[0].name)
+
     async def _reach(self, client: FetchGatewayClient, who) -> Reach:
         """Core's one rule (core.recipients): an id means exactly that id (mine, a contact's,
         or the directory's verified record, then kept as a contact); a name means only a
@@ -162,7 +169,14 @@ class Runtime(AccountMethods):
 
     @api
     async def identity_list(self) -> list:
-        return [{"name": p.name, "id": p.id, "fingerprint": p.fingerprint} for p in await self.store.identities()]
+        """My identities (devices), each with its account as last verified here, if any."""
+        rows = []
+        for public in await self.store.identities():
+            record, _ = await self.store.load_account(public.name)
+            rows.append({"name": public.name, "id": public.id, "fingerprint": public.fingerprint,
+                         "account": record.id if record else None,
+                         "accountFingerprint": record.fingerprint if record else None})
+        return rows
 
     @api
     async def identity_record(self, name: str) -> dict:
@@ -184,11 +198,39 @@ class Runtime(AccountMethods):
             record = json.loads(text)
         public = await record_from_json(self.backend, record)
         await self.store.add_contact(public)
-        return _public_json(public)
+        answer = _public_json(public)
+        try:  # the account it is a device of, if any: shown with the contact, kept against rollback
+            reach = await self._reach(await self._any_client(), public.id)
+            if reach.account:
+                answer.update(account=reach.id, accountName=reach.name, accountFingerprint=reach.fingerprint)
+        except MeshKitError as exc:
+            log.info("contact %s added; its account is not known yet (%s)", public.id, exc.code)
+        return answer
 
     @api
     async def contact_list(self) -> list:
-        return [{"name": p.name, "id": p.id, "fingerprint": p.fingerprint} for p in await self.store.contacts()]
+        """Contacts, each with the account it is a device of, as verified here (a seal or share
+        to the contact reaches that account's current devices)."""
+        rows = []
+        for public in await self.store.contacts():
+            kept = await self.store.known_account(public.id)
+            rows.append({"name": public.name, "id": public.id, "fingerprint": public.fingerprint,
+                         "account": kept.record.id if kept else None,
+                         "accountName": kept.record.name if kept else None,
+                         "accountFingerprint": kept.record.fingerprint if kept else None})
+        return rows
+
+    @api
+    async def qr(self, text) -> list:
+        """The modules of a QR code for ``text`` (at most 512 characters): rows of "0"/"1"."""
+        import qrcode  # pure Python; the page draws the modules itself (no image formats)
+        text = str(text)
+        if len(text) > 512:
+            raise ValueError("a QR code here holds at most 512 characters")
+        code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+        code.add_data(text)
+        code.make(fit=True)
+        return ["".join("1" if cell else "0" for cell in row) for row in code.get_matrix()]
 
     @api
     async def seal(self, blob, sender: str, to, filename: str = "", on_progress=None, mode: str = "auto") -> dict:
