@@ -79,6 +79,20 @@ async def main() -> None:
                                        can_add=False, signer_id=acct, signer_private=keys.root_private)
     unwilling = await resign(b, v2.data, laptop.sig_private, version=3, prev=v2.hash,
                              devices=[d.map for d in sorted([c_laptop, c_phone, c_unwilling], key=lambda d: d.id)])
+    # a device-signed record that brings back the removed phone
+    unremoved = await resign(b, v3.data, laptop.sig_private, version=4, prev=v3.hash, removed=[],
+                             devices=[d.map for d in sorted([c_laptop, c_phone], key=lambda d: d.id)])
+    # the laptop adds a phone that may add devices; the phone then removes the laptop: the
+    # phone's certificate (signed by the laptop) is carried over and stays good
+    c_phone_admin = await certify_device(b, account=acct, device=phone.public, consent=await consent(phone),
+                                         added=T0 + 60, can_add=True, signer_id=laptop.id,
+                                         signer_private=laptop.sig_private)
+    r2 = await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
+                                   version=2, prev=v1, devices=[c_laptop, c_phone_admin], removed=[], created=T0,
+                                   signer_id=laptop.id, signer_private=laptop.sig_private)
+    r3 = await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
+                                   version=3, prev=r2, devices=[c_phone_admin], removed=[laptop.id], created=T0,
+                                   signer_id=phone.id, signer_private=phone.sig_private)
     words = phrase_from_secret(SECRET).split()
     swapped = words[:]
     swapped[0], swapped[1] = swapped[1], swapped[0]
@@ -109,6 +123,8 @@ async def main() -> None:
              "error": "bad_signature"},
             {"case": "a device-signed record with no previous record", "prev": None, "record": v2.data.hex(),
              "error": "bad_account_chain"},
+            {"case": "a device-signed record that brings back a removed device", "prev": 2,
+             "record": unremoved.hex(), "error": "bad_account_chain"},
         ],
         "chain_failures": [
             {"case": "rolled back: version 2 offered after version 3 was verified", "known": 2, "records": [1],
@@ -116,6 +132,11 @@ async def main() -> None:
             {"case": "a different version 3 than the one verified", "known": 2, "records": [], "offer": "fork",
              "error": "rollback"},
         ],
+        "removal_chain": {
+            "about": "the phone, added by the laptop, removes the laptop: valid as a chain (the phone's "
+                     "certificate is carried over from version 2); version 3 alone has a certificate whose "
+                     "signer is in no record, so it is bad_account_chain without version 2",
+            "records": [v1.data.hex(), r2.data.hex(), r3.data.hex()], "alone_error": "bad_account_chain"},
         "fork": (await resign(b, v3.data, keys.root_private, removed=[], signer=acct,
                               devices=[c_laptop.map])).hex(),
         "phrase_failures": [

@@ -116,3 +116,15 @@ def test_a_root_signed_record_of_another_account_does_not_replace_the_known_one(
     known = run(verify_chain(backend, CHAIN))
     with pytest.raises(AccountChainError):
         run(verify_chain(backend, [run(other_account())], known=known))
+
+
+def test_removing_the_device_that_added_another_keeps_the_other(backend):
+    """FORMAT.md 11.3 rule 2: a certificate carried over unchanged from the previous version
+    stays good when its signer is removed; the same record without that version does not check."""
+    chain = VECTORS["removal_chain"]
+    records = [bytes.fromhex(h) for h in chain["records"]]
+    newest = run(verify_chain(backend, records))
+    assert newest.version == 3 and [d.device.name for d in newest.devices] == ["phone"]
+    with pytest.raises(MeshKitError) as failed:
+        run(verify_account_record(backend, records[2], None))
+    assert failed.value.code == chain["alone_error"]

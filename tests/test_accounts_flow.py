@@ -22,13 +22,13 @@ async def read(opened) -> bytes:
     return b"".join([chunk async for chunk in opened.plaintext()])
 
 
-
 async def share_with_account(sharer, root, who):
     """A share to ``who`` by the one rule (core.recipients): an account id reaches its devices."""
     reach = await resolve_reach(who, own=[], contacts=[], directory=sharer.resolve,
                                 account=lambda ident: account_reaching(sharer, ident, None))
     assert reach.account
     return await share_with(sharer, root, reach)
+
 
 def test_recover_from_the_phrase_alone_and_remove_the_lost_device(fresh_gateway, backend):
     gateway = fresh_gateway

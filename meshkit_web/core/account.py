@@ -240,7 +240,9 @@ async def verify_account_record(backend: CryptoBackend, data: bytes,
     the root or a can_add device of this record, and the record's own signature by the root
     or (with ``prev``, the verified previous version) by a can_add device of ``prev``."""
     record, obj = parse_account_record(data)
-    await _check_certificates(backend, record.id, record.root_key, list(record.devices))
+    follows = prev is not None and prev.id == record.id and record.version == prev.version + 1 \
+        and record.prev == prev.hash
+    await _check_certificates(backend, record.id, record.root_key, list(record.devices), prev if follows else None)
     if record.signer == record.id:
         signer_key = record.root_key
     else:
@@ -291,12 +293,24 @@ def parse_account_record(data: bytes) -> tuple[AccountRecord, dict]:
     return record, obj
 
 
-async def _check_certificates(backend, account: str, root_key: bytes, devices: list[DeviceCert]) -> None:
+async def _check_certificates(backend, account: str, root_key: bytes, devices: list[DeviceCert],
+                              prev: "AccountRecord | None" = None) -> None:
     """Every certificate names this account and is signed by the root or by a can_add device
     whose own certificate already checked out (so a chain of additions always ends at the
-    root; a certificate signed by any other key never becomes ready)."""
+    root; a certificate signed by any other key never becomes ready). A certificate carried
+    over unchanged from ``prev`` (the verified previous version) was checked then, and
+    stays good when the device that signed it is removed later (as a signature made before
+    a revocation does): otherwise removing the device that added another would cut the
+    other off too."""
     trusted: dict[str, bytes] = {account: root_key}
-    pending = list(devices)
+    carried = {d.id: d.map for d in prev.devices} if prev is not None else {}
+    pending = []
+    for cert in devices:
+        if carried.get(cert.id) == cert.map:
+            if cert.can_add:
+                trusted[cert.id] = cert.device.sig_key
+        else:
+            pending.append(cert)
     while pending:
         ready = [d for d in pending if d.signer in trusted]
         if not ready:

@@ -1,0 +1,128 @@
+"""Reaching someone's account (FORMAT.md 11.6) against a real gateway: a device id or an
+account id reaches the account's current devices and recovery key; a removed device
+reaches the account as it is now, never the device; an id written into a stranger's
+removed list neither reaches that stranger nor locks the identity out; the gateway's hint
+cannot point elsewhere; a kept account is never rolled back; revoking reaches every device
+the account ever certified."""
+
+import asyncio
+
+import pytest
+
+from meshkit_web.clients import accounts
+from meshkit_web.clients.gateway import GatewayClient
+from meshkit_web.core.account import (AccountChainError, AccountRollbackError, KnownAccount, derive_recovery_keys,
+                                      make_account_record, secret_from_phrase, verify_chain)
+from meshkit_web.core.cid import cid_str
+from meshkit_web.core.errors import RevokedError
+from meshkit_web.core.identity import create_identity
+from meshkit_web.core.recipients import resolve_reach
+
+from conftest import NOW, run
+
+
+async def client(gateway, backend, name):
+    c = GatewayClient(gateway, backend, await create_identity(backend, name, NOW))
+    await c.publish()
+    return c
+
+
+async def reach(sender, who, kept=None):
+    store = {} if kept is None else kept
+
+    async def account(ident):
+        found = await accounts.account_reaching(sender, ident, next((k for k in store.values() if k.means(ident)),
+                                                                     None))
+        if found is not None:
+            store[found.record.id] = found
+        return found
+    return await resolve_reach(who, own=[], contacts=[], directory=sender.resolve, account=account)
+
+
+async def read(opened) -> bytes:
+    return b"".join([chunk async for chunk in opened.plaintext()])
+
+
+def test_a_removed_device_id_reaches_the_account_as_it_is_now(fresh_gateway, backend):
+    async def go():
+        laptop, phone, bob = [await client(fresh_gateway, backend, n) for n in ("laptop", "phone", "bob")]
+        _, record = await accounts.create_account(laptop, "alice")
+        # bob knows alice by her laptop's id: that reaches the account (laptop + recovery)
+        kept = {}
+        first = await reach(bob, laptop.identity.id, kept)
+        assert first.account and first.id == record.id
+        assert {p.id for p in first.identities} == {laptop.identity.id, record.recovery_identity().id}
+        # by the account id too
+        assert (await reach(bob, record.id)).id == record.id
+        # add the phone (the link protocol, both sides at once), then remove the laptop
+        link, code = await accounts.request_link(phone)
+        waiting = asyncio.ensure_future(accounts.wait_for_link(phone, link, timeout=30))
+        record = await accounts.approve_link(laptop, record, link, code, timeout=30)
+        await waiting
+        record = await accounts.remove_devices(phone, record, [laptop.identity.id])
+        now = await reach(bob, laptop.identity.id, kept)
+        assert {p.id for p in now.identities} == {phone.identity.id, record.recovery_identity().id}
+        # a fresh sender, who never knew the laptop was alice's, learns it from the chain
+        carol = await client(fresh_gateway, backend, "carol")
+        fresh = await reach(carol, laptop.identity.id)
+        assert {p.id for p in fresh.identities} == {phone.identity.id, record.recovery_identity().id}
+        root = await bob.seal_upload([b"after the laptop was lost"], recipients=list(now.identities))
+        assert await read(await phone.open(root)) == b"after the laptop was lost"
+        # revoking "alice" also reaches the capsule bob made while the laptop was hers
+        shared = await bob.seal_upload([b"shared before"], recipients=[])
+        await accounts.share_with(bob, shared, first)
+        revoked = await accounts.revoke_from(bob, shared, now)
+        assert len(revoked) == 2  # the laptop's and the recovery key's
+    run(go())
+
+
+def test_an_id_in_a_strangers_removed_list_is_not_theirs(fresh_gateway, backend):
+    async def go():
+        victim, mallory, bob = [await client(fresh_gateway, backend, n) for n in ("victim", "mallory", "bob")]
+        phrase, record = await accounts.create_account(mallory, "mallory")
+        keys = await derive_recovery_keys(backend, secret_from_phrase(phrase))
+        # mallory writes the victim's id into her own removed list (root-signed: her right)
+        forged = await make_account_record(
+            backend, name="mallory", root_key=record.root_key, recovery_key=record.recovery_key,
+            version=2, prev=record, devices=list(record.devices), removed=[victim.identity.id],
+            created=record.created, signer_id=record.id, signer_private=keys.root_private)
+        await mallory.publish_account(forged)
+        # the victim is not locked out, and a seal to the victim reaches the victim only
+        await victim.token()
+        got = await reach(bob, victim.identity.id)
+        assert not got.account and [p.id for p in got.identities] == [victim.identity.id]
+        # even if a (lying) gateway points at mallory's account, the client refuses it
+        with pytest.raises(AccountChainError):
+            await accounts.account_reaching(bob, victim.identity.id, KnownAccount(forged, frozenset()))
+    run(go())
+
+
+def test_a_kept_account_is_never_rolled_back(fresh_gateway, backend):
+    async def go():
+        laptop, bob = await client(fresh_gateway, backend, "laptop"), await client(fresh_gateway, backend, "bob")
+        phrase, v1 = await accounts.create_account(laptop, "alice")
+        kept = await accounts.account_reaching(bob, v1.id, None)
+        keys = await derive_recovery_keys(backend, secret_from_phrase(phrase))
+        v2 = await make_account_record(backend, name="alice", root_key=v1.root_key, recovery_key=v1.recovery_key,
+                                       version=2, prev=v1, devices=list(v1.devices), removed=[], created=v1.created,
+                                       signer_id=v1.id, signer_private=keys.root_private)
+        await laptop.publish_account(v2)
+        newer = await accounts.account_reaching(bob, v1.id, kept)
+        assert newer.record.version == 2
+        # a gateway that answers with version 1 again, to a client that kept version 2
+        with pytest.raises(AccountRollbackError):
+            await verify_chain(backend, [v1.data], known=newer.record)
+    run(go())
+
+
+def test_a_reshare_closes_with_the_share_it_came_through(fresh_gateway, backend):
+    async def go():
+        bob, laptop, phone = [await client(fresh_gateway, backend, n) for n in ("bob", "laptop", "phone")]
+        root = await bob.seal_upload([b"for the laptop"], recipients=[])
+        capsule = await bob.share(root, laptop.identity.public)
+        await laptop.share(root, phone.identity.public)  # a re-share (as a re-wrap to a new device is)
+        assert await read(await phone.open(root)) == b"for the laptop"
+        await bob.request("DELETE", f"/v1/capsules/{cid_str(capsule.cid)}")
+        with pytest.raises(RevokedError):
+            await phone.open(root)
+    run(go())
