@@ -1,0 +1,122 @@
+"""No recovery phrase, private key or content key in any log, error, capability report or
+stored gateway byte: the account commands run at debug level against a gateway logging at
+debug level in this process, including failures (a typo in the phrase, a wrong code, a
+removed device), and every output and every file the gateway wrote is searched for each
+secret in every encoding it could take (hex, base64, base64url, raw bytes; the phrase
+whole, and any four of its words in a row)."""
+
+import base64
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+
+from meshkit_web.core.account import derive_recovery_keys, secret_from_phrase
+from meshkit_web.core.cid import parse_cid
+from meshkit_web.core.envelope import read_header, unwrap_content_key
+from meshkit_web.stores.filestore import FileStore
+
+from conftest import run
+
+
+def meshkit(home, *args, stdin=None, check=True):
+    proc = subprocess.run([sys.executable, "-m", "meshkit_web", "-v", "--home", str(home), *map(str, args)],
+                          capture_output=True, text=True, input=stdin, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"meshkit {args} failed: {proc.stderr}")
+    return proc
+
+
+def encodings(raw: bytes) -> list:
+    return [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw).rstrip(b"=")]
+
+
+def phrase_pieces(phrase: str) -> list:
+    words = phrase.split()
+    return [phrase.encode()] + [" ".join(words[i:i + 4]).encode() for i in range(len(words) - 3)]
+
+
+def private_keys(home, name, backend) -> list:
+    with open(os.path.join(home, "identities", name + ".json")) as f:
+        kept = json.load(f)
+    return [base64.urlsafe_b64decode(kept[k] + "=" * (-len(kept[k]) % 4)) for k in ("sig_private", "enc_private")]
+
+
+def test_secrets_never_leave_where_they_belong(fresh_gateway, tmp_path, backend, caplog):
+    caplog.set_level(logging.DEBUG)
+    gateway = fresh_gateway
+    laptop, phone, tablet = tmp_path / "laptop", tmp_path / "phone", tmp_path / "tablet"
+    outputs = []
+    kit = tmp_path / "kit.txt"
+    outputs.append(meshkit(laptop, "identity", "create", "laptop", "--gateway", gateway, "--phrase-file", kit))
+    phrase = re.search(r"recovery phrase \(24 words\):\n(.+)\n", kit.read_text()).group(1)
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(b"the secret plans " * 1000)
+    sealed = meshkit(laptop, "seal", plain, "--from", "laptop", "--gateway", gateway)
+    outputs.append(sealed)
+    root = sealed.stdout.split()[-1]
+
+    waiting = subprocess.Popen([sys.executable, "-m", "meshkit_web", "-v", "--home", str(phone), "device", "link",
+                                "phone", "--gateway", gateway, "--timeout", "60"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    link = waiting.stdout.readline().strip()
+    first_err = ""
+    for _ in range(50):  # debug lines come first
+        first_err += waiting.stderr.readline()
+        found = re.search(r"comparison code: (\d{3} \d{3})", first_err)
+        if found:
+            break
+    code = found.group(1)
+    outputs.append(meshkit(laptop, "device", "approve", link, "--code", "000 001" if code != "000 001" else "000 002",
+                           "--as", "laptop", "--gateway", gateway, check=False))
+    outputs.append(meshkit(laptop, "device", "approve", link, "--code", code, "--as", "laptop", "--gateway", gateway))
+    out, err = waiting.communicate(timeout=90)
+    outputs.append(subprocess.CompletedProcess([], waiting.returncode, out, first_err + err))
+    words = phrase.split()
+    outputs.append(meshkit(tablet, "identity", "recover", "tablet", "--gateway", gateway,
+                           stdin=" ".join(words[:-1] + [words[0]]) + "\n", check=False))  # a typo
+    outputs.append(meshkit(tablet, "identity", "recover", "tablet", "--gateway", gateway, stdin=phrase + "\n"))
+    listed = meshkit(tablet, "device", "list", "--as", "tablet", "--gateway", gateway)
+    outputs.append(listed)
+    phone_id = next(line.split("\t")[0] for line in listed.stdout.splitlines() if "\tphone\t" in line)
+    outputs.append(meshkit(tablet, "device", "remove", phone_id, "--with-phrase", "--as", "tablet",
+                           "--gateway", gateway, stdin=phrase + "\n"))
+    outputs.append(meshkit(phone, "open", root, "--as", "phone", "--out", tmp_path / "x", "--gateway", gateway,
+                           check=False))  # removed: refused
+    outputs.append(meshkit(tablet, "open", root, "--as", "tablet", "--out", tmp_path / "y", "--gateway", gateway))
+    outputs.append(meshkit(tablet, "library", "--as", "tablet", "--gateway", gateway))
+
+    # the secrets: the phrase, what it derives, every device's private keys, the content key
+    secret = secret_from_phrase(phrase)
+    keys = run(derive_recovery_keys(backend, secret))
+    secrets = {"phrase": phrase_pieces(phrase), "secret": encodings(secret),
+               "root private": encodings(keys.root_private.raw), "recovery private": encodings(keys.recovery_private.raw)}
+    for home, name in ((laptop, "laptop"), (phone, "phone"), (tablet, "tablet")):
+        for n, raw in enumerate(private_keys(home, name, backend)):
+            secrets[f"{name} key {n}"] = encodings(raw)
+    store = FileStore(str(laptop), backend)
+
+    async def content_key():
+        identity = await store.load("laptop")
+        from meshkit_web.clients.gateway import GatewayClient
+        async with GatewayClient(gateway, backend, identity) as client:
+            header = await read_header(backend, parse_cid(root), client.get_block)
+            return await unwrap_content_key(backend, identity, header.recipient_entry(identity.id), header.commitment)
+    secrets["content key"] = encodings(run(content_key()))
+
+    places = {f"command {i} stdout/stderr": (p.stdout + p.stderr).encode() for i, p in enumerate(outputs)}
+    places["gateway log"] = "\n".join(r.getMessage() + " " + str(r.args) for r in caplog.records).encode()
+    for folder, _, files in os.walk(tmp_path / "fresh-gateway"):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                places[f"gateway file {name}"] = f.read()
+    assert len(places) > 15 and any(b"DEBUG" in v or b"INFO" in v for v in places.values())
+    assert "bad_phrase" in outputs[5].stderr and "link_code_mismatch" in outputs[2].stderr  # the failures ran
+    assert "unauthorized" in outputs[9].stderr
+    for label, forms in secrets.items():
+        for where, text in places.items():
+            assert not any(form in text for form in forms), f"{label} found in {where}"
+    # and the kit file is the one place the phrase was written, 0600
+    assert oct(os.stat(kit).st_mode & 0o777) == "0o600"
