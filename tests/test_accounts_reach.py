@@ -119,8 +119,9 @@ def test_a_reshare_closes_with_the_share_it_came_through(fresh_gateway, backend)
     async def go():
         bob, laptop, phone = [await client(fresh_gateway, backend, n) for n in ("bob", "laptop", "phone")]
         root = await bob.seal_upload([b"for the laptop"], recipients=[])
-        capsule = await bob.share(root, laptop.identity.public)
-        await laptop.share(root, phone.identity.public)  # a re-share (as a re-wrap to a new device is)
+        capsule = await bob.share(root, laptop.identity.public, expires=NOW + 10 ** 8)
+        again = await laptop.share(root, phone.identity.public)  # a re-share (as a re-wrap to a new device is)
+        assert again.expires == NOW + 10 ** 8  # it never outlives the share it came from
         assert await read(await phone.open(root)) == b"for the laptop"
         await bob.request("DELETE", f"/v1/capsules/{cid_str(capsule.cid)}")
         with pytest.raises(RevokedError):

@@ -336,11 +336,17 @@ class GatewayClient:
     async def share(self, root: bytes, recipient: PublicIdentity, *, expires: int | None = None,
                     policy: str | None = None, proof: bool = True) -> Capsule:
         """Grant ``recipient`` access to an envelope this identity can open: as a recipient
-        in its header, or through a share it received (re-sharing)."""
+        in its header, or through a share it received (re-sharing; the new capsule then
+        expires no later than that share and carries its policy, so a re-share, such as a
+        re-wrap to a newly linked device, never outlives or escapes the share it came from)."""
         now = int(time.time())
+        wrapped, source = await self._own_wrapped_key(root)
+        if source is not None:
+            if source.expires is not None:
+                expires = source.expires if expires is None else min(expires, source.expires)
+            policy = source.policy or policy
         capsule = await make_capsule(self.backend, self.identity, root, self.get_block, recipient,
-                                     now=now, expires=expires, policy=policy,
-                                     wrapped_key=await self._own_wrapped_key(root))
+                                     now=now, expires=expires, policy=policy, wrapped_key=wrapped)
         await self.request("POST", "/v1/capsules", body=capsule.data, content_type="application/cbor")
         if proof:  # a signed record of the grant (not for re-wraps to one's own devices)
             signed = await make_proof(self.backend, self.identity, SHARED, root, now=now, recipient=recipient.id,
@@ -348,16 +354,18 @@ class GatewayClient:
             await self.request("POST", "/v1/proofs", body=signed.data, content_type="application/cbor")
         return capsule
 
-    async def _own_wrapped_key(self, root: bytes):
-        """None when this identity is in the header; else the key of a share it holds."""
+    async def _own_wrapped_key(self, root: bytes) -> tuple:
+        """(None, None) when this identity is in the header; else (the key, the capsule) of a
+        share it holds."""
         header = await read_header(self.backend, root, self.get_block)
         if any(entry.recipient == self.identity.id for entry in header.recipients):
-            return None
+            return None, None
         for share in (await self.capsules_for(root))[:MAX_SHARES_TRIED]:
             if share["recipient"] != self.identity.id:
                 continue
             try:
-                return (await self.release(share["cid"], root)).wrapped_key
+                capsule = await self.release(share["cid"], root)
+                return capsule.wrapped_key, capsule
             except (UnavailableError, PolicyUnavailableError):
                 raise
             except MeshKitError:
