@@ -160,6 +160,28 @@ def base_url(app_server):
 
 
 @pytest.fixture
+def profiles(browser, base_url):
+    """profiles(n): n pages in n browser contexts (n people or n devices, each with its own
+    IndexedDB), booted, each collecting its console lines in ``page.console_lines``."""
+    contexts = []
+
+    def make(count: int) -> list:
+        from test_browser_core import ready
+        pages = []
+        for _ in range(count):
+            contexts.append(browser.new_context(base_url=base_url))
+            page = contexts[-1].new_page()
+            page.console_lines = []
+            page.on("console", lambda message, page=page: page.console_lines.append(message.text))
+            ready(page)
+            pages.append(page)
+        return pages
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def two_users(browser, base_url):
     """Two pages in two browser contexts: two people, each with their own IndexedDB."""
     contexts = [browser.new_context(base_url=base_url) for _ in range(2)]

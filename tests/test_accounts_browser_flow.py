@@ -17,16 +17,8 @@ OPEN_DIGEST = """
 
 
 @pytest.fixture
-def devices(browser, base_url):
-    contexts = [browser.new_context(base_url=base_url) for _ in range(3)]
-    pages = [context.new_page() for context in contexts]
-    for page in pages:
-        page.console_lines = []
-        page.on("console", lambda message, page=page: page.console_lines.append(message.text))
-        ready(page)
-    yield pages
-    for context in contexts:
-        context.close()
+def devices(profiles):
+    return profiles(3)
 
 
 def test_link_recover_and_remove_devices_in_the_app(devices):
@@ -113,14 +105,8 @@ def test_the_app_shows_the_kit_once_and_asks_for_it_back(page):
 
 
 @pytest.fixture
-def four_devices(browser, base_url):
-    contexts = [browser.new_context(base_url=base_url) for _ in range(4)]
-    pages = [context.new_page() for context in contexts]
-    for page in pages:
-        ready(page)
-    yield pages
-    for context in contexts:
-        context.close()
+def four_devices(profiles):
+    return profiles(4)
 
 
 SHARE = "return await meshkit.share(arg.root, {from: arg.as, to: arg.to});"

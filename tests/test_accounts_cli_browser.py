@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+from meshkit_cli import meshkit
 from test_browser_core import call, ready
 
 SEAL = """
@@ -15,14 +16,6 @@ SEAL = """
 OPEN_TEXT = """
   const {blob} = await meshkit.open(arg.root, {as: arg.as});
   return await blob.text();"""
-
-
-def meshkit(home, *args, stdin=None, check=True):
-    proc = subprocess.run([sys.executable, "-m", "meshkit_web", "--home", str(home), *map(str, args)],
-                          capture_output=True, text=True, input=stdin, timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"meshkit {args} failed: {proc.stderr}")
-    return proc
 
 
 def test_the_cli_joins_a_browser_account(page, base_url, tmp_path):

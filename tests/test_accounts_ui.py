@@ -4,9 +4,7 @@ fingerprint there, remove a device, and recover a third browser from the phrase.
 
 import os
 
-import pytest
-
-from test_browser_core import call, ready
+from test_browser_core import call
 
 SHOTS = os.environ.get("MESHKIT_SCREENSHOTS")  # a directory: save screenshots there to look at
 
@@ -22,20 +20,10 @@ def shoot(page, name, card=None):
         page.set_viewport_size({"width": 1280, "height": 800})
 
 
-@pytest.fixture
-def profiles(browser, base_url):
-    contexts = [browser.new_context(base_url=base_url) for _ in range(3)]
-    pages = [context.new_page() for context in contexts]
-    for page in pages:
-        ready(page)
-        page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
-    yield pages
-    for context in contexts:
-        context.close()
-
-
 def test_link_remove_and_recover_through_the_screens(profiles):
-    laptop, phone, fresh = profiles
+    laptop, phone, fresh = profiles(3)
+    for page in (laptop, phone, fresh):
+        page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
     laptop.fill("[data-testid=identity-name]", "ui-laptop")
     laptop.click("[data-testid=identity-create]")
     laptop.get_by_test_id("kit").wait_for(state="visible", timeout=30_000)

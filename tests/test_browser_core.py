@@ -39,7 +39,8 @@ def test_identity_survives_reload_and_its_keys_cannot_be_exported(page: Page):
     page.reload()
     ready(page)
     listed = call(page, "return await meshkit.identity.list();")
-    assert listed == [{"name": "owner", "id": made["id"], "fingerprint": made["fingerprint"]}]
+    assert listed == [{"name": "owner", "id": made["id"], "fingerprint": made["fingerprint"],
+                       "account": made["account"]["account"], "accountFingerprint": made["account"]["fingerprint"]}]
     assert call(page, "return await meshkit.identity.record('owner');")["sig_key"] == made["sig_key"]
     # the CryptoKeys as IndexedDB holds them: non-extractable, every export format refused
     keys = call(page, """
@@ -148,7 +149,8 @@ def test_two_users_share_open_revoke_and_expire(two_users):
     alice, bob = two_users
     ready(alice)
     ready(bob)
-    bob_record = call(bob, "return await meshkit.identity.record((await meshkit.identity.create('bob2')).name);")
+    bob_made = call(bob, "return await meshkit.identity.create('bob2');")
+    bob_record = call(bob, "return await meshkit.identity.record('bob2');")
     call(alice, "return await meshkit.identity.create('alice2');")
     call(alice, "return await meshkit.contacts.add(arg);", json.dumps(bob_record))
     env = call(alice, RANDOM_BYTES_JS + """
@@ -159,7 +161,9 @@ def test_two_users_share_open_revoke_and_expire(two_users):
     assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env["root"])["error"] == "not_recipient"
     share = call(alice, "return await meshkit.share(arg.root, {from: 'alice2', to: arg.to});",
                  {"root": env["root"], "to": bob_record["id"]})
-    assert share["to"] == bob_record["id"] and share["capsule"].startswith("bafy")
+    # bob has an account: the share reaches it (his device and his recovery key)
+    assert share["to"] == bob_made["account"]["account"] and share["capsule"].startswith("bafy")
+    assert len(share["capsules"]) == 2
     inbox = call(bob, "return await meshkit.inbox('bob2');")
     assert [m["share"]["root"] for m in inbox if m["kind"] == "share"] == [env["root"]]
     first = call(bob, """const o = await meshkit.open(arg, {as: 'bob2'});
@@ -169,7 +173,7 @@ def test_two_users_share_open_revoke_and_expire(two_users):
     assert first == expected
     revoked = call(alice, "return await meshkit.revoke(arg.root, {from: 'alice2', to: arg.to});",
                    {"root": env["root"], "to": bob_record["id"]})
-    assert revoked["revoked"] == [share["capsule"]]
+    assert sorted(revoked["revoked"]) == sorted(share["capsules"])
     assert call(bob, "return await meshkit.open(arg, {as: 'bob2'});", env["root"])["error"] == "revoked"
 
     # a share that expires: opens now, fails closed once expired

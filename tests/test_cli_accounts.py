@@ -7,15 +7,7 @@ import re
 import subprocess
 import sys
 
-import pytest
-
-
-def meshkit(home, *args, stdin=None, check=True):
-    proc = subprocess.run([sys.executable, "-m", "meshkit_web", "--home", str(home), *map(str, args)],
-                          capture_output=True, text=True, input=stdin, timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"meshkit {args} failed: {proc.stderr}")
-    return proc
+from meshkit_cli import meshkit
 
 
 def test_accounts_from_the_command_line(fresh_gateway, tmp_path):

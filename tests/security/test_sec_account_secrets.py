@@ -19,14 +19,11 @@ from meshkit_web.core.envelope import read_header, unwrap_content_key
 from meshkit_web.stores.filestore import FileStore
 
 from conftest import run
+from meshkit_cli import meshkit as run_meshkit
 
 
-def meshkit(home, *args, stdin=None, check=True):
-    proc = subprocess.run([sys.executable, "-m", "meshkit_web", "-v", "--home", str(home), *map(str, args)],
-                          capture_output=True, text=True, input=stdin, timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"meshkit {args} failed: {proc.stderr}")
-    return proc
+def meshkit(*args, **kwargs):
+    return run_meshkit(*args, verbose=True, **kwargs)
 
 
 def encodings(raw: bytes) -> list:

@@ -1,0 +1,13 @@
+"""The real `meshkit` command in a subprocess, with its own home (tests that drive several
+homes at once: several machines of one person)."""
+
+import subprocess
+import sys
+
+
+def meshkit(home, *args, stdin=None, check=True, verbose=False):
+    command = [sys.executable, "-m", "meshkit_web", *(["-v"] if verbose else []), "--home", str(home), *map(str, args)]
+    proc = subprocess.run(command, capture_output=True, text=True, input=stdin, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"meshkit {args} failed: {proc.stderr}")
+    return proc
