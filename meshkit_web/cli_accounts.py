@@ -155,6 +155,11 @@ async def cmd_library(args, store) -> None:
         record = await _account(client, store, args.identity)
         await accounts.remember_shares(client, record, await client.inbox(include_acked=True))
         library, _ = await accounts.load_library(client, record)
+        contacts = await accounts.library_contacts(client, record)
+    known = {c.id for c in await store.contacts()}
+    for public in contacts:  # contacts my other devices added: kept in this home too
+        if public.id not in known:
+            await store.add_contact(public.to_json())
     day = lambda t: time.strftime("%Y-%m-%d", time.gmtime(t)) if isinstance(t, int) else "-"  # noqa: E731
     envelopes, shares = library.items("envelope"), library.items("share")
     for root, entry in envelopes.items():
@@ -163,7 +168,9 @@ async def cmd_library(args, store) -> None:
         sender = await store.known(str(entry.get("sharer", "")))
         who = sender.name if sender else entry.get("sharer", "?")
         say(entry.get("root", "?"), "received", day(entry.get("received")), "-", f"from {who}", sep="\t")
-    if not envelopes and not shares:
+    for public in contacts:
+        say(public.id, "contact", "-", "-", f"{public.name} (fingerprint {public.fingerprint})", sep="\t")
+    if not envelopes and not shares and not contacts:
         say("the library is empty", err=True)
 
 

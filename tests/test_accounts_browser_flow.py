@@ -127,6 +127,8 @@ def test_shares_from_another_person_reach_every_device_of_the_account(four_devic
     alice = call(laptop, "return await meshkit.identity.create('a-laptop');")
     call(bob, "return await meshkit.identity.create('b');")
     phrase = alice["recoveryPhrase"]
+    bob_record = call(bob, "return await meshkit.identity.record('b');")
+    assert call(laptop, "return await meshkit.contacts.add(arg);", bob_record)["account"]  # bob's account, verified
     bobs = call(bob, SEAL_TO, {"as": "b", "to": [], "text": "from bob, shared", "name": "notes.txt"})
     first = call(bob, SHARE, {"root": bobs["root"], "as": "b", "to": alice["id"]})
     assert first["to"] == alice["account"]["account"] and first["account"] is True, first
@@ -139,6 +141,8 @@ def test_shares_from_another_person_reach_every_device_of_the_account(four_devic
     phone.evaluate("(link) => { window.linking = meshkit.devices.waitForLink(link); }", request["link"])
     assert "error" not in call(laptop, "return await meshkit.devices.approve('a-laptop', arg.link, arg.code);", request)
     call(phone, "return await window.linking;")
+    # the phone knows bob (the library's contacts), by the name the laptop saw
+    assert [c["name"] for c in call(phone, "return await meshkit.contacts.list();") if c["id"] == bob_record["id"]] == ["b"]
     # the phone: bob's earlier share (listed and opened), and what bob sealed to alice
     received = call(phone, "return await meshkit.inbox('a-phone', {all: true});")
     assert bobs["root"] in {m["share"]["root"] for m in received if m.get("share")}, received

@@ -22,7 +22,7 @@ from ..core.cid import cid_str, parse_cid
 from ..core.envelope import open_envelope, read_header
 from ..core.errors import (ConflictError, MeshKitError, MissingMetadataError, NotARecipientError, UnavailableError,
                            UnknownIdentityError)
-from ..core.identity import Identity, PublicIdentity
+from ..core.identity import Identity, PublicIdentity, record_from_bytes
 from ..core.library import Library, library_from_bytes, merge
 from ..core.recipients import Reach
 from ..core.signing import is_identity_id
@@ -256,6 +256,28 @@ async def remember_shares(client: GatewayClient, record: AccountRecord, rows: li
                                      "received": int(row.get("created") or when)}, when)
     await save_library(client, record, add, start=(library, version))
     return len(fresh)
+
+
+async def remember_contact(client: GatewayClient, record: AccountRecord, public: PublicIdentity) -> None:
+    """Keep a contact in the library, so every device of the account knows them:
+    ``contact:<id>`` -> {"record": the signed public record (FORMAT.md 5.1)}."""
+    await save_library(client, record, lambda library: library.put(
+        f"contact:{public.id}", {"record": public.to_bytes()}, int(time.time())))
+
+
+async def library_contacts(client: GatewayClient, record: AccountRecord) -> list[PublicIdentity]:
+    """The library's contacts, each verified again (self-signed, id from its key); an entry
+    that does not verify is skipped, and hides no other."""
+    library, _ = await load_library(client, record)
+    found = []
+    for ident, value in library.items("contact").items():
+        try:
+            public = await record_from_bytes(client.backend, value["record"])
+        except (MeshKitError, KeyError, TypeError):
+            continue
+        if public.id == ident:
+            found.append(public)
+    return found
 
 
 # --- linking a new device --------------------------------------------------------------------

@@ -83,6 +83,24 @@ class AccountMethods:
                  "share": {"root": share["root"], "capsule": capsule, "sharer": share.get("sharer")}}
                 for capsule, share in library.items("share").items() if share.get("root") not in seen]
 
+    async def _account_devices(self) -> list[str]:
+        """The names of my identities that are devices of an account."""
+        return [p.name for p in await self.store.identities() if (await self.store.load_account(p.name))[0]]
+
+    async def remember_contact(self, public) -> None:
+        """A new contact goes into the library of each account this browser is a device of."""
+        for name in await self._account_devices():
+            await accounts.remember_contact(await self._client(name), await self._account(name), public)
+
+    async def sync_contacts(self) -> None:
+        """Contacts another device of the account added: kept here too (so names resolve)."""
+        known = {p.id for p in await self.store.contacts()}
+        for name in await self._account_devices():
+            for public in await accounts.library_contacts(await self._client(name), await self._account(name)):
+                if public.id not in known:
+                    await self.store.add_contact(public)
+                    known.add(public.id)
+
     async def kit_states(self) -> dict:
         states = {}
         for public in await self.store.identities():

@@ -199,6 +199,10 @@ class Runtime(AccountMethods):
         public = await record_from_json(self.backend, record)
         await self.store.add_contact(public)
         answer = _public_json(public)
+        try:  # and in my account's library, for my other devices
+            await self.remember_contact(public)
+        except MeshKitError as exc:
+            log.info("contact %s kept here; not in the library yet (%s)", public.id, exc.code)
         try:  # the account it is a device of, if any: shown with the contact, kept against rollback
             reach = await self._reach(await self._any_client(), public.id)
             if reach.account:
@@ -211,6 +215,10 @@ class Runtime(AccountMethods):
     async def contact_list(self) -> list:
         """Contacts, each with the account it is a device of, as verified here (a seal or share
         to the contact reaches that account's current devices)."""
+        try:
+            await self.sync_contacts()
+        except MeshKitError as exc:  # offline: the contacts this browser has
+            log.info("contacts not synced from the library (%s)", exc.code)
         rows = []
         for public in await self.store.contacts():
             kept = await self.store.known_account(public.id)
