@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import logging
+import mimetypes
 import os
 import sys
 import tempfile
@@ -24,9 +25,10 @@ from .cli_output import say
 from .clients.accounts import account_reaching, account_recipients, remember_shares, revoke_from, share_with
 from .core.cid import cid_str, parse_cid
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
-from .core.errors import MeshKitError
+from .core.errors import InvalidArgumentError, MeshKitError
 from .core.expiry import parse_expiry
 from .core.identity import PublicIdentity
+from .core.metadata import safe_filename
 from .core.recipients import Reach, distinct, resolve_reach
 from .core.urls import redact_url
 from .crypto.nacl_backend import NaclBackend
@@ -126,6 +128,8 @@ async def cmd_seal(args, store: FileStore) -> None:
         raise MeshKitError("seal needs exactly one of --car OUT.car or --gateway URL")
     sender = await store.load(args.sender)
     size = os.path.getsize(args.file)
+    described = {"name": os.path.basename(args.file), "type": mimetypes.guess_type(args.file)[0],
+                 "mtime": int(os.stat(args.file).st_mtime)}  # sealed inside: the gateway never sees them
     if args.gateway:
         async with await _gateway_client(args, store, args.sender) as client:
             recipients = [public for name in args.to for public in (await _reach(name, store, client)).identities]
@@ -136,7 +140,7 @@ async def cmd_seal(args, store: FileStore) -> None:
             with _progress(size, "seal+upload") as bar:
                 root = await client.seal_upload(_file_chunks(args.file, bar), recipients=recipients,
                                                 segment_size=args.segment_size, include_sender=not args.no_self,
-                                                pin=not args.no_pin)
+                                                pin=not args.no_pin, metadata=described)
             if account is not None:  # in the library, so every device (and a recovery) finds it
                 await cli_accounts.remember_sealed(client, account, cid_str(root), os.path.basename(args.file), size)
         log.info("sealed %d bytes into %s via %s", size, cid_str(root), redact_url(args.gateway))
@@ -147,7 +151,8 @@ async def cmd_seal(args, store: FileStore) -> None:
         root = None
         async for block in seal(store.backend, _file_chunks(args.file, bar), sender=sender,
                                 recipients=recipients, now=int(time.time()),
-                                segment_size=args.segment_size, include_sender=not args.no_self):
+                                segment_size=args.segment_size, include_sender=not args.no_self,
+                                metadata=described):
             await asyncio.to_thread(writer.put, block.cid, block.data)
             root = block.cid
         writer.commit(root)
@@ -155,12 +160,24 @@ async def cmd_seal(args, store: FileStore) -> None:
     say(cid_str(root))
 
 
+def _out_path(opened, out: str | None) -> str:
+    """--out, or else the sender's file name made safe (core.metadata), never over a file."""
+    if out:
+        return out
+    meta = opened.metadata
+    path = safe_filename(meta.name if meta else "", fallback=cid_str(opened.header.root) + ".bin")
+    if os.path.lexists(path):
+        raise InvalidArgumentError(f"{path!r} exists here already: choose another name with --out")
+    return path
+
+
 async def _write_plaintext(opened, out_path: str, store: FileStore) -> None:
     """Plaintext goes to a temp file, renamed only once every segment authenticated."""
     header = opened.header
     sender = await store.known(header.sender_id)
     who = f"{sender.name!r} ({header.sender_id})" if sender else f"unknown sender {header.sender_id}"
-    say(f"from {who}", err=True)
+    meta = opened.metadata
+    say(f"from {who}" + (f": {meta.name!r}, {meta.type}" if meta else ""), err=True)
     directory = os.path.dirname(os.path.abspath(out_path))
     fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=directory)
     try:
@@ -180,7 +197,8 @@ async def cmd_open(args, store: FileStore) -> None:
         root = parse_cid(args.source)
         async with await _gateway_client(args, store, args.identity) as client:
             opened = await client.open(root)
-            await _write_plaintext(opened, args.out, store)
+            out = _out_path(opened, args.out)
+            await _write_plaintext(opened, out, store)
     else:
         with CarReader(args.source) as reader:
             if args.root:
@@ -190,8 +208,9 @@ async def cmd_open(args, store: FileStore) -> None:
             else:
                 raise MeshKitError("the CAR does not name exactly one root: pass --root")
             opened = await open_envelope(store.backend, root, reader.get_block, identity)
-            await _write_plaintext(opened, args.out, store)
-    say(f"opened {cid_str(root)}: {opened.header.size} bytes -> {args.out}")
+            out = _out_path(opened, args.out)
+            await _write_plaintext(opened, out, store)
+    say(f"opened {cid_str(root)}: {opened.header.size} bytes -> {out}")
 
 
 def _expiry(text: str | None) -> int | None:
@@ -313,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("open", help="verify and decrypt an envelope")
     p.add_argument("source", help="a CAR file, or with --gateway the root CID")
     p.add_argument("--as", dest="identity", required=True, help="your identity name")
-    p.add_argument("--out", required=True, help="where to write the plaintext")
+    p.add_argument("--out", help="where to write the plaintext (default: the sender's file name, made safe, "
+                                 "in this folder; an existing file is never overwritten)")
     p.add_argument("--root", help="root CID (default: the CAR's single root)")
     p.add_argument("--gateway", metavar="URL", type=gateway_url, help="download through this gateway (each block CID-checked)")
     p.set_defaults(func=cmd_open)

@@ -44,12 +44,13 @@ async def person(b, name):
     return await make_identity(b, name, T0, sig_private, sig_key, enc_private, enc_key)
 
 
-async def sealed(randoms, ephemerals, plaintext, to, segment_size):
+async def sealed(randoms, ephemerals, plaintext, to, segment_size, metadata=None):
     b = FixedBackend(randoms, ephemerals)
     alice = await person(b, "alice")
     recipients = [(await person(b, name)).public for name in to]
     blocks = [blk async for blk in envelope.seal(b, [plaintext], sender=alice, recipients=recipients, now=T0,
-                                                 segment_size=segment_size, include_sender=False)]
+                                                 segment_size=segment_size, include_sender=False,
+                                                 metadata=metadata)]
     return blocks[-1].cid, {cid_str(blk.cid): blk.data.hex() for blk in blocks}
 
 
@@ -58,6 +59,8 @@ async def resign(b, header_hex: str, signer: str = "alice", **changes) -> tuple[
     obj = codec.decode_map(bytes.fromhex(header_hex), "envelope")
     obj.pop("sig")
     obj.update(changes)
+    for key in [k for k, v in changes.items() if v is None]:  # None: leave the key out
+        obj.pop(key)
     data = codec.encode(await sign_map(b, (await person(b, signer)).sig_private, "envelope", obj))
     return cid_str(cid_bytes(DAG_CBOR, data)), data.hex()
 
@@ -74,18 +77,24 @@ async def main() -> None:
                                      b"hello", ["bob"], 64)
     text = bytes((i * 7) % 251 for i in range(150))
     multi_root, multi = await sealed([bytes(range(32, 64)), bytes.fromhex("b0b1b2b3b4b5b6")],
-                                     [b"\x44" * 32, b"\x55" * 32], text, ["bob", "carol"], 64)
+                                     [b"\x44" * 32, b"\x55" * 32], text, ["bob", "carol"], 64,
+                                     metadata={"name": "../Q3 plans\u202e.pdf", "type": "application/pdf",
+                                               "mtime": T0 - 60})
     hello_root, multi_root = cid_str(hello_root), cid_str(multi_root)
     hello_segment = next(c for c in hello if c != hello_root)
     header = codec.decode_map(bytes.fromhex(multi[multi_root]), "envelope")
     segs = header["segments"]
 
+    # the sender's name had a bidi override (dropped when sealing) and a directory (dropped on saving)
+    described = {"name": "../Q3 plans.pdf", "type": "application/pdf", "size": len(text), "mtime": T0 - 60,
+                 "saveAs": "Q3 plans.pdf"}
     cases = [
         {"case": "the worked example (section 9): bob opens", "example": "hello", "as": "bob",
          "plaintext": b"hello".hex()},
-        {"case": "three segments, two recipients: bob opens", "example": "multi", "as": "bob", "plaintext": text.hex()},
+        {"case": "three segments, two recipients: bob opens", "example": "multi", "as": "bob", "plaintext": text.hex(),
+         "metadata": described},
         {"case": "three segments, two recipients: carol opens", "example": "multi", "as": "carol",
-         "plaintext": text.hex()},
+         "plaintext": text.hex(), "metadata": described},
         {"case": "not a recipient (the sender left herself out)", "example": "hello", "as": "alice",
          "error": "not_recipient"},
         {"case": "a segment's bytes changed", "example": "hello", "as": "bob",
@@ -109,7 +118,7 @@ async def main() -> None:
     await variant("a header of another crypto suite", "unsupported_version", suite=2)
     await variant("segments reordered (re-signed by the sender)", "segment_auth_failed", segments=[segs[1], segs[0], segs[2]])
     await variant("the last segment dropped, size shortened to match (re-signed)", "truncated",
-                  segments=segs[:2], size=128)
+                  segments=segs[:2], size=128, meta=None)
     await variant("a size that needs another segment than listed (re-signed)", "malformed", size=200)
     wrapped = [dict(r) for r in header["recipients"]]
     for r in wrapped:
@@ -117,6 +126,9 @@ async def main() -> None:
     await variant("every wrapped key altered (re-signed)", "unwrap_failed", recipients=wrapped)
     await variant("the key commitment altered (re-signed)", "unwrap_failed", commitment=b"\x00" * 32)
     await variant("a recipient listed twice (re-signed)", "malformed", recipients=header["recipients"][:1] * 2)
+    await variant("the sealed file metadata altered (re-signed)", "malformed",
+                  meta=bytes([header["meta"][0] ^ 1]) + header["meta"][1:])
+    await variant("sealed file metadata too short to hold a tag (re-signed)", "malformed", meta=b"\x00" * 8)
     # a longer segment under its own CID, linked by a re-signed header
     longer = bytes.fromhex(hello[hello_segment]) + b"\x00"
     longer_cid = cid_bytes(RAW, longer)

@@ -224,9 +224,10 @@ async function streamOpen(request, url) {
   }, { highWaterMark: 1 }); // one segment queued: memory stays flat whatever the size
   // Decrypted bytes are never active content on this origin: always an attachment, an inert
   // type or octet-stream, sandboxed with nothing allowed to load (even if rendered somehow).
-  const name = grant.name || "meshkit-download";
+  // the sender's file name as Core made it safe to save under (core/metadata.py), else the app's
+  const name = opened.saveAs || grant.name || "meshkit-download";
   const headers = secured({
-    "Content-Type": inertType(grant.mediaType),
+    "Content-Type": inertType(grant.mediaType || opened.type),
     "Content-Length": String(opened.size),
     "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
     "Cache-Control": "no-store",

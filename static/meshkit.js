@@ -270,9 +270,13 @@ function makeApi(py, pyodide, timings, worker) {
       if (entry.job) drainOutbox().catch(() => {});
       return entry;
     },
-    // open(root, {as, type, onProgress}) -> {blob, size, sender, created}: the Blob exists
-    // only once every segment has been verified and authenticated
+    // open(root, {as, type, onProgress}) -> {blob, size, sender, created, name, type, mtime,
+    // saveAs}: the Blob exists only once every segment has been verified and authenticated
     open: (root, { as, type, onProgress } = {}) => call("open", root, as, type || "", onProgress),
+    // describe(root, {as}) -> {name, type, size, mtime, saveAs, sender, created}: what an
+    // envelope holds, from its sealed metadata, without fetching the file (saveAs: the
+    // sender's name made safe to save under; name null when the sender gave none)
+    describe: (root, { as } = {}) => call("describe", root, as),
     // Through the service worker: a streamed Response of plaintext (for large files), and
     // openUrl(root, options) -> a one-time URL, valid 60 s (or options.ttl seconds, at most 60),
     // served only as an attachment of

@@ -2,6 +2,8 @@
 tests/test_envelope_vectors.py on CPython, and its text run by Pyodide in Chromium (so no
 test-only imports here). Each case's outcome is "plaintext:<hex>" or "error:<code>"."""
 
+import json
+
 from meshkit_web.core.cid import cid_str, parse_cid
 from meshkit_web.core.envelope import open_envelope
 from meshkit_web.core.errors import MeshKitError, MissingBlockError
@@ -28,7 +30,9 @@ async def outcome(backend, vectors, case, people) -> str:
     try:
         opened = await open_envelope(backend, parse_cid(case.get("root", example["root"])), get_block,
                                      people[case["as"]])
-        return "plaintext:" + b"".join([chunk async for chunk in opened.plaintext()]).hex()
+        plain = "plaintext:" + b"".join([chunk async for chunk in opened.plaintext()]).hex()
+        return plain + (";metadata:" + json.dumps(opened.metadata.to_json(), sort_keys=True)
+                        if opened.metadata is not None else "")
     except MeshKitError as exc:
         return "error:" + exc.code
 
@@ -39,4 +43,7 @@ async def run_cases(backend, vectors) -> dict:
 
 
 def expected(case) -> str:
-    return "plaintext:" + case["plaintext"] if "plaintext" in case else "error:" + case["error"]
+    if "error" in case:
+        return "error:" + case["error"]
+    meta = ";metadata:" + json.dumps(case["metadata"], sort_keys=True) if "metadata" in case else ""
+    return "plaintext:" + case["plaintext"] + meta

@@ -24,6 +24,7 @@ from .errors import (EnvelopeFormatError, KeyUnwrapError, LimitExceededError, No
                      SegmentAuthenticationError, TruncatedEnvelopeError, UnsupportedVersionError)
 from .hpke import ENC_LEN, TAG_LEN, Suite
 from .identity import Identity, PublicIdentity
+from .metadata import MAX_META, FileMetadata, make_metadata, open_metadata, seal_metadata
 from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
 
 KIND = "envelope"
@@ -94,6 +95,7 @@ class Header:
     sender_key: bytes
     created: int
     raw: dict
+    meta: bytes | None = None  # the sealed file metadata (core.metadata), if the sender gave any
 
     @property
     def root_str(self) -> str:
@@ -170,11 +172,13 @@ async def _rechunk(source: AsyncIterable[bytes] | Iterable[bytes], size: int) ->
 
 async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[bytes], *,
                sender: Identity, recipients: list[PublicIdentity], now: int,
-               segment_size: int = DEFAULT_SEGMENT_SIZE, include_sender: bool = True) -> AsyncIterator[Block]:
+               segment_size: int = DEFAULT_SEGMENT_SIZE, include_sender: bool = True,
+               metadata: dict | None = None) -> AsyncIterator[Block]:
     """Seal plaintext chunks into blocks: the segments in order, then the header (the root).
 
-    The sender is a recipient too unless ``include_sender`` is false. Memory use is a few
-    segments, whatever the size of the input.
+    The sender is a recipient too unless ``include_sender`` is false. ``metadata``
+    ({name, type, mtime}: what the file is) is sealed into the header (FORMAT.md 3.7), with
+    the size as sealed. Memory use is a few segments, whatever the size of the input.
     """
     if not MIN_SEGMENT_SIZE <= segment_size <= MAX_SEGMENT_SIZE:
         raise LimitExceededError(f"segment size must be {MIN_SEGMENT_SIZE}..{MAX_SEGMENT_SIZE} bytes")
@@ -247,6 +251,9 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
         "sender": {"id": sender.id, "key": sender.public.sig_key},
         "created": now,
     }
+    if metadata is not None:
+        described = make_metadata(metadata.get("name"), metadata.get("type"), size, metadata.get("mtime"))
+        header["meta"] = await seal_metadata(backend, content_key, described)
     data = codec.encode(await sign_map(backend, sender.sig_private, KIND, header))
     if len(data) > MAX_HEADER_SIZE:  # unreachable with the limit above; never emit an unopenable root
         raise LimitExceededError("envelope header would exceed its size limit")
@@ -296,6 +303,9 @@ def parse_header(root: bytes, data: bytes) -> Header:
     if len({r.recipient for r in recipients}) != len(recipients):
         raise EnvelopeFormatError("envelope lists a recipient twice")
     sender = codec.field(obj, "sender", dict, KIND)
+    meta = codec.field(obj, "meta", bytes, KIND, optional=True)
+    if meta is not None and not TAG_LEN <= len(meta) <= MAX_META:
+        raise EnvelopeFormatError("envelope metadata has an invalid length")
     return Header(
         root=root, suite=SUITE_V1, segment_size=segment_size, size=size,
         nonce_prefix=codec.field(obj, "nonce_prefix", bytes, KIND, length=NONCE_PREFIX_LEN),
@@ -303,7 +313,7 @@ def parse_header(root: bytes, data: bytes) -> Header:
         segments=tuple(segments), recipients=tuple(recipients),
         sender_id=codec.field(sender, "id", str, "sender"),
         sender_key=codec.field(sender, "key", bytes, "sender", length=KEY_LEN),
-        created=codec.field(obj, "created", int, KIND), raw=obj)
+        created=codec.field(obj, "created", int, KIND), raw=obj, meta=meta)
 
 
 async def read_header(backend: CryptoBackend, root: bytes, get_block: BlockGetter) -> Header:
@@ -319,9 +329,11 @@ async def read_header(backend: CryptoBackend, root: bytes, get_block: BlockGette
 class OpenedEnvelope:
     """A verified header plus the unwrapped payload key; iterate :meth:`plaintext` for the bytes."""
 
-    def __init__(self, backend: CryptoBackend, header: Header, payload_key, get_block: BlockGetter):
+    def __init__(self, backend: CryptoBackend, header: Header, payload_key, get_block: BlockGetter,
+                 metadata: FileMetadata | None = None):
         self.backend = backend
         self.header = header
+        self.metadata = metadata  # what the file is, as its sender sealed it (None: not given)
         self._key = payload_key
         self._get_block = get_block
 
@@ -387,4 +399,6 @@ async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGet
     content_key = await unwrap_content_key(backend, identity, entry, header.commitment)
     log.debug("opening %s from %s for %s: %d bytes", header.root_str, header.sender_id, identity.id, header.size)
     payload_key = await backend.aead_key(derive_keys(content_key)[0])
-    return OpenedEnvelope(backend, header, payload_key, get_block)
+    metadata = (await open_metadata(backend, content_key, header.meta, header.size)
+                if header.meta is not None else None)
+    return OpenedEnvelope(backend, header, payload_key, get_block, metadata)

@@ -27,6 +27,7 @@ from ..core.cid import cid_str, parse_cid
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, seal
 from ..core.errors import MeshKitError, UnknownIdentityError
 from ..core.expiry import parse_expiry
+from ..core.metadata import DEFAULT_TYPE
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
 from ..crypto.webcrypto_backend import WebCryptoBackend
@@ -255,10 +256,13 @@ class Runtime(AccountMethods):
         total = int(blob.size)
         entry = {"name": str(filename or "untitled"), "size": total, "created": int(time.time()),
                  "recipients": [r.id for r in chosen]}
+        modified = getattr(blob, "lastModified", None)
+        described = {"name": str(filename or ""), "type": str(getattr(blob, "type", "") or ""),
+                     "mtime": int(modified) // 1000 if isinstance(modified, (int, float)) else None}
         report = on_progress if on_progress is not None and on_progress is not js.undefined else None
         if mode == "direct" or (mode == "auto" and bool(js.navigator.onLine)):
             try:
-                root = await self._seal_direct(client, blob, recipients, report)
+                root = await self._seal_direct(client, blob, recipients, report, described)
                 entry.update(root=cid_str(root), job=None, status="uploaded")
                 await self.store.add_envelope(client.identity.id, entry)
                 await self.remember_in_library(sender, root, entry)
@@ -267,24 +271,24 @@ class Runtime(AccountMethods):
                 if mode == "direct" or exc.code not in TEMPORARY:
                     raise
                 log.info("gateway unavailable (%s): sealing into the outbox", exc.code)
-        job = await self.outbox.stage(client, self._sealed_blocks(client, blob, recipients, report),
+        job = await self.outbox.stage(client, self._sealed_blocks(client, blob, recipients, report, described),
                                       gateway=self.gateway, name=entry["name"], size=total,
                                       recipients=entry["recipients"])
         entry.update(root=job["root"], job=job["id"], status="queued")
         await self.store.add_envelope(client.identity.id, entry)
         return entry
 
-    async def _seal_direct(self, client, blob, recipients, report):
+    async def _seal_direct(self, client, blob, recipients, report, metadata):
         root = await client.seal_upload(_blob_chunks(blob, BLOB_READ_SIZE), recipients=recipients,
-                                        on_block=_progress(report, int(blob.size)))
+                                        on_block=_progress(report, int(blob.size)), metadata=metadata)
         if report:
             report(int(blob.size), int(blob.size))
         return root
 
-    async def _sealed_blocks(self, client, blob, recipients, report):
+    async def _sealed_blocks(self, client, blob, recipients, report, metadata):
         progress = _progress(report, int(blob.size))
         async for block in seal(self.backend, _blob_chunks(blob, BLOB_READ_SIZE), sender=client.identity,
-                                recipients=recipients, now=int(time.time())):
+                                recipients=recipients, now=int(time.time()), metadata=metadata):
             yield block
             progress(len(block.data))
 
@@ -344,8 +348,13 @@ class Runtime(AccountMethods):
                 on_progress(done, total)
         # every segment authenticated: only now does plaintext reach the page
         options = _js({"type": str(media_type or "application/octet-stream")})
-        return {"blob": js.Blob.new(parts, options), "size": total, "sender": opened.header.sender_id,
-                "created": opened.header.created}
+        return {"blob": js.Blob.new(parts, options), **_described(opened)}
+
+    @api
+    async def describe(self, root: str, as_name: str) -> dict:
+        """What an envelope holds (its sealed metadata), without fetching its segments."""
+        client = await self._client(as_name)
+        return _described(await client.open(parse_cid(str(root))))
 
     @api
     async def envelopes(self, owner: str) -> list:
@@ -426,8 +435,7 @@ class Runtime(AccountMethods):
         if client.identity.id != identity_id:  # renamed/replaced between the two reads
             raise UnknownIdentityError("no identity with that id in this browser")
         opened = await client.open(parse_cid(str(root)))
-        return {"size": opened.header.size, "sender": opened.header.sender_id, "created": opened.header.created,
-                "reader": PlaintextReader(opened)}
+        return {**_described(opened), "reader": PlaintextReader(opened)}
 
 
 async def _storage_report() -> dict:
@@ -460,6 +468,13 @@ class PlaintextReader:
     @api
     async def cancel(self) -> None:
         await self._segments.aclose()
+
+
+def _described(opened) -> dict:
+    """An opened envelope as the page sees it: who sealed it when, and what the file is."""
+    meta = opened.metadata.to_json() if opened.metadata is not None else {
+        "name": None, "type": DEFAULT_TYPE, "size": opened.header.size, "mtime": None, "saveAs": None}
+    return {**meta, "size": opened.header.size, "sender": opened.header.sender_id, "created": opened.header.created}
 
 
 def _inbox_row(r: dict) -> dict:

@@ -1,0 +1,61 @@
+"""File metadata inside the envelope (FORMAT.md 3.7): sealed for recipients only, checked
+when opened, and the one rule that turns a sender's file name into one safe to save under."""
+
+import pytest
+
+from meshkit_web.core.envelope import open_envelope, seal
+from meshkit_web.core.metadata import make_metadata, media_type, safe_filename
+
+from conftest import NOW, run
+
+
+@pytest.mark.parametrize("sent, saved", [
+    ("report.pdf", "report.pdf"),
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\x\\evil.exe", "evil.exe"),
+    ("invoice\u202efdp.exe", "invoicefdp.exe"),            # a bidi override hides the real extension
+    ("zero\u200bwidth.txt", "zerowidth.txt"),
+    ("line\nbreak\r.txt", "linebreak.txt"),
+    ("..", "download"), (".bashrc", "bashrc"), ("   ", "download"), ("", "download"),
+    ("CON", "_CON"), ("nul.txt", "_nul.txt"), ("a<b>c:d|e?f*g\"h.txt", "a_b_c_d_e_f_g_h.txt"),
+    ("trailing dots...", "trailing dots"),
+    ("名前.txt", "名前.txt"),
+])
+def test_safe_filename(sent, saved):
+    assert safe_filename(sent) == saved
+
+
+def test_long_names_keep_their_extension_within_200_bytes():
+    saved = safe_filename("é" * 300 + ".pdf")
+    assert saved.endswith(".pdf") and len(saved.encode()) <= 200
+    assert safe_filename("x" * 500).startswith("x") and len(safe_filename("x" * 500)) == 200
+
+
+def test_media_types_are_plain_or_octet_stream():
+    assert media_type("Text/HTML; charset=utf-8") == "text/html"
+    assert media_type("") == media_type(None) == media_type("not a type") == "application/octet-stream"
+    assert media_type("image/svg+xml") == "image/svg+xml"
+
+
+def test_metadata_is_sealed_for_recipients_and_invisible_to_the_gateway(backend, people):
+    alice, bob = people["alice"], people["bob"]
+
+    async def go():
+        blocks = [b async for b in seal(backend, [b"x" * 1000], sender=alice, recipients=[bob.public], now=NOW,
+                                        segment_size=256, metadata={"name": "secret-name.pdf", "type": "application/pdf",
+                                                                    "mtime": NOW - 5})]
+        store = {b.cid: b.data for b in blocks}
+
+        async def get(cid):
+            return store[cid]
+        assert not any(b"secret-name" in data or b"application/pdf" in data for data in store.values())
+        opened = await open_envelope(backend, blocks[-1].cid, get, bob)
+        return opened.metadata
+    meta = run(go())
+    assert (meta.name, meta.type, meta.size, meta.mtime) == ("secret-name.pdf", "application/pdf", 1000, NOW - 5)
+
+
+def test_names_are_cleaned_when_sealed():
+    meta = make_metadata("a\u202eb\x00c.txt" + "y" * 400, "TEXT/plain", 3, -1)
+    assert meta.name.startswith("abc.txt") and len(meta.name) == 255 and meta.mtime is None
+    assert meta.type == "text/plain"
