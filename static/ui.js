@@ -263,12 +263,13 @@ export function render(root, meshkit) {
     openProgress.max = 1;
     openProgress.value = 1;
     const url = URL.createObjectURL(opened.blob);
-    const link = el("a", { href: url, download: name || root + ".bin" });
+    // the sender's file name, as Core made it safe to save under
+    const link = el("a", { href: url, download: opened.saveAs || name || root + ".bin" });
     document.body.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    say(`Opened “${name || root}” (${formatSize(opened.size)}), every block verified.`);
+    say(`Opened “${opened.name || name || root}” (${formatSize(opened.size)}), every block verified.`);
   }
 
   function shareControls(env) {
@@ -404,16 +405,30 @@ export function render(root, meshkit) {
     el("button", { type: "button", class: "link", testid: "inbox-refresh", onclick: () => renderInbox() }, "Refresh"),
     inboxList);
 
+  const descriptions = new Map();  // root -> {name, type, size, ...}; a failure is not kept
+  async function describe(root) {
+    if (!descriptions.has(root)) {
+      const what = await meshkit.describe(root, { as: state.current }).catch(() => null);
+      if (!what) return null;
+      descriptions.set(root, what);
+    }
+    return descriptions.get(root);
+  }
+
   async function renderInbox() {
     if (!state.current) return inboxList.replaceChildren();
     const messages = await guarded("Checking the inbox", () => meshkit.inbox(state.current, { all: true })) || [];
-    const shares = messages.filter((m) => m.kind === "share" && m.share);
+    const shares = messages.filter((m) => (m.kind === "share" || m.kind === "sealed") && m.share);
     const names = Object.fromEntries(state.contacts.map((c) => [c.id, c.name]));
-    inboxList.replaceChildren(...(shares.length ? shares.reverse().map((m) => el("li", { testid: "inbox-item", "data-root": m.share.root },
-      el("div", {}, el("strong", {}, names[m.share.sharer] || shortId(m.share.sharer)), " shared ",
-        el("code", { class: "cid", title: m.share.root }, shortId(m.share.root))),
-      el("small", {}, formatDate(m.created), m.share.expires ? ` · expires ${formatDate(m.share.expires)}` : ""),
-      el("button", { type: "button", testid: "inbox-open", onclick: () => download(m.share.root, "", 0) }, "Open")))
+    // what each one is: its sealed metadata, read (and kept) once per envelope
+    const described = await Promise.all(shares.map((m) => describe(m.share.root)));
+    inboxList.replaceChildren(...(shares.length ? shares.map((m, i) => [m, described[i]]).reverse().map(([m, what]) =>
+      el("li", { testid: "inbox-item", "data-root": m.share.root },
+        el("div", {}, el("strong", { testid: "inbox-name" }, what && what.name ? what.name : shortId(m.share.root)),
+          " from ", el("span", {}, names[m.share.sharer] || shortId(m.share.sharer))),
+        el("small", {}, [what ? formatSize(what.size) : "", formatDate(m.created),
+          m.share.expires ? `expires ${formatDate(m.share.expires)}` : ""].filter(Boolean).join(" · ")),
+        el("button", { type: "button", testid: "inbox-open", onclick: () => download(m.share.root, "", 0) }, "Open")))
       : [el("li", { class: "hint" }, "Nothing shared with you yet.")]));
   }
 

@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 
-def meshkit(home, *args, stdin=None, check=True, verbose=False):
+def meshkit(home, *args, stdin=None, check=True, verbose=False, cwd=None):
     command = [sys.executable, "-m", "meshkit_web", *(["-v"] if verbose else []), "--home", str(home), *map(str, args)]
-    proc = subprocess.run(command, capture_output=True, text=True, input=stdin, timeout=300)
+    proc = subprocess.run(command, capture_output=True, text=True, input=stdin, timeout=300, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"meshkit {args} failed: {proc.stderr}")
     return proc

@@ -74,3 +74,21 @@ def test_a_browser_joins_a_cli_account(page, base_url, tmp_path):
     assert call(page, OPEN_TEXT, {"root": root, "as": "web-b"}) == "the plan"
     devices = meshkit(home, "device", "list", "--as", "cli-b", "--gateway", base_url).stdout
     assert "web-b" in devices and "cli-b" in devices
+
+
+def test_the_senders_file_name_travels_inside_the_envelope(profiles):
+    """A hostile name from one person (a directory, a bidi override) reaches the other as a
+    name without the override, and is offered for saving under a safe one."""
+    alice, bob = profiles(2)
+    call(alice, "return await meshkit.identity.create('meta-alice');")
+    bob_made = call(bob, "return await meshkit.identity.create('meta-bob');")
+    sealed = call(alice, """
+      const file = new File([new TextEncoder().encode('quarterly')], arg.name, {type: 'application/pdf',
+                            lastModified: 1700000000000});
+      return await meshkit.seal(file, {from: 'meta-alice', to: [arg.to], name: arg.name, mode: 'direct'});""",
+                  {"name": "../../Q3\u202efdp.exe", "to": bob_made["id"]})
+    described = call(bob, "return await meshkit.describe(arg, {as: 'meta-bob'});", sealed["root"])
+    assert described["name"] == "../../Q3fdp.exe" and described["saveAs"] == "Q3fdp.exe"
+    assert (described["type"], described["size"], described["mtime"]) == ("application/pdf", 9, 1700000000)
+    opened = call(bob, "const o = await meshkit.open(arg, {as: 'meta-bob'}); delete o.blob; return o;", sealed["root"])
+    assert opened["saveAs"] == "Q3fdp.exe"

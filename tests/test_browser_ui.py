@@ -107,10 +107,12 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
     bob.get_by_test_id("inbox-refresh").click()
     item = bob.get_by_test_id("inbox-item").first
     expect(item).to_have_attribute("data-root", root)
+    expect(item.get_by_test_id("inbox-name")).to_have_text("notes.txt")  # what it is, from inside the envelope
     shot(bob, "inbox")
     with bob.expect_download() as download:
         item.get_by_test_id("inbox-open").click()
     assert open(download.value.path(), "rb").read() == b"meet at noon"
+    assert download.value.suggested_filename == "notes.txt"  # saved under the sender's name
 
     row.get_by_test_id("revoke").click()
     expect(alice.get_by_test_id("notice")).to_contain_text("Stopped sharing “notes.txt” with ui-bob")

@@ -59,3 +59,19 @@ def test_names_are_cleaned_when_sealed():
     meta = make_metadata("a\u202eb\x00c.txt" + "y" * 400, "TEXT/plain", 3, -1)
     assert meta.name.startswith("abc.txt") and len(meta.name) == 255 and meta.mtime is None
     assert meta.type == "text/plain"
+
+
+def test_the_cli_saves_under_the_senders_name_and_never_over_a_file(tmp_path):
+    from meshkit_cli import meshkit
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    inbox.mkdir()
+    meshkit(home, "identity", "create", "me")
+    source = tmp_path / "Q3 report (final).pdf"
+    source.write_bytes(b"%PDF quarterly")
+    meshkit(home, "seal", source, "--from", "me", "--car", tmp_path / "e.car")
+    opened = meshkit(home, "open", tmp_path / "e.car", "--as", "me", cwd=inbox)
+    assert (inbox / "Q3 report (final).pdf").read_bytes() == b"%PDF quarterly"
+    assert "'Q3 report (final).pdf', application/pdf" in opened.stderr
+    again = meshkit(home, "open", tmp_path / "e.car", "--as", "me", cwd=inbox, check=False)
+    assert again.returncode == 1 and "exists here already" in again.stderr
+    assert (inbox / "Q3 report (final).pdf").read_bytes() == b"%PDF quarterly"
