@@ -173,11 +173,7 @@ function inertType(requested) {
 }
 
 // --- fetch: offline shell and streaming opens -----------------------------------------------
-const STATUS = {
-  not_recipient: 403, forbidden: 403, policy_denied: 403, unauthorized: 401, revoked: 410, expired: 410,
-  missing_block: 404, missing_metadata: 404, unknown_identity: 404, invalid_argument: 400, malformed: 502,
-  cid_mismatch: 502, unavailable: 503, policy_unavailable: 503,
-};
+const STATUS = {{ERROR_STATUS}}; // Core's error registry (core/errors.py), written in by build.py
 
 function errorResponse(code, message) {
   return new Response(JSON.stringify({ error: code, message }), {

@@ -1,35 +1,9 @@
 // The MeshKit app: identities, contacts, sealing and opening files, shares, inbox.
 // Plain DOM; every piece of user-provided text goes through textContent.
 import { accountCard, joinCard } from "./devices.js";
+import { ERRORS } from "./errors.js";  // Core's error registry, written by build.py
 import { recoveryKit } from "./kit.js";
 
-const ERRORS = {
-  bad_phrase: "That is not the recovery phrase: check each word against your kit (24 words, in order).",
-  link_code_mismatch: "The code does not match the one on the new device. Nothing was changed.",
-  bad_link: "That device link cannot be used (already used, expired, or not a MeshKit link).",
-  cid_mismatch: "The gateway returned bytes that do not match their content address. Nothing was decrypted.",
-  missing_block: "Part of this envelope is missing from the gateway.",
-  truncated: "This envelope is incomplete (truncated). Nothing past the damage was decrypted.",
-  segment_auth: "Part of this envelope failed authentication: it was tampered with or reordered.",
-  bad_signature: "A signature does not verify: the data was tampered with or forged.",
-  not_recipient: "This identity is not a recipient of that envelope and holds no share of it.",
-  key_unwrap: "The envelope's key could not be unwrapped for this identity.",
-  expired: "That share has expired.",
-  revoked: "That share was revoked by its owner.",
-  policy_denied: "The policy for that share denies access.",
-  policy_unavailable: "The share's policy provider could not be reached; access is refused until it answers.",
-  missing_metadata: "The gateway has no record of that.",
-  unavailable: "The gateway cannot be reached right now. Check your connection and try again.",
-  unknown_identity: "No such identity or contact.",
-  unsupported: "This browser lacks something MeshKit needs.",
-  quota_exceeded: "Your storage quota on the gateway is used up.",
-  rate_limited: "Too many requests; wait a moment and try again.",
-  invalid_argument: "That input is not valid.",
-  format: "That is not a valid MeshKit record or envelope.",
-  interrupted: "Encrypting stopped before the whole file was read (the page was closed?). Encrypt it again.",
-  forbidden: "The gateway refuses this for your identity.",
-  unauthorized: "The gateway did not accept this identity's credentials.",
-};
 
 const JOB_STATES = {
   staging: "encrypting…", queued: "waiting to upload", uploading: "uploading", retrying: "will retry",
@@ -64,7 +38,7 @@ export function render(root, meshkit) {
   const notice = el("div", { class: "notice", role: "status", "aria-live": "polite", testid: "notice" });
   function showError(error, context) {
     const code = error && error.code;
-    const sentence = ERRORS[code] || (error && error.message) || String(error);
+    const sentence = (ERRORS[code] && ERRORS[code].message) || (error && error.message) || String(error);
     alertBox.replaceChildren(el("strong", {}, context ? context + ": " : ""), sentence,
       code ? el("span", { class: "code" }, ` (${code})`) : null,
       el("button", { class: "link", type: "button", "aria-label": "Dismiss", onclick: () => { alertBox.hidden = true; } }, "×"));
@@ -334,7 +308,7 @@ export function render(root, meshkit) {
       .filter((job) => job.state !== "done" || Date.now() / 1000 - (job.finished || 0) < 600);
     outboxCard.hidden = !jobs.length;
     jobList.replaceChildren(...jobs.map((job) => {
-      const error = job.error ? (ERRORS[job.error.code] || job.error.message) : "";
+      const error = job.error ? ((ERRORS[job.error.code] && ERRORS[job.error.code].message) || job.error.message) : "";
       const actions = job.state === "failed" || job.state === "retrying" ? el("div", { class: "share" },
         job.error && job.error.code !== "interrupted" ? el("button", { type: "button", testid: "job-retry",
           onclick: () => guarded(`Retrying ${job.name}`, () => meshkit.jobs.retry(job.id)) }, "Retry now") : null,

@@ -20,8 +20,8 @@ from ..core.account import (AccountChainError, AccountRecord, KnownAccount, Reco
 from ..core.capsule import make_capsule
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import open_envelope, read_header
-from ..core.errors import (ConflictError, MeshKitError, MissingMetadataError, NotARecipientError, UnavailableError,
-                           UnknownIdentityError)
+from ..core.errors import (ConflictError, LinkCodeMismatchError, LinkError, MeshKitError,  # noqa: F401
+                           MissingMetadataError, NotARecipientError, UnavailableError, UnknownIdentityError)
 from ..core.identity import Identity, PublicIdentity, record_from_bytes
 from ..core.library import Library, library_from_bytes, merge
 from ..core.recipients import Reach
@@ -286,15 +286,6 @@ LINK_PREFIX = "meshkit-link:"
 LINK_WAIT = 120.0  # seconds either side waits for the other
 POLL = 0.2
 REWRAP_CONCURRENCY = 8
-
-
-class LinkError(MeshKitError):
-    """A link that is malformed, for another device, already used, or answered wrongly."""
-    code = "bad_link"
-
-
-class LinkCodeMismatchError(MeshKitError):
-    code = "link_code_mismatch"
 
 
 def link_code(device: PublicIdentity, nonce: bytes) -> str:

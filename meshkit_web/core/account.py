@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from . import codec, kdf
 from .backend import CryptoBackend
-from .errors import EnvelopeFormatError, MeshKitError
+from .errors import AccountChainError, AccountRollbackError, EnvelopeFormatError, RecoveryPhraseError  # noqa: F401
 from .identity import PublicIdentity, name_field
 from .signing import KEY_LEN, check_identity_key, identity_id, is_identity_id, sign_map, verify_map
 
@@ -41,21 +41,6 @@ FINGERPRINT_PREFIX = b"meshkit-web/v1 account-fingerprint\x00"
 MAX_DEVICES = 64
 MAX_REMOVED = 1024
 MAX_CHAIN = 256  # records checked in one update
-
-
-class RecoveryPhraseError(MeshKitError, ValueError):
-    """A phrase that is not 24 known words with a valid checksum. Never echoes the words."""
-    code = "bad_phrase"
-
-
-class AccountRollbackError(MeshKitError):
-    """An account record older than (or forking from) one already verified."""
-    code = "rollback"
-
-
-class AccountChainError(MeshKitError):
-    """An account record not signed through the account's chain."""
-    code = "bad_account_chain"
 
 
 # --- the recovery secret and its phrase ------------------------------------------------------

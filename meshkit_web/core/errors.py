@@ -2,12 +2,17 @@
 
 Messages name CIDs, identity ids and positions only: never key material, tokens or
 plaintext. Each class has a stable ``code`` that the CLI, the gateway and the browser
-runtime report.
+runtime report, and is the one source of what goes with it: the gateway's HTTP ``status``,
+whether waiting and trying again can help (``retryable``), and the sentence a person reads
+(``user``). ``registry()`` lists them all; build.py writes it into the app and the worker.
 """
 
 
 class MeshKitError(Exception):
     code = "error"
+    status = 500
+    retryable = False
+    user = 'Something went wrong.'
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -20,113 +25,166 @@ class MeshKitError(Exception):
 class EnvelopeFormatError(MeshKitError):
     """Bytes that do not decode as the structure they claim to be (truncated, malformed)."""
     code = "malformed"
+    status = 400
+    user = 'That is not a valid MeshKit record or envelope: it is damaged or was altered.'
 
 
 class UnsupportedVersionError(MeshKitError):
     code = "unsupported_version"
+    status = 400
+    user = 'This was made by a newer or different version of MeshKit and cannot be opened here.'
 
 
 class CIDMismatchError(MeshKitError):
     """A block's bytes do not hash to the CID they were asked for."""
     code = "cid_mismatch"
+    status = 400
+    user = 'The gateway returned bytes that do not match their content address. Nothing was decrypted.'
 
 
 class MissingBlockError(MeshKitError):
     code = "missing_block"
+    status = 404
+    user = 'Part of this envelope is missing from the gateway.'
 
 
 class TruncatedEnvelopeError(MeshKitError):
     """The final segment is missing or the stream ended early."""
     code = "truncated"
+    status = 400
+    user = 'This envelope is incomplete (truncated). Nothing past the damage was decrypted.'
 
 
 class SegmentAuthenticationError(MeshKitError):
     """A segment failed AES-GCM authentication: tampered, reordered or from another envelope."""
     code = "segment_auth_failed"
+    status = 400
+    user = 'Part of this envelope failed authentication: it was tampered with or reordered.'
 
 
 class SignatureError(MeshKitError):
     code = "bad_signature"
+    status = 400
+    user = 'A signature does not verify: the data was tampered with or forged.'
 
 
 class IdentityMismatchError(MeshKitError):
     """An identity id does not match its key, or a known contact's key changed."""
     code = "identity_mismatch"
+    status = 400
+    user = "An identity's id does not match its keys: it is forged or was altered."
 
 
 class NotARecipientError(MeshKitError):
     code = "not_recipient"
+    status = 403
+    user = 'This identity is not a recipient of that envelope and holds no share of it.'
 
 
 class KeyUnwrapError(MeshKitError):
     """The wrapped content key does not open, or does not match the header's key commitment."""
     code = "unwrap_failed"
+    status = 400
+    user = "The envelope's key could not be unwrapped for this identity."
 
 
 class ExpiredError(MeshKitError):
     code = "expired"
+    status = 410
+    user = 'That share has expired.'
 
 
 class RevokedError(MeshKitError):
     code = "revoked"
+    status = 410
+    user = 'That share was revoked by its owner.'
 
 
 class PolicyDeniedError(MeshKitError):
     code = "policy_denied"
+    status = 403
+    user = 'The policy for that share denies access.'
 
 
 class PolicyUnavailableError(MeshKitError):
     code = "policy_unavailable"
+    status = 503
+    retryable = True
+    user = "The share's policy provider could not be reached; access is refused until it answers."
 
 
 class MissingMetadataError(MeshKitError):
     code = "missing_metadata"
+    status = 404
+    user = 'The gateway has no record of that.'
 
 
 class UnsupportedError(MeshKitError):
     """The crypto backend or runtime lacks a required primitive."""
     code = "unsupported"
+    status = 400
+    user = 'This browser lacks something MeshKit needs.'
 
 
 class LimitExceededError(MeshKitError):
     code = "limit_exceeded"
+    status = 413
+    user = 'That is larger than the gateway accepts.'
 
 
 class UnknownIdentityError(MeshKitError):
     code = "unknown_identity"
+    status = 404
+    user = 'No such identity or contact.'
 
 
 class UnavailableError(MeshKitError):
     """The gateway or provider could not be reached or answered with a server error."""
     code = "unavailable"
+    status = 502
+    retryable = True
+    user = 'The gateway cannot be reached right now. Check your connection and try again.'
 
 
 class AuthError(MeshKitError):
     """Missing, expired, tampered or out-of-scope capability token; failed challenge."""
     code = "unauthorized"
+    status = 401
+    user = "The gateway did not accept this device's credentials (was it removed from its account?)."
 
 
 class ForbiddenError(MeshKitError):
     """Authenticated, but this identity may not do this (not its root, not its capsule)."""
     code = "forbidden"
+    status = 403
+    user = 'The gateway refuses this for your identity.'
 
 
 class ConflictError(MeshKitError):
     """A compare-and-swap lost: the stored version is not the one the caller expected."""
     code = "conflict"
+    status = 409
+    user = 'Someone changed this at the same time; try again.'
 
 
 class QuotaExceededError(MeshKitError):
     code = "quota_exceeded"
+    status = 403
+    user = 'Your storage quota on the gateway is used up.'
 
 
 class RateLimitedError(MeshKitError):
     code = "rate_limited"
+    status = 429
+    retryable = True
+    user = 'Too many requests right now; MeshKit will try again shortly.'
 
 
 class InvalidArgumentError(MeshKitError, ValueError):
     """A caller's argument is not acceptable (a past expiry, an ambiguous recipient name)."""
     code = "invalid_argument"
+    status = 400
+    user = 'That input is not valid.'
 
 
 def _all_error_classes(cls=MeshKitError):
@@ -141,3 +199,77 @@ def error_for_code(code: str, message: str) -> MeshKitError:
         if cls.code == code:
             return cls(message)
     return MeshKitError(message)
+
+
+# --- accounts and devices (core.account, clients.accounts) ----------------------------------
+
+class RecoveryPhraseError(InvalidArgumentError):
+    """A phrase that is not 24 known words with a valid checksum. Never echoes the words."""
+    code = "bad_phrase"
+    status = 400
+    user = "That is not the recovery phrase: check each word against your kit (24 words, in order)."
+
+
+class AccountRollbackError(MeshKitError):
+    """An account record older than (or forking from) one already verified."""
+    code = "rollback"
+    status = 409
+    user = "The gateway offered an older version of an account than one already seen here: refused."
+
+
+class AccountChainError(MeshKitError):
+    """An account record not signed through the account's chain."""
+    code = "bad_account_chain"
+    status = 400
+    user = "An account record is not signed through its account's chain of devices: refused."
+
+
+class LinkError(MeshKitError):
+    """A link that is malformed, for another device, already used, or answered wrongly."""
+    code = "bad_link"
+    status = 400
+    user = "That device link cannot be used (already used, expired, or not a MeshKit link)."
+
+
+class LinkCodeMismatchError(MeshKitError):
+    code = "link_code_mismatch"
+    status = 400
+    user = "The code does not match the one on the new device. Nothing was changed."
+
+
+class IdentityExistsError(MeshKitError):
+    code = "identity_exists"
+    status = 409
+    user = "An identity with that name exists here already: choose another name."
+
+
+# --- reported by the runtimes and the gateway themselves ------------------------------------
+
+class InternalError(MeshKitError):
+    """A failure that is nobody's input: reported without details (they could carry values)."""
+    code = "internal"
+    status = 500
+    user = "Something went wrong inside MeshKit. Nothing was changed; try again, or copy the diagnostics."
+
+
+class IntegrityError(MeshKitError):
+    """A file of the app itself does not match its build-time hash."""
+    code = "integrity"
+    status = 500
+    user = "This copy of MeshKit was altered after it was built: it refuses to run."
+
+
+class StagingInterruptedError(MeshKitError):
+    """A file's sealing into the outbox stopped before the whole file was read."""
+    code = "interrupted"
+    status = 400
+    user = "Encrypting stopped before the whole file was read (the page was closed?). Encrypt it again."
+
+
+def registry() -> dict:
+    """Every error code: {code: {"status", "retryable", "message"}} (the user's sentence)."""
+    found = {MeshKitError.code: MeshKitError}
+    for cls in _all_error_classes():
+        found.setdefault(cls.code, cls)
+    return {code: {"status": cls.status, "retryable": cls.retryable, "message": cls.user}
+            for code, cls in sorted(found.items())}

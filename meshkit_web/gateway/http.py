@@ -13,18 +13,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..core.errors import EnvelopeFormatError, LimitExceededError, MeshKitError
+from ..core.errors import EnvelopeFormatError, LimitExceededError, MeshKitError, registry
 
 log = logging.getLogger("meshkit.gateway")
 
-STATUS = {  # error code -> HTTP status
-    "malformed": 400, "cid_mismatch": 400, "bad_signature": 400, "identity_mismatch": 400,
-    "unsupported_version": 400, "invalid_argument": 400, "bad_account_chain": 400, "bad_phrase": 400,
-    "rollback": 409, "limit_exceeded": 413, "missing_block": 404,
-    "missing_metadata": 404, "unknown_identity": 404, "unauthorized": 401, "forbidden": 403,
-    "not_recipient": 403, "policy_denied": 403, "quota_exceeded": 403, "revoked": 410, "expired": 410,
-    "conflict": 409, "rate_limited": 429, "policy_unavailable": 503, "unavailable": 502,
-}
+STATUS = {code: entry["status"] for code, entry in registry().items()}  # error code -> HTTP status
 RAW_MEDIA = "application/vnd.ipld.raw"
 CAR_MEDIA = "application/vnd.ipld.car"
 CBOR_MEDIA = "application/cbor"

@@ -25,12 +25,12 @@ import js
 from pyodide.ffi import create_proxy, to_js
 
 from ..core.cid import cid_str, parse_cid
-from ..core.errors import MeshKitError
+from ..core.errors import MeshKitError, registry
 from ..core.proof import SEALED, make_proof
 
 log = logging.getLogger("meshkit.outbox")
 
-TEMPORARY = {"unavailable", "rate_limited", "policy_unavailable"}  # worth retrying by themselves
+TEMPORARY = {code for code, entry in registry().items() if entry["retryable"]}  # worth retrying by themselves
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0    # seconds: 1, 2, 4, ... 30, with jitter
 STALE_STAGING = 300                       # a job still "staging" after this was interrupted
 CHANNEL = "meshkit"                       # BroadcastChannel: job and inbox news for pages

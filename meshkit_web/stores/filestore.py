@@ -10,7 +10,7 @@ import json
 import logging
 import os
 
-from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
+from ..core.errors import IdentityExistsError, InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.recipients import resolve_local
 from ..core.identity import Identity, PublicIdentity, create_identity, record_from_json
 from ..core import codec
@@ -18,10 +18,6 @@ from ..crypto.nacl_backend import NaclBackend
 
 
 log = logging.getLogger("meshkit.store")
-
-
-class IdentityExistsError(MeshKitError):
-    code = "identity_exists"
 
 
 class FileStore:

@@ -1,0 +1,53 @@
+"""One source for every error code (core/errors.py): the gateway's HTTP statuses, the
+outbox's "worth retrying", the app's sentences and the worker's statuses all come from it;
+build.py writes it into the app. A code raised anywhere has a sentence a person can read."""
+
+import importlib
+import json
+import pathlib
+import pkgutil
+import re
+
+import meshkit_web
+from meshkit_web.core import errors
+from meshkit_web.core.errors import MeshKitError, registry
+from meshkit_web.gateway.http import STATUS
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def every_error_class():
+    for module in pkgutil.walk_packages(meshkit_web.__path__, "meshkit_web."):
+        if ".runtimes" in module.name or module.name.endswith(("indexeddb", "fetch_client", "__main__")) \
+                or "webcrypto" in module.name:
+            continue  # browser-only modules (they import js); their errors are Core's
+        importlib.import_module(module.name)
+    return list(errors._all_error_classes())
+
+
+def test_every_error_is_in_the_registry_with_a_sentence_and_a_status():
+    table = registry()
+    for cls in every_error_class():
+        assert cls.code in table, cls
+        entry = table[cls.code]
+        assert entry["message"] and entry["message"] != MeshKitError.user, cls.code
+        assert 400 <= entry["status"] <= 599
+    assert len({cls.code for cls in every_error_class()}) == len(table) - 1  # + the base class's "error"
+
+
+def test_the_gateway_and_the_outbox_use_it():
+    assert STATUS == {code: entry["status"] for code, entry in registry().items()}
+    assert {"unavailable", "rate_limited", "policy_unavailable"} == {c for c, e in registry().items() if e["retryable"]}
+
+
+def test_the_app_gets_it_from_the_build(site):
+    built = next((site / "b").glob("*/app/errors.js")).read_text()
+    table = json.loads(built[built.index("{"):built.rindex("}") + 1])
+    assert table == registry()
+    worker = (site / "sw.js").read_text()
+    assert json.dumps({code: e["status"] for code, e in registry().items()}) in worker
+    # and no copy of the sentences or codes is left in the app's own sources
+    ui = (ROOT / "static" / "ui.js").read_text()
+    assert "const ERRORS" not in ui and "segment_auth:" not in ui and "key_unwrap" not in ui
+    for used in set(re.findall(r"data-code=([a-z_]+)", ui)):
+        assert used in registry()
