@@ -14,7 +14,7 @@ from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core.account import (AccountChainError, AccountRollbackError, KnownAccount, derive_recovery_keys,
                                       make_account_record, secret_from_phrase, verify_chain)
 from meshkit_web.core.cid import cid_str
-from meshkit_web.core.errors import RevokedError
+from meshkit_web.core.errors import MeshKitError, RevokedError
 from meshkit_web.core.identity import create_identity
 from meshkit_web.core.recipients import resolve_reach
 
@@ -126,4 +126,87 @@ def test_a_reshare_closes_with_the_share_it_came_through(fresh_gateway, backend)
         await bob.request("DELETE", f"/v1/capsules/{cid_str(capsule.cid)}")
         with pytest.raises(RevokedError):
             await phone.open(root)
+    run(go())
+
+
+async def linked(gateway, backend, approver, record, name):
+    """A new device linked by ``approver``: (its client, the new record)."""
+    device = await client(gateway, backend, name)
+    link, code = await accounts.request_link(device)
+    waiting = asyncio.ensure_future(accounts.wait_for_link(device, link, timeout=30))
+    record = await accounts.approve_link(approver, record, link, code, timeout=30)
+    await waiting
+    return device, record
+
+
+def test_a_share_revoked_since_does_not_stop_a_link(fresh_gateway, backend):
+    async def go():
+        laptop, mallory = await client(fresh_gateway, backend, "laptop"), await client(fresh_gateway, backend, "mal")
+        _, record = await accounts.create_account(laptop, "alice")
+        root = await mallory.seal_upload([b"bait"], recipients=[])
+        capsule = await mallory.share(root, laptop.identity.public)
+        await accounts.remember_shares(laptop, record, await laptop.inbox(include_acked=True))
+        await mallory.request("DELETE", f"/v1/capsules/{cid_str(capsule.cid)}")
+        mine = await laptop.seal_upload([b"mine"], recipients=accounts.account_recipients(record))
+        await accounts.save_library(laptop, record, lambda lib: lib.put(f"envelope:{cid_str(mine)}", {}, NOW))
+        phone, record = await linked(fresh_gateway, backend, laptop, record, "phone")
+        assert record.device(phone.identity.id) is not None
+        assert await read(await phone.open(mine)) == b"mine"
+    run(go())
+
+
+def test_revoked_decoys_do_not_crowd_out_a_live_share(fresh_gateway, backend):
+    async def go():
+        alice, carol, bob, dave = [await client(fresh_gateway, backend, n) for n in ("alice", "carol", "bob", "dave")]
+        root = await alice.seal_upload([b"shared"], recipients=[carol.identity.public])
+        await alice.share(root, bob.identity.public)
+        for _ in range(20):  # carol, a co-recipient, stores and revokes newer shares to bob
+            decoy = await carol.share(root, bob.identity.public)
+            await carol.request("DELETE", f"/v1/capsules/{cid_str(decoy.cid)}")
+        await bob.share(root, dave.identity.public)
+        assert await read(await dave.open(root)) == b"shared"
+    run(go())
+
+
+def test_a_second_sealing_proof_is_no_second_notice(fresh_gateway, backend):
+    async def go():
+        from meshkit_web.core.proof import SEALED, make_proof
+        alice, bob = await client(fresh_gateway, backend, "alice"), await client(fresh_gateway, backend, "bob")
+        root = await alice.seal_upload([b"once"], recipients=[bob.identity.public])
+        again = await make_proof(backend, alice.identity, SEALED, root, now=NOW + 5)
+        await alice.request("POST", "/v1/proofs", body=again.data, content_type="application/cbor")
+        notices = [m for m in await bob.inbox() if m["kind"] == "sealed"]
+        assert [m["share"]["root"] for m in notices] == [cid_str(root)]
+        # and a client may not post one itself
+        refused = await alice.request("POST", f"/v1/mailbox/{bob.identity.id}?kind=sealed", body=b"{}", ok=(403,))
+        assert refused.status == 403
+    run(go())
+
+
+def test_removing_a_device_removes_the_devices_it_added(fresh_gateway, backend):
+    async def go():
+        laptop = await client(fresh_gateway, backend, "laptop")
+        _, record = await accounts.create_account(laptop, "alice")
+        phone, record = await linked(fresh_gateway, backend, laptop, record, "phone")
+        thiefs, record = await linked(fresh_gateway, backend, phone, record, "thiefs")  # added by the phone
+        record = await accounts.remove_devices(laptop, record, [phone.identity.id])
+        assert {d.id for d in record.devices} == {laptop.identity.id}
+        assert {phone.identity.id, thiefs.identity.id} <= set(record.removed)
+        with pytest.raises(MeshKitError) as refused:
+            await thiefs.inbox()
+        assert refused.value.code == "unauthorized"
+    run(go())
+
+
+def test_a_device_leaves_only_by_being_removed(fresh_gateway, backend):
+    async def go():
+        laptop = await client(fresh_gateway, backend, "laptop")
+        _, record = await accounts.create_account(laptop, "alice")
+        phone, record = await linked(fresh_gateway, backend, laptop, record, "phone")
+        with pytest.raises(AccountChainError):  # the laptop drops the phone without saying so
+            await make_account_record(backend, name="alice", root_key=record.root_key,
+                                      recovery_key=record.recovery_key, version=record.version + 1, prev=record,
+                                      devices=[record.device(laptop.identity.id)], removed=[],
+                                      created=record.created, signer_id=laptop.identity.id,
+                                      signer_private=laptop.identity.sig_private)
     run(go())

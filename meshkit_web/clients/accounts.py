@@ -11,22 +11,26 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import time
 
 from ..core import codec
-from ..core.account import (AccountChainError, AccountRecord, KnownAccount, RecoveryKeys, certify_device,
-                            derive_recovery_keys, device_consent, make_account_record, phrase_from_secret,
-                            recovery_recipient_id, secret_from_phrase)
+from ..core.account import (AccountChainError, AccountRecord, KnownAccount, RecoveryKeys, added_through,
+                            certify_device, derive_recovery_keys, device_consent, make_account_record,
+                            phrase_from_secret, recovery_recipient_id, secret_from_phrase)
 from ..core.capsule import make_capsule
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import open_envelope, read_header
-from ..core.errors import (ConflictError, LinkCodeMismatchError, LinkError, MeshKitError,  # noqa: F401
-                           MissingMetadataError, NotARecipientError, UnavailableError, UnknownIdentityError)
+from ..core.errors import (ConflictError, LimitExceededError, LinkCodeMismatchError, LinkError,  # noqa: F401
+                           MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
+                           UnavailableError, UnknownIdentityError)
 from ..core.identity import Identity, PublicIdentity, record_from_bytes
 from ..core.library import Library, library_from_bytes, merge
 from ..core.recipients import Reach
 from ..core.signing import is_identity_id
 from .gateway import GatewayClient
+
+log = logging.getLogger("meshkit.accounts")
 
 
 async def _consented_cert(client: GatewayClient, account: str, *, signer_id: str, signer_private,
@@ -88,6 +92,7 @@ async def remove_devices(client: GatewayClient, latest: AccountRecord, device_id
     unknown = gone - {d.id for d in latest.devices}
     if unknown:
         raise UnknownIdentityError(f"{sorted(unknown)[0]} is not a device of account {latest.id}")
+    gone = added_through(latest, gone, keep=client.identity.id)  # and what they added (a thief's own devices)
     remaining = [d for d in latest.devices if d.id not in gone]
     if not remaining:
         raise AccountChainError("an account keeps at least one device")
@@ -230,6 +235,22 @@ def _library_roots(library: Library) -> list[str]:
     return roots
 
 
+MAX_REMEMBERED = 100  # new notices checked and kept per call (each costs a request or two)
+
+
+async def _notice_checks(client: GatewayClient, record: AccountRecord, row: dict) -> bool:
+    """Whether a notice is what it says, checked here rather than believed: a sealed one's
+    header is signed by its sender and names this account; a share's capsule is stored for
+    this account. (A gateway that lies gets nothing into the library.)"""
+    notice, mine = row["share"], {client.identity.id, recovery_recipient_id(record.id)}
+    root = parse_cid(notice["root"])
+    if row["kind"] == "sealed":
+        header = await read_header(client.backend, root, client.get_block)
+        return header.sender_id == row.get("sender") and any(e.recipient in mine for e in header.recipients)
+    return any(s.get("cid") == notice.get("capsule") and s.get("recipient") in mine
+               for s in await client.capsules_for(root))
+
+
 async def remember_shares(client: GatewayClient, record: AccountRecord, rows: list[dict]) -> int:
     """Keep what inbox ``rows`` announce in the library, so every device (and a recovery)
     finds it: ``share:<capsule>`` for a share, ``share:<root>`` for an envelope sealed to
@@ -244,8 +265,17 @@ async def remember_shares(client: GatewayClient, record: AccountRecord, rows: li
     if not shares:
         return 0
     library, version = await load_library(client, record)
-    fresh = {cid: row for cid, row in shares.items() if f"share:{cid}" not in library.entries
-             and f"share:{cid}" not in library.tombstones}
+    candidates = [(cid, row) for cid, row in shares.items() if f"share:{cid}" not in library.entries
+                  and f"share:{cid}" not in library.tombstones]
+    fresh = {}
+    for cid, row in sorted(candidates, key=lambda item: item[1].get("created") or 0, reverse=True)[:MAX_REMEMBERED]:
+        try:
+            if await _notice_checks(client, record, row):
+                fresh[cid] = row
+        except (UnavailableError, PolicyUnavailableError):
+            raise
+        except MeshKitError:
+            continue  # gone, revoked, or never real: not kept
     if not fresh:
         return 0
     when = int(time.time())
@@ -387,9 +417,17 @@ async def rewrap_library(client: GatewayClient, record: AccountRecord, device: P
         async with slots:  # a capsule, no share proof: this is the account's own device
             await client.share(parse_cid(root), device, proof=False)
     roots = _library_roots(library)
-    await asyncio.gather(*(give(root) for root in roots))
+    # one envelope that no longer opens (a share revoked or expired since) must not stop
+    # the others, nor the link: it is skipped, as it is for a recovery
+    results = await asyncio.gather(*(give(root) for root in roots), return_exceptions=True)
+    failed = [r for r in results if isinstance(r, MeshKitError)]
+    if len(failed) < sum(isinstance(r, BaseException) for r in results):
+        raise next(r for r in results if isinstance(r, BaseException) and not isinstance(r, MeshKitError))
+    if failed:
+        log.info("linking: %d of %d envelopes no longer open and were skipped (%s)", len(failed), len(roots),
+                 ", ".join(sorted({f.code for f in failed})))
     await save_library(client, record, lambda lib: None, start=(library, version))
-    return len(roots)
+    return len(roots) - len(failed)
 
 
 async def wait_for_link(client: GatewayClient, link: str, *, timeout: float = LINK_WAIT) -> AccountRecord:
@@ -425,8 +463,11 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
     # what was shared or sealed to the account that no device kept in the library (the
     # recovery key's own mailbox has a notice of each)
     announced = await client.inbox(include_acked=True, alias=recovery_recipient_id(record.id))
-    if await remember_shares(client, record, announced):
-        library, version = await load_library(client, record)
+    try:
+        if await remember_shares(client, record, announced):
+            library, version = await load_library(client, record)
+    except LimitExceededError:  # a library full (of others' notices?) still recovers what it holds
+        log.warning("recovery: the library is full; notices not added")
     restored = 0
     for root in _library_roots(library):
         try:

@@ -203,6 +203,19 @@ class AccountRecord:
         return [d.device for d in self.devices] + [self.recovery_identity()]
 
 
+def added_through(record: "AccountRecord", gone: set, keep: str | None = None) -> set:
+    """``gone`` and every device whose certificate a device in it signed, and so on (but
+    never ``keep``): removing a stolen device also removes the devices it added, which
+    would otherwise stay (their certificates are carried over, FORMAT.md 11.3)."""
+    out = set(gone)
+    for _ in range(MAX_DEVICES):
+        more = {d.id for d in record.devices if d.id not in out and d.signer in out and d.id != keep}
+        if not more:
+            break
+        out |= more
+    return out
+
+
 def recovery_recipient_id(account_id: str) -> str:
     return account_id + ".recovery"
 
@@ -244,6 +257,9 @@ async def verify_account_record(backend: CryptoBackend, data: bytes,
             raise AccountChainError("an account's root and recovery keys never change")
         if record.signer != record.id and not set(prev.removed) <= set(record.removed):
             raise AccountChainError("only the account root can bring back a removed device")
+        dropped = {d.id for d in prev.devices} - {d.id for d in record.devices}
+        if not dropped <= set(record.removed):  # a device leaves the list only by being removed
+            raise AccountChainError("a device left the account without being listed as removed")
     await verify_map(backend, ACCOUNT_KIND, obj, signer_key, record.signer)
     return record
 

@@ -213,6 +213,10 @@ class MetadataStore:
                     await conn.execute(update(account_devices).where(and_(
                         account_devices.c.device == device, account_devices.c.account == account,
                         account_devices.c.version < version)).values(removed=is_removed, version=version))
+            # a device the record no longer lists is not current, listed as removed or not
+            await conn.execute(update(account_devices).where(and_(
+                account_devices.c.account == account, account_devices.c.device.notin_(devices),
+                account_devices.c.version < version)).values(removed=True, version=version))
 
     async def device_status(self, device: str) -> dict | None:
         """{account, removed} for a device of an account; None for a plain identity."""
@@ -456,6 +460,12 @@ class MetadataStore:
         async with self.engine.connect() as conn:
             return list((await conn.execute(select(proofs.c.cid).where(proofs.c.root == root)
                                             .order_by(proofs.c.created).limit(limit))).scalars())
+
+    async def proof_count(self, root: str, signer: str) -> int:
+        """How many proofs about ``root`` ``signer`` stored."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(proofs).where(
+                and_(proofs.c.root == root, proofs.c.signer == signer)))).scalar()
 
     # sync records ---------------------------------------------------------------------
     async def get_sync(self, ident: str, name: str) -> dict | None:

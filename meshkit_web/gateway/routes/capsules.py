@@ -16,7 +16,7 @@ from ..http import CBOR_MEDIA, CID_TEXT_MAX, binary_body, read_body
 
 
 MAX_RESHARE_DEPTH = 4  # a share of a share of ... : how far back the chain is followed
-MAX_SHARES_CHECKED = 16  # per step: the newest live shares looked at
+MAX_SHARERS_CHECKED = 32  # distinct sharers looked at in all, per check
 
 
 def router(gw: Gateway) -> APIRouter:
@@ -29,25 +29,36 @@ def router(gw: Gateway) -> APIRouter:
             found += await store.find_capsules(root=root, recipient=recipient)
         return sorted(found, key=lambda row: row["created"], reverse=True)
 
-    async def may_share(identity: str, root: bytes, depth: int = MAX_RESHARE_DEPTH) -> bool:
+    async def may_share(identity: str, root: bytes) -> bool:
         """Whether ``identity`` can open ``root`` itself: its sender, a recipient in its
         header, or the recipient of a live share of it (as itself or its account's recovery
-        key) whose sharer still may, and so on up to the header (at most MAX_RESHARE_DEPTH
-        re-shares). Nobody else can make a capsule that opens it, so nobody else may store
-        one (a bogus capsule would shadow real ones). Checked again at every release, so a
-        revoked or expired share also closes every re-share made through it (a re-wrap to
-        one's own new device included)."""
+        key) whose sharer still may, and so on back to the header. Nobody else can make a
+        capsule that opens it, so nobody else may store one (a bogus capsule would shadow
+        real ones). Checked again at every release, so a revoked or expired share also
+        closes every re-share made through it (a re-wrap to one's own new device included).
+
+        A breadth-first search over distinct sharers, at most MAX_RESHARE_DEPTH steps back
+        and MAX_SHARERS_CHECKED sharers in all: bounded work whatever capsules others store
+        (only live ones count, so revoked decoys crowd nothing out)."""
         header = await envelope_header(gw, root)
-        mine = await gw.aliases(identity)
-        if identity == header.sender_id or any(e.recipient in mine for e in header.recipients):
-            return True
-        if depth <= 0:
-            return False
-        now = int(time.time())
-        for row in (await live_shares(cid_str(root), mine))[:MAX_SHARES_CHECKED]:
-            if not row["revoked"] and (row["expires"] is None or row["expires"] > now) and row["sharer"] != identity \
-                    and await may_share(row["sharer"], root, depth - 1):
-                return True
+        in_header = {header.sender_id, *(e.recipient for e in header.recipients)}
+        now, frontier, seen = int(time.time()), [identity], {identity}
+        for _ in range(MAX_RESHARE_DEPTH + 1):
+            step = []
+            for who in frontier:
+                mine = await gw.aliases(who)
+                if who == header.sender_id or mine & in_header:
+                    return True
+                for row in await live_shares(cid_str(root), mine):
+                    sharer = row["sharer"]
+                    if not row["revoked"] and (row["expires"] is None or row["expires"] > now) and sharer not in seen:
+                        if len(seen) >= MAX_SHARERS_CHECKED:
+                            return False
+                        seen.add(sharer)
+                        step.append(sharer)
+            frontier = step
+            if not frontier:
+                return False
         return False
 
     async def capsule_of(cid: str, identity: str, role: str, refusal: str) -> tuple[str, dict]:

@@ -15,6 +15,9 @@ from ..http import CID_TEXT_MAX
 from ..http import CBOR_MEDIA, binary_body, read_body
 
 
+MAX_NOTIFIED = 256  # recipients of one envelope told of it (a larger list: the first ones)
+
+
 def router(gw: Gateway) -> APIRouter:
     api = APIRouter(tags=["proofs"])
     store = gw.store
@@ -38,9 +41,11 @@ def router(gw: Gateway) -> APIRouter:
         header = await envelope_header(gw, root)
         if header.sender_id != sender:
             return
+        if await store.proof_count(cid_str(root), sender) > 1:  # sealed once: a second proof of it is no news
+            return
         mine = await gw.own_devices(sender)
         notice = json.dumps({"root": cid_str(root), "sender": sender}).encode()
-        for entry in header.recipients:
+        for entry in header.recipients[:MAX_NOTIFIED]:
             if entry.recipient not in mine and await is_mailbox(entry.recipient):
                 await store.post_message(entry.recipient, sender, "sealed", notice, gw.config.storage_quota)
 
