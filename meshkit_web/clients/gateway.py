@@ -185,13 +185,18 @@ class GatewayClient:
         """The newest record of ``account_id``, checked here through its chain from ``known``
         (the newest this client verified before; older answers are refused as rollback).
         ``certified`` gains the devices the fetched records certified (core.account.verify_chain)."""
-        from ..core.account import verify_chain
-        since = known.version if known is not None else 0
-        rows = (await self.request("GET", f"/v1/accounts/{account_id}?since={since}", auth=False)).json()["records"]
-        if not rows:
-            return known
-        return await verify_chain(self.backend, [codec.b64d(r) for r in rows], known=known, account_id=account_id,
-                                  certified=certified)
+        from ..core.account import MAX_CHAIN, verify_chain
+        for _ in range(MAX_ACCOUNT_PAGES):  # the gateway answers at most MAX_CHAIN versions at a time
+            since = known.version if known is not None else 0
+            rows = (await self.request("GET", f"/v1/accounts/{account_id}?since={since}",
+                                       auth=False)).json()["records"]
+            if not rows:
+                return known
+            known = await verify_chain(self.backend, [codec.b64d(r) for r in rows[:MAX_CHAIN]], known=known,
+                                       account_id=account_id, certified=certified)
+            if len(rows) < MAX_CHAIN:
+                return known
+        return known
 
     async def account_of(self, ident: str) -> str | None:
         """The gateway's hint of which account ``ident`` is or belongs to; None for none.
@@ -406,6 +411,7 @@ class GatewayClient:
 
 
 NOTICE_LIMIT = 4096
+MAX_ACCOUNT_PAGES = 64  # 64 x 256 versions of one account, read at most
 
 
 def _notice(body: bytes, row: dict) -> dict | None:
