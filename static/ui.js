@@ -288,8 +288,10 @@ export function render(root, meshkit) {
           streaming ? el("button", { type: "button", class: "button", testid: "save-streamed",
             title: "Decrypt while downloading (for large files)",
             onclick: () => guarded(`Saving ${env.name}`, async () => {
+              // a plain navigation, which the worker answers (an attachment: the page stays);
+              // a link with the download attribute would go past the worker to the gateway
               const link = el("a", { href: await meshkit.openUrl(env.root, { as: state.current, name: env.name,
-                download: true }), download: env.name || "", hidden: true });
+                download: true }), hidden: true });
               document.body.append(link);
               link.click();
               link.remove();

@@ -424,3 +424,25 @@ def test_the_app_starts_offline_seals_into_the_outbox_and_the_worker_boots_offli
     context.set_offline(False)
     call(page, "return await meshkit.jobs.run();")
     assert wait_job(page, sealed["job"])["state"] == "done"
+
+
+def test_the_save_button_streams_the_file_through_the_worker(app):
+    """The button a user clicks: the worker answers (not the gateway), byte-exact, under the
+    sender's file name; nothing is held whole in the page."""
+    context, page = app
+    call(page, "return await meshkit.identity.create('saver');")
+    sealed = call(page, RANDOM_BYTES_JS + """
+      const env = await meshkit.seal(new File([data], 'holiday video.mp4', {type: 'video/mp4'}),
+                                     {from: 'saver', name: 'holiday video.mp4', mode: 'direct'});
+      return {...env, digest: Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', data)))};""",
+                  {"size": 3 * MiB + 17})
+    page.reload()
+    boot(page)
+    row = page.locator(f"[data-testid=envelope-row][data-root='{sealed['root']}']")
+    row.wait_for(timeout=30_000)
+    with page.expect_download(timeout=60_000) as download:
+        row.get_by_test_id("save-streamed").click()
+    path = download.value.path()
+    assert download.value.suggested_filename == "holiday video.mp4"
+    assert list(hashlib.sha256(open(path, "rb").read()).digest()) == sealed["digest"]
+    assert page.get_by_test_id("error").is_hidden()
