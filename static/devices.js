@@ -177,7 +177,7 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
   shown.append(el("p", {}, "Comparison code: ", code), canvas, el("div", { class: "row" }, linkText, copy),
     el("p", { class: "hint" }, "Waiting for a device of your account to approve… (2 minutes)"));
 
-  const card = el("section", { class: "card", "aria-labelledby": "join-h", testid: "join" },
+  const card = el("section", { class: "card first-step", "aria-labelledby": "join-h", testid: "join" },
     el("h2", { id: "join-h" }, "Already have an account?"),
     el("p", { class: "hint" }, "Use it on this browser too: link it from a device you already use, or, if you " +
       "lost them all, recover it with your 24-word recovery phrase."),

@@ -38,7 +38,7 @@ export function recoveryKit(meshkit, { el, guarded, say, onConfirmed }) {
 
   const warning = el("strong", {}, "Write them down or download the kit now: MeshKit does not keep them and " +
     "cannot show them again.");
-  const card = el("section", { class: "card wide kit", "aria-labelledby": "kit-h", hidden: true, testid: "kit" },
+  const card = el("section", { class: "card wide kit first-step", "aria-labelledby": "kit-h", hidden: true, testid: "kit" },
     el("h2", { id: "kit-h" }, "Your recovery kit"),
     el("p", {}, "These 24 words are the only way back into your account if you lose every device. ", warning),
     facts, words, el("div", { class: "row" }, download), confirm);

@@ -34,8 +34,25 @@ export function render(root, meshkit) {
   const state = { identities: [], contacts: [], current: localStorage.getItem("meshkit.identity") || "" };
   const streaming = !!(navigator.serviceWorker && navigator.serviceWorker.controller); // the worker serves opens
 
+  const header = el("header", { class: "top" }, el("h1", {}, el("img", { src: new URL("icons/icon.svg", import.meta.url).href,
+    alt: "", width: "28", height: "28" }), " MeshKit"),
+  el("p", {}, "End-to-end-encrypted file sharing. Keys never leave this browser."));
   const alertBox = el("div", { class: "alert", role: "alert", testid: "error", hidden: true });
   const notice = el("div", { class: "notice", role: "status", "aria-live": "polite", testid: "notice" });
+  // Feedback goes where the user is: right after the control they last used (its row,
+  // form, list item or table cell), scrolled into view; the alert and the notice are live
+  // regions, so screen readers announce them wherever they are.
+  let lastAction = null;
+  for (const type of ["click", "submit", "change"]) {
+    root.addEventListener(type, (event) => { if (event.target.closest(".card")) lastAction = event.target; }, true);
+  }
+  function placeNearAction(box) {
+    const spot = lastAction && lastAction.isConnected && lastAction.closest("td, li, form, .row, .drop");
+    if (!spot) return header.after(box);
+    if (spot.tagName === "TD" || spot.tagName === "LI") spot.append(box);
+    else spot.after(box);
+    box.scrollIntoView({ block: "nearest" });
+  }
   function showError(error, context) {
     const code = error && error.code;
     const sentence = (ERRORS[code] && ERRORS[code].message) || (error && error.message) || String(error);
@@ -45,10 +62,12 @@ export function render(root, meshkit) {
     alertBox.dataset.code = code || "";
     alertBox.hidden = false;
     notice.textContent = "";
+    placeNearAction(alertBox);
   }
   function say(text) {
     notice.textContent = text;
     alertBox.hidden = true;
+    placeNearAction(notice);
   }
   async function guarded(context, action) {
     try {
@@ -65,8 +84,9 @@ export function render(root, meshkit) {
   const fingerprintLabel = el("dt", {}, "Fingerprint");
   const deviceFingerprint = el("code", { class: "id", testid: "device-fingerprint" });
   const idText = el("code", { class: "id", testid: "identity-id" });
-  const nameInput = el("input", { id: "identity-name", testid: "identity-name", placeholder: "e.g. mobile-owner",
+  const nameInput = el("input", { id: "identity-name", testid: "identity-name", placeholder: "e.g. alice-laptop",
     autocomplete: "off", maxlength: "128", required: true });
+  const createLabel = el("label", { for: "identity-name" }, "New identity");
   const createForm = el("form", { class: "inline", onsubmit: async (event) => {
     event.preventDefault();
     const name = nameInput.value.trim();
@@ -79,7 +99,7 @@ export function render(root, meshkit) {
       await refreshAll();
       if (made.recoveryPhrase) kit.show(made.name, made);  // shown this once
     }
-  } }, el("label", { for: "identity-name" }, "New identity"), nameInput,
+  } }, createLabel, nameInput,
     el("button", { type: "submit", testid: "identity-create" }, "Create"));
 
   identitySelect.addEventListener("change", async () => {
@@ -100,8 +120,7 @@ export function render(root, meshkit) {
   const recordOut = el("textarea", { class: "record-out", readonly: true, rows: "3", hidden: true, testid: "record-out",
     "aria-label": "My contact link" });
 
-  const whoami = el("section", { class: "card", "aria-labelledby": "who-h" },
-    el("h2", { id: "who-h" }, "Identity"),
+  const identityFacts = el("div", { testid: "identity-facts" },
     el("div", { class: "row" }, el("label", { for: "identity-select" }, "Acting as"), identitySelect),
     el("dl", { class: "facts" },
       fingerprintLabel, el("dd", {}, fingerprint),
@@ -109,7 +128,12 @@ export function render(root, meshkit) {
       el("dt", {}, "Device id"), el("dd", {}, idText)),
     el("p", { class: "hint" }, "Compare your fingerprint with your contacts over another channel (in person, a " +
       "call) before trusting them; it stays the same on all your devices and after a recovery."),
-    el("div", { class: "row" }, copyRecord), recordOut, createForm);
+    el("div", { class: "row" }, copyRecord), recordOut);
+  const whoTitle = el("h2", { id: "who-h" }, "Identity");
+  const firstStep = el("p", { class: "lead", testid: "first-step" }, "Start here: choose a name for yourself on " +
+    "this device and press Create. You get an account that works on all your devices, and a recovery kit to keep safe.");
+  const whoami = el("section", { class: "card first-step", "aria-labelledby": "who-h" },
+    whoTitle, firstStep, identityFacts, createForm);
 
   const kit = recoveryKit(meshkit, { el, guarded, say, onConfirmed: () => renderCaps() });
   const account = accountCard(meshkit, { el, guarded, say, formatDate, shortId, onChange: () => renderCaps() });
@@ -122,8 +146,10 @@ export function render(root, meshkit) {
 
   // --- capability report ---------------------------------------------------------------
   const caps = el("dl", { class: "facts caps", testid: "capabilities" });
+  // details for the curious (and for support), folded away from the first view
   const capsCard = el("section", { class: "card wide", "aria-labelledby": "caps-h" },
-    el("h2", { id: "caps-h" }, "What this browser provides"), caps);
+    el("details", { class: "caps-details" }, el("summary", {}, el("h2", { id: "caps-h" }, "What this browser provides")),
+      caps));
 
   async function renderCaps() {
     const report = await guarded("Reading capabilities", () => meshkit.capabilities());
@@ -404,7 +430,8 @@ export function render(root, meshkit) {
           " from ", el("span", {}, names[m.share.sharer] || shortId(m.share.sharer))),
         el("small", {}, [what ? formatSize(what.size) : "", formatDate(m.created),
           m.share.expires ? `expires ${formatDate(m.share.expires)}` : ""].filter(Boolean).join(" · ")),
-        el("button", { type: "button", testid: "inbox-open", onclick: () => download(m.share.root, "", 0) }, "Open")))
+        el("button", { type: "button", testid: "inbox-open",
+          onclick: () => download(m.share.root, what && what.name ? what.name : "", 0) }, "Open")))
       : [el("li", { class: "hint" }, "Nothing shared with you yet.")]));
   }
 
@@ -425,6 +452,12 @@ export function render(root, meshkit) {
     deviceFingerprint.textContent = me ? me.fingerprint : "—";
     idText.textContent = me ? me.id : "—";
     join.card.hidden = !!(me && me.account);
+    // the first run shows one step (create, or join an account you have); the rest after
+    document.documentElement.dataset.firstRun = String(!state.identities.length);
+    whoTitle.textContent = state.identities.length ? "Identity" : "Create your account";
+    firstStep.hidden = !!state.identities.length;
+    identityFacts.hidden = !state.identities.length;
+    createLabel.textContent = state.identities.length ? "New identity" : "Your name";
     copyRecord.disabled = !me;
     recordOut.hidden = true;
     renderRecipients();
@@ -433,8 +466,7 @@ export function render(root, meshkit) {
   }
 
   root.replaceChildren(
-    el("header", { class: "top" }, el("h1", {}, el("img", { src: new URL("icons/icon.svg", import.meta.url).href, alt: "", width: "28", height: "28" }), " MeshKit"),
-      el("p", {}, "End-to-end-encrypted file sharing. Keys never leave this browser.")),
+    header,
     alertBox, notice,
     el("div", { class: "grid" }, kit.card, whoami, join.card, account.card, contactsCard, inboxCard, sealCard,
       outboxCard, envelopesCard, capsCard));

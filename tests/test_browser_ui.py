@@ -10,8 +10,13 @@ SHOTS = os.environ.get("MESHKIT_SCREENSHOTS")  # a directory: save screenshots t
 
 
 def shot(page: Page, name: str) -> None:
+    """The page at 1280x800 and at 390x844, as it is now (to look at)."""
     if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"ui-{name}.png"), full_page=True)
+        size = page.viewport_size
+        for width, height in ((1280, 800), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.screenshot(path=os.path.join(SHOTS, f"ui-{name}-{width}.png"))
+        page.set_viewport_size(size)
 
 
 def app(page: Page) -> None:
@@ -114,11 +119,21 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
     assert open(download.value.path(), "rb").read() == b"meet at noon"
     assert download.value.suggested_filename == "notes.txt"  # saved under the sender's name
 
+    # on a phone: the file's actions are inside the screen, not in a sideways-scrolling table
+    alice.set_viewport_size({"width": 390, "height": 844})
+    for action in ("open", "share", "revoke"):
+        box = row.get_by_test_id(action).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (action, box)
+    assert alice.evaluate("document.documentElement.scrollWidth") <= 390
     row.get_by_test_id("revoke").click()
     expect(alice.get_by_test_id("notice")).to_contain_text("Stopped sharing “notes.txt” with ui-bob")
+    bob.set_viewport_size({"width": 390, "height": 844})
     item.get_by_test_id("inbox-open").click()
     alert = bob.get_by_test_id("error")
     expect(alert).to_be_visible()
+    # where the user is looking: at the item they pressed, inside the screen
+    assert alert.evaluate("(e) => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }")
+    assert alert.evaluate("(e) => !!e.closest('[data-testid=inbox-item]')")
     expect(alert).to_contain_text("revoked by its owner")
     expect(alert).to_have_attribute("data-code", "revoked")
     shot(bob, "revoked")
