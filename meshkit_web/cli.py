@@ -137,6 +137,7 @@ async def cmd_seal(args, store: FileStore) -> None:
             if account is not None:  # every device of my account, and its recovery key
                 recipients += account_recipients(account)
             recipients = distinct(recipients)
+            await client.check_room(size, len(recipients) + 1)  # too big is said now, not after uploading
             with _progress(size, "seal+upload") as bar:
                 root = await client.seal_upload(_file_chunks(args.file, bar), recipients=recipients,
                                                 segment_size=args.segment_size, include_sender=not args.no_self,

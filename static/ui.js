@@ -5,6 +5,8 @@ import { ERRORS } from "./errors.js";  // Core's error registry, written by buil
 import { recoveryKit } from "./kit.js";
 
 
+const INBOX_POLL_MS = 3000;
+
 const JOB_STATES = {
   staging: "encrypting…", queued: "waiting to upload", uploading: "uploading", retrying: "will retry",
   done: "uploaded", failed: "stopped",
@@ -208,9 +210,12 @@ export function render(root, meshkit) {
       sealProgress.max = 1;
       sealProgress.value = 1;
       sealStatus.textContent = env.status === "queued" ? "Queued" : "Done";
+      const why = env.queued_because === "rate_limited" ? "The gateway asks for a pause (too many requests)"
+        : env.queued_because === "policy_unavailable" ? "A policy provider is not answering"
+        : "The gateway cannot be reached";
       say(env.status === "queued"
-        ? `Encrypted “${env.name}”. The gateway cannot be reached, so it waits in the outbox and uploads in the background.`
-        : `Encrypted and uploaded “${env.name}”: ${env.root}`);
+        ? `Encrypted “${env.name}”. ${why}, so it waits in the outbox and uploads in the background.`
+        : `Encrypted and uploaded “${env.name}”.`);
       await Promise.all([renderEnvelopes(), renderJobs()]);
     } else {
       sealStatus.textContent = "Failed";
@@ -402,8 +407,29 @@ export function render(root, meshkit) {
 
   // --- inbox -----------------------------------------------------------------------------
   const inboxList = el("ul", { class: "inbox", testid: "inbox" });
+  const inboxBadge = el("span", { class: "badge", testid: "inbox-new", hidden: true, "aria-live": "polite" });
+  // new shares show up by themselves while the page is open and visible: a light look at
+  // the gateway's mailbox every few seconds (unread notices only)
+  let seenMessages = null;
+  async function watchInbox() {
+    if (state.current && document.visibilityState === "visible") {
+      const current = state.current;
+      const unread = await meshkit.inbox(current).catch(() => null);
+      if (unread && current === state.current) {
+        const ids = new Set(unread.filter((m) => m.kind === "share" || m.kind === "sealed").map((m) => m.id));
+        const fresh = seenMessages ? [...ids].filter((id) => !seenMessages.has(id)) : [];
+        seenMessages = ids;
+        if (fresh.length) {
+          inboxBadge.textContent = `${fresh.length} new`;
+          inboxBadge.hidden = false;
+          await renderInbox();
+        }
+      }
+    }
+    setTimeout(watchInbox, INBOX_POLL_MS);
+  }
   const inboxCard = el("section", { class: "card", "aria-labelledby": "inbox-h" },
-    el("h2", { id: "inbox-h" }, "Shared with me"),
+    el("h2", { id: "inbox-h" }, "Shared with me ", inboxBadge),
     el("button", { type: "button", class: "link", testid: "inbox-refresh", onclick: () => renderInbox() }, "Refresh"),
     inboxList);
 
@@ -430,13 +456,14 @@ export function render(root, meshkit) {
           " from ", el("span", {}, names[m.share.sharer] || shortId(m.share.sharer))),
         el("small", {}, [what ? formatSize(what.size) : "", formatDate(m.created),
           m.share.expires ? `expires ${formatDate(m.share.expires)}` : ""].filter(Boolean).join(" · ")),
-        el("button", { type: "button", testid: "inbox-open",
+        el("button", { type: "button", testid: "inbox-open", onfocus: () => { inboxBadge.hidden = true; },
           onclick: () => download(m.share.root, what && what.name ? what.name : "", 0) }, "Open")))
       : [el("li", { class: "hint" }, "Nothing shared with you yet.")]));
   }
 
   // --- layout and refresh ----------------------------------------------------------------
   async function refreshAll() {
+    seenMessages = null;  // the next look at the mailbox sets what counts as new
     state.identities = await guarded("Listing identities", () => meshkit.identity.list()) || [];
     state.contacts = await guarded("Listing contacts", () => meshkit.contacts.list()) || [];
     if (!state.identities.some((i) => i.name === state.current)) state.current = state.identities[0]?.name || "";
@@ -481,6 +508,7 @@ export function render(root, meshkit) {
   }
   window.addEventListener("hashchange", () => { offerContactLink(); account.offer(); });
   refreshAll().then(() => {
+    watchInbox();
     offerContactLink();
     account.offer();
     document.documentElement.dataset.meshkitUi = "ready";

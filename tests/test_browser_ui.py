@@ -3,8 +3,11 @@
 import json
 import os
 import re
+import time
 
 from playwright.sync_api import Page, expect
+
+from test_browser_core import call
 
 SHOTS = os.environ.get("MESHKIT_SCREENSHOTS")  # a directory: save screenshots there to look at
 
@@ -137,3 +140,23 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
     expect(alert).to_contain_text("revoked by its owner")
     expect(alert).to_have_attribute("data-code", "revoked")
     shot(bob, "revoked")
+
+
+def test_a_new_share_appears_by_itself(two_users):
+    """Bob's page is open and left alone; Alice shares: it shows up within seconds, badged."""
+    alice, bob = two_users
+    for page in (alice, bob):
+        app(page)
+    call(alice, "return await meshkit.identity.create('live-alice');")
+    made = call(bob, "return await meshkit.identity.create('live-bob');")
+    bob.reload()
+    app(bob)
+    time.sleep(4)  # the page has looked at the mailbox once: what is there now is not new
+    sealed = call(alice, """const f = new File([new TextEncoder().encode('fresh')], 'fresh.txt', {type: 'text/plain'});
+                            return await meshkit.seal(f, {from: 'live-alice', name: 'fresh.txt', mode: 'direct'});""")
+    call(alice, "return await meshkit.share(arg.root, {from: 'live-alice', to: arg.to});",
+         {"root": sealed["root"], "to": made["id"]})
+    item = bob.locator(f"[data-testid=inbox-item][data-root='{sealed['root']}']")
+    item.wait_for(timeout=15_000)  # no click on Refresh
+    expect(item.get_by_test_id("inbox-name")).to_have_text("fresh.txt")
+    expect(bob.get_by_test_id("inbox-new")).to_have_text("1 new")

@@ -75,3 +75,26 @@ def test_the_cli_saves_under_the_senders_name_and_never_over_a_file(tmp_path):
     again = meshkit(home, "open", tmp_path / "e.car", "--as", "me", cwd=inbox, check=False)
     assert again.returncode == 1 and "exists here already" in again.stderr
     assert (inbox / "Q3 report (final).pdf").read_bytes() == b"%PDF quarterly"
+
+
+def test_a_file_bigger_than_the_quota_is_refused_before_any_upload(tmp_path, backend):
+    """The quota is checked first, with the numbers: nothing uploaded, and it says by how much."""
+    from meshkit_web.clients.gateway import GatewayClient
+    from meshkit_web.core.errors import QuotaExceededError
+    from meshkit_web.core.identity import create_identity
+    from meshkit_web.gateway.app import create_app
+    from meshkit_web.gateway.config import GatewayConfig
+    from meshkit_web.providers.embedded import EmbeddedProvider
+    from servers import ServerThread
+    config = GatewayConfig(data_dir=str(tmp_path / "gw"), storage_quota=1 << 20)
+    with ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "gw" / "blocks")))) as server:
+        async def go():
+            async with GatewayClient(server.url, backend, await create_identity(backend, "big", NOW)) as client:
+                await client.publish()
+                with pytest.raises(QuotaExceededError) as refused:
+                    await client.check_room(3 << 20, 1)
+                await client.check_room(100_000, 1)  # a small one fits
+                return str(refused.value), (await client.request("GET", "/v1/usage")).json()
+        message, usage = run(go())
+    assert "1.0 MiB quota" in message and "too much" in message and "3.0 MiB" in message
+    assert usage["stored"] == 0 and usage["storage_quota"] == 1 << 20

@@ -19,10 +19,10 @@ from ..core.auth import challenge_message
 from ..core.backend import CryptoBackend
 from ..core.capsule import Capsule, make_capsule, verify_capsule
 from ..core.cid import cid_str
-from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal
+from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal, sealed_size
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError, error_for_code)
-from ..core.errors import LimitExceededError  # noqa: I001 - kept apart from the list above
+from ..core.errors import LimitExceededError, QuotaExceededError  # noqa: I001 - kept apart from the list above
 from ..core.identity import Identity, PublicIdentity, record_from_json
 from ..core.limits import MAX_REPLY_SIZE, block_limit
 from ..core.proof import SEALED, SHARED, make_proof
@@ -207,6 +207,17 @@ class GatewayClient:
             return None
         account = answer.get("account") if isinstance(answer, dict) else None
         return account if isinstance(account, str) and is_identity_id(account) else None
+
+    async def check_room(self, size: int, recipients: int) -> None:
+        """Refuse, before any upload, an envelope that cannot fit in this identity's storage
+        quota: QuotaExceededError saying by how much (a retry cannot help with that)."""
+        room = (await self.request("GET", "/v1/usage")).json()
+        need = sealed_size(size, recipients)
+        free = room["storage_quota"] - room["stored"]
+        if need > free:
+            raise QuotaExceededError(
+                f"this file needs {_mib(need)} and {_mib(max(free, 0))} of your {_mib(room['storage_quota'])} quota "
+                f"is free: {_mib(need - max(free, 0))} too much (delete or unpin something, or ask for more)")
 
     # --- blocks ----------------------------------------------------------------------------
     async def put_block(self, cid: bytes, data: bytes) -> None:
@@ -427,3 +438,7 @@ def _notice(body: bytes, row: dict) -> dict | None:
         return {"root": notice["root"], "capsule": None, "sharer": row.get("sender"), "expires": None,
                 "policy": None, "sealed": True}
     return notice
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"

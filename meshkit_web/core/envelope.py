@@ -124,6 +124,13 @@ def derive_keys(content_key: bytes) -> tuple[bytes, bytes]:
     return kdf.hkdf(content_key, PAYLOAD_KEY_INFO), kdf.hkdf(content_key, COMMITMENT_INFO)
 
 
+def sealed_size(size: int, recipients: int, segment_size: int = DEFAULT_SEGMENT_SIZE) -> int:
+    """An upper bound of the bytes an envelope of ``size`` plaintext bytes stores: every
+    segment's tag, the header with its links and recipient entries, the metadata."""
+    count = segment_count(size, segment_size)
+    return size + count * (TAG_LEN + LINK_ENCODED_LEN) + recipients * RECIPIENT_ENCODED_LEN + HEADER_RESERVE
+
+
 def segment_count(size: int, segment_size: int) -> int:
     return max(1, -(-size // segment_size))
 

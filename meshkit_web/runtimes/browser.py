@@ -262,6 +262,7 @@ class Runtime(AccountMethods):
         report = on_progress if on_progress is not None and on_progress is not js.undefined else None
         if mode == "direct" or (mode == "auto" and bool(js.navigator.onLine)):
             try:
+                await client.check_room(total, len(recipients))  # too big is said now, not after uploading
                 root = await self._seal_direct(client, blob, recipients, report, described)
                 entry.update(root=cid_str(root), job=None, status="uploaded")
                 await self.store.add_envelope(client.identity.id, entry)
@@ -271,6 +272,7 @@ class Runtime(AccountMethods):
                 if mode == "direct" or exc.code not in TEMPORARY:
                     raise
                 log.info("gateway unavailable (%s): sealing into the outbox", exc.code)
+                entry["queued_because"] = exc.code  # the app says why: offline is not "slow down"
         job = await self.outbox.stage(client, self._sealed_blocks(client, blob, recipients, report, described),
                                       gateway=self.gateway, name=entry["name"], size=total,
                                       recipients=entry["recipients"])

@@ -23,6 +23,13 @@ def router(gw: Gateway) -> APIRouter:
                 "pin_quota": config.pin_quota, "storage_quota": config.storage_quota,
                 "provider": gw.provider.name, "token_ttl": config.token_ttl}
 
+    @api.get("/v1/usage", tags=["service"])
+    async def usage(identity: str = gw.requires("blocks:write")):
+        """What the caller stores and may store: so a client can say "this file is 300 MB
+        over your quota" before uploading any of it."""
+        return {"stored": await gw.store.stored_bytes(identity), "storage_quota": config.storage_quota,
+                "pinned": await gw.store.pinned_bytes(identity), "pin_quota": config.pin_quota}
+
     @api.api_route("/api/v0/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"],
                    include_in_schema=False)
     async def refuse_rpc(rest: str):
