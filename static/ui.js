@@ -412,7 +412,10 @@ export function render(root, meshkit) {
   // the gateway's mailbox every few seconds (unread notices only)
   let seenMessages = null;
   async function watchInbox() {
-    if (state.current && document.visibilityState === "visible") {
+    if (!state.current) {  // an identity made elsewhere (another tab, the API): leave the first run
+      const made = await meshkit.identity.list().catch(() => []);
+      if (made.length) await refreshAll();
+    } else if (document.visibilityState === "visible") {
       const current = state.current;
       const unread = await meshkit.inbox(current).catch(() => null);
       if (unread && current === state.current) {

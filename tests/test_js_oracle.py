@@ -158,7 +158,7 @@ def test_js_client_reads_our_car(case, sealed, home):
     assert jh["nonce_prefix_hex"] == header.nonce_prefix.hex()
     assert jh["commitment_hex"] == header.commitment.hex()
     assert jh["keys"] == sorted(["meshkit", "v", "suite", "segment_size", "size", "nonce_prefix", "commitment",
-                                 "segments", "recipients", "sender", "created", "sig"])
+                                 "segments", "recipients", "sender", "created", "sig", "meta"])  # the CLI seals the file's name
 
 
 def test_segment_counts_cover_the_cases(sealed):
