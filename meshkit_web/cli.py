@@ -123,7 +123,19 @@ async def _gateway_client(args, store: FileStore, name: str):
     return client
 
 
+def _env_gateway() -> str | None:
+    value = os.environ.get(GATEWAY_ENV)
+    if not value:
+        return None
+    try:
+        return gateway_url(value)
+    except argparse.ArgumentTypeError:
+        raise InvalidArgumentError(f"${GATEWAY_ENV} is not a gateway URL") from None
+
+
 async def cmd_seal(args, store: FileStore) -> None:
+    if not args.car and not args.gateway:
+        args.gateway = _env_gateway()  # $MESHKIT_GATEWAY when neither is given
     if bool(args.car) == bool(args.gateway):
         raise MeshKitError("seal needs exactly one of --car OUT.car or --gateway URL")
     sender = await store.load(args.sender)
@@ -164,7 +176,7 @@ async def cmd_seal(args, store: FileStore) -> None:
 def _out_path(opened, out: str | None) -> str:
     """--out, or else the sender's file name made safe (core.metadata), never over a file."""
     if out:
-        return out
+        return out  # "-": standard output
     meta = opened.metadata
     path = safe_filename(meta.name if meta else "", fallback=cid_str(opened.header.root) + ".bin")
     if os.path.lexists(path):
@@ -173,12 +185,19 @@ def _out_path(opened, out: str | None) -> str:
 
 
 async def _write_plaintext(opened, out_path: str, store: FileStore) -> None:
-    """Plaintext goes to a temp file, renamed only once every segment authenticated."""
+    """Plaintext goes to a temp file, renamed only once every segment authenticated; to
+    standard output ("-") each segment once it authenticated (a failure later exits non-zero
+    after what came before, as age does: check the exit code in a pipe)."""
     header = opened.header
     sender = await store.known(header.sender_id)
     who = f"{sender.name!r} ({header.sender_id})" if sender else f"unknown sender {header.sender_id}"
     meta = opened.metadata
     say(f"from {who}" + (f": {meta.name!r}, {meta.type}" if meta else ""), err=True)
+    if out_path == "-":
+        async for chunk in opened.plaintext():
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return
     directory = os.path.dirname(os.path.abspath(out_path))
     fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=directory)
     try:
@@ -194,6 +213,8 @@ async def _write_plaintext(opened, out_path: str, store: FileStore) -> None:
 
 async def cmd_open(args, store: FileStore) -> None:
     identity = await store.load(args.identity)
+    if not args.gateway and not os.path.exists(args.source):
+        args.gateway = _env_gateway()  # a root CID, not a CAR file here: through $MESHKIT_GATEWAY
     if args.gateway:
         root = parse_cid(args.source)
         async with await _gateway_client(args, store, args.identity) as client:
@@ -211,7 +232,8 @@ async def cmd_open(args, store: FileStore) -> None:
             opened = await open_envelope(store.backend, root, reader.get_block, identity)
             out = _out_path(opened, args.out)
             await _write_plaintext(opened, out, store)
-    say(f"opened {cid_str(root)}: {opened.header.size} bytes -> {out}")
+    say(f"opened {cid_str(root)}: {opened.header.size} bytes -> {'standard output' if out == '-' else out}",
+        err=out == "-")
 
 
 def _expiry(text: str | None) -> int | None:
@@ -268,6 +290,17 @@ async def cmd_publish(args, store: FileStore) -> None:
     say(f"published {result['id']} (fingerprint {result['fingerprint']}) to {redact_url(args.gateway)}")
 
 
+GATEWAY_ENV = "MESHKIT_GATEWAY"
+
+
+def add_gateway(parser, help: str | None = None) -> None:
+    """--gateway URL, required unless $MESHKIT_GATEWAY names one (checked the same way)."""
+    default = os.environ.get(GATEWAY_ENV) or None
+    parser.add_argument("--gateway", metavar="URL", type=gateway_url, required=default is None,
+                        default=default,  # argparse checks a string default with ``type`` too
+                        help=(help or "the gateway") + f" (default: ${GATEWAY_ENV})")
+
+
 def gateway_url(text: str) -> str:
     """A --gateway value: http(s)://[user:pass@]host[:port][/path]. Refused (without echoing
     it: it may hold a password) when it does not parse."""
@@ -313,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = identity.add_parser("publish", help="publish an identity's public record to a gateway's directory")
     p.add_argument("name")
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("seal", help="encrypt a file into an envelope (a CARv1 file, or uploaded to a gateway)")
@@ -333,8 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("open", help="verify and decrypt an envelope")
     p.add_argument("source", help="a CAR file, or with --gateway the root CID")
     p.add_argument("--as", dest="identity", required=True, help="your identity name")
-    p.add_argument("--out", help="where to write the plaintext (default: the sender's file name, made safe, "
-                                 "in this folder; an existing file is never overwritten)")
+    p.add_argument("--out", help="where to write the plaintext, '-' for standard output (default: the "
+                                 "sender's file name, made safe, in this folder; an existing file is never "
+                                 "overwritten)")
     p.add_argument("--root", help="root CID (default: the CAR's single root)")
     p.add_argument("--gateway", metavar="URL", type=gateway_url, help="download through this gateway (each block CID-checked)")
     p.set_defaults(func=cmd_open)
@@ -347,23 +381,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "Unix seconds or ISO 8601 with a zone (2027-01-31T12:00:00Z); a bare number is a "
                    "Unix time, never a duration")
     p.add_argument("--policy", help="policy reference checked by the gateway's policy provider at each open")
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.set_defaults(func=cmd_share)
 
     p = sub.add_parser("revoke", help="revoke your shares of an envelope to someone (future opens fail)")
     p.add_argument("root")
     p.add_argument("--from", dest="sender", required=True)
     p.add_argument("--to", required=True)
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.set_defaults(func=cmd_revoke)
 
     p = sub.add_parser("inbox", help="shares and messages sent to you")
     p.add_argument("--as", dest="identity", required=True)
     p.add_argument("--all", action="store_true", help="include acknowledged messages")
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.set_defaults(func=cmd_inbox)
 
-    cli_accounts.add_parsers(sub, identity, gateway_url)
+    cli_accounts.add_parsers(sub, identity, add_gateway)
 
     p = sub.add_parser("serve", help="run the gateway (embedded blockstore + SQLite by default)")
     p.add_argument("--data", default=os.environ.get("MESHKIT_DATA", "./meshkit-data"),

@@ -174,42 +174,42 @@ async def cmd_library(args, store) -> None:
         say("the library is empty", err=True)
 
 
-def add_parsers(sub, identity, gateway_url) -> None:
+def add_parsers(sub, identity, add_gateway) -> None:
     p = identity.add_parser("recover", help="recover an account on this machine from its recovery phrase "
                                              "(read from the terminal or standard input, never arguments)")
     p.add_argument("name", help="a new identity name for this device")
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.set_defaults(func=cmd_identity_recover)
 
     p = sub.add_parser("library", help="your account's library: your envelopes with their names, and what "
                                        "was shared or sealed to you (the same on every device)")
     p.add_argument("--as", dest="identity", required=True, help="this device's identity")
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.set_defaults(func=cmd_library)
 
     device = sub.add_parser("device", help="the devices of your account").add_subparsers(dest="action",
                                                                                          required=True)
     p = device.add_parser("list", help="the account's devices")
     p.add_argument("--as", dest="identity", required=True)
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.set_defaults(func=cmd_device_list)
     p = device.add_parser("link", help="make this machine a device of an account: prints a link to open "
                                        "on an existing device, then waits")
     p.add_argument("name", help="this device's identity name")
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_device_link)
     p = device.add_parser("approve", help="add the device that shows LINK and a comparison code")
     p.add_argument("link")
     p.add_argument("--code", required=True, help="the comparison code the new device shows")
     p.add_argument("--as", dest="identity", required=True)
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_device_approve)
     p = device.add_parser("remove", help="remove devices from the account (a lost laptop, an old phone)")
     p.add_argument("device", nargs="+", help="device id(s), from 'device list'")
     p.add_argument("--as", dest="identity", required=True)
-    p.add_argument("--gateway", required=True, metavar="URL", type=gateway_url)
+    add_gateway(p)
     p.add_argument("--with-phrase", action="store_true",
                    help="sign with the recovery phrase (read from the terminal or standard input)")
     p.set_defaults(func=cmd_device_remove)

@@ -98,3 +98,24 @@ def test_a_file_bigger_than_the_quota_is_refused_before_any_upload(tmp_path, bac
         message, usage = run(go())
     assert "1.0 MiB quota" in message and "too much" in message and "3.0 MiB" in message
     assert usage["stored"] == 0 and usage["storage_quota"] == 1 << 20
+
+
+def test_the_cli_writes_to_standard_output_and_takes_the_gateway_from_the_environment(fresh_gateway, tmp_path):
+    import os
+    import subprocess
+    import sys
+    home = tmp_path / "home"
+    env = {**os.environ, "MESHKIT_GATEWAY": fresh_gateway}
+    run_cli = lambda *args, **kw: subprocess.run([sys.executable, "-m", "meshkit_web", "--home", str(home), *map(str, args)],  # noqa: E731
+                                                 capture_output=True, env=env, timeout=120, **kw)
+    assert run_cli("identity", "create", "piper").returncode == 0
+    assert run_cli("identity", "publish", "piper").returncode == 0  # no --gateway: from the environment
+    data = os.urandom(300_000)
+    (tmp_path / "blob.bin").write_bytes(data)
+    sealed = run_cli("seal", tmp_path / "blob.bin", "--from", "piper")
+    root = sealed.stdout.decode().split()[-1]
+    opened = run_cli("open", root, "--as", "piper", "--out", "-")
+    assert opened.returncode == 0 and opened.stdout == data  # only the plaintext on stdout
+    env["MESHKIT_GATEWAY"] = "not a url"
+    bad = run_cli("inbox", "--as", "piper")
+    assert bad.returncode == 2 and b"not a gateway URL" in bad.stderr
