@@ -24,6 +24,7 @@ from . import cli_accounts, cli_output
 from .cli_output import say
 from .clients.accounts import account_reaching, account_recipients, remember_shares, revoke_from, share_with
 from .core.cid import cid_str, parse_cid
+from .core.contact_link import check_linked, parse_contact_link
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
 from .core.errors import InvalidArgumentError, MeshKitError
 from .core.expiry import parse_expiry
@@ -74,11 +75,25 @@ async def cmd_identity_list(args, store: FileStore) -> None:
 
 
 async def cmd_contact_add(args, store: FileStore) -> None:
-    with open(args.file) as f:
-        try:
-            record = json.load(f)
-        except json.JSONDecodeError:
-            raise MeshKitError(f"{args.file} is not a JSON identity record") from None
+    """A record's JSON file, or the app's contact link (a short one is checked against the
+    gateway's directory record: the same id and fingerprint, or refused)."""
+    if "#contact=" in args.file or args.file.startswith("contact="):
+        linked = parse_contact_link(args.file)
+        if isinstance(linked, tuple):
+            gateway = args.gateway or _env_gateway()
+            if not gateway:
+                raise InvalidArgumentError("a short contact link needs --gateway (its record is in the directory)")
+            from .clients.gateway import GatewayClient
+            async with GatewayClient(gateway, store.backend) as client:
+                record = check_linked(await client.resolve(linked[0]), *linked).to_json()
+        else:
+            record = json.loads(linked)
+    else:
+        with open(args.file) as f:
+            try:
+                record = json.load(f)
+            except json.JSONDecodeError:
+                raise MeshKitError(f"{args.file} is not a JSON identity record") from None
     public = await store.add_contact(record)
     say(f"added contact {public.name!r} {public.id}")
     say(f"fingerprint {public.fingerprint} (compare it with your contact before sharing)")
@@ -339,8 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     contact = sub.add_parser("contact", help="other people's public records").add_subparsers(
         dest="action", required=True)
-    p = contact.add_parser("add", help="import a public record (JSON from 'identity show')")
-    p.add_argument("file")
+    p = contact.add_parser("add", help="import a public record (JSON from 'identity show') or a contact link "
+                                       "from the app")
+    p.add_argument("file", help="a JSON file, or a contact link (quote it: it holds '#')")
+    p.add_argument("--gateway", metavar="URL", type=gateway_url, help="where a short link's record is looked up")
     p.set_defaults(func=cmd_contact_add)
     contact.add_parser("list", help="list contacts").set_defaults(func=cmd_contact_list)
 

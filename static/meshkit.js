@@ -239,6 +239,8 @@ function makeApi(py, pyodide, timings, worker) {
       create: (name) => call("identity_create", name),
       list: () => call("identity_list"),
       record: (name) => call("identity_record", name),
+      // contactLink(name) -> a short link (id + fingerprint) to send to people
+      contactLink: async (name) => location.origin + "/#" + await call("identity_contact_link", name),
       publish: (name) => call("identity_publish", name),
       // recover(name, phrase, {deviceName}) -> {account, fingerprint, device, restored}
       recover: (name, phrase, { deviceName } = {}) => call("identity_recover", name, phrase, deviceName || ""),

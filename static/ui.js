@@ -57,7 +57,10 @@ export function render(root, meshkit) {
   }
   function showError(error, context) {
     const code = error && error.code;
-    const sentence = (ERRORS[code] && ERRORS[code].message) || (error && error.message) || String(error);
+    // a few codes cover many mistakes: their own message says which one
+    const detailed = code === "invalid_argument" || code === "limit_exceeded" || code === "quota_exceeded";
+    const sentence = (detailed && error.message) || (ERRORS[code] && ERRORS[code].message) || (error && error.message)
+      || String(error);
     alertBox.replaceChildren(el("strong", {}, context ? context + ": " : ""), sentence,
       code ? el("span", { class: "code" }, ` (${code})`) : null,
       el("button", { class: "link", type: "button", "aria-label": "Dismiss", onclick: () => { alertBox.hidden = true; } }, "×"));
@@ -111,15 +114,14 @@ export function render(root, meshkit) {
   });
 
   const copyRecord = el("button", { type: "button", testid: "copy-record", onclick: () => guarded("Copying", async () => {
-    const record = await meshkit.identity.record(state.current);
-    const link = location.origin + "/#contact=" + encodeURIComponent(JSON.stringify(record));
+    const link = await meshkit.identity.contactLink(state.current);
     recordOut.value = link;
     recordOut.hidden = false;
     recordOut.select();
     try { await navigator.clipboard.writeText(link); say("Contact link copied. Send it to people who should be able to share with you."); }
     catch { say("Copy the contact link below and send it to people who should be able to share with you."); }
   }) }, "Copy my contact link");
-  const recordOut = el("textarea", { class: "record-out", readonly: true, rows: "3", hidden: true, testid: "record-out",
+  const recordOut = el("textarea", { class: "record-out", readonly: true, rows: "2", hidden: true, testid: "record-out",
     "aria-label": "My contact link" });
 
   const identityFacts = el("div", { testid: "identity-facts" },
@@ -391,7 +393,10 @@ export function render(root, meshkit) {
     const added = await guarded("Adding contact", () => meshkit.contacts.add(text.trim()));
     if (added) {
       contactInput.value = "";
-      say(`Added ${added.name}. Fingerprint ${added.fingerprint}: compare it with them.`);
+      const print = added.accountFingerprint || added.fingerprint;
+      say(`Added ${added.name}. Fingerprint ${print}: compare it with them.` + (added.sameNameAs && added.sameNameAs.length
+        ? ` You now have ${added.sameNameAs.length + 1} contacts named “${added.name}”: tell them apart by fingerprint; ` +
+          "sharing by that name is refused until you choose one." : ""));
       await refreshAll();
     }
   }

@@ -25,7 +25,8 @@ from ..clients.accounts import revoke_from, share_with
 from ..clients.fetch_client import FetchGatewayClient
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, seal
-from ..core.errors import MeshKitError, UnknownIdentityError
+from ..core.contact_link import check_linked, contact_fragment, parse_contact_link
+from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.expiry import parse_expiry
 from ..core.metadata import DEFAULT_TYPE
 from ..core.identity import PublicIdentity, create_identity, record_from_json
@@ -184,22 +185,36 @@ class Runtime(AccountMethods):
         return _public_json((await self._identity(name)).public)
 
     @api
+    async def identity_contact_link(self, name: str) -> str:
+        """The fragment of my short contact link (the page puts its own origin before it)."""
+        return contact_fragment((await self._identity(name)).public)
+
+    @api
     async def identity_publish(self, name: str) -> dict:
         return await (await self._client(name)).publish()
 
     @api
     async def contact_add(self, record) -> dict:
-        """A public record: JSON text, an object, or a link whose fragment is the record."""
+        """A contact link (short: id + fingerprint, the record fetched from the directory and
+        checked against both; or long: the record in the link), a record's JSON text, or an
+        object. The answer says when another contact already has that name."""
         record = _py(record)
+        if isinstance(record, str) and not record.strip().startswith("{"):
+            linked = parse_contact_link(record)
+            if isinstance(linked, tuple):
+                public = check_linked(await (await self._any_client()).resolve(linked[0]), *linked)
+                record = public.to_json()
+            else:
+                record = linked
         if isinstance(record, str):
-            text = record.strip()
-            if "#" in text and not text.startswith("{"):  # a contact link: ...#contact=<record>
-                fragment = text.split("#", 1)[1]
-                text = str(js.decodeURIComponent(fragment.removeprefix("contact=")))
-            record = json.loads(text)
+            try:
+                record = json.loads(record)
+            except ValueError:
+                raise InvalidArgumentError("that is neither a contact link nor a public record") from None
         public = await record_from_json(self.backend, record)
+        namesakes = [c for c in await self.store.contacts() if c.name == public.name and c.id != public.id]
         await self.store.add_contact(public)
-        answer = _public_json(public)
+        answer = {**_public_json(public), "sameNameAs": [c.id for c in namesakes]}
         try:  # and in my account's library, for my other devices
             await self.remember_contact(public)
         except MeshKitError as exc:

@@ -1,0 +1,51 @@
+"""Contact links (FORMAT.md 5.3): what one person sends another so they can share with her.
+
+A short link carries only the identity id and its fingerprint, ``#contact=<id>.<fingerprint>``
+(the fingerprint's 32 base32 characters, without dashes); the record itself comes from the
+gateway's directory, and must carry that id and have that fingerprint, or it is refused:
+a directory cannot substitute keys for a link someone sent. The older long form
+(``#contact=<the record's JSON>``) is still read. Pure: no I/O.
+"""
+
+import re
+from urllib.parse import unquote
+
+from .errors import IdentityMismatchError, InvalidArgumentError
+from .identity import PublicIdentity
+from .signing import is_identity_id
+
+PREFIX = "contact="
+_FINGERPRINT = re.compile(r"^[A-Z2-7]{32}$")
+MAX_LINK = 8192
+
+
+def contact_fragment(public: PublicIdentity) -> str:
+    """The URL fragment (without '#') of a short contact link."""
+    return f"{PREFIX}{public.id}.{public.fingerprint.replace('-', '')}"
+
+
+def parse_contact_link(text: str) -> tuple[str, str] | str:
+    """A link (or its fragment): (id, fingerprint with dashes) for a short one, or the
+    record's JSON text for a long one. InvalidArgumentError for anything else."""
+    text = str(text).strip()
+    if len(text) > MAX_LINK:
+        raise InvalidArgumentError("that contact link is far too long")
+    fragment = text.split("#", 1)[1] if "#" in text else text
+    if not fragment.startswith(PREFIX):
+        raise InvalidArgumentError("not a MeshKit contact link (…#contact=…)")
+    value = unquote(fragment[len(PREFIX):])
+    if value.lstrip().startswith("{"):
+        return value
+    ident, _, fingerprint = value.partition(".")
+    fingerprint = fingerprint.replace("-", "").upper()
+    if not is_identity_id(ident) or not _FINGERPRINT.match(fingerprint):
+        raise InvalidArgumentError("that contact link is damaged: check it was copied whole")
+    return ident, "-".join(fingerprint[i:i + 4] for i in range(0, 32, 4))
+
+
+def check_linked(public: PublicIdentity, ident: str, fingerprint: str) -> PublicIdentity:
+    """The directory's record for a short link: its id and fingerprint must be the link's."""
+    if public.id != ident or public.fingerprint != fingerprint:
+        raise IdentityMismatchError("the directory's record does not match the contact link's fingerprint: "
+                                    "ask your contact for their link again")
+    return public
