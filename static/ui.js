@@ -265,7 +265,11 @@ export function render(root, meshkit) {
   async function download(root, name, size) {
     openProgress.value = 0;
     const opened = await guarded(`Opening ${name || root}`, () => meshkit.open(root, { as: state.current,
-      onProgress: (done, total) => { openProgress.max = total || 1; openProgress.value = total ? done : 1; } }));
+      onProgress: (done, total) => { openProgress.max = total || 1; openProgress.value = total ? done : 1; } })
+      .catch((error) => {  // closed now (revoked, expired): the inbox shows it from here on
+        if (CLOSED.has(error.code)) descriptions.set(root, { error: error.code });
+        throw error;
+      }));
     if (!opened) return;
     openProgress.max = 1;
     openProgress.value = 1;
@@ -444,12 +448,13 @@ export function render(root, meshkit) {
   const descriptions = new Map();  // root -> {name, type, size, ...}; a failure is not kept
   async function describe(root) {
     if (!descriptions.has(root)) {
-      const what = await meshkit.describe(root, { as: state.current }).catch(() => null);
-      if (!what) return null;
+      const what = await meshkit.describe(root, { as: state.current }).catch((error) => ({ error: error.code }));
+      if (what.error && !CLOSED.has(what.error)) return null;  // e.g. offline: ask again next time
       descriptions.set(root, what);
     }
     return descriptions.get(root);
   }
+  const CLOSED = new Set(["revoked", "expired", "policy_denied", "not_recipient"]);  // for good, or until changed
 
   async function renderInbox() {
     if (!state.current) return inboxList.replaceChildren();
@@ -461,10 +466,13 @@ export function render(root, meshkit) {
     inboxList.replaceChildren(...(shares.length ? shares.map((m, i) => [m, described[i]]).reverse().map(([m, what]) =>
       el("li", { testid: "inbox-item", "data-root": m.share.root },
         el("div", {}, el("strong", { testid: "inbox-name" }, what && what.name ? what.name : shortId(m.share.root)),
-          " from ", el("span", {}, names[m.share.sharer] || shortId(m.share.sharer))),
+          " from ", el("span", {}, names[m.share.sharer] || shortId(m.share.sharer)),
+          what && what.error ? el("span", { class: "badge warn", testid: "inbox-state" },
+            ` ${(ERRORS[what.error] && ERRORS[what.error].message) || what.error}`) : null),
         el("small", {}, [what ? formatSize(what.size) : "", formatDate(m.created),
           m.share.expires ? `expires ${formatDate(m.share.expires)}` : ""].filter(Boolean).join(" · ")),
         el("button", { type: "button", testid: "inbox-open", onfocus: () => { inboxBadge.hidden = true; },
+          disabled: !!(what && what.error),  // a revoked or expired share does not look openable
           onclick: () => download(m.share.root, what && what.name ? what.name : "", 0) }, "Open")))
       : [el("li", { class: "hint" }, "Nothing shared with you yet.")]));
   }

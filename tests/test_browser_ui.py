@@ -141,6 +141,11 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
     expect(alert).to_contain_text("revoked by its owner")
     expect(alert).to_have_attribute("data-code", "revoked")
     shot(bob, "revoked")
+    # from then on the item says so, and does not look openable
+    bob.get_by_test_id("inbox-refresh").click()
+    item = bob.get_by_test_id("inbox-item").first
+    expect(item.get_by_test_id("inbox-state")).to_contain_text("revoked by its owner")
+    expect(item.get_by_test_id("inbox-open")).to_be_disabled()
 
 
 def test_a_new_share_appears_by_itself(two_users):
