@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from . import __version__
-from . import cli_accounts, cli_output
+from . import cli_accounts, cli_doctor, cli_output
 from .cli_output import say
 from .clients.accounts import account_reaching, account_recipients, remember_shares, revoke_from, share_with
 from .core.cid import cid_str, parse_cid
@@ -415,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_inbox)
 
     cli_accounts.add_parsers(sub, identity, add_gateway)
+    cli_doctor.add_parser(sub, gateway_url)
 
     p = sub.add_parser("serve", help="run the gateway (embedded blockstore + SQLite by default)")
     p.add_argument("--data", default=os.environ.get("MESHKIT_DATA", "./meshkit-data"),

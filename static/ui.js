@@ -224,6 +224,13 @@ export function render(root, meshkit) {
     }
   }
   fileInput.addEventListener("change", () => sealFile(fileInput.files[0]));
+  // leaving while a file is being encrypted or uploaded loses that upload: ask first
+  window.addEventListener("beforeunload", (event) => {
+    if (sealing) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
   for (const name of ["dragenter", "dragover"]) {
     dropZone.addEventListener(name, (event) => { event.preventDefault(); dropZone.classList.add("over"); });
   }

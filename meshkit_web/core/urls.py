@@ -1,8 +1,9 @@
 """Credentials out of URLs before they reach any message, log line or terminal.
 
 A gateway URL may carry a password (``http://user:secret@host/``) or a token in its query
-(``?token=...``). ``redact_url`` is the ONE rule: userinfo and every query/fragment value
-are replaced by ``***`` (which parameter names are secret is not knowable, so none is kept).
+(``?token=...``), or a capability in its fragment. ``redact_url`` is the ONE rule: userinfo,
+every query value and the whole fragment are replaced by ``***`` (which parameter names are
+secret is not knowable, so no value is kept).
 """
 
 import re
@@ -16,7 +17,8 @@ _USERINFO_IN_TEXT = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,30}://)[^@\n]{0,256}@
 
 
 def _hide_values(part: str) -> str:
-    return "&".join(f"{item.partition('=')[0]}={HIDDEN}" if "=" in item else item for item in part.split("&"))
+    """Query items: names kept, every value (and any item without a name) hidden."""
+    return "&".join(f"{item.partition('=')[0]}={HIDDEN}" if "=" in item else HIDDEN for item in part.split("&"))
 
 
 def redact_url(url) -> str:
@@ -38,8 +40,8 @@ def redact_url(url) -> str:
     out = (parts.scheme + "://" if parts.scheme else "") + netloc + parts.path
     if parts.query:
         out += "?" + _hide_values(parts.query)
-    if parts.fragment:
-        out += "#" + _hide_values(parts.fragment)
+    if parts.fragment:  # a fragment never goes to a server, and may be a capability: all of it
+        out += "#" + HIDDEN
     if not parts.netloc and "@" in text:  # "user:secret@host" without a scheme
         out = HIDDEN + "@" + text.rpartition("@")[2]
     return out

@@ -62,7 +62,8 @@ def test_escape_and_redact_units():
     assert escape(EVIL) == "\\x1b[31mred\\x1b[0m\\rover\\u202eesrever\\x9b2J\\x07\\x00\\x7f\\u2066\\u200b"
     assert escape("a\nb\tc") == "a\\nb\\tc" and escape("a\nb\tc", keep_lines=True) == "a\nb\tc"
     assert escape("naïve ✓ 日本") == "naïve ✓ 日本"  # printable text is left alone
-    assert redact_url("http://user:pw@h:1/p?token=t&x=1#frag=f") == "http://***@h:1/p?token=***&x=***#frag=***"
+    assert redact_url("http://user:pw@h:1/p?token=t&x=1#frag=f") == "http://***@h:1/p?token=***&x=***#***"
+    assert redact_url("https://h/?bare-secret#contact=mkabc") == "https://h/?***#***"
     assert redact_url("https://h/") == "https://h/"
     assert redact_urls_in("to http://a:b@h/ and https://c@d/?k=v now") == "to http://***@h/ and https://***@d/?k=*** now"
     assert "pw" not in clean("meshkit: unavailable: gateway http://u:pw@h unreachable")
