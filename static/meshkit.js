@@ -295,6 +295,8 @@ function makeApi(py, pyodide, timings, worker) {
     envelopes: (owner) => call("envelopes", owner),
     share: (root, { from, to, expires, policy } = {}) => call("share", root, from, to, expires, policy),
     revoke: (root, { from, to } = {}) => call("revoke", root, from, to),
+    // access(root, {as}) -> {recipients: [{id, name}], shares: [{capsule, to, name, expires, state}]}
+    access: (root, { as } = {}) => call("access", root, as),
     inbox: (as, { all = false } = {}) => call("inbox", as, all),
     ack: (as, messageId) => call("ack", as, messageId),
     // The outbox: jobs and what to do about them

@@ -309,7 +309,22 @@ export function render(root, meshkit) {
       say(`Stopped sharing “${env.name}” with ${select.selectedOptions[0].textContent}: their future opens fail ` +
         `(${result.revoked.length} key${result.revoked.length === 1 ? "" : "s"} revoked, one per device and recovery key).`);
     }) }, "Revoke");
-    return el("div", { class: "share" }, select, expiry, share, revoke);
+    const list = el("ul", { class: "access", testid: "access-list", hidden: true });
+    const who = el("button", { type: "button", class: "link", testid: "access", "aria-expanded": "false",
+      onclick: () => guarded(`Listing who can open ${env.name}`, async () => {
+        if (!list.hidden) { list.hidden = true; who.setAttribute("aria-expanded", "false"); return; }
+        const access = await meshkit.access(env.root, { as: state.current });
+        const label = (id, name) => name ? `${name} (${shortId(id)})` : shortId(id);
+        list.replaceChildren(
+          ...access.recipients.map((r) => el("li", { testid: "access-recipient" }, label(r.id, r.name),
+            el("small", {}, " · sealed to them: cannot be taken back"))),
+          ...access.shares.map((sh) => el("li", { testid: "access-share", "data-state": sh.state }, label(sh.to, sh.name),
+            el("small", {}, sh.state === "live" ? (sh.expires ? ` · shared, until ${formatDate(sh.expires)}` : " · shared")
+              : ` · share ${sh.state}`))));
+        list.hidden = false;
+        who.setAttribute("aria-expanded", "true");
+      }) }, "Who can open it?");
+    return el("div", { class: "share" }, select, expiry, share, revoke, who, list);
   }
 
   async function renderEnvelopes() {

@@ -141,6 +141,10 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
     expect(alert).to_contain_text("revoked by its owner")
     expect(alert).to_have_attribute("data-code", "revoked")
     shot(bob, "revoked")
+    # alice sees who can open it: herself (sealed to her) and bob's share, now revoked
+    row.get_by_test_id("access").click()
+    expect(row.get_by_test_id("access-share").first).to_have_attribute("data-state", "revoked")
+    expect(row.get_by_test_id("access-recipient").first).to_contain_text("ui-alice")
     # from then on the item says so, and does not look openable
     bob.get_by_test_id("inbox-refresh").click()
     item = bob.get_by_test_id("inbox-item").first

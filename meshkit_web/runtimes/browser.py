@@ -24,7 +24,7 @@ from ..clients import accounts
 from ..clients.accounts import revoke_from, share_with
 from ..clients.fetch_client import FetchGatewayClient
 from ..core.cid import cid_str, parse_cid
-from ..core.envelope import DEFAULT_SEGMENT_SIZE, seal
+from ..core.envelope import DEFAULT_SEGMENT_SIZE, read_header, seal
 from ..core.contact_link import check_linked, contact_fragment, parse_contact_link
 from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.expiry import parse_expiry
@@ -400,6 +400,25 @@ class Runtime(AccountMethods):
                                     policy=None if policy in (None, "", js.undefined) else str(policy))
         return {"capsule": cid_str(capsules[0].cid), "capsules": [cid_str(c.cid) for c in capsules],
                 "root": str(root), "to": reach.id, "account": reach.account, "expires": capsules[0].expires}
+
+    @api
+    async def access(self, root: str, as_name: str) -> dict:
+        """Who can open an envelope: the recipients in its header (for good: their key is in
+        it) and the shares this identity made (live, expired or revoked), with names where
+        known here."""
+        client = await self._client(as_name)
+        binary = parse_cid(str(root))
+        header = await read_header(self.backend, binary, client.get_block)
+        known = {p.id: p.name for p in await self.store.contacts() + await self.store.identities()}
+        mine = (await client.request("GET", f"/v1/capsules?root={cid_str(binary)}&role=sharer")).json()["capsules"]
+        now = int(time.time())
+        return {
+            "recipients": [{"id": e.recipient, "name": known.get(e.recipient)} for e in header.recipients],
+            "shares": [{"capsule": row["cid"], "to": row["recipient"], "name": known.get(row["recipient"]),
+                        "expires": row["expires"],
+                        "state": "revoked" if row["revoked"] else "expired" if row["expires"] and row["expires"] <= now
+                        else "live"} for row in mine],
+        }
 
     @api
     async def revoke(self, root: str, sender: str, to: str) -> dict:
