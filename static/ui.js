@@ -1,36 +1,17 @@
 // The MeshKit app: identities, contacts, sealing and opening files, shares, inbox.
 // Plain DOM; every piece of user-provided text goes through textContent.
 import { accountCard, joinCard } from "./devices.js";
+import { el, formatDate, formatSize, shortId } from "./dom.js";
+import { envelopesView } from "./envelopes.js";
 import { ERRORS } from "./errors.js";  // Core's error registry, written by build.py
+import { inboxView } from "./inbox.js";
 import { recoveryKit } from "./kit.js";
-
-
-const INBOX_POLL_MS = 3000;
 
 const JOB_STATES = {
   staging: "encrypting…", queued: "waiting to upload", uploading: "uploading", retrying: "will retry",
   done: "uploaded", failed: "stopped",
 };
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "testid") node.dataset.testid = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-const formatSize = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB`
-  : n < 1 << 30 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / (1 << 30)).toFixed(2)} GiB`;
-const formatDate = (s) => s ? new Date(s * 1000).toLocaleString() : "";
-const shortId = (id) => id && id.length > 14 ? id.slice(0, 8) + "…" + id.slice(-4) : id;
 
 export function render(root, meshkit) {
   const state = { identities: [], contacts: [], current: localStorage.getItem("meshkit.identity") || "" };
@@ -258,106 +239,13 @@ export function render(root, meshkit) {
     }
   }
 
-  // --- my envelopes ----------------------------------------------------------------------
-  const envelopeBody = el("tbody", { testid: "envelopes" });
-  const openProgress = el("progress", { max: "1", value: "0", testid: "open-progress", "aria-label": "Download progress" });
-  const envelopesCard = el("section", { class: "card wide", "aria-labelledby": "env-h" },
-    el("h2", { id: "env-h" }, "My envelopes"),
-    el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Size"), el("th", {}, "Root CID"),
-        el("th", {}, "Date"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
-      envelopeBody)),
-    el("div", { class: "row" }, openProgress));
-
-  async function download(root, name, size) {
-    openProgress.value = 0;
-    const opened = await guarded(`Opening ${name || root}`, () => meshkit.open(root, { as: state.current,
-      onProgress: (done, total) => { openProgress.max = total || 1; openProgress.value = total ? done : 1; } })
-      .catch((error) => {  // closed now (revoked, expired): the inbox shows it from here on
-        if (CLOSED.has(error.code)) descriptions.set(root, { error: error.code });
-        throw error;
-      }));
-    if (!opened) return;
-    openProgress.max = 1;
-    openProgress.value = 1;
-    const url = URL.createObjectURL(opened.blob);
-    // the sender's file name, as Core made it safe to save under
-    const link = el("a", { href: url, download: opened.saveAs || name || root + ".bin" });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    say(`Opened “${opened.name || name || root}” (${formatSize(opened.size)}), every block verified.`);
-  }
-
-  function shareControls(env) {
-    const select = el("select", { "aria-label": `Share ${env.name} with`, testid: "share-to" },
-      el("option", { value: "" }, "Share with…"),
-      ...state.contacts.map((c) => el("option", { value: c.id }, `${c.name} (${shortId(c.id)})`)));
-    const expiry = el("select", { "aria-label": "Share expires", testid: "share-expiry" },
-      el("option", { value: "" }, "never expires"), el("option", { value: "1h" }, "expires in 1 hour"),
-      el("option", { value: "1d" }, "expires in 1 day"), el("option", { value: "7d" }, "expires in 7 days"));
-    const share = el("button", { type: "button", testid: "share", onclick: () => guarded(`Sharing ${env.name}`, async () => {
-      if (!select.value) throw { code: "invalid_argument", message: "choose a contact" };
-      const result = await meshkit.share(env.root, { from: state.current, to: select.value, expires: expiry.value || undefined });
-      say(`Shared “${env.name}” with ${select.selectedOptions[0].textContent}.`);
-      return result;
-    }) }, "Share");
-    const revoke = el("button", { type: "button", class: "danger", testid: "revoke", onclick: () => guarded(`Revoking ${env.name}`, async () => {
-      if (!select.value) throw { code: "invalid_argument", message: "choose the contact whose share to revoke" };
-      const result = await meshkit.revoke(env.root, { from: state.current, to: select.value });
-      say(`Stopped sharing “${env.name}” with ${select.selectedOptions[0].textContent}: their future opens fail ` +
-        `(${result.revoked.length} key${result.revoked.length === 1 ? "" : "s"} revoked, one per device and recovery key).`);
-    }) }, "Revoke");
-    const list = el("ul", { class: "access", testid: "access-list", hidden: true });
-    const who = el("button", { type: "button", class: "link", testid: "access", "aria-expanded": "false",
-      onclick: () => guarded(`Listing who can open ${env.name}`, async () => {
-        if (!list.hidden) { list.hidden = true; who.setAttribute("aria-expanded", "false"); return; }
-        const access = await meshkit.access(env.root, { as: state.current });
-        const label = (id, name) => name ? `${name} (${shortId(id)})` : shortId(id);
-        list.replaceChildren(
-          ...access.recipients.map((r) => el("li", { testid: "access-recipient" }, label(r.id, r.name),
-            el("small", {}, " · sealed to them: cannot be taken back"))),
-          ...access.shares.map((sh) => el("li", { testid: "access-share", "data-state": sh.state }, label(sh.to, sh.name),
-            el("small", {}, sh.state === "live" ? (sh.expires ? ` · shared, until ${formatDate(sh.expires)}` : " · shared")
-              : ` · share ${sh.state}`))));
-        list.hidden = false;
-        who.setAttribute("aria-expanded", "true");
-      }) }, "Who can open it?");
-    return el("div", { class: "share" }, select, expiry, share, revoke, who, list);
-  }
-
-  async function renderEnvelopes() {
-    envelopeBody.replaceChildren();
-    if (!state.current) return;
-    const list = await guarded("Listing envelopes", () => meshkit.envelopes(state.current)) || [];
-    if (!list.length) {
-      envelopeBody.append(el("tr", {}, el("td", { colspan: "5", class: "hint" }, "Nothing yet: encrypt a file above.")));
-    }
-    for (const env of list) {
-      envelopeBody.append(el("tr", { testid: "envelope-row", "data-root": env.root },
-        el("td", {}, env.name, env.status === "queued" ? el("span", { class: "badge warn" }, " in outbox") : null),
-        el("td", {}, formatSize(env.size)),
-        el("td", {}, el("code", { class: "cid", testid: "envelope-root", title: env.root }, env.root)),
-        el("td", {}, formatDate(env.created)),
-        el("td", { class: "actions" },
-          el("button", { type: "button", testid: "open", onclick: () => download(env.root, env.name, env.size) }, "Open"),
-          // large files: streamed by the service worker straight to disk, never held in memory
-          // the worker's link is one-time and short-lived: minted on the click, used at once
-          streaming ? el("button", { type: "button", class: "button", testid: "save-streamed",
-            title: "Decrypt while downloading (for large files)",
-            onclick: () => guarded(`Saving ${env.name}`, async () => {
-              // a plain navigation, which the worker answers (an attachment: the page stays);
-              // a link with the download attribute would go past the worker to the gateway
-              const link = el("a", { href: await meshkit.openUrl(env.root, { as: state.current, name: env.name,
-                download: true }), hidden: true });
-              document.body.append(link);
-              link.click();
-              link.remove();
-            }) }, "Save") : null,
-          shareControls(env))));
-    }
-  }
+  // --- my envelopes and what was shared with me (envelopes.js, inbox.js) ----------------
+  let inbox = null;
+  const envelopes = envelopesView(meshkit, { state, guarded, say, streaming,
+    onClosed: (root, code) => inbox.closed(root, code) });
+  inbox = inboxView(meshkit, { state, guarded, download: envelopes.download, onIdentity: () => refreshAll() });
+  const renderEnvelopes = envelopes.render;
+  const renderInbox = inbox.render;
 
   // --- the outbox: uploads waiting, running or stopped -----------------------------------
   const jobList = el("ul", { class: "jobs", testid: "jobs" });
@@ -436,72 +324,9 @@ export function render(root, meshkit) {
       : [el("li", { class: "hint" }, "No contacts yet.")]));
   }
 
-  // --- inbox -----------------------------------------------------------------------------
-  const inboxList = el("ul", { class: "inbox", testid: "inbox" });
-  const inboxBadge = el("span", { class: "badge", testid: "inbox-new", hidden: true, "aria-live": "polite" });
-  // new shares show up by themselves while the page is open and visible: a light look at
-  // the gateway's mailbox every few seconds (unread notices only)
-  let seenMessages = null;
-  async function watchInbox() {
-    if (!state.current) {  // an identity made elsewhere (another tab, the API): leave the first run
-      const made = await meshkit.identity.list().catch(() => []);
-      if (made.length) await refreshAll();
-    } else if (document.visibilityState === "visible") {
-      const current = state.current;
-      const unread = await meshkit.inbox(current).catch(() => null);
-      if (unread && current === state.current) {
-        const ids = new Set(unread.filter((m) => m.kind === "share" || m.kind === "sealed").map((m) => m.id));
-        const fresh = seenMessages ? [...ids].filter((id) => !seenMessages.has(id)) : [];
-        seenMessages = ids;
-        if (fresh.length) {
-          inboxBadge.textContent = `${fresh.length} new`;
-          inboxBadge.hidden = false;
-          await renderInbox();
-        }
-      }
-    }
-    setTimeout(watchInbox, INBOX_POLL_MS);
-  }
-  const inboxCard = el("section", { class: "card", "aria-labelledby": "inbox-h" },
-    el("h2", { id: "inbox-h" }, "Shared with me ", inboxBadge),
-    el("button", { type: "button", class: "link", testid: "inbox-refresh", onclick: () => renderInbox() }, "Refresh"),
-    inboxList);
-
-  const descriptions = new Map();  // root -> {name, type, size, ...}; a failure is not kept
-  async function describe(root) {
-    if (!descriptions.has(root)) {
-      const what = await meshkit.describe(root, { as: state.current }).catch((error) => ({ error: error.code }));
-      if (what.error && !CLOSED.has(what.error)) return null;  // e.g. offline: ask again next time
-      descriptions.set(root, what);
-    }
-    return descriptions.get(root);
-  }
-  const CLOSED = new Set(["revoked", "expired", "policy_denied", "not_recipient"]);  // for good, or until changed
-
-  async function renderInbox() {
-    if (!state.current) return inboxList.replaceChildren();
-    const messages = await guarded("Checking the inbox", () => meshkit.inbox(state.current, { all: true })) || [];
-    const shares = messages.filter((m) => (m.kind === "share" || m.kind === "sealed") && m.share);
-    const names = Object.fromEntries(state.contacts.map((c) => [c.id, c.name]));
-    // what each one is: its sealed metadata, read (and kept) once per envelope
-    const described = await Promise.all(shares.map((m) => describe(m.share.root)));
-    inboxList.replaceChildren(...(shares.length ? shares.map((m, i) => [m, described[i]]).reverse().map(([m, what]) =>
-      el("li", { testid: "inbox-item", "data-root": m.share.root },
-        el("div", {}, el("strong", { testid: "inbox-name" }, what && what.name ? what.name : shortId(m.share.root)),
-          " from ", el("span", {}, names[m.share.sharer] || shortId(m.share.sharer)),
-          what && what.error ? el("span", { class: "badge warn", testid: "inbox-state" },
-            ` ${(ERRORS[what.error] && ERRORS[what.error].message) || what.error}`) : null),
-        el("small", {}, [what ? formatSize(what.size) : "", formatDate(m.created),
-          m.share.expires ? `expires ${formatDate(m.share.expires)}` : ""].filter(Boolean).join(" · ")),
-        el("button", { type: "button", testid: "inbox-open", onfocus: () => { inboxBadge.hidden = true; },
-          disabled: !!(what && what.error),  // a revoked or expired share does not look openable
-          onclick: () => download(m.share.root, what && what.name ? what.name : "", 0) }, "Open")))
-      : [el("li", { class: "hint" }, "Nothing shared with you yet.")]));
-  }
-
   // --- layout and refresh ----------------------------------------------------------------
   async function refreshAll() {
-    seenMessages = null;  // the next look at the mailbox sets what counts as new
+    inbox.reset();
     state.identities = await guarded("Listing identities", () => meshkit.identity.list()) || [];
     state.contacts = await guarded("Listing contacts", () => meshkit.contacts.list()) || [];
     if (!state.identities.some((i) => i.name === state.current)) state.current = state.identities[0]?.name || "";
@@ -533,8 +358,8 @@ export function render(root, meshkit) {
   root.replaceChildren(
     header,
     alertBox, notice,
-    el("div", { class: "grid" }, kit.card, whoami, join.card, account.card, contactsCard, inboxCard, sealCard,
-      outboxCard, envelopesCard, capsCard));
+    el("div", { class: "grid" }, kit.card, whoami, join.card, account.card, contactsCard, inbox.card, sealCard,
+      outboxCard, envelopes.card, capsCard));
 
   renderCaps();
   function offerContactLink() {
@@ -546,7 +371,7 @@ export function render(root, meshkit) {
   }
   window.addEventListener("hashchange", () => { offerContactLink(); account.offer(); });
   refreshAll().then(() => {
-    watchInbox();
+    inbox.watch();
     offerContactLink();
     account.offer();
     document.documentElement.dataset.meshkitUi = "ready";

@@ -1,0 +1,107 @@
+// "My envelopes": each file with Open, the worker's streamed Save, sharing, revoking, and who
+// can open it; and the one download routine the inbox uses too.
+import { el, formatDate, formatSize, shortId } from "./dom.js";
+
+export function envelopesView(meshkit, { state, guarded, say, streaming, onClosed }) {
+  const envelopeBody = el("tbody", { testid: "envelopes" });
+  const openProgress = el("progress", { max: "1", value: "0", testid: "open-progress", "aria-label": "Download progress" });
+  const envelopesCard = el("section", { class: "card wide", "aria-labelledby": "env-h" },
+    el("h2", { id: "env-h" }, "My envelopes"),
+    el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Size"), el("th", {}, "Root CID"),
+        el("th", {}, "Date"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
+      envelopeBody)),
+    el("div", { class: "row" }, openProgress));
+
+  async function download(root, name, size) {
+    openProgress.value = 0;
+    const opened = await guarded(`Opening ${name || root}`, () => meshkit.open(root, { as: state.current,
+      onProgress: (done, total) => { openProgress.max = total || 1; openProgress.value = total ? done : 1; } })
+      .catch((error) => {  // closed now (revoked, expired): the inbox shows it from here on
+        onClosed(root, error.code);
+        throw error;
+      }));
+    if (!opened) return;
+    openProgress.max = 1;
+    openProgress.value = 1;
+    const url = URL.createObjectURL(opened.blob);
+    // the sender's file name, as Core made it safe to save under
+    const link = el("a", { href: url, download: opened.saveAs || name || root + ".bin" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    say(`Opened “${opened.name || name || root}” (${formatSize(opened.size)}), every block verified.`);
+  }
+
+  function shareControls(env) {
+    const select = el("select", { "aria-label": `Share ${env.name} with`, testid: "share-to" },
+      el("option", { value: "" }, "Share with…"),
+      ...state.contacts.map((c) => el("option", { value: c.id }, `${c.name} (${shortId(c.id)})`)));
+    const expiry = el("select", { "aria-label": "Share expires", testid: "share-expiry" },
+      el("option", { value: "" }, "never expires"), el("option", { value: "1h" }, "expires in 1 hour"),
+      el("option", { value: "1d" }, "expires in 1 day"), el("option", { value: "7d" }, "expires in 7 days"));
+    const share = el("button", { type: "button", testid: "share", onclick: () => guarded(`Sharing ${env.name}`, async () => {
+      if (!select.value) throw { code: "invalid_argument", message: "choose a contact" };
+      const result = await meshkit.share(env.root, { from: state.current, to: select.value, expires: expiry.value || undefined });
+      say(`Shared “${env.name}” with ${select.selectedOptions[0].textContent}.`);
+      return result;
+    }) }, "Share");
+    const revoke = el("button", { type: "button", class: "danger", testid: "revoke", onclick: () => guarded(`Revoking ${env.name}`, async () => {
+      if (!select.value) throw { code: "invalid_argument", message: "choose the contact whose share to revoke" };
+      const result = await meshkit.revoke(env.root, { from: state.current, to: select.value });
+      say(`Stopped sharing “${env.name}” with ${select.selectedOptions[0].textContent}: their future opens fail ` +
+        `(${result.revoked.length} key${result.revoked.length === 1 ? "" : "s"} revoked, one per device and recovery key).`);
+    }) }, "Revoke");
+    const list = el("ul", { class: "access", testid: "access-list", hidden: true });
+    const who = el("button", { type: "button", class: "link", testid: "access", "aria-expanded": "false",
+      onclick: () => guarded(`Listing who can open ${env.name}`, async () => {
+        if (!list.hidden) { list.hidden = true; who.setAttribute("aria-expanded", "false"); return; }
+        const access = await meshkit.access(env.root, { as: state.current });
+        const label = (id, name) => name ? `${name} (${shortId(id)})` : shortId(id);
+        list.replaceChildren(
+          ...access.recipients.map((r) => el("li", { testid: "access-recipient" }, label(r.id, r.name),
+            el("small", {}, " · sealed to them: cannot be taken back"))),
+          ...access.shares.map((sh) => el("li", { testid: "access-share", "data-state": sh.state }, label(sh.to, sh.name),
+            el("small", {}, sh.state === "live" ? (sh.expires ? ` · shared, until ${formatDate(sh.expires)}` : " · shared")
+              : ` · share ${sh.state}`))));
+        list.hidden = false;
+        who.setAttribute("aria-expanded", "true");
+      }) }, "Who can open it?");
+    return el("div", { class: "share" }, select, expiry, share, revoke, who, list);
+  }
+
+  async function renderEnvelopes() {
+    envelopeBody.replaceChildren();
+    if (!state.current) return;
+    const list = await guarded("Listing envelopes", () => meshkit.envelopes(state.current)) || [];
+    if (!list.length) {
+      envelopeBody.append(el("tr", {}, el("td", { colspan: "5", class: "hint" }, "Nothing yet: encrypt a file above.")));
+    }
+    for (const env of list) {
+      envelopeBody.append(el("tr", { testid: "envelope-row", "data-root": env.root },
+        el("td", {}, env.name, env.status === "queued" ? el("span", { class: "badge warn" }, " in outbox") : null),
+        el("td", {}, formatSize(env.size)),
+        el("td", {}, el("code", { class: "cid", testid: "envelope-root", title: env.root }, env.root)),
+        el("td", {}, formatDate(env.created)),
+        el("td", { class: "actions" },
+          el("button", { type: "button", testid: "open", onclick: () => download(env.root, env.name, env.size) }, "Open"),
+          // large files: streamed by the service worker straight to disk, never held in memory
+          // the worker's link is one-time and short-lived: minted on the click, used at once
+          streaming ? el("button", { type: "button", class: "button", testid: "save-streamed",
+            title: "Decrypt while downloading (for large files)",
+            onclick: () => guarded(`Saving ${env.name}`, async () => {
+              // a plain navigation, which the worker answers (an attachment: the page stays);
+              // a link with the download attribute would go past the worker to the gateway
+              const link = el("a", { href: await meshkit.openUrl(env.root, { as: state.current, name: env.name,
+                download: true }), hidden: true });
+              document.body.append(link);
+              link.click();
+              link.remove();
+            }) }, "Save") : null,
+          shareControls(env))));
+    }
+  }
+
+  return { card: envelopesCard, render: renderEnvelopes, download };
+}

@@ -1,0 +1,76 @@
+// "Shared with me": what others shared or sealed to me, named from inside each envelope,
+// updated by itself while the page is open; a share that closed says so.
+import { el, formatDate, formatSize, shortId } from "./dom.js";
+import { ERRORS } from "./errors.js";
+
+const INBOX_POLL_MS = 3000;
+
+export function inboxView(meshkit, { state, guarded, download, onIdentity }) {
+  const inboxList = el("ul", { class: "inbox", testid: "inbox" });
+  const inboxBadge = el("span", { class: "badge", testid: "inbox-new", hidden: true, "aria-live": "polite" });
+  // new shares show up by themselves while the page is open and visible: a light look at
+  // the gateway's mailbox every few seconds (unread notices only)
+  let seenMessages = null;
+  async function watchInbox() {
+    if (!state.current) {  // an identity made elsewhere (another tab, the API): leave the first run
+      const made = await meshkit.identity.list().catch(() => []);
+      if (made.length) await onIdentity();
+    } else if (document.visibilityState === "visible") {
+      const current = state.current;
+      const unread = await meshkit.inbox(current).catch(() => null);
+      if (unread && current === state.current) {
+        const ids = new Set(unread.filter((m) => m.kind === "share" || m.kind === "sealed").map((m) => m.id));
+        const fresh = seenMessages ? [...ids].filter((id) => !seenMessages.has(id)) : [];
+        seenMessages = ids;
+        if (fresh.length) {
+          inboxBadge.textContent = `${fresh.length} new`;
+          inboxBadge.hidden = false;
+          await renderInbox();
+        }
+      }
+    }
+    setTimeout(watchInbox, INBOX_POLL_MS);
+  }
+  const inboxCard = el("section", { class: "card", "aria-labelledby": "inbox-h" },
+    el("h2", { id: "inbox-h" }, "Shared with me ", inboxBadge),
+    el("button", { type: "button", class: "link", testid: "inbox-refresh", onclick: () => renderInbox() }, "Refresh"),
+    inboxList);
+
+  const descriptions = new Map();  // root -> {name, type, size, ...}; a failure is not kept
+  async function describe(root) {
+    if (!descriptions.has(root)) {
+      const what = await meshkit.describe(root, { as: state.current }).catch((error) => ({ error: error.code }));
+      if (what.error && !CLOSED.has(what.error)) return null;  // e.g. offline: ask again next time
+      descriptions.set(root, what);
+    }
+    return descriptions.get(root);
+  }
+  const CLOSED = new Set(["revoked", "expired", "policy_denied", "not_recipient"]);  // for good, or until changed
+
+  async function renderInbox() {
+    if (!state.current) return inboxList.replaceChildren();
+    const messages = await guarded("Checking the inbox", () => meshkit.inbox(state.current, { all: true })) || [];
+    const shares = messages.filter((m) => (m.kind === "share" || m.kind === "sealed") && m.share);
+    const names = Object.fromEntries(state.contacts.map((c) => [c.id, c.name]));
+    // what each one is: its sealed metadata, read (and kept) once per envelope
+    const described = await Promise.all(shares.map((m) => describe(m.share.root)));
+    inboxList.replaceChildren(...(shares.length ? shares.map((m, i) => [m, described[i]]).reverse().map(([m, what]) =>
+      el("li", { testid: "inbox-item", "data-root": m.share.root },
+        el("div", {}, el("strong", { testid: "inbox-name" }, what && what.name ? what.name : shortId(m.share.root)),
+          " from ", el("span", {}, names[m.share.sharer] || shortId(m.share.sharer)),
+          what && what.error ? el("span", { class: "badge warn", testid: "inbox-state" },
+            ` ${(ERRORS[what.error] && ERRORS[what.error].message) || what.error}`) : null),
+        el("small", {}, [what ? formatSize(what.size) : "", formatDate(m.created),
+          m.share.expires ? `expires ${formatDate(m.share.expires)}` : ""].filter(Boolean).join(" · ")),
+        el("button", { type: "button", testid: "inbox-open", onfocus: () => { inboxBadge.hidden = true; },
+          disabled: !!(what && what.error),  // a revoked or expired share does not look openable
+          onclick: () => download(m.share.root, what && what.name ? what.name : "", 0) }, "Open")))
+      : [el("li", { class: "hint" }, "Nothing shared with you yet.")]));
+  }
+
+  return {
+    card: inboxCard, render: renderInbox, watch: watchInbox,
+    reset() { seenMessages = null; },  // the next look at the mailbox sets what counts as new
+    closed(root, code) { if (CLOSED.has(code)) descriptions.set(root, { error: code }); },
+  };
+}
