@@ -5,7 +5,6 @@ import concurrent.futures
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 

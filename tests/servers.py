@@ -1,6 +1,5 @@
 """Real HTTP servers for tests: uvicorn in a background thread, bound to 127.0.0.1."""
 
-import asyncio
 import socket
 import threading
 import time

@@ -3,7 +3,6 @@ the account's chain, compare-and-swap on the version, rollback refused by client
 removed device refused at once."""
 
 import os
-import time
 
 import httpx
 import pytest

@@ -1,7 +1,6 @@
 """The browser runtime in real Chromium: Pyodide + our wheel, WebCrypto, IndexedDB."""
 
-import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
 BOOT_TIMEOUT = 60_000
 

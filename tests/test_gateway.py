@@ -2,7 +2,6 @@
 CORS, trustless reads, shares that fail closed, pins, sync, mailboxes, audit."""
 
 import asyncio
-import io
 import json
 import os
 import time
@@ -16,7 +15,6 @@ from starlette.routing import Route
 
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core import codec, errors
-from meshkit_web.core.car import decode_header
 from meshkit_web.core.cid import DAG_CBOR, RAW, cid_bytes, cid_str
 from meshkit_web.core.identity import create_identity
 from meshkit_web.gateway.app import create_app

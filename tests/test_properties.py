@@ -1,7 +1,6 @@
 """Property tests (hypothesis) for the envelope codec and the CAR codec."""
 
 import io
-import asyncio
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 

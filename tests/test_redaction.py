@@ -3,9 +3,6 @@
 import base64
 import json
 import logging
-import os
-import subprocess
-import sys
 
 import pytest
 

@@ -13,7 +13,7 @@ import sqlite3
 import time
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Page
 
 from browser_memory import PeakMemory
 from servers import ServerThread, free_port

@@ -10,7 +10,7 @@ from meshkit_web.core.capsule import KIND as CAPSULE, make_capsule, verify_capsu
 from meshkit_web.core.car import split_frame_cid
 from meshkit_web.core.cid import DAG_CBOR, RAW, cid_bytes, verify_block
 from meshkit_web.core.envelope import (KIND, MAX_HEADER_SIZE, LINK_ENCODED_LEN, RECIPIENT_ENCODED_LEN,
-                                       max_segments, parse_header, seal)
+                                       max_segments, parse_header)
 from meshkit_web.core.proof import KIND as PROOF, SHARED, make_proof, verify_proof
 from meshkit_web.core.signing import sign_map
 

@@ -1,7 +1,6 @@
 """Items 15 and 16: untrusted text reaches the terminal escaped, and URL credentials never
 reach it at all, on every CLI line (stdout, stderr, error lines, logs)."""
 
-import json
 import re
 
 import pytest
