@@ -210,3 +210,23 @@ def test_a_device_leaves_only_by_being_removed(fresh_gateway, backend):
                                       created=record.created, signer_id=laptop.identity.id,
                                       signer_private=laptop.identity.sig_private)
     run(go())
+
+
+def test_the_gateway_refuses_a_reshare_that_outlives_or_escapes_its_source(fresh_gateway, backend):
+    """A modified client re-sharing without the source's expiry or policy: refused, typed."""
+    from meshkit_web.core.capsule import make_capsule
+    from meshkit_web.core.errors import ForbiddenError
+
+    async def go():
+        alice, bob, dave = [await client(fresh_gateway, backend, n) for n in ("alice", "bob", "dave")]
+        root = await alice.seal_upload([b"brief"], recipients=[])
+        await alice.share(root, bob.identity.public, expires=NOW + 3600 * 24 * 365)
+        wrapped, _ = await bob._own_wrapped_key(root)
+        for expires in (None, NOW + 3600 * 24 * 400):  # forever, or longer than the source
+            forged = await make_capsule(backend, bob.identity, root, bob.get_block, dave.identity.public,
+                                        now=NOW, expires=expires, wrapped_key=wrapped)
+            with pytest.raises(ForbiddenError):
+                await bob.request("POST", "/v1/capsules", body=forged.data, content_type="application/cbor")
+        honest = await bob.share(root, dave.identity.public)  # the client inherits the expiry
+        assert honest.expires == NOW + 3600 * 24 * 365
+    run(go())

@@ -61,6 +61,23 @@ def router(gw: Gateway) -> APIRouter:
                 return False
         return False
 
+    async def check_reshare(identity: str, capsule) -> None:
+        """A re-share (the sharer holds the envelope through a share, not its header) may not
+        outlive or escape the share it came through: an expiry no later, and the same policy,
+        as one of the sharer's live shares of it. Else ForbiddenError."""
+        header = await envelope_header(gw, capsule.root)
+        mine = await gw.aliases(identity)
+        if identity == header.sender_id or mine & {e.recipient for e in header.recipients}:
+            return  # the sharer's own key is in the header: an original share
+        now = int(time.time())
+        sources = [row for row in await live_shares(cid_str(capsule.root), mine)
+                   if not row["revoked"] and (row["expires"] is None or row["expires"] > now)]
+        for source in sources:
+            within = source["expires"] is None or (capsule.expires is not None and capsule.expires <= source["expires"])
+            if within and (not source["policy"] or capsule.policy == source["policy"]):
+                return
+        raise ForbiddenError("a re-share must expire no later than, and carry the policy of, the share it came through")
+
     async def capsule_of(cid: str, identity: str, role: str, refusal: str) -> tuple[str, dict]:
         """(canonical CID, row) of a stored capsule whose ``role`` is the caller (a
         recipient: the caller or its account's recovery key)."""
@@ -80,6 +97,7 @@ def router(gw: Gateway) -> APIRouter:
             raise ForbiddenError("a capsule can only be stored by its sharer")
         if not await may_share(identity, capsule.root):
             raise NotARecipientError(f"{identity} cannot open {cid_str(capsule.root)}, so cannot share it")
+        await check_reshare(identity, capsule)
         cid, root = cid_str(capsule.cid), cid_str(capsule.root)
         await store.put_capsule(cid, root, identity, capsule.recipient, capsule.expires, capsule.policy, data,
                                 config.storage_quota)
