@@ -329,9 +329,25 @@ def gateway_url(text: str) -> str:
     return text
 
 
+EXAMPLES = """examples:
+  meshkit identity create alice --gateway URL      an account; its recovery kit is shown once
+  export MESHKIT_GATEWAY=URL                         then --gateway may be left out
+  meshkit seal report.pdf --from alice --to bob      encrypt, upload, pin; prints the root CID
+  meshkit open bafy... --as bob                      saved under the sender's file name
+  meshkit open bafy... --as bob --out - | less       the plaintext on standard output
+  meshkit share bafy... --from alice --to bob --expires 7d
+  meshkit contact add '<a contact link from the app>'      (its record is checked against the directory)
+  meshkit device link phone                          on a new machine: a link and a code
+  meshkit doctor --bundle support.json               checks, and a redacted support bundle
+
+exit codes: 0 done; 1 refused or failed (one line on stderr: "meshkit: <code>: <message>");
+2 a usage mistake; 130 interrupted."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meshkit", description="MeshKit Web: end-to-end-encrypted envelopes "
-                                     "on content-addressed storage.")
+                                     "on content-addressed storage.", epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"meshkit {__version__}")
     parser.add_argument("--home", default=os.environ.get("MESHKIT_HOME", os.path.expanduser("~/.meshkit")),
                         help="where identities and contacts live (default $MESHKIT_HOME or ~/.meshkit)")

@@ -53,3 +53,11 @@ def test_the_cli_takes_a_short_link(fresh_gateway, tmp_path):
     wrong = link[:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB")
     refused = meshkit(tmp_path / "carol", "contact", "add", wrong, "--gateway", fresh_gateway, check=False)
     assert refused.returncode == 1 and "identity_mismatch" in refused.stderr
+
+
+def test_help_has_examples_and_exit_codes_are_as_documented(tmp_path):
+    helped = meshkit(tmp_path, "--help")
+    assert "examples:" in helped.stdout and "exit codes:" in helped.stdout
+    assert meshkit(tmp_path, "no-such-command", check=False).returncode == 2
+    refused = meshkit(tmp_path, "open", "bafynotacid", "--as", "nobody", check=False)
+    assert refused.returncode == 1 and refused.stderr.startswith("meshkit: ") and len(refused.stderr.splitlines()) == 1
