@@ -281,7 +281,7 @@ async def cmd_inbox(args, store: FileStore) -> None:
     async with await _gateway_client(args, store, args.identity) as client:
         rows = await client.inbox(include_acked=args.all)
         account = await cli_accounts.account_for_seal(client, store, args.identity)
-        if account is not None:  # in the library, so the account's other devices find them too
+        if account is not None and any(row.get("share") for row in rows):  # in the library: for my other devices
             await remember_shares(client, account, rows)
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["created"]))

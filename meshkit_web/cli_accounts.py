@@ -153,9 +153,8 @@ async def cmd_library(args, store) -> None:
     and what others shared or sealed to the account (this device's inbox kept in it first)."""
     async with await _client(args, store, args.identity) as client:
         record = await _account(client, store, args.identity)
-        await accounts.remember_shares(client, record, await client.inbox(include_acked=True))
-        library, _ = await accounts.load_library(client, record)
-        contacts = await accounts.library_contacts(client, record)
+        library, _, _ = await accounts.remember_shares(client, record, await client.inbox(include_acked=True))
+    contacts = await accounts.library_contacts(store.backend, library)
     known = {c.id for c in await store.contacts()}
     for public in contacts:  # contacts my other devices added: kept in this home too
         if public.id not in known:

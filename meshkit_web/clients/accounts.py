@@ -209,18 +209,19 @@ async def load_library(client: GatewayClient, record: AccountRecord) -> tuple[Li
 
 
 async def save_library(client: GatewayClient, record: AccountRecord, edit,
-                       start: tuple[Library, int] | None = None) -> Library:
+                       start: tuple[Library, int] | None = None) -> tuple[Library, int]:
     """Apply ``edit(library)`` and store the result sealed to the account's current
     recipients; a concurrent save by another device is merged in and the write retried.
-    ``start``: the (library, version) the caller has just read, so it is not read again."""
+    ``start``: the (library, version) the caller has just read, so it is not read again.
+    Returns the (library, version) as stored, for a caller going on with it."""
     library, version = start or await load_library(client, record)
     for _ in range(MAX_MERGE_TRIES):
         edit(library)
         root = await client.seal_upload([library.to_bytes()], recipients=account_recipients(record))
         try:
-            await client.request("PUT", f"/v1/account-sync/{LIBRARY_SYNC}", json_body={
-                "version": version, "data": codec.b64e(cid_str(root).encode())})
-            return library
+            stored = (await client.request("PUT", f"/v1/account-sync/{LIBRARY_SYNC}", json_body={
+                "version": version, "data": codec.b64e(cid_str(root).encode())})).json()
+            return library, stored["version"]
         except ConflictError:
             theirs, version = await load_library(client, record)
             library = merge(library, theirs)
@@ -251,10 +252,12 @@ async def _notice_checks(client: GatewayClient, record: AccountRecord, row: dict
                for s in await client.capsules_for(root))
 
 
-async def remember_shares(client: GatewayClient, record: AccountRecord, rows: list[dict]) -> int:
+async def remember_shares(client: GatewayClient, record: AccountRecord, rows: list[dict],
+                          start: tuple[Library, int] | None = None) -> tuple[Library, int, int]:
     """Keep what inbox ``rows`` announce in the library, so every device (and a recovery)
     finds it: ``share:<capsule>`` for a share, ``share:<root>`` for an envelope sealed to
-    the account, each -> {root, sharer, received}. Returns how many were new."""
+    the account, each -> {root, sharer, received}. ``start`` as for save_library. Returns
+    (the library, its version, how many entries were new), so it is not read again."""
     shares = {}
     for row in rows:
         notice = row.get("share")
@@ -262,9 +265,7 @@ async def remember_shares(client: GatewayClient, record: AccountRecord, rows: li
             key = notice.get("capsule") if row["kind"] == "share" else notice["root"]
             if isinstance(key, str) and len(key) <= 200:
                 shares[key] = row
-    if not shares:
-        return 0
-    library, version = await load_library(client, record)
+    library, version = start or await load_library(client, record)
     candidates = [(cid, row) for cid, row in shares.items() if f"share:{cid}" not in library.entries
                   and f"share:{cid}" not in library.tombstones]
     fresh = {}
@@ -277,15 +278,15 @@ async def remember_shares(client: GatewayClient, record: AccountRecord, rows: li
         except MeshKitError:
             continue  # gone, revoked, or never real: not kept
     if not fresh:
-        return 0
+        return library, version, 0
     when = int(time.time())
 
     def add(lib: Library) -> None:
         for cid, row in fresh.items():
             lib.put(f"share:{cid}", {"root": row["share"]["root"], "sharer": str(row.get("sender", "")),
                                      "received": int(row.get("created") or when)}, when)
-    await save_library(client, record, add, start=(library, version))
-    return len(fresh)
+    library, version = await save_library(client, record, add, start=(library, version))
+    return library, version, len(fresh)
 
 
 async def remember_contact(client: GatewayClient, record: AccountRecord, public: PublicIdentity) -> None:
@@ -295,14 +296,13 @@ async def remember_contact(client: GatewayClient, record: AccountRecord, public:
         f"contact:{public.id}", {"record": public.to_bytes()}, int(time.time())))
 
 
-async def library_contacts(client: GatewayClient, record: AccountRecord) -> list[PublicIdentity]:
+async def library_contacts(backend, library: Library) -> list[PublicIdentity]:
     """The library's contacts, each verified again (self-signed, id from its key); an entry
     that does not verify is skipped, and hides no other."""
-    library, _ = await load_library(client, record)
     found = []
     for ident, value in library.items("contact").items():
         try:
-            public = await record_from_bytes(client.backend, value["record"])
+            public = await record_from_bytes(backend, value["record"])
         except (MeshKitError, KeyError, TypeError):
             continue
         if public.id == ident:
@@ -400,17 +400,19 @@ async def approve_link(client: GatewayClient, latest: AccountRecord, link: str, 
                                        created=latest.created, signer_id=client.identity.id,
                                        signer_private=client.identity.sig_private)
     await client.publish_account(record)
-    await remember_shares(client, record, await client.inbox(include_acked=True))  # so the new device gets them
-    await rewrap_library(client, record, device)
+    kept = await remember_shares(client, record, await client.inbox(include_acked=True))  # the new device gets them
+    await rewrap_library(client, record, device, start=kept[:2])
     await client.request("POST", f"/v1/mailbox/{device_id}?kind=link-done",
                          body=json.dumps({"account": latest.id, "nonce": tag, "version": record.version}).encode())
     return record
 
 
-async def rewrap_library(client: GatewayClient, record: AccountRecord, device: PublicIdentity) -> int:
+async def rewrap_library(client: GatewayClient, record: AccountRecord, device: PublicIdentity,
+                         start: tuple[Library, int] | None = None) -> int:
     """Give ``device`` every envelope in the library (a capsule from this device to it) and
-    store the library again, sealed to the current devices. Returns how many were given."""
-    library, version = await load_library(client, record)
+    store the library again, sealed to the current devices. Returns how many were given.
+    ``start`` as for save_library."""
+    library, version = start or await load_library(client, record)
     slots = asyncio.Semaphore(REWRAP_CONCURRENCY)
 
     async def give(root: str) -> None:
@@ -464,8 +466,7 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
     # recovery key's own mailbox has a notice of each)
     announced = await client.inbox(include_acked=True, alias=recovery_recipient_id(record.id))
     try:
-        if await remember_shares(client, record, announced):
-            library, version = await load_library(client, record)
+        library, version, _ = await remember_shares(client, record, announced, start=(library, version))
     except LimitExceededError:  # a library full (of others' notices?) still recovers what it holds
         log.warning("recovery: the library is full; notices not added")
     restored = 0

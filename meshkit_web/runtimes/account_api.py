@@ -74,9 +74,7 @@ class AccountMethods:
         known, _ = await self.store.load_account(str(name))
         if known is None:
             return []
-        client, record = await self._client(name), await self._account(name)
-        await accounts.remember_shares(client, record, rows)
-        library, _ = await accounts.load_library(client, record)
+        library, _, _ = await accounts.remember_shares(await self._client(name), await self._account(name), rows)
         seen = {row["share"]["root"] for row in rows if isinstance(row.get("share"), dict)}
         return [{"id": "library:" + capsule, "kind": "share", "sender": share.get("sharer"),
                  "created": share.get("received"), "acked": True, "from_library": True,
@@ -96,7 +94,8 @@ class AccountMethods:
         """Contacts another device of the account added: kept here too (so names resolve)."""
         known = {p.id for p in await self.store.contacts()}
         for name in await self._account_devices():
-            for public in await accounts.library_contacts(await self._client(name), await self._account(name)):
+            library, _ = await accounts.load_library(await self._client(name), await self._account(name))
+            for public in await accounts.library_contacts(self.backend, library):
                 if public.id not in known:
                     await self.store.add_contact(public)
                     known.add(public.id)

@@ -41,17 +41,16 @@ def router(gw: Gateway) -> APIRouter:
         and MAX_SHARERS_CHECKED sharers in all: bounded work whatever capsules others store
         (only live ones count, so revoked decoys crowd nothing out)."""
         header = await envelope_header(gw, root)
-        in_header = {header.sender_id, *(e.recipient for e in header.recipients)}
         now, frontier, seen = int(time.time()), [identity], {identity}
         for _ in range(MAX_RESHARE_DEPTH + 1):
             step = []
             for who in frontier:
                 mine = await gw.aliases(who)
-                if who == header.sender_id or mine & in_header:
+                if in_header(header, mine):
                     return True
                 for row in await live_shares(cid_str(root), mine):
                     sharer = row["sharer"]
-                    if not row["revoked"] and (row["expires"] is None or row["expires"] > now) and sharer not in seen:
+                    if is_live(row, now) and sharer not in seen:
                         if len(seen) >= MAX_SHARERS_CHECKED:
                             return False
                         seen.add(sharer)
@@ -67,11 +66,10 @@ def router(gw: Gateway) -> APIRouter:
         as one of the sharer's live shares of it. Else ForbiddenError."""
         header = await envelope_header(gw, capsule.root)
         mine = await gw.aliases(identity)
-        if identity == header.sender_id or mine & {e.recipient for e in header.recipients}:
+        if in_header(header, mine):
             return  # the sharer's own key is in the header: an original share
         now = int(time.time())
-        sources = [row for row in await live_shares(cid_str(capsule.root), mine)
-                   if not row["revoked"] and (row["expires"] is None or row["expires"] > now)]
+        sources = [row for row in await live_shares(cid_str(capsule.root), mine) if is_live(row, now)]
         for source in sources:
             within = source["expires"] is None or (capsule.expires is not None and capsule.expires <= source["expires"])
             if within and (not source["policy"] or capsule.policy == source["policy"]):
@@ -150,6 +148,17 @@ def router(gw: Gateway) -> APIRouter:
         return Response(status_code=204)
 
     return api
+
+
+def in_header(header, ids: set[str]) -> bool:
+    """Whether one of ``ids`` (an identity and what it answers for) sealed the envelope or
+    is a recipient in its header: holds its key without any share."""
+    return header.sender_id in ids or any(e.recipient in ids for e in header.recipients)
+
+
+def is_live(row: dict, now: int) -> bool:
+    """A stored share neither revoked nor expired."""
+    return not row["revoked"] and (row["expires"] is None or row["expires"] > now)
 
 
 def check_live(revoked: bool, expires: int | None, name: str, root: str) -> None:
