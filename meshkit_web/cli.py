@@ -24,7 +24,7 @@ from . import cli_accounts, cli_doctor, cli_output
 from .cli_output import say
 from .clients.accounts import account_reaching, account_recipients, remember_shares, revoke_from, share_with
 from .core.cid import cid_str, parse_cid
-from .core.contact_link import check_linked, parse_contact_link
+from .core.contact_link import record_from_link
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
 from .core.errors import InvalidArgumentError, MeshKitError
 from .core.expiry import parse_expiry
@@ -78,16 +78,13 @@ async def cmd_contact_add(args, store: FileStore) -> None:
     """A record's JSON file, or the app's contact link (a short one is checked against the
     gateway's directory record: the same id and fingerprint, or refused)."""
     if "#contact=" in args.file or args.file.startswith("contact="):
-        linked = parse_contact_link(args.file)
-        if isinstance(linked, tuple):
-            gateway = args.gateway or _env_gateway()
-            if not gateway:
-                raise InvalidArgumentError("a short contact link needs --gateway (its record is in the directory)")
+        gateway = args.gateway or _env_gateway()
+
+        async def directory(ident: str) -> PublicIdentity:
             from .clients.gateway import GatewayClient
             async with GatewayClient(gateway, store.backend) as client:
-                record = check_linked(await client.resolve(linked[0]), *linked).to_json()
-        else:
-            record = json.loads(linked)
+                return await client.resolve(ident)
+        record = await record_from_link(args.file, directory if gateway else None)
     else:
         with open(args.file) as f:
             try:

@@ -7,7 +7,9 @@ a directory cannot substitute keys for a link someone sent. The older long form
 (``#contact=<the record's JSON>``) is still read. Pure: no I/O.
 """
 
+import json
 import re
+from typing import Awaitable, Callable
 from urllib.parse import unquote
 
 from .errors import IdentityMismatchError, InvalidArgumentError
@@ -49,3 +51,18 @@ def check_linked(public: PublicIdentity, ident: str, fingerprint: str) -> Public
         raise IdentityMismatchError("the directory's record does not match the contact link's fingerprint: "
                                     "ask your contact for their link again")
     return public
+
+
+async def record_from_link(text: str, directory: Callable[[str], Awaitable[PublicIdentity]] | None) -> dict:
+    """The public record (JSON form, 5.2, still to be verified by the caller) a contact link
+    names: a short one's from ``directory`` (checked against the link), a long one's from
+    the link itself."""
+    linked = parse_contact_link(text)
+    if isinstance(linked, tuple):
+        if directory is None:
+            raise InvalidArgumentError("a short contact link needs a gateway: its record is in the directory")
+        return check_linked(await directory(linked[0]), *linked).to_json()
+    try:
+        return json.loads(linked)
+    except ValueError:
+        raise InvalidArgumentError("that contact link is damaged: check it was copied whole") from None

@@ -25,7 +25,7 @@ from ..clients.accounts import revoke_from, share_with
 from ..clients.fetch_client import FetchGatewayClient
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, read_header, seal
-from ..core.contact_link import check_linked, contact_fragment, parse_contact_link
+from ..core.contact_link import contact_fragment, record_from_link
 from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.expiry import parse_expiry
 from ..core.metadata import DEFAULT_TYPE
@@ -200,12 +200,9 @@ class Runtime(AccountMethods):
         object. The answer says when another contact already has that name."""
         record = _py(record)
         if isinstance(record, str) and not record.strip().startswith("{"):
-            linked = parse_contact_link(record)
-            if isinstance(linked, tuple):
-                public = check_linked(await (await self._any_client()).resolve(linked[0]), *linked)
-                record = public.to_json()
-            else:
-                record = linked
+            async def directory(ident: str) -> PublicIdentity:
+                return await (await self._any_client()).resolve(ident)
+            record = await record_from_link(record, directory)
         if isinstance(record, str):
             try:
                 record = json.loads(record)
