@@ -39,22 +39,23 @@ async def main() -> None:
     b = NaclBackend()
     keys = await derive_recovery_keys(b, SECRET)
     acct = keys.account_id
+    async def record(prev, devices, removed, by):
+        """The next version of alice's account after ``prev``, signed by device ``by`` (None: the root)."""
+        return await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
+                                         version=prev.version + 1 if prev else 1, prev=prev, devices=devices,
+                                         removed=removed, created=T0, signer_id=by.id if by else acct,
+                                         signer_private=by.sig_private if by else keys.root_private)
+
     laptop, phone, tablet = await device(b, "laptop", 1), await device(b, "phone", 2), await device(b, "tablet", 3)
     async def consent(d, account=None):
         return await device_consent(b, d.sig_private, account or acct, d.id)
     c_laptop = await certify_device(b, account=acct, device=laptop.public, consent=await consent(laptop), added=T0, can_add=True,
                                     signer_id=acct, signer_private=keys.root_private)
-    v1 = await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
-                                   version=1, prev=None, devices=[c_laptop], removed=[], created=T0,
-                                   signer_id=acct, signer_private=keys.root_private)
+    v1 = await record(None, [c_laptop], [], None)
     c_phone = await certify_device(b, account=acct, device=phone.public, consent=await consent(phone), added=T0 + 60, can_add=False,
                                    signer_id=laptop.id, signer_private=laptop.sig_private)
-    v2 = await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
-                                   version=2, prev=v1, devices=[c_laptop, c_phone], removed=[], created=T0,
-                                   signer_id=laptop.id, signer_private=laptop.sig_private)
-    v3 = await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
-                                   version=3, prev=v2, devices=[c_laptop], removed=[phone.id], created=T0,
-                                   signer_id=laptop.id, signer_private=laptop.sig_private)
+    v2 = await record(v1, [c_laptop, c_phone], [], laptop)
+    v3 = await record(v2, [c_laptop], [phone.id], laptop)
     # failure cases: each a record checked against a previous one (or none), and its error
     by_phone = await resign(b, v2.data, phone.sig_private, version=3, prev=v2.hash, signer=phone.id)
     c_tablet_by_phone = await certify_device(b, account=acct, device=tablet.public, consent=await consent(tablet),
@@ -87,12 +88,8 @@ async def main() -> None:
     c_phone_admin = await certify_device(b, account=acct, device=phone.public, consent=await consent(phone),
                                          added=T0 + 60, can_add=True, signer_id=laptop.id,
                                          signer_private=laptop.sig_private)
-    r2 = await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
-                                   version=2, prev=v1, devices=[c_laptop, c_phone_admin], removed=[], created=T0,
-                                   signer_id=laptop.id, signer_private=laptop.sig_private)
-    r3 = await make_account_record(b, name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key,
-                                   version=3, prev=r2, devices=[c_phone_admin], removed=[laptop.id], created=T0,
-                                   signer_id=phone.id, signer_private=phone.sig_private)
+    r2 = await record(v1, [c_laptop, c_phone_admin], [], laptop)
+    r3 = await record(r2, [c_phone_admin], [laptop.id], phone)
     words = phrase_from_secret(SECRET).split()
     swapped = words[:]
     swapped[0], swapped[1] = swapped[1], swapped[0]
