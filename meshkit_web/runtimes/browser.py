@@ -337,14 +337,22 @@ class Runtime(AccountMethods):
         news = {}
         for public in await self.store.identities():
             client = await self._client(public.name)
-            known = {message["id"] for message in await self.store.messages(public.id)}
-            fresh = [_inbox_row(r) for r in await client.inbox() if r["id"] not in known]
-            for message in fresh:
-                await self.store.remember_message(public.id, message)
-            news[public.name] = len(fresh)
-            if fresh:
-                broadcast({"type": "inbox", "identity": public.name, "new": len(fresh)})
+            rows = [_inbox_row(r) for r in await client.inbox()]
+            news[public.name] = await self._remember_messages(public, rows)
         return news
+
+    async def _remember_messages(self, identity, rows: list) -> int:
+        """Keep what the gateway said in IndexedDB and tell open pages about the messages
+        this browser had not seen. The page and the worker both look at the mailbox, so
+        whichever sees a message first announces it (else the other's look finds it known
+        and nobody ever does). Returns how many were new."""
+        known = {message["id"] for message in await self.store.messages(identity.id)}
+        for row in rows:
+            await self.store.remember_message(identity.id, row)
+        fresh = sum(1 for row in rows if row["id"] not in known)
+        if fresh:
+            broadcast({"type": "inbox", "identity": identity.name, "new": fresh})
+        return fresh
 
     @api
     async def open(self, root: str, as_name: str, media_type: str = "", on_progress=None):
@@ -434,8 +442,7 @@ class Runtime(AccountMethods):
                 raise
             rows = [{**m, "cached": True} for m in await self.store.messages(client.identity.id)]
             return sorted((r for r in rows if include_acked or not r["acked"]), key=lambda r: r["created"] or 0)
-        for row in rows:
-            await self.store.remember_message(client.identity.id, row)
+        await self._remember_messages(client.identity, rows)
         if not include_acked:
             return rows
         try:  # what the account's other devices received
