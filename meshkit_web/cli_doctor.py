@@ -1,8 +1,8 @@
 """`meshkit doctor`: check this machine's setup and its gateway, and write a support bundle
 that can be sent to someone helping: versions, the checks and their outcomes, public ids,
 configuration. REDACTED by construction and checked again: no private key, token, phrase,
-content key or URL credential is ever put in, and every string is passed through the URL
-redactor before it is written."""
+content key or URL credential is ever put in, and every string is passed through
+core.diagnostics' redaction (the same as the app's "Copy diagnostics") before it is written."""
 
 import json
 import os
@@ -14,7 +14,8 @@ import time
 from . import __version__
 from .cli_output import say
 from .core.errors import MeshKitError
-from .core.urls import redact_url, redact_urls_in
+from .core.diagnostics import RecentLog, redacted
+from .core.urls import redact_url
 
 
 def _check(checks: list, name: str, ok: bool, detail: str) -> None:
@@ -79,18 +80,8 @@ async def _gateway_checks(args, store, checks: list) -> dict:
     return report
 
 
-def _redacted(value):
-    """Every string through the URL redactor (credentials, query values, fragments)."""
-    if isinstance(value, str):
-        return redact_urls_in(value)
-    if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redacted(v) for v in value]
-    return value
-
-
 async def cmd_doctor(args, store) -> None:
+    recent = RecentLog.install()
     checks: list = []
     _check(checks, "python", sys.version_info >= (3, 11), platform.python_version())
     bundle = {
@@ -104,10 +95,11 @@ async def cmd_doctor(args, store) -> None:
     if args.gateway:
         bundle["gateway"] = await _gateway_checks(args, store, checks)
     bundle["checks"] = checks
+    bundle["log"] = list(recent.lines)
     if args.bundle:
         fd = os.open(args.bundle, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
-            json.dump(_redacted(bundle), out, indent=1, sort_keys=True)
+            json.dump(redacted(bundle), out, indent=1, sort_keys=True)
         say(f"support bundle written to {args.bundle} (no keys, tokens, phrases or URL credentials)", err=True)
     failed = [c for c in checks if not c["ok"]]
     if failed:

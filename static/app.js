@@ -37,9 +37,26 @@ async function load(path) {
   }
 }
 
+// the shell in index.html shows how far Core has come
+const bar = document.querySelector('[data-testid="boot-progress"]');
+const stage = document.querySelector('[data-testid="boot-stage"]');
+const mib = (n) => (n / (1 << 20)).toFixed(1);
+function progress({ stage: step, loaded, total }) {
+  document.documentElement.dataset.bootStage = step;
+  if (!bar || !stage) return;
+  if (step === "download") {
+    bar.max = total || 1;
+    bar.value = Math.min(loaded, total);
+    stage.textContent = `Loading the encryption engine… ${mib(loaded)} of ${mib(total)} MB`;
+  } else {
+    bar.value = bar.max;
+    stage.textContent = "Starting…";
+  }
+}
+
 try {
   const { boot } = await load("./meshkit.js");
-  globalThis.meshkit = await boot();
+  globalThis.meshkit = await boot({ onProgress: progress });
   document.documentElement.dataset.meshkitReady = "true";
   const { render } = await load("./ui.js");
   render(root, globalThis.meshkit);

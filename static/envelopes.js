@@ -79,12 +79,14 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
       envelopeBody.append(el("tr", {}, el("td", { colspan: "5", class: "hint" }, "Nothing yet: encrypt a file above.")));
     }
     for (const env of list) {
-      envelopeBody.append(el("tr", { testid: "envelope-row", "data-root": env.root },
-        el("td", {}, env.name, env.status === "queued" ? el("span", { class: "badge warn" }, " in outbox") : null),
+      const queued = env.status === "queued";
+      envelopeBody.append(el("tr", { testid: "envelope-row", "data-root": env.root, "data-status": env.status || "uploaded" },
+        el("td", {}, env.name, queued ? el("span", { class: "badge warn" }, " uploading") : null),
         el("td", {}, formatSize(env.size)),
         el("td", {}, el("code", { class: "cid", testid: "envelope-root", title: env.root }, env.root)),
         el("td", {}, formatDate(env.created)),
-        el("td", { class: "actions" },
+        // still in the outbox: nothing to open or share on the gateway yet
+        queued ? el("td", { class: "actions hint" }, "Open and share once uploaded (see the outbox).") : el("td", { class: "actions" },
           el("button", { type: "button", testid: "open", onclick: () => download(env.root, env.name, env.size) }, "Open"),
           // large files: streamed by the service worker straight to disk, never held in memory
           // the worker's link is one-time and short-lived: minted on the click, used at once

@@ -158,7 +158,7 @@ def test_shares_from_another_person_reach_every_device_of_the_account(four_devic
 
     # every device lost: recover, and everything opens again; then remove the lost ones
     recovered = call(fresh, "return await meshkit.identity.recover('a-new', arg);", phrase)
-    assert recovered["account"] == alice["account"]["account"]
+    assert recovered.get("account") == alice["account"]["account"], recovered
     for root, text in ((bobs["root"], "from bob, shared"), (sealed["root"], "sealed to alice"),
                        (again["root"], "second")):
         assert call(fresh, OPEN_TEXT, {"root": root, "as": "a-new"}) == text

@@ -505,3 +505,34 @@ def test_rate_limit_and_body_limit(tmp_path, backend):
         huge = httpx.post(server.url + "/v1/directory", content=b"{" + b" " * (3 << 20) + b"}",
                           headers={"Content-Type": "application/json"})
         assert (huge.status_code, huge.json()["error"]) == (413, "limit_exceeded")
+
+
+def test_a_rate_limited_upload_is_paced_not_failed(tmp_path, backend):
+    """Issue 13 #7: the gateway says when to come back (Retry-After on every 429) and the
+    client waits that out, so an upload larger than the rate allows slows down and lands
+    instead of failing; a wait longer than PACE_MAX_WAIT is left to the caller."""
+    config = GatewayConfig(data_dir=str(tmp_path / "data"), rate_limit="8/2 seconds")
+    with ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "blocks")))) as server:
+        statuses = []
+
+        async def go():
+            person = await create_identity(backend, "erin", NOW)
+            async with GatewayClient(server.url, backend, person) as erin:
+                send = erin._send
+
+                async def counted(*args, **kw):
+                    reply = await send(*args, **kw)
+                    statuses.append((reply.status, reply.headers.get("retry-after")))
+                    return reply
+                erin._send = counted
+                await erin.publish()
+                data = os.urandom(20 * 65536)
+                root = await erin.seal_upload([data], recipients=[], segment_size=65536)
+                opened = await erin.open(root)
+                return data, await read_all(opened)
+        data, back = run(go())
+        assert back == data
+        limited = [after for status, after in statuses if status == 429]
+        assert limited, "the upload never met the limit: the test proves nothing"
+        assert all(after and after.isdigit() and 1 <= int(after) <= 2 for after in limited)
+        assert len(limited) < len(statuses) / 2  # paced: mostly requests that went through

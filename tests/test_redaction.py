@@ -79,3 +79,31 @@ def test_cli_output_carries_no_secrets(cli, tmp_path):
     for field in ("sig_private", "enc_private"):
         assert secret_file[field] not in text
     assert "TOP-SECRET" not in text
+
+
+def test_support_bundles_lose_tokens_keys_and_url_credentials_but_keep_public_ids():
+    """core.diagnostics: the one rule for `meshkit doctor` and the app's "Copy diagnostics"."""
+    import os
+
+    from meshkit_web.core.diagnostics import RecentLog, redacted
+    from meshkit_web.core.signing import identity_id
+    from meshkit_web.core.cid import cid_str
+    token = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtazEyMyIsInNjcCI6WyJwaW5zIl19.c2lnbmF0dXJlLWJ5dGVz"
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    public_id = identity_id(os.urandom(32))
+    root = cid_str(cid_bytes(DAG_CBOR, b"header"))
+    bundle = redacted({"log": [f"sent Authorization: Bearer {token}", f"content key {key} for {root}",
+                               "GET http://me:pa55word@gw.example/v1/x?cap=s3cr3t#frag"],
+                       f"by {public_id}": {"root": root}})
+    text = json.dumps(bundle)
+    for secret in (token, key, "pa55word", "s3cr3t", "frag"):
+        assert secret not in text, secret
+    assert public_id in text and root in text  # public: what makes a bundle useful
+
+    recent = RecentLog.install("meshkit.test-diagnostics")
+    assert RecentLog.install("meshkit.test-diagnostics") is recent  # one buffer, however often installed
+    logger = logging.getLogger("meshkit.test-diagnostics")
+    for n in range(500):
+        logger.info("line %d token %s", n, token)
+    assert len(recent.lines) == 200 and recent.lines[-1].startswith("INFO meshkit.test-diagnostics: line 499 ")
+    assert not any(token in line for line in recent.lines)

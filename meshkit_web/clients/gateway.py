@@ -9,6 +9,7 @@ integrity. Server errors come back as Core's typed errors (same ``code``).
 import asyncio
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -34,6 +35,11 @@ log = logging.getLogger("meshkit.client")
 ALL_SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
 MAX_SHARES_TRIED = 32  # capsules of one envelope tried at an open, newest first
 UPLOAD_CONCURRENCY = 4  # blocks in flight while sealing: bounded memory, overlapped latency
+# Pacing: a 429 whose Retry-After is short is waited out and the request sent again, so a
+# big upload slows to the gateway's rate instead of failing; a long wait is the caller's
+# decision (rate_limited, retryable: the outbox backs off).
+PACE_MAX_WAIT = 30     # seconds: the longest Retry-After waited out here
+PACE_MAX_TRIES = 8     # sends of one request, at most
 
 
 @dataclass
@@ -126,12 +132,18 @@ class GatewayClient:
             headers["Content-Type"] = content_type
         if accept:
             headers["Accept"] = accept
-        if auth:
-            headers["Authorization"] = "Bearer " + await self.token()
-        reply = await self._send(method, path, headers=headers, body=body, limit=limit)
-        if reply.status in ok:
-            return reply
-        raise self._error(reply)
+        for attempt in range(PACE_MAX_TRIES):
+            if auth:
+                headers["Authorization"] = "Bearer " + await self.token()
+            reply = await self._send(method, path, headers=headers, body=body, limit=limit)
+            if reply.status in ok:
+                return reply
+            wait = _retry_after(reply)
+            if reply.status != 429 or wait is None or wait > PACE_MAX_WAIT or attempt == PACE_MAX_TRIES - 1:
+                raise self._error(reply)
+            log.info("gateway asks for a pause of %d s (rate limit): waiting", wait)
+            await asyncio.sleep(wait + random.uniform(0, 0.5))  # jitter: parallel requests do not come back at once
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _error(reply: Response) -> MeshKitError:
@@ -423,6 +435,13 @@ class GatewayClient:
 
 NOTICE_LIMIT = 4096
 MAX_ACCOUNT_PAGES = 64  # 64 x 256 versions of one account, read at most
+
+
+def _retry_after(reply: Response) -> int | None:
+    """Retry-After in whole seconds (RFC 9110 10.2.3; the date form is not waited on)."""
+    value = next((v for k, v in reply.headers.items() if k.lower() == "retry-after"), None)
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) <= 6 else None
 
 
 def _notice(body: bytes, row: dict) -> dict | None:

@@ -179,6 +179,10 @@ class RateLimitedError(MeshKitError):
     retryable = True
     user = 'Too many requests right now; MeshKit will try again shortly.'
 
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until the limit lets a request through (Retry-After)
+
 
 class InvalidArgumentError(MeshKitError, ValueError):
     """A caller's argument is not acceptable (a past expiry, an ambiguous recipient name)."""

@@ -69,7 +69,7 @@ def create_app(config: GatewayConfig, provider: BlockProvider, metadata: Metadat
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "HEAD", "PUT", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Accept"],
-                           expose_headers=["ETag", "X-Ipfs-Roots"], max_age=600)
+                           expose_headers=["ETag", "X-Ipfs-Roots", "Retry-After"], max_age=600)
     app.add_middleware(SecurityHeaders, site_dir=config.site_dir)  # outermost: CORS preflights get them too
     install_error_handlers(app)
     for family in ROUTE_FAMILIES:

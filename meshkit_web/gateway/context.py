@@ -3,6 +3,8 @@ limiter, and the two dependencies that decide who is calling (``requires``) and 
 an anonymous caller may (``anonymous_limit``)."""
 
 import asyncio
+import math
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -68,7 +70,8 @@ class Gateway:
             identity = self.issuer.verify(header[7:].strip(), scope)
             await self.require_current_device(identity)
             if not await self.limiter.hit(self.rate, identity):
-                raise RateLimitedError(f"rate limit {self.config.rate_limit} exceeded for {identity}")
+                raise RateLimitedError(f"rate limit {self.config.rate_limit} exceeded for {identity}",
+                                       await self._retry_after(self.rate, identity))
             return identity
         return Depends(check)
 
@@ -100,8 +103,15 @@ class Gateway:
         """One more ``kind`` (anonymous_limits) from this client address, or RateLimitedError:
         what anyone may do without a token is limited per address (new identities are not free)."""
         client = request.client.host if request.client else "unknown"
-        if not await self.limiter.hit(self.anonymous_rates[kind], "anon", kind, client):
-            raise RateLimitedError(f"too many {what} from this address; try again later")
+        rate = self.anonymous_rates[kind]
+        if not await self.limiter.hit(rate, "anon", kind, client):
+            raise RateLimitedError(f"too many {what} from this address; try again later",
+                                   await self._retry_after(rate, "anon", kind, client))
+
+    async def _retry_after(self, rate, *key: str) -> int:
+        """Whole seconds until the moving window lets one more request through."""
+        stats = await self.limiter.get_window_stats(rate, *key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
     def anonymous_limit(self, kind: str):
         """``limit_anonymous`` as a route dependency."""

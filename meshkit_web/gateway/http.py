@@ -86,7 +86,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MeshKitError)
     async def meshkit_error(request: Request, exc: MeshKitError):
-        return error_response(exc.code, exc.message)
+        reply = error_response(exc.code, exc.message)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:  # RFC 9110 10.2.3: when to come back (clients pace on it)
+            reply.headers["Retry-After"] = str(retry_after)
+        return reply
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -26,11 +26,13 @@ from ..clients.fetch_client import FetchGatewayClient
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, read_header, seal
 from ..core.contact_link import contact_fragment, record_from_link
+from ..core.diagnostics import RecentLog, redacted
 from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.expiry import parse_expiry
 from ..core.metadata import DEFAULT_TYPE
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
+from ..core.urls import redact_url
 from ..crypto.webcrypto_backend import WebCryptoBackend
 from ..stores.indexeddb import IdentityStore, open_store
 from .account_api import AccountMethods
@@ -89,6 +91,7 @@ class Runtime(AccountMethods):
         self.fallback_reason = fallback_reason
         self._clients: dict[tuple[str, str], FetchGatewayClient] = {}
         self.outbox = Outbox(store.db, self._client)
+        self.recent_log = RecentLog.install()  # what "Copy diagnostics" shows of this session
 
     # --- helpers -------------------------------------------------------------------------
     async def _identity(self, name: str):
@@ -134,6 +137,9 @@ class Runtime(AccountMethods):
     # --- the API -------------------------------------------------------------------------
     @api
     async def capabilities(self) -> dict:
+        return await self._capabilities()
+
+    async def _capabilities(self) -> dict:
         return {
             "runtime": f"pyodide (Python {sys.version.split()[0]})",
             "crypto": {"backend": self.backend.name, "algorithms": ["X25519", "Ed25519", "AES-256-GCM",
@@ -151,6 +157,27 @@ class Runtime(AccountMethods):
             "storage": await _storage_report(),
             "recovery_kit": await self.kit_states(),
         }
+
+    @api
+    async def diagnostics(self) -> dict:
+        """A support bundle for "Copy diagnostics": versions, the capability report, the
+        configuration, identities (public ids), outbox jobs (states and error codes; no file
+        names) and this session's recent log. Built from public facts, then redacted again
+        (core.diagnostics, the same rule as ``meshkit doctor``)."""
+        from .. import __version__
+        import pyodide
+        jobs = [{"id": j["id"], "state": j["state"], "size": j["size"], "blocks": j["blocks"], "sent": j["sent"],
+                 "attempts": j["attempts"], "error": (j.get("error") or {}).get("code")}
+                for j in await self.outbox.jobs()]
+        identities = [{"name": p.name, "id": p.id, "fingerprint": p.fingerprint}
+                      for p in await self.store.identities()]
+        return redacted({
+            "meshkit": __version__, "pyodide": pyodide.__version__, "made": int(time.time()),
+            "user_agent": str(js.navigator.userAgent), "online": bool(js.navigator.onLine),
+            "config": {"gateway": redact_url(self.gateway)},
+            "capabilities": await self._capabilities(), "identities": identities, "outbox": jobs,
+            "log": list(self.recent_log.lines),
+        })
 
     @api
     async def identity_create(self, name: str) -> dict:
@@ -272,7 +299,15 @@ class Runtime(AccountMethods):
         described = {"name": str(filename or ""), "type": str(getattr(blob, "type", "") or ""),
                      "mtime": int(modified) // 1000 if isinstance(modified, (int, float)) else None}
         report = on_progress if on_progress is not None and on_progress is not js.undefined else None
-        if mode == "direct" or (mode == "auto" and bool(js.navigator.onLine)):
+        online = bool(js.navigator.onLine)
+        if mode == "outbox" and online:  # too big is said now, not after staging and uploading
+            try:
+                await client.check_room(total, len(recipients))
+            except MeshKitError as exc:
+                if exc.code not in TEMPORARY:
+                    raise
+                entry["queued_because"] = exc.code
+        if mode == "direct" or (mode == "auto" and online):
             try:
                 await client.check_room(total, len(recipients))  # too big is said now, not after uploading
                 root = await self._seal_direct(client, blob, recipients, report, described)

@@ -31,8 +31,10 @@ def api(method):
         try:
             return _result(await method(self, *args))
         except MeshKitError as exc:
+            log.info("%s failed: %s", method.__name__, exc.code)  # the code only: for "Copy diagnostics"
             return _failure(exc.code, exc.message)
         except ValueError as exc:
+            log.info("%s failed: invalid_argument", method.__name__)
             return _failure("invalid_argument", str(exc)[:300])
         except Exception as exc:  # noqa: BLE001 - reported by type, logged for the developer
             log.exception("meshkit runtime: %s failed", method.__name__)

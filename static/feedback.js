@@ -1,0 +1,49 @@
+// Feedback where the user is: errors and confirmations go right after the control they last
+// used (its row, form, list item or table cell), scrolled into view; the alert and the
+// notice are live regions, so screen readers announce them wherever they are.
+import { el } from "./dom.js";
+import { ERRORS } from "./errors.js";  // Core's error registry, written by build.py
+
+export function feedback(root, fallback) {
+  const alertBox = el("div", { class: "alert", role: "alert", testid: "error", hidden: true });
+  const notice = el("div", { class: "notice", role: "status", "aria-live": "polite", testid: "notice" });
+  let lastAction = null;
+  for (const type of ["click", "submit", "change"]) {
+    root.addEventListener(type, (event) => { if (event.target.closest(".card")) lastAction = event.target; }, true);
+  }
+  function placeNearAction(box) {
+    const spot = lastAction && lastAction.isConnected && lastAction.closest("td, li, form, .row, .drop");
+    if (!spot) return fallback.after(box);
+    if (spot.tagName === "TD" || spot.tagName === "LI") spot.append(box);
+    else spot.after(box);
+    box.scrollIntoView({ block: "nearest" });
+  }
+  function showError(error, context) {
+    const code = error && error.code;
+    // a few codes cover many mistakes: their own message says which one
+    const detailed = code === "invalid_argument" || code === "limit_exceeded" || code === "quota_exceeded";
+    const sentence = (detailed && error.message) || (ERRORS[code] && ERRORS[code].message) || (error && error.message)
+      || String(error);
+    alertBox.replaceChildren(el("strong", {}, context ? context + ": " : ""), sentence,
+      code ? el("span", { class: "code" }, ` (${code})`) : null,
+      el("button", { class: "link", type: "button", "aria-label": "Dismiss", onclick: () => { alertBox.hidden = true; } }, "×"));
+    alertBox.dataset.code = code || "";
+    alertBox.hidden = false;
+    notice.textContent = "";
+    placeNearAction(alertBox);
+  }
+  function say(text) {
+    notice.textContent = text;
+    alertBox.hidden = true;
+    placeNearAction(notice);
+  }
+  async function guarded(context, action) {
+    try {
+      return await action();
+    } catch (error) {
+      showError(error, context);
+      return undefined;
+    }
+  }
+  return { alertBox, notice, showError, say, guarded };
+}
