@@ -142,28 +142,55 @@ async function withHeaders(response, csp) {
 }
 
 // --- one-time capabilities for streamed opens ---------------------------------------------------
+// A download grant is one use in 60 s. A "play" grant (a <video>/<audio> source, which the
+// media player fetches again for every seek) may be used for 30 minutes, only with the
+// media type of an inert audio or video type, and never as an attachment.
 const GRANT_TTL_MS = 60_000;
-const grants = new Map(); // token -> {root, identity, name, mediaType, download, expires}
+const PLAY_TTL_MS = 30 * 60_000;
+const MAX_GRANTS = 256;
+const grants = new Map(); // token -> {root, identity, name, mediaType, download, play, expires}
 
-function mintGrant({ root, identity, name, mediaType, download, ttlMs }) {
+function mintGrant({ root, identity, name, mediaType, download, play, ttlMs }) {
   if (typeof root !== "string" || !root || typeof identity !== "string" || !identity) {
     return { ok: false, code: "invalid_argument", message: "open-grant needs a root and an identity id" };
   }
   const now = Date.now();
-  const ttl = Math.min(GRANT_TTL_MS, Math.max(1, Number(ttlMs) || GRANT_TTL_MS)); // shorter on request, never longer
+  const longest = play ? PLAY_TTL_MS : GRANT_TTL_MS;
+  const ttl = Math.min(longest, Math.max(1, Number(ttlMs) || longest)); // shorter on request, never longer
   for (const [token, grant] of grants) if (grant.expires <= now) grants.delete(token);
+  if (grants.size >= MAX_GRANTS) return { ok: false, code: "limit_exceeded", message: "too many open links at once" };
   const bytes = crypto.getRandomValues(new Uint8Array(32)); // 256 bits: unguessable
   const token = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   grants.set(token, { root, identity, name: String(name || ""), mediaType: String(mediaType || ""),
-    download: !!download, expires: now + ttl });
+    download: !!download && !play, play: !!play, expires: now + ttl });
   return { ok: true, url: `/meshkit/open/${token}`, expires: now + ttl };
 }
 
-// The grant for a token, removed on the first look whatever happens next (one use only).
+// The grant for a token: a download grant is removed on the first look whatever happens
+// next (one use only); a play grant stays until it expires.
 function takeGrant(token) {
   const grant = grants.get(token);
-  grants.delete(token);
+  if (!grant || !grant.play) grants.delete(token);
   return grant && grant.expires > Date.now() ? grant : null;
+}
+
+// One byte range of RFC 9110 14.1.2 ("bytes=a-b", "bytes=a-", "bytes=-n") as [start, end);
+// null for none or a form we do not serve (then the whole file, 200); "unsatisfiable" (416).
+function parseRange(header, size) {
+  if (!header) return null;
+  const match = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
+  if (!match || (match[1] === "" && match[2] === "")) return null;
+  let start, end;
+  if (match[1] === "") {
+    start = Math.max(0, size - Number(match[2]));
+    end = size;
+    if (Number(match[2]) === 0) return "unsatisfiable";
+  } else {
+    start = Number(match[1]);
+    end = match[2] === "" ? size : Math.min(size, Number(match[2]) + 1);
+    if (match[2] !== "" && Number(match[2]) < start) return null; // invalid: ignored (RFC 9110 14.2)
+  }
+  return start >= size ? "unsatisfiable" : { start, end };
 }
 
 // Only types that cannot run script in a browser keep their type; the rest are bytes.
@@ -188,11 +215,21 @@ async function streamOpen(request, url) {
   if (!grant) {
     return errorResponse("forbidden", "this open link is unknown, already used or expired: open the file from the app again");
   }
+  // the size is the signed header's: ask for the range once it is known
   let opened;
+  let range = null;
   try {
     opened = await call("open_stream", grant.root, grant.identity);
+    range = parseRange(request.headers.get("Range"), opened.size);
+    if (range && range !== "unsatisfiable") unwrap(await opened.reader.select(range.start, range.end));
   } catch (error) {
+    if (opened && opened.reader) opened.reader.destroy();
     return errorResponse(error.code || "internal", error.message);
+  }
+  if (range === "unsatisfiable") {
+    opened.reader.destroy();
+    return new Response(null, { status: 416, headers: secured({ "Content-Range": `bytes */${opened.size}`,
+      "Cache-Control": "no-store" }, HEADERS.plaintext_csp) });
   }
   const reader = opened.reader;
   const stream = new ReadableStream({
@@ -221,15 +258,21 @@ async function streamOpen(request, url) {
   // Decrypted bytes are never active content on this origin: always an attachment, an inert
   // type or octet-stream, sandboxed with nothing allowed to load (even if rendered somehow).
   // the sender's file name as Core made it safe to save under (core/metadata.py), else the app's
+  // A play grant is shown inline by a media element, so only as audio or video.
   const name = opened.saveAs || grant.name || "meshkit-download";
+  const type = inertType(grant.mediaType || opened.type);
+  const inline = grant.play && /^(audio|video)\//.test(type);
+  const length = range ? range.end - range.start : opened.size;
   const headers = secured({
-    "Content-Type": inertType(grant.mediaType || opened.type),
-    "Content-Length": String(opened.size),
-    "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+    "Content-Type": grant.play && !inline ? "application/octet-stream" : type,
+    "Content-Length": String(length),
+    "Accept-Ranges": "bytes",
+    ...(range ? { "Content-Range": `bytes ${range.start}-${range.end - 1}/${opened.size}` } : {}),
+    "Content-Disposition": `${inline ? "inline" : "attachment"}; filename*=UTF-8''${encodeURIComponent(name)}`,
     "Cache-Control": "no-store",
     "X-MeshKit-Sender": opened.sender,
   }, HEADERS.plaintext_csp);
-  return new Response(stream, { headers });
+  return new Response(stream, { status: range ? 206 : 200, headers });
 }
 
 self.addEventListener("fetch", (event) => {

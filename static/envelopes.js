@@ -34,6 +34,20 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
     say(`Opened “${opened.name || name || root}” (${formatSize(opened.size)}), every block verified.`);
   }
 
+  // Audio and video play in the page, streamed and seekable: the worker answers the
+  // player's Range requests from the segments that hold them (nothing else is decrypted).
+  const playable = (type) => /^(audio|video)\//.test(type || "");
+  async function play(root, name, type, spot) {
+    const url = await guarded(`Playing ${name}`, () => meshkit.openUrl(root, { as: state.current, play: true }));
+    if (!url) return;
+    spot.querySelectorAll(".player").forEach((old) => old.remove());
+    const player = el(type.startsWith("audio/") ? "audio" : "video", { class: "player", testid: "player",
+      controls: true, preload: "metadata", src: url, "aria-label": `Playing ${name}` });
+    player.addEventListener("error", () => say(`“${name}” cannot be played in this browser; use Save instead.`));
+    spot.append(player);
+    player.play().catch(() => {});  // autoplay may be refused: the controls are there
+  }
+
   function shareControls(env) {
     const select = el("select", { "aria-label": `Share ${env.name} with`, testid: "share-to" },
       el("option", { value: "" }, "Share with…"),
@@ -101,9 +115,11 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
               link.click();
               link.remove();
             }) }, "Save") : null,
+          streaming && playable(env.type) ? el("button", { type: "button", testid: "play",
+            onclick: (event) => play(env.root, env.name, env.type, event.target.closest("td")) }, "Play") : null,
           shareControls(env))));
     }
   }
 
-  return { card: envelopesCard, render: renderEnvelopes, download };
+  return { card: envelopesCard, render: renderEnvelopes, download, play, playable };
 }

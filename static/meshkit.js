@@ -217,7 +217,7 @@ function makeApi(py, pyodide, timings, worker) {
   // A streamed open is answered only for a link this app minted: the worker keeps a random
   // one-time capability (root, identity id, options; ~60 s) and the URL carries only it. A
   // name or root in a URL grants nothing, so another site cannot make the worker decrypt.
-  const openUrl = async (root, { as, name, type, download, ttl } = {}) => {
+  const openUrl = async (root, { as, name, type, download, play, ttl } = {}) => {
     const controller = navigator.serviceWorker && navigator.serviceWorker.controller;
     if (!controller) {
       throw new MeshKitError("unsupported", "streaming opens need the service worker (reload once it is installed)");
@@ -230,7 +230,7 @@ function makeApi(py, pyodide, timings, worker) {
       const timer = setTimeout(() => reject(new MeshKitError("unavailable", "the service worker did not answer")), 10_000);
       channel.port1.onmessage = (event) => { clearTimeout(timer); resolve(event.data); };
       controller.postMessage({ type: "open-grant", root: String(root), identity: identity.id,
-        name: name ? String(name) : "", mediaType: type ? String(type) : "", download: !!download,
+        name: name ? String(name) : "", mediaType: type ? String(type) : "", download: !!download, play: !!play,
         ttlMs: ttl ? Number(ttl) * 1000 : undefined }, [channel.port2]);
     });
     if (!reply.ok) throw new MeshKitError(reply.code || "internal", reply.message || "no link");
@@ -292,8 +292,10 @@ function makeApi(py, pyodide, timings, worker) {
     describe: (root, { as } = {}) => call("describe", root, as),
     // Through the service worker: a streamed Response of plaintext (for large files), and
     // openUrl(root, options) -> a one-time URL, valid 60 s (or options.ttl seconds, at most 60),
-    // served only as an attachment of
-    // an inert type: use it at once (e.g. set it on a link and click it), never share it
+    // served only as an attachment of an inert type: use it at once (e.g. set it on a link
+    // and click it), never share it. {play: true}: a source for a <video>/<audio> element,
+    // usable for 30 minutes (the player asks again for every seek: HTTP Range, answered from
+    // the segments that hold the range), inline only for audio/video types.
     openUrl,
     openStream: async (root, options = {}) => {
       const response = await fetch(await openUrl(root, options));

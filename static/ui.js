@@ -39,7 +39,8 @@ export function render(root, meshkit) {
   let inbox = null;
   const envelopes = envelopesView(meshkit, { state, guarded, say, streaming,
     onClosed: (closedRoot, code) => inbox.closed(closedRoot, code) });
-  inbox = inboxView(meshkit, { state, guarded, download: envelopes.download, onIdentity: () => refreshAll() });
+  inbox = inboxView(meshkit, { state, guarded, download: envelopes.download, play: streaming ? envelopes.play : null,
+    playable: envelopes.playable, onIdentity: () => refreshAll() });
 
   // the worker and other tabs report progress: redraw the lists at most every 300 ms
   let redraw = null;

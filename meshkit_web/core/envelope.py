@@ -371,16 +371,34 @@ class OpenedEnvelope:
         raise SegmentAuthenticationError(
             f"segment {index} of {self.header.root_str} failed authentication (tampered or reordered)")
 
-    async def plaintext(self) -> AsyncIterator[bytes]:
-        """Authenticated plaintext, one segment at a time; the next block is fetched meanwhile."""
-        count = len(self.header.segments)
-        ahead = asyncio.ensure_future(self._segment(0))
+    def segments_for(self, start: int, end: int) -> range:
+        """The segments holding plaintext bytes [start, end) (FORMAT.md 3.6: byte ranges)."""
+        size, step = self.header.size, self.header.segment_size
+        if not 0 <= start <= end <= size:
+            raise ValueError(f"byte range {start}-{end} is outside the file's {size} bytes")
+        if (start, end) == (0, size):
+            return range(len(self.header.segments))  # all of them, the final one included
+        return range(start // step, (end - 1) // step + 1 if end > start else start // step)
+
+    async def plaintext(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Authenticated plaintext of bytes [start, end) (the whole file by default), one
+        segment at a time; the next block is fetched meanwhile. Only the segments holding the
+        range are fetched and decrypted, each authenticated on its own (its index and final
+        flag are in its nonce), so a seek costs one segment, not the file before it."""
+        end = self.header.size if end is None else end
+        indices = self.segments_for(start, end)
+        step = self.header.segment_size
+        if not indices:
+            return
+        ahead = asyncio.ensure_future(self._segment(indices[0]))
         try:
-            for index in range(count):
+            for index in indices:
                 data = await ahead
-                if index + 1 < count:
+                if index + 1 < indices.stop:
                     ahead = asyncio.ensure_future(self._segment(index + 1))
-                yield await self._decrypt(index, data)
+                plain = await self._decrypt(index, data)
+                offset = index * step
+                yield plain[max(0, start - offset):end - offset] if (start > offset or end < offset + len(plain)) else plain
         finally:
             if not ahead.done():
                 ahead.cancel()

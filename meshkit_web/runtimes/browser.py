@@ -298,6 +298,7 @@ class Runtime(AccountMethods):
         modified = getattr(blob, "lastModified", None)
         described = {"name": str(filename or ""), "type": str(getattr(blob, "type", "") or ""),
                      "mtime": int(modified) // 1000 if isinstance(modified, (int, float)) else None}
+        entry["type"] = described["type"]  # this browser's list offers Play for audio and video
         report = on_progress if on_progress is not None and on_progress is not js.undefined else None
         online = bool(js.navigator.onLine)
         if mode == "outbox" and online:  # too big is said now, not after staging and uploading
@@ -501,7 +502,9 @@ class Runtime(AccountMethods):
         """Open for streaming as the identity with this id (the worker's one-time grant names
         an id, never a local name, which anyone could guess): the header is verified and the
         key unwrapped here (so refusals come before any byte); ``reader.read()`` then gives one
-        authenticated segment at a time, each block's CID verified before it is decrypted."""
+        authenticated segment at a time, each block's CID verified before it is decrypted;
+        ``reader.select(start, end)`` before the first read: only bytes [start, end) (an HTTP
+        Range), from their segments only."""
         identity_id = str(identity_id)
         mine = [p for p in await self.store.identities() if p.id == identity_id]
         if not mine:
@@ -528,10 +531,22 @@ class PlaintextReader:
     """One open envelope's plaintext for a JS ReadableStream: read() -> Uint8Array | null."""
 
     def __init__(self, opened):
+        self._opened = opened
         self._segments = opened.plaintext()
+        self._started = False
+
+    @api
+    async def select(self, start, end) -> None:
+        """Read only bytes [start, end) instead (before the first read)."""
+        if self._started:
+            raise ValueError("select() comes before the first read")
+        start, end = int(start), int(end)
+        self._opened.segments_for(start, end)  # outside the file: refused here
+        self._segments = self._opened.plaintext(start, end)
 
     @api
     async def read(self):
+        self._started = True
         try:
             chunk = await self._segments.__anext__()
         except StopAsyncIteration:
