@@ -1,6 +1,7 @@
 // "My envelopes": each file with Open, the worker's streamed Save, sharing, revoking, and who
 // can open it; and the one download routine the inbox uses too.
 import { el, formatDate, formatSize, shortId } from "./dom.js";
+import { sendLinkControls } from "./send.js";
 
 export function envelopesView(meshkit, { state, guarded, say, streaming, onClosed }) {
   const envelopeBody = el("tbody", { testid: "envelopes" });
@@ -82,7 +83,8 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
         list.hidden = false;
         who.setAttribute("aria-expanded", "true");
       }) }, "Who can open it?");
-    return el("div", { class: "share" }, select, expiry, share, revoke, who, list);
+    return el("div", {}, el("div", { class: "share" }, select, expiry, share, revoke, who, list),
+      sendLinkControls(meshkit, env, { state, guarded, say, expiry }));
   }
 
   async function renderEnvelopes() {

@@ -308,6 +308,19 @@ function makeApi(py, pyodide, timings, worker) {
     envelopes: (owner) => call("envelopes", owner),
     share: (root, { from, to, expires, policy } = {}) => call("share", root, from, to, expires, policy),
     revoke: (root, { from, to } = {}) => call("revoke", root, from, to),
+    // Send links (FORMAT.md 5.4): a file for someone without an account. create -> {link,
+    // capsule, expires, opens}: the link holds the secret in its #fragment (never sent to a
+    // server): give it only to the person; revoke with revokeLink. describe/open(link): what
+    // it holds, then the file ({blob, name, type, size, saveAs, sender}); one open in all.
+    sendLinks: {
+      create: async (root, { from, expires, opens } = {}) => {
+        const made = await call("send_link_create", root, from, expires || "", opens || 0);
+        return { ...made, link: location.origin + "/#" + made.fragment };
+      },
+      describe: (link) => call("send_link_describe", String(link)),
+      open: (link, { onProgress } = {}) => call("send_link_open", String(link), onProgress),
+      revoke: (capsule, { from } = {}) => call("send_link_revoke", String(capsule), from),
+    },
     // access(root, {as}) -> {recipients: [{id, name}], shares: [{capsule, to, name, expires, state}]}
     access: (root, { as } = {}) => call("access", root, as),
     inbox: (as, { all = false } = {}) => call("inbox", as, all),

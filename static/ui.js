@@ -9,6 +9,7 @@ import { identityView } from "./identity.js";
 import { inboxView } from "./inbox.js";
 import { recoveryKit } from "./kit.js";
 import { sealView } from "./seal.js";
+import { receivedView } from "./send.js";
 import { settingsView } from "./settings.js";
 
 export function render(root, meshkit) {
@@ -33,6 +34,7 @@ export function render(root, meshkit) {
   } });
   const account = accountCard(meshkit, { el, guarded, say, formatDate, shortId, onChange: () => settings.render() });
   const join = joinCard(meshkit, { el, guarded, say, onJoined: async (name) => { await use(name); settings.render(); } });
+  const received = receivedView(meshkit, { guarded, say });
   const contacts = contactsView(meshkit, { state, guarded, say, onAdded: () => refreshAll() });
   const seal = sealView(meshkit, { state, guarded, say, showError,
     onChange: () => Promise.all([envelopes.render(), seal.renderJobs()]) });
@@ -76,11 +78,12 @@ export function render(root, meshkit) {
   }
 
   root.replaceChildren(header, alertBox, notice,
-    el("div", { class: "grid" }, kit.card, identity.card, join.card, account.card, contacts.card, inbox.card, seal.card,
+    el("div", { class: "grid" }, received.card, kit.card, identity.card, join.card, account.card, contacts.card, inbox.card, seal.card,
       seal.outboxCard, envelopes.card, settings.card));
 
   settings.render();
-  window.addEventListener("hashchange", () => { contacts.offer(); account.offer(); });
+  window.addEventListener("hashchange", () => { received.offer(); contacts.offer(); account.offer(); });
+  received.offer();  // first: the secret leaves the address bar before anything else runs
   refreshAll().then(() => {
     inbox.watch();
     contacts.offer();

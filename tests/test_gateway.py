@@ -536,3 +536,33 @@ def test_a_rate_limited_upload_is_paced_not_failed(tmp_path, backend):
         assert limited, "the upload never met the limit: the test proves nothing"
         assert all(after and after.isdigit() and 1 <= int(after) <= 2 for after in limited)
         assert len(limited) < len(statuses) / 2  # paced: mostly requests that went through
+
+
+def test_send_links_open_as_their_throwaway_identity_at_most_opens_times(world, backend):
+    """Send links (FORMAT.md 5.4): whoever holds the link opens the file with no account of
+    their own; the gateway releases the share at most `opens` times, and a revoked link
+    stays shut. The secret is never sent: only the derived identity's public record."""
+    from meshkit_web.clients.send_links import create_send_link, open_send_link
+    from meshkit_web.core.send_link import parse_send_link
+
+    async def go():
+        data = os.urandom(5000)
+        async with client(world, backend, "alice") as alice:
+            await alice.publish()
+            root = await alice.seal_upload([data], recipients=[])
+            fragment, capsule = await create_send_link(alice, root, opens=2)
+            assert parse_send_link("https://app.example/#" + fragment)[0] == root
+            for _ in range(2):
+                opened, as_link = await open_send_link(GatewayClient, world["url"], backend, fragment)
+                assert await read_all(opened) == data and opened.metadata is None
+                await as_link.close()
+            with pytest.raises(errors.OpensUsedUpError):
+                await open_send_link(GatewayClient, world["url"], backend, fragment)
+            revoked, capsule = await create_send_link(alice, root)
+            await alice.request("DELETE", f"/v1/capsules/{capsule}", ok=(204,))
+            with pytest.raises(errors.RevokedError):
+                await open_send_link(GatewayClient, world["url"], backend, revoked)
+            for bad in ("#send=" + fragment[5:-1], "#contact=x", fragment.replace(".", ". ")):
+                with pytest.raises(errors.InvalidArgumentError):
+                    await open_send_link(GatewayClient, world["url"], backend, bad)
+    run(go())

@@ -362,11 +362,12 @@ class GatewayClient:
         raise failures[0]
 
     async def share(self, root: bytes, recipient: PublicIdentity, *, expires: int | None = None,
-                    policy: str | None = None, proof: bool = True) -> Capsule:
+                    policy: str | None = None, proof: bool = True, opens: int | None = None) -> Capsule:
         """Grant ``recipient`` access to an envelope this identity can open: as a recipient
         in its header, or through a share it received (re-sharing; the new capsule then
         expires no later than that share and carries its policy, so a re-share, such as a
-        re-wrap to a newly linked device, never outlives or escapes the share it came from)."""
+        re-wrap to a newly linked device, never outlives or escapes the share it came from).
+        ``opens``: the gateway releases the share at most that many times (send links)."""
         now = int(time.time())
         wrapped, source = await self._own_wrapped_key(root)
         if source is not None:
@@ -375,7 +376,8 @@ class GatewayClient:
             policy = source.policy or policy
         capsule = await make_capsule(self.backend, self.identity, root, self.get_block, recipient,
                                      now=now, expires=expires, policy=policy, wrapped_key=wrapped)
-        await self.request("POST", "/v1/capsules", body=capsule.data, content_type="application/cbor")
+        await self.request("POST", "/v1/capsules" + (f"?opens={int(opens)}" if opens is not None else ""),
+                           body=capsule.data, content_type="application/cbor")
         if proof:  # a signed record of the grant (not for re-wraps to one's own devices)
             signed = await make_proof(self.backend, self.identity, SHARED, root, now=now, recipient=recipient.id,
                                       capsule=capsule.cid, expires=expires)

@@ -94,6 +94,14 @@ class ExpiredError(MeshKitError):
     user = 'That share has expired.'
 
 
+class OpensUsedUpError(MeshKitError):
+    """A share made with a limit on its opens (a send link's "download limit") was opened
+    that many times: the gateway releases it no more."""
+    code = "opens_used_up"
+    status = 410
+    user = 'This link was opened as many times as its sender allowed; ask them for a new one.'
+
+
 class RevokedError(MeshKitError):
     code = "revoked"
     status = 410

@@ -29,14 +29,15 @@ from ..core.contact_link import contact_fragment, record_from_link
 from ..core.diagnostics import RecentLog, redacted
 from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.expiry import parse_expiry
-from ..core.metadata import DEFAULT_TYPE
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
 from ..core.urls import redact_url
 from ..crypto.webcrypto_backend import WebCryptoBackend
 from ..stores.indexeddb import IdentityStore, open_store
 from .account_api import AccountMethods
-from .jsapi import _js, _py, api
+from .send_api import SendLinkMethods
+from .jsapi import _py, api
+from .opened import as_blob, described
 from .outbox import TEMPORARY, Outbox, broadcast
 
 log = logging.getLogger("meshkit.browser")
@@ -79,7 +80,7 @@ async def _blob_chunks(blob, chunk_size: int):
             ahead.cancel()
 
 
-class Runtime(AccountMethods):
+class Runtime(AccountMethods, SendLinkMethods):
     def __init__(self, gateway: str, backend: WebCryptoBackend, store: IdentityStore, fallback_reason: str | None,
                  background: dict | None = None):
         self.gateway = gateway.rstrip("/")
@@ -393,26 +394,13 @@ class Runtime(AccountMethods):
     @api
     async def open(self, root: str, as_name: str, media_type: str = "", on_progress=None):
         client = await self._client(as_name)
-        opened = await client.open(parse_cid(str(root)))
-        total = opened.header.size
-        parts = js.Array.new()
-        done = 0
-        async for chunk in opened.plaintext():
-            part = js.Uint8Array.new(len(chunk))
-            part.assign(chunk)
-            parts.push(part)
-            done += len(chunk)
-            if on_progress is not None and on_progress is not js.undefined:
-                on_progress(done, total)
-        # every segment authenticated: only now does plaintext reach the page
-        options = _js({"type": str(media_type or "application/octet-stream")})
-        return {"blob": js.Blob.new(parts, options), **_described(opened)}
+        return await as_blob(await client.open(parse_cid(str(root))), media_type, on_progress)
 
     @api
     async def describe(self, root: str, as_name: str) -> dict:
         """What an envelope holds (its sealed metadata), without fetching its segments."""
         client = await self._client(as_name)
-        return _described(await client.open(parse_cid(str(root))))
+        return described(await client.open(parse_cid(str(root))))
 
     @api
     async def envelopes(self, owner: str) -> list:
@@ -513,7 +501,7 @@ class Runtime(AccountMethods):
         if client.identity.id != identity_id:  # renamed/replaced between the two reads
             raise UnknownIdentityError("no identity with that id in this browser")
         opened = await client.open(parse_cid(str(root)))
-        return {**_described(opened), "reader": PlaintextReader(opened)}
+        return {**described(opened), "reader": PlaintextReader(opened)}
 
 
 async def _storage_report() -> dict:
@@ -558,13 +546,6 @@ class PlaintextReader:
     @api
     async def cancel(self) -> None:
         await self._segments.aclose()
-
-
-def _described(opened) -> dict:
-    """An opened envelope as the page sees it: who sealed it when, and what the file is."""
-    meta = opened.metadata.to_json() if opened.metadata is not None else {
-        "name": None, "type": DEFAULT_TYPE, "size": opened.header.size, "mtime": None, "saveAs": None}
-    return {**meta, "size": opened.header.size, "sender": opened.header.sender_id, "created": opened.header.created}
 
 
 def _inbox_row(r: dict) -> dict:

@@ -62,6 +62,11 @@ capsules = Table(
     Column("created", BigInteger, nullable=False),
     Index("capsules_by_root_recipient", "root", "recipient"),
 )
+open_limits = Table(  # capsules that may be released only so many more times (send links)
+    "open_limits", schema,
+    Column("cid", String(128), primary_key=True),
+    Column("remaining", Integer, nullable=False),
+)
 proofs = Table(
     "proofs", schema,
     Column("cid", String(128), primary_key=True),
@@ -389,14 +394,18 @@ class MetadataStore:
 
     # capsules -----------------------------------------------------------------------
     async def put_capsule(self, cid: str, root: str, sharer: str, recipient: str, expires: int | None,
-                          policy: str | None, data: bytes, quota: int | None = None) -> None:
-        """Store a capsule (the same signed capsule again changes nothing); with ``quota`` its
-        bytes are charged to the sharer's storage."""
+                          policy: str | None, data: bytes, quota: int | None = None, opens: int | None = None) -> None:
+        """Store a capsule (the same signed capsule again changes nothing, its limit
+        included); with ``quota`` its bytes are charged to the sharer's storage; with
+        ``opens`` it is released at most that many times."""
         try:
             async with self.engine.begin() as conn:
-                if await self._insert_new(conn, capsules, cid=cid, root=root, sharer=sharer, recipient=recipient,
-                                          expires=expires, policy=policy, data=data, revoked=False,
-                                          created=int(time.time())) and quota is not None:
+                new = await self._insert_new(conn, capsules, cid=cid, root=root, sharer=sharer, recipient=recipient,
+                                             expires=expires, policy=policy, data=data, revoked=False,
+                                             created=int(time.time()))
+                if new and opens is not None:
+                    await conn.execute(insert(open_limits).values(cid=cid, remaining=opens))
+                if new and quota is not None:
                     await self._usage_row(conn, sharer)
                     await self._charge(conn, sharer, usage.c.stored, len(data), quota)
         except _OverQuota:
@@ -433,6 +442,22 @@ class MetadataStore:
             row = (await conn.execute(select(capsules.c.revoked, capsules.c.expires)
                                       .where(capsules.c.cid == cid))).first()
         return (True, None) if row is None else (bool(row.revoked), row.expires)
+
+    async def take_open(self, cid: str) -> bool:
+        """One release of the capsule counted against its limit, if it has one: False when
+        none is left. One conditional UPDATE, so parallel opens never take the last twice."""
+        async with self.engine.begin() as conn:
+            taken = await conn.execute(update(open_limits).where(and_(open_limits.c.cid == cid, open_limits.c.remaining > 0))
+                                       .values(remaining=open_limits.c.remaining - 1))
+            if taken.rowcount == 1:
+                return True
+            limited = (await conn.execute(select(open_limits.c.remaining).where(open_limits.c.cid == cid))).first()
+        return limited is None
+
+    async def opens_left(self, cid: str) -> int | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(open_limits.c.remaining).where(open_limits.c.cid == cid))).first()
+        return None if row is None else row.remaining
 
     async def revoke_capsule(self, cid: str) -> None:
         async with self.engine.begin() as conn:

@@ -10,13 +10,14 @@ from fastapi.responses import Response
 from ...core.capsule import verify_capsule
 from ...core.cid import cid_str, parse_cid
 from ...core.errors import (ExpiredError, ForbiddenError, MeshKitError, MissingMetadataError, NotARecipientError,
-                            RevokedError)
+                            OpensUsedUpError, RevokedError)
 from ..context import Gateway, envelope_header
 from ..http import CBOR_MEDIA, CID_TEXT_MAX, binary_body, read_body
 
 
 MAX_RESHARE_DEPTH = 4  # a share of a share of ... : how far back the chain is followed
 MAX_SHARERS_CHECKED = 32  # distinct sharers looked at in all, per check
+MAX_OPENS = 1000  # the largest limit a share's opens may have (a send link's "download limit")
 
 
 def router(gw: Gateway) -> APIRouter:
@@ -88,7 +89,8 @@ def router(gw: Gateway) -> APIRouter:
         return name, row
 
     @api.post("/v1/capsules", status_code=201, openapi_extra=binary_body("a signed capsule (DAG-CBOR)", CBOR_MEDIA))
-    async def put_capsule(request: Request, identity: str = gw.requires("capsules")):
+    async def put_capsule(request: Request, identity: str = gw.requires("capsules"),
+                          opens: int | None = Query(None, ge=1, le=MAX_OPENS, description="released at most this often")):
         data = await read_body(request, config.max_message_size)
         capsule = await verify_capsule(gw.backend, data)
         if capsule.sharer_id != identity:
@@ -98,7 +100,7 @@ def router(gw: Gateway) -> APIRouter:
         await check_reshare(identity, capsule)
         cid, root = cid_str(capsule.cid), cid_str(capsule.root)
         await store.put_capsule(cid, root, identity, capsule.recipient, capsule.expires, capsule.policy, data,
-                                config.storage_quota)
+                                config.storage_quota, opens=opens)
         if capsule.recipient not in await gw.own_devices(identity):  # a re-wrap to my own device is no news
             notice = {"root": root, "capsule": cid, "sharer": identity, "expires": capsule.expires,
                       "policy": capsule.policy}
@@ -133,6 +135,8 @@ def router(gw: Gateway) -> APIRouter:
                 check_live(*live, name, row["root"])
             if not await may_share(row["sharer"], parse_cid(row["root"])):
                 raise RevokedError(f"the share {name} of {row['root']} came through a share that was revoked or expired")
+            if not await store.take_open(name):  # counted last: a refusal above costs no open
+                raise OpensUsedUpError(f"the share {name} of {row['root']} was opened as often as its sharer allowed")
         except MeshKitError as exc:
             outcome = exc.code
             raise

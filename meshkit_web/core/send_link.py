@@ -1,0 +1,62 @@
+"""Send links (FORMAT.md 5.4): a file for someone who has no MeshKit account yet.
+
+The link is ``#send=<root CID>.<secret>``, the secret 32 random bytes in base64url. From the
+secret both sides derive the same throwaway identity (Ed25519 and X25519 keys, HKDF with
+the labels below). The sender shares the envelope with that identity, as with any person
+(a capsule the gateway releases only while not revoked or expired, and at most ``opens``
+times); whoever holds the link derives the keys, signs in as that identity and opens the
+envelope. The secret lives only in the URL fragment, which browsers never send to a
+server: the gateway stores the identity's public record and the capsule, never the key.
+Pure: no I/O.
+"""
+
+import base64
+import re
+
+from . import kdf
+from .cid import cid_str, parse_cid
+from .errors import EnvelopeFormatError, InvalidArgumentError
+from .identity import Identity, make_identity
+
+PREFIX = "send="
+SECRET_LEN = 32
+SALT = b"meshkit-web/v1 send-link"
+SIG_INFO = b"meshkit-web/v1 send-link signing key"
+ENC_INFO = b"meshkit-web/v1 send-link encryption key"
+LINK_NAME = "send-link"  # the throwaway identity's name in the directory (it has no person)
+MAX_LINK = 1024
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def send_fragment(root: bytes, secret: bytes) -> str:
+    """The URL fragment (without '#') of a send link."""
+    if len(secret) != SECRET_LEN:
+        raise ValueError("a send-link secret is 32 bytes")
+    return f"{PREFIX}{cid_str(root)}.{base64.urlsafe_b64encode(secret).decode().rstrip('=')}"
+
+
+def parse_send_link(text: str) -> tuple[bytes, bytes]:
+    """(root, secret) from a send link or its fragment; InvalidArgumentError otherwise."""
+    text = str(text).strip()
+    if len(text) > MAX_LINK:
+        raise InvalidArgumentError("that send link is far too long")
+    fragment = text.split("#", 1)[1] if "#" in text else text
+    if not fragment.startswith(PREFIX):
+        raise InvalidArgumentError("not a MeshKit send link (…#send=…)")
+    root_text, _, secret_text = fragment[len(PREFIX):].partition(".")
+    if not _SECRET.match(secret_text):
+        raise InvalidArgumentError("that send link is damaged: check it was copied whole")
+    try:
+        root = parse_cid(root_text)
+    except EnvelopeFormatError:
+        raise InvalidArgumentError("that send link is damaged: check it was copied whole") from None
+    return root, base64.urlsafe_b64decode(secret_text + "=")
+
+
+async def link_identity(backend, secret: bytes) -> Identity:
+    """The throwaway identity a send link's secret stands for (the same on both sides)."""
+    if len(secret) != SECRET_LEN:
+        raise ValueError("a send-link secret is 32 bytes")
+    sig_private, sig_key = await backend.ed25519_import_private(kdf.hkdf(secret, SIG_INFO, 32, salt=SALT))
+    enc_private, enc_key = await backend.x25519_import_private(kdf.hkdf(secret, ENC_INFO, 32, salt=SALT))
+    return await make_identity(backend, LINK_NAME, 0, sig_private, sig_key, enc_private, enc_key)

@@ -1,0 +1,31 @@
+"""An opened envelope as the page receives it: its sealed description, and its plaintext
+as a Blob made only once every segment authenticated."""
+
+import js
+
+from ..core.metadata import DEFAULT_TYPE
+from .jsapi import _js
+
+
+def described(opened) -> dict:
+    """An opened envelope as the page sees it: who sealed it when, and what the file is."""
+    meta = opened.metadata.to_json() if opened.metadata is not None else {
+        "name": None, "type": DEFAULT_TYPE, "size": opened.header.size, "mtime": None, "saveAs": None}
+    return {**meta, "size": opened.header.size, "sender": opened.header.sender_id, "created": opened.header.created}
+
+
+async def as_blob(opened, media_type: str = "", on_progress=None) -> dict:
+    """An opened envelope's plaintext as a Blob, made only once every segment authenticated."""
+    total = opened.header.size
+    parts = js.Array.new()
+    done = 0
+    async for chunk in opened.plaintext():
+        part = js.Uint8Array.new(len(chunk))
+        part.assign(chunk)
+        parts.push(part)
+        done += len(chunk)
+        if on_progress is not None and on_progress is not js.undefined:
+            on_progress(done, total)
+    # every segment authenticated: only now does plaintext reach the page
+    options = _js({"type": str(media_type or "application/octet-stream")})
+    return {"blob": js.Blob.new(parts, options), **described(opened)}

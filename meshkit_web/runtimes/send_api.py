@@ -1,0 +1,57 @@
+"""Send links in the browser runtime: ``meshkit.sendLinks.*`` (static/meshkit.js). The
+protocol is clients/send_links.py; here the throwaway identity's keys are WebCrypto keys
+that live only as long as this page, and nothing about the link is stored."""
+
+import collections
+import time
+
+import js
+
+from ..clients.fetch_client import FetchGatewayClient
+from ..clients.send_links import create_send_link, open_send_link
+from ..core.cid import cid_str, parse_cid
+from ..core.expiry import parse_expiry
+from .jsapi import _py, api
+from .opened import as_blob, described
+
+OPENED_KEPT = 4  # send links opened in this page and kept for the download (one open each)
+
+
+class SendLinkMethods:
+    """Mixed into runtimes.browser.Runtime (self._client, self.backend, self.gateway)."""
+
+    @api
+    async def send_link_create(self, root, sender, expires=None, opens=None) -> dict:
+        """A link that opens ``root`` for whoever holds it, until ``expires``, at most
+        ``opens`` times. The answer's fragment is the secret: show it to the user only."""
+        client = await self._client(str(sender))
+        when = parse_expiry(None if expires in (None, js.undefined, "") else _py(expires), int(time.time()))
+        count = None if opens in (None, js.undefined, "", 0) else int(opens)
+        fragment, capsule = await create_send_link(client, parse_cid(str(root)), expires=when, opens=count)
+        return {"fragment": fragment, "capsule": capsule, "expires": when, "opens": count}
+
+    async def _opened_link(self, link: str):
+        kept = self.__dict__.setdefault("_links_opened", collections.OrderedDict())
+        if link not in kept:
+            opened, client = await open_send_link(FetchGatewayClient, self.gateway, self.backend, link)
+            kept[link] = opened
+            while len(kept) > OPENED_KEPT:
+                kept.popitem(last=False)
+        return kept[link]
+
+    @api
+    async def send_link_describe(self, link) -> dict:
+        """What a send link holds (its sealed name, type and size, who sent it), opened once;
+        the download that follows uses the same open (an open counts against the link's)."""
+        return described(await self._opened_link(str(link)))
+
+    @api
+    async def send_link_open(self, link, on_progress=None) -> dict:
+        return await as_blob(await self._opened_link(str(link)), "", on_progress)
+
+    @api
+    async def send_link_revoke(self, capsule, sender) -> dict:
+        """Close a send link for good: its share is revoked at the gateway."""
+        client = await self._client(str(sender))
+        await client.request("DELETE", f"/v1/capsules/{cid_str(parse_cid(str(capsule)))}", ok=(204,))
+        return {"revoked": str(capsule)}

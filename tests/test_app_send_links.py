@@ -1,0 +1,71 @@
+"""Issue 13, "Send to someone without an account yet": a link with its secret in the URL
+fragment (never sent to a server), an expiry and a limit on its opens, end to end with
+our envelope; through the app's buttons."""
+
+import os
+
+from playwright.sync_api import expect
+
+from test_app_outbox_ui import app, create
+
+
+def visit(browser, base_url, link):
+    context = browser.new_context(base_url=base_url, accept_downloads=True)
+    page = context.new_page()
+    urls = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(link)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+    return context, page, urls
+
+
+def test_a_send_link_opens_once_for_someone_without_an_account_then_never(browser, base_url, tmp_path):
+    sender = browser.new_context(base_url=base_url)
+    alice = sender.new_page()
+    app(alice)
+    create(alice, "alice-sends")
+    source = tmp_path / "Contract (signed).pdf"
+    source.write_bytes(os.urandom(3 * (1 << 20) + 11))
+    alice.get_by_test_id("file-input").set_input_files(str(source))
+    row = alice.get_by_test_id("envelope-row").first
+    expect(row).to_have_attribute("data-status", "uploaded", timeout=60_000)
+    row.get_by_test_id("share-expiry").select_option("1d")
+    row.get_by_test_id("link-opens").select_option("1")
+    row.get_by_test_id("link-make").click()
+    expect(row.get_by_test_id("link-out")).to_be_visible()
+    link = row.get_by_test_id("link-out").input_value()
+    assert "#send=" in link and link.startswith(base_url)
+    secret = link.rsplit(".", 1)[1]
+    expect(alice.get_by_test_id("notice")).to_contain_text("once")
+
+    bob_context, bob, urls = visit(browser, base_url, link)
+    expect(bob.get_by_test_id("sent-name")).to_have_text("Contract (signed).pdf")
+    assert "#" not in bob.url  # the secret left the address bar
+    assert bob.evaluate("meshkit.identity.list()") == []  # no account
+    with bob.expect_download() as download:
+        bob.get_by_test_id("sent-download").click()
+    saved = tmp_path / "got.pdf"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == "Contract (signed).pdf"
+    assert saved.read_bytes() == source.read_bytes()
+    assert not [u for u in urls if secret in u]  # never sent anywhere
+    bob_context.close()
+
+    # opened once: a second visitor is told so
+    carol_context, carol, _ = visit(browser, base_url, link)
+    expect(carol.get_by_test_id("error")).to_contain_text("opened as many times as its sender allowed")
+    expect(carol.get_by_test_id("sent-download")).to_be_disabled()
+    carol_context.close()
+
+    # a link the sender stopped does not open
+    row.get_by_test_id("link-opens").select_option("")
+    row.get_by_test_id("link-make").click()
+    expect(row.get_by_test_id("link-out")).not_to_have_value(link)
+    second = row.get_by_test_id("link-out").input_value()
+    assert "#send=" in second
+    row.get_by_test_id("link-stop").click()
+    expect(alice.get_by_test_id("notice")).to_contain_text("no longer opens")
+    dave_context, dave, _ = visit(browser, base_url, second)
+    expect(dave.get_by_test_id("error")).to_have_attribute("data-code", "revoked")
+    dave_context.close()
+    sender.close()
