@@ -8,29 +8,27 @@ const INBOX_POLL_MS = 3000;
 export function inboxView(meshkit, { state, guarded, download, play, playable, onIdentity }) {
   const inboxList = el("ul", { class: "inbox", testid: "inbox" });
   const inboxBadge = el("span", { class: "badge", testid: "inbox-new", hidden: true, "aria-live": "polite" });
-  // new shares show up by themselves while the page is open and visible: a light look at
-  // the gateway's mailbox every few seconds (unread notices only)
-  let seenMessages = null;
+  // New shares show up by themselves while the page is open and visible: a light look at
+  // the gateway's mailbox every few seconds (unread notices only). Whoever sees a message
+  // first in this browser (this look, another tab, the worker) announces it (the runtime's
+  // {type: "inbox", new} message), and the app calls announce().
   async function watchInbox() {
     if (!state.current) {  // an identity made elsewhere (another tab, the API): leave the first run
       const made = await meshkit.identity.list().catch(() => []);
       if (made.length) await onIdentity();
     } else if (document.visibilityState === "visible") {
-      const current = state.current;
-      const unread = await meshkit.inbox(current).catch(() => null);
-      if (unread && current === state.current) {
-        const ids = new Set(unread.filter((m) => m.kind === "share" || m.kind === "sealed").map((m) => m.id));
-        const fresh = seenMessages ? [...ids].filter((id) => !seenMessages.has(id)) : [];
-        seenMessages = ids;
-        if (fresh.length) {
-          inboxBadge.textContent = `${fresh.length} new`;
-          inboxBadge.hidden = false;
-          await renderInbox();
-        }
-      }
+      await meshkit.inbox(state.current).catch(() => null);
     }
     setTimeout(watchInbox, INBOX_POLL_MS);
   }
+  let unseen = 0;
+  async function announce(count) {
+    unseen += count;
+    inboxBadge.textContent = `${unseen} new`;
+    inboxBadge.hidden = false;
+    await renderInbox();
+  }
+  const seen = () => { unseen = 0; inboxBadge.hidden = true; };
   const inboxCard = el("section", { class: "card", "aria-labelledby": "inbox-h" },
     el("h2", { id: "inbox-h" }, "Shared with me ", inboxBadge),
     el("button", { type: "button", class: "link", testid: "inbox-refresh", onclick: () => renderInbox() }, "Refresh"),
@@ -62,7 +60,7 @@ export function inboxView(meshkit, { state, guarded, download, play, playable, o
             ` ${(ERRORS[what.error] && ERRORS[what.error].message) || what.error}`) : null),
         el("small", {}, [what ? formatSize(what.size) : "", formatDate(m.created),
           m.share.expires ? `expires ${formatDate(m.share.expires)}` : ""].filter(Boolean).join(" · ")),
-        el("button", { type: "button", testid: "inbox-open", onfocus: () => { inboxBadge.hidden = true; },
+        el("button", { type: "button", testid: "inbox-open", onfocus: seen,
           disabled: !!(what && what.error),  // a revoked or expired share does not look openable
           onclick: () => download(m.share.root, what && what.name ? what.name : "", 0) }, "Open"),
         what && !what.error && play && playable(what.type) ? el("button", { type: "button", testid: "inbox-play",
@@ -72,8 +70,8 @@ export function inboxView(meshkit, { state, guarded, download, play, playable, o
   }
 
   return {
-    card: inboxCard, render: renderInbox, watch: watchInbox,
-    reset() { seenMessages = null; },  // the next look at the mailbox sets what counts as new
+    card: inboxCard, render: renderInbox, watch: watchInbox, announce,
+    reset: seen,  // another identity: its own news from here on
     closed(root, code) { if (CLOSED.has(code)) descriptions.set(root, { error: code }); },
   };
 }

@@ -59,7 +59,9 @@ async function registerWorker(serviceWorker) {
     return { registration: null, report: { mode: "caller-managed", service_worker: false, background_sync: false,
       detail: "no service worker was registered: uploads run while this page is open" } };
   }
-  const sync = "sync" in registration;
+  // Background Sync may be there and still denied (a browser setting, a policy)
+  const syncState = await navigator.permissions.query({ name: "background-sync" }).then((p) => p.state, () => "unknown");
+  const sync = "sync" in registration && syncState !== "denied";
   let periodic = "periodicSync" in registration ? "available" : "missing";
   if (periodic === "available") {
     try {
@@ -73,7 +75,8 @@ async function registerWorker(serviceWorker) {
     ? { mode: "service-worker", service_worker: true, background_sync: true, periodic_sync: periodic,
         detail: "queued uploads finish in the background, even after this page closes" }
     : { mode: "caller-managed", service_worker: true, background_sync: false, periodic_sync: periodic,
-        detail: "no Background Sync here: queued uploads run while this page is open" } };
+        detail: ("sync" in registration ? "Background Sync is not permitted here" : "no Background Sync here") +
+          ": queued uploads run while this page is open" } };
 }
 
 // --- integrity of what Pyodide fetches ----------------------------------------------------
@@ -192,9 +195,13 @@ function makeApi(py, pyodide, timings, worker) {
     if (worker.report.mode === "service-worker") {
       const registration = await navigator.serviceWorker.ready;
       // fires now if online, else when back online. A fresh tag each time: re-registering a
-      // tag whose event failed (a killed worker) only waits for the browser's retry (minutes)
-      await registration.sync.register(`${OUTBOX_TAG}:${Date.now()}`);
-      return;
+      // tag whose event failed (a killed worker) only waits for the browser's retry (minutes).
+      // Refused (the user or the browser denied background sync): this page uploads instead.
+      const registered = await registration.sync.register(`${OUTBOX_TAG}:${Date.now()}`).then(() => true, (error) => {
+        console.warn("background sync refused (" + error.name + "): this page uploads the outbox");
+        return false;
+      });
+      if (registered) return;
     }
     if (!pageRun) {
       pageRun = (async () => {

@@ -17,7 +17,8 @@ const WHY_WAITING = {
 const errorText = (error) => (ERRORS[error.code] && ERRORS[error.code].message) || error.message;
 
 export function sealView(meshkit, { state, guarded, say, showError, onChange }) {
-  const fileInput = el("input", { type: "file", id: "file-input", testid: "file-input", class: "visually-hidden" });
+  const fileInput = el("input", { type: "file", id: "file-input", testid: "file-input", class: "visually-hidden",
+    "aria-label": "Choose a file to encrypt", tabindex: "-1" });  // the drop zone is the control people use
   const dropZone = el("button", { type: "button", class: "drop", testid: "drop-zone",
     onclick: () => fileInput.click() }, el("strong", {}, "Drop a file here"), el("span", {}, " or press to choose one"));
   const recipientList = el("fieldset", { class: "recipients", testid: "recipients" });

@@ -48,8 +48,9 @@ export function render(root, meshkit) {
   let redraw = null;
   meshkit.onChange((message) => {
     if (message.type === "inbox" && message.identity === state.current) {
-      say(`${message.new} new share(s) in your inbox.`);
-      inbox.render();
+      say(message.new === 1 ? "Something new was shared with you: see “Shared with me”."
+        : `${message.new} new shares in “Shared with me”.`);
+      inbox.announce(message.new);
     } else if (message.type === "job") {
       seal.jobChanged(message.job);
       if (!redraw) {

@@ -382,11 +382,11 @@ class Runtime(AccountMethods, SendLinkMethods):
         """Keep what the gateway said in IndexedDB and tell open pages about the messages
         this browser had not seen. The page and the worker both look at the mailbox, so
         whichever sees a message first announces it (else the other's look finds it known
-        and nobody ever does). Returns how many were new."""
+        and nobody ever does). Returns how many shares and sealed files were new."""
         known = {message["id"] for message in await self.store.messages(identity.id)}
         for row in rows:
             await self.store.remember_message(identity.id, row)
-        fresh = sum(1 for row in rows if row["id"] not in known)
+        fresh = sum(1 for row in rows if row["id"] not in known and row["kind"] in ("share", "sealed"))
         if fresh:
             broadcast({"type": "inbox", "identity": identity.name, "new": fresh})
         return fresh
