@@ -10,7 +10,7 @@ at run time:
       app/        static/ (the PWA and the globalThis.meshkit API); app/integrity.js: the
                   SHA-384 of every other release file, checked before anything runs
       pyodide/    the Pyodide 314 runtime, from the npm package (integrity-checked)
-      wheels/     our browser wheel (no server-only code) + its pure-Python deps (hash-pinned)
+      wheels/     our browser wheel (core, clients, browser: BROWSER_PARTS) + its pure-Python deps (hash-pinned)
       pyodide-lock.json   generated: only our wheels, with their real sha256
   site/build.json                                 {"build": BUILD, "gateway": URL, "csp_script_hashes": [...], ...}
 
@@ -46,10 +46,15 @@ PYODIDE_VERSION = "314.0.7"
 PYODIDE_INTEGRITY = "sha512-0YvXxEhfEdpLfb/XkM2BFAeMROq0iMUX2bzzH9pOttyMcWkwq+HbE5uyuGD82LN7y2q+SNvi/6V5JEsOlD2R1A=="
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 
-# Modules the browser never runs: the server, providers, the CLI, file stores and the
-# PyNaCl backend (Pyodide has no libsodium here; the browser backend is WebCrypto).
-SERVER_ONLY = re.compile(r"^meshkit_web/(gateway/|providers/|cli\.py|__main__\.py|crypto/nacl_backend\.py|"
-                         r"stores/(metadata|carfile|filestore)\.py)")
+# What the browser runs, by package: Core, the protocol clients and the browser runtime.
+# The rest (the server, providers, the CLI, file stores, the PyNaCl backend) never ships
+# to the browser.
+BROWSER_PARTS = ("meshkit_web/__init__.py", "meshkit_web/core/", "meshkit_web/clients/", "meshkit_web/browser/")
+
+
+def for_the_browser(name: str) -> bool:
+    """A wheel entry the browser wheel keeps: one of BROWSER_PARTS or the wheel's metadata."""
+    return name.startswith(BROWSER_PARTS) or (".dist-info/" in name and not name.endswith("entry_points.txt"))
 
 
 def sha256_file(path: pathlib.Path) -> str:
@@ -116,11 +121,10 @@ def build_browser_wheel(out_dir: pathlib.Path) -> pathlib.Path:
             rows = []
             for info in sorted(source.infolist(), key=lambda i: i.filename):
                 name = info.filename
-                if SERVER_ONLY.match(name) or name == record_name or "__pycache__" in name:
+                # the console script (entry_points.txt) is the CLI, which the browser wheel lacks
+                if not for_the_browser(name) or name == record_name or "__pycache__" in name:
                     continue
                 data = source.read(name)
-                if name.endswith(".dist-info/entry_points.txt"):
-                    continue  # the console script is the CLI, which the browser wheel does not carry
                 fixed = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible
                 fixed.compress_type = zipfile.ZIP_DEFLATED
                 wheel.writestr(fixed, data)
@@ -131,8 +135,8 @@ def build_browser_wheel(out_dir: pathlib.Path) -> pathlib.Path:
             fixed = zipfile.ZipInfo(record_name, date_time=(2020, 1, 1, 0, 0, 0))
             wheel.writestr(fixed, record.getvalue())
         names = zipfile.ZipFile(target).namelist()
-        if not any(n.startswith("meshkit_web/core/") for n in names) or any(SERVER_ONLY.match(n) for n in names):
-            sys.exit("build.py: the browser wheel must carry core and no server-only module")
+        if not any(n.startswith("meshkit_web/core/") for n in names) or not all(for_the_browser(n) for n in names):
+            sys.exit("build.py: the browser wheel must carry core and only BROWSER_PARTS")
         return target
 
 

@@ -47,8 +47,8 @@ MESHKIT_PY = """
 import hashlib, time, js
 from meshkit_web.core.envelope import seal, open_envelope
 from meshkit_web.core.identity import create_identity
-from meshkit_web.crypto.webcrypto_backend import WebCryptoBackend
-from meshkit_web.runtimes.browser import BLOB_READ_SIZE, _blob_chunks
+from meshkit_web.browser.webcrypto import WebCryptoBackend
+from meshkit_web.browser.runtime import BLOB_READ_SIZE, _blob_chunks
 
 backend = await WebCryptoBackend.create()
 me = await create_identity(backend, "bench", 0)
@@ -79,7 +79,7 @@ MEMORY_PY = """
 import time, js
 from meshkit_web.core.envelope import seal
 from meshkit_web.core.identity import create_identity
-from meshkit_web.crypto.webcrypto_backend import WebCryptoBackend
+from meshkit_web.browser.webcrypto import WebCryptoBackend
 
 backend = await WebCryptoBackend.create()
 me = await create_identity(backend, "memory", 0)

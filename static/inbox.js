@@ -62,7 +62,7 @@ export function inboxView(meshkit, { state, guarded, download, play, playable, o
           m.share.expires ? `expires ${formatDate(m.share.expires)}` : ""].filter(Boolean).join(" · ")),
         el("button", { type: "button", testid: "inbox-open", onfocus: seen,
           disabled: !!(what && what.error),  // a revoked or expired share does not look openable
-          onclick: () => download(m.share.root, what && what.name ? what.name : "", 0) }, "Open"),
+          onclick: () => { seen(); return download(m.share.root, what && what.name ? what.name : "", 0); } }, "Open"),
         what && !what.error && play && playable(what.type) ? el("button", { type: "button", testid: "inbox-play",
           onclick: (event) => play(m.share.root, what.name || shortId(m.share.root), what.type, event.target.closest("li")) },
         "Play") : null))

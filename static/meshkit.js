@@ -1,7 +1,7 @@
 // globalThis.meshkit: MeshKit's promise-based JS API over the Python runtime (Pyodide).
 //
 // Boot loads Pyodide and our wheels from this origin (one immutable release under
-// /b/<BUILD>/), then meshkit_web.runtimes.browser, which does all crypto through WebCrypto
+// /b/<BUILD>/), then meshkit_web.browser.runtime, which does all crypto through WebCrypto
 // with non-extractable keys. Every call resolves with plain JS values or rejects with a
 // MeshKitError whose `code` is MeshKit's typed error code (cid_mismatch, revoked, ...).
 //
@@ -161,7 +161,7 @@ export async function loadRuntime({ gateway, background, createPyodideModule, on
   }
   globalThis.fetch.onBytes = null;
   report("starting");
-  const module = pyodide.pyimport("meshkit_web.runtimes.browser");
+  const module = pyodide.pyimport("meshkit_web.browser.runtime");
   try {
     const py = await module.start(gateway, pyodide.toPy(await background));
     return { py, pyodide, pyodideMs };

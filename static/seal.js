@@ -110,7 +110,7 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
 
   function renderRecipients() {
     recipientList.replaceChildren(el("legend", {}, "Also readable by (you always are)"));
-    if (!state.contacts.length) recipientList.append(el("p", { class: "hint" }, "No contacts yet: add one below to encrypt for them too."));
+    if (!state.contacts.length) recipientList.append(el("p", { class: "hint" }, "No contacts yet: add one under “Contacts” to encrypt for them too."));
     for (const person of state.contacts) {
       const box = el("input", { type: "checkbox", value: person.id, id: "to-" + person.id });
       recipientList.append(el("label", { class: "check", for: "to-" + person.id }, box, ` ${person.name} `,
@@ -142,7 +142,7 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
 
   async function renderJobs() {
     const jobs = (await guarded("Listing the outbox", () => meshkit.jobs.list()) || [])
-      .filter((job) => job.state !== "done" || Date.now() / 1000 - (job.finished || 0) < 600);
+      .filter((job) => job.state !== "done");  // finished: the file is in "My envelopes"
     outboxCard.hidden = !jobs.length;
     jobList.replaceChildren(...jobs.map(jobRow));
   }

@@ -74,5 +74,6 @@ export function sendLinkControls(meshkit, env, { state, guarded, say, expiry }) 
       (made.opens ? ` (${made.opens === 1 ? "once" : made.opens + " times"})` : "") +
       (made.expires ? `, until ${new Date(made.expires * 1000).toLocaleString()}` : "") + ". Send it only to them.");
   }) }, "Make a send link");
-  return el("div", { class: "share", testid: "send-link" }, opens, make, out, stop);
+  return el("div", { class: "share", testid: "send-link" },
+    el("span", { class: "hint" }, "Or a link for anyone (no account needed), that opens"), opens, make, out, stop);
 }

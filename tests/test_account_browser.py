@@ -11,7 +11,7 @@ VECTORS = json.loads((pathlib.Path(__file__).parent / "vectors" / "account-v1.js
 ACCOUNT_PY = """
 import json
 from meshkit_web.core.account import derive_recovery_keys, secret_from_phrase, verify_chain
-from meshkit_web.crypto.webcrypto_backend import WebCryptoBackend
+from meshkit_web.browser.webcrypto import WebCryptoBackend
 v = json.loads(vectors_json)
 b = await WebCryptoBackend.create()
 secret = secret_from_phrase(v["recovery"]["phrase"])

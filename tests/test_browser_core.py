@@ -213,7 +213,7 @@ import time
 from meshkit_web.core.capsule import make_capsule
 from meshkit_web.core.envelope import read_header, seal, unwrap_content_key
 from meshkit_web.core.identity import create_identity, make_identity
-from meshkit_web.crypto.webcrypto_backend import WebCryptoBackend
+from meshkit_web.browser.webcrypto import WebCryptoBackend
 
 now = int(time.time())
 backend = await WebCryptoBackend.create()

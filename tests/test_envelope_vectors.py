@@ -48,7 +48,7 @@ def test_envelope_vectors_in_the_browser(page):
       py.globals.set('runner_code', arg.runner);
       return JSON.parse(await py.runPythonAsync(`
 import json
-from meshkit_web.crypto.webcrypto_backend import WebCryptoBackend
+from meshkit_web.browser.webcrypto import WebCryptoBackend
 cases = {}
 exec(runner_code, cases)
 json.dumps(await cases["run_cases"](await WebCryptoBackend.create(), json.loads(vectors_json)))

@@ -18,9 +18,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def every_error_class():
     for module in pkgutil.walk_packages(meshkit_web.__path__, "meshkit_web."):
-        if ".runtimes" in module.name or module.name.endswith(("indexeddb", "fetch_client", "__main__")) \
-                or "webcrypto" in module.name:
-            continue  # browser-only modules (they import js); their errors are Core's
+        if module.name.endswith(("__main__", ".webcrypto", ".indexeddb", ".fetch_client", ".runtime",
+                                 ".account_api", ".send_api")):
+            continue  # the browser runtime's FFI-bound modules (need Pyodide); their errors are Core's
         importlib.import_module(module.name)
     return list(errors._all_error_classes())
 

@@ -48,7 +48,7 @@ def test_the_vector_in_the_browser(page):
       return JSON.parse(await py.runPythonAsync(`
 import json
 from meshkit_web.core.send_link import link_identity
-from meshkit_web.crypto.webcrypto_backend import WebCryptoBackend
+from meshkit_web.browser.webcrypto import WebCryptoBackend
 i = await link_identity(await WebCryptoBackend.create(), bytes.fromhex(secret_hex))
 json.dumps({"id": i.id, "sig_key_hex": i.public.sig_key.hex(), "enc_key_hex": i.public.enc_key.hex(),
             "name": i.public.name, "created": i.public.created})

@@ -5,12 +5,11 @@ that live only as long as this page, and nothing about the link is stored."""
 import collections
 import time
 
-import js
-
-from ..clients.fetch_client import FetchGatewayClient
 from ..clients.send_links import create_send_link, open_send_link
 from ..core.cid import cid_str, parse_cid
 from ..core.expiry import parse_expiry
+from .fetch_client import FetchGatewayClient
+from .ffi import js
 from .jsapi import _py, api
 from .opened import as_blob, described
 
@@ -18,7 +17,7 @@ OPENED_KEPT = 4  # send links opened in this page and kept for the download (one
 
 
 class SendLinkMethods:
-    """Mixed into runtimes.browser.Runtime (self._client, self.backend, self.gateway)."""
+    """Mixed into browser.runtime.Runtime (self._client, self.backend, self.gateway)."""
 
     @api
     async def send_link_create(self, root, sender, expires=None, opens=None) -> dict:

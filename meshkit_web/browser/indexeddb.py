@@ -11,26 +11,14 @@ import asyncio
 import json
 import logging
 
-import js
-from pyodide.ffi import JsException, create_proxy, to_js
-
 from ..core.backend import CryptoBackend
 from ..core.errors import MeshKitError
 from ..core.identity import Identity, PublicIdentity, record_from_bytes
-from ..crypto.webcrypto_backend import CryptoKeyHandle
+from .ffi import JsException, create_proxy, js, to_js
+from .memory import DB_NAME, DB_VERSION, STORES, MemoryStore
+from .webcrypto import CryptoKeyHandle
 
 log = logging.getLogger("meshkit.browser")
-
-DB_NAME = "meshkit"
-DB_VERSION = 4
-# store -> keyPath. Version 2 added the outbox (jobs + their encrypted blocks, keyed
-# "<job> <seq>") and the background mailbox; version 3 the account record each device
-# verified last (no rollback) and whether its recovery kit was confirmed; version 4 the
-# other people's accounts this browser verified (core.account.KnownAccount). Upgrades only
-# ever add stores.
-STORES = {"identities": "name", "contacts": "id", "envelopes": "key", "jobs": "id", "outbox": "key",
-          "mailbox": "key", "accounts": "name", "known_accounts": "id"}
-
 
 def _obj(value):
     return to_js(value, dict_converter=js.Object.fromEntries)
@@ -69,33 +57,6 @@ async def _request(request):
         request.onsuccess = request.onerror = None
         for proxy in proxies:
             proxy.destroy()
-
-
-class MemoryStore:
-    """Same interface, nothing persists: used when IndexedDB is unavailable."""
-
-    persistent = False
-    kind = "memory"
-
-    def __init__(self):
-        self._data = {name: {} for name in STORES}
-
-    async def put(self, store: str, value: dict) -> None:
-        self._data[store][value[STORES[store]]] = dict(value)
-
-    async def get(self, store: str, key: str):
-        value = self._data[store].get(key)
-        return dict(value) if value is not None else None
-
-    async def all(self, store: str) -> list[dict]:
-        return [dict(v) for v in self._data[store].values()]
-
-    async def delete(self, store: str, key: str) -> None:
-        self._data[store].pop(key, None)
-
-    async def delete_prefix(self, store: str, prefix: str) -> None:
-        for key in [k for k in self._data[store] if k.startswith(prefix)]:
-            del self._data[store][key]
 
 
 class IndexedDBStore:

@@ -15,25 +15,21 @@ refusal (quota, forbidden, ...): its blocks stay until the user retries or disca
 """
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 import uuid
 
-import js
-from pyodide.ffi import create_proxy, to_js
-
 from ..core.cid import cid_str, parse_cid
 from ..core.errors import MeshKitError, registry
 from ..core.proof import SEALED, make_proof
+from .ffi import broadcast, web_lock
 
 log = logging.getLogger("meshkit.outbox")
 
 TEMPORARY = {code for code, entry in registry().items() if entry["retryable"]}  # worth retrying by themselves
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0    # seconds: 1, 2, 4, ... 30, with jitter
 STALE_STAGING = 300                       # a job still "staging" after this was interrupted
-CHANNEL = "meshkit"                       # BroadcastChannel: job and inbox news for pages
 RUNNABLE = ("queued", "uploading", "retrying")
 
 
@@ -44,44 +40,6 @@ def _now() -> float:
 def public_job(job: dict) -> dict:
     """What the app sees of a job (everything but the stored proof)."""
     return {k: v for k, v in job.items() if k != "proof"}
-
-
-def broadcast(message: dict) -> None:
-    """Tell every page of this origin (and the worker) that something changed."""
-    channel = getattr(js.globalThis, "BroadcastChannel", None)
-    if channel is None:
-        return
-    bc = channel.new(CHANNEL)
-    bc.postMessage(to_js(message, dict_converter=js.Object.fromEntries))
-    bc.close()
-
-
-@contextlib.asynccontextmanager
-async def job_lock(job_id: str, wait: bool = False):
-    """Hold the job's Web Lock for the block's duration. Yields False when ``wait`` is
-    off and someone else holds it. A context that dies (a killed worker, a closed tab)
-    releases its locks, so a job never stays locked by a dead uploader."""
-    locks = getattr(js.navigator, "locks", None)
-    if locks is None:  # no Web Locks: this context is the only uploader there is
-        yield True
-        return
-    loop = asyncio.get_event_loop()
-    granted, release = loop.create_future(), loop.create_future()
-
-    def callback(lock):
-        if not granted.done():
-            granted.set_result(lock is not None)
-        return release  # the lock is held until this settles
-    proxy = create_proxy(callback)
-    options = to_js({"ifAvailable": not wait}, dict_converter=js.Object.fromEntries)
-    held = locks.request("meshkit-job-" + job_id, options, proxy)
-    try:
-        yield await granted
-    finally:
-        if not release.done():
-            release.set_result(None)
-        await held
-        proxy.destroy()
 
 
 class Outbox:
@@ -229,3 +187,8 @@ class Outbox:
 
 def _block_key(job_id: str, seq: int) -> str:
     return f"{job_id} {seq:08d}"
+
+
+def job_lock(job_id: str, wait: bool = False):
+    """The job's Web Lock (ffi.web_lock): a page and a worker never upload one job at once."""
+    return web_lock("meshkit-job-" + job_id, wait=wait)

@@ -9,12 +9,10 @@ A browser without X25519 or Ed25519 in WebCrypto gets UnsupportedError from ``cr
 there is no silent weaker mode (Pyodide here has no libsodium to fall back on).
 """
 
-import js
-from pyodide.ffi import JsException, to_js
-
 from ..core import codec
 from ..core.backend import CryptoBackend, SecretHandle
 from ..core.errors import KeyUnwrapError, UnsupportedError
+from .ffi import JsException, js, to_js
 
 _subtle = js.crypto.subtle
 # PKCS#8 wrapping of a raw X25519 private scalar (RFC 8410): WebCrypto imports private

@@ -18,11 +18,8 @@ import logging
 import sys
 import time
 
-import js
-
 from ..clients import accounts
 from ..clients.accounts import revoke_from, share_with
-from ..clients.fetch_client import FetchGatewayClient
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, read_header, seal
 from ..core.contact_link import contact_fragment, record_from_link
@@ -32,13 +29,15 @@ from ..core.expiry import parse_expiry
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
 from ..core.urls import redact_url
-from ..crypto.webcrypto_backend import WebCryptoBackend
-from ..stores.indexeddb import IdentityStore, open_store
 from .account_api import AccountMethods
-from .send_api import SendLinkMethods
+from .fetch_client import FetchGatewayClient
+from .ffi import broadcast, js
+from .indexeddb import IdentityStore, open_store
 from .jsapi import _py, api
 from .opened import as_blob, described
-from .outbox import TEMPORARY, Outbox, broadcast
+from .outbox import TEMPORARY, Outbox
+from .send_api import SendLinkMethods
+from .webcrypto import WebCryptoBackend
 
 log = logging.getLogger("meshkit.browser")
 

@@ -8,20 +8,19 @@ returned once by ``identity.create``, never stored.
 import logging
 import time
 
-import js
-
 from ..clients import accounts
 from ..core.account import AccountRecord, RecoveryPhraseError, derive_recovery_keys, secret_from_phrase
 from ..core.cid import cid_str
 from ..core.errors import MeshKitError, UnknownIdentityError
 from ..core.identity import create_identity
+from .ffi import js
 from .jsapi import _py, api
 
 log = logging.getLogger("meshkit.browser")
 
 
 class AccountMethods:
-    """Mixed into runtimes.browser.Runtime (self.store, self.backend, self._client)."""
+    """Mixed into browser.runtime.Runtime (self.store, self.backend, self._client)."""
 
     async def _account(self, name: str) -> AccountRecord:
         known, _ = await self.store.load_account(str(name))

@@ -4,10 +4,8 @@ values)."""
 
 import logging
 
-import js
-from pyodide.ffi import to_js
-
 from ..core.errors import MeshKitError
+from .ffi import js, to_js
 
 log = logging.getLogger("meshkit.browser")
 

@@ -1,9 +1,8 @@
 """An opened envelope as the page receives it: its sealed description, and its plaintext
 as a Blob made only once every segment authenticated."""
 
-import js
-
 from ..core.metadata import DEFAULT_TYPE
+from .ffi import js
 from .jsapi import _js
 
 

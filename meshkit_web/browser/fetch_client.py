@@ -1,11 +1,9 @@
 """The gateway client over the browser's ``fetch`` (page and service worker): same protocol
 code as the CPython client, only the transport differs."""
 
-import js
-from pyodide.ffi import JsException, to_js
-
+from ..clients.gateway import GatewayClient, Response, check_declared_length, too_large
 from ..core.errors import UnavailableError
-from .gateway import GatewayClient, Response, check_declared_length, too_large
+from .ffi import JsException, js, to_js
 
 
 class FetchGatewayClient(GatewayClient):

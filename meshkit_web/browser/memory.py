@@ -1,0 +1,39 @@
+"""The browser runtime's store interface, in memory: the fallback when IndexedDB is
+unavailable or blocked, and what the outbox runs on under CPython (tests)."""
+
+DB_NAME = "meshkit"
+DB_VERSION = 4
+# store -> keyPath. Version 2 added the outbox (jobs + their encrypted blocks, keyed
+# "<job> <seq>") and the background mailbox; version 3 the account record each device
+# verified last (no rollback) and whether its recovery kit was confirmed; version 4 the
+# other people's accounts this browser verified (core.account.KnownAccount). Upgrades only
+# ever add stores.
+STORES = {"identities": "name", "contacts": "id", "envelopes": "key", "jobs": "id", "outbox": "key",
+          "mailbox": "key", "accounts": "name", "known_accounts": "id"}
+
+
+class MemoryStore:
+    """Same interface, nothing persists: used when IndexedDB is unavailable."""
+
+    persistent = False
+    kind = "memory"
+
+    def __init__(self):
+        self._data = {name: {} for name in STORES}
+
+    async def put(self, store: str, value: dict) -> None:
+        self._data[store][value[STORES[store]]] = dict(value)
+
+    async def get(self, store: str, key: str):
+        value = self._data[store].get(key)
+        return dict(value) if value is not None else None
+
+    async def all(self, store: str) -> list[dict]:
+        return [dict(v) for v in self._data[store].values()]
+
+    async def delete(self, store: str, key: str) -> None:
+        self._data[store].pop(key, None)
+
+    async def delete_prefix(self, store: str, prefix: str) -> None:
+        for key in [k for k in self._data[store] if k.startswith(prefix)]:
+            del self._data[store][key]
