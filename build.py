@@ -109,6 +109,8 @@ def fetch_dependency_wheels() -> list[pathlib.Path]:
 
 def build_browser_wheel(out_dir: pathlib.Path) -> pathlib.Path:
     """Our wheel minus server-only modules, with a RECORD that matches what is left."""
+    # setuptools reuses ./build/lib: a module moved or deleted since would come back from there
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
                         "--no-deps", "-w", tmp, str(ROOT)], check=True)

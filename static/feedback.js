@@ -12,9 +12,10 @@ export function feedback(root, fallback) {
     root.addEventListener(type, (event) => { if (event.target.closest(".card")) lastAction = event.target; }, true);
   }
   function placeNearAction(box) {
-    const spot = lastAction && lastAction.isConnected && lastAction.closest("td, li, form, .row, .drop");
+    const spot = lastAction && lastAction.isConnected && (lastAction.closest("td, li, form, .row, .drop")
+      || lastAction.closest(".card"));  // e.g. the hidden file input the drop zone opened
     if (!spot) return fallback.after(box);
-    if (spot.tagName === "TD" || spot.tagName === "LI") spot.append(box);
+    if (spot.tagName === "TD" || spot.tagName === "LI" || spot.classList.contains("card")) spot.append(box);
     else spot.after(box);
     box.scrollIntoView({ block: "nearest" });
   }

@@ -5,7 +5,7 @@ file is still being read and encrypted asks first."""
 import os
 import re
 
-from playwright.sync_api import expect
+from playwright.sync_api import Error as PlaywrightError, expect
 
 MiB = 1 << 20
 
@@ -43,7 +43,12 @@ def test_closing_the_tab_mid_upload_loses_nothing(browser, base_url, tmp_path):
     page.close(run_before_unload=True)  # staged: leaving is safe, so nothing asks
     assert dialogs == []
 
-    context.set_offline(False)
+    for _ in range(10):  # set_offline goes through every page: wait until the closed tab is gone
+        try:
+            context.set_offline(False)
+            break
+        except PlaywrightError:
+            later.wait_for_timeout(300)
     page = later  # the next visit: by now the worker, or this visit, finished the upload
     app(page)
     row = page.locator(f'[data-testid="envelope-row"][data-root="{jobs[0]["root"]}"]')
@@ -100,3 +105,58 @@ def test_the_shell_shows_at_once_and_core_loads_behind_it_with_progress(browser,
     expect(page.get_by_test_id("boot")).to_have_count(0)
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
     context.close()
+
+
+def _gateway(site, folder, **config):
+    from test_service_worker import Gateway
+    return Gateway(site, folder, **config).start()
+
+
+def test_a_file_bigger_than_the_quota_is_refused_before_anything_is_sent(browser, site, tmp_path):
+    """Issue 13 #7: which limit, by how much; no upload, no job, no Retry that cannot help."""
+    gateway = _gateway(site, tmp_path / "gw", storage_quota=2 << 20)
+    try:
+        context = browser.new_context(base_url=gateway.url)
+        page = context.new_page()
+        app(page)
+        create(page, "too-big")
+        source = tmp_path / "big.iso"
+        source.write_bytes(os.urandom(3 << 20))
+        page.get_by_test_id("file-input").set_input_files(str(source))
+        alert = page.get_by_test_id("error")
+        expect(alert).to_have_attribute("data-code", "quota_exceeded", timeout=30_000)
+        expect(alert).to_contain_text(re.compile(r"needs 3\.0 MiB and [0-9.]+ MiB of your 2\.0 MiB quota is free"))
+        assert alert.evaluate("(e) => !!e.closest('.card')")  # at the seal card, where the user is
+        expect(page.get_by_test_id("seal-status")).to_have_text("Failed")
+        assert page.evaluate("meshkit.jobs.list()") == [] and not gateway.faults.puts
+        expect(page.get_by_test_id("job-retry")).to_have_count(0)
+        context.close()
+    finally:
+        gateway.stop()
+
+
+def test_an_upload_over_the_rate_limit_is_paced_and_lands(browser, site, tmp_path):
+    """Issue 13 #7: a rate limit is waited out (the gateway's Retry-After), never reported
+    as 'cannot be reached', and the file lands."""
+    gateway = _gateway(site, tmp_path / "gw", rate_limit="40/5 seconds")
+    try:
+        context = browser.new_context(base_url=gateway.url)
+        page = context.new_page()
+        app(page)
+        create(page, "pacer")
+        source = tmp_path / "many-blocks.bin"
+        source.write_bytes(os.urandom(80 * MiB // 2))  # 40 segments: more requests than the window allows
+        statuses = []
+        page.get_by_test_id("file-input").set_input_files(str(source))
+        for _ in range(240):
+            text = page.get_by_test_id("seal-status").inner_text()
+            statuses.append(text)
+            if text == "Done":
+                break
+            page.wait_for_timeout(250)
+        assert statuses[-1] == "Done", statuses[-5:]
+        assert not [s for s in statuses if "cannot be reached" in s]
+        assert sum(gateway.faults.puts.values()) > 41  # some block was sent again after a pause
+        context.close()
+    finally:
+        gateway.stop()
