@@ -95,6 +95,10 @@ def test_the_shell_shows_at_once_and_core_loads_behind_it_with_progress(browser,
     expect(page.get_by_test_id("boot-stage")).to_contain_text(re.compile(r"[0-9.]+ of [0-9]+\.[0-9] MB"), timeout=30_000)
     page.wait_for_function("() => document.querySelector('[data-testid=boot-progress]').value > 0")
     assert page.evaluate("document.documentElement.dataset.meshkitReady") is None  # still loading
+    if os.environ.get("MESHKIT_SCREENSHOTS"):  # the shell, to look at
+        for width, height in ((1280, 800), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.screenshot(path=os.path.join(os.environ["MESHKIT_SCREENSHOTS"], f"ui-loading-{width}.png"))
     for _ in range(100):
         if held:
             break
