@@ -10,7 +10,7 @@ import wave
 
 from playwright.sync_api import expect
 
-from test_app_outbox_ui import app, create
+from test_app_outbox_ui import signed_in
 
 MiB = 1 << 20
 RATE, SECONDS = 44100, 60  # 16-bit stereo: 176 400 bytes a second, ~10 MiB in all
@@ -36,10 +36,7 @@ def real_wav() -> bytes:
 
 
 def test_an_encrypted_recording_plays_and_seeks_from_the_segments_it_needs(browser, base_url, tmp_path):
-    context = browser.new_context(base_url=base_url)
-    page = context.new_page()
-    app(page)
-    create(page, "listener")
+    context, page = signed_in(browser, base_url, "listener")
     data = real_wav()
     source = tmp_path / "interview.wav"
     source.write_bytes(data)

@@ -21,11 +21,26 @@ def create(page, name):
     expect(page.get_by_test_id("notice")).to_contain_text(name)
 
 
-def test_closing_the_tab_mid_upload_loses_nothing(browser, base_url, tmp_path):
-    context = browser.new_context(base_url=base_url, accept_downloads=True)
+def signed_in(browser, url, name):
+    """A new browser context on ``url`` with an identity ``name`` made through the app."""
+    context = browser.new_context(base_url=url)
     page = context.new_page()
     app(page)
-    create(page, "tab-closer")
+    create(page, name)
+    return context, page
+
+
+def download_by_clicking(page, button, folder) -> tuple[str, bytes]:
+    """(the name the browser would save under, the bytes) of the download a click starts."""
+    with page.expect_download() as download:
+        button.click()
+    saved = folder / "downloaded.bin"
+    download.value.save_as(saved)
+    return download.value.suggested_filename, saved.read_bytes()
+
+
+def test_closing_the_tab_mid_upload_loses_nothing(browser, base_url, tmp_path):
+    context, page = signed_in(browser, base_url, "tab-closer")
     source = tmp_path / "holiday video.mp4"
     source.write_bytes(os.urandom(24 * MiB + 7))
 
@@ -53,12 +68,7 @@ def test_closing_the_tab_mid_upload_loses_nothing(browser, base_url, tmp_path):
     app(page)
     row = page.locator(f'[data-testid="envelope-row"][data-root="{jobs[0]["root"]}"]')
     expect(row).to_have_attribute("data-status", "uploaded", timeout=90_000)
-    with page.expect_download() as download:
-        row.get_by_test_id("open").click()
-    saved = tmp_path / "back.bin"
-    download.value.save_as(saved)
-    assert download.value.suggested_filename == "holiday video.mp4"
-    assert saved.read_bytes() == source.read_bytes()
+    assert download_by_clicking(page, row.get_by_test_id("open"), tmp_path) == ("holiday video.mp4", source.read_bytes())
     context.close()
 
 
@@ -120,10 +130,7 @@ def test_a_file_bigger_than_the_quota_is_refused_before_anything_is_sent(browser
     """Issue 13 #7: which limit, by how much; no upload, no job, no Retry that cannot help."""
     gateway = _gateway(site, tmp_path / "gw", storage_quota=2 << 20)
     try:
-        context = browser.new_context(base_url=gateway.url)
-        page = context.new_page()
-        app(page)
-        create(page, "too-big")
+        context, page = signed_in(browser, gateway.url, "too-big")
         source = tmp_path / "big.iso"
         source.write_bytes(os.urandom(3 << 20))
         page.get_by_test_id("file-input").set_input_files(str(source))
@@ -144,10 +151,7 @@ def test_an_upload_over_the_rate_limit_is_paced_and_lands(browser, site, tmp_pat
     as 'cannot be reached', and the file lands."""
     gateway = _gateway(site, tmp_path / "gw", rate_limit="40/5 seconds")
     try:
-        context = browser.new_context(base_url=gateway.url)
-        page = context.new_page()
-        app(page)
-        create(page, "pacer")
+        context, page = signed_in(browser, gateway.url, "pacer")
         source = tmp_path / "many-blocks.bin"
         source.write_bytes(os.urandom(80 * MiB // 2))  # 40 segments: more requests than the window allows
         statuses = []

@@ -6,7 +6,7 @@ import os
 
 from playwright.sync_api import expect
 
-from test_app_outbox_ui import app, create
+from test_app_outbox_ui import download_by_clicking, signed_in
 
 
 def visit(browser, base_url, link):
@@ -20,10 +20,7 @@ def visit(browser, base_url, link):
 
 
 def test_a_send_link_opens_once_for_someone_without_an_account_then_never(browser, base_url, tmp_path):
-    sender = browser.new_context(base_url=base_url)
-    alice = sender.new_page()
-    app(alice)
-    create(alice, "alice-sends")
+    sender, alice = signed_in(browser, base_url, "alice-sends")
     source = tmp_path / "Contract (signed).pdf"
     source.write_bytes(os.urandom(3 * (1 << 20) + 11))
     alice.get_by_test_id("file-input").set_input_files(str(source))
@@ -42,12 +39,8 @@ def test_a_send_link_opens_once_for_someone_without_an_account_then_never(browse
     expect(bob.get_by_test_id("sent-name")).to_have_text("Contract (signed).pdf")
     assert "#" not in bob.url  # the secret left the address bar
     assert bob.evaluate("meshkit.identity.list()") == []  # no account
-    with bob.expect_download() as download:
-        bob.get_by_test_id("sent-download").click()
-    saved = tmp_path / "got.pdf"
-    download.value.save_as(saved)
-    assert download.value.suggested_filename == "Contract (signed).pdf"
-    assert saved.read_bytes() == source.read_bytes()
+    got = download_by_clicking(bob, bob.get_by_test_id("sent-download"), tmp_path)
+    assert got == ("Contract (signed).pdf", source.read_bytes())
     assert not [u for u in urls if secret in u]  # never sent anywhere
     bob_context.close()
 

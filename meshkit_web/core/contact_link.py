@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from .errors import IdentityMismatchError, InvalidArgumentError
 from .identity import PublicIdentity
 from .signing import is_identity_id
+from .urls import app_link_value
 
 PREFIX = "contact="
 _FINGERPRINT = re.compile(r"^[A-Z2-7]{32}$")
@@ -29,13 +30,7 @@ def contact_fragment(public: PublicIdentity) -> str:
 def parse_contact_link(text: str) -> tuple[str, str] | str:
     """A link (or its fragment): (id, fingerprint with dashes) for a short one, or the
     record's JSON text for a long one. InvalidArgumentError for anything else."""
-    text = str(text).strip()
-    if len(text) > MAX_LINK:
-        raise InvalidArgumentError("that contact link is far too long")
-    fragment = text.split("#", 1)[1] if "#" in text else text
-    if not fragment.startswith(PREFIX):
-        raise InvalidArgumentError("not a MeshKit contact link (…#contact=…)")
-    value = unquote(fragment[len(PREFIX):])
+    value = unquote(app_link_value(text, PREFIX, MAX_LINK, "contact"))
     if value.lstrip().startswith("{"):
         return value
     ident, _, fingerprint = value.partition(".")

@@ -17,6 +17,7 @@ from . import kdf
 from .cid import cid_str, parse_cid
 from .errors import EnvelopeFormatError, InvalidArgumentError
 from .identity import Identity, make_identity
+from .urls import app_link_value
 
 PREFIX = "send="
 SECRET_LEN = 32
@@ -37,13 +38,7 @@ def send_fragment(root: bytes, secret: bytes) -> str:
 
 def parse_send_link(text: str) -> tuple[bytes, bytes]:
     """(root, secret) from a send link or its fragment; InvalidArgumentError otherwise."""
-    text = str(text).strip()
-    if len(text) > MAX_LINK:
-        raise InvalidArgumentError("that send link is far too long")
-    fragment = text.split("#", 1)[1] if "#" in text else text
-    if not fragment.startswith(PREFIX):
-        raise InvalidArgumentError("not a MeshKit send link (…#send=…)")
-    root_text, _, secret_text = fragment[len(PREFIX):].partition(".")
+    root_text, _, secret_text = app_link_value(text, PREFIX, MAX_LINK, "send").partition(".")
     if not _SECRET.match(secret_text):
         raise InvalidArgumentError("that send link is damaged: check it was copied whole")
     try:

@@ -9,6 +9,8 @@ secret is not knowable, so no value is kept).
 import re
 from urllib.parse import urlsplit
 
+from .errors import InvalidArgumentError
+
 HIDDEN = "***"
 # a URL as it may appear inside free text: scheme://... up to whitespace or a quote
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s'\"<>`]+")
@@ -53,3 +55,15 @@ def redact_urls_in(text: str) -> str:
         return text
     text = _USERINFO_IN_TEXT.sub(lambda m: m.group(1) + HIDDEN + "@", text)
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+def app_link_value(text, prefix: str, limit: int, kind: str) -> str:
+    """What follows ``prefix`` (e.g. "contact=") in an app link's fragment, or the bare
+    fragment; InvalidArgumentError when the text is too long or not that kind of link."""
+    text = str(text).strip()
+    if len(text) > limit:
+        raise InvalidArgumentError(f"that {kind} link is far too long")
+    fragment = text.split("#", 1)[1] if "#" in text else text
+    if not fragment.startswith(prefix):
+        raise InvalidArgumentError(f"not a MeshKit {kind} link (…#{prefix}…)")
+    return fragment[len(prefix):]
