@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from . import __version__
-from . import cli_accounts, cli_doctor, cli_output
+from . import cli_accounts, cli_doctor, cli_output, cli_send
 from .cli_output import say
 from .clients.accounts import account_reaching, account_recipients, remember_shares, revoke_from, share_with
 from .core.cid import cid_str, parse_cid
@@ -429,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_accounts.add_parsers(sub, identity, add_gateway)
     cli_doctor.add_parser(sub, gateway_url)
+    cli_send.add_parsers(sub, add_gateway, gateway_url)
 
     p = sub.add_parser("serve", help="run the gateway (embedded blockstore + SQLite by default)")
     p.add_argument("--data", default=os.environ.get("MESHKIT_DATA", "./meshkit-data"),
@@ -465,8 +466,10 @@ def cmd_serve(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     cli_output.install()  # before anything prints, argparse's usage errors included
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="meshkit: %(levelname)s %(message)s", stream=sys.stderr)
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="meshkit: %(levelname)s %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:  # the terminal's level, whatever a logger lets through
+        handler.setLevel(level)                   # (doctor's recent-log buffer keeps INFO)
     try:
         if args.func is None:  # serve: runs its own event loop
             args.sync_func(args)

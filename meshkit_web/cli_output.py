@@ -52,6 +52,15 @@ def say(*fields, sep: str = " ", err: bool = False) -> None:
     print(sep.join(clean(field) for field in fields), file=sys.stderr if err else sys.stdout)
 
 
+def hand_over(text: str) -> None:
+    """Print, on standard output only, a capability the user asked for (a send link, whose
+    secret is its #fragment): escaped for the terminal but not redacted, since it is the
+    answer. Nothing else may use this."""
+    stream = sys.stdout.raw if isinstance(sys.stdout, SafeStream) else sys.stdout
+    stream.write(escape(text) + "\n")
+    stream.flush()
+
+
 class SafeStream:
     """A text stream that cleans what is written to it (newlines and tabs kept)."""
 

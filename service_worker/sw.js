@@ -157,7 +157,10 @@ function mintGrant({ root, identity, name, mediaType, download, play, ttlMs }) {
   const now = Date.now();
   const longest = play ? PLAY_TTL_MS : GRANT_TTL_MS;
   const ttl = Math.min(longest, Math.max(1, Number(ttlMs) || longest)); // shorter on request, never longer
-  for (const [token, grant] of grants) if (grant.expires <= now) grants.delete(token);
+  for (const [token, grant] of grants) {
+    // expired, or an earlier player's source for the same file (one per file and identity)
+    if (grant.expires <= now || (play && grant.play && grant.root === root && grant.identity === identity)) grants.delete(token);
+  }
   if (grants.size >= MAX_GRANTS) return { ok: false, code: "limit_exceeded", message: "too many open links at once" };
   const bytes = crypto.getRandomValues(new Uint8Array(32)); // 256 bits: unguessable
   const token = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");

@@ -44,7 +44,21 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
     spot.querySelectorAll(".player").forEach((old) => old.remove());
     const player = el(type.startsWith("audio/") ? "audio" : "video", { class: "player", testid: "player",
       controls: true, preload: "metadata", src: url, "aria-label": `Playing ${name}` });
-    player.addEventListener("error", () => say(`“${name}” cannot be played in this browser; use Save instead.`));
+    // the worker keeps play links in memory: a worker stopped while the player was idle
+    // forgot it, so ask for a new one once and go on where the player was
+    let renewed = false;
+    player.addEventListener("error", async () => {
+      if (renewed || !player.error || player.error.code === player.error.MEDIA_ERR_SRC_NOT_SUPPORTED) {
+        return say(`“${name}” cannot be played in this browser; use Save instead.`);
+      }
+      renewed = true;
+      const at = player.currentTime;
+      const again = await meshkit.openUrl(root, { as: state.current, play: true }).catch(() => null);
+      if (!again) return say(`“${name}” stopped playing: open it again.`);
+      player.addEventListener("loadedmetadata", () => { player.currentTime = at; }, { once: true });
+      player.src = again;
+      player.play().catch(() => {});
+    });
     spot.append(player);
     player.play().catch(() => {});  // autoplay may be refused: the controls are there
   }

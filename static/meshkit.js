@@ -283,7 +283,8 @@ function makeApi(py, pyodide, timings, worker) {
     // seal(fileOrBytes, {from, to, name, onProgress, mode}) -> {root, name, size, created,
     // recipients, status: "uploaded"|"queued", job}. mode "auto" (default): upload now, or
     // queue in the outbox when offline or the gateway is down; "outbox": always queue;
-    // "direct": upload now or fail.
+    // "direct": upload now or fail; "resumable": queue where this browser keeps the outbox
+    // (a closed tab loses nothing), else upload now.
     seal: async (input, { from, to, name, onProgress, mode = "auto" } = {}) => {
       const blob = toBlob(input);
       const entry = await call("seal", blob, from, list(to), name || input.name || "", onProgress, mode);
@@ -317,14 +318,14 @@ function makeApi(py, pyodide, timings, worker) {
     revoke: (root, { from, to } = {}) => call("revoke", root, from, to),
     // Send links (FORMAT.md 5.4): a file for someone without an account. create -> {link,
     // capsule, expires, opens}: the link holds the secret in its #fragment (never sent to a
-    // server): give it only to the person; revoke with revokeLink. describe/open(link): what
-    // it holds, then the file ({blob, name, type, size, saveAs, sender}); one open in all.
+    // server): give it only to the person; stop it with revoke(capsule). open(link) ->
+    // {blob, name, type, size, saveAs, sender}: one of the link's opens (call it on a
+    // person's request, never on page load: a link scanner would spend a "once" link).
     sendLinks: {
       create: async (root, { from, expires, opens } = {}) => {
         const made = await call("send_link_create", root, from, expires || "", opens || 0);
         return { ...made, link: location.origin + "/#" + made.fragment };
       },
-      describe: (link) => call("send_link_describe", String(link)),
       open: (link, { onProgress } = {}) => call("send_link_open", String(link), onProgress),
       revoke: (capsule, { from } = {}) => call("send_link_revoke", String(capsule), from),
     },

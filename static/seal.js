@@ -26,8 +26,10 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
   const sealStatus = el("span", { class: "status", testid: "seal-status" });
   let staging = false;      // reading and encrypting: leaving now loses the file
   let uploading = null;     // {job, name}: the upload this card follows
-  // the worker uploads even with every tab closed; without one, the next visit does
-  const background = !!(navigator.serviceWorker && navigator.serviceWorker.controller && "SyncManager" in globalThis);
+  // the worker uploads even with every tab closed (where Background Sync is there and
+  // permitted: the capability report says); without it, the next visit does
+  let background = false;
+  meshkit.capabilities().then((report) => { background = report.background.mode === "service-worker"; }, () => {});
 
   async function sealFile(file) {
     if (!file || staging) return;
@@ -38,7 +40,7 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
     sealProgress.value = 0;
     sealStatus.textContent = `Encrypting ${file.name}…`;
     const env = await guarded(`Encrypting ${file.name}`, () => meshkit.seal(file, { from: state.current, to, name: file.name,
-      mode: "outbox", onProgress: (done, total) => {
+      mode: "resumable", onProgress: (done, total) => {
         sealProgress.max = total || 1;
         sealProgress.value = total ? done : 1;
         sealStatus.textContent = `Encrypting: ${formatSize(done)} of ${formatSize(total)}`;
@@ -49,6 +51,11 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
     if (!env) {
       sealStatus.textContent = "Failed";
       return;
+    }
+    if (!env.job) {  // uploaded straight away (this browser could not keep it staged)
+      sealStatus.textContent = "Done";
+      say(`Encrypted and uploaded “${env.name}”.`);
+      return onChange();
     }
     uploading = { job: env.job, name: env.name };
     sealProgress.value = 0;

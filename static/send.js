@@ -6,45 +6,42 @@ import { el, formatSize, shortId } from "./dom.js";
 const PARAM = "send";
 
 export function receivedView(meshkit, { guarded, say }) {
-  const what = el("p", { testid: "sent-what" });
+  const what = el("p", { testid: "sent-what" }, "It opens here, with no account. If the sender limited how often it " +
+    "opens, opening it counts once: it is opened only when you press the button (never just by visiting).");
   const progress = el("progress", { max: "1", value: "0", testid: "sent-progress", "aria-label": "Download progress" });
-  const button = el("button", { type: "button", testid: "sent-download", disabled: true }, "Download");
+  const button = el("button", { type: "button", testid: "sent-download" }, "Open and save");
   const card = el("section", { class: "card wide first-step", "aria-labelledby": "sent-h", testid: "sent", hidden: true },
     el("h2", { id: "sent-h" }, "Someone sent you a file"), what,
     el("p", { class: "hint" }, "It was encrypted on the sender's device and is decrypted here, in this page: " +
-      "the server in between only ever had encrypted blocks. You need no account to download it."),
+      "the server in between only ever had encrypted blocks."),
     el("div", { class: "row" }, button, progress));
   let link = null;
 
-  async function offer() {
+  function offer() {
     if (!new URLSearchParams(location.hash.slice(1)).has(PARAM)) return;
     link = location.href;
     history.replaceState(null, "", location.pathname);  // the secret out of the address bar
     card.hidden = false;
-    what.textContent = "Checking the link…";
-    const info = await guarded("Opening the link", () => meshkit.sendLinks.describe(link));
-    if (!info) {
-      what.textContent = "This link cannot be opened.";
-      return;
-    }
-    what.replaceChildren(el("strong", { testid: "sent-name" }, info.name || "A file"), ` (${formatSize(info.size)}), `,
-      "from ", el("code", { title: info.sender }, shortId(info.sender)));
     button.disabled = false;
-    button.onclick = () => guarded("Downloading", async () => {
-      const opened = await meshkit.sendLinks.open(link, { onProgress: (done, total) => {
-        progress.max = total || 1;
-        progress.value = total ? done : 1;
-      } });
-      const url = URL.createObjectURL(opened.blob);
-      const save = el("a", { href: url, download: opened.saveAs || "meshkit-download" });
-      document.body.append(save);
-      save.click();
-      save.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
-      progress.value = progress.max;
-      say(`Downloaded “${opened.name || opened.saveAs}”, every block verified.`);
-    });
   }
+
+  button.addEventListener("click", () => guarded("Opening the link", async () => {
+    button.disabled = true;
+    const opened = await meshkit.sendLinks.open(link, { onProgress: (done, total) => {
+      progress.max = total || 1;
+      progress.value = total ? done : 1;
+    } }).finally(() => { button.disabled = false; });
+    what.replaceChildren(el("strong", { testid: "sent-name" }, opened.name || "A file"), ` (${formatSize(opened.size)}), `,
+      "from ", el("code", { title: opened.sender }, shortId(opened.sender)));
+    const url = URL.createObjectURL(opened.blob);
+    const save = el("a", { href: url, download: opened.saveAs || "meshkit-download" });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    progress.value = progress.max;
+    say(`Downloaded “${opened.name || opened.saveAs}”, every block verified.`);
+  }));
 
   return { card, offer };
 }

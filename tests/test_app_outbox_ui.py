@@ -168,3 +168,29 @@ def test_an_upload_over_the_rate_limit_is_paced_and_lands(browser, site, tmp_pat
         context.close()
     finally:
         gateway.stop()
+
+
+def test_a_staged_upload_reaches_the_account_library_so_a_recovery_finds_it(browser, base_url, tmp_path):
+    """Losing the device loses nothing: a file the app staged and uploaded is in the
+    account's library, so recovering from the phrase elsewhere lists and opens it."""
+    from test_browser_core import call
+    context, page = signed_in(browser, base_url, "lib-owner")
+    expect(page.get_by_test_id("kit-phrase").locator("li")).to_have_count(24)  # shown once, at creation
+    phrase = " ".join(page.get_by_test_id("kit-phrase").locator("li").all_inner_texts())
+    assert len(phrase.split()) == 24
+    source = tmp_path / "family photos.zip"
+    source.write_bytes(os.urandom(3 * MiB))
+    page.get_by_test_id("file-input").set_input_files(str(source))
+    expect(page.get_by_test_id("seal-status")).to_have_text("Done", timeout=60_000)
+    root = page.get_by_test_id("envelope-row").first.get_attribute("data-root")
+    context.close()  # the device is gone
+
+    elsewhere = browser.new_context(base_url=base_url)
+    fresh = elsewhere.new_page()
+    app(fresh)
+    call(fresh, "return await meshkit.identity.recover('lib-new', arg);", phrase)
+    listed = call(fresh, "return await meshkit.envelopes('lib-new');")
+    assert [(e["root"], e["name"]) for e in listed if e["root"] == root] == [(root, "family photos.zip")], listed
+    opened = call(fresh, "const o = await meshkit.open(arg, {as: 'lib-new'}); return {size: o.size, name: o.name};", root)
+    assert opened == {"size": 3 * MiB, "name": "family photos.zip"}
+    elsewhere.close()

@@ -543,7 +543,7 @@ def test_send_links_open_as_their_throwaway_identity_at_most_opens_times(world, 
     their own; the gateway releases the share at most `opens` times, and a revoked link
     stays shut. The secret is never sent: only the derived identity's public record."""
     from meshkit_web.clients.send_links import create_send_link, open_send_link
-    from meshkit_web.core.send_link import parse_send_link
+    from meshkit_web.core.send_link import link_identity, parse_send_link
 
     async def go():
         data = os.urandom(5000)
@@ -558,6 +558,12 @@ def test_send_links_open_as_their_throwaway_identity_at_most_opens_times(world, 
                 await as_link.close()
             with pytest.raises(errors.OpensUsedUpError):
                 await open_send_link(GatewayClient, world["url"], backend, fragment)
+            # the holder cannot share it on to lift the limit (a share of its own, unlimited)
+            fresh, _ = await create_send_link(alice, root, opens=3)
+            holder = await link_identity(backend, parse_send_link(fresh)[1])
+            async with GatewayClient(world["url"], backend, holder) as as_holder:
+                with pytest.raises(errors.NotARecipientError):
+                    await as_holder.share(root, holder.public)
             revoked, capsule = await create_send_link(alice, root)
             await alice.request("DELETE", f"/v1/capsules/{capsule}", ok=(204,))
             with pytest.raises(errors.RevokedError):
@@ -566,3 +572,12 @@ def test_send_links_open_as_their_throwaway_identity_at_most_opens_times(world, 
                 with pytest.raises(errors.InvalidArgumentError):
                     await open_send_link(GatewayClient, world["url"], backend, bad)
     run(go())
+
+
+def test_retry_after_is_read_strictly():
+    """Only ASCII digits, at most 6 of them ("²".isdigit() is true in Python); a date form
+    is not waited on; an HTTP 429 without one is not paced."""
+    from meshkit_web.clients.gateway import Response, _retry_after
+    for value, seconds in (("7", 7), (" 30 ", 30), ("²", None), ("1e3", None), ("-1", None), ("9999999", None),
+                           ("Wed, 21 Oct 2015 07:28:00 GMT", None), ("", None)):
+        assert _retry_after(Response(429, {"Retry-After": value}, b"")) == seconds, value

@@ -107,3 +107,10 @@ def test_support_bundles_lose_tokens_keys_and_url_credentials_but_keep_public_id
         logger.info("line %d token %s", n, token)
     assert len(recent.lines) == 200 and recent.lines[-1].startswith("INFO meshkit.test-diagnostics: line 499 ")
     assert not any(token in line for line in recent.lines)
+
+
+def test_redaction_cuts_hostile_lengths_before_searching():
+    from meshkit_web.core.diagnostics import MAX_TEXT, redact_text
+    hostile = "eyJ" * 40_000  # once quadratic for the token pattern
+    out = redact_text(hostile)
+    assert out.endswith(" [cut]") and len(out) <= MAX_TEXT + 6

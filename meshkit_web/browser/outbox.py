@@ -29,6 +29,7 @@ log = logging.getLogger("meshkit.outbox")
 
 TEMPORARY = {code for code, entry in registry().items() if entry["retryable"]}  # worth retrying by themselves
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0    # seconds: 1, 2, 4, ... 30, with jitter
+RETRY_AFTER_MAX = 3600.0                  # the longest Retry-After the outbox honours
 STALE_STAGING = 300                       # a job still "staging" after this was interrupted
 RUNNABLE = ("queued", "uploading", "retrying")
 
@@ -43,11 +44,13 @@ def public_job(job: dict) -> dict:
 
 
 class Outbox:
-    def __init__(self, db, clients):
+    def __init__(self, db, clients, on_done=None):
         """``db``: the IndexedDB (or memory) store; ``clients(owner_name, gateway)``: an
-        authenticated gateway client for one of this browser's identities."""
+        authenticated gateway client for one of this browser's identities; ``on_done(job)``:
+        awaited once a job's upload finished (e.g. to put it in the account's library)."""
         self.db = db
         self.clients = clients
+        self.on_done = on_done
 
     # --- staging (the page) --------------------------------------------------------------
     async def stage(self, client, blocks, *, gateway: str, name: str, size: int, recipients: list[str]) -> dict:
@@ -160,11 +163,15 @@ class Outbox:
                 temporary = exc.code in TEMPORARY
                 job["attempts"] += 1
                 delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (job["attempts"] - 1)) * random.uniform(0.8, 1.2)
+                # a gateway that said when to come back (Retry-After) is not asked sooner
+                delay = max(delay, min(float(getattr(exc, "retry_after", None) or 0), RETRY_AFTER_MAX))
                 job.update(state="retrying" if temporary else "failed", error={"code": exc.code, "message": exc.message},
                            next_attempt=_now() + delay if temporary else 0, updated=_now())
                 log.info("outbox job %s: %s (%s)", job_id, job["state"], exc.code)
                 await self._save(job)
                 return job
+            if self.on_done is not None:  # before "done": interrupted here, the job runs again (idempotent)
+                await self.on_done(public_job(job))
             job.update(state="done", error=None, sent=job["blocks"], finished=int(_now()), updated=_now())
             await self._save(job)
             await self.db.delete_prefix("outbox", job_id + " ")  # done: the gateway holds them now

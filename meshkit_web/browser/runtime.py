@@ -24,7 +24,7 @@ from ..core.cid import cid_str, parse_cid
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, read_header, seal
 from ..core.contact_link import contact_fragment, record_from_link
 from ..core.diagnostics import RecentLog, redacted
-from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
+from ..core.errors import InvalidArgumentError, LocalStorageFullError, MeshKitError, UnknownIdentityError
 from ..core.expiry import parse_expiry
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
@@ -90,7 +90,7 @@ class Runtime(AccountMethods, SendLinkMethods):
         self.store = store
         self.fallback_reason = fallback_reason
         self._clients: dict[tuple[str, str], FetchGatewayClient] = {}
-        self.outbox = Outbox(store.db, self._client)
+        self.outbox = Outbox(store.db, self._client, on_done=self._uploaded)
         self.recent_log = RecentLog.install()  # what "Copy diagnostics" shows of this session
 
     # --- helpers -------------------------------------------------------------------------
@@ -284,49 +284,73 @@ class Runtime(AccountMethods, SendLinkMethods):
     async def seal(self, blob, sender: str, to, filename: str = "", on_progress=None, mode: str = "auto") -> dict:
         """mode "direct": upload now or fail; "outbox": stage for the background uploader;
         "auto": direct when online, and into the outbox when offline or when the gateway
-        is down or refuses for now (the file is sealed again: nothing half-sent is reused)."""
+        is down or refuses for now (the file is sealed again: nothing half-sent is reused);
+        "resumable" (the app's): staged first where this browser keeps the outbox (so a
+        closed tab loses nothing), straight up when it cannot (memory only, or no room)."""
         mode = str(mode or "auto")
-        if mode not in ("auto", "direct", "outbox"):
-            raise ValueError("mode must be auto, direct or outbox")
+        if mode not in ("auto", "direct", "outbox", "resumable"):
+            raise ValueError("mode must be auto, direct, outbox or resumable")
+        resumable = mode == "resumable"
+        if resumable:
+            mode = "outbox" if self.store.db.persistent else "auto"
         client = await self._client(sender)
         chosen = [await self._reach(client, who) for who in (_py(to) or [])]
         recipients = distinct([public for reach in chosen for public in reach.identities]
                               + await self.account_recipients_for(sender))  # and every device of my account
-        total = int(blob.size)
-        entry = {"name": str(filename or "untitled"), "size": total, "created": int(time.time()),
-                 "recipients": [r.id for r in chosen]}
         modified = getattr(blob, "lastModified", None)
         described = {"name": str(filename or ""), "type": str(getattr(blob, "type", "") or ""),
                      "mtime": int(modified) // 1000 if isinstance(modified, (int, float)) else None}
-        entry["type"] = described["type"]  # this browser's list offers Play for audio and video
-        report = on_progress if on_progress is not None and on_progress is not js.undefined else None
+        # "type": this browser's list offers Play for audio and video
+        entry = {"name": str(filename or "untitled"), "size": int(blob.size), "created": int(time.time()),
+                 "recipients": [r.id for r in chosen], "type": described["type"]}
+        sealing = (client, blob, recipients, on_progress if on_progress not in (None, js.undefined) else None, described)
         online = bool(js.navigator.onLine)
         if mode == "outbox" and online:  # too big is said now, not after staging and uploading
             try:
-                await client.check_room(total, len(recipients))
+                await client.check_room(entry["size"], len(recipients))
             except MeshKitError as exc:
                 if exc.code not in TEMPORARY:
                     raise
                 entry["queued_because"] = exc.code
         if mode == "direct" or (mode == "auto" and online):
             try:
-                await client.check_room(total, len(recipients))  # too big is said now, not after uploading
-                root = await self._seal_direct(client, blob, recipients, report, described)
-                entry.update(root=cid_str(root), job=None, status="uploaded")
-                await self.store.add_envelope(client.identity.id, entry)
-                await self.remember_in_library(sender, root, entry)
-                return entry
+                await client.check_room(entry["size"], len(recipients))  # too big is said now, not after uploading
+                return await self._upload_now(sender, entry, *sealing)
             except MeshKitError as exc:
                 if mode == "direct" or exc.code not in TEMPORARY:
                     raise
                 log.info("gateway unavailable (%s): sealing into the outbox", exc.code)
                 entry["queued_because"] = exc.code  # the app says why: offline is not "slow down"
+        try:
+            return await self._stage(entry, *sealing)
+        except OSError as exc:  # IndexedDB refused the blocks (this browser's storage is full)
+            if not (resumable and online):
+                raise LocalStorageFullError(f"this browser cannot keep the file while it uploads ({exc})") from None
+            log.info("no room to stage (%s): uploading directly", exc)
+            return await self._upload_now(sender, entry, *sealing)
+
+    async def _upload_now(self, sender, entry, client, blob, recipients, report, described) -> dict:
+        root = await self._seal_direct(client, blob, recipients, report, described)
+        entry.update(root=cid_str(root), job=None, status="uploaded")
+        await self.store.add_envelope(client.identity.id, entry)
+        await self.remember_in_library(sender, root, entry)
+        return entry
+
+    async def _stage(self, entry, client, blob, recipients, report, described) -> dict:
         job = await self.outbox.stage(client, self._sealed_blocks(client, blob, recipients, report, described),
-                                      gateway=self.gateway, name=entry["name"], size=total,
+                                      gateway=self.gateway, name=entry["name"], size=entry["size"],
                                       recipients=entry["recipients"])
         entry.update(root=job["root"], job=job["id"], status="queued")
         await self.store.add_envelope(client.identity.id, entry)
         return entry
+
+    async def _uploaded(self, job: dict) -> None:
+        """An outbox job finished: the envelope goes into the account's library (for the
+        account's other devices and a recovery), as a direct upload's does."""
+        try:
+            await self.remember_in_library(job["owner"], parse_cid(job["root"]), job)
+        except MeshKitError as exc:
+            log.info("uploaded %s; not in the library yet (%s)", job["root"], exc.code)
 
     async def _seal_direct(self, client, blob, recipients, report, metadata):
         root = await client.seal_upload(_blob_chunks(blob, BLOB_READ_SIZE), recipients=recipients,

@@ -2,7 +2,6 @@
 protocol is clients/send_links.py; here the throwaway identity's keys are WebCrypto keys
 that live only as long as this page, and nothing about the link is stored."""
 
-import collections
 import time
 
 from ..clients.send_links import create_send_link, open_send_link
@@ -11,10 +10,7 @@ from ..core.expiry import parse_expiry
 from .fetch_client import FetchGatewayClient
 from .ffi import js
 from .jsapi import _py, api
-from .opened import as_blob, described
-
-OPENED_KEPT = 4  # send links opened in this page and kept for the download (one open each)
-
+from .opened import as_blob
 
 class SendLinkMethods:
     """Mixed into browser.runtime.Runtime (self._client, self.backend, self.gateway)."""
@@ -29,24 +25,16 @@ class SendLinkMethods:
         fragment, capsule = await create_send_link(client, parse_cid(str(root)), expires=when, opens=count)
         return {"fragment": fragment, "capsule": capsule, "expires": when, "opens": count}
 
-    async def _opened_link(self, link: str):
-        kept = self.__dict__.setdefault("_links_opened", collections.OrderedDict())
-        if link not in kept:
-            opened, client = await open_send_link(FetchGatewayClient, self.gateway, self.backend, link)
-            kept[link] = opened
-            while len(kept) > OPENED_KEPT:
-                kept.popitem(last=False)
-        return kept[link]
-
-    @api
-    async def send_link_describe(self, link) -> dict:
-        """What a send link holds (its sealed name, type and size, who sent it), opened once;
-        the download that follows uses the same open (an open counts against the link's)."""
-        return described(await self._opened_link(str(link)))
-
     @api
     async def send_link_open(self, link, on_progress=None) -> dict:
-        return await as_blob(await self._opened_link(str(link)), "", on_progress)
+        """What a send link points at, opened as its throwaway identity (one open of the
+        link's), as a Blob once every segment authenticated, with what the file is. Nothing
+        of the link (its keys, its content key) is kept after this call."""
+        opened, client = await open_send_link(FetchGatewayClient, self.gateway, self.backend, str(link))
+        try:
+            return await as_blob(opened, "", on_progress)
+        finally:
+            await client.close()
 
     @api
     async def send_link_revoke(self, capsule, sender) -> dict:

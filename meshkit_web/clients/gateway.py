@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -39,6 +40,7 @@ UPLOAD_CONCURRENCY = 4  # blocks in flight while sealing: bounded memory, overla
 # big upload slows to the gateway's rate instead of failing; a long wait is the caller's
 # decision (rate_limited, retryable: the outbox backs off).
 PACE_MAX_WAIT = 30     # seconds: the longest Retry-After waited out here
+PACE_BUDGET = 60       # seconds: all the waiting one request may do (then rate_limited, with retry_after)
 PACE_MAX_TRIES = 8     # sends of one request, at most
 
 
@@ -132,6 +134,7 @@ class GatewayClient:
             headers["Content-Type"] = content_type
         if accept:
             headers["Accept"] = accept
+        waited = 0.0
         for attempt in range(PACE_MAX_TRIES):
             if auth:
                 headers["Authorization"] = "Bearer " + await self.token()
@@ -139,10 +142,16 @@ class GatewayClient:
             if reply.status in ok:
                 return reply
             wait = _retry_after(reply)
-            if reply.status != 429 or wait is None or wait > PACE_MAX_WAIT or attempt == PACE_MAX_TRIES - 1:
-                raise self._error(reply)
+            if (reply.status != 429 or wait is None or wait > PACE_MAX_WAIT or waited + wait > PACE_BUDGET
+                    or attempt == PACE_MAX_TRIES - 1):
+                error = self._error(reply)
+                if reply.status == 429 and wait is not None:
+                    error.retry_after = wait  # the outbox comes back then, not sooner
+                raise error
             log.info("gateway asks for a pause of %d s (rate limit): waiting", wait)
-            await asyncio.sleep(wait + random.uniform(0, 0.5))  # jitter: parallel requests do not come back at once
+            pause = wait + random.uniform(0, 0.5)  # jitter: parallel requests do not come back at once
+            waited += pause
+            await asyncio.sleep(pause)
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -443,7 +452,7 @@ def _retry_after(reply: Response) -> int | None:
     """Retry-After in whole seconds (RFC 9110 10.2.3; the date form is not waited on)."""
     value = next((v for k, v in reply.headers.items() if k.lower() == "retry-after"), None)
     value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) <= 6 else None
+    return int(value) if re.fullmatch(r"[0-9]{1,6}", value) else None  # ASCII digits only ("²".isdigit())
 
 
 def _notice(body: bytes, row: dict) -> dict | None:

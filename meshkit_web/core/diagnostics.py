@@ -15,13 +15,18 @@ from .urls import HIDDEN, redact_urls_in
 
 RECENT_LOG_LINES = 200        # the log a bundle carries: the last lines, each cut short
 RECENT_LOG_LINE_CHARS = 300
-_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}")  # a JWT, in any text
+# a JWT, in any text; matched only where a base64url run starts, so hostile text cannot make
+# the search quadratic (every "eyJ" inside one long run would start a rescan)
+_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}")
+MAX_TEXT = 64 << 10  # a longer string is cut before it is searched (and marked so)
 # 40+ base64url characters in mixed case: a key, a capability or a content key. Public ids
 # ("mk" + base32) and CIDs (base32) are lower case, so they stay readable.
 _LONG_SECRET = re.compile(r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[a-z])[A-Za-z0-9_-]{40,}")
 
 
 def redact_text(text: str) -> str:
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT] + " [cut]"
     text = redact_urls_in(text)
     text = _TOKEN.sub(HIDDEN, text)
     return _LONG_SECRET.sub(HIDDEN, text)

@@ -181,6 +181,13 @@ class QuotaExceededError(MeshKitError):
     user = 'Your storage quota on the gateway is used up.'
 
 
+class LocalStorageFullError(MeshKitError):
+    """The browser refused to keep a file's encrypted blocks (its storage for this site is full)."""
+    code = "local_storage_full"
+    status = 507
+    user = 'This browser has no room to keep the file while it uploads: free some space, or upload it directly.'
+
+
 class RateLimitedError(MeshKitError):
     code = "rate_limited"
     status = 429

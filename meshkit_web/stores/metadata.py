@@ -403,7 +403,9 @@ class MetadataStore:
                 new = await self._insert_new(conn, capsules, cid=cid, root=root, sharer=sharer, recipient=recipient,
                                              expires=expires, policy=policy, data=data, revoked=False,
                                              created=int(time.time()))
-                if new and opens is not None:
+                if opens is not None:
+                    if not new:  # the limit is set once, with the capsule: never changed later
+                        raise ConflictError(f"capsule {cid} is stored already: its limit on opens cannot change")
                     await conn.execute(insert(open_limits).values(cid=cid, remaining=opens))
                 if new and quota is not None:
                     await self._usage_row(conn, sharer)
@@ -418,8 +420,11 @@ class MetadataStore:
 
     async def find_capsules(self, *, root: str | None = None, recipient: str | None = None,
                             sharer: str | None = None, limit: int = 1000) -> list[dict]:
+        # opens_left: None for a share without a limit on its opens (a send link has one)
         query = select(capsules.c.cid, capsules.c.root, capsules.c.sharer, capsules.c.recipient,
-                       capsules.c.expires, capsules.c.policy, capsules.c.revoked, capsules.c.created)
+                       capsules.c.expires, capsules.c.policy, capsules.c.revoked, capsules.c.created,
+                       open_limits.c.remaining.label("opens_left")).select_from(
+            capsules.outerjoin(open_limits, open_limits.c.cid == capsules.c.cid))
         for column, value in ((capsules.c.root, root), (capsules.c.recipient, recipient),
                               (capsules.c.sharer, sharer)):
             if value is not None:

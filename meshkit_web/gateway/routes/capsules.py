@@ -37,6 +37,7 @@ def router(gw: Gateway) -> APIRouter:
         capsule that opens it, so nobody else may store one (a bogus capsule would shadow
         real ones). Checked again at every release, so a revoked or expired share also
         closes every re-share made through it (a re-wrap to one's own new device included).
+        A share with a limit on its opens (a send link) is no source for sharing on.
 
         A breadth-first search over distinct sharers, at most MAX_RESHARE_DEPTH steps back
         and MAX_SHARERS_CHECKED sharers in all: bounded work whatever capsules others store
@@ -51,7 +52,9 @@ def router(gw: Gateway) -> APIRouter:
                     return True
                 for row in await live_shares(cid_str(root), mine):
                     sharer = row["sharer"]
-                    if is_live(row, now) and sharer not in seen:
+                    # a share limited in its opens (a send link) is for its holder only: it
+                    # never lets the holder share on (that would be a share without the limit)
+                    if is_live(row, now) and row["opens_left"] is None and sharer not in seen:
                         if len(seen) >= MAX_SHARERS_CHECKED:
                             return False
                         seen.add(sharer)
