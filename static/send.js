@@ -6,8 +6,8 @@ import { el, formatSize, shortId } from "./dom.js";
 const PARAM = "send";
 
 export function receivedView(meshkit, { guarded, say }) {
-  const what = el("p", { testid: "sent-what" }, "It opens here, with no account. If the sender limited how often it " +
-    "opens, opening it counts once: it is opened only when you press the button (never just by visiting).");
+  const what = el("p", { testid: "sent-what" }, "It opens here, no account needed. Nothing is opened until you " +
+    "press the button, and if the sender allowed only a few opens, each press counts as one.");
   const progress = el("progress", { max: "1", value: "0", testid: "sent-progress", "aria-label": "Download progress" });
   const button = el("button", { type: "button", testid: "sent-download" }, "Open and save");
   const card = el("section", { class: "card wide first-step", "aria-labelledby": "sent-h", testid: "sent", hidden: true },

@@ -37,6 +37,10 @@ def test_a_send_link_opens_once_for_someone_without_an_account_then_never(browse
 
     bob_context, bob, urls = visit(browser, base_url, link)
     expect(bob.get_by_test_id("sent")).to_be_visible()
+    if os.environ.get("MESHKIT_SCREENSHOTS"):  # the visitor's first view, to look at
+        for width, height in ((1280, 800), (390, 844)):
+            bob.set_viewport_size({"width": width, "height": height})
+            bob.screenshot(path=os.path.join(os.environ["MESHKIT_SCREENSHOTS"], f"ui-send-link-{width}.png"))
     assert "#" not in bob.url  # the secret left the address bar
     bob.wait_for_timeout(1000)  # visiting alone opens nothing: the "once" is still there
     assert bob.evaluate("meshkit.identity.list()") == []  # no account
