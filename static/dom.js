@@ -19,3 +19,14 @@ export const formatSize = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 102
   : n < 1 << 30 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / (1 << 30)).toFixed(2)} GiB`;
 export const formatDate = (s) => s ? new Date(s * 1000).toLocaleString() : "";
 export const shortId = (id) => id && id.length > 14 ? id.slice(0, 8) + "…" + id.slice(-4) : id;
+
+// Hand a Blob (plaintext that has fully authenticated) to the browser as a download under
+// ``name``; the object URL lives a minute, long enough for the save to start.
+export function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = el("a", { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}

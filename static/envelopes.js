@@ -1,6 +1,6 @@
 // "My envelopes": each file with Open, the worker's streamed Save, sharing, revoking, and who
 // can open it; and the one download routine the inbox uses too.
-import { el, formatDate, formatSize, shortId } from "./dom.js";
+import { el, formatDate, formatSize, saveBlob, shortId } from "./dom.js";
 import { sendLinkControls } from "./send.js";
 
 export function envelopesView(meshkit, { state, guarded, say, streaming, onClosed }) {
@@ -25,13 +25,7 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
     if (!opened) return;
     openProgress.max = 1;
     openProgress.value = 1;
-    const url = URL.createObjectURL(opened.blob);
-    // the sender's file name, as Core made it safe to save under
-    const link = el("a", { href: url, download: opened.saveAs || name || root + ".bin" });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    saveBlob(opened.blob, opened.saveAs || name || root + ".bin");  // the sender's name, made safe by Core
     say(`Opened “${opened.name || name || root}” (${formatSize(opened.size)}), every block verified.`);
   }
 

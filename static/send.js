@@ -1,7 +1,7 @@
 // Send links: "Someone sent you a file" for a visitor who holds a link (#send=…), with no
 // account needed; and, for the sender, the link maker under each envelope. The link's
 // secret stays in the fragment (never sent to a server) and leaves the address bar at once.
-import { el, formatSize, shortId } from "./dom.js";
+import { el, formatSize, saveBlob, shortId } from "./dom.js";
 
 const PARAM = "send";
 
@@ -33,12 +33,7 @@ export function receivedView(meshkit, { guarded, say }) {
     } }).finally(() => { button.disabled = false; });
     what.replaceChildren(el("strong", { testid: "sent-name" }, opened.name || "A file"), ` (${formatSize(opened.size)}), `,
       "from ", el("code", { title: opened.sender }, shortId(opened.sender)));
-    const url = URL.createObjectURL(opened.blob);
-    const save = el("a", { href: url, download: opened.saveAs || "meshkit-download" });
-    document.body.append(save);
-    save.click();
-    save.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    saveBlob(opened.blob, opened.saveAs || "meshkit-download");
     progress.value = progress.max;
     say(`Downloaded “${opened.name || opened.saveAs}”, every block verified.`);
   }));

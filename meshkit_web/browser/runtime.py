@@ -305,16 +305,15 @@ class Runtime(AccountMethods, SendLinkMethods):
                  "recipients": [r.id for r in chosen], "type": described["type"]}
         sealing = (client, blob, recipients, on_progress if on_progress not in (None, js.undefined) else None, described)
         online = bool(js.navigator.onLine)
-        if mode == "outbox" and online:  # too big is said now, not after staging and uploading
+        if online or mode == "direct":  # too big is said now, not after staging or uploading
             try:
                 await client.check_room(entry["size"], len(recipients))
             except MeshKitError as exc:
-                if exc.code not in TEMPORARY:
+                if mode == "direct" or exc.code not in TEMPORARY:
                     raise
-                entry["queued_because"] = exc.code
-        if mode == "direct" or (mode == "auto" and online):
+                entry["queued_because"] = exc.code  # the app says why: offline is not "slow down"
+        if mode == "direct" or (mode == "auto" and online and "queued_because" not in entry):
             try:
-                await client.check_room(entry["size"], len(recipients))  # too big is said now, not after uploading
                 return await self._upload_now(sender, entry, *sealing)
             except MeshKitError as exc:
                 if mode == "direct" or exc.code not in TEMPORARY:
