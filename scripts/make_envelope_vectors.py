@@ -9,6 +9,7 @@ the format, FORMAT.md and this file together.
 """
 
 import asyncio
+import hashlib
 import json
 import pathlib
 
@@ -80,7 +81,13 @@ async def main() -> None:
                                      [b"\x44" * 32, b"\x55" * 32], text, ["bob", "carol"], 64,
                                      metadata={"name": "../Q3 plans\u202e.pdf", "type": "application/pdf",
                                                "mtime": T0 - 60})
-    hello_root, multi_root = cid_str(hello_root), cid_str(multi_root)
+    # the tree form (3.5): 4098 segments of 64 bytes, so the header links two index blocks
+    long_text = bytes((i * 13) % 251 for i in range(envelope.INDEX_FANOUT * 64 + 100))
+    tree_root, tree = await sealed([bytes(range(64, 96)), bytes.fromhex("c0c1c2c3c4c5c6")], [b"\x66" * 32],
+                                   long_text, ["bob"], 64)
+    hello_root, multi_root, tree_root = cid_str(hello_root), cid_str(multi_root), cid_str(tree_root)
+    tree_header = codec.decode_map(bytes.fromhex(tree[tree_root]), "envelope")
+    first_index, last_index = (cid_str(bytes(link)) for link in tree_header["index"])
     hello_segment = next(c for c in hello if c != hello_root)
     header = codec.decode_map(bytes.fromhex(multi[multi_root]), "envelope")
     segs = header["segments"]
@@ -106,6 +113,27 @@ async def main() -> None:
         {"case": "the root is a raw block, not a header", "example": "hello", "as": "bob", "root": hello_segment,
          "error": "malformed"},
     ]
+
+    long_sha = hashlib.sha256(long_text).hexdigest()
+    cases += [
+        {"case": "4098 segments, the header linking two index blocks: bob opens", "example": "tree", "as": "bob",
+         "plaintext_sha256": long_sha},
+        {"case": "an index block's bytes changed", "example": "tree", "as": "bob",
+         "blocks": {last_index: flipped(tree[last_index], 30)}, "error": "cid_mismatch"},
+        {"case": "an index block missing", "example": "tree", "as": "bob", "blocks": {first_index: None},
+         "error": "missing_block"},
+    ]
+    short_index = codec.encode({"meshkit": envelope.INDEX_KIND, "v": 1, "segments": codec.decode_map(
+        bytes.fromhex(tree[last_index]), "index")["segments"] + [tree_header["index"][0]]})
+    short_cid = cid_str(cid_bytes(DAG_CBOR, short_index))
+    root, data = await resign(b, tree[tree_root], index=[tree_header["index"][0], to_link(cid_bytes(DAG_CBOR, short_index))])
+    cases.append({"case": "an index block linking something other than segments (re-signed)", "example": "tree",
+                  "as": "bob", "root": root, "blocks": {root: data, short_cid: short_index.hex()}, "error": "malformed"})
+    root, data = await resign(b, tree[tree_root], index=None,
+                              segments=[link for cid in (first_index, last_index) for link in
+                                        codec.decode_map(bytes.fromhex(tree[cid]), "index")["segments"]])
+    cases.append({"case": "4098 segments listed in the header itself (re-signed)", "example": "tree", "as": "bob",
+                  "root": root, "blocks": {root: data}, "error": "malformed"})
 
     async def variant(case, error, signer="alice", example="multi", **changes):
         source = multi if example == "multi" else hello
@@ -148,10 +176,11 @@ async def main() -> None:
     OUT.write_text(json.dumps({
         "about": "FORMAT.md sections 3, 4 and 9: envelopes on fixed inputs. Each case opens 'root' (default: the "
                  "example's root) as 'as' with the example's blocks, 'blocks' replacing or (null) removing some; "
-                 "the open must give 'plaintext' (hex) or fail with 'error' (a MeshKitError code).",
+                 "the open must give 'plaintext' (hex; 'plaintext_sha256': its SHA-256) or fail with 'error' (a MeshKitError code).",
         "people": {name: {"sig_seed": s, "enc_scalar": e} for name, (s, e) in PEOPLE.items()},
         "created": T0,
-        "examples": {"hello": {"root": hello_root, "blocks": hello}, "multi": {"root": multi_root, "blocks": multi}},
+        "examples": {"hello": {"root": hello_root, "blocks": hello}, "multi": {"root": multi_root, "blocks": multi},
+                     "tree": {"root": tree_root, "blocks": tree}},
         "cases": cases,
     }, indent=1) + "\n")
     print(f"wrote {OUT} ({len(cases)} cases)")

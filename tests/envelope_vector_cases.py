@@ -2,6 +2,7 @@
 tests/test_envelope_vectors.py on CPython, and its text run by Pyodide in Chromium (so no
 test-only imports here). Each case's outcome is "plaintext:<hex>" or "error:<code>"."""
 
+import hashlib
 import json
 
 from meshkit_web.core.cid import cid_str, parse_cid
@@ -30,7 +31,9 @@ async def outcome(backend, vectors, case, people) -> str:
     try:
         opened = await open_envelope(backend, parse_cid(case.get("root", example["root"])), get_block,
                                      people[case["as"]])
-        plain = "plaintext:" + b"".join([chunk async for chunk in opened.plaintext()]).hex()
+        plaintext = b"".join([chunk async for chunk in opened.plaintext()])
+        plain = ("sha256:" + hashlib.sha256(plaintext).hexdigest() if "plaintext_sha256" in case
+                 else "plaintext:" + plaintext.hex())
         return plain + (";metadata:" + json.dumps(opened.metadata.to_json(), sort_keys=True)
                         if opened.metadata is not None else "")
     except MeshKitError as exc:
@@ -45,5 +48,7 @@ async def run_cases(backend, vectors) -> dict:
 def expected(case) -> str:
     if "error" in case:
         return "error:" + case["error"]
+    if "plaintext_sha256" in case:
+        return "sha256:" + case["plaintext_sha256"]
     meta = ";metadata:" + json.dumps(case["metadata"], sort_keys=True) if "metadata" in case else ""
     return "plaintext:" + case["plaintext"] + meta

@@ -6,6 +6,7 @@ export a private key. HKDF/HMAC/SHA-256 live in Core (standard library).
 """
 
 import hashlib
+import hmac
 from abc import ABC, abstractmethod
 
 
@@ -24,6 +25,9 @@ class SecretHandle:
 
 class CryptoBackend(ABC):
     name = "abstract"
+    # Segments sealed or opened at once (core.pipeline): a backend whose work runs off the
+    # caller's thread (worker threads, WebCrypto) overlaps several; inline backends gain nothing.
+    pipeline_depth = 2
 
     def capabilities(self) -> dict:
         """What this backend really provides (reported by the runtime)."""
@@ -38,6 +42,19 @@ class CryptoBackend(ABC):
         """SHA-256 of a block, for its CID. hashlib through ``offload`` by default; a backend
         with a faster native hash (WebCrypto's digest in the browser) overrides this."""
         return await self.offload(_sha256, data)
+
+    async def seal_segment(self, key: SecretHandle, nonce: bytes, plaintext) -> tuple[bytes, bytes]:
+        """(sealed block, SHA-256 of it) in one call (aad empty): a backend may do both in one
+        trip off its thread instead of two."""
+        data = await self.aead_seal(key, nonce, plaintext, b"")
+        return data, await self.sha256(data)
+
+    async def open_segment(self, key: SecretHandle, nonce: bytes, data, digest: bytes) -> tuple[bool, bytes | None]:
+        """(SHA-256 of ``data`` == ``digest``, plaintext or None when it fails to authenticate).
+        Nothing is decrypted unless the digest matches: the block is checked before use."""
+        if not hmac.compare_digest(await self.sha256(data), digest):
+            return False, None
+        return True, await self.aead_open(key, nonce, data, b"")
 
     @abstractmethod
     async def random_bytes(self, n: int) -> bytes: ...

@@ -83,6 +83,13 @@ def check_digest(binary: bytes, digest: bytes) -> None:
         raise CIDMismatchError(f"block {cid_str(binary)} does not match its bytes")
 
 
+def digest_of(binary: bytes) -> bytes:
+    """The SHA-256 digest a supported CID (CIDv1, sha2-256) names: its last 32 bytes."""
+    if len(binary) != 36 or binary[2:4] != b"\x12\x20":
+        raise CIDMismatchError(f"{cid_str(binary)} is not a CIDv1 sha2-256")
+    return binary[4:]
+
+
 def to_link(binary: bytes) -> CID:
     """A multiformats CID object, which dag-cbor encodes as a tag-42 link."""
     return CID.decode(binary)

@@ -13,14 +13,15 @@ and plaintext is yielded one authenticated segment at a time.
 import asyncio
 import hmac
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 
-from . import codec, kdf
+from . import codec, kdf, pipeline
 from .backend import CryptoBackend
-from .cid import (DAG_CBOR, RAW, check_digest, cid_bytes, cid_from_digest, cid_str, is_supported, to_link,
+from .cid import (DAG_CBOR, RAW, cid_bytes, cid_from_digest, cid_str, digest_of, is_supported, to_link,
                   verify_block)
-from .errors import (EnvelopeFormatError, KeyUnwrapError, LimitExceededError, NotARecipientError,
+from .errors import (CIDMismatchError, EnvelopeFormatError, KeyUnwrapError, LimitExceededError, NotARecipientError,
                      SegmentAuthenticationError, TruncatedEnvelopeError, UnsupportedVersionError)
 from .hpke import ENC_LEN, TAG_LEN, Suite
 from .identity import Identity, PublicIdentity
@@ -42,17 +43,40 @@ PAYLOAD_KEY_INFO = b"meshkit-web/v1 payload-key"
 COMMITMENT_INFO = b"meshkit-web/v1 key-commitment"
 WRAP_INFO = b"meshkit-web/v1 content-key"
 
-# Encoded sizes in the header (docs/FORMAT.md): a segment link is a 41-byte CBOR item (tag 42,
+# Encoded sizes in the header (docs/FORMAT.md): a link is a 41-byte CBOR item (tag 42,
 # bytes(37) = 0x00 + 36-byte CID); a recipient entry is at most 136 bytes with an id of at most
 # 40 characters. The fixed fields and signature fit well within the reserve.
 LINK_ENCODED_LEN = 41
 RECIPIENT_ENCODED_LEN = 136
 HEADER_RESERVE = 2048
 
+# The segment index (FORMAT.md 3.5): up to INLINE_SEGMENTS links sit in the header itself;
+# past that the header links index blocks of INDEX_FANOUT segment links each, so a header
+# stays small (a 4 GiB file's is ~170 KiB) and the largest file is ~100 TiB, not ~25 GiB.
+INLINE_SEGMENTS = 4096
+INDEX_FANOUT = 4096
+INDEX_KIND = "segment-index"
+MAX_INDEX_BLOCK_SIZE = INDEX_FANOUT * LINK_ENCODED_LEN + 64
+
+
+def max_index_blocks(recipient_count: int) -> int:
+    """How many index links fit in a header of at most MAX_HEADER_SIZE bytes."""
+    return (MAX_HEADER_SIZE - HEADER_RESERVE - RECIPIENT_ENCODED_LEN * recipient_count) // LINK_ENCODED_LEN
+
 
 def max_segments(recipient_count: int) -> int:
-    """How many segments fit in a header of at most MAX_HEADER_SIZE bytes."""
-    return (MAX_HEADER_SIZE - HEADER_RESERVE - RECIPIENT_ENCODED_LEN * recipient_count) // LINK_ENCODED_LEN
+    """How many segments an envelope with this many recipients can have."""
+    return max_index_blocks(recipient_count) * INDEX_FANOUT
+
+
+def index_block_count(segments: int) -> int:
+    """0 when the header lists the segments itself, else how many index blocks it links."""
+    return 0 if segments <= INLINE_SEGMENTS else -(-segments // INDEX_FANOUT)
+
+
+# The most blocks and DAG-CBOR bytes one legal envelope has (walk and CAR bounds).
+MAX_ENVELOPE_BLOCKS = max_segments(1) + max_index_blocks(1) + 1
+MAX_ENVELOPE_CBOR = MAX_HEADER_SIZE + max_index_blocks(1) * MAX_INDEX_BLOCK_SIZE
 
 log = logging.getLogger("meshkit.core")
 
@@ -89,23 +113,29 @@ class Header:
     size: int
     nonce_prefix: bytes
     commitment: bytes
-    segments: tuple[bytes, ...]
+    segments: tuple[bytes, ...]  # the segment links, when the header lists them itself
     recipients: tuple[WrappedKey, ...]
     sender_id: str
     sender_key: bytes
     created: int
     raw: dict
     meta: bytes | None = None  # the sealed file metadata (core.metadata), if the sender gave any
+    index: tuple[bytes, ...] = ()  # links to the index blocks instead, past INLINE_SEGMENTS
 
     @property
     def root_str(self) -> str:
         return cid_str(self.root)
 
+    @property
+    def count(self) -> int:
+        """How many segments the envelope has (fixed by its size and segment size)."""
+        return segment_count(self.size, self.segment_size)
+
     def expected_segment_length(self, index: int) -> int:
         """Sealed length of segment ``index`` (plaintext + tag), fixed by the header."""
-        if index < len(self.segments) - 1:
+        if index < self.count - 1:
             return self.segment_size + TAG_LEN
-        return self.size - (len(self.segments) - 1) * self.segment_size + TAG_LEN
+        return self.size - (self.count - 1) * self.segment_size + TAG_LEN
 
     def recipient_entry(self, identity_id: str) -> WrappedKey:
         for entry in self.recipients:
@@ -153,30 +183,6 @@ async def unwrap_content_key(backend: CryptoBackend, identity: Identity, entry: 
     return content_key
 
 
-async def _rechunk(source: AsyncIterable[bytes] | Iterable[bytes], size: int) -> AsyncIterator[bytes]:
-    """Re-cut arbitrary chunks into segments of exactly ``size`` bytes (the last may be shorter)."""
-    buffer = bytearray()
-
-    async def chunks():
-        if hasattr(source, "__aiter__"):
-            async for chunk in source:
-                yield chunk
-        else:
-            for chunk in source:
-                yield chunk
-
-    async for chunk in chunks():
-        if not buffer and len(chunk) == size:
-            yield bytes(chunk)
-            continue
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
-
-
 async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[bytes], *,
                sender: Identity, recipients: list[PublicIdentity], now: int,
                segment_size: int = DEFAULT_SEGMENT_SIZE, include_sender: bool = True,
@@ -202,62 +208,51 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
     nonce_prefix = await backend.random_bytes(NONCE_PREFIX_LEN)
     payload_key, commitment = derive_keys(content_key)
     key = await backend.aead_key(payload_key)
-
-    links: list[bytes] = []
     size = 0
 
-    async def sealed(plaintext: bytes, index: int, last: bool) -> Block:
-        if index >= segment_limit:
-            raise LimitExceededError(
-                f"input exceeds {segment_limit} segments; use a larger segment size")
-        data = await backend.aead_seal(key, segment_nonce(nonce_prefix, index, last), plaintext, b"")
-        return Block(cid_from_digest(RAW, await backend.sha256(data)), data)
+    async def segments():
+        nonlocal size
+        async for plaintext in pipeline.rechunk(source, segment_size):
+            size += len(plaintext)
+            yield plaintext
 
-    # A two-stage pipeline: segment n is sealed (by the backend, possibly off this thread)
-    # while the caller stores block n-1 and the source reads segment n+1. One segment is
-    # always held back until the next arrives, because only then is it known not to be last.
-    in_flight: asyncio.Future | None = None
-    pending = None
-    try:
-        async for segment in _rechunk(source, segment_size):
-            size += len(segment)
-            if pending is not None:
-                started = asyncio.ensure_future(sealed(pending, len(links) + (in_flight is not None), False))
-                await asyncio.sleep(0)  # let it start before the caller's synchronous work
-                if in_flight is not None:
-                    block = await in_flight
-                    links.append(block.cid)
-                    yield block
-                in_flight = started
-            pending = segment
-        final = asyncio.ensure_future(sealed(pending if pending is not None else b"",
-                                             len(links) + (in_flight is not None), True))
-        if in_flight is not None:
-            block = await in_flight
-            links.append(block.cid)
-            yield block
-        in_flight = final
-        block = await final
-        in_flight = None
-        links.append(block.cid)
+    async def sealed(item: tuple[int, bytes, bool]) -> Block:
+        index, plaintext, last = item
+        if index >= segment_limit:
+            raise LimitExceededError(f"input exceeds {segment_limit} segments; use a larger segment size")
+        data, digest = await backend.seal_segment(key, segment_nonce(nonce_prefix, index, last), plaintext)
+        return Block(cid_from_digest(RAW, digest), data)
+
+    # Segments in order, each sealed as soon as the next shows whether it is the last (several
+    # in flight: core.pipeline); past INLINE_SEGMENTS, an index block after every INDEX_FANOUT.
+    links: list[bytes] = []   # segment links not yet in an index block
+    index: list[bytes] = []   # index block links
+    numbered = pipeline.numbered_with_last(segments(), b"")
+    async for block in pipeline.ordered_map(sealed, numbered, backend.pipeline_depth):
         yield block
-    finally:
-        if in_flight is not None:  # abandoned or failed: collect the task so nothing is left running
-            in_flight.cancel()
-            try:
-                await in_flight
-            except (asyncio.CancelledError, Exception):
-                pass
+        links.append(block.cid)
+        if len(links) > INDEX_FANOUT:  # more than fit inline: the tree form, first the full block
+            index_block = make_index_block(links[:INDEX_FANOUT])
+            del links[:INDEX_FANOUT]
+            index.append(index_block.cid)
+            yield index_block
+    if index:
+        index_block = make_index_block(links)
+        index.append(index_block.cid)
+        yield index_block
 
     wrapped = [await wrap_content_key(backend, content_key, commitment, r) for r in everyone.values()]
     header = {
         "meshkit": KIND, "v": 1, "suite": SUITE_V1, "segment_size": segment_size, "size": size,
         "nonce_prefix": nonce_prefix, "commitment": commitment,
-        "segments": [to_link(link) for link in links],
         "recipients": [w.to_map() for w in wrapped],
         "sender": {"id": sender.id, "key": sender.public.sig_key},
         "created": now,
     }
+    if index:
+        header["index"] = [to_link(link) for link in index]
+    else:
+        header["segments"] = [to_link(link) for link in links]
     if metadata is not None:
         described = make_metadata(metadata.get("name"), metadata.get("type"), size, metadata.get("mtime"))
         header["meta"] = await seal_metadata(backend, content_key, described)
@@ -265,8 +260,52 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
     if len(data) > MAX_HEADER_SIZE:  # unreachable with the limit above; never emit an unopenable root
         raise LimitExceededError("envelope header would exceed its size limit")
     root = Block(cid_bytes(DAG_CBOR, data), data)
-    log.debug("sealed %s: %d bytes, %d segments, %d recipients", root.cid_str, size, len(links), len(wrapped))
+    log.debug("sealed %s: %d bytes, %d segments, %d index blocks, %d recipients", root.cid_str, size,
+              segment_count(size, segment_size), len(index), len(wrapped))
     yield root
+
+
+def make_index_block(links: list[bytes]) -> Block:
+    """An index block (FORMAT.md 3.5): INDEX_FANOUT segment links, fewer in the last one."""
+    data = codec.encode({"meshkit": INDEX_KIND, "v": 1, "segments": [to_link(link) for link in links]})
+    return Block(cid_bytes(DAG_CBOR, data), data)
+
+
+def _raw_links(values, what: str) -> list[bytes]:
+    if not isinstance(values, list):
+        raise EnvelopeFormatError(f"{what} is not an array")
+    found = []
+    for link in values:
+        binary = bytes(link) if hasattr(link, "codec") else None
+        if binary is None or not is_supported(binary, RAW):
+            raise EnvelopeFormatError("envelope segment links must be raw sha2-256 CIDs")
+        found.append(binary)
+    return found
+
+
+def _dag_cbor_links(values) -> list[bytes]:
+    if not isinstance(values, list):
+        raise EnvelopeFormatError("envelope index is not an array")
+    found = []
+    for link in values:
+        binary = bytes(link) if hasattr(link, "codec") else None
+        if binary is None or not is_supported(binary, DAG_CBOR):
+            raise EnvelopeFormatError("envelope index links must be dag-cbor sha2-256 CIDs")
+        found.append(binary)
+    return found
+
+
+def parse_index_block(cid: bytes, data: bytes, expected: int) -> list[bytes]:
+    """The segment links of an index block (its CID already verified), exactly ``expected``."""
+    if len(data) > MAX_INDEX_BLOCK_SIZE:
+        raise EnvelopeFormatError("segment index block is too large")
+    obj = codec.decode_map(data, "segment index")
+    if set(obj) != {"meshkit", "v", "segments"} or obj["meshkit"] != INDEX_KIND or obj["v"] != 1:
+        raise EnvelopeFormatError(f"{cid_str(cid)} is not a segment index block")
+    links = _raw_links(obj["segments"], "segment index")
+    if len(links) != expected:
+        raise EnvelopeFormatError(f"segment index block {cid_str(cid)} has {len(links)} links, not {expected}")
+    return links
 
 
 def parse_wrapped_key(entry) -> WrappedKey:
@@ -294,15 +333,20 @@ def parse_header(root: bytes, data: bytes) -> Header:
     size = codec.field(obj, "size", int, KIND)
     if not MIN_SEGMENT_SIZE <= segment_size <= MAX_SEGMENT_SIZE or size < 0:
         raise EnvelopeFormatError("envelope header has an invalid size or segment size")
-    links = codec.field(obj, "segments", list, KIND)
-    segments = []
-    for link in links:
-        binary = bytes(link) if hasattr(link, "codec") else None
-        if binary is None or not is_supported(binary, RAW):
-            raise EnvelopeFormatError("envelope segment links must be raw sha2-256 CIDs")
-        segments.append(binary)
-    if len(segments) != segment_count(size, segment_size):
-        raise EnvelopeFormatError("envelope header's segment count does not match its size")
+    count = segment_count(size, segment_size)
+    has_index = "index" in obj
+    if has_index == (count <= INLINE_SEGMENTS) or ("segments" in obj) == has_index:
+        raise EnvelopeFormatError(f"an envelope of {count} segments must have "
+                                  + ("'segments' and no 'index'" if count <= INLINE_SEGMENTS else "'index' and no 'segments'"))
+    segments, index = (), ()
+    if has_index:
+        index = tuple(_dag_cbor_links(obj["index"]))
+        if len(index) != index_block_count(count):
+            raise EnvelopeFormatError("envelope header's index does not match its size")
+    else:
+        segments = tuple(_raw_links(obj["segments"], "envelope segments"))
+        if len(segments) != count:
+            raise EnvelopeFormatError("envelope header's segment count does not match its size")
     entries = codec.field(obj, "recipients", list, KIND)
     if not 1 <= len(entries) <= MAX_RECIPIENTS:
         raise EnvelopeFormatError(f"envelope must have 1..{MAX_RECIPIENTS} recipients")
@@ -317,7 +361,7 @@ def parse_header(root: bytes, data: bytes) -> Header:
         root=root, suite=SUITE_V1, segment_size=segment_size, size=size,
         nonce_prefix=codec.field(obj, "nonce_prefix", bytes, KIND, length=NONCE_PREFIX_LEN),
         commitment=codec.field(obj, "commitment", bytes, KIND, length=32),
-        segments=tuple(segments), recipients=tuple(recipients),
+        segments=segments, index=index, recipients=tuple(recipients),
         sender_id=codec.field(sender, "id", str, "sender"),
         sender_key=codec.field(sender, "key", bytes, "sender", length=KEY_LEN),
         created=codec.field(obj, "created", int, KIND), raw=obj, meta=meta)
@@ -336,6 +380,8 @@ async def read_header(backend: CryptoBackend, root: bytes, get_block: BlockGette
 class OpenedEnvelope:
     """A verified header plus the unwrapped payload key; iterate :meth:`plaintext` for the bytes."""
 
+    INDEX_BLOCKS_KEPT = 2  # index blocks remembered: the one being read and the next
+
     def __init__(self, backend: CryptoBackend, header: Header, payload_key, get_block: BlockGetter,
                  metadata: FileMetadata | None = None):
         self.backend = backend
@@ -343,25 +389,54 @@ class OpenedEnvelope:
         self.metadata = metadata  # what the file is, as its sender sealed it (None: not given)
         self._key = payload_key
         self._get_block = get_block
+        self._index_blocks: OrderedDict[int, asyncio.Future] = OrderedDict()
+
+    async def _read_index_block(self, number: int) -> list[bytes]:
+        cid = self.header.index[number]
+        data = await self._get_block(cid)
+        verify_block(cid, data)  # before it is decoded
+        expected = min(INDEX_FANOUT, self.header.count - number * INDEX_FANOUT)
+        return parse_index_block(cid, data, expected)
+
+    async def segment_cid(self, index: int) -> bytes:
+        """The link of segment ``index``: from the header, or from its index block (fetched
+        once, CID-checked and decoded; the last two are kept)."""
+        if not self.header.index:
+            return self.header.segments[index]
+        number = index // INDEX_FANOUT
+        future = self._index_blocks.get(number)
+        if future is None or (future.done() and future.exception() is not None):
+            future = self._index_blocks[number] = asyncio.ensure_future(self._read_index_block(number))
+            while len(self._index_blocks) > self.INDEX_BLOCKS_KEPT:
+                _, old = self._index_blocks.popitem(last=False)
+                if not old.done():
+                    old.cancel()
+        return (await asyncio.shield(future))[index % INDEX_FANOUT]
 
     async def _segment(self, index: int) -> bytes:
-        cid = self.header.segments[index]
+        """Segment ``index``'s plaintext: fetched, CID-checked BEFORE decryption, length-
+        checked, authenticated (FORMAT.md 4, steps a-d)."""
+        cid = await self.segment_cid(index)
         data = await self._get_block(cid)
-        check_digest(cid, await self.backend.sha256(data))  # before any decryption
+        last = index == self.header.count - 1
+        matches, plaintext = await self.backend.open_segment(
+            self._key, segment_nonce(self.header.nonce_prefix, index, last), data, digest_of(cid))
+        if not matches:
+            raise CIDMismatchError(f"block {cid_str(cid)} does not match its bytes")
         expected = self.header.expected_segment_length(index)
         if len(data) < expected:
             raise TruncatedEnvelopeError(f"segment {index} ({cid_str(cid)}) is shorter than the header says")
         if len(data) > expected:
             raise SegmentAuthenticationError(f"segment {index} ({cid_str(cid)}) is longer than the header says")
-        return data
+        if plaintext is None:
+            await self._diagnose(index, data)
+        return plaintext
 
-    async def _decrypt(self, index: int, data: bytes) -> bytes:
-        last = index == len(self.header.segments) - 1
+    async def _diagnose(self, index: int, data: bytes) -> None:
+        """Raise the precise error for a segment that failed to authenticate (FORMAT.md 4);
+        neither branch releases any plaintext."""
+        last = index == self.header.count - 1
         prefix = self.header.nonce_prefix
-        plaintext = await self.backend.aead_open(self._key, segment_nonce(prefix, index, last), data, b"")
-        if plaintext is not None:
-            return plaintext
-        # Diagnose for a precise error; neither branch releases any plaintext.
         if await self.backend.aead_open(self._key, segment_nonce(prefix, index, not last), data, b"") is not None:
             if last:
                 raise TruncatedEnvelopeError(
@@ -372,40 +447,39 @@ class OpenedEnvelope:
             f"segment {index} of {self.header.root_str} failed authentication (tampered or reordered)")
 
     def segments_for(self, start: int, end: int) -> range:
-        """The segments holding plaintext bytes [start, end) (FORMAT.md 3.6: byte ranges)."""
+        """The segments holding plaintext bytes [start, end) (FORMAT.md 4: byte ranges)."""
         size, step = self.header.size, self.header.segment_size
         if not 0 <= start <= end <= size:
             raise ValueError(f"byte range {start}-{end} is outside the file's {size} bytes")
         if (start, end) == (0, size):
-            return range(len(self.header.segments))  # all of them, the final one included
+            return range(self.header.count)  # all of them, the final one included
         return range(start // step, (end - 1) // step + 1 if end > start else start // step)
 
     async def plaintext(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Authenticated plaintext of bytes [start, end) (the whole file by default), one
-        segment at a time; the next block is fetched meanwhile. Only the segments holding the
-        range are fetched and decrypted, each authenticated on its own (its index and final
-        flag are in its nonce), so a seek costs one segment, not the file before it."""
+        segment at a time, the next few fetched and opened meanwhile (core.pipeline). Only
+        the segments holding the range are fetched and decrypted, each authenticated on its
+        own (its index and final flag are in its nonce), so a seek costs one segment, not
+        the file before it."""
         end = self.header.size if end is None else end
         indices = self.segments_for(start, end)
         step = self.header.segment_size
-        if not indices:
-            return
-        ahead = asyncio.ensure_future(self._segment(indices[0]))
-        try:
+
+        async def wanted():
             for index in indices:
-                data = await ahead
-                if index + 1 < indices.stop:
-                    ahead = asyncio.ensure_future(self._segment(index + 1))
-                plain = await self._decrypt(index, data)
+                yield index
+        opened = pipeline.ordered_map(self._segment, wanted(), self.backend.pipeline_depth)
+        try:
+            index = indices.start
+            async for plain in opened:
                 offset = index * step
+                index += 1
                 yield plain[max(0, start - offset):end - offset] if (start > offset or end < offset + len(plain)) else plain
         finally:
-            if not ahead.done():
-                ahead.cancel()
-            try:  # collect the prefetch's outcome so no error is left unretrieved
-                await ahead
-            except (asyncio.CancelledError, Exception):
-                pass
+            await opened.aclose()
+            for future in self._index_blocks.values():
+                if not future.done():
+                    future.cancel()
 
 
 async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGetter, identity: Identity, *,
