@@ -271,26 +271,15 @@ def make_index_block(links: list[bytes]) -> Block:
     return Block(cid_bytes(DAG_CBOR, data), data)
 
 
-def _raw_links(values, what: str) -> list[bytes]:
+def _links(values, codec_: int, what: str) -> list[bytes]:
+    """An array of links to CIDv1 sha2-256 blocks of one codec (raw segments, dag-cbor index blocks)."""
     if not isinstance(values, list):
         raise EnvelopeFormatError(f"{what} is not an array")
     found = []
     for link in values:
         binary = bytes(link) if hasattr(link, "codec") else None
-        if binary is None or not is_supported(binary, RAW):
-            raise EnvelopeFormatError("envelope segment links must be raw sha2-256 CIDs")
-        found.append(binary)
-    return found
-
-
-def _dag_cbor_links(values) -> list[bytes]:
-    if not isinstance(values, list):
-        raise EnvelopeFormatError("envelope index is not an array")
-    found = []
-    for link in values:
-        binary = bytes(link) if hasattr(link, "codec") else None
-        if binary is None or not is_supported(binary, DAG_CBOR):
-            raise EnvelopeFormatError("envelope index links must be dag-cbor sha2-256 CIDs")
+        if binary is None or not is_supported(binary, codec_):
+            raise EnvelopeFormatError(f"{what} links must be {'raw' if codec_ == RAW else 'dag-cbor'} sha2-256 CIDs")
         found.append(binary)
     return found
 
@@ -302,7 +291,7 @@ def parse_index_block(cid: bytes, data: bytes, expected: int) -> list[bytes]:
     obj = codec.decode_map(data, "segment index")
     if set(obj) != {"meshkit", "v", "segments"} or obj["meshkit"] != INDEX_KIND or obj["v"] != 1:
         raise EnvelopeFormatError(f"{cid_str(cid)} is not a segment index block")
-    links = _raw_links(obj["segments"], "segment index")
+    links = _links(obj["segments"], RAW, "segment index")
     if len(links) != expected:
         raise EnvelopeFormatError(f"segment index block {cid_str(cid)} has {len(links)} links, not {expected}")
     return links
@@ -340,11 +329,11 @@ def parse_header(root: bytes, data: bytes) -> Header:
                                   + ("'segments' and no 'index'" if count <= INLINE_SEGMENTS else "'index' and no 'segments'"))
     segments, index = (), ()
     if has_index:
-        index = tuple(_dag_cbor_links(obj["index"]))
+        index = tuple(_links(obj["index"], DAG_CBOR, "envelope index"))
         if len(index) != index_block_count(count):
             raise EnvelopeFormatError("envelope header's index does not match its size")
     else:
-        segments = tuple(_raw_links(obj["segments"], "envelope segments"))
+        segments = tuple(_links(obj["segments"], RAW, "envelope segment"))
         if len(segments) != count:
             raise EnvelopeFormatError("envelope header's segment count does not match its size")
     entries = codec.field(obj, "recipients", list, KIND)
