@@ -8,7 +8,7 @@ from multiformats import varint
 
 from . import codec
 from .cid import is_supported, parse_cid, to_link
-from .envelope import MAX_ENVELOPE_BLOCKS
+from .envelope import max_index_blocks
 from .errors import EnvelopeFormatError, LimitExceededError
 from .limits import MAX_BLOCK_SIZE, block_limit
 
@@ -16,7 +16,9 @@ from .limits import MAX_BLOCK_SIZE, block_limit
 # hostile one is refused after work proportional to its (bounded) legal size.
 MAX_ROOTS = 64
 MAX_HEADER_LEN = 4096          # a header naming MAX_ROOTS roots (~40 bytes each)
-MAX_BLOCKS = MAX_ENVELOPE_BLOCKS  # one envelope: its header, index blocks and segments
+# as before the segment index (~25 500 frames, an envelope of ~25 GiB); a CAR of a larger
+# tree-form envelope is refused for now (the bound should follow the CAR's size: issue 14)
+MAX_BLOCKS = max_index_blocks(1) + 1
 MAX_VARINT_LEN = 9             # a varint of up to 63 bits; the values themselves are bounded far lower
 CID_LEN = 36                   # the only CIDs an envelope has: CIDv1, raw or dag-cbor, sha2-256
 
