@@ -73,11 +73,6 @@ def index_block_count(segments: int) -> int:
     """0 when the header lists the segments itself, else how many index blocks it links."""
     return 0 if segments <= INLINE_SEGMENTS else -(-segments // INDEX_FANOUT)
 
-
-# The most blocks and DAG-CBOR bytes one legal envelope has (walk and CAR bounds).
-MAX_ENVELOPE_BLOCKS = max_segments(1) + max_index_blocks(1) + 1
-MAX_ENVELOPE_CBOR = MAX_HEADER_SIZE + max_index_blocks(1) * MAX_INDEX_BLOCK_SIZE
-
 log = logging.getLogger("meshkit.core")
 
 BlockGetter = Callable[[bytes], Awaitable[bytes]]
@@ -394,12 +389,13 @@ class OpenedEnvelope:
             return self.header.segments[index]
         number = index // INDEX_FANOUT
         future = self._index_blocks.get(number)
-        if future is None or (future.done() and future.exception() is not None):
+        if future is None or (future.done() and (future.cancelled() or future.exception() is not None)):
+            # shared by every read of this envelope (ranges may overlap), so none cancels it;
+            # one that failed is fetched again by the next read that needs it
             future = self._index_blocks[number] = asyncio.ensure_future(self._read_index_block(number))
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())  # its error is the reader's
             while len(self._index_blocks) > self.INDEX_BLOCKS_KEPT:
-                _, old = self._index_blocks.popitem(last=False)
-                if not old.done():
-                    old.cancel()
+                self._index_blocks.popitem(last=False)
         return (await asyncio.shield(future))[index % INDEX_FANOUT]
 
     async def _segment(self, index: int) -> bytes:
@@ -466,9 +462,6 @@ class OpenedEnvelope:
                 yield plain[max(0, start - offset):end - offset] if (start > offset or end < offset + len(plain)) else plain
         finally:
             await opened.aclose()
-            for future in self._index_blocks.values():
-                if not future.done():
-                    future.cancel()
 
 
 async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGetter, identity: Identity, *,

@@ -12,7 +12,7 @@ from typing import AsyncIterator
 
 from ..core import car, dag
 from ..core.cid import DAG_CBOR, cid_str, codec_of
-from ..core.envelope import MAX_ENVELOPE_BLOCKS, MAX_ENVELOPE_CBOR
+from ..core.envelope import MAX_HEADER_SIZE, max_index_blocks
 from ..core.errors import LimitExceededError, MeshKitError, MissingBlockError, UnavailableError
 
 LINKS_CACHE_SIZE = 1_000_000  # links remembered per provider (~40 MiB at most)
@@ -22,9 +22,11 @@ DECODE_QUEUE = 8              # callers that may wait for the decode slot
 @dataclass
 class WalkBudget:
     """How much of a DAG one operation may walk. The defaults hold the largest legal
-    envelope (its header, index blocks and segments) with room for a library beside it."""
-    max_blocks: int = MAX_ENVELOPE_BLOCKS + 16
-    max_cbor_bytes: int = 2 * MAX_ENVELOPE_CBOR
+    envelope of the inline form (FORMAT.md 3.5: a header of up to MAX_HEADER_SIZE bytes
+    linking its segments, ~25 GiB) with room. Kept at that: a tree-form envelope past it is
+    refused here until the bound follows the bytes an identity has stored (issue 14)."""
+    max_blocks: int = 2 * max_index_blocks(1) + 16
+    max_cbor_bytes: int = 4 * MAX_HEADER_SIZE
     blocks: int = 0
     cbor_bytes: int = 0
 
