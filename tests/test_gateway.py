@@ -525,6 +525,7 @@ def test_a_rate_limited_upload_is_paced_not_failed(tmp_path, backend):
                     statuses.append((reply.status, reply.headers.get("retry-after")))
                     return reply
                 erin._send = counted
+                erin.batch_blocks = 2  # many requests, as a larger upload makes
                 await erin.publish()
                 data = os.urandom(20 * 65536)
                 root = await erin.seal_upload([data], recipients=[], segment_size=65536)

@@ -7,16 +7,14 @@ from .ffi import JsException, js, to_js
 
 
 class FetchGatewayClient(GatewayClient):
-    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | None, limit: int) -> Response:
+    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | list | None, limit: int) -> Response:
         """As the CPython transport: a reply over ``limit`` bytes is refused, never buffered."""
         init = {"method": method, "headers": to_js(headers, dict_converter=js.Object.fromEntries),
                 "cache": "no-store", "credentials": "omit"}
         if body is not None:
-            payload = js.Uint8Array.new(len(body))
-            payload.assign(body)
             # Chromium uploads a Blob body ~3x faster than a typed array (measured: 1 MiB PUT
-            # 12 ms vs 35 ms on loopback)
-            init["body"] = js.Blob.new(to_js([payload]))
+            # 12 ms vs 35 ms on loopback); a list of parts becomes one Blob of them
+            init["body"] = js.Blob.new(to_js([_u8(part) for part in (body if isinstance(body, list) else [body])]))
         try:
             reply = await js.fetch(self.base_url + path, to_js(init, dict_converter=js.Object.fromEntries))
             declared = reply.headers.get("content-length")
@@ -31,6 +29,13 @@ class FetchGatewayClient(GatewayClient):
 
     async def close(self) -> None:
         pass
+
+
+def _u8(data):
+    array = js.Uint8Array.new(len(data))
+    if len(data):
+        array.assign(data)
+    return array
 
 
 async def _read_bounded(reply, limit: int, path: str, *, trust_length: bool) -> bytes:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 from typing import AsyncIterable, Awaitable, Callable, Iterable
 
-from ..core import codec
+from ..core import car, codec
 from ..core.auth import challenge_message
 from ..core.backend import CryptoBackend
 from ..core.capsule import Capsule, make_capsule, verify_capsule
-from ..core.cid import cid_str
+from ..core.cid import DAG_CBOR, cid_str
 from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal, sealed_size
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError, error_for_code)
@@ -35,7 +35,9 @@ log = logging.getLogger("meshkit.client")
 
 ALL_SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
 MAX_SHARES_TRIED = 32  # capsules of one envelope tried at an open, newest first
-UPLOAD_CONCURRENCY = 4  # blocks in flight while sealing: bounded memory, overlapped latency
+UPLOAD_CONCURRENCY = 3  # upload requests in flight while sealing: bounded memory, overlapped latency
+BATCH_BYTES = 4 << 20   # segments sent per request (a CAR to POST /v1/blocks): fewer round trips
+BATCH_BLOCKS = 64       # (well inside the gateway's max_batch_blocks)
 # Pacing: a 429 whose Retry-After is short is waited out and the request sent again, so a
 # big upload slows to the gateway's rate instead of failing; a long wait is the caller's
 # decision (rate_limited, retryable: the outbox backs off).
@@ -65,6 +67,8 @@ def check_declared_length(value: str | None, limit: int, path: str) -> None:
 
 
 class GatewayClient:
+    batch_bytes = BATCH_BYTES    # per upload request (tests make batches smaller)
+    batch_blocks = BATCH_BLOCKS
     """One identity's session with one gateway."""
 
     def __init__(self, base_url: str, backend: CryptoBackend, identity: Identity | None = None, *,
@@ -80,8 +84,8 @@ class GatewayClient:
         self._http = None
 
     # --- transport (override for another runtime) ------------------------------------
-    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | None, limit: int) -> Response:
-        """One HTTP exchange; a reply body over ``limit`` bytes is refused as it streams in
+    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | list | None, limit: int) -> Response:
+        """One HTTP exchange (``body``: bytes, or a list of byte parts sent as one body); a reply body over ``limit`` bytes is refused as it streams in
         (a hostile gateway must not make us buffer more than the largest legal answer)."""
         import httpx  # CPython transport; imported here so Core users need not have it
         if self._http is None:
@@ -89,6 +93,8 @@ class GatewayClient:
         # identity encoding: counted bytes are the bytes kept (no decompression bomb)
         headers = {**headers, "Accept-Encoding": "identity"}
         try:
+            if isinstance(body, list):
+                body = b"".join(body)
             async with self._http.stream(method, self.base_url + path, headers=headers, content=body) as reply:
                 check_declared_length(reply.headers.get("content-length"), limit, path)
                 if reply.headers.get("content-encoding", "identity").lower() != "identity":
@@ -123,7 +129,7 @@ class GatewayClient:
         await self.close()
 
     # --- plumbing ----------------------------------------------------------------------
-    async def request(self, method: str, path: str, *, body: bytes | None = None, json_body=None,
+    async def request(self, method: str, path: str, *, body: bytes | list | None = None, json_body=None,
                       auth: bool = True, accept: str | None = None, content_type: str | None = None,
                       ok=(200, 201, 204), limit: int = MAX_REPLY_SIZE) -> Response:
         headers = {}
@@ -272,50 +278,79 @@ class GatewayClient:
         await self.finish_upload(root, pin=pin)
         return root
 
+    async def put_batch(self, blocks: list[tuple[bytes, bytes]]) -> None:
+        """Several ``(cid, data)`` blocks in one request: a CAR body to POST /v1/blocks, each
+        block CID-checked by the gateway as it streams in."""
+        parts = [car.encode_header([blocks[0][0]])]
+        for cid, data in blocks:
+            parts += (car.frame_prefix(cid, len(data)), data)
+        await self.request("POST", "/v1/blocks", body=parts, content_type=car.CAR_MEDIA)
+
     async def put_blocks(self, blocks: AsyncIterable[tuple[int, bytes, bytes]], *,
                          on_landed: Callable[[int, int], Awaitable[None] | None] | None = None) -> bytes:
-        """Upload ``(seq, cid, data)`` blocks of one envelope in order, at most
-        UPLOAD_CONCURRENCY in flight; the header (DAG-CBOR, last) goes only once every segment
-        has landed. ``on_landed(seq, mark)`` runs as each block lands, every block numbered
-        below ``mark`` having landed: where to resume after a crash.
-        Puts are idempotent (content-addressed), so resuming early is harmless. Returns the
-        root (the last CID)."""
+        """Upload ``(seq, cid, data)`` blocks of one envelope in order: segments in batches of
+        up to BATCH_BYTES (one request each, UPLOAD_CONCURRENCY in flight); a DAG-CBOR block
+        (index, header: the root is last) goes alone once every block before it has landed.
+        ``on_landed(seq, mark)`` runs as each block lands, every block numbered below
+        ``mark`` having landed: where to resume after a crash. Puts are idempotent
+        (content-addressed), so resuming early is harmless. Returns the root (the last CID)."""
         in_flight: set[asyncio.Task] = set()
         landed_ahead: set[int] = set()  # landed, but not every block before them has yet
         mark = None                     # every block before this one has landed
         root = None
+        batch: list[tuple[int, bytes, bytes]] = []
+        batch_bytes = 0
 
-        async def put(seq: int, cid: bytes, data: bytes):
+        async def put(group: list[tuple[int, bytes, bytes]]):
             nonlocal mark
-            await self.put_block(cid, data)
-            landed_ahead.add(seq)
-            while mark in landed_ahead:
-                landed_ahead.discard(mark)
-                mark += 1
-            if on_landed is not None:
-                result = on_landed(seq, mark)
-                if result is not None:
-                    await result
+            if len(group) == 1:
+                await self.put_block(group[0][1], group[0][2])
+            else:
+                await self.put_batch([(cid, data) for _, cid, data in group])
+            for seq, _, _ in group:
+                landed_ahead.add(seq)
+                while mark in landed_ahead:
+                    landed_ahead.discard(mark)
+                    mark += 1
+                if on_landed is not None:
+                    result = on_landed(seq, mark)
+                    if result is not None:
+                        await result
+
+        async def send(group):
+            nonlocal in_flight
+            if len(in_flight) >= UPLOAD_CONCURRENCY:
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+            in_flight.add(asyncio.ensure_future(put(group)))
+
+        async def drain():
+            nonlocal in_flight
+            for task in asyncio.as_completed(in_flight):
+                await task
+            in_flight = set()
 
         try:
             async for seq, cid, data in blocks:
                 if mark is None:
                     mark = seq
-                if len(in_flight) >= UPLOAD_CONCURRENCY:
-                    done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        task.result()
                 root = cid
-                if cid[1] == 0x71:  # the header goes last, after every segment landed
-                    for task in asyncio.as_completed(in_flight):
-                        await task
-                    in_flight = set()
-                    await put(seq, cid, data)
-                else:
-                    in_flight.add(asyncio.ensure_future(put(seq, cid, data)))
-            for task in asyncio.as_completed(in_flight):
-                await task
-            in_flight = set()
+                if cid[1] == DAG_CBOR:  # links only to blocks that have landed
+                    if batch:
+                        await send(batch)
+                        batch, batch_bytes = [], 0
+                    await drain()
+                    await put([(seq, cid, data)])
+                    continue
+                batch.append((seq, cid, data))
+                batch_bytes += len(data)
+                if batch_bytes >= self.batch_bytes or len(batch) >= self.batch_blocks:
+                    await send(batch)
+                    batch, batch_bytes = [], 0
+            if batch:
+                await send(batch)
+            await drain()
         finally:
             for task in in_flight:
                 task.cancel()

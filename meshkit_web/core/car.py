@@ -12,6 +12,8 @@ from .envelope import max_index_blocks
 from .errors import EnvelopeFormatError, LimitExceededError
 from .limits import MAX_BLOCK_SIZE, block_limit
 
+CAR_MEDIA = "application/vnd.ipld.car"  # https://www.iana.org/assignments/media-types/application/vnd.ipld.car
+
 # A CAR is untrusted input: every size below is what a legal MeshKit CAR can need, so a
 # hostile one is refused after work proportional to its (bounded) legal size.
 MAX_ROOTS = 64
@@ -107,3 +109,75 @@ def split_frame_cid(frame_start: bytes) -> int:
         return pos + n + digest_len
     except Exception as exc:
         raise EnvelopeFormatError("CAR frame does not start with a CIDv1") from exc
+
+
+class CarStream:
+    """A CARv1 read as it arrives from an async iterable of byte chunks (a request body, a
+    response stream): ``await header()`` gives the roots, then ``blocks(max_blocks)`` yields
+    ``(cid, data)`` frame by frame. Nothing is trusted: every length is bounded as in a CAR
+    file before it is read, so at most one frame plus one incoming chunk is buffered.
+    The data is NOT checked against its CID here: whoever uses a block verifies it."""
+
+    def __init__(self, chunks):
+        self._chunks = chunks.__aiter__()
+        self._buffer = bytearray()
+        self._pos = 0
+        self._ended = False
+
+    async def _fill(self, n: int) -> bool:
+        """At least ``n`` unread bytes buffered; False if the stream ends first."""
+        while len(self._buffer) - self._pos < n:
+            if self._ended:
+                return False
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._ended = True
+                return False
+            if self._pos:  # drop what was read (at most a frame prefix is left over)
+                del self._buffer[:self._pos]
+                self._pos = 0
+            self._buffer += chunk
+        return True
+
+    def _take(self, n: int) -> bytes:
+        data = bytes(self._buffer[self._pos:self._pos + n])
+        self._pos += n
+        return data
+
+    async def _varint_and_peek(self, extra: int) -> tuple[int, bytes] | None:
+        """A length varint and up to ``extra`` bytes after it (not consumed); None at a clean end."""
+        if not await self._fill(1):
+            return None
+        await self._fill(MAX_VARINT_LEN + extra)
+        window = bytes(self._buffer[self._pos:self._pos + MAX_VARINT_LEN + extra])
+        value, used = decode_varint(window)
+        self._pos += used
+        return value, window[used:used + extra]
+
+    async def header(self) -> list[bytes]:
+        found = await self._varint_and_peek(0)
+        if found is None or found[0] == 0:
+            raise EnvelopeFormatError("not a CAR (empty)")
+        header_len = found[0]
+        if header_len > MAX_HEADER_LEN:
+            raise LimitExceededError(f"CAR header of {header_len} bytes is over {MAX_HEADER_LEN}")
+        if not await self._fill(header_len):
+            raise EnvelopeFormatError("CAR truncated inside its header")
+        return decode_header(self._take(header_len))
+
+    async def blocks(self, max_blocks: int = MAX_BLOCKS):
+        count = 0
+        while True:
+            found = await self._varint_and_peek(CID_LEN)
+            if found is None:
+                return
+            if count >= max_blocks:
+                raise LimitExceededError(f"CAR holds more than {max_blocks} blocks")
+            frame_len, cid = found
+            data_len = check_frame(cid, frame_len)
+            if not await self._fill(frame_len):
+                raise EnvelopeFormatError("CAR truncated inside a block")
+            self._pos += len(cid)
+            yield cid, self._take(data_len)
+            count += 1

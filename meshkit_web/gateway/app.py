@@ -63,8 +63,8 @@ def create_app(config: GatewayConfig, provider: BlockProvider, metadata: Metadat
                   description="Restricted gateway: block puts, trustless reads, pins, metadata. "
                               "Nothing else; raw provider RPC is refused.")
     app.add_middleware(InternalErrors)  # innermost: nothing escapes as a traceback
-    # the largest legitimate body is one block; JSON bodies are far smaller
-    app.add_middleware(BodyLimit, limit=config.max_block_size + 4096)
+    # the largest legitimate body is one block (a batch of blocks on POST /v1/blocks); JSON bodies are far smaller
+    app.add_middleware(BodyLimit, limit=config.max_block_size + 4096, larger={"/v1/blocks": config.max_batch_size})
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "HEAD", "PUT", "POST", "DELETE"],

@@ -23,6 +23,9 @@ class GatewayConfig:
     challenge_ttl: int = 60
     max_block_size: int = MAX_SEGMENT_SIZE + TAG_LEN   # a sealed segment of the largest size
     max_message_size: int = 64 << 10
+    # POST /v1/blocks: one CAR of many blocks per request (a few requests in flight beat one per block)
+    max_batch_size: int = 32 << 20
+    max_batch_blocks: int = 256
     pin_quota: int = 1 << 30                   # bytes of pinned DAGs per identity
     storage_quota: int = 2 << 30               # bytes of blocks an identity has put and not yet collected
     gc_grace: int = 24 * 3600                  # seconds an unpinned block is kept before it is collected

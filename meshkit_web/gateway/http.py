@@ -19,7 +19,6 @@ log = logging.getLogger("meshkit.gateway")
 
 STATUS = {code: entry["status"] for code, entry in registry().items()}  # error code -> HTTP status
 RAW_MEDIA = "application/vnd.ipld.raw"
-CAR_MEDIA = "application/vnd.ipld.car"
 CBOR_MEDIA = "application/cbor"
 CID_TEXT_MAX = 320  # the longest text form of a CID we accept (base2 of a 36-byte CIDv1 is 289)
 IMMUTABLE = "public, max-age=29030400, immutable"
@@ -36,36 +35,51 @@ def binary_body(description: str, media: str = "application/octet-stream") -> di
                             "content": {media: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it exceeds ``limit`` (never buffered beyond it)."""
+def _check_declared(request: Request, limit: int) -> None:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit() or len(declared) > 18:
             raise EnvelopeFormatError("bad Content-Length")
         if int(declared) > limit:
             raise LimitExceededError(f"body of {declared} bytes exceeds the {limit}-byte limit")
-    body = bytearray()
+
+
+async def bounded_stream(request: Request, limit: int):
+    """The request body's chunks as they arrive, refused as soon as they exceed ``limit``."""
+    _check_declared(request, limit)
+    seen = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        seen += len(chunk)
+        if seen > limit:
             raise LimitExceededError(f"body exceeds the {limit}-byte limit")
+        yield chunk
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it exceeds ``limit`` (never buffered beyond it)."""
+    body = bytearray()
+    async for chunk in bounded_stream(request, limit):
+        body += chunk
     return bytes(body)
 
 
 class BodyLimit:
     """ASGI middleware: no request body larger than ``limit`` bytes reaches any route, whether
-    declared by Content-Length or streamed in chunks (JSON routes included)."""
+    declared by Content-Length or streamed in chunks (JSON routes included); the routes in
+    ``larger`` ({path: limit}, exact paths) may take more."""
 
-    def __init__(self, app, limit: int):
+    def __init__(self, app, limit: int, larger: dict[str, int] | None = None):
         self.app = app
         self.limit = limit
+        self.larger = larger or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.larger.get(scope.get("path", ""), self.limit)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or len(declared) > 18 or int(declared) > self.limit):
-            return await error_response("limit_exceeded", f"request body over {self.limit} bytes", 413)(
+        if declared is not None and (not declared.isdigit() or len(declared) > 18 or int(declared) > limit):
+            return await error_response("limit_exceeded", f"request body over {limit} bytes", 413)(
                 scope, receive, send)
         seen = 0
 
@@ -73,8 +87,8 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise LimitExceededError(f"request body over {self.limit} bytes")
+            if seen > limit:
+                raise LimitExceededError(f"request body over {limit} bytes")
             return message
         await self.app(scope, counted, send)
 

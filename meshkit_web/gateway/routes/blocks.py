@@ -5,25 +5,23 @@ whole DAG, its walk bounded and its CBOR decoded off the event loop."""
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from ...core import car
 from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
 from ...core.envelope import MAX_HEADER_SIZE
-from ...core.errors import CIDMismatchError, MissingBlockError, QuotaExceededError
+from ...core.errors import CIDMismatchError, MissingBlockError, QuotaExceededError, UnsupportedError
 from ...providers.base import WalkBudget
 from ..context import Gateway
-from ..http import CAR_MEDIA, CID_TEXT_MAX, IMMUTABLE, RAW_MEDIA, binary_body, error_response, read_body
+from ...core.car import CAR_MEDIA
+from ..http import CID_TEXT_MAX, IMMUTABLE, RAW_MEDIA, binary_body, bounded_stream, error_response, read_body
 
 
 def router(gw: Gateway) -> APIRouter:
     api = APIRouter()
     config, provider = gw.config, gw.provider
 
-    @api.put("/v1/blocks/{cid}", tags=["blocks"], status_code=201,
-             openapi_extra=binary_body("the block's bytes; the gateway recomputes the CID"))
-    async def put_block(request: Request, cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("blocks:write")):
-        binary = parse_cid(cid)
+    async def store_block(identity: str, binary: bytes, data: bytes) -> dict:
+        """One block put: CID recomputed, DAG-CBOR decoded once, quota charged before storing."""
         codec = codec_of(binary)
-        # a DAG-CBOR block is an envelope header, never larger than one
-        data = await read_body(request, MAX_HEADER_SIZE if codec == DAG_CBOR else config.max_block_size)
         if cid_bytes(codec, data) != binary:
             await gw.audit(identity, "block.put", cid_str(binary), "cid_mismatch")
             raise CIDMismatchError(f"the body does not hash to {cid_str(binary)}")
@@ -35,6 +33,30 @@ def router(gw: Gateway) -> APIRouter:
                                      "storage quota (unpinned blocks are collected after the grace period)")
         await provider.put(binary, data)
         return {"cid": cid_str(binary), "size": len(data)}
+
+    @api.put("/v1/blocks/{cid}", tags=["blocks"], status_code=201,
+             openapi_extra=binary_body("the block's bytes; the gateway recomputes the CID"))
+    async def put_block(request: Request, cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("blocks:write")):
+        binary = parse_cid(cid)
+        # a DAG-CBOR block is an envelope header, never larger than one
+        data = await read_body(request, MAX_HEADER_SIZE if codec_of(binary) == DAG_CBOR else config.max_block_size)
+        return await store_block(identity, binary, data)
+
+    @api.post("/v1/blocks", tags=["blocks"], status_code=201,
+              openapi_extra=binary_body("a CARv1 of up to max_batch_blocks blocks (roots ignored); each block "
+                                        "is CID-checked and charged as it streams in", CAR_MEDIA))
+    async def put_blocks(request: Request, identity: str = gw.requires("blocks:write")):
+        """Many blocks in one request (one round trip instead of one per block). Blocks are
+        stored in order as they arrive; the first bad one ends the request with its typed
+        error, the ones before it stay stored (puts are idempotent: a retry is harmless)."""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != CAR_MEDIA:
+            raise UnsupportedError(f"send the blocks as {CAR_MEDIA}")
+        stream = car.CarStream(bounded_stream(request, config.max_batch_size))
+        await stream.header()
+        stored = [await store_block(identity, cid, data)
+                  async for cid, data in stream.blocks(config.max_batch_blocks)]
+        return {"blocks": stored}
 
     def wants(request: Request, format_: str | None) -> str | None:
         if format_ in ("raw", "car"):
