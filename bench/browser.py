@@ -48,14 +48,14 @@ import hashlib, time, js
 from meshkit_web.core.envelope import seal, open_envelope
 from meshkit_web.core.identity import create_identity
 from meshkit_web.browser.webcrypto import WebCryptoBackend
-from meshkit_web.browser.runtime import BLOB_READ_SIZE, _blob_chunks
+from meshkit_web.browser.blob_source import BlobSource
 
 backend = await WebCryptoBackend.create()
 me = await create_identity(backend, "bench", 0)
 blob = js.globalThis.benchBlob
 blocks = {}
 start = time.perf_counter()
-async for block in seal(backend, _blob_chunks(blob, BLOB_READ_SIZE), sender=me, recipients=[], now=0):
+async for block in seal(backend, BlobSource(blob), sender=me, recipients=[], now=0):
     blocks[block.cid] = block.data
     root = block.cid
 sealed = time.perf_counter() - start

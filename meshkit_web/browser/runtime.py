@@ -12,7 +12,6 @@ The same class runs in the page and in the service worker (static/sw.js): the wo
 uses ``outbox_run``, ``open_stream`` and ``mailbox_check``.
 """
 
-import asyncio
 import json
 import logging
 import sys
@@ -30,6 +29,7 @@ from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
 from ..core.urls import redact_url
 from .account_api import AccountMethods
+from .blob_source import BlobSource
 from .fetch_client import FetchGatewayClient
 from .ffi import broadcast, js
 from .indexeddb import IdentityStore, open_store
@@ -43,7 +43,6 @@ log = logging.getLogger("meshkit.browser")
 
 # Blob slices of 4 MiB read at ~420 MiB/s in Chromium, 1 MiB ones at ~150 (per-read cost);
 # Core cuts them into segments. Two slices (this one and the next) are in memory at most.
-BLOB_READ_SIZE = 4 << 20
 
 
 def _progress(report, total: int):
@@ -57,26 +56,6 @@ def _progress(report, total: int):
         if report:
             report(done, total)
     return block_done
-
-
-async def _blob_chunks(blob, chunk_size: int):
-    """A Blob/File as byte chunks; the next slice is read while the caller seals this one
-    (reads run off the page's thread), so at most two slices are in memory."""
-    total = int(blob.size)
-
-    async def read(offset: int) -> bytes:
-        return (await blob.slice(offset, min(offset + chunk_size, total)).arrayBuffer()).to_bytes()
-    ahead = asyncio.ensure_future(read(0)) if total else None
-    offset = 0
-    try:
-        while ahead is not None:
-            chunk = await ahead
-            offset += len(chunk)
-            ahead = asyncio.ensure_future(read(offset)) if offset < total else None
-            yield chunk
-    finally:
-        if ahead is not None:
-            ahead.cancel()
 
 
 class Runtime(AccountMethods, SendLinkMethods):
@@ -352,7 +331,7 @@ class Runtime(AccountMethods, SendLinkMethods):
             log.info("uploaded %s; not in the library yet (%s)", job["root"], exc.code)
 
     async def _seal_direct(self, client, blob, recipients, report, metadata):
-        root = await client.seal_upload(_blob_chunks(blob, BLOB_READ_SIZE), recipients=recipients,
+        root = await client.seal_upload(BlobSource(blob), recipients=recipients,
                                         on_block=_progress(report, int(blob.size)), metadata=metadata)
         if report:
             report(int(blob.size), int(blob.size))
@@ -360,7 +339,7 @@ class Runtime(AccountMethods, SendLinkMethods):
 
     async def _sealed_blocks(self, client, blob, recipients, report, metadata):
         progress = _progress(report, int(blob.size))
-        async for block in seal(self.backend, _blob_chunks(blob, BLOB_READ_SIZE), sender=client.identity,
+        async for block in seal(self.backend, BlobSource(blob), sender=client.identity,
                                 recipients=recipients, now=int(time.time()), metadata=metadata):
             yield block
             progress(len(block.data))

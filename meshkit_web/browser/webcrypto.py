@@ -9,9 +9,12 @@ A browser without X25519 or Ed25519 in WebCrypto gets UnsupportedError from ``cr
 there is no silent weaker mode (Pyodide here has no libsodium to fall back on).
 """
 
+from collections import deque
+
 from ..core import codec
 from ..core.backend import CryptoBackend, SecretHandle
 from ..core.errors import KeyUnwrapError, UnsupportedError
+from .blob_source import JsBytes
 from .ffi import JsException, js, to_js
 
 _subtle = js.crypto.subtle
@@ -49,21 +52,27 @@ class CryptoKeyHandle(SecretHandle):
 
 class WebCryptoBackend(CryptoBackend):
     name = "webcrypto"
+    # WebCrypto runs each operation off the page's thread: 4 segments in flight keep both
+    # cores busy (measured: depth 2 -> 4 took in-page seal 125 -> 150 MiB/s, open 154 -> 183)
+    pipeline_depth = 4
+
+    RECENT_BLOCKS = 8  # JS copies of blocks kept for reuse: the segments in flight and one upload batch
 
     def __init__(self):
         self._public_keys: dict[tuple[str, bytes], object] = {}  # imported peer keys, reused
-        # The JS copy of the last block crossed into (or out of) JS: a block is hashed and
-        # then decrypted (open), or encrypted and then hashed (seal), so one copy serves both.
-        self._last_block: tuple[bytes, object] | None = None
+        # JS copies of the last blocks that crossed into (or out of) JS: a block is hashed and
+        # then decrypted (open), or sealed and then uploaded (seal), so one copy serves both.
+        self._recent: deque = deque(maxlen=self.RECENT_BLOCKS)
 
-    def _js_block(self, data):
-        """A JS Uint8Array of ``data``, reusing the last copy of the same immutable bytes."""
-        last = self._last_block
-        if last is not None and last[0] is data:
-            return last[1]
+    def js_array(self, data) -> "js.Uint8Array":
+        """A JS Uint8Array of ``data``, reusing the copy of the same (immutable) bytes object
+        made when it was sealed or hashed; otherwise a new copy."""
+        for held, array in self._recent:
+            if held is data:
+                return array
         array = _u8(data)
         if isinstance(data, bytes) and len(data) >= 65536:
-            self._last_block = (data, array)
+            self._recent.append((data, array))
         return array
 
     @classmethod
@@ -87,7 +96,7 @@ class WebCryptoBackend(CryptoBackend):
 
     async def sha256(self, data) -> bytes:
         # WebCrypto's digest runs natively, off the page's thread: ~3x hashlib in wasm
-        return (await _subtle.digest("SHA-256", self._js_block(data))).to_bytes()
+        return (await _subtle.digest("SHA-256", self.js_array(data))).to_bytes()
 
     async def random_bytes(self, n: int) -> bytes:
         out = bytearray()
@@ -180,12 +189,25 @@ class WebCryptoBackend(CryptoBackend):
         sealed = js.Uint8Array.new(await _subtle.encrypt(params, key.key, _u8(plaintext)))
         data = sealed.to_bytes()
         if len(data) >= 65536:
-            self._last_block = (data, sealed)  # Core hashes this block next
+            self._recent.append((data, sealed))  # Core hashes this block next
         return data
+
+    async def seal_segment(self, key: SecretHandle, nonce: bytes, plaintext) -> tuple[bytes, bytes]:
+        """Encrypt, then hash the ciphertext still on the JS side; ``plaintext`` may be a
+        JsBytes (a view of the picked file, never copied into Python)."""
+        source = plaintext.array if isinstance(plaintext, JsBytes) else _u8(plaintext)
+        params = _obj(name="AES-GCM", iv=_u8(nonce), tagLength=128)
+        sealed = await _subtle.encrypt(params, key.key, source)
+        digest = await _subtle.digest("SHA-256", sealed)
+        view = js.Uint8Array.new(sealed)
+        data = view.to_bytes()
+        if len(data) >= 65536:
+            self._recent.append((data, view))  # the upload sends this block next
+        return data, digest.to_bytes()
 
     async def aead_open(self, key: SecretHandle, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
         params = _obj(name="AES-GCM", iv=_u8(nonce), additionalData=_u8(aad), tagLength=128)
         try:
-            return (await _subtle.decrypt(params, key.key, self._js_block(ciphertext))).to_bytes()
+            return (await _subtle.decrypt(params, key.key, self.js_array(ciphertext))).to_bytes()
         except JsException:
             return None  # OperationError: authentication failed, no plaintext released

@@ -207,7 +207,7 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
 
     async def segments():
         nonlocal size
-        async for plaintext in pipeline.rechunk(source, segment_size):
+        async for plaintext in pipeline.segments_of(source, segment_size):
             size += len(plaintext)
             yield plaintext
 

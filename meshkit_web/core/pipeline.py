@@ -22,18 +22,33 @@ async def chunks(source: AsyncIterable[bytes] | Iterable[bytes]) -> AsyncIterato
 
 async def rechunk(source: AsyncIterable[bytes] | Iterable[bytes], size: int) -> AsyncIterator[bytes]:
     """Re-cut arbitrary chunks into pieces of exactly ``size`` bytes (the last may be
-    shorter; empty input gives nothing)."""
-    buffer = bytearray()
+    shorter; empty input gives nothing). Each byte is copied once: whole pieces are cut
+    straight out of a large chunk, only a piece spanning chunks is assembled."""
+    partial = bytearray()
     async for chunk in chunks(source):
-        if not buffer and len(chunk) == size:
-            yield bytes(chunk)
-            continue
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+        view = memoryview(chunk).cast("B")
+        pos = 0
+        if partial:
+            pos = min(len(view), size - len(partial))
+            partial += view[:pos]
+            if len(partial) < size:
+                continue
+            yield bytes(partial)
+            partial.clear()
+        while len(view) - pos >= size:
+            yield bytes(view[pos:pos + size]) if pos or len(view) != size or not isinstance(chunk, bytes) else chunk
+            pos += size
+        partial += view[pos:]
+    if partial:
+        yield bytes(partial)
+
+
+def segments_of(source, size: int) -> AsyncIterator:
+    """The plaintext segments of a seal's source: a source with its own ``segments(size)``
+    cuts them itself (the browser's Blob reader, whose bytes stay on the JS side); any
+    other iterable of byte chunks is re-cut here."""
+    cut = getattr(source, "segments", None)
+    return cut(size) if callable(cut) else rechunk(source, size)
 
 
 async def numbered_with_last(items: AsyncIterable[T], empty: T) -> AsyncIterator[tuple[int, T, bool]]:
