@@ -328,6 +328,24 @@ class MetadataStore:
             return False
         return True
 
+    async def charge_blocks(self, ident: str, blocks: list[tuple[str, int]], quota: int) -> bool:
+        """Charge a group of ``(cid, size)`` blocks in one transaction (a batched upload:
+        one commit instead of one per block). False, and nothing recorded, when the group
+        would exceed ``quota`` (the caller then charges block by block to find where)."""
+        try:
+            async with self.engine.begin() as conn:
+                await self._usage_row(conn, ident)
+                total = 0
+                for cid, size in blocks:
+                    if await self._insert_new(conn, block_charges, identity=ident, cid=cid, size=size,
+                                              created=int(time.time())):
+                        total += size
+                if total:
+                    await self._charge(conn, ident, usage.c.stored, total, quota)
+        except _OverQuota:
+            return False
+        return True
+
     async def stored_bytes(self, ident: str) -> int:
         async with self.engine.connect() as conn:
             return (await conn.execute(select(usage.c.stored).where(usage.c.identity == ident))).scalar() or 0

@@ -2,6 +2,8 @@
 (https://specs.ipfs.tech/http-gateways/trustless-gateway/): one raw block, or a CAR of the
 whole DAG, its walk bounded and its CBOR decoded off the event loop."""
 
+import asyncio
+
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
@@ -15,24 +17,42 @@ from ...core.car import CAR_MEDIA
 from ..http import CID_TEXT_MAX, IMMUTABLE, RAW_MEDIA, binary_body, bounded_stream, error_response, read_body
 
 
+STORE_GROUP = 8  # blocks of a batch charged in one transaction and written in parallel
+
+
 def router(gw: Gateway) -> APIRouter:
     api = APIRouter()
     config, provider = gw.config, gw.provider
 
-    async def store_block(identity: str, binary: bytes, data: bytes) -> dict:
-        """One block put: CID recomputed, DAG-CBOR decoded once, quota charged before storing."""
+    async def check_block(identity: str, binary: bytes, data: bytes) -> None:
+        """A block fit to store: its CID recomputed, DAG-CBOR decoded once (never at every read)."""
         codec = codec_of(binary)
         if cid_bytes(codec, data) != binary:
             await gw.audit(identity, "block.put", cid_str(binary), "cid_mismatch")
             raise CIDMismatchError(f"the body does not hash to {cid_str(binary)}")
         if codec == DAG_CBOR:
-            await provider.links(binary, data)  # valid DAG-CBOR or malformed now, never at every read
-        # charged before the bytes are stored: a refused put stores nothing
-        if not await gw.store.charge_block(identity, cid_str(binary), len(data), config.storage_quota):
-            raise QuotaExceededError(f"storing {len(data)} more bytes exceeds the {config.storage_quota}-byte "
-                                     "storage quota (unpinned blocks are collected after the grace period)")
-        await provider.put(binary, data)
-        return {"cid": cid_str(binary), "size": len(data)}
+            await provider.links(binary, data)
+
+    def over_quota(size: int) -> QuotaExceededError:
+        return QuotaExceededError(f"storing {size} more bytes exceeds the {config.storage_quota}-byte "
+                                  "storage quota (unpinned blocks are collected after the grace period)")
+
+    async def store_group(identity: str, group: list[tuple[bytes, bytes]]) -> None:
+        """Checked blocks charged (one transaction for the group) before any is stored: a
+        refused put stores nothing. Over quota, charged one by one: those before the block
+        that crosses the quota are stored, then the typed error."""
+        if await gw.store.charge_blocks(identity, [(cid_str(c), len(d)) for c, d in group], config.storage_quota):
+            charged, refused = group, None
+        else:
+            charged, refused = [], None
+            for binary, data in group:
+                if not await gw.store.charge_block(identity, cid_str(binary), len(data), config.storage_quota):
+                    refused = over_quota(len(data))
+                    break
+                charged.append((binary, data))
+        await asyncio.gather(*(provider.put(binary, data) for binary, data in charged))
+        if refused is not None:
+            raise refused
 
     @api.put("/v1/blocks/{cid}", tags=["blocks"], status_code=201,
              openapi_extra=binary_body("the block's bytes; the gateway recomputes the CID"))
@@ -40,23 +60,37 @@ def router(gw: Gateway) -> APIRouter:
         binary = parse_cid(cid)
         # a DAG-CBOR block is an envelope header, never larger than one
         data = await read_body(request, MAX_HEADER_SIZE if codec_of(binary) == DAG_CBOR else config.max_block_size)
-        return await store_block(identity, binary, data)
+        await check_block(identity, binary, data)
+        await store_group(identity, [(binary, data)])
+        return {"cid": cid_str(binary), "size": len(data)}
 
     @api.post("/v1/blocks", tags=["blocks"], status_code=201,
               openapi_extra=binary_body("a CARv1 of up to max_batch_blocks blocks (roots ignored); each block "
                                         "is CID-checked and charged as it streams in", CAR_MEDIA))
     async def put_blocks(request: Request, identity: str = gw.requires("blocks:write")):
-        """Many blocks in one request (one round trip instead of one per block). Blocks are
-        stored in order as they arrive; the first bad one ends the request with its typed
-        error, the ones before it stay stored (puts are idempotent: a retry is harmless)."""
+        """Many blocks in one request (one round trip instead of one per block), stored in
+        order as they arrive, STORE_GROUP at a time (one quota transaction, parallel writes).
+        The first bad block ends the request with its typed error; the ones before it stay
+        stored (puts are idempotent: a retry is harmless)."""
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != CAR_MEDIA:
             raise UnsupportedError(f"send the blocks as {CAR_MEDIA}")
         stream = car.CarStream(bounded_stream(request, config.max_batch_size))
         await stream.header()
-        stored = [await store_block(identity, cid, data)
-                  async for cid, data in stream.blocks(config.max_batch_blocks)]
-        return {"blocks": stored}
+        stored, group = [], []
+        try:
+            async for binary, data in stream.blocks(config.max_batch_blocks):
+                await check_block(identity, binary, data)
+                group.append((binary, data))
+                if len(group) == STORE_GROUP:
+                    await store_group(identity, group)
+                    stored += group
+                    group = []
+        finally:  # what was checked before an error in the stream is stored all the same
+            if group:
+                await store_group(identity, group)
+                stored += group
+        return {"blocks": [{"cid": cid_str(binary), "size": len(data)} for binary, data in stored]}
 
     def wants(request: Request, format_: str | None) -> str | None:
         if format_ in ("raw", "car"):
