@@ -16,9 +16,14 @@ demo: setup
 test: setup
 	.venv/bin/python -m pytest
 
+# every benchmark, then one table of every target (bench/summary.py); rows in build/bench-rows.jsonl
+BENCH_ROWS := $(CURDIR)/build/bench-rows.jsonl
 bench: setup
-	.venv/bin/python bench/seal_open.py
-	.venv/bin/python bench/gateway.py
-	.venv/bin/python bench/browser.py
-	.venv/bin/python bench/worker.py
+	mkdir -p build && rm -f $(BENCH_ROWS)
+	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/seal_open.py
+	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/seal_open.py --size-mib 4096 --peers none --record-as cli.large
+	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/gateway.py
+	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/browser.py --memory-mib 4096
+	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/worker.py --large-mib 4096
 	.venv/bin/python bench/accounts.py
+	cd bench && ../.venv/bin/python summary.py $(BENCH_ROWS)

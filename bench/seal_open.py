@@ -16,6 +16,10 @@ Linux a child's ru_maxrss includes the high-water mark of the parent it was fork
            streaming) when present, else ``encrypt_io`` / ``decrypt_io``;
   tink     Tink streaming AEAD, AES256_GCM_HKDF_1MB, ``new_encrypting_stream`` /
            ``new_decrypting_stream`` file to file in 1 MiB writes/reads;
+  meshkit-cli  the same commands as a whole process (``meshkit seal ...``: interpreter start-up,
+           imports and all), the row to compare with the age CLI;
+  age      the age CLI (Go; Debian's package), ``age -r RECIPIENT -o OUT IN`` / ``age -d -i KEY
+           -o OUT IN``, a whole process; absent if the binary is not installed;
   cat      the ceiling: a read+write copy in 1 MiB chunks ("seal" copies the input, "open"
            copies the copy).
 
@@ -46,8 +50,10 @@ import time
 
 MIB = 1 << 20
 CHUNK = 1 << 20
-TOOLS = ("meshkit", "pyrage", "tink", "cat")
-PEERS = ("pyrage", "tink", "cat")
+TOOLS = ("meshkit", "meshkit-cli", "age", "pyrage", "tink", "cat")
+PEERS = ("meshkit-cli", "age", "pyrage", "tink", "cat")
+WHOLE_PROCESS = ("meshkit-cli", "age")  # timed as whole processes, start-up included
+_subprocess_hwm_kib: int | None = None  # a whole-process row's own peak RSS (sampled from /proc)
 CEILING = "cat"  # a reference, not a peer to beat
 RSS_TARGET_MIB = 64
 RSS_TARGET_SIZE_MIB = 1024
@@ -105,6 +111,12 @@ def _child_keygen(tool: str, keydir: str) -> dict:
             if main(["--home", home, "identity", "create", name]) != 0:
                 raise RuntimeError(f"meshkit identity create {name} failed")
         return {"home": home}
+    if tool == "age":
+        import subprocess
+        secret = os.path.join(keydir, "age.key")
+        subprocess.run(["age-keygen", "-o", secret], check=True, capture_output=True)
+        recipient = subprocess.run(["age-keygen", "-y", secret], check=True, capture_output=True, text=True)
+        return {"identity": secret, "recipient": recipient.stdout.strip()}
     if tool == "pyrage":
         import pyrage
         identity = pyrage.x25519.Identity.generate()
@@ -127,8 +139,43 @@ def _child_keygen(tool: str, keydir: str) -> dict:
     return {}
 
 
+def _whole_process(argv: list[str]) -> None:
+    """Run a command to completion; its own peak RSS (VmHWM, sampled every 10 ms) is kept."""
+    import subprocess
+    global _subprocess_hwm_kib
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.01)
+    _subprocess_hwm_kib = peak
+    if proc.returncode != 0:
+        raise RuntimeError(f"{os.path.basename(argv[0])} exited {proc.returncode}: "
+                           f"{proc.stderr.read().decode(errors='replace').strip()[-200:]}")
+
+
 def _child_prepare(tool: str, op: str, keys: dict):
     """Imports and key parsing that are not part of the timed operation; returns the operation."""
+    if tool == "meshkit-cli":
+        home = keys["home"]
+        cli = [os.path.join(os.path.dirname(sys.executable), "meshkit"), "--home", home]
+        if op == "seal":
+            return (lambda src, dst: _whole_process(cli + ["seal", src, "--from", "alice", "--to", "bob",
+                                                           "--car", dst])), "meshkit seal --car (process)"
+        return (lambda src, dst: _whole_process(cli + ["open", src, "--as", "bob", "--out", dst])), \
+            "meshkit open (process)"
+    if tool == "age":
+        if op == "seal":
+            return (lambda src, dst: _whole_process(["age", "-r", keys["recipient"], "-o", dst, src])), \
+                "age -r (process)"
+        return (lambda src, dst: _whole_process(["age", "-d", "-i", keys["identity"], "-o", dst, src])), \
+            "age -d (process)"
     if tool == "meshkit":
         from meshkit_web.cli import main
         home = keys["home"]
@@ -223,7 +270,7 @@ def _peak_rss_kib() -> int:
 def child_main(argv: list[str]) -> int:
     tool, op, src, dst, keyfile, result = argv
     with open(keyfile) as f:
-        keys = json.load(f).get(tool, {})
+        keys = json.load(f).get("meshkit" if tool == "meshkit-cli" else tool, {})
     report: dict = {"tool": tool, "op": op}
     try:
         if op == "keygen":
@@ -231,7 +278,7 @@ def child_main(argv: list[str]) -> int:
         else:
             run, api = _child_prepare(tool, op, keys)
             report["api"] = api
-            report["rss_before_kib"] = _peak_rss_kib()
+            report["rss_before_kib"] = 0 if tool in WHOLE_PROCESS else _peak_rss_kib()
             meter = _FsyncMeter()
             os.fsync = meter
             try:
@@ -249,7 +296,7 @@ def child_main(argv: list[str]) -> int:
         report["error"] = f"{type(exc).__name__}: {exc}"
     report["ru_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     report["vmhwm_kib"] = _hwm_kib()
-    report["maxrss_kib"] = _peak_rss_kib()
+    report["maxrss_kib"] = _subprocess_hwm_kib if _subprocess_hwm_kib is not None else _peak_rss_kib()
     with open(result, "w") as f:
         json.dump(report, f)
     return 1 if "error" in report else 0
@@ -362,7 +409,12 @@ def run_bench(args) -> dict:
         os.mkdir(keydir, 0o700)
         keyfile = os.path.join(base, "keys.json")
         keys: dict = {}
+        if "age" in tools and not shutil.which("age"):
+            results["rows"]["age"] = {"error": "the age CLI is not installed (apt install age)"}
+            tools.remove("age")
         for tool in tools:  # key material, made by the tool itself, untimed
+            if tool == "meshkit-cli":
+                continue  # meshkit's own keys
             with open(keyfile, "w") as f:
                 json.dump(keys, f)
             report = _run_child(tool, "keygen", "-", keydir, keyfile, base, args.timeout)
@@ -373,7 +425,7 @@ def run_bench(args) -> dict:
                 keys[tool] = report["keys"]
         with open(keyfile, "w") as f:
             json.dump(keys, f)
-        tools = [t for t in tools if t in keys or t == "cat"]
+        tools = [t for t in tools if t in keys or t == "cat" or (t == "meshkit-cli" and "meshkit" in keys)]
 
         plain = os.path.join(base, "input.bin")
         if not args.quiet:
@@ -458,24 +510,28 @@ def _summarize(results: dict) -> None:
     rows = results["rows"]
     mk = rows.get("meshkit", {})
     summary: dict = {}
-    for op in ("seal", "open"):
-        peers = [(t, rows[t][op]["mib_s"]) for t in rows
-                 if t not in ("meshkit", CEILING) and op in rows[t] and _speed(rows[t][op], "mib_s")]
-        mine = _speed(mk.get(op, {"error": "-"}), "mib_s")
-        entry: dict = {"meshkit_mib_s": mine}
-        if peers and mine:
-            name, best = max(peers, key=lambda p: p[1])
-            entry.update({"fastest_peer": name, "fastest_peer_mib_s": best, "ratio": mine / best})
-            durable = _speed(rows[name][op], "mib_s_durable")
-            mine_d = _speed(mk[op], "mib_s_durable")
-            if durable and mine_d:
-                entry["ratio_durable"] = mine_d / durable
-        ceiling = rows.get(CEILING, {}).get(op, {})
-        if mine and _speed(ceiling, "mib_s"):
-            entry["vs_ceiling"] = mine / ceiling["mib_s"]
-        if "peak_rss_mib" in mk.get(op, {}):
-            entry["meshkit_peak_rss_mib"] = mk[op]["peak_rss_mib"]
-        summary[op] = entry
+    # in-process meshkit vs in-process peers; the CLI process vs the age CLI and pyrage
+    for key, mine_tool, peer_tools in (("", "meshkit", ("pyrage", "tink")),
+                                       ("cli_", "meshkit-cli", ("age", "pyrage"))):
+        for op in ("seal", "open"):
+            peers = [(t, rows[t][op]["mib_s"]) for t in peer_tools
+                     if op in rows.get(t, {}) and _speed(rows[t][op], "mib_s")]
+            mine = _speed(rows.get(mine_tool, {}).get(op, {"error": "-"}), "mib_s")
+            entry: dict = {"meshkit_mib_s": mine, "tool": mine_tool}
+            if peers and mine:
+                name, best = max(peers, key=lambda p: p[1])
+                entry.update({"fastest_peer": name, "fastest_peer_mib_s": best, "ratio": mine / best,
+                              "peers": dict(peers)})
+                durable = _speed(rows[name][op], "mib_s_durable")
+                mine_d = _speed(rows[mine_tool][op], "mib_s_durable")
+                if durable and mine_d:
+                    entry["ratio_durable"] = mine_d / durable
+            ceiling = rows.get(CEILING, {}).get(op, {})
+            if mine and _speed(ceiling, "mib_s"):
+                entry["vs_ceiling"] = mine / ceiling["mib_s"]
+            if "peak_rss_mib" in rows.get(mine_tool, {}).get(op, {}):
+                entry["meshkit_peak_rss_mib"] = rows[mine_tool][op]["peak_rss_mib"]
+            summary[key + op] = entry
     rss = [mk[op]["peak_rss_mib"] for op in ("seal", "open") if "peak_rss_mib" in mk.get(op, {})]
     summary["rss_target"] = {"limit_mib": RSS_TARGET_MIB, "meshkit_peak_rss_mib": max(rss) if rss else None,
                              "ok": bool(rss) and max(rss) < RSS_TARGET_MIB and len(rss) == 2,
@@ -496,19 +552,21 @@ def print_table(results: dict) -> None:
     print(f"seal/open of {size_mib:g} MiB ({results['size_bytes']} bytes) os.urandom input; "
           f"best of {results['repeat']}; python {results['python']}, {results['cpus']} CPUs")
     print("versions: " + ", ".join(f"{k} {v[k]}" for k in v if v[k]))
-    header = (f"{'tool':<9} {'seal MiB/s':>10} {'+sync':>7} {'RSS MiB':>8}   "
+    header = (f"{'tool':<11} {'seal MiB/s':>10} {'+sync':>7} {'RSS MiB':>8}   "
               f"{'open MiB/s':>10} {'+sync':>7} {'RSS MiB':>8}   {'overhead':>10}  api")
     print(header)
     print("-" * len(header))
     for tool, row in results["rows"].items():
         if "error" in row:
-            print(f"{tool:<9} FAIL: {row['error']}")
+            print(f"{tool:<11} FAIL: {row['error']}")
             continue
         s, o = row["seal"], row["open"]
         over = row.get("overhead_bytes")
         api = f"{s.get('api') or '-'} / {o.get('api') or '-'}" if tool != "meshkit" else "cli.main seal / open"
+        if tool in WHOLE_PROCESS:
+            api = "whole process: " + api.replace(" (process)", "")
         label = tool + (" *" if tool == CEILING else "")
-        print(f"{label:<9} {_fmt(s, 'mib_s', 10)} {_fmt(s, 'mib_s_durable', 7)} {_fmt(s, 'peak_rss_mib', 8)}   "
+        print(f"{label:<11} {_fmt(s, 'mib_s', 10)} {_fmt(s, 'mib_s_durable', 7)} {_fmt(s, 'peak_rss_mib', 8)}   "
               f"{_fmt(o, 'mib_s', 10)} {_fmt(o, 'mib_s_durable', 7)} {_fmt(o, 'peak_rss_mib', 8)}   "
               f"{'-' if over is None else str(over) + ' B':>10}  {api}")
     mk = results["rows"].get("meshkit", {})
@@ -523,22 +581,23 @@ def print_table(results: dict) -> None:
     for failure in results["failures"]:
         print(f"FAILED: {failure}")
     summary = results["summary"]
-    parts = []
-    for op in ("seal", "open"):
-        e = summary[op]
-        if "ratio" in e:
-            text = (f"{op} {e['meshkit_mib_s']:.0f} MiB/s = {e['ratio']:.2f}x {e['fastest_peer']} "
-                    f"({e['fastest_peer_mib_s']:.0f} MiB/s)")
-            if "ratio_durable" in e:
-                text += f", {e['ratio_durable']:.2f}x with sync"
-            if "vs_ceiling" in e:
-                text += f", {e['vs_ceiling']:.2f}x of cat"
-            parts.append(text)
-        elif e.get("meshkit_mib_s"):
-            parts.append(f"{op} {e['meshkit_mib_s']:.0f} MiB/s (no peer to compare)")
-        else:
-            parts.append(f"{op} FAILED")
-    print("meshkit vs fastest peer: " + "; ".join(parts))
+    for key, label in (("", "meshkit (in-process) vs fastest peer"), ("cli_", "meshkit CLI process vs age CLI / pyrage")):
+        parts = []
+        for op in ("seal", "open"):
+            e = summary[key + op]
+            if "ratio" in e:
+                text = (f"{op} {e['meshkit_mib_s']:.0f} MiB/s = {e['ratio']:.2f}x {e['fastest_peer']} "
+                        f"({e['fastest_peer_mib_s']:.0f} MiB/s)")
+                if "ratio_durable" in e:
+                    text += f", {e['ratio_durable']:.2f}x with sync"
+                if "vs_ceiling" in e:
+                    text += f", {e['vs_ceiling']:.2f}x of cat"
+                parts.append(text)
+            elif e.get("meshkit_mib_s"):
+                parts.append(f"{op} {e['meshkit_mib_s']:.0f} MiB/s (no peer to compare)")
+            else:
+                parts.append(f"{op} FAILED")
+        print(f"{label}: " + "; ".join(parts))
     t = summary["rss_target"]
     if t["meshkit_peak_rss_mib"] is not None:
         verdict = "PASS" if t["ok"] else "FAIL"
@@ -578,10 +637,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict-rss", action="store_true",
                         help=f"exit 3 if meshkit's peak RSS reaches {RSS_TARGET_MIB} MiB")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--record-as", default="cli", help="key of this run's row for bench/summary.py (default cli)")
     args = parser.parse_args(argv)
     if args.size_mib <= 0 or args.repeat < 1:
         parser.error("--size-mib and --repeat must be positive")
     results = run_bench(args)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from rows import record
+    record(args.record_as, mib=results["size_mib"], summary=results["summary"],
+           ok=not results["failures"],
+           peak_rss_mib={op: results["rows"].get("meshkit", {}).get(op, {}).get("peak_rss_mib") for op in ("seal", "open")})
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:

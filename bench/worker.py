@@ -33,6 +33,7 @@ from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
 from browser_memory import PeakMemory  # noqa: E402
 from servers import ServerThread  # noqa: E402
+from rows import record  # noqa: E402
 
 MiB = 1 << 20
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,12 +54,15 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--large-mib", type=int, default=0,
+                        help="also stream an envelope this large once (memory must not grow with size)")
     args = parser.parse_args()
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="meshkit-bench-worker-"))
     subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(work / "site")], check=True,
                    capture_output=True)
-    config = GatewayConfig(data_dir=str(work / "gateway"), site_dir=str(work / "site"))
+    config = GatewayConfig(data_dir=str(work / "gateway"), site_dir=str(work / "site"), pin_quota=1 << 40,
+                           storage_quota=1 << 40, rate_limit="100000/minute")
     server = ServerThread(create_app(config, EmbeddedProvider(str(work / "gateway" / "blockstore")))).start()
 
     def cli(*cli_args):
@@ -81,33 +85,44 @@ def main() -> None:
 
             cli("identity", "create", "sender")
             cli("identity", "publish", "sender", "--gateway", server.url)
-            source = work / "plain.bin"
-            with open(source, "wb") as out:
-                for _ in range(args.size_mib):
-                    out.write(hashlib.sha256(out.tell().to_bytes(8, "big")).digest() * (MiB // 32))
-            expected = sha256_file(source)
-            root = cli("seal", source, "--from", "sender", "--to", me, "--gateway", server.url).split()[-1]
-            source.unlink()
+
+            def sealed(mib: int) -> tuple[str, bytes]:
+                source = work / "plain.bin"
+                with open(source, "wb") as out:
+                    for _ in range(mib):
+                        out.write(hashlib.sha256(out.tell().to_bytes(8, "big")).digest() * (MiB // 32))
+                digest = sha256_file(source)
+                made = cli("seal", source, "--from", "sender", "--to", me, "--gateway", server.url).split()[-1]
+                source.unlink()
+                return made, digest
+
+            def download(envelope: str, digest: bytes) -> tuple[float, float, bool]:
+                """A streamed download to disk through the worker: (seconds, peak MiB over idle, verified)."""
+                url = page.evaluate("async (r) => await meshkit.openUrl(r, {as: 'bench', name: 'out.bin', download: true})",
+                                    envelope)
+                page.evaluate("""(u) => { const a = document.createElement('a'); a.href = u; a.id = 'dl';
+                                  a.textContent = 'dl'; document.body.append(a); }""", url)
+                out = work / "out.bin"
+                with PeakMemory() as memory:
+                    start = time.perf_counter()
+                    with page.expect_download(timeout=1_800_000) as info:
+                        page.click("#dl")
+                    info.value.save_as(out)
+                    elapsed = time.perf_counter() - start
+                page.evaluate("document.getElementById('dl').remove()")
+                ok = sha256_file(out) == digest
+                out.unlink()
+                return elapsed, memory.over_mib, ok
+
+            root, expected = sealed(args.size_mib)
 
             # warm up: boots the worker's Core, so the rows below measure opens, not boots
             warm = page.evaluate("(r) => meshkit.openStream(r, {as: 'bench'}).then((x) => x.body.cancel())", root)
             del warm
 
             for run in range(args.runs):
-                url = page.evaluate("async (r) => await meshkit.openUrl(r, {as: 'bench', name: 'out.bin', download: true})", root)
-                page.evaluate("""(u) => { const a = document.createElement('a'); a.href = u; a.id = 'dl';
-                                  a.textContent = 'dl'; document.body.append(a); }""", url)
-                out = work / "out.bin"
-                with PeakMemory() as memory:
-                    start = time.perf_counter()
-                    with page.expect_download(timeout=600_000) as info:
-                        page.click("#dl")
-                    info.value.save_as(out)
-                    elapsed = time.perf_counter() - start
-                page.evaluate("document.getElementById('dl').remove()")
-                ok = sha256_file(out) == expected
-                out.unlink()
-                rows.append(("worker: streamed download", run, size / MiB / elapsed, memory.over_mib, ok))
+                elapsed, over, ok = download(root, expected)
+                rows.append(("worker: streamed download", run, size / MiB / elapsed, over, ok))
 
                 with PeakMemory() as memory:
                     start = time.perf_counter()
@@ -117,6 +132,13 @@ def main() -> None:
                     'SHA-256', await window.opened.arrayBuffer())))"""))
                 page.evaluate("window.opened = null")
                 rows.append(("page: meshkit.open (Blob)", run, size / MiB / elapsed, memory.over_mib, digest == expected))
+
+            large = None
+            if args.large_mib:
+                print(f"sealing and streaming {args.large_mib} MiB ...", file=sys.stderr)
+                big_root, big_digest = sealed(args.large_mib)
+                elapsed, over, ok = download(big_root, big_digest)
+                large = (args.large_mib / elapsed, over, ok)
 
             boots, inside = [], []
             cdp = context.new_cdp_session(page)
@@ -150,6 +172,14 @@ def main() -> None:
     print(f"worker cold boot (stopped -> Core ready): median {statistics.median(boots):.0f} ms wall, "
           f"{statistics.median(inside):.0f} ms inside the worker (runs: {', '.join(f'{b:.0f}' for b in boots)})")
     print(f"first visit to ready, worker installed and controlling (precache included): {install_s:.1f} s")
+    streamed = [r for r in rows if r[0].startswith("worker")]
+    record("worker.download", mib_s=statistics.median(r[2] for r in streamed),
+           over_mib=statistics.median(r[3] for r in streamed), mib=args.size_mib, ok=all(r[4] for r in streamed))
+    if large is not None:
+        print(f"worker streamed download of {args.large_mib} MiB: {large[0]:.1f} MiB/s, peak memory over idle "
+              f"{large[1]:.0f} MiB ({args.size_mib} MiB: {statistics.median(r[3] for r in streamed):.0f} MiB), "
+              f"{'verified' if large[2] else 'MISMATCH'}")
+        record("worker.large", mib=args.large_mib, mib_s=large[0], over_mib=large[1], ok=large[2])
 
 
 if __name__ == "__main__":

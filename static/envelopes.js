@@ -114,7 +114,7 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
           el("button", { type: "button", testid: "open", onclick: () => download(env.root, env.name, env.size) }, "Open"),
           // large files: streamed by the service worker straight to disk, never held in memory
           // the worker's link is one-time and short-lived: minted on the click, used at once
-          streaming ? el("button", { type: "button", class: "button", testid: "save-streamed",
+          streaming() ? el("button", { type: "button", class: "button", testid: "save-streamed",
             title: "Decrypt while downloading (for large files)",
             onclick: () => guarded(`Saving ${env.name}`, async () => {
               // a plain navigation, which the worker answers (an attachment: the page stays);
@@ -125,7 +125,7 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
               link.click();
               link.remove();
             }) }, "Save") : null,
-          streaming && playable(env.type) ? el("button", { type: "button", testid: "play",
+          streaming() && playable(env.type) ? el("button", { type: "button", testid: "play",
             onclick: (event) => play(env.root, env.name, env.type, event.target.closest("td")) }, "Play") : null,
           shareControls(env))));
     }

@@ -5,7 +5,7 @@ import { ERRORS } from "./errors.js";
 
 const INBOX_POLL_MS = 3000;
 
-export function inboxView(meshkit, { state, guarded, download, play, playable, onIdentity }) {
+export function inboxView(meshkit, { state, guarded, download, play, streaming, playable, onIdentity }) {
   const inboxList = el("ul", { class: "inbox", testid: "inbox" });
   const inboxBadge = el("span", { class: "badge", testid: "inbox-new", hidden: true, "aria-live": "polite" });
   // New shares show up by themselves while the page is open and visible: a light look at
@@ -63,7 +63,7 @@ export function inboxView(meshkit, { state, guarded, download, play, playable, o
         el("button", { type: "button", testid: "inbox-open", onfocus: seen,
           disabled: !!(what && what.error),  // a revoked or expired share does not look openable
           onclick: () => { seen(); return download(m.share.root, what && what.name ? what.name : "", 0); } }, "Open"),
-        what && !what.error && play && playable(what.type) ? el("button", { type: "button", testid: "inbox-play",
+        what && !what.error && streaming() && playable(what.type) ? el("button", { type: "button", testid: "inbox-play",
           onclick: (event) => play(m.share.root, what.name || shortId(m.share.root), what.type, event.target.closest("li")) },
         "Play") : null))
       : [el("li", { class: "hint" }, "Nothing shared with you yet.")]));

@@ -14,7 +14,9 @@ import { settingsView } from "./settings.js";
 
 export function render(root, meshkit) {
   const state = { identities: [], contacts: [], current: localStorage.getItem("meshkit.identity") || "" };
-  const streaming = !!(navigator.serviceWorker && navigator.serviceWorker.controller); // the worker serves opens
+  // the worker serves streamed opens once it controls this page (on a first visit, shortly
+  // after boot: the lists are redrawn when it takes over)
+  const streaming = () => !!(navigator.serviceWorker && navigator.serviceWorker.controller);
   const use = async (name) => {
     state.current = name;
     localStorage.setItem("meshkit.identity", name);
@@ -41,7 +43,7 @@ export function render(root, meshkit) {
   let inbox = null;
   const envelopes = envelopesView(meshkit, { state, guarded, say, streaming,
     onClosed: (closedRoot, code) => inbox.closed(closedRoot, code) });
-  inbox = inboxView(meshkit, { state, guarded, download: envelopes.download, play: streaming ? envelopes.play : null,
+  inbox = inboxView(meshkit, { state, guarded, download: envelopes.download, play: envelopes.play, streaming,
     playable: envelopes.playable, onIdentity: () => refreshAll() });
 
   // the worker and other tabs report progress: redraw the lists at most every 300 ms
@@ -83,6 +85,10 @@ export function render(root, meshkit) {
       seal.outboxCard, envelopes.card, settings.card));
 
   settings.render();
+  // the worker took over (first visit): the lists gain their streamed-open buttons
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.addEventListener("controllerchange", () => Promise.all([envelopes.render(), inbox.render()]));
+  }
   window.addEventListener("hashchange", () => { received.offer(); contacts.offer(); account.offer(); });
   received.offer();  // first: the secret leaves the address bar before anything else runs
   refreshAll().then(() => {

@@ -16,6 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
+from meshkit_web.clients.gateway import UPLOAD_CONCURRENCY
+
 from browser_memory import PeakMemory
 from servers import ServerThread, free_port
 from test_browser_core import RANDOM_BYTES_JS, call, ready
@@ -31,7 +33,7 @@ BOOT_WORKER_JS = """() => new Promise((resolve) => {
 
 
 class Faults:
-    """ASGI wrapper: counts PUT/pin/proof requests, can slow block PUTs and flip one byte of
+    """ASGI wrapper: counts blocks put (PUT, POST batches), pin and proof requests, can slow block puts and flip one byte of
     the n-th raw block served."""
 
     def __init__(self, app):
@@ -51,6 +53,20 @@ class Faults:
         if method == "PUT" and path.startswith("/v1/blocks/"):
             self.puts[path.rsplit("/", 1)[1]] = self.puts.get(path.rsplit("/", 1)[1], 0) + 1
             await asyncio.sleep(self.put_delay)
+        elif method == "POST" and path == "/v1/blocks":  # a batch: counted per block stored, slowed per block
+            held = []
+
+            async def hold(message):
+                held.append(message)
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+                    stored = json.loads(body).get("blocks", []) if held[0]["status"] == 201 else []
+                    for block in stored:
+                        self.puts[block["cid"]] = self.puts.get(block["cid"], 0) + 1
+                    await asyncio.sleep(self.put_delay * len(stored))
+                    for item in held:
+                        await send(item)
+            return await self.app(scope, receive, hold)
         elif method == "POST" and path.startswith("/v1/pins/"):
             self.pins += 1
             root = path.rsplit("/", 1)[1]
@@ -213,7 +229,7 @@ def test_worker_killed_and_page_closed_mid_upload_the_job_resumes_and_finishes_o
     bob = cli_recipient(cli, page, gateway, tmp_path)
     # adding bob put him in alice's library (an upload of its own): count from here
     puts = dict(gateway.faults.puts)
-    gateway.faults.put_delay = 0.25  # 25 blocks, 4 in flight: ~1.5 s of uploading
+    gateway.faults.put_delay = 0.25  # 25 blocks in batches of 4, 3 in flight: ~1.5 s of uploading
     sealed = seal_random(page, 23 * MiB + 99, [bob["id"]], mode="outbox")
     deadline = time.time() + 60
     while call(page, "return await meshkit.jobs.get(arg);", sealed["job"])["sent"] < 4:
@@ -236,8 +252,8 @@ def test_worker_killed_and_page_closed_mid_upload_the_job_resumes_and_finishes_o
     assert gateway.count("pins", sealed["root"]) == 1 and gateway.count("proofs", sealed["root"]) == 1
     mine = envelope_cids(gateway, sealed["root"])  # (the library's update has blocks of its own)
     assert len(mine) == 25 and all(gateway.faults.puts.get(cid) for cid in mine)
-    # resumed from its saved mark, not from scratch (only blocks in flight went twice)
-    assert sum(gateway.faults.puts[cid] for cid in mine) <= 25 + 4
+    # resumed from its saved mark, not from scratch (only the batches in flight went twice)
+    assert sum(gateway.faults.puts[cid] for cid in mine) <= 25 + UPLOAD_CONCURRENCY * 4
     assert cli_open_digest(cli, gateway, sealed["root"], tmp_path) == sealed["digest"]
 
 
