@@ -16,10 +16,10 @@ demo: setup
 test: setup
 	.venv/bin/python -m pytest
 
-# every benchmark, then one table of every target (bench/summary.py); rows in build/bench-rows.jsonl
-BENCH_ROWS := $(CURDIR)/build/bench-rows.jsonl
+# every benchmark, then one table of every target (bench/summary.py); rows in bench/.rows.jsonl
+BENCH_ROWS := $(CURDIR)/bench/.rows.jsonl
 bench: setup
-	mkdir -p build && rm -f $(BENCH_ROWS)
+	rm -f $(BENCH_ROWS)
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/seal_open.py
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/seal_open.py --size-mib 4096 --peers none --record-as cli.large
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/gateway.py
