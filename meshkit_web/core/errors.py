@@ -199,6 +199,20 @@ class RateLimitedError(MeshKitError):
         self.retry_after = retry_after  # seconds until the limit lets a request through (Retry-After)
 
 
+class NotAcceptableError(MeshKitError):
+    """A read asked for a response type the gateway does not serve (HTTP 406)."""
+    code = "not_acceptable"
+    status = 406
+    user = 'The gateway does not serve that kind of response.'
+
+
+class NotCachedError(MeshKitError):
+    """``Cache-Control: only-if-cached`` and the block is not stored here (HTTP 412)."""
+    code = "not_cached"
+    status = 412
+    user = 'That block is not stored on this gateway.'
+
+
 class InvalidArgumentError(MeshKitError, ValueError):
     """A caller's argument is not acceptable (a past expiry, an ambiguous recipient name)."""
     code = "invalid_argument"

@@ -1,20 +1,17 @@
-"""Block puts (CID recomputed, size and storage quota enforced) and trustless reads
-(https://specs.ipfs.tech/http-gateways/trustless-gateway/): one raw block, or a CAR of the
-whole DAG, its walk bounded and its CBOR decoded off the event loop."""
+"""Block puts: one block, or many as a CAR; CIDs recomputed, sizes and the storage quota
+enforced. (Trustless reads are in routes/reads.py.)"""
 
 import asyncio
 
-from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi import APIRouter, Path, Request
 
 from ...core import car
 from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
 from ...core.envelope import MAX_HEADER_SIZE
-from ...core.errors import CIDMismatchError, MissingBlockError, QuotaExceededError, UnsupportedError
-from ...providers.base import WalkBudget
+from ...core.errors import CIDMismatchError, QuotaExceededError, UnsupportedError
 from ..context import Gateway
 from ...core.car import CAR_MEDIA
-from ..http import CID_TEXT_MAX, IMMUTABLE, RAW_MEDIA, binary_body, bounded_stream, error_response, read_body
+from ..http import CID_TEXT_MAX, binary_body, bounded_stream, read_body
 
 
 STORE_GROUP = 8  # blocks of a batch charged in one transaction and written in parallel
@@ -91,56 +88,5 @@ def router(gw: Gateway) -> APIRouter:
                 await store_group(identity, group)
                 stored += group
         return {"blocks": [{"cid": cid_str(binary), "size": len(data)} for binary, data in stored]}
-
-    def wants(request: Request, format_: str | None) -> str | None:
-        if format_ in ("raw", "car"):
-            return format_
-        accept = request.headers.get("accept", "")
-        if RAW_MEDIA in accept:
-            return "raw"
-        if CAR_MEDIA in accept:
-            return "car"
-        return None
-
-    read_doc = {"responses": {200: {"content": {RAW_MEDIA: {}, CAR_MEDIA: {}}}}, "tags": ["trustless gateway"]}
-
-    @api.get("/ipfs/{cid}", **read_doc)
-    async def trustless_get(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
-                            format: str | None = Query(None, pattern="^(raw|car)$")):
-        """A single raw block or a CAR of the whole DAG. Deserialized responses are not offered."""
-        return await trustless_read(request, cid, format)
-
-    @api.head("/ipfs/{cid}", **read_doc)
-    async def trustless_head(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
-                             format: str | None = Query(None, pattern="^(raw|car)$")):
-        return await trustless_read(request, cid, format)
-
-    async def trustless_read(request: Request, cid: str, format: str | None):
-        binary = parse_cid(cid)
-        kind = wants(request, format)
-        if kind is None:
-            return error_response("not_acceptable", f"ask for {RAW_MEDIA} or {CAR_MEDIA} (format=raw|car)", 406)
-        name = cid_str(binary)
-        etag = f'"{name}.{kind}"'
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
-        common = {"ETag": etag, "Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff",
-                  "X-Ipfs-Roots": name}
-        if kind == "raw":
-            size = await provider.size(binary)
-            if size is None:
-                raise MissingBlockError(f"block {name} is not stored")
-            headers = {**common, "Content-Disposition": f'attachment; filename="{name}.bin"'}
-            if request.method == "HEAD":
-                return Response(headers={**headers, "Content-Length": str(size)}, media_type=RAW_MEDIA)
-            return Response(await provider.get(binary), headers=headers, media_type=RAW_MEDIA)
-        budget = lambda: WalkBudget(config.max_read_blocks, config.max_read_cbor_bytes)  # noqa: E731
-        # complete and within bounds, checked before the first byte (404/413, not a cut stream)
-        await provider.check_complete(binary, budget())
-        headers = {**common, "Content-Disposition": f'attachment; filename="{name}.car"'}
-        media = CAR_MEDIA + "; version=1; order=dfs; dups=n"
-        if request.method == "HEAD":
-            return Response(headers=headers, media_type=media)
-        return StreamingResponse(provider.export_car(binary, budget()), headers=headers, media_type=media)
 
     return api
