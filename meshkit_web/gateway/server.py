@@ -1,6 +1,7 @@
 """``meshkit serve``: the gateway under uvicorn, with the configured provider, and an HTTP
 protocol that does not hold a connection for a client that stops sending."""
 
+import json
 import logging
 import os
 
@@ -112,11 +113,28 @@ def default_public_urls(host: str, port: int) -> list[str]:
     return urls
 
 
-def run(*, host: str, port: int, **options) -> None:
+WORKER_OPTIONS_ENV = "MESHKIT_SERVE_OPTIONS"  # how `--workers N` hands the options to each process
+
+
+def worker_app():
+    """The app of one of several worker processes (uvicorn's factory): the options the
+    parent checked, from the environment (no secrets in them: those come from the
+    environment or the data directory, as for one process)."""
+    return build(**json.loads(os.environ[WORKER_OPTIONS_ENV]))
+
+
+def run(*, host: str, port: int, workers: int = 1, **options) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not options.get("public_urls") and host not in ("0.0.0.0", "::"):
         options["public_urls"] = default_public_urls(host, port)
+    # built here in any case: bad options fail now, and the token key file is created once,
+    # before several processes would race to create it
     app = build(**options)
     # uvicorn's access log shows method, path and status: tokens only travel in headers,
     # never in URLs, so nothing secret reaches it.
-    uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options())
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options())
+        return
+    os.environ[WORKER_OPTIONS_ENV] = json.dumps(options)
+    uvicorn.run("meshkit_web.gateway.server:worker_app", factory=True, workers=workers, host=host, port=port,
+                log_level="info", **uvicorn_options())
