@@ -196,3 +196,23 @@ def test_retry_after_on_502_from_a_provider_that_is_down(tmp_path):
         node.stop()  # the Kubo node goes away under a running gateway
         reply = httpx.get(f"{server.url}/ipfs/{cid_str(cid_bytes(RAW, b'x'))}?format=raw", timeout=30)
     assert reply.status_code == 502 and reply.headers["retry-after"].isdigit()
+
+
+def test_content_paths_in_car_requests(gw):
+    """"GET /ipfs/{cid}[/{path}]": a path is permitted for CAR requests, with the pathing
+    of path-gateway: the blocks needed to verify each step, then the terminus in its
+    dag-scope. For block requests only /ipfs/{cid} is supported."""
+    whole = car_blocks(get(gw, "?format=car").content)
+    header, first_segment = whole[0], whole[1]
+    reply = get(gw, "/segments/0?format=car&dag-scope=block")
+    assert reply.status_code == 200, reply.text
+    assert car_blocks(reply.content) == [header, first_segment]  # the proof, then the terminus
+    assert reply.headers["x-ipfs-roots"] == f"{gw['root']},{cid_str(first_segment)}"
+    assert reply.headers["etag"] != get(gw, "?format=car&dag-scope=block").headers["etag"]
+    inside = get(gw, "/segment_size?format=car")  # ends inside the root block: the root is the terminus
+    assert inside.status_code == 200 and car_blocks(inside.content) == whole  # all, from the root
+    assert get(gw, "/segments/99?format=car").status_code == 404     # names nothing
+    assert get(gw, "/nothing?format=car").status_code == 404
+    assert get(gw, "/segments/0/deeper?format=car").status_code == 404  # no path inside a raw block
+    assert get(gw, "/segments/0?format=raw").status_code == 400
+    assert get(gw, "/" + "/".join(["a"] * 40) + "?format=car").status_code == 400

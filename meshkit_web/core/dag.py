@@ -28,3 +28,32 @@ def links(cid: bytes, data: bytes) -> list[bytes]:
 
     visit(obj)
     return found
+
+
+MAX_PATH_SEGMENTS = 32  # a content path deeper than any MeshKit DAG is refused
+
+
+def step(cid: bytes, data: bytes, segments: list[str]) -> tuple[bytes | None, list[str]]:
+    """IPLD pathing inside one block (https://ipld.io/docs/data-model/pathing/): follow
+    ``segments`` through its maps (by key) and lists (by decimal index) up to the first
+    link. Returns (the linked CID, the segments left after it), or (None, []) when the
+    path ends inside this block. MissingBlockError-like failures are the caller's: a
+    segment that names nothing raises KeyError."""
+    if codec_of(cid) != DAG_CBOR:
+        if segments:
+            raise KeyError("a raw block has no path inside it")
+        return None, []
+    try:
+        value = dag_cbor.decode(data)
+    except Exception as exc:
+        raise EnvelopeFormatError("block is not valid DAG-CBOR") from exc
+    for index, segment in enumerate(segments):
+        if isinstance(value, dict) and segment in value:
+            value = value[segment]
+        elif isinstance(value, list) and segment.isdigit() and len(segment) < 10 and int(segment) < len(value):
+            value = value[int(segment)]
+        else:
+            raise KeyError(f"no {segment[:64]!r} at this point of the path")
+        if hasattr(value, "codec") and hasattr(value, "digest"):
+            return parse_cid(value), segments[index + 1:]
+    return None, []

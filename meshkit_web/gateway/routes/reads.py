@@ -5,16 +5,17 @@ off the event loop. The rules of negotiation are in gateway/trustless.py."""
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from ...core import car
+from ...core import car, dag
 from ...core.car import CAR_MEDIA
 from ...core.cid import cid_str, parse_cid
-from ...core.errors import MissingBlockError, NotCachedError
+from ...core.errors import InvalidArgumentError, MissingBlockError, NotCachedError
 from ...providers.base import WalkBudget
 from .. import trustless
 from ..context import Gateway
 from ..http import CID_TEXT_MAX, IMMUTABLE, RAW_MEDIA
 
 CAR_TYPE = CAR_MEDIA + "; version=1; order=dfs; dups=n"  # "CAR format signaling in Response"
+MAX_PATH_TEXT = 2048
 
 
 def router(gw: Gateway) -> APIRouter:
@@ -37,16 +38,38 @@ def router(gw: Gateway) -> APIRouter:
                              entity_bytes: str | None = Query(None, alias="entity-bytes", max_length=64)):
         return await read(request, cid, format, dag_scope, entity_bytes)
 
+    @api.get("/ipfs/{cid}/{path:path}", **read_doc)
+    async def trustless_get_path(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
+                                 path: str = Path(max_length=MAX_PATH_TEXT),
+                                 format: str | None = Query(None, max_length=32),
+                                 dag_scope: str | None = Query(None, alias="dag-scope", max_length=16),
+                                 entity_bytes: str | None = Query(None, alias="entity-bytes", max_length=64)):
+        """A CAR of a content path: the blocks that prove each step, then the terminus in its scope."""
+        return await read(request, cid, format, dag_scope, entity_bytes, path)
+
+    @api.head("/ipfs/{cid}/{path:path}", **read_doc)
+    async def trustless_head_path(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
+                                  path: str = Path(max_length=MAX_PATH_TEXT),
+                                  format: str | None = Query(None, max_length=32),
+                                  dag_scope: str | None = Query(None, alias="dag-scope", max_length=16),
+                                  entity_bytes: str | None = Query(None, alias="entity-bytes", max_length=64)):
+        return await read(request, cid, format, dag_scope, entity_bytes, path)
+
     async def read(request: Request, cid: str, format_: str | None, dag_scope: str | None,
-                   entity_bytes: str | None):
+                   entity_bytes: str | None, path: str = ""):
         choice = trustless.negotiate(format_, request.headers.get("accept"))
-        if cid == trustless.PROBE_CID:
+        segments = [s for s in path.split("/") if s]
+        if cid == trustless.PROBE_CID and not segments:
             return probe(request, choice)
-        binary = parse_cid(cid)
+        binary = parse_cid(cid)  # first: a malformed CID is "malformed" whatever follows it
+        if segments and choice.kind == "raw":  # "GET /ipfs/{cid}": block requests take no path
+            raise InvalidArgumentError("a raw block is asked for by its CID alone: /ipfs/{cid}?format=raw")
+        if len(segments) > dag.MAX_PATH_SEGMENTS:
+            raise InvalidArgumentError(f"a content path has at most {dag.MAX_PATH_SEGMENTS} segments")
         name = cid_str(binary)
         if choice.kind == "car":
             scope = trustless.car_scope(dag_scope, entity_bytes)
-            etag = trustless.car_etag(name, dag_scope, entity_bytes)
+            etag = trustless.car_etag(name + "".join("/" + s for s in segments), dag_scope, entity_bytes)
         else:
             etag = f'"{name}.raw"'
         size = await provider.size(binary)
@@ -61,7 +84,28 @@ def router(gw: Gateway) -> APIRouter:
             return Response(status_code=304, headers=common)
         if choice.kind == "raw":
             return await raw_block(request, binary, size, common)
-        return await car_stream(request, binary, scope, common)
+        proof, terminus = await resolve(binary, segments)
+        common["X-Ipfs-Roots"] = ",".join([cid_str(c) for c, _ in proof] + [cid_str(terminus)])
+        return await car_stream(request, binary, terminus, proof, scope, common)
+
+    async def resolve(root: bytes, segments: list[str]) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The blocks a content path goes through (each needed to verify the next step) and
+        its terminus ("the pathing behavior is identical to path-gateway"). A path that
+        names nothing is a 404 before the first byte."""
+        proof, current = [], root
+        while segments:
+            data = await provider.get(current)
+            try:
+                linked, segments = dag.step(current, data, segments)
+            except KeyError as exc:
+                raise MissingBlockError(f"the content path does not resolve: {exc.args[0]}") from None
+            if linked is None:
+                break  # the path ends inside this block: it is the terminus
+            proof.append((current, data))
+            current = linked
+            if await provider.size(current) is None:
+                raise MissingBlockError(f"block {cid_str(current)} on the content path is not stored")
+        return proof, current
 
     async def raw_block(request: Request, binary: bytes, size: int, common: dict):
         headers = {**common, "Content-Disposition": f'attachment; filename="{cid_str(binary)}.bin"',
@@ -80,26 +124,34 @@ def router(gw: Gateway) -> APIRouter:
         body = data if wanted is None else data[wanted[0]:wanted[1] + 1]
         return Response(body, status_code=status, headers=headers, media_type=RAW_MEDIA)
 
-    async def car_stream(request: Request, binary: bytes, scope: str, common: dict):
-        name = cid_str(binary)
-        headers = {**common, "Content-Disposition": f'attachment; filename="{name}.car"'}
+    async def car_stream(request: Request, root: bytes, terminus: bytes, proof: list, scope: str, common: dict):
+        """Header (roots: the requested CID), the path's blocks, then the terminus: alone
+        ("block") or its whole DAG ("all"), depth first, no duplicates."""
+        headers = {**common, "Content-Disposition": f'attachment; filename="{cid_str(root)}.car"'}
         budget = lambda: WalkBudget(config.max_read_blocks, config.max_read_cbor_bytes)  # noqa: E731
         if scope == "all":
             # complete and within bounds, checked before the first byte (404/413, not a cut stream)
-            await provider.check_complete(binary, budget())
-            body = provider.export_car(binary, budget())
-        else:  # "block": the root block alone
-            body = single_block(binary)
+            await provider.check_complete(terminus, budget())
         if request.method == "HEAD":
             # the GET streams without a length: so does the HEAD (RFC 9110 9.3.2), never "0"
-            body = empty()
-        return StreamingResponse(body, headers=headers, media_type=CAR_TYPE)
+            return StreamingResponse(empty(), headers=headers, media_type=CAR_TYPE)
+        if scope == "all" and not proof:  # the whole DAG of the CID asked for: the provider's own export
+            return StreamingResponse(provider.export_car(root, budget()), headers=headers, media_type=CAR_TYPE)
+        return StreamingResponse(car_body(root, terminus, proof, scope, budget()), headers=headers, media_type=CAR_TYPE)
 
-    async def single_block(binary: bytes):
-        data = await provider.get(binary)
-        yield car.encode_header([binary])
-        yield car.frame_prefix(binary, len(data))
-        yield data
+    async def car_body(root: bytes, terminus: bytes, proof: list, scope: str, budget: WalkBudget):
+        yield car.encode_header([root])
+        for cid, data in proof:
+            yield car.frame_prefix(cid, len(data))
+            yield data
+        if scope == "all":
+            async for cid, data in provider.walk(terminus, budget):
+                yield car.frame_prefix(cid, len(data))
+                yield data
+        else:
+            data = await provider.get(terminus)
+            yield car.frame_prefix(terminus, len(data))
+            yield data
 
     def probe(request: Request, choice: trustless.Choice):
         """"Dedicated Probe Paths": bafkqaaa, the empty identity CID. Raw: 200 and an empty
