@@ -58,7 +58,7 @@ def stored(gateway, cid) -> bytes | None:
 
 
 def test_a_batch_stores_every_block_and_says_which(gateway):
-    items = blocks(5) + [(cid_bytes(DAG_CBOR, codec.encode({"a": 1})), codec.encode({"a": 1}))]
+    items = blocks(5)
     reply = httpx.post(gateway["url"] + "/v1/blocks", content=car_body(items), headers=auth(gateway))
     assert reply.status_code == 201, reply.text
     assert reply.json()["blocks"] == [{"cid": cid_str(cid), "size": len(data)} for cid, data in items]
@@ -97,11 +97,23 @@ def test_hostile_car_bodies_get_typed_errors(gateway, mangle, status, code):
     assert (reply.status_code, reply.json()["error"]) == (status, code), reply.text
 
 
-def test_a_bad_dag_cbor_block_in_a_batch_is_refused(gateway):
-    data = b"\xa1\x61"  # a map cut short
-    reply = httpx.post(gateway["url"] + "/v1/blocks", content=car_body([(cid_bytes(DAG_CBOR, data), data)]),
+def test_dag_cbor_blocks_go_alone_not_in_batches(gateway):
+    """A DAG-CBOR block is decoded at put (up to 1 MiB each): batches carry segments only."""
+    data = codec.encode({"a": 1})
+    reply = httpx.post(gateway["url"] + "/v1/blocks", content=car_body(blocks(1) + [(cid_bytes(DAG_CBOR, data), data)]),
                        headers=auth(gateway))
-    assert (reply.status_code, reply.json()["error"]) == (400, "malformed")
+    assert (reply.status_code, reply.json()["error"]) == (400, "unsupported")
+
+
+def test_duplicates_are_stored_once_and_short_blocks_are_one_per_batch(gateway):
+    one = blocks(1)
+    reply = httpx.post(gateway["url"] + "/v1/blocks", content=car_body(one * 3), headers=auth(gateway))
+    assert reply.status_code == 201 and len(reply.json()["blocks"]) == 1
+    # an envelope has one short segment (its last): a batch of many tiny blocks is refused
+    tiny = blocks(3, 20)
+    reply = httpx.post(gateway["url"] + "/v1/blocks", content=car_body(tiny), headers=auth(gateway))
+    assert (reply.status_code, reply.json()["error"]) == (413, "limit_exceeded")
+    assert stored(gateway, tiny[0][0]) is not None and stored(gateway, tiny[1][0]) is None
 
 
 def test_batch_limits_token_and_media_type(gateway):
@@ -111,7 +123,7 @@ def test_batch_limits_token_and_media_type(gateway):
     reply = httpx.post(url, content=body, headers={**auth(gateway), "Content-Type": "application/octet-stream"})
     assert (reply.status_code, reply.json()["error"]) == (400, "unsupported")
     # more blocks than max_batch_blocks (8): refused at the 9th, the first 8 kept
-    many = blocks(9, 10)
+    many = blocks(9, 100)
     reply = httpx.post(url, content=car_body(many), headers=auth(gateway))
     assert (reply.status_code, reply.json()["error"]) == (413, "limit_exceeded")
     assert stored(gateway, many[7][0]) is not None and stored(gateway, many[8][0]) is None
@@ -122,10 +134,12 @@ def test_batch_limits_token_and_media_type(gateway):
     reply = httpx.post(url, content=iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),
                        headers=auth(gateway))
     assert reply.status_code == 413
-    # the larger limit is this route's alone: a single-block PUT is still held to one block
-    huge = os.urandom((2 << 20) + 64)
-    reply = httpx.put(f"{url}/{cid_str(cid_bytes(RAW, huge))}", content=huge, headers=auth(gateway))
-    assert reply.status_code == 413
+    # the larger limit is this route's alone: any other route is still held to one block + 4 KiB
+    huge = os.urandom((2 << 20) + 16 + 8192)
+    reply = httpx.post(gateway["url"] + "/v1/proofs", content=huge, headers=auth(gateway))
+    assert reply.status_code == 413 and str((2 << 20) + 4096) in reply.json()["message"]
+    reply = httpx.post(url, content=car_body([(cid_bytes(RAW, huge[:2 << 20]), huge[:2 << 20])]), headers=auth(gateway))
+    assert reply.status_code == 201  # a batch of the same size is taken
 
 
 def test_the_storage_quota_is_charged_block_by_block(gateway):
@@ -144,16 +158,39 @@ def test_the_storage_quota_is_charged_block_by_block(gateway):
     assert reply.status_code == 201
 
 
+def test_a_group_that_crosses_the_quota_stores_the_blocks_before_the_crossing(gateway, backend):
+    # carol's 6 MiB quota: 6 blocks of 600 KiB fit, then of a group of 6 only 4 do: the
+    # group is charged block by block, and only those 4 are stored
+    async def token():
+        me = await create_identity(backend, "carol", NOW)
+        async with GatewayClient(gateway["url"], backend, me) as c:
+            await c.publish()
+            return await c.token()
+    headers = {**CAR, "Authorization": "Bearer " + run(token())}
+    first, second = blocks(6, 600 << 10), blocks(6, 600 << 10)  # one group each (< 4 MiB)
+    assert httpx.post(gateway["url"] + "/v1/blocks", content=car_body(first), headers=headers).status_code == 201
+    reply = httpx.post(gateway["url"] + "/v1/blocks", content=car_body(second), headers=headers)
+    assert (reply.status_code, reply.json()["error"]) == (403, "quota_exceeded")
+    assert [stored(gateway, cid) is not None for cid, _ in second] == [True] * 4 + [False] * 2
+    reply = httpx.post(gateway["url"] + "/v1/blocks", content=car_body(second[4:5]), headers=headers)
+    assert reply.status_code == 403  # still full: the refused block was not charged on the side
+
+
 class CountingClient(GatewayClient):
     """Counts requests by method and path family."""
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self.sent = []
+        self.events = []  # ("start" | "end", method, path), in order
 
     async def _send(self, method, path, **kw):
-        self.sent.append((method, path.split("?")[0].rsplit("/", 1)[0] if method == "PUT" else path.split("?")[0]))
-        return await super()._send(method, path, **kw)
+        what = (method, path.split("?")[0].rsplit("/", 1)[0] if method == "PUT" else path.split("?")[0])
+        self.sent.append(what)
+        self.events.append(("start", *what))
+        reply = await super()._send(method, path, **kw)
+        self.events.append(("end", *what))
+        return reply
 
 
 def test_seal_upload_sends_segments_in_batches_and_the_header_last(gateway, backend):
@@ -164,10 +201,15 @@ def test_seal_upload_sends_segments_in_batches_and_the_header_last(gateway, back
             alice.batch_blocks = 4
             root = await alice.seal_upload([data], recipients=[], segment_size=16 * 1024)
             uploads = [s for s in alice.sent if s[1].startswith("/v1/blocks")]
+            events = list(alice.events)
             opened = await alice.open(root)
             back = b"".join([chunk async for chunk in opened.plaintext()])
-            return root, uploads, back
-    root, uploads, back = run(go())
+            return root, uploads, back, events
+    root, uploads, back, events = run(go())
+    # the header starts only once every batch has come back (landed), not merely been sent
+    header_start = events.index(("start", "PUT", "/v1/blocks"))
+    batch_ends = [i for i, e in enumerate(events) if e == ("end", "POST", "/v1/blocks")]
+    assert len(batch_ends) == 5 and max(batch_ends) < header_start
     assert back == data
     segments = -(-len(data) // (16 * 1024))  # 19
     assert uploads.count(("POST", "/v1/blocks")) == -(-segments // 4)

@@ -52,8 +52,8 @@ class BlobSource:
             while ahead is not None:
                 array = await ahead
                 got = int(array.length)
-                if got == 0:  # the Blob shrank under us (a file changed on disk): stop, never spin
-                    raise StagingInterruptedError("the file could not be read to its end (changed while encrypting?)")
+                if got != min(length, self.size - offset):  # the file changed on disk under us
+                    raise StagingInterruptedError("the file changed while it was being encrypted: encrypt it again")
                 offset += got
                 ahead = asyncio.ensure_future(self._read(offset, length)) if offset < self.size else None
                 for start in range(0, got, segment_size):

@@ -21,8 +21,11 @@ class FetchGatewayClient(GatewayClient):
             reply = await js.fetch(self.base_url + path, to_js(init, dict_converter=js.Object.fromEntries))
             declared = reply.headers.get("content-length")
             check_declared_length(None if declared is None else str(declared), limit, path)
-            data = await _read_bounded(reply, limit, path,
-                                       trust_length=declared is not None and reply.headers.get("content-encoding") is None)
+            data, array = await _read_bounded(reply, limit, path,
+                                              trust_length=declared is not None and reply.headers.get("content-encoding") is None)
+            remember = getattr(self.backend, "remember_js", None)
+            if array is not None and remember is not None:
+                remember(data, array)  # a block fetched is hashed and decrypted next: from this JS copy
         except JsException:  # TypeError "Failed to fetch": offline, refused, CORS; or a broken stream
             raise UnavailableError(f"gateway {self.safe_url} unreachable") from None
         reply_headers = {}
@@ -40,19 +43,20 @@ def _u8(data):
     return array
 
 
-async def _read_bounded(reply, limit: int, path: str, *, trust_length: bool) -> bytes:
+async def _read_bounded(reply, limit: int, path: str, *, trust_length: bool) -> tuple[bytes, object]:
     """The body, refused once over ``limit``. With a Content-Length already checked and no
     content coding, the browser delivers at most that many bytes: one arrayBuffer() read
-    (the fast path for blocks). Otherwise (chunked, or gzip whose decoded size is not
+    (the fast path for blocks), whose JS array comes back too. Otherwise (chunked, or gzip whose decoded size is not
     declared) the stream is read chunk by chunk and cancelled once over the limit."""
     if trust_length or reply.body is None:
-        return (await reply.arrayBuffer()).to_bytes()
+        array = js.Uint8Array.new(await reply.arrayBuffer())
+        return array.to_bytes(), array
     reader = reply.body.getReader()
     data = bytearray()
     while True:
         step = await reader.read()
         if step.done:
-            return bytes(data)
+            return bytes(data), None
         data += step.value.to_bytes()
         if len(data) > limit:
             await reader.cancel()

@@ -75,6 +75,11 @@ class WebCryptoBackend(CryptoBackend):
             self._recent.append((data, array))
         return array
 
+    def remember_js(self, data: bytes, array) -> None:
+        """``array`` holds the same bytes as ``data`` (a block just fetched): reuse it."""
+        if isinstance(data, bytes) and len(data) >= 65536:
+            self._recent.append((data, array))
+
     @classmethod
     async def create(cls) -> "WebCryptoBackend":
         """A backend, after checking that this browser's WebCrypto has every algorithm."""

@@ -215,6 +215,10 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
         index, plaintext, last = item
         if index >= segment_limit:
             raise LimitExceededError(f"input exceeds {segment_limit} segments; use a larger segment size")
+        if len(plaintext) > segment_size or (not last and len(plaintext) != segment_size):
+            # a source that cuts its own segments (pipeline.segments_of) cut one wrongly: never
+            # seal an envelope whose segment sizes its readers would not expect
+            raise ValueError(f"segment {index} is {len(plaintext)} bytes, not {segment_size}")
         data, digest = await backend.seal_segment(key, segment_nonce(nonce_prefix, index, last), plaintext)
         return Block(cid_from_digest(RAW, digest), data)
 

@@ -26,19 +26,27 @@ async def rechunk(source: AsyncIterable[bytes] | Iterable[bytes], size: int) -> 
     straight out of a large chunk, only a piece spanning chunks is assembled."""
     partial = bytearray()
     async for chunk in chunks(source):
-        view = memoryview(chunk).cast("B")
-        pos = 0
-        if partial:
-            pos = min(len(view), size - len(partial))
-            partial += view[:pos]
-            if len(partial) < size:
-                continue
-            yield bytes(partial)
-            partial.clear()
-        while len(view) - pos >= size:
-            yield bytes(view[pos:pos + size]) if pos or len(view) != size or not isinstance(chunk, bytes) else chunk
-            pos += size
-        partial += view[pos:]
+        if type(chunk) is bytes and not partial and len(chunk) == size:
+            yield chunk  # already a piece: no copy
+            continue
+        pieces = []
+        # the view is released before the next chunk is asked for: a producer may then
+        # resize or close its buffer (a reused bytearray, an mmap)
+        with memoryview(chunk) as whole, whole.cast("B") as view:
+            pos = 0
+            if partial:
+                pos = min(len(view), size - len(partial))
+                partial += view[:pos]
+                if len(partial) == size:
+                    pieces.append(bytes(partial))
+                    partial.clear()
+            if not partial:
+                while len(view) - pos >= size:
+                    pieces.append(bytes(view[pos:pos + size]))
+                    pos += size
+                partial += view[pos:]
+        for piece in pieces:
+            yield piece
     if partial:
         yield bytes(partial)
 

@@ -6,15 +6,17 @@ import asyncio
 from fastapi import APIRouter, Path, Request
 
 from ...core import car
-from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
-from ...core.envelope import MAX_HEADER_SIZE
-from ...core.errors import CIDMismatchError, QuotaExceededError, UnsupportedError
-from ..context import Gateway
 from ...core.car import CAR_MEDIA
+from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
+from ...core.envelope import MAX_HEADER_SIZE, MIN_SEGMENT_SIZE
+from ...core.errors import CIDMismatchError, LimitExceededError, QuotaExceededError, UnsupportedError
+from ...core.hpke import TAG_LEN
+from ..context import Gateway
 from ..http import CID_TEXT_MAX, binary_body, bounded_stream, read_body
 
 
-STORE_GROUP = 8  # blocks of a batch charged in one transaction and written in parallel
+STORE_GROUP = 8                # blocks of a batch charged in one transaction and written in parallel
+STORE_GROUP_BYTES = 4 << 20    # (or fewer, so a slow sender holds at most this much checked data)
 
 
 def router(gw: Gateway) -> APIRouter:
@@ -74,19 +76,39 @@ def router(gw: Gateway) -> APIRouter:
             raise UnsupportedError(f"send the blocks as {CAR_MEDIA}")
         stream = car.CarStream(bounded_stream(request, config.max_batch_size))
         await stream.header()
-        stored, group = [], []
+        stored: dict[bytes, int] = {}   # cid -> size: what the reply lists (the data is not kept)
+        group: list[tuple[bytes, bytes]] = []
+        short = 0
+
+        async def flush():
+            nonlocal group
+            taken, group = group, []  # taken first: a group that fails is never stored twice
+            await store_group(identity, taken)
+            stored.update((binary, len(data)) for binary, data in taken)
         try:
             async for binary, data in stream.blocks(config.max_batch_blocks):
+                if binary in stored or any(binary == b for b, _ in group):
+                    continue  # the same block twice in one request: stored once
+                check_batch_block(binary, data)
+                if len(data) < MIN_SEGMENT_SIZE + TAG_LEN:
+                    short += 1  # only an envelope's last segment may be short: one per batch
+                    if short > 1:
+                        raise LimitExceededError("a batch holds at most one block shorter than a segment")
                 await check_block(identity, binary, data)
                 group.append((binary, data))
-                if len(group) == STORE_GROUP:
-                    await store_group(identity, group)
-                    stored += group
-                    group = []
+                if len(group) == STORE_GROUP or sum(len(d) for _, d in group) >= STORE_GROUP_BYTES:
+                    await flush()
         finally:  # what was checked before an error in the stream is stored all the same
             if group:
-                await store_group(identity, group)
-                stored += group
-        return {"blocks": [{"cid": cid_str(binary), "size": len(data)} for binary, data in stored]}
+                await flush()
+        return {"blocks": [{"cid": cid_str(binary), "size": size} for binary, size in stored.items()]}
+
+    def check_batch_block(binary: bytes, data: bytes) -> None:
+        """Batches carry segments (raw blocks) of at most ``max_block_size``: a DAG-CBOR
+        block (a header, an index block) is decoded at put, so it goes alone, by PUT."""
+        if codec_of(binary) == DAG_CBOR:
+            raise UnsupportedError("DAG-CBOR blocks are put one at a time (PUT /v1/blocks/{cid})")
+        if len(data) > config.max_block_size:
+            raise LimitExceededError(f"block of {len(data)} bytes is over the {config.max_block_size}-byte limit")
 
     return api
