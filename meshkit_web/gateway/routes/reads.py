@@ -23,37 +23,27 @@ def router(gw: Gateway) -> APIRouter:
     config, provider = gw.config, gw.provider
     read_doc = {"responses": {200: {"content": {RAW_MEDIA: {}, CAR_MEDIA: {}}}}, "tags": ["trustless gateway"]}
 
-    @api.get("/ipfs/{cid}", **read_doc)
-    async def trustless_get(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
-                            format: str | None = Query(None, max_length=32),
-                            dag_scope: str | None = Query(None, alias="dag-scope", max_length=16),
-                            entity_bytes: str | None = Query(None, alias="entity-bytes", max_length=64)):
-        """A single raw block or a CAR. Deserialized responses are not offered."""
-        return await read(request, cid, format, dag_scope, entity_bytes)
-
-    @api.head("/ipfs/{cid}", **read_doc)
-    async def trustless_head(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
+    async def trustless_read(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
                              format: str | None = Query(None, max_length=32),
                              dag_scope: str | None = Query(None, alias="dag-scope", max_length=16),
                              entity_bytes: str | None = Query(None, alias="entity-bytes", max_length=64)):
+        """A single raw block or a CAR. Deserialized responses are not offered."""
         return await read(request, cid, format, dag_scope, entity_bytes)
 
-    @api.get("/ipfs/{cid}/{path:path}", **read_doc)
-    async def trustless_get_path(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
-                                 path: str = Path(max_length=MAX_PATH_TEXT),
-                                 format: str | None = Query(None, max_length=32),
-                                 dag_scope: str | None = Query(None, alias="dag-scope", max_length=16),
-                                 entity_bytes: str | None = Query(None, alias="entity-bytes", max_length=64)):
-        """A CAR of a content path: the blocks that prove each step, then the terminus in its scope."""
-        return await read(request, cid, format, dag_scope, entity_bytes, path)
-
-    @api.head("/ipfs/{cid}/{path:path}", **read_doc)
-    async def trustless_head_path(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
+    async def trustless_read_path(request: Request, cid: str = Path(max_length=CID_TEXT_MAX),
                                   path: str = Path(max_length=MAX_PATH_TEXT),
                                   format: str | None = Query(None, max_length=32),
                                   dag_scope: str | None = Query(None, alias="dag-scope", max_length=16),
                                   entity_bytes: str | None = Query(None, alias="entity-bytes", max_length=64)):
+        """A CAR of a content path: the blocks that prove each step, then the terminus in its scope."""
         return await read(request, cid, format, dag_scope, entity_bytes, path)
+
+    # GET and HEAD alike ("HEAD /ipfs/{cid}[/{path}]": same as GET, without the payload)
+    for method in ("GET", "HEAD"):
+        api.add_api_route("/ipfs/{cid}", trustless_read, methods=[method], operation_id=f"trustless_{method.lower()}",
+                          **read_doc)
+        api.add_api_route("/ipfs/{cid}/{path:path}", trustless_read_path, methods=[method],
+                          operation_id=f"trustless_{method.lower()}_path", **read_doc)
 
     async def read(request: Request, cid: str, format_: str | None, dag_scope: str | None,
                    entity_bytes: str | None, path: str = ""):
