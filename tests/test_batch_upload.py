@@ -215,3 +215,33 @@ def test_seal_upload_sends_segments_in_batches_and_the_header_last(gateway, back
     assert uploads.count(("POST", "/v1/blocks")) == -(-segments // 4)
     assert uploads[-1] == ("PUT", "/v1/blocks") and uploads.count(("PUT", "/v1/blocks")) == 1  # the header, alone, last
     assert stored(gateway, root) is not None and parse_cid(cid_str(root))[1] == DAG_CBOR
+
+
+def test_a_gateway_without_batches_gets_one_block_per_request(gateway, backend, tmp_path):
+    """A client talking to a gateway from before POST /v1/blocks (404 there) falls back to
+    PUT per block, and the envelope lands and opens all the same."""
+    from starlette.responses import JSONResponse
+
+    class OldGateway:  # the real gateway, minus the batch route
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/v1/blocks":
+                return await JSONResponse({"error": "not_found", "message": "Not Found"}, 404)(scope, receive, send)
+            return await self.app(scope, receive, send)
+
+    config = GatewayConfig(data_dir=str(tmp_path / "data"))
+    data = os.urandom(100_000)
+    with ServerThread(OldGateway(create_app(config, EmbeddedProvider(str(tmp_path / "data" / "bs"))))) as old:
+        async def go():
+            me = await create_identity(backend, "old", NOW)
+            async with CountingClient(old.url, backend, me) as client:
+                await client.publish()
+                root = await client.seal_upload([data], recipients=[], segment_size=16 * 1024)
+                opened = await client.open(root)
+                return client.sent, b"".join([chunk async for chunk in opened.plaintext()])
+        sent, back = run(go())
+    assert back == data
+    assert sent.count(("POST", "/v1/blocks")) == 1  # asked once, then never again
+    assert sent.count(("PUT", "/v1/blocks")) == -(-len(data) // (16 * 1024)) + 1

@@ -69,6 +69,7 @@ def check_declared_length(value: str | None, limit: int, path: str) -> None:
 class GatewayClient:
     batch_bytes = BATCH_BYTES    # per upload request (tests make batches smaller)
     batch_blocks = BATCH_BLOCKS
+    _batch_route = True          # False once the gateway has said it has no POST /v1/blocks
     """One identity's session with one gateway."""
 
     def __init__(self, base_url: str, backend: CryptoBackend, identity: Identity | None = None, *,
@@ -281,10 +282,19 @@ class GatewayClient:
     async def put_batch(self, blocks: list[tuple[bytes, bytes]]) -> None:
         """Several ``(cid, data)`` blocks in one request: a CAR body to POST /v1/blocks, each
         block CID-checked by the gateway as it streams in."""
+        if not self._batch_route:
+            for cid, data in blocks:
+                await self.put_block(cid, data)
+            return
         parts = [car.encode_header([blocks[0][0]])]
         for cid, data in blocks:
             parts += (car.frame_prefix(cid, len(data)), data)
-        await self.request("POST", "/v1/blocks", body=parts, content_type=car.CAR_MEDIA)
+        reply = await self.request("POST", "/v1/blocks", body=parts, content_type=car.CAR_MEDIA,
+                                   ok=(200, 201, 404, 405))
+        if reply.status in (404, 405):  # a gateway from before batches: one block per request
+            log.info("gateway %s takes no batches (HTTP %d): putting blocks one by one", self.safe_url, reply.status)
+            self._batch_route = False
+            await self.put_batch(blocks)
 
     async def put_blocks(self, blocks: AsyncIterable[tuple[int, bytes, bytes]], *,
                          on_landed: Callable[[int, int], Awaitable[None] | None] | None = None) -> bytes:
