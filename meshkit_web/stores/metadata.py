@@ -336,7 +336,7 @@ class MetadataStore:
             async with self.engine.begin() as conn:
                 await self._usage_row(conn, ident)
                 total = 0
-                for cid, size in blocks:
+                for cid, size in sorted(blocks):  # one order for every writer: no lock-order deadlock
                     if await self._insert_new(conn, block_charges, identity=ident, cid=cid, size=size,
                                               created=int(time.time())):
                         total += size

@@ -2,6 +2,7 @@
 enforced. (Trustless reads are in routes/reads.py.)"""
 
 import asyncio
+import contextlib
 
 from fastapi import APIRouter, Path, Request
 
@@ -86,18 +87,19 @@ def router(gw: Gateway) -> APIRouter:
             await store_group(identity, taken)
             stored.update((binary, len(data)) for binary, data in taken)
         try:
-            async for binary, data in stream.blocks(config.max_batch_blocks):
-                if binary in stored or any(binary == b for b, _ in group):
-                    continue  # the same block twice in one request: stored once
-                check_batch_block(binary, data)
-                if len(data) < MIN_SEGMENT_SIZE + TAG_LEN:
-                    short += 1  # only an envelope's last segment may be short: one per batch
-                    if short > 1:
-                        raise LimitExceededError("a batch holds at most one block shorter than a segment")
-                await check_block(identity, binary, data)
-                group.append((binary, data))
-                if len(group) == STORE_GROUP or sum(len(d) for _, d in group) >= STORE_GROUP_BYTES:
-                    await flush()
+            async with contextlib.aclosing(stream.blocks(config.max_batch_blocks)) as frames:
+                async for binary, data in frames:
+                    if binary in stored or any(binary == b for b, _ in group):
+                        continue  # the same block twice in one request: stored once
+                    check_batch_block(binary, data)
+                    if len(data) < MIN_SEGMENT_SIZE + TAG_LEN:
+                        short += 1  # only an envelope's last segment may be short: one per batch
+                        if short > 1:
+                            raise LimitExceededError("a batch holds at most one block shorter than a segment")
+                    await check_block(identity, binary, data)
+                    group.append((binary, data))
+                    if len(group) == STORE_GROUP or sum(len(d) for _, d in group) >= STORE_GROUP_BYTES:
+                        await flush()
         finally:  # what was checked before an error in the stream is stored all the same
             if group:
                 await flush()
