@@ -209,12 +209,15 @@ async def load_library(client: GatewayClient, record: AccountRecord) -> tuple[Li
 
 
 async def save_library(client: GatewayClient, record: AccountRecord, edit,
-                       start: tuple[Library, int] | None = None) -> tuple[Library, int]:
+                       start: tuple[Library, int] | None = None, load=None) -> tuple[Library, int]:
     """Apply ``edit(library)`` and store the result sealed to the account's current
     recipients; a concurrent save by another device is merged in and the write retried.
     ``start``: the (library, version) the caller has just read, so it is not read again.
+    ``load()``: how to read the library another device saved (a recovering device opens
+    it with the phrase: that device may have sealed it before this one joined).
     Returns the (library, version) as stored, for a caller going on with it."""
-    library, version = start or await load_library(client, record)
+    load = load or (lambda: load_library(client, record))
+    library, version = start or await load()
     for _ in range(MAX_MERGE_TRIES):
         edit(library)
         root = await client.seal_upload([library.to_bytes()], recipients=account_recipients(record))
@@ -223,7 +226,7 @@ async def save_library(client: GatewayClient, record: AccountRecord, edit,
                 "version": version, "data": codec.b64e(cid_str(root).encode())})).json()
             return library, stored["version"]
         except ConflictError:
-            theirs, version = await load_library(client, record)
+            theirs, version = await load()
             library = merge(library, theirs)
     raise ConflictError("the library kept changing on another device: try again")
 
@@ -253,7 +256,7 @@ async def _notice_checks(client: GatewayClient, record: AccountRecord, row: dict
 
 
 async def remember_shares(client: GatewayClient, record: AccountRecord, rows: list[dict],
-                          start: tuple[Library, int] | None = None) -> tuple[Library, int, int]:
+                          start: tuple[Library, int] | None = None, load=None) -> tuple[Library, int, int]:
     """Keep what inbox ``rows`` announce in the library, so every device (and a recovery)
     finds it: ``share:<capsule>`` for a share, ``share:<root>`` for an envelope sealed to
     the account, each -> {root, sharer, received}. ``start`` as for save_library. Returns
@@ -285,7 +288,7 @@ async def remember_shares(client: GatewayClient, record: AccountRecord, rows: li
         for cid, row in fresh.items():
             lib.put(f"share:{cid}", {"root": row["share"]["root"], "sharer": str(row.get("sender", "")),
                                      "received": int(row.get("created") or when)}, when)
-    library, version = await save_library(client, record, add, start=(library, version))
+    library, version = await save_library(client, record, add, start=(library, version), load=load)
     return library, version, len(fresh)
 
 
@@ -458,6 +461,12 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
     """After ``recover_account``: open the library and every envelope in it with the recovery
     key, re-wrapping each to this device, and store the library again sealed to the current
     devices. Returns (the library, how many envelopes this device can now open)."""
+    async def load_with_phrase() -> tuple[Library, int]:
+        root, at = await _library_pointer(client)
+        if root is None:
+            return Library(record.id), 0
+        return await _read_library(await open_with_recovery(client, root, record, keys), record), at
+
     library_root, version = await _library_pointer(client)
     if library_root is None:
         return Library(record.id), 0
@@ -466,7 +475,8 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
     # recovery key's own mailbox has a notice of each)
     announced = await client.inbox(include_acked=True, alias=recovery_recipient_id(record.id))
     try:
-        library, version, _ = await remember_shares(client, record, announced, start=(library, version))
+        library, version, _ = await remember_shares(client, record, announced, start=(library, version),
+                                                    load=load_with_phrase)
     except LimitExceededError:  # a library full (of others' notices?) still recovers what it holds
         log.warning("recovery: the library is full; notices not added")
     restored = 0
@@ -476,5 +486,7 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
             restored += 1
         except MeshKitError:
             continue  # e.g. a share that was revoked meanwhile: it stays closed
-    await save_library(client, record, lambda lib: None, start=(library, version))
+    # a device that has not heard of this one yet may save the library meanwhile (sealed
+    # without this device): merged in by opening it with the phrase, as above
+    await save_library(client, record, lambda lib: None, start=(library, version), load=load_with_phrase)
     return library, restored
