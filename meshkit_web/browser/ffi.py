@@ -29,6 +29,14 @@ _listeners: list = []  # CPython: who hears broadcast()
 _locks: dict[str, asyncio.Lock] = {}  # CPython: the Web Locks stand-in
 
 
+def js_bytes(data) -> "js.Uint8Array":
+    """A JS copy of Python bytes (the copy keeps the bytes valid across awaits)."""
+    array = js.Uint8Array.new(len(data))
+    if len(data):
+        array.assign(data)
+    return array
+
+
 def js_object(value):
     """A Python dict as a plain JS object (nested dicts too)."""
     return to_js(value, dict_converter=js.Object.fromEntries)

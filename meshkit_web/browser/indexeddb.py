@@ -14,7 +14,7 @@ import logging
 from ..core.backend import CryptoBackend
 from ..core.errors import MeshKitError
 from ..core.identity import Identity, PublicIdentity, record_from_bytes
-from .ffi import JsException, create_proxy, js, to_js
+from .ffi import JsException, create_proxy, js, js_bytes, to_js
 from .memory import DB_NAME, DB_VERSION, STORES, MemoryStore
 from .webcrypto import CryptoKeyHandle
 
@@ -22,12 +22,6 @@ log = logging.getLogger("meshkit.browser")
 
 def _obj(value):
     return to_js(value, dict_converter=js.Object.fromEntries)
-
-
-def _u8(data: bytes):
-    array = js.Uint8Array.new(len(data))
-    array.assign(data)
-    return array
 
 
 async def _request(request):
@@ -93,7 +87,7 @@ class IndexedDBStore:
         return self.db.transaction(name, mode).objectStore(name)
 
     async def put(self, store: str, value: dict) -> None:
-        value = {k: _u8(v) if isinstance(v, (bytes, bytearray)) else v for k, v in value.items()}
+        value = {k: js_bytes(v) if isinstance(v, (bytes, bytearray)) else v for k, v in value.items()}
         await _request(self._store(store, "readwrite").put(_obj(value)))
 
     async def get(self, store: str, key: str):

@@ -15,7 +15,7 @@ from ..core import codec
 from ..core.backend import CryptoBackend, SecretHandle
 from ..core.errors import KeyUnwrapError, UnsupportedError
 from .blob_source import JsBytes
-from .ffi import JsException, js, to_js
+from .ffi import JsException, js, js_bytes as _u8, to_js
 
 _subtle = js.crypto.subtle
 # PKCS#8 wrapping of a raw X25519 private scalar (RFC 8410): WebCrypto imports private
@@ -27,14 +27,6 @@ _GETRANDOM_MAX = 65536  # crypto.getRandomValues fills at most 64 KiB per call
 
 def _obj(**fields):
     return to_js(fields, dict_converter=js.Object.fromEntries)
-
-
-def _u8(data) -> "js.Uint8Array":
-    """A JS copy of Python bytes (the copy keeps the bytes valid across awaits)."""
-    array = js.Uint8Array.new(len(data))
-    if len(data):
-        array.assign(data)
-    return array
 
 
 def _usages(*names):
@@ -71,12 +63,12 @@ class WebCryptoBackend(CryptoBackend):
             if held is data:
                 return array
         array = _u8(data)
-        if isinstance(data, bytes) and len(data) >= 65536:
-            self._recent.append((data, array))
+        self.remember_js(data, array)
         return array
 
     def remember_js(self, data: bytes, array) -> None:
-        """``array`` holds the same bytes as ``data`` (a block just fetched): reuse it."""
+        """``array`` holds the same bytes as ``data`` (a block just sealed or fetched): reuse
+        it for the next use of ``data`` (only blocks: small values are cheap to copy)."""
         if isinstance(data, bytes) and len(data) >= 65536:
             self._recent.append((data, array))
 
@@ -193,8 +185,7 @@ class WebCryptoBackend(CryptoBackend):
         params = _obj(name="AES-GCM", iv=_u8(nonce), additionalData=_u8(aad), tagLength=128)
         sealed = js.Uint8Array.new(await _subtle.encrypt(params, key.key, _u8(plaintext)))
         data = sealed.to_bytes()
-        if len(data) >= 65536:
-            self._recent.append((data, sealed))  # Core hashes this block next
+        self.remember_js(data, sealed)  # Core hashes this block next
         return data
 
     async def seal_segment(self, key: SecretHandle, nonce: bytes, plaintext) -> tuple[bytes, bytes]:
@@ -206,8 +197,7 @@ class WebCryptoBackend(CryptoBackend):
         digest = await _subtle.digest("SHA-256", sealed)
         view = js.Uint8Array.new(sealed)
         data = view.to_bytes()
-        if len(data) >= 65536:
-            self._recent.append((data, view))  # the upload sends this block next
+        self.remember_js(data, view)  # the upload sends this block next
         return data, digest.to_bytes()
 
     async def aead_open(self, key: SecretHandle, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
