@@ -382,14 +382,17 @@ def test_a_tampered_block_errors_the_stream_and_the_page_gets_no_bad_segment(app
       } catch (e) {
         const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
         let at = 0; for (const c of chunks) { all.set(c, at); at += c.length; }
-        return {errored: String(e), received: all.length, bytes: Array.from(all.subarray(0, 16)),
-                lastBytes: Array.from(all.subarray(Math.max(0, all.length - 16)))};
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+        return {errored: String(e), received: all.length, sha256: Array.from(digest)};
       }
       return {errored: null, received: chunks.reduce((n, c) => n + c.length, 0)};""", root)
     assert got["errored"], f"the stream ended normally after {got['received']} bytes"
-    assert got["received"] == 2 * MiB, "exactly the two authenticated segments before the bad one"
+    # The page may lose chunks still queued when the stream errors (WHATWG Streams discard the
+    # queue on error), so it gets at most the two authenticated segments, and only their bytes.
+    assert got["received"] <= 2 * MiB, "bytes of the tampered segment reached the page"
     plain = source.read_bytes()
-    assert bytes(got["bytes"]) == plain[:16] and bytes(got["lastBytes"]) == plain[2 * MiB - 16:2 * MiB]
+    assert bytes(got["sha256"]) == hashlib.sha256(plain[:got["received"]]).digest(), \
+        "what reached the page is not a prefix of the plaintext"
     # a refusal before any byte is a typed error, not a stream
     wrong = call(page, "return await meshkit.openStream(arg, {as: 'nobody'});", root)
     assert wrong["error"] == "unknown_identity"
