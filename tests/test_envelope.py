@@ -35,7 +35,8 @@ def test_default_segment_size_and_arbitrary_chunking(backend, people):
     async def go():
         blocks = [b async for b in seal(backend, chunks, sender=people["alice"],
                                         recipients=[people["bob"].public], now=NOW)]
-        assert [len(b.data) for b in blocks[:-1]] == [DEFAULT_SEGMENT_SIZE + 16] * 3 + [12345 + 16]
+        # FORMAT.md 3.3: a full sealed segment of the default size is exactly a 1 MiB block
+        assert [len(b.data) for b in blocks[:-1]] == [1 << 20] * 3 + [12345 + 16]
         store = {b.cid: b.data for b in blocks}
         assert await open_all(backend, blocks[-1].cid, store, people["bob"]) == data
     run(go())

@@ -30,7 +30,8 @@ from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
 
 KIND = "envelope"
 SUITE_V1 = 1  # HPKE(X25519, HKDF-SHA256, AES-256-GCM) + HKDF-SHA256 + segmented AES-256-GCM + Ed25519
-DEFAULT_SEGMENT_SIZE = 1 << 20
+# A sealed default segment is exactly 1 MiB: the largest block every IPFS stack takes (FORMAT.md 3.1)
+DEFAULT_SEGMENT_SIZE = (1 << 20) - TAG_LEN
 MIN_SEGMENT_SIZE = 64
 MAX_SEGMENT_SIZE = (2 << 20) - TAG_LEN  # a sealed segment fits a 2 MiB block (Kubo's default limit)
 MAX_HEADER_SIZE = 1 << 20
