@@ -449,7 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", default=os.environ.get("MESHKIT_SITE"),
                    help="the PWA built by build.py, served on the same origin (default ./site when built)")
     p.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N",
-                   help="gateway processes sharing the port (default 1); rate limits are counted per process")
+                   help="gateway processes sharing the port (default 1); rate limits are counted per process "
+                        "unless $MESHKIT_REDIS_URL names a Redis they share")
+    p.add_argument("--trusted-proxy", action="append", default=[], metavar="IP",
+                   help="a load balancer's address whose X-Forwarded-For is believed (repeatable; default none)")
     p.set_defaults(func=None, sync_func=cmd_serve)
     return parser
 
@@ -462,7 +465,7 @@ def cmd_serve(args) -> None:
     run(site_dir=site, data_dir=args.data, host=args.host, port=args.port, provider=args.provider, kubo_api=args.kubo_api,
         metadata_url=args.metadata, policy_url=args.policy_url, cors_origins=args.cors_origin,
         public_urls=args.public_url,
-        audience=args.audience, workers=args.workers)
+        audience=args.audience, workers=args.workers, trusted_proxies=args.trusted_proxy)
 
 
 def main(argv: list[str] | None = None) -> int:

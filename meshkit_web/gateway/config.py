@@ -46,6 +46,7 @@ class GatewayConfig:
     # secrets: filled from the environment / data dir by load_secrets(), never printed
     token_key: bytes = field(default=b"", repr=False)
     kubo_auth: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password: from the environment only
 
     @property
     def metadata(self) -> str:
@@ -54,7 +55,7 @@ class GatewayConfig:
     def load_secrets(self) -> None:
         """MESHKIT_TOKEN_KEY (shared by every gateway behind one load balancer) or a key file
         created once under the data directory (0600); MESHKIT_KUBO_AUTH for the Kubo API's
-        Authorization header value."""
+        Authorization header value; MESHKIT_REDIS_URL for the state replicas share."""
         os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         env_key = os.environ.get("MESHKIT_TOKEN_KEY")
         if env_key:
@@ -72,3 +73,5 @@ class GatewayConfig:
         if len(self.token_key) < 32:
             raise ValueError("the token key must be at least 32 bytes")
         self.kubo_auth = os.environ.get("MESHKIT_KUBO_AUTH") or None
+        # replicas behind one load balancer share rate limits and one-time challenges here
+        self.redis_url = os.environ.get("MESHKIT_REDIS_URL") or self.redis_url

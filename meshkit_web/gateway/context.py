@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from fastapi import Depends, Request
 from limits import parse as parse_rate
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from ..core.account import recovery_recipient_id
 from ..core.auth import canonical_url
@@ -21,6 +20,7 @@ from ..core.errors import AuthError, MissingBlockError, RateLimitedError
 from ..crypto.nacl_backend import NaclBackend
 from ..providers.base import BlockProvider
 from ..stores.metadata import MetadataStore
+from ..stores.shared_state import RedisChallenges, StorageError, StoreChallenges, limit_storage, unavailable
 from .config import GatewayConfig
 from .tokens import TokenIssuer
 
@@ -38,7 +38,9 @@ class Gateway:
     def __post_init__(self):
         c = self.config
         self.issuer = TokenIssuer(c.token_key, c.audience, c.token_ttl, c.challenge_ttl)
-        self.limiter = MovingWindowRateLimiter(storage_from_string("async+" + c.rate_limit_storage))
+        # with Redis, every replica counts in the same windows and sees the same used challenges
+        self.limiter = MovingWindowRateLimiter(limit_storage(c.redis_url, c.rate_limit_storage))
+        self.challenges = RedisChallenges(c.redis_url) if c.redis_url else StoreChallenges(self.store)
         self.rate = parse_rate(c.rate_limit)
         self.anonymous_rates = {name: parse_rate(value) for name, value in c.anonymous_limits.items()}
         self.public_urls = {canonical_url(url) for url in c.public_urls}
@@ -69,7 +71,7 @@ class Gateway:
                 raise AuthError("a capability token is required (Authorization: Bearer ...)")
             identity = self.issuer.verify(header[7:].strip(), scope)
             await self.require_current_device(identity)
-            if not await self.limiter.hit(self.rate, identity):
+            if not await self._hit(self.rate, identity):
                 raise RateLimitedError(f"rate limit {self.config.rate_limit} exceeded for {identity}",
                                        await self._retry_after(self.rate, identity))
             return identity
@@ -104,13 +106,23 @@ class Gateway:
         what anyone may do without a token is limited per address (new identities are not free)."""
         client = request.client.host if request.client else "unknown"
         rate = self.anonymous_rates[kind]
-        if not await self.limiter.hit(rate, "anon", kind, client):
+        if not await self._hit(rate, "anon", kind, client):
             raise RateLimitedError(f"too many {what} from this address; try again later",
                                    await self._retry_after(rate, "anon", kind, client))
 
+    async def _hit(self, rate, *key: str) -> bool:
+        """One more request in the window; a limiter store that fails refuses (fails closed)."""
+        try:
+            return await self.limiter.hit(rate, *key)
+        except StorageError as exc:
+            raise unavailable(exc.storage_error) from None
+
     async def _retry_after(self, rate, *key: str) -> int:
         """Whole seconds until the moving window lets one more request through."""
-        stats = await self.limiter.get_window_stats(rate, *key)
+        try:
+            stats = await self.limiter.get_window_stats(rate, *key)
+        except StorageError as exc:
+            raise unavailable(exc.storage_error) from None
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     def anonymous_limit(self, kind: str):

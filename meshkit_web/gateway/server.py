@@ -83,10 +83,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().resume_writing()
 
 
-def uvicorn_options() -> dict:
-    """What every MeshKit server runs with (the CLI's and the tests' servers alike)."""
+def uvicorn_options(trusted_proxies: list[str] | tuple = ()) -> dict:
+    """What every MeshKit server runs with (the CLI's and the tests' servers alike).
+    X-Forwarded-For is believed only from ``trusted_proxies`` (the load balancer's
+    addresses): uvicorn's default trusts 127.0.0.1, which would let any local client claim
+    another address and dodge the per-address limits."""
     return {"http": GuardedHttpProtocol, "timeout_keep_alive": IDLE_TIMEOUT, "server_header": False,
-            "h11_max_incomplete_event_size": 16 << 10, "limit_concurrency": MAX_CONNECTIONS}
+            "h11_max_incomplete_event_size": 16 << 10, "limit_concurrency": MAX_CONNECTIONS,
+            "proxy_headers": bool(trusted_proxies), "forwarded_allow_ips": ",".join(trusted_proxies) or "",
+            }
 
 
 def make_provider(config: GatewayConfig):
@@ -123,7 +128,7 @@ def worker_app():
     return build(**json.loads(os.environ[WORKER_OPTIONS_ENV]))
 
 
-def run(*, host: str, port: int, workers: int = 1, **options) -> None:
+def run(*, host: str, port: int, workers: int = 1, trusted_proxies: list[str] = (), **options) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not options.get("public_urls") and host not in ("0.0.0.0", "::"):
         options["public_urls"] = default_public_urls(host, port)
@@ -133,8 +138,8 @@ def run(*, host: str, port: int, workers: int = 1, **options) -> None:
     # uvicorn's access log shows method, path and status: tokens only travel in headers,
     # never in URLs, so nothing secret reaches it.
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options())
+        uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(trusted_proxies))
         return
     os.environ[WORKER_OPTIONS_ENV] = json.dumps(options)
     uvicorn.run("meshkit_web.gateway.server:worker_app", factory=True, workers=workers, host=host, port=port,
-                log_level="info", **uvicorn_options())
+                log_level="info", **uvicorn_options(trusted_proxies))

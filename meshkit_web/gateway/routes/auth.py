@@ -65,7 +65,7 @@ def router(gw: Gateway) -> APIRouter:
             raise AuthError("challenge signature does not verify for this gateway's URL (it answers logins "
                             "for " + ", ".join(sorted(gw.own_urls(request))[:4]) + ")")
         await gw.require_current_device(public.id)
-        if not await gw.store.use_challenge(claims["jti"], claims["exp"]):
+        if not await gw.challenges.use(claims["jti"], claims["exp"]):
             raise AuthError("challenge was already answered")
         token, expires = gw.issuer.issue(public.id, body.scopes)
         await gw.audit(public.id, "auth.token", " ".join(sorted(body.scopes)))
