@@ -6,11 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-# System packages the tests use: PostgreSQL (the metadata suite also runs on it) and
-# Debian's Chromium (the browser tests; Playwright cannot download its own here).
+# System packages the tests use: PostgreSQL (the metadata suite also runs on it),
+# Debian's Chromium (the browser tests; Playwright cannot download its own here), nginx, Redis.
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# The scale-out test: nginx balancing gateway replicas that share Redis (rate limits, challenges)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
+[ -x /usr/bin/redis-server ] || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -44,6 +44,15 @@ BATCH_BLOCKS = 64       # (well inside the gateway's max_batch_blocks)
 PACE_MAX_WAIT = 30     # seconds: the longest Retry-After waited out here
 PACE_BUDGET = 60       # seconds: all the waiting one request may do (then rate_limited, with retry_after)
 PACE_MAX_TRIES = 8     # sends of one request, at most
+# Failover: a gateway replica that dies mid-request (or a load balancer with none ready)
+# answers 502/503/504 or drops the connection; a request that is safe to repeat is sent again
+# after a short pause, which a load balancer routes to a live replica.
+FAILOVER_PAUSES = (0.2, 0.5, 1.2)  # seconds before the 2nd, 3rd and 4th send
+FAILOVER_STATUSES = (502, 503, 504)
+# POSTs whose repetition changes nothing: content-addressed records (the same bytes make the
+# same CID), pins, a fresh login challenge. Not /v1/auth/token (one-time) nor mailbox sends.
+REPEATABLE_POSTS = ("/v1/blocks", "/v1/capsules", "/v1/proofs", "/v1/directory", "/v1/pins/", "/v1/accounts",
+                    "/v1/auth/challenge")
 
 
 @dataclass
@@ -142,12 +151,20 @@ class GatewayClient:
         if accept:
             headers["Accept"] = accept
         waited = 0.0
+        failovers = iter(FAILOVER_PAUSES if repeatable(method, path) else ())
         for attempt in range(PACE_MAX_TRIES):
             if auth:
                 headers["Authorization"] = "Bearer " + await self.token()
-            reply = await self._send(method, path, headers=headers, body=body, limit=limit)
+            try:
+                reply = await self._send(method, path, headers=headers, body=body, limit=limit)
+            except UnavailableError:
+                if await _paused(failovers):
+                    continue
+                raise
             if reply.status in ok:
                 return reply
+            if reply.status in FAILOVER_STATUSES and await _paused(failovers):
+                continue
             wait = _retry_after(reply)
             if (reply.status != 429 or wait is None or wait > PACE_MAX_WAIT or waited + wait > PACE_BUDGET
                     or attempt == PACE_MAX_TRIES - 1):
@@ -180,16 +197,29 @@ class GatewayClient:
                 return self._token
             if self.identity is None:
                 raise NotARecipientError("this client has no identity to authenticate as")
-            challenge = (await self.request("POST", "/v1/auth/challenge", json_body={"id": self.identity.id},
-                                            auth=False)).json()
-            # signed over the URL this client chose, not anything the gateway said (no relaying)
-            message = challenge_message(self.base_url, challenge["challenge"])
-            signature = await self.backend.ed25519_sign(self.identity.sig_private, message)
-            granted = (await self.request("POST", "/v1/auth/token", auth=False, json_body={
-                "challenge": challenge["challenge"], "signature": codec.b64e(signature),
-                "scopes": list(self.scopes)})).json()
+            failovers = iter(FAILOVER_PAUSES)
+            while True:
+                try:
+                    granted = await self._login()
+                    break
+                except UnavailableError:
+                    # the answer may have been used by a replica that died before replying:
+                    # a challenge is one-time, so start again from a new one
+                    if not await _paused(failovers):
+                        raise
             self._token, self._token_expires = granted["token"], int(granted["expires"])
             return self._token
+
+    async def _login(self) -> dict:
+        """One challenge-response: a new challenge, signed, answered once."""
+        challenge = (await self.request("POST", "/v1/auth/challenge", json_body={"id": self.identity.id},
+                                        auth=False)).json()
+        # signed over the URL this client chose, not anything the gateway said (no relaying)
+        message = challenge_message(self.base_url, challenge["challenge"])
+        signature = await self.backend.ed25519_sign(self.identity.sig_private, message)
+        return (await self.request("POST", "/v1/auth/token", auth=False, json_body={
+            "challenge": challenge["challenge"], "signature": codec.b64e(signature),
+            "scopes": list(self.scopes)})).json()
 
     # --- directory -----------------------------------------------------------------------
     async def publish(self, public: PublicIdentity | None = None) -> dict:
@@ -491,6 +521,22 @@ class GatewayClient:
 
 NOTICE_LIMIT = 4096
 MAX_ACCOUNT_PAGES = 64  # 64 x 256 versions of one account, read at most
+
+
+def repeatable(method: str, path: str) -> bool:
+    """May this request be sent again when its reply was lost? (idempotent, or content-addressed)"""
+    if method in ("GET", "HEAD", "PUT", "DELETE"):
+        return True
+    return method == "POST" and path.startswith(REPEATABLE_POSTS) and not path.startswith("/v1/mailbox")
+
+
+async def _paused(pauses) -> bool:
+    """Wait the next failover pause, with jitter; False when there is none left."""
+    pause = next(pauses, None)
+    if pause is None:
+        return False
+    await asyncio.sleep(pause * random.uniform(0.75, 1.25))
+    return True
 
 
 def _retry_after(reply: Response) -> int | None:

@@ -18,7 +18,7 @@ from ..core.cid import cid_str
 from ..core.envelope import read_header
 from ..core.errors import AuthError, MissingBlockError, RateLimitedError
 from ..crypto.nacl_backend import NaclBackend
-from ..providers.base import BlockProvider
+from ..providers.base import INLINE_DECODE, BlockProvider
 from ..stores.metadata import MetadataStore
 from ..stores.shared_state import RedisChallenges, StorageError, StoreChallenges, limit_storage, unavailable
 from .config import GatewayConfig
@@ -149,7 +149,10 @@ async def envelope_header(gw: Gateway, root: bytes):
         if cid != root:
             raise MissingBlockError("a header is read from its own block only")
         return data
-    header = await gw.provider.decode_off_loop(lambda: asyncio.run(read_header(gw.backend, root, only)))
+    if len(data) <= INLINE_DECODE:  # a header of a few segments: a millisecond, on the loop
+        header = await read_header(gw.backend, root, only)
+    else:
+        header = await gw.provider.decode_off_loop(lambda: asyncio.run(read_header(gw.backend, root, only)))
     cache[root] = header
     while len(cache) > _HEADERS_KEPT:
         cache.popitem(last=False)

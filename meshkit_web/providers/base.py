@@ -17,6 +17,7 @@ from ..core.errors import LimitExceededError, MeshKitError, MissingBlockError, U
 
 LINKS_CACHE_SIZE = 1_000_000  # links remembered per provider (~40 MiB at most)
 DECODE_QUEUE = 8              # callers that may wait for the decode slot
+INLINE_DECODE = 16 << 10      # bytes of DAG-CBOR decoded on the event loop itself (~1 ms): no queue
 
 
 @dataclass
@@ -89,7 +90,9 @@ class BlockProvider(ABC):
         if self._decode_slot is None:
             self._decode_slot = asyncio.Semaphore(1)
         if self._decode_waiting >= DECODE_QUEUE:
-            raise UnavailableError("the gateway is busy decoding; try again shortly")
+            busy = UnavailableError("the gateway is busy decoding; try again shortly")
+            busy.retry_after = 1  # shed, briefly: clients pace on Retry-After
+            raise busy
         self._decode_waiting += 1
         try:
             async with self._decode_slot:
@@ -104,7 +107,8 @@ class BlockProvider(ABC):
         found = cache.get(cid)
         if found is None:
             try:
-                found = tuple(await self.decode_off_loop(dag.links, cid, data))
+                found = tuple(dag.links(cid, data) if len(data) <= INLINE_DECODE
+                              else await self.decode_off_loop(dag.links, cid, data))
             except MeshKitError as exc:
                 found = exc  # remembered: a bad block costs one decode, not one per read
             cache[cid] = found
