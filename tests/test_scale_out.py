@@ -246,3 +246,23 @@ def test_a_login_challenge_is_answered_once_across_replicas(cluster, backend):
     assert "already answered" in replay.json()["message"]
     assert httpx.get(replicas[0].url + "/v1/pins", headers={
         "Authorization": "Bearer " + granted.json()["token"]}).status_code == 200  # a token works at any replica
+
+
+def test_without_its_redis_a_gateway_refuses_rather_than_lets_through(tmp_path, backend):
+    """Shared state unreachable: limited requests and logins fail closed (502), and the
+    error never carries the Redis URL's password."""
+    from meshkit_web.gateway.app import create_app
+    from meshkit_web.gateway.config import GatewayConfig
+    from meshkit_web.providers.embedded import EmbeddedProvider
+    from servers import ServerThread, free_port
+
+    password = "redis-pw-" + os.urandom(6).hex()
+    config = GatewayConfig(data_dir=str(tmp_path / "gw"), redis_url=f"redis://:{password}@127.0.0.1:{free_port()}/0")
+    config.load_secrets()
+    who = run(create_identity(backend, "nored", int(time.time())))
+    with ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "gw" / "blocks")))) as server:
+        replies = [httpx.post(server.url + "/v1/directory", json=who.public.to_json(), timeout=30),
+                   httpx.post(server.url + "/v1/auth/challenge", json={"id": who.id}, timeout=30)]
+    for reply in replies:
+        assert reply.status_code == 502 and reply.json()["error"] == "unavailable", reply.text
+        assert password not in reply.text and "redis://" not in reply.text
