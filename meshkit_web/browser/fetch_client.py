@@ -32,6 +32,9 @@ class FetchGatewayClient(GatewayClient):
         reply.headers.forEach(lambda value, key, *_: reply_headers.__setitem__(key, value))
         return Response(int(reply.status), reply_headers, data)
 
+    def offline(self) -> bool:
+        return not js.navigator.onLine
+
     async def close(self) -> None:
         pass
 

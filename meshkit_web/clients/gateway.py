@@ -122,6 +122,10 @@ class GatewayClient:
             raise UnavailableError(f"gateway {self.safe_url} unreachable ({type(exc).__name__})") from None
         return Response(reply.status_code, dict(reply.headers), bytes(data))
 
+    def offline(self) -> bool:
+        """True when the runtime knows it has no network (then a failed send is not tried again)."""
+        return False
+
     @property
     def safe_url(self) -> str:
         """The base URL as messages and logs may show it (no userinfo, no query values)."""
@@ -158,7 +162,7 @@ class GatewayClient:
             try:
                 reply = await self._send(method, path, headers=headers, body=body, limit=limit)
             except UnavailableError:
-                if await _paused(failovers):
+                if not self.offline() and await _paused(failovers):
                     continue
                 raise
             if reply.status in ok:
@@ -205,7 +209,7 @@ class GatewayClient:
                 except UnavailableError:
                     # the answer may have been used by a replica that died before replying:
                     # a challenge is one-time, so start again from a new one
-                    if not await _paused(failovers):
+                    if self.offline() or not await _paused(failovers):
                         raise
             self._token, self._token_expires = granted["token"], int(granted["expires"])
             return self._token
