@@ -39,6 +39,9 @@ if [ -f tests/ipfs/package-lock.json ]; then  # js-ipfs: a real Kubo-RPC server 
   # --omit=peer: its peer dependencies pull browser and React Native stacks it never loads here
   npm ci --prefix tests/ipfs --omit=peer --no-audit --no-fund --loglevel=error
 fi
+if [ -f tests/helia/package-lock.json ]; then  # Helia + @helia/verified-fetch: the IPFS project's own clients
+  npm ci --prefix tests/helia --omit=peer --no-audit --no-fund --loglevel=error
+fi
 if [ -f bench/js/package-lock.json ]; then  # the browser benchmark's peers (age, OpenPGP.js, esbuild)
   npm ci --prefix bench/js --no-audit --no-fund --loglevel=error
 fi
