@@ -225,12 +225,17 @@ async def run_gateway(blocks, concurrency: int, workdir: str) -> dict:
 
 
 async def run_gateway_batched(blocks, concurrency: int, workdir: str) -> dict:
-    """Puts as GatewayClient.put_blocks sends them: a CAR of BATCH_BLOCKS blocks per POST
-    /v1/blocks, UPLOAD_CONCURRENCY requests in flight; gets as an open does (GET each block)."""
+    """As GatewayClient moves an envelope: puts are CARs of BATCH_BLOCKS blocks per POST
+    /v1/blocks, UPLOAD_CONCURRENCY requests in flight; the get is one streamed CAR of the DAG
+    (a DAG-CBOR block linking every block, as an envelope header does), read as it arrives
+    with core.car.CarStream, every block checked."""
     from meshkit_web.clients.gateway import BATCH_BYTES, UPLOAD_CONCURRENCY
-    from meshkit_web.core import car
+    from meshkit_web.core import car, codec
+    from meshkit_web.core.cid import DAG_CBOR, to_link
     per = max(1, BATCH_BYTES // MIB)
     groups = [(blocks[i][0], blocks[i:i + per]) for i in range(0, len(blocks), per)]
+    links = codec.encode({"links": [to_link(cid) for cid, _ in blocks]})
+    root = cid_bytes(DAG_CBOR, links)
     server = GatewayProcess(workdir)
     try:
         token = await gateway_token(server.url)
@@ -242,15 +247,35 @@ async def run_gateway_batched(blocks, concurrency: int, workdir: str) -> dict:
                 if reply.status_code != 201 or len(reply.json()["blocks"]) != len(group):
                     raise DataError(f"gateway: batch put answered {reply.status_code} {reply.text[:200]}")
 
-            async def read(cid, data):
-                reply = await http.get(f"/ipfs/{cid_str(cid)}?format=raw", headers={"Accept": "application/vnd.ipld.raw"})
-                if reply.status_code != 200:
-                    raise DataError(f"gateway: get of {cid_str(cid)} answered {reply.status_code}")
-                check("gateway batched", cid, data, reply.content)
+            latencies = []
+
+            async def read_car(_root, _none):
+                expected = dict(blocks)
+                seen = 0
+                async with http.stream("GET", f"/ipfs/{cid_str(root)}?format=car&dag-scope=all",
+                                       headers={"Accept": car.CAR_MEDIA}) as reply:
+                    if reply.status_code != 200:
+                        raise DataError(f"gateway: CAR read answered {reply.status_code}")
+                    stream = car.CarStream(reply.aiter_raw())
+                    await stream.header()
+                    last = time.perf_counter()
+                    async for cid, data in stream.blocks():
+                        now = time.perf_counter()
+                        latencies.append(now - last)
+                        last = now
+                        if cid != root:
+                            check("gateway CAR read", cid, expected[cid], data)
+                            seen += 1
+                if seen != len(blocks):
+                    raise DataError(f"gateway: the CAR brought {seen} of {len(blocks)} blocks")
             await put(None, make_blocks(WARMUP_BLOCKS))
             put_s, put_lat = await timed_phase(groups, UPLOAD_CONCURRENCY, put)
-            get_s, get_lat = await timed_phase(blocks, concurrency, read)
-            return {"put_s": put_s, "get_s": get_s, "put_lat": put_lat, "get_lat": get_lat,
+            reply = await http.put(f"/v1/blocks/{cid_str(root)}", content=links,
+                                   headers={"Content-Type": "application/octet-stream"})
+            if reply.status_code != 201:
+                raise DataError(f"gateway: put of the DAG's root answered {reply.status_code}")
+            get_s, _ = await timed_phase([(root, None)], 1, read_car)
+            return {"put_s": put_s, "get_s": get_s, "put_lat": put_lat, "get_lat": latencies,
                     "bytes": sum(len(d) for _, d in blocks)}
     finally:
         server.stop()
@@ -305,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
 
     kubo_api = os.environ.get("MESHKIT_BENCH_KUBO_API")
     paths = {"embedded": "embedded (in-process)", "gateway": "gateway, 1 block/request",
-             "batched": "gateway, CAR batches"}
+             "batched": "gateway, CAR batches/stream"}
     if kubo_api:
         paths["kubo"] = "kubo (RPC, direct)"
     workdir = tempfile.mkdtemp(prefix="meshkit-gateway-bench-", dir=args.tmpdir)

@@ -45,7 +45,7 @@ def table(rows: dict) -> list[tuple]:
         out.append(row)
     g = rows.get("gateway.blocks", {})
     for op in ("put", "get"):
-        out.append(ratio_row(f"gateway HTTP {op} ({'CAR batches' if op == 'put' else '1 block/request'}) (MiB/s)", g.get(f"batched_{op}_mib_s"),
+        out.append(ratio_row(f"gateway HTTP {op} ({'CAR batches' if op == 'put' else 'one streamed CAR'}) (MiB/s)", g.get(f"batched_{op}_mib_s"),
                              g.get(f"embedded_{op}_mib_s"), "embedded store in-process", 0.5))
     cold = rows.get("browser.cold_start", {})
     out.append(ratio_row("cold start to ready (ms)", cold.get("ready_ms"), cold.get("bare_ms"), "bare Pyodide boot",

@@ -120,26 +120,37 @@ def test_browser_and_cli_open_each_others_envelopes(page: Page, cli, app_server,
     assert opened["digest"] == list(hashlib.sha256(plain.read_bytes()).digest())
 
 
-def test_gateway_returning_wrong_bytes_is_caught_before_decryption(page: Page):
+@pytest.mark.parametrize("path", ["streamed-car", "block-by-block"])
+def test_gateway_returning_wrong_bytes_is_caught_before_decryption(page: Page, path):
+    """A whole open reads one streamed CAR; a CAR refused makes it go on block by block.
+    One flipped byte of a segment, on either path, is a cid_mismatch before decryption."""
     ready(page)
     sealed = call(page, RANDOM_BYTES_JS + """
       await meshkit.identity.create('victim');
       return await meshkit.seal(data, {from: 'victim', name: 'x'});""", {"size": 3 * (1 << 20)})
-    tampered = []
+    tampered, cars = [], []
 
     def flip_one_byte(route):
-        if "format=raw" not in route.request.url or sealed["root"] in route.request.url or tampered:
+        url = route.request.url
+        if "format=car" in url:
+            cars.append(url)
+            if path == "block-by-block":
+                return route.fulfill(status=404, body="")
+        elif "format=raw" not in url or sealed["root"] in url or path == "streamed-car":
+            return route.continue_()
+        if tampered:
             return route.continue_()
         reply = route.fetch()
         body = bytearray(reply.body())
         body[len(body) // 2] ^= 0x01
-        tampered.append(route.request.url)
+        tampered.append(url)
         route.fulfill(response=reply, body=bytes(body))
     page.route("**/ipfs/**", flip_one_byte)
     result = call(page, """
       let furthest = 0;
       const out = await meshkit.open(arg, {as: 'victim', onProgress: (done) => { furthest = done; }});
       return {opened: true, furthest};""", sealed["root"])
+    assert len(cars) == 1, cars
     assert tampered, "the route saw a segment request"
     assert result["error"] == "cid_mismatch", result
     assert "opened" not in result

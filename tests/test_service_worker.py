@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Page
 
 from meshkit_web.clients.gateway import UPLOAD_CONCURRENCY
+from meshkit_web.core import car
 
 from browser_memory import PeakMemory
 from servers import ServerThread, free_port
@@ -34,7 +35,7 @@ BOOT_WORKER_JS = """() => new Promise((resolve) => {
 
 class Faults:
     """ASGI wrapper: counts blocks put (PUT, POST batches), pin and proof requests, can slow block puts and flip one byte of
-    the n-th raw block served."""
+    the n-th raw block served, alone (?format=raw) or in a streamed CAR (a whole open's read)."""
 
     def __init__(self, app):
         self.app = app
@@ -73,6 +74,8 @@ class Faults:
             self.pinned[root] = self.pinned.get(root, 0) + 1
         elif method == "POST" and path == "/v1/proofs":
             self.proofs += 1
+        elif (method == "GET" and b"format=car" in scope["query_string"] and self.tamper_raw_block is not None):
+            return await self.app(scope, receive, self._car_tamperer(send))
         elif method == "GET" and path.startswith("/ipfs/bafk") and self.tamper_raw_block is not None:
             index, self.raw_served = self.raw_served, self.raw_served + 1
             if index == self.tamper_raw_block:
@@ -84,6 +87,32 @@ class Faults:
                     await send(message)
                 return await self.app(scope, receive, flip)
         return await self.app(scope, receive, send)
+
+
+    def _car_tamperer(self, send):
+        """Flips one byte of the CAR's raw block that is the n-th raw block served (the body
+        is held whole: the CARs of these tests are a few MiB)."""
+        held = []
+
+        async def hold(message):
+            if message["type"] != "http.response.body":
+                return await send(message)
+            held.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = bytearray(b"".join(held))
+            header_len, pos = car.decode_varint(body)
+            pos += header_len
+            while pos < len(body):
+                frame_len, start = car.decode_varint(body, pos)
+                cid_len = car.split_frame_cid(bytes(body[start:start + 40]))
+                if body[start + 1] == 0x55:  # a raw block (a segment)
+                    index, self.raw_served = self.raw_served, self.raw_served + 1
+                    if index == self.tamper_raw_block:
+                        body[start + cid_len + (frame_len - cid_len) // 2] ^= 1
+                pos = start + frame_len
+            await send({"type": "http.response.body", "body": bytes(body), "more_body": False})
+        return hold
 
 
 class Gateway:

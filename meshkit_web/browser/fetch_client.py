@@ -1,9 +1,9 @@
 """The gateway client over the browser's ``fetch`` (page and service worker): same protocol
 code as the CPython client, only the transport differs."""
 
-from ..clients.gateway import GatewayClient, Response, check_declared_length, too_large
+from ..clients.gateway import GatewayClient, ReplyStream, Response, check_declared_length, too_large
 from ..core.errors import UnavailableError
-from .ffi import JsException, js, js_bytes, to_js
+from .ffi import JsException, js, js_bytes, js_object, to_js
 
 
 class FetchGatewayClient(GatewayClient):
@@ -31,6 +31,33 @@ class FetchGatewayClient(GatewayClient):
         reply_headers = {}
         reply.headers.forEach(lambda value, key, *_: reply_headers.__setitem__(key, value))
         return Response(int(reply.status), reply_headers, data)
+
+    async def stream_get(self, path: str, *, accept: str) -> ReplyStream:
+        init = js_object({"method": "GET", "headers": {"Accept": accept}, "cache": "no-store", "credentials": "omit"})
+        try:
+            reply = await js.fetch(self.base_url + path, init)
+        except JsException:
+            raise UnavailableError(f"gateway {self.safe_url} unreachable") from None
+        reader = reply.body.getReader() if reply.body is not None else None
+
+        async def chunks():
+            while reader is not None:
+                try:
+                    step = await reader.read()
+                except JsException:  # the connection broke off, or the page went offline
+                    raise UnavailableError(f"gateway {self.safe_url}: reply broken off") from None
+                if step.done:
+                    return
+                yield step.value.to_bytes()
+
+        async def aclose():
+            if reader is not None:
+                try:
+                    await reader.cancel()
+                except JsException:
+                    pass
+        # the browser decodes a content coding itself: what the stream gives is the body
+        return ReplyStream(int(reply.status), str(reply.headers.get("content-type") or ""), chunks(), aclose)
 
     def offline(self) -> bool:
         return not js.navigator.onLine

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
-from typing import AsyncIterable, Awaitable, Callable, Iterable
+from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 
 from ..core import car, codec
 from ..core.auth import challenge_message
@@ -30,6 +30,7 @@ from ..core.limits import MAX_REPLY_SIZE, block_limit
 from ..core.proof import SEALED, SHARED, make_proof
 from ..core.signing import is_identity_id
 from ..core.urls import redact_url
+from .streamed_read import StreamedRead
 
 log = logging.getLogger("meshkit.client")
 
@@ -65,6 +66,16 @@ class Response:
         return json.loads(self.body)
 
 
+@dataclass
+class ReplyStream:
+    """A reply read as it arrives: ``chunks`` (bytes; transport failures raise
+    UnavailableError), and ``aclose()`` to let go of it early."""
+    status: int
+    media_type: str
+    chunks: AsyncIterator[bytes]
+    aclose: Callable[[], Awaitable[None]]
+
+
 def too_large(path: str, limit: int) -> LimitExceededError:
     return LimitExceededError(f"gateway reply to {path.partition('?')[0]} is over {limit} bytes: refused")
 
@@ -79,6 +90,7 @@ class GatewayClient:
     batch_bytes = BATCH_BYTES    # per upload request (tests make batches smaller)
     batch_blocks = BATCH_BLOCKS
     _batch_route = True          # False once the gateway has said it has no POST /v1/blocks
+    streamed_reads = True        # whole-file opens read one streamed CAR (False: a request per block)
     """One identity's session with one gateway."""
 
     def __init__(self, base_url: str, backend: CryptoBackend, identity: Identity | None = None, *,
@@ -121,6 +133,29 @@ class GatewayClient:
             # text may carry credentials, so only its redacted form and the error's type are told
             raise UnavailableError(f"gateway {self.safe_url} unreachable ({type(exc).__name__})") from None
         return Response(reply.status_code, dict(reply.headers), bytes(data))
+
+    async def stream_get(self, path: str, *, accept: str) -> ReplyStream:
+        """A GET whose body is read as it arrives (a streamed CAR): no failover or pacing here,
+        its user falls back to single requests, which have both."""
+        import httpx
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout)
+        request = self._http.build_request("GET", self.base_url + path,
+                                           headers={"Accept": accept, "Accept-Encoding": "identity"})
+        try:
+            reply = await self._http.send(request, stream=True)
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OverflowError, OSError) as exc:
+            raise UnavailableError(f"gateway {self.safe_url} unreachable ({type(exc).__name__})") from None
+
+        async def chunks():
+            try:
+                async for chunk in reply.aiter_raw():
+                    yield chunk
+            except (httpx.HTTPError, OSError) as exc:
+                raise UnavailableError(f"gateway {self.safe_url}: reply broken off ({type(exc).__name__})") from None
+        encoded = reply.headers.get("content-encoding", "identity").lower() != "identity"
+        media_type = "" if encoded else reply.headers.get("content-type", "")  # an encoded body is no CAR to us
+        return ReplyStream(reply.status_code, media_type, chunks(), reply.aclose)
 
     def offline(self) -> bool:
         """True when the runtime knows it has no network (then a failed send is not tried again)."""
@@ -428,9 +463,10 @@ class GatewayClient:
     async def open(self, root: bytes) -> OpenedEnvelope:
         """Open an envelope as this identity: as a recipient named in its header, or through
         a share (capsule) released by the gateway. Fails closed with the typed error."""
-        header = await read_header(self.backend, root, self.get_block)
+        get_block = await self._header_kept(root)  # read once, checked at each use
+        header = await read_header(self.backend, root, get_block)
         if any(entry.recipient == self.identity.id for entry in header.recipients):
-            return await open_envelope(self.backend, root, self.get_block, self.identity)
+            return self._streamed(await open_envelope(self.backend, root, get_block, self.identity))
         # my own capsules: the ones to my account's recovery key need the phrase (accounts.open_with_recovery)
         shares = [s for s in await self.capsules_for(root) if s.get("recipient") == self.identity.id]
         if not shares:
@@ -441,13 +477,27 @@ class GatewayClient:
         for share in shares[:MAX_SHARES_TRIED]:
             try:
                 capsule = await self.release(share["cid"], root)
-                return await open_envelope(self.backend, root, self.get_block, self.identity,
-                                           wrapped_key=capsule.wrapped_key)
+                return self._streamed(await open_envelope(self.backend, root, get_block, self.identity,
+                                                          wrapped_key=capsule.wrapped_key))
             except (UnavailableError, PolicyUnavailableError):
                 raise  # not this share's fault: say so rather than try the next
             except MeshKitError as exc:
                 failures.append(exc)
         raise failures[0]
+
+    async def _header_kept(self, root: bytes):
+        """A block getter that fetches ``root`` once (Core verifies it at every use)."""
+        header = await self.get_block(root)
+
+        async def get_block(cid: bytes) -> bytes:
+            return header if cid == root else await self.get_block(cid)
+        return get_block
+
+    def _streamed(self, opened: OpenedEnvelope) -> OpenedEnvelope:
+        """Whole-file reads of ``opened`` come as one streamed CAR (clients/streamed_read.py)."""
+        if self.streamed_reads:
+            opened.sequential = lambda: StreamedRead(self, opened.header.root)
+        return opened
 
     async def share(self, root: bytes, recipient: PublicIdentity, *, expires: int | None = None,
                     policy: str | None = None, proof: bool = True, opens: int | None = None) -> Capsule:

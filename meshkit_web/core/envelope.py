@@ -15,7 +15,7 @@ import hmac
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Protocol
 
 from . import codec, kdf, pipeline
 from .backend import CryptoBackend
@@ -77,6 +77,11 @@ def index_block_count(segments: int) -> int:
 log = logging.getLogger("meshkit.core")
 
 BlockGetter = Callable[[bytes], Awaitable[bytes]]
+# A getter for one read of every block of an envelope in order (a gateway's streamed CAR):
+# made for that read, closed after it. Only scheduling: its blocks are CID-checked as any.
+class SequentialReader(Protocol):
+    async def __call__(self, cid: bytes) -> bytes: ...
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -379,6 +384,9 @@ class OpenedEnvelope:
         self._key = payload_key
         self._get_block = get_block
         self._index_blocks: OrderedDict[int, asyncio.Future] = OrderedDict()
+        # set by a client that can send every block in one stream (clients/streamed_read.py):
+        # used by reads of the whole file; ranges and seeks fetch only their own blocks
+        self.sequential: Callable[[], SequentialReader] | None = None
 
     async def _read_index_block(self, number: int) -> list[bytes]:
         cid = self.header.index[number]
@@ -403,11 +411,11 @@ class OpenedEnvelope:
                 self._index_blocks.popitem(last=False)
         return (await asyncio.shield(future))[index % INDEX_FANOUT]
 
-    async def _segment(self, index: int) -> bytes:
+    async def _segment(self, index: int, get_block: BlockGetter) -> bytes:
         """Segment ``index``'s plaintext: fetched, CID-checked BEFORE decryption, length-
         checked, authenticated (FORMAT.md 4, steps a-d)."""
         cid = await self.segment_cid(index)
-        data = await self._get_block(cid)
+        data = await get_block(cid)
         last = index == self.header.count - 1
         matches, plaintext = await self.backend.open_segment(
             self._key, segment_nonce(self.header.nonce_prefix, index, last), data, digest_of(cid))
@@ -458,7 +466,10 @@ class OpenedEnvelope:
         async def wanted():
             for index in indices:
                 yield index
-        opened = pipeline.ordered_map(self._segment, wanted(), self.backend.pipeline_depth)
+        whole = self.sequential is not None and len(indices) > 1 and len(indices) == self.header.count
+        get_block = self.sequential() if whole else self._get_block
+        opened = pipeline.ordered_map(lambda index: self._segment(index, get_block), wanted(),
+                                      self.backend.pipeline_depth)
         try:
             index = indices.start
             async for plain in opened:
@@ -467,6 +478,8 @@ class OpenedEnvelope:
                 yield plain[max(0, start - offset):end - offset] if (start > offset or end < offset + len(plain)) else plain
         finally:
             await opened.aclose()
+            if whole:
+                await get_block.aclose()
 
 
 async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGetter, identity: Identity, *,

@@ -1,0 +1,90 @@
+"""A whole envelope read from one streamed CAR (the trustless gateway's
+``GET /ipfs/{root}?format=car&dag-scope=all``) instead of a request per block.
+
+Only scheduling: the gateway is trusted with nothing more than before. Each block the
+stream brings is handed to Core under the CID its frame claims, and Core checks that CID
+against the bytes before decrypting, as for a block fetched alone. A gateway walks the DAG
+depth first (header, then its links in order), which is the order a whole read asks for
+the blocks in. Should the stream not bring the block asked for within a few frames, break
+off, be refused or be malformed, the read goes on block by block (``get_block``): nothing
+is lost but speed. At most READ_AHEAD blocks are held, whatever the stream sends.
+"""
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from ..core.car import CAR_MEDIA, CarStream
+from ..core.cid import cid_str
+from ..core.errors import EnvelopeFormatError, MeshKitError
+
+log = logging.getLogger("meshkit.client")
+
+READ_AHEAD = 8  # frames read past a missing one before the stream is given up; blocks held at most
+
+
+class StreamedRead:
+    """A block getter for one in-order read of the DAG under ``root`` (callable; aclose() after)."""
+
+    def __init__(self, client, root: bytes, read_ahead: int = READ_AHEAD):
+        self._client = client
+        self._root = root
+        self._read_ahead = read_ahead
+        self._held: OrderedDict[bytes, bytes] = OrderedDict()  # arrived before they were asked for
+        self._lock = asyncio.Lock()  # one reader of the stream at a time
+        self._stream = None
+        self._frames = None
+        self._given_up = False
+
+    async def __call__(self, cid: bytes) -> bytes:
+        async with self._lock:
+            data = self._held.pop(cid, None)
+            if data is None and not self._given_up:
+                data = await self._from_stream(cid)
+        return data if data is not None else await self._client.get_block(cid)
+
+    async def _from_stream(self, cid: bytes) -> bytes | None:
+        reason = None
+        try:
+            if self._frames is None:
+                await self._open()
+            for _ in range(self._read_ahead + 1):
+                got, data = await self._frames.__anext__()
+                if got == cid:
+                    return data
+                self._held[got] = data
+                if len(self._held) > self._read_ahead:
+                    self._held.popitem(last=False)  # never asked for (an index block read alone)
+            reason = f"block {cid_str(cid)} not among the next {self._read_ahead + 1} frames"
+        except StopAsyncIteration:
+            reason = f"the stream ended before block {cid_str(cid)}"
+        except MeshKitError as exc:
+            reason = str(exc)
+        except BaseException:  # cancelled mid-frame: the stream's position is lost
+            self._given_up = True
+            raise
+        log.info("streamed read of %s: %s; block by block from here", cid_str(self._root), reason)
+        await self._give_up()
+        return None
+
+    async def _open(self) -> None:
+        self._stream = await self._client.stream_get(
+            f"/ipfs/{cid_str(self._root)}?format=car&dag-scope=all&dups=n", accept=CAR_MEDIA)
+        if self._stream.status != 200 or not self._stream.media_type.startswith(CAR_MEDIA):
+            raise MeshKitError(f"gateway answered HTTP {self._stream.status} ({self._stream.media_type[:60]!r})")
+        car = CarStream(self._stream.chunks)
+        if await car.header() != [self._root]:
+            raise EnvelopeFormatError("the CAR's root is not the one asked for")
+        self._frames = car.blocks().__aiter__()
+
+    async def _give_up(self) -> None:
+        self._given_up = True
+        self._held.clear()
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        frames, stream, self._frames, self._stream = self._frames, self._stream, None, None
+        if frames is not None:
+            await frames.aclose()
+        if stream is not None:
+            await stream.aclose()
