@@ -46,8 +46,13 @@ MAX_CHAIN = 256  # records checked in one update
 # --- the recovery secret and its phrase ------------------------------------------------------
 
 def _wordlist():
+    from importlib import resources
+
     from mnemonic import Mnemonic  # pure Python, the reference BIP-39 implementation
-    return Mnemonic("english")
+    # read as a package resource, not by file path: the browser imports mnemonic from its
+    # wheel as it is (zipimport, see build.py), where no such path exists
+    words = resources.files("mnemonic").joinpath("wordlist/english.txt").read_text(encoding="utf-8")
+    return Mnemonic("english", wordlist=[w.strip() for w in words.splitlines()])
 
 
 def phrase_from_secret(secret: bytes) -> str:
