@@ -224,3 +224,22 @@ def test_a_gateway_without_car_reads_still_opens(world, wire):
             return b"".join([chunk async for chunk in opened.plaintext()])
     assert run(go()) == DATA
     assert len(wire.raw) == 1 + 41 and wire.cars == []
+
+
+def test_a_tree_form_envelope_streams_its_index_blocks_too(world, wire):
+    """Past 4096 segments the header links index blocks (FORMAT.md 3.5); the CAR brings
+    them between the segments (depth first) and the read still makes one CAR request."""
+    data = os.urandom(4100 * 64 - 5)
+
+    async def go():
+        people = world["people"]
+        async with GatewayClient(world["url"], world["backend"], people["alice"]) as alice:
+            root = await alice.seal_upload([data], recipients=[people["bob"].public], segment_size=64)
+        wire.reset()
+        async with GatewayClient(world["url"], world["backend"], people["bob"]) as bob:
+            opened = await bob.open(root)
+            assert len(opened.header.index) == 2
+            return b"".join([chunk async for chunk in opened.plaintext()])
+    assert run(go()) == data
+    assert len(wire.cars) == 1
+    assert len(wire.raw) == 1 + 2  # the header and the two index blocks, read on their own
