@@ -6,12 +6,14 @@ thread while Core seals and opens in Pyodide, with and without the gateway.
 
 Each phase's samples are put in a few buckets by the frame they were taken in:
 
-  idle            the main thread waited: WebCrypto (which runs on the browser's own
-                  threads), the network, the gateway
-  python (wasm)   Pyodide's interpreter and C code: Core's orchestration, copies into Python
-  pyodide glue    Pyodide's JS side: the FFI (proxies, conversions, promise hand-offs)
-  gc              V8's garbage collector (freed segment buffers)
-  other JS / browser   the app's JS, Blob/stream plumbing, everything else
+  idle              the main thread waited: for the network, the gateway, WebCrypto's threads
+  webcrypto calls   time inside crypto.subtle.encrypt/decrypt/digest on the calling thread
+                    (Chromium copies the input there before the work goes to its own threads)
+  browser (native)  the profiler's "(program)": the engine's and the browser's native work
+  python (wasm)     Pyodide's interpreter and C code: Core's orchestration, copies into Python
+  pyodide glue      Pyodide's JS side: the FFI (proxies, conversions, promise hand-offs)
+  gc                V8's garbage collector (freed segment buffers)
+  other JS          the app's JS, Blob and fetch plumbing
 
 Not a benchmark (no target, no peer): the numbers explain the rows of ``make bench``.
 """
@@ -74,15 +76,22 @@ PHASES = {
 }
 
 
+WEBCRYPTO = ("encrypt", "decrypt", "digest", "sign", "verify", "deriveBits", "importKey", "exportKey")
+
+
 def bucket(frame: dict) -> str:
     name, url = frame.get("functionName", ""), frame.get("url", "")
-    if name in ("(idle)", "(program)", "(garbage collector)", "(root)"):
-        return {"(idle)": "idle", "(garbage collector)": "gc"}.get(name, "other JS / browser")
+    if name in ("(idle)", "(garbage collector)"):
+        return {"(idle)": "idle", "(garbage collector)": "gc"}[name]
+    if name in ("(program)", "(root)"):
+        return "browser (native)"
+    if name in WEBCRYPTO and not url:
+        return "webcrypto calls"
     if url.startswith("wasm://") or url.endswith(".wasm"):
         return "python (wasm)"
     if "pyodide" in url:
         return "pyodide glue"
-    return "other JS / browser"
+    return "other JS"
 
 
 def breakdown(profile: dict, top: collections.Counter | None = None) -> dict[str, float]:
