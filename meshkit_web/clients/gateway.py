@@ -466,7 +466,7 @@ class GatewayClient:
         get_block = await self._header_kept(root)  # read once, checked at each use
         header = await read_header(self.backend, root, get_block)
         if any(entry.recipient == self.identity.id for entry in header.recipients):
-            return self._streamed(await open_envelope(self.backend, root, get_block, self.identity))
+            return self._streamed(await open_envelope(self.backend, root, get_block, self.identity, header=header))
         # my own capsules: the ones to my account's recovery key need the phrase (accounts.open_with_recovery)
         shares = [s for s in await self.capsules_for(root) if s.get("recipient") == self.identity.id]
         if not shares:
@@ -478,7 +478,7 @@ class GatewayClient:
             try:
                 capsule = await self.release(share["cid"], root)
                 return self._streamed(await open_envelope(self.backend, root, get_block, self.identity,
-                                                          wrapped_key=capsule.wrapped_key))
+                                                          wrapped_key=capsule.wrapped_key, header=header))
             except (UnavailableError, PolicyUnavailableError):
                 raise  # not this share's fault: say so rather than try the next
             except MeshKitError as exc:

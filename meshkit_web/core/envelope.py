@@ -483,15 +483,18 @@ class OpenedEnvelope:
 
 
 async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGetter, identity: Identity, *,
-                        wrapped_key: WrappedKey | None = None) -> OpenedEnvelope:
+                        wrapped_key: WrappedKey | None = None, header: Header | None = None) -> OpenedEnvelope:
     """Verify the header and unwrap the content key for ``identity``.
 
     ``wrapped_key`` comes from a capsule (a share made after sealing) that the caller has
     already verified (``capsule.verify_capsule`` with root, recipient and time); otherwise
     the header's own recipient entry is used. Either way the unwrapped key must match the
     header's key commitment, so a wrong or forged wrapped key cannot open anything.
+    ``header``: what :func:`read_header` (which checks it) gave for this root, so a caller
+    that has read it already does not fetch and decode it twice (4096 links: ~0.7 s on CPython).
     """
-    header = await read_header(backend, root, get_block)
+    if header is None or header.root != root:  # a header the caller read with read_header is used as is
+        header = await read_header(backend, root, get_block)
     entry = wrapped_key or header.recipient_entry(identity.id)
     if entry.recipient != identity.id:
         raise NotARecipientError(f"the wrapped key is for {entry.recipient}, not {identity.id}")
