@@ -29,7 +29,7 @@ def test_a_send_link_opens_once_for_someone_without_an_account_then_never(browse
     row.get_by_test_id("share-expiry").select_option("1d")
     row.get_by_test_id("link-opens").select_option("1")
     row.get_by_test_id("link-make").click()
-    expect(row.get_by_test_id("link-out")).to_be_visible()
+    expect(row.get_by_test_id("link-out")).to_be_visible(timeout=30_000)  # a new identity, its record, a capsule: seconds on a loaded CI
     link = row.get_by_test_id("link-out").input_value()
     assert "#send=" in link and link.startswith(base_url)
     secret = link.rsplit(".", 1)[1]
