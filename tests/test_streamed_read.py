@@ -4,8 +4,10 @@ gateway is trusted with nothing more: a CAR that lies fails closed exactly as a 
 that lies, and a CAR that breaks off, comes out of order, is refused or is malformed makes
 the read go on block by block, byte-exact."""
 
+import asyncio
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -21,6 +23,7 @@ from conftest import NOW, run
 from servers import ServerThread
 
 SEGMENT = 64 * 1024
+STALL_S = 4.0
 DATA = os.urandom(40 * SEGMENT + 123)  # 41 segments
 
 
@@ -55,6 +58,9 @@ class Wire:
         start = next(m for m in held if m["type"] == "http.response.start")
         await send(start)
         for piece in self.car_fault(body):
+            if piece is None:  # a gateway that goes silent (bounded: the server must stop)
+                await asyncio.sleep(STALL_S)
+                continue
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -243,3 +249,40 @@ def test_a_tree_form_envelope_streams_its_index_blocks_too(world, wire):
     assert run(go()) == data
     assert len(wire.cars) == 1
     assert len(wire.raw) == 1 + 2  # the header and the two index blocks, read on their own
+
+
+def test_a_gateway_that_goes_silent_mid_car_is_left_after_the_timeout(world, wire):
+    """Headers and a few frames, then silence: the read gives the stream up after the
+    client's timeout and goes on block by block (never waits for ever)."""
+    def stall(body):
+        return [body[:len(body) // 3], None]
+    wire.car_fault = stall
+
+    async def go():
+        async with GatewayClient(world["url"], world["backend"], world["people"]["bob"], timeout=1.0) as bob:
+            opened = await bob.open(world["root"])
+            return b"".join([chunk async for chunk in opened.plaintext()])
+    started = time.monotonic()
+    assert run(go()) == DATA
+    assert time.monotonic() - started < STALL_S - 1  # left after ~1 s, not after the stall
+    assert len(wire.cars) == 1 and len(wire.raw) > 1
+
+
+def test_a_paused_read_lets_go_of_its_connection(world, wire, monkeypatch):
+    """A read paused longer than IDLE_CLOSE_S (a paused player) closes its stream; when it
+    goes on, the rest comes block by block, byte-exact."""
+    monkeypatch.setattr(streamed_read, "IDLE_CLOSE_S", 0.3)
+
+    async def go():
+        async with GatewayClient(world["url"], world["backend"], world["people"]["bob"]) as bob:
+            opened = await bob.open(world["root"])
+            reader = opened.plaintext()
+            got = [await reader.__anext__() for _ in range(3)]
+            raw_before = len(wire.raw)
+            await asyncio.sleep(1.0)
+            got += [chunk async for chunk in reader]
+            return b"".join(got), raw_before
+    data, raw_before = run(go())
+    assert data == DATA
+    assert len(wire.cars) == 1
+    assert len(wire.raw) > raw_before  # after the pause: block by block

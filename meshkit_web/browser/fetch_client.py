@@ -1,6 +1,8 @@
 """The gateway client over the browser's ``fetch`` (page and service worker): same protocol
 code as the CPython client, only the transport differs."""
 
+import asyncio
+
 from ..clients.gateway import GatewayClient, ReplyStream, Response, check_declared_length, too_large
 from ..core.errors import UnavailableError
 from .ffi import JsException, js, js_bytes, js_object, to_js
@@ -33,37 +35,46 @@ class FetchGatewayClient(GatewayClient):
         return Response(int(reply.status), reply_headers, data)
 
     async def stream_get(self, path: str, *, accept: str) -> ReplyStream:
+        """As the CPython transport: each wait (the reply, then every chunk) is bounded by the
+        client's timeout, and closing aborts the request (its connection is free again)."""
+        controller = js.AbortController.new()
         init = js_object({"method": "GET", "headers": {"Accept": accept}, "cache": "no-store", "credentials": "omit"})
-        try:
-            reply = await js.fetch(self.base_url + path, init)
-        except JsException:
-            raise UnavailableError(f"gateway {self.safe_url} unreachable") from None
+        init.signal = controller.signal
+        reply = await self._bounded(js.fetch(self.base_url + path, init), controller, "unreachable")
         reader = reply.body.getReader() if reply.body is not None else None
 
         async def chunks():
             while reader is not None:
-                try:
-                    step = await reader.read()
-                except JsException:  # the connection broke off, or the page went offline
-                    raise UnavailableError(f"gateway {self.safe_url}: reply broken off") from None
+                step = await self._bounded(reader.read(), controller, "reply broken off")
                 if step.done:
                     return
                 yield step.value.to_bytes()
 
         async def aclose():
-            if reader is not None:
-                try:
-                    await reader.cancel()
-                except JsException:
-                    pass
+            controller.abort()  # ends the body too; an aborted fetch has nothing left to cancel
         # the browser decodes a content coding itself: what the stream gives is the body
         return ReplyStream(int(reply.status), str(reply.headers.get("content-type") or ""), chunks(), aclose)
+
+    async def _bounded(self, promise, controller, what: str):
+        """``promise`` within the client's timeout; a stall or a failure aborts the request."""
+        try:
+            return await asyncio.wait_for(_settled(promise), self.timeout)
+        except (asyncio.TimeoutError, JsException):  # offline, refused, CORS, a broken stream, silence
+            controller.abort()
+            raise UnavailableError(f"gateway {self.safe_url}: {what}") from None
+        except asyncio.CancelledError:
+            controller.abort()
+            raise
 
     def offline(self) -> bool:
         return not js.navigator.onLine
 
     async def close(self) -> None:
         pass
+
+
+async def _settled(promise):
+    return await promise
 
 
 async def _read_bounded(reply, limit: int, path: str, *, trust_length: bool) -> tuple[bytes, object]:

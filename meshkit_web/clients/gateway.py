@@ -496,7 +496,8 @@ class GatewayClient:
     def _streamed(self, opened: OpenedEnvelope) -> OpenedEnvelope:
         """Whole-file reads of ``opened`` come as one streamed CAR (clients/streamed_read.py)."""
         if self.streamed_reads:
-            opened.sequential = lambda: StreamedRead(self, opened.header.root)
+            header = opened.header
+            opened.sequential = lambda: StreamedRead(self, header.root, max_blocks=header.count + len(header.index) + 1)
         return opened
 
     async def share(self, root: bytes, recipient: PublicIdentity, *, expires: int | None = None,

@@ -21,27 +21,51 @@ from ..core.errors import EnvelopeFormatError, MeshKitError
 log = logging.getLogger("meshkit.client")
 
 READ_AHEAD = 8  # frames read past a missing one before the stream is given up; blocks held at most
+IDLE_CLOSE_S = 10.0  # a read paused this long (a paused player, a stalled download) lets go of
+# its connection: a browser has ~6 per host, shared by every tab and the worker
 
 
 class StreamedRead:
     """A block getter for one in-order read of the DAG under ``root`` (callable; aclose() after)."""
 
-    def __init__(self, client, root: bytes, read_ahead: int = READ_AHEAD):
+    def __init__(self, client, root: bytes, *, max_blocks: int, read_ahead: int = READ_AHEAD):
         self._client = client
         self._root = root
+        self._max_blocks = max_blocks  # the envelope's own count: a longer CAR is cut off there
         self._read_ahead = read_ahead
         self._held: OrderedDict[bytes, bytes] = OrderedDict()  # arrived before they were asked for
         self._lock = asyncio.Lock()  # one reader of the stream at a time
         self._stream = None
         self._frames = None
         self._given_up = False
+        self._idle = None  # the timer that closes a paused read's stream
+        self._closing = None
 
     async def __call__(self, cid: bytes) -> bytes:
-        async with self._lock:
-            data = self._held.pop(cid, None)
-            if data is None and not self._given_up:
-                data = await self._from_stream(cid)
+        if self._idle is not None:
+            self._idle.cancel()
+        try:
+            async with self._lock:
+                data = self._held.pop(cid, None)
+                if data is None and not self._given_up:
+                    data = await self._from_stream(cid)
+        finally:
+            if self._stream is not None and not self._given_up:
+                self._idle = asyncio.get_running_loop().call_later(IDLE_CLOSE_S, self._when_idle)
         return data if data is not None else await self._client.get_block(cid)
+
+    def _when_idle(self) -> None:
+        if self._lock.locked() or self._given_up:
+            return
+        log.info("streamed read of %s paused for %.0f s: block by block from here", cid_str(self._root),
+                 IDLE_CLOSE_S)
+        self._given_up = True  # now, before any await: no caller starts on the stream again
+        self._closing = asyncio.ensure_future(self._close_when_free())
+
+    async def _close_when_free(self) -> None:
+        async with self._lock:
+            self._held.clear()
+            await self.aclose()
 
     async def _from_stream(self, cid: bytes) -> bytes | None:
         reason = None
@@ -75,7 +99,7 @@ class StreamedRead:
         car = CarStream(self._stream.chunks)
         if await car.header() != [self._root]:
             raise EnvelopeFormatError("the CAR's root is not the one asked for")
-        self._frames = car.blocks().__aiter__()
+        self._frames = car.blocks(self._max_blocks).__aiter__()
 
     async def _give_up(self) -> None:
         self._given_up = True
@@ -83,8 +107,14 @@ class StreamedRead:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Let go of the stream (a read that ends, or gives up); later calls go block by block."""
+        self._given_up = True
+        if self._idle is not None:
+            self._idle.cancel()
         frames, stream, self._frames, self._stream = self._frames, self._stream, None, None
-        if frames is not None:
-            await frames.aclose()
-        if stream is not None:
-            await stream.aclose()
+        try:
+            if frames is not None:
+                await frames.aclose()
+        finally:
+            if stream is not None:
+                await stream.aclose()

@@ -477,9 +477,11 @@ class OpenedEnvelope:
                 index += 1
                 yield plain[max(0, start - offset):end - offset] if (start > offset or end < offset + len(plain)) else plain
         finally:
-            await opened.aclose()
-            if whole:
-                await get_block.aclose()
+            try:
+                await opened.aclose()
+            finally:
+                if whole:
+                    await get_block.aclose()
 
 
 async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGetter, identity: Identity, *,
