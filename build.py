@@ -107,6 +107,22 @@ def fetch_dependency_wheels() -> list[pathlib.Path]:
     return wheels
 
 
+def write_wheel(target: pathlib.Path, record_name: str, files: dict[str, bytes]) -> None:
+    """A wheel of ``files`` (name -> bytes, in that order) with a RECORD that matches them;
+    fixed dates, so the same files make the same bytes (a reproducible release)."""
+    rows = []
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            wheel.writestr(info, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            rows.append((name, f"sha256={digest}", str(len(data))))
+        record = io.StringIO()
+        csv.writer(record, lineterminator="\n").writerows(rows + [(record_name, "", "")])
+        wheel.writestr(zipfile.ZipInfo(record_name, date_time=(2020, 1, 1, 0, 0, 0)), record.getvalue())
+
+
 def build_browser_wheel(out_dir: pathlib.Path) -> pathlib.Path:
     """Our wheel minus server-only modules, with a RECORD that matches what is left."""
     # setuptools reuses ./build/lib: a module moved or deleted since would come back from there
@@ -118,24 +134,12 @@ def build_browser_wheel(out_dir: pathlib.Path) -> pathlib.Path:
         if not full.name.endswith("-py3-none-any.whl"):
             sys.exit(f"build.py: {full.name} is not a pure-Python wheel; Pyodide cannot load it")
         target = out_dir / full.name
-        with zipfile.ZipFile(full) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as wheel:
+        with zipfile.ZipFile(full) as source:
             record_name = next(n for n in source.namelist() if n.endswith(".dist-info/RECORD"))
-            rows = []
-            for info in sorted(source.infolist(), key=lambda i: i.filename):
-                name = info.filename
-                # the console script (entry_points.txt) is the CLI, which the browser wheel lacks
-                if not for_the_browser(name) or name == record_name or "__pycache__" in name:
-                    continue
-                data = source.read(name)
-                fixed = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible
-                fixed.compress_type = zipfile.ZIP_DEFLATED
-                wheel.writestr(fixed, data)
-                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-                rows.append((name, f"sha256={digest}", str(len(data))))
-            record = io.StringIO()
-            csv.writer(record, lineterminator="\n").writerows(rows + [(record_name, "", "")])
-            fixed = zipfile.ZipInfo(record_name, date_time=(2020, 1, 1, 0, 0, 0))
-            wheel.writestr(fixed, record.getvalue())
+            # the console script (entry_points.txt) is the CLI, which the browser wheel lacks
+            write_wheel(target, record_name, {name: source.read(name) for name in sorted(source.namelist())
+                                              if for_the_browser(name) and name != record_name
+                                              and "__pycache__" not in name})
         names = zipfile.ZipFile(target).namelist()
         if not any(n.startswith("meshkit_web/core/") for n in names) or not all(for_the_browser(n) for n in names):
             sys.exit("build.py: the browser wheel must carry core and only BROWSER_PARTS")
@@ -191,17 +195,7 @@ def compile_for_pyodide(wheels: list[pathlib.Path], pyodide: pathlib.Path) -> No
             for pyc in sorted(tree.rglob(f"*.{tag}.pyc")):  # a/__pycache__/b.TAG.pyc -> a/b.pyc
                 source = pyc.parent.parent / (pyc.name.removesuffix(f".{tag}.pyc") + ".py")
                 files[str(source.relative_to(tree)) + "c"] = pyc.read_bytes()
-            with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-                rows = []
-                for name, data in files.items():
-                    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    archive.writestr(info, data)
-                    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-                    rows.append((name, f"sha256={digest}", str(len(data))))
-                record = io.StringIO()
-                csv.writer(record, lineterminator="\n").writerows(rows + [(record_name, "", "")])
-                archive.writestr(zipfile.ZipInfo(record_name, date_time=(2020, 1, 1, 0, 0, 0)), record.getvalue())
+            write_wheel(wheel, record_name, files)
 
 
 def wheel_metadata(wheel: pathlib.Path) -> tuple[str, str, list[str], list[str]]:
