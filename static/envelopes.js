@@ -95,16 +95,19 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
       sendLinkControls(meshkit, env, { state, guarded, say, expiry }));
   }
 
+  // Renders overlap (the worker's news, a finished upload, a new identity): only the latest
+  // one draws, all at once, so two never both add their rows and nothing older shows last.
+  let renders = 0;
   async function renderEnvelopes() {
-    envelopeBody.replaceChildren();
-    if (!state.current) return;
+    const mine = ++renders;
+    if (!state.current) return envelopeBody.replaceChildren();
     const list = await guarded("Listing envelopes", () => meshkit.envelopes(state.current)) || [];
-    if (!list.length) {
-      envelopeBody.append(el("tr", {}, el("td", { colspan: "5", class: "hint" }, "Nothing yet: encrypt a file above.")));
-    }
+    if (mine !== renders) return;
+    const rows = list.length ? [] :
+      [el("tr", {}, el("td", { colspan: "5", class: "hint" }, "Nothing yet: encrypt a file above."))];
     for (const env of list) {
       const queued = env.status === "queued";
-      envelopeBody.append(el("tr", { testid: "envelope-row", "data-root": env.root, "data-status": env.status || "uploaded" },
+      rows.push(el("tr", { testid: "envelope-row", "data-root": env.root, "data-status": env.status || "uploaded" },
         el("td", {}, env.name, queued ? el("span", { class: "badge warn" }, " uploading") : null),
         el("td", {}, formatSize(env.size)),
         el("td", {}, el("code", { class: "cid", testid: "envelope-root", title: env.root }, env.root)),
@@ -129,6 +132,7 @@ export function envelopesView(meshkit, { state, guarded, say, streaming, onClose
             onclick: (event) => play(env.root, env.name, env.type, event.target.closest("td")) }, "Play") : null,
           shareControls(env))));
     }
+    envelopeBody.replaceChildren(...rows);
   }
 
   return { card: envelopesCard, render: renderEnvelopes, download, play, playable };

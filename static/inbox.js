@@ -45,13 +45,16 @@ export function inboxView(meshkit, { state, guarded, download, play, streaming, 
   }
   const CLOSED = new Set(["revoked", "expired", "policy_denied", "not_recipient"]);  // for good, or until changed
 
+  let renders = 0;  // only the latest of overlapping renders draws: nothing older shows last
   async function renderInbox() {
+    const mine = ++renders;
     if (!state.current) return inboxList.replaceChildren();
     const messages = await guarded("Checking the inbox", () => meshkit.inbox(state.current, { all: true })) || [];
     const shares = messages.filter((m) => (m.kind === "share" || m.kind === "sealed") && m.share);
     const names = Object.fromEntries(state.contacts.map((c) => [c.id, c.name]));
     // what each one is: its sealed metadata, read (and kept) once per envelope
     const described = await Promise.all(shares.map((m) => describe(m.share.root)));
+    if (mine !== renders) return;
     inboxList.replaceChildren(...(shares.length ? shares.map((m, i) => [m, described[i]]).reverse().map(([m, what]) =>
       el("li", { testid: "inbox-item", "data-root": m.share.root },
         el("div", {}, el("strong", { testid: "inbox-name" }, what && what.name ? what.name : shortId(m.share.root)),

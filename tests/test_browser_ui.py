@@ -170,3 +170,23 @@ def test_a_new_share_appears_by_itself(two_users):
     item.wait_for(timeout=15_000)  # no click on Refresh
     expect(item.get_by_test_id("inbox-name")).to_have_text("fresh.txt")
     expect(bob.get_by_test_id("inbox-new")).to_have_text("1 new")
+
+
+def test_overlapping_refreshes_show_each_file_once(page: Page, tmp_path):
+    """The worker's news, a finished upload and a new controller all redraw the lists, and
+    they overlap: only the latest draws, so no file shows twice (it did in CI: the same
+    root in two rows)."""
+    app(page)
+    page.get_by_test_id("identity-name").fill("refresh-rae")
+    page.get_by_test_id("identity-name").press("Enter")
+    expect(page.get_by_test_id("notice")).to_contain_text("refresh-rae")
+    source = tmp_path / "notes.txt"
+    source.write_bytes(os.urandom(70_000))
+    page.get_by_test_id("file-input").set_input_files(str(source))
+    expect(page.get_by_test_id("seal-status")).to_have_text("Done", timeout=30_000)
+    expect(page.get_by_test_id("envelope-row")).to_have_count(1)
+    for _ in range(4):  # four redraws at once, as events from the worker and other tabs can come
+        page.evaluate("navigator.serviceWorker.dispatchEvent(new Event('controllerchange'))")
+    page.wait_for_timeout(2000)
+    expect(page.get_by_test_id("envelope-row")).to_have_count(1)
+    expect(page.get_by_test_id("envelope-row")).to_contain_text("notes.txt")
