@@ -286,3 +286,21 @@ def test_a_paused_read_lets_go_of_its_connection(world, wire, monkeypatch):
     assert data == DATA
     assert len(wire.cars) == 1
     assert len(wire.raw) > raw_before  # after the pause: block by block
+
+
+def test_a_steady_read_longer_than_the_idle_limit_keeps_its_stream(world, wire, monkeypatch):
+    """Only a pause closes the stream: a read that keeps asking, for longer than IDLE_CLOSE_S
+    in all, stays one CAR (a timer per call once closed it ~10 s into any long read)."""
+    monkeypatch.setattr(streamed_read, "IDLE_CLOSE_S", 0.3)
+
+    async def go():
+        async with GatewayClient(world["url"], world["backend"], world["people"]["bob"]) as bob:
+            opened = await bob.open(world["root"])
+            got = []
+            async for chunk in opened.plaintext():
+                got.append(chunk)
+                await asyncio.sleep(0.05)  # 41 segments: ~2 s in all, never 0.3 s quiet
+            return b"".join(got)
+    assert run(go()) == DATA
+    assert len(wire.cars) == 1
+    assert len(wire.raw) == 1, wire.raw  # the header only: no segment fetched on its own

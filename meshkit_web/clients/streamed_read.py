@@ -39,23 +39,32 @@ class StreamedRead:
         self._frames = None
         self._given_up = False
         self._idle = None  # the timer that closes a paused read's stream
+        self._used = 0.0   # when a block was last asked for (the loop's clock)
         self._closing = None
 
     async def __call__(self, cid: bytes) -> bytes:
-        if self._idle is not None:
-            self._idle.cancel()
+        loop = asyncio.get_running_loop()
+        self._used = loop.time()
         try:
             async with self._lock:
                 data = self._held.pop(cid, None)
                 if data is None and not self._given_up:
                     data = await self._from_stream(cid)
         finally:
-            if self._stream is not None and not self._given_up:
-                self._idle = asyncio.get_running_loop().call_later(IDLE_CLOSE_S, self._when_idle)
+            self._used = loop.time()
+            if self._idle is None and self._stream is not None and not self._given_up:
+                self._idle = loop.call_later(IDLE_CLOSE_S, self._when_idle)  # one timer per read
         return data if data is not None else await self._client.get_block(cid)
 
     def _when_idle(self) -> None:
-        if self._lock.locked() or self._given_up:
+        """The timer: closes the stream once no block was asked for in IDLE_CLOSE_S."""
+        self._idle = None
+        if self._given_up or self._stream is None:
+            return
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._used
+        if self._lock.locked() or quiet < IDLE_CLOSE_S:  # in use: look again when it could be idle
+            self._idle = loop.call_later(IDLE_CLOSE_S - min(quiet, IDLE_CLOSE_S - 0.01), self._when_idle)
             return
         log.info("streamed read of %s paused for %.0f s: block by block from here", cid_str(self._root),
                  IDLE_CLOSE_S)
@@ -111,6 +120,7 @@ class StreamedRead:
         self._given_up = True
         if self._idle is not None:
             self._idle.cancel()
+            self._idle = None
         frames, stream, self._frames, self._stream = self._frames, self._stream, None, None
         try:
             if frames is not None:
