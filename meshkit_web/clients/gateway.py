@@ -463,10 +463,9 @@ class GatewayClient:
     async def open(self, root: bytes) -> OpenedEnvelope:
         """Open an envelope as this identity: as a recipient named in its header, or through
         a share (capsule) released by the gateway. Fails closed with the typed error."""
-        get_block = await self._header_kept(root)  # read once, checked at each use
-        header = await read_header(self.backend, root, get_block)
+        header = await read_header(self.backend, root, self.get_block)  # read once: open_envelope takes it
         if any(entry.recipient == self.identity.id for entry in header.recipients):
-            return self._streamed(await open_envelope(self.backend, root, get_block, self.identity, header=header))
+            return self._streamed(await open_envelope(self.backend, root, self.get_block, self.identity, header=header))
         # my own capsules: the ones to my account's recovery key need the phrase (accounts.open_with_recovery)
         shares = [s for s in await self.capsules_for(root) if s.get("recipient") == self.identity.id]
         if not shares:
@@ -477,21 +476,13 @@ class GatewayClient:
         for share in shares[:MAX_SHARES_TRIED]:
             try:
                 capsule = await self.release(share["cid"], root)
-                return self._streamed(await open_envelope(self.backend, root, get_block, self.identity,
+                return self._streamed(await open_envelope(self.backend, root, self.get_block, self.identity,
                                                           wrapped_key=capsule.wrapped_key, header=header))
             except (UnavailableError, PolicyUnavailableError):
                 raise  # not this share's fault: say so rather than try the next
             except MeshKitError as exc:
                 failures.append(exc)
         raise failures[0]
-
-    async def _header_kept(self, root: bytes):
-        """A block getter that fetches ``root`` once (Core verifies it at every use)."""
-        header = await self.get_block(root)
-
-        async def get_block(cid: bytes) -> bytes:
-            return header if cid == root else await self.get_block(cid)
-        return get_block
 
     def _streamed(self, opened: OpenedEnvelope) -> OpenedEnvelope:
         """Whole-file reads of ``opened`` come as one streamed CAR (clients/streamed_read.py)."""
