@@ -90,6 +90,13 @@ async def main() -> None:
                                          signer_private=laptop.sig_private)
     r2 = await record(v1, [c_laptop, c_phone_admin], [], laptop)
     r3 = await record(r2, [c_phone_admin], [laptop.id], phone)
+    # a device re-certifies a device it did not add (the phone, added by the laptop, now
+    # "added by" the laptop again with can_add: a thief's way to rewrite who added whom)
+    c_phone_recert = await certify_device(b, account=acct, device=phone.public, consent=await consent(phone),
+                                          added=T0 + 120, can_add=True, signer_id=laptop.id,
+                                          signer_private=laptop.sig_private)
+    recertified = await resign(b, v2.data, laptop.sig_private, version=3, prev=v2.hash,
+                               devices=[d.map for d in sorted([c_laptop, c_phone_recert], key=lambda d: d.id)])
     words = phrase_from_secret(SECRET).split()
     swapped = words[:]
     swapped[0], swapped[1] = swapped[1], swapped[0]
@@ -122,6 +129,8 @@ async def main() -> None:
              "error": "bad_account_chain"},
             {"case": "a device-signed record that brings back a removed device", "prev": 2,
              "record": unremoved.hex(), "error": "bad_account_chain"},
+            {"case": "a device-signed record that re-certifies a device already in the account", "prev": 1,
+             "record": recertified.hex(), "error": "bad_account_chain"},
         ],
         "chain_failures": [
             {"case": "rolled back: version 2 offered after version 3 was verified", "known": 2, "records": [1],

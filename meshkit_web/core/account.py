@@ -265,8 +265,21 @@ async def verify_account_record(backend: CryptoBackend, data: bytes,
         dropped = {d.id for d in prev.devices} - {d.id for d in record.devices}
         if not dropped <= set(record.removed):  # a device leaves the list only by being removed
             raise AccountChainError("a device left the account without being listed as removed")
+        if record.signer != record.id:
+            _check_carried_over(prev, record)
     await verify_map(backend, ACCOUNT_KIND, obj, signer_key, record.signer)
     return record
+
+
+def _check_carried_over(prev: AccountRecord, record: AccountRecord) -> None:
+    """A device-signed record keeps every certificate of ``prev`` it still lists byte for
+    byte: only the account root re-certifies a device. So each device's certificate (and
+    its ``signer``, who added it) is the first one the chain gave it, and a stolen device
+    cannot make the devices it added vouch for each other to escape ``added_through``."""
+    before = {d.id: d.map for d in prev.devices}
+    for cert in record.devices:
+        if cert.id in before and before[cert.id] != cert.map:
+            raise AccountChainError(f"only the account root may re-certify device {cert.id}")
 
 
 def parse_account_record(data: bytes) -> tuple[AccountRecord, dict]:
