@@ -8,6 +8,7 @@ never from the command line, which other users can see.
 """
 
 import argparse
+import asyncio
 import getpass
 import os
 import sys
@@ -112,23 +113,62 @@ async def cmd_device_list(args, store) -> None:
         say(removed, "(removed)", sep="\t")
 
 
+CODE_INPUT_MAX = 64
+
+
+def read_line(prompt: str, limit: int) -> str:
+    """One line typed at the terminal (the prompt on stderr), or read from standard input."""
+    if sys.stdin.isatty():
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+    return sys.stdin.readline(limit).strip()
+
+
+def read_code(offers: list[dict]) -> str:
+    """The code the approving device shows, typed here. Who asked is said first (the
+    account's name and fingerprint, and its device)."""
+    for offer in offers:
+        say(f"account {offer['name']!r} (fingerprint {offer['fingerprint']}) asks to add this device, "
+            f"from its device {offer['approverName']!r}", err=True)
+    return read_line("type the 6-digit code your other device shows (none shown: press Enter): ", CODE_INPUT_MAX)
+
+
 async def cmd_device_link(args, store) -> None:
     if args.name not in store.identity_names():
         await store.create(args.name, int(time.time()))
     async with await _client(args, store, args.name) as client:
-        link, code = await accounts.request_link(client)
+        link = await accounts.request_link(client)
         say(link)
-        say(f"comparison code: {code} (check that the approving device shows the same)", err=True)
+        say("open this link on a device of your account (meshkit device approve LINK --as ...); it will show a "
+            "code to type here", err=True)
         sys.stdout.flush()
-        record = await accounts.wait_for_link(client, link, timeout=args.timeout)
+        loop = asyncio.get_running_loop()
+        record = await accounts.wait_for_link(client, link, timeout=args.timeout,
+                                              ask_code=lambda offers: loop.run_in_executor(None, read_code, offers))
     store.save_account(args.name, record)
     say(f"linked to account {record.id} (fingerprint {record.fingerprint})", err=True)
 
 
+def show_code(code: str) -> None:
+    say(f"type this code on the new device: {code}", err=True)
+    sys.stderr.flush()
+
+
+def read_link() -> str:
+    """The new device's link, typed or on standard input: never from the command line, which
+    other users of this machine can read (the link holds its secret)."""
+    return read_line("the link the new device shows: ", accounts.MAX_LINK_TEXT + 2)
+
+
 async def cmd_device_approve(args, store) -> None:
+    if args.link is not None:
+        raise InvalidArgumentError("a device link holds a secret: give it on standard input or at the prompt, "
+                                   "not as an argument (other users of this machine can read arguments)")
+    args.link = read_link()
     async with await _client(args, store, args.identity) as client:
         record = await _account(client, store, args.identity)
-        record = await accounts.approve_link(client, record, args.link, args.code, timeout=args.timeout)
+        say(f"adding the device to account {record.id} (fingerprint {record.fingerprint})", err=True)
+        record = await accounts.approve_link(client, record, args.link, show_code=show_code, timeout=args.timeout)
     store.save_account(args.identity, record)
     say(f"device added: account {record.id} is now at version {record.version}", err=True)
 
@@ -198,9 +238,9 @@ def add_parsers(sub, identity, add_gateway) -> None:
     add_gateway(p)
     p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_device_link)
-    p = device.add_parser("approve", help="add the device that shows LINK and a comparison code")
-    p.add_argument("link")
-    p.add_argument("--code", required=True, help="the comparison code the new device shows")
+    p = device.add_parser("approve", help="add a new device: reads its link from the terminal or standard "
+                                          "input, prints a code to type on it, then waits for it to confirm")
+    p.add_argument("link", nargs="?", help=argparse.SUPPRESS)  # refused: see cmd_device_approve
     p.add_argument("--as", dest="identity", required=True)
     add_gateway(p)
     p.add_argument("--timeout", type=float, default=accounts.LINK_WAIT, help=argparse.SUPPRESS)

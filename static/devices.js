@@ -37,31 +37,36 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
   const list = el("ul", { class: "devices", testid: "devices" });
   const linkInput = el("input", { id: "approve-link", testid: "approve-link", autocomplete: "off",
     placeholder: "the link shown on the new device", spellcheck: "false" });
-  const codeInput = el("input", { id: "approve-code", testid: "approve-code", autocomplete: "off",
-    inputmode: "numeric", placeholder: "123 456", maxlength: "7", size: "8" });
   const status = el("p", { class: "hint", role: "status", testid: "approve-status" });
+  const shownCode = el("strong", { class: "link-code", testid: "approve-code" });
+  const codeBox = el("p", { class: "code-box", hidden: true }, "Type this code on the new device: ", shownCode);
   const approveButton = el("button", { type: "submit", testid: "approve" }, "Add this device");
   const approveForm = el("form", { class: "approve", onsubmit: async (event) => {
     event.preventDefault();
     if (!current) return;
     approveButton.disabled = true;
-    status.textContent = "Waiting for the new device to confirm… keep it open.";
+    status.textContent = "Waiting for the new device… keep it open.";
     const done = await guarded("Adding the device", () => meshkit.devices.approve(current.name,
-      linkFrom(linkInput.value), codeInput.value));
+      linkFrom(linkInput.value), { onCode: (code) => {
+        shownCode.textContent = code;
+        codeBox.hidden = false;
+        status.textContent = "Waiting for the code to be typed on the new device…";
+      } }));
     approveButton.disabled = false;
     status.textContent = "";
+    codeBox.hidden = true;
     if (done) {
-      linkInput.value = codeInput.value = "";
+      linkInput.value = "";
       say(`“${done.device.name}” is now a device of your account. It can open everything your account can.`);
       await render(current);
     }
   } },
   el("h3", {}, "Add a device"),
   el("p", { class: "hint" }, "On the new device, open MeshKit and choose “Link this browser”. Open its link or " +
-    "scan its QR code here, then type the 6-digit code it shows. Only add a device you hold in your hands."),
-  el("div", { class: "row" }, el("label", { for: "approve-link" }, "Link"), linkInput),
-  el("div", { class: "row" }, el("label", { for: "approve-code" }, "Code on the new device"), codeInput, approveButton),
-  status);
+    "scan its QR code here, press “Add this device”, then type the code shown here on the new device. " +
+    "Only add a device you hold in your hands."),
+  el("div", { class: "row" }, el("label", { for: "approve-link" }, "Link"), linkInput, approveButton),
+  codeBox, status);
 
   const card = el("section", { class: "card", "aria-labelledby": "account-h", testid: "account", hidden: true },
     el("h2", { id: "account-h" }, "Account and devices"),
@@ -103,8 +108,8 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
     if (!link) return false;
     history.replaceState(null, "", location.pathname);
     linkInput.value = link;
-    say("A new device asks to join your account: type the code it shows, then press “Add this device”.");
-    if (!card.hidden) codeInput.focus();
+    say("A new device asks to join your account: press “Add this device”, then type the code shown here on it.");
+    if (!card.hidden) approveButton.focus();
     return true;
   }
 
@@ -121,7 +126,14 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
   const canvas = el("canvas", { class: "qr", testid: "link-qr", role: "img",
     "aria-label": "QR code of this device's link" });
   const linkText = el("input", { readonly: true, testid: "link-url", "aria-label": "This device's link" });
-  const code = el("strong", { class: "link-code", testid: "link-code" });
+  // the approving device shows a code; typing it here picks the offer it made (and no other)
+  const codeInput = el("input", { id: "link-code-input", testid: "link-code-input", autocomplete: "off",
+    inputmode: "numeric", placeholder: "123 456", maxlength: "7", size: "8" });
+  const asker = el("p", { class: "hint", testid: "link-asker" });
+  const codeButton = el("button", { type: "submit", testid: "link-code-submit" }, "Join");
+  const codeForm = el("form", { class: "code-form", testid: "link-code-form", hidden: true },
+    asker, el("div", { class: "row" }, el("label", { for: "link-code-input" }, "Code on your other device"),
+      codeInput, codeButton));
   let busy = false;
 
   function named() {
@@ -133,6 +145,23 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
     return name;
   }
 
+  // resolves with the code the user types, once a device of an account has answered
+  function askCode(offers) {
+    asker.textContent = offers.map((o) => `Account “${o.name}” (fingerprint ${o.fingerprint}) asks to add ` +
+      `this browser from its device “${o.approverName}”.`).join(" ");
+    codeForm.hidden = false;
+    codeInput.focus();
+    say("Your other device shows a 6-digit code: type it here. If it shows none, do not type any code.");
+    return new Promise((resolve) => {
+      codeForm.onsubmit = (event) => {
+        event.preventDefault();
+        codeForm.hidden = true;
+        resolve(codeInput.value);
+        codeInput.value = "";
+      };
+    });
+  }
+
   const linkButton = el("button", { type: "button", testid: "join-link", onclick: () => guarded("Linking", async () => {
     if (busy) return;
     const name = named();
@@ -141,16 +170,16 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
       const request = await meshkit.devices.requestLink({ deviceName: name });
       const url = linkUrl(request.link);
       linkText.value = url;
-      code.textContent = request.code;
       drawQr(canvas, await meshkit.qr(url));
       shown.hidden = false;
-      say("Open the link (or scan the code) on a device of your account, and check that it shows the same code.");
-      const joined = await meshkit.devices.waitForLink(request.link);
+      say("Open the link (or scan the code) on a device of your account, and press “Add this device” there.");
+      const joined = await meshkit.devices.waitForLink(request.link, { askCode });
       shown.hidden = true;
       say(`This browser is now a device of your account (fingerprint ${joined.fingerprint}).`);
       onJoined && onJoined(joined.name);
     } finally {
       busy = false;
+      codeForm.hidden = true;
     }
   }) }, "Link this browser");
 
@@ -174,8 +203,8 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
     try { await navigator.clipboard.writeText(linkText.value); say("Link copied."); } catch { /* selected for copying */ }
   } }, "Copy");
 
-  shown.append(el("p", {}, "Comparison code: ", code), canvas, el("div", { class: "row" }, linkText, copy),
-    el("p", { class: "hint" }, "Waiting for a device of your account to approve… (2 minutes)"));
+  shown.append(canvas, el("div", { class: "row" }, linkText, copy),
+    el("p", { class: "hint" }, "Waiting for a device of your account to approve… (2 minutes)"), codeForm);
 
   const card = el("section", { class: "card first-step", "aria-labelledby": "join-h", testid: "join" },
     el("h2", { id: "join-h" }, "Already have an account?"),

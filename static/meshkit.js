@@ -284,13 +284,13 @@ function makeApi(py, pyodide, timings, worker) {
       // the user typed the phrase back from the kit: confirms it was saved
       confirmRecoveryKit: (name, phrase) => call("identity_confirm_kit", name, phrase),
     },
-    // The devices of an account (a new device: requestLink, then waitForLink; an existing
-    // one: approve with the code read from the new device)
+    // The devices of an account (a new device: requestLink, then waitForLink, whose askCode
+    // returns the code the user types; an existing one: approve, whose onCode shows it)
     devices: {
       list: (name) => call("devices_list", name),
       requestLink: ({ deviceName } = {}) => call("devices_request_link", deviceName),
-      approve: (name, link, code) => call("devices_approve", name, link, code),
-      waitForLink: (link, { timeout } = {}) => call("devices_wait_for_link", link, timeout),
+      approve: (name, link, { onCode } = {}) => call("devices_approve", name, link, onCode),
+      waitForLink: (link, { timeout, askCode } = {}) => call("devices_wait_for_link", link, timeout, askCode),
       remove: (name, deviceId) => call("devices_remove", name, [].concat(deviceId)),
     },
     contacts: {

@@ -5,6 +5,7 @@ a device, whose next request fails typed. Mistakes change nothing."""
 
 import pytest
 
+from support.linking import browser_link
 from test_browser_core import call, ready
 
 SEAL = """
@@ -42,17 +43,21 @@ def test_link_recover_and_remove_devices_in_the_app(devices):
     assert sealed["status"] == "uploaded", sealed
     digest = call(laptop, OPEN_DIGEST, {"root": sealed["root"], "as": "alice-laptop"})
 
-    # link the phone: it shows a link and a code; the laptop approves with the code
+    # link the phone: it shows a link; the laptop shows a code, typed on the phone. A wrong
+    # code there: the phone joins nothing
     request = call(phone, "return await meshkit.devices.requestLink({deviceName: 'alice-phone'});")
-    bad = call(laptop, "return await meshkit.devices.approve('alice-laptop', arg.link, '000 000');", request)
-    assert bad["error"] == "link_code_mismatch" or request["code"] == "000 000"
-    phone.evaluate("(link) => { window.linking = meshkit.devices.waitForLink(link).then((v) => v, "
-                   "(e) => ({error: e.code})); }", request["link"])
-    approved = call(laptop, "return await meshkit.devices.approve('alice-laptop', arg.link, arg.code);", request)
+    assert "code" not in request  # no code before an account has answered
+    _, bad = browser_link(phone, laptop, "alice-laptop", request["link"],
+                          typed=lambda code: "000 000" if code != "000 000" else "111 111")
+    assert bad["error"] == "link_code_mismatch"
+    ready(laptop)  # a fresh page: the laptop's approval waited for a consent that never comes
+    request = call(phone, "return await meshkit.devices.requestLink({deviceName: 'alice-phone'});")
+    approved, linked = browser_link(phone, laptop, "alice-laptop", request["link"])
     assert approved["device"]["name"] == "alice-phone", approved
-    linked = call(phone, "return await window.linking;")
     assert linked["account"] == account["account"] and linked["fingerprint"] == account["fingerprint"]
-    assert call(laptop, "return await meshkit.devices.approve('alice-laptop', arg.link, arg.code);",
+    offers = phone.evaluate("() => window.offers")  # who asked was said before the code was typed
+    assert [o["fingerprint"] for o in offers] == [account["fingerprint"]] and offers[0]["approverName"] == "alice-laptop"
+    assert call(laptop, "return await meshkit.devices.approve('alice-laptop', arg.link, {onCode: () => {}});",
                 request)["error"] == "bad_link"  # a link works once
     # the phone sees the library with names, and opens what the laptop sealed
     listed = call(phone, "return await meshkit.envelopes('alice-phone');")
@@ -138,9 +143,8 @@ def test_shares_from_another_person_reach_every_device_of_the_account(four_devic
     assert any(m["share"]["root"] == bobs["root"] for m in call(laptop, "return await meshkit.inbox('a-laptop', {all: true});"))
 
     request = call(phone, "return await meshkit.devices.requestLink({deviceName: 'a-phone'});")
-    phone.evaluate("(link) => { window.linking = meshkit.devices.waitForLink(link); }", request["link"])
-    assert "error" not in call(laptop, "return await meshkit.devices.approve('a-laptop', arg.link, arg.code);", request)
-    call(phone, "return await window.linking;")
+    approved, linked = browser_link(phone, laptop, "a-laptop", request["link"])
+    assert "error" not in approved and "error" not in linked, (approved, linked)
     # the phone knows bob (the library's contacts), by the name the laptop saw
     assert [c["name"] for c in call(phone, "return await meshkit.contacts.list();") if c["id"] == bob_record["id"]] == ["b"]
     # the phone: bob's earlier share (listed and opened), and what bob sealed to alice

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from meshkit_cli import meshkit
+from support.linking import CODE_LINE
 from test_browser_core import call, ready
 
 SEAL = """
@@ -24,13 +25,17 @@ def test_the_cli_joins_a_browser_account(page, base_url, tmp_path):
     sealed = call(page, SEAL, {"as": "web-a", "text": "made in the browser", "name": "report.txt"})
     home = tmp_path / "cli"
     waiting = subprocess.Popen([sys.executable, "-m", "meshkit_web", "--home", str(home), "device", "link", "cli-a",
-                                "--gateway", base_url, "--timeout", "90"],
+                                "--gateway", base_url, "--timeout", "90"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         link = waiting.stdout.readline().strip()
-        code = re.search(r"comparison code: (\d{3} \d{3})", waiting.stderr.readline()).group(1)
-        approved = call(page, "return await meshkit.devices.approve('web-a', arg.link, arg.code);",
-                        {"link": link, "code": code})
+        page.evaluate("(link) => { window.shownCode = null; window.approving = meshkit.devices.approve('web-a', "
+                      "link, {onCode: (code) => { window.shownCode = code; }}).then((v) => v, "
+                      "(e) => ({error: e.code})); }", link)
+        page.wait_for_function("() => window.shownCode", timeout=90_000)
+        waiting.stdin.write(page.evaluate("() => window.shownCode") + "\n")  # typed on the command line
+        waiting.stdin.flush()
+        approved = call(page, "return await window.approving;")
         assert approved["device"]["name"] == "cli-a", approved
         out, err = waiting.communicate(timeout=120)
     finally:
@@ -60,13 +65,29 @@ def test_a_browser_joins_a_cli_account(page, base_url, tmp_path):
     root = meshkit(home, "seal", note, "--from", "cli-b", "--gateway", base_url).stdout.split()[-1]
     ready(page)
     request = call(page, "return await meshkit.devices.requestLink({deviceName: 'web-b'});")
-    page.evaluate("(link) => { window.linking = meshkit.devices.waitForLink(link).then((v) => v, "
-                  "(e) => ({error: e.code})); }", request["link"])
-    wrong = meshkit(home, "device", "approve", request["link"], "--code", "123 456" if request["code"] != "123 456"
-                    else "654 321", "--as", "cli-b", "--gateway", base_url, check=False)
-    assert wrong.returncode == 1 and "link_code_mismatch" in wrong.stderr
-    meshkit(home, "device", "approve", request["link"], "--code", request["code"], "--as", "cli-b",
-            "--gateway", base_url)
+    # the CLI approves: it reads the link on standard input and shows a code, typed in the page;
+    # a wrong code first, and the page joins nothing
+    for typed in ("000 000", None):
+        page.evaluate("(link) => { window.typeCode = null; window.linking = meshkit.devices.waitForLink(link, "
+                      "{askCode: () => new Promise((resolve) => { window.typeCode = resolve; })})"
+                      ".then((v) => v, (e) => ({error: e.code})); }", request["link"])
+        approving = subprocess.Popen([sys.executable, "-m", "meshkit_web", "--home", str(home), "device", "approve",
+                                      "--as", "cli-b", "--gateway", base_url, "--timeout", "8" if typed else "60"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            approving.stdin.write(request["link"] + "\n")
+            approving.stdin.flush()
+            code = next(m.group(1) for m in map(CODE_LINE.search, approving.stderr) if m)
+            page.wait_for_function("() => window.typeCode", timeout=60_000)
+            page.evaluate("(code) => window.typeCode(code)", (typed if typed != code else "111 111") if typed else code)
+            if typed:
+                assert call(page, "return await window.linking;")["error"] == "link_code_mismatch"
+                assert approving.wait(timeout=60) == 1
+                request = call(page, "return await meshkit.devices.requestLink({deviceName: 'web-b'});")
+            else:
+                assert approving.wait(timeout=60) == 0, approving.stderr.read()
+        finally:
+            approving.kill()
     linked = call(page, "return await window.linking;")
     assert "error" not in linked, linked
     assert [e["name"] for e in call(page, "return await meshkit.envelopes('web-b');") if e["root"] == root] == [

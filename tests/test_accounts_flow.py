@@ -83,7 +83,8 @@ def test_link_a_second_device_that_then_opens_everything_and_sees_the_library(fr
     gateway = fresh_gateway
     import asyncio
     from meshkit_web.clients.accounts import (LinkCodeMismatchError, LinkError, approve_link, load_library,
-                                              request_link, save_library, wait_for_link)
+                                              request_link, save_library)
+    from support.linking import link_device
     texts = [os.urandom(30_000 + i) for i in range(3)]
 
     async def go():
@@ -103,15 +104,14 @@ def test_link_a_second_device_that_then_opens_everything_and_sees_the_library(fr
                 library.put(f"contact:{bob.id}", {"name": "bob", "fingerprint": bob.public.fingerprint}, NOW)
             await save_library(on_laptop, record, remember)
 
-            link, code = await request_link(on_phone)
-            # a wrong code changes nothing
+            # a wrong code typed on the phone: it joins nothing, and the account is unchanged
             with pytest.raises(LinkCodeMismatchError):
-                await approve_link(on_laptop, record, link, "000 000" if code != "000 000" else "111 111")
+                await link_device(on_laptop, record, on_phone, timeout=5,
+                                  typed=lambda code: "000 000" if code != "000 000" else "111 111")
             with pytest.raises(LinkError):
-                await approve_link(on_laptop, record, "meshkit-link:nonsense", code)
+                await approve_link(on_laptop, record, "meshkit-link:nonsense", show_code=print)
             assert (await on_laptop.fetch_account(record.id)).version == 1
-            approved, linked = await asyncio.gather(approve_link(on_laptop, record, link, code),
-                                                    wait_for_link(on_phone, link))
+            approved, linked = await link_device(on_laptop, record, on_phone)
             assert approved.version == linked.version == 2 and linked.device(phone.id) is not None
             # the phone sees the library with names and opens all of it
             library, _ = await load_library(on_phone, linked)
@@ -121,7 +121,7 @@ def test_link_a_second_device_that_then_opens_everything_and_sees_the_library(fr
                 assert await read(await on_phone.open(root)) == text
             # the same link again: already used, nothing changes
             with pytest.raises(LinkError):
-                await approve_link(on_laptop, approved, link, code)
+                await approve_link(on_laptop, approved, await request_link(on_phone), show_code=print)
             # bob shares again, to the account as it is now: both devices open it
             again = await b.seal_upload([texts[2]], recipients=[])
             await share_with_account(b, again, record.id)

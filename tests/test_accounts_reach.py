@@ -19,6 +19,7 @@ from meshkit_web.core.identity import create_identity
 from meshkit_web.core.recipients import resolve_reach
 
 from conftest import NOW, run
+from support.linking import link_device
 
 
 async def client(gateway, backend, name):
@@ -55,10 +56,7 @@ def test_a_removed_device_id_reaches_the_account_as_it_is_now(fresh_gateway, bac
         # by the account id too
         assert (await reach(bob, record.id)).id == record.id
         # add the phone (the link protocol, both sides at once), then remove the laptop
-        link, code = await accounts.request_link(phone)
-        waiting = asyncio.ensure_future(accounts.wait_for_link(phone, link, timeout=30))
-        record = await accounts.approve_link(laptop, record, link, code, timeout=30)
-        await waiting
+        record, _ = await link_device(laptop, record, phone)
         record = await accounts.remove_devices(phone, record, [laptop.identity.id])
         now = await reach(bob, laptop.identity.id, kept)
         assert {p.id for p in now.identities} == {phone.identity.id, record.recovery_identity().id}
@@ -132,10 +130,7 @@ def test_a_reshare_closes_with_the_share_it_came_through(fresh_gateway, backend)
 async def linked(gateway, backend, approver, record, name):
     """A new device linked by ``approver``: (its client, the new record)."""
     device = await client(gateway, backend, name)
-    link, code = await accounts.request_link(device)
-    waiting = asyncio.ensure_future(accounts.wait_for_link(device, link, timeout=30))
-    record = await accounts.approve_link(approver, record, link, code, timeout=30)
-    await waiting
+    record, _ = await link_device(approver, record, device)
     return device, record
 
 

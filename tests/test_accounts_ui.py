@@ -35,29 +35,48 @@ def test_link_remove_and_recover_through_the_screens(profiles):
     assert laptop.get_by_test_id("join").is_hidden()
     assert laptop.get_by_test_id("device").count() == 1
 
-    # the phone: a name, "Link this browser": a link, its QR code and the comparison code
+    # the phone: a name, "Link this browser": a link and its QR code
     phone.fill("[data-testid=join-name]", "ui-phone")
     phone.click("[data-testid=join-link]")
     phone.get_by_test_id("link-shown").wait_for(state="visible", timeout=30_000)
-    url, code = phone.get_by_test_id("link-url").input_value(), phone.get_by_test_id("link-code").inner_text()
-    assert "#link=" in url and len(code.replace(" ", "")) == 6
+    url = phone.get_by_test_id("link-url").input_value()
+    assert "#link=" in url
     dark = phone.evaluate("""() => { const c = document.querySelector('[data-testid=link-qr]');
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
       for (let i = 0; i < d.length; i += 4) n += d[i] < 128; return n / (d.length / 4); }""")
     assert 0.2 < dark < 0.8  # a drawn code, not a blank canvas
     shoot(phone, "link-request", "join")
 
-    # the laptop opens the link: the form is filled in; a wrong code first changes nothing
-    laptop.goto(url)
-    laptop.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
-    assert laptop.get_by_test_id("approve-link").input_value().startswith("meshkit-link:")
-    laptop.fill("[data-testid=approve-code]", "000 000" if code != "000 000" else "111 111")
-    laptop.click("[data-testid=approve]")
+    def approve_on_laptop() -> str:
+        """The laptop opens the link (the form is filled in) and adds the device: the code it shows."""
+        laptop.goto(url)
+        laptop.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+        assert laptop.get_by_test_id("approve-link").input_value().startswith("meshkit-link:")
+        laptop.click("[data-testid=approve]")
+        laptop.get_by_test_id("approve-code").wait_for(state="visible", timeout=60_000)
+        return laptop.get_by_test_id("approve-code").inner_text()
+
+    # a wrong code typed on the phone: it joins nothing, and the laptop is told
+    code = approve_on_laptop()
+    assert len(code.replace(" ", "")) == 6
+    phone.get_by_test_id("link-code-form").wait_for(state="visible", timeout=60_000)
+    assert fingerprint in phone.get_by_test_id("link-asker").inner_text()  # which account asks, before the code
+    shoot(phone, "link-code", "join")
+    phone.fill("[data-testid=link-code-input]", "000 000" if code != "000 000" else "111 111")
+    phone.click("[data-testid=link-code-submit]")
+    phone.locator("[data-testid=error][data-code=link_code_mismatch]").wait_for(timeout=30_000)
     laptop.locator("[data-testid=error][data-code=link_code_mismatch]").wait_for(timeout=30_000)
     assert laptop.get_by_test_id("device").count() == 1
-    laptop.fill("[data-testid=approve-code]", code)
+    # again, with the code the laptop shows
+    phone.click("[data-testid=join-link]")
+    phone.wait_for_function("(old) => document.querySelector('[data-testid=link-url]').value !== old", arg=url,
+                            timeout=30_000)
+    url = phone.get_by_test_id("link-url").input_value()
+    code = approve_on_laptop()
     shoot(laptop, "approve", "account")
-    laptop.click("[data-testid=approve]")
+    phone.get_by_test_id("link-code-form").wait_for(state="visible", timeout=60_000)
+    phone.fill("[data-testid=link-code-input]", code)
+    phone.click("[data-testid=link-code-submit]")
     laptop.locator("[data-testid=device]").nth(1).wait_for(timeout=60_000)
     # the phone is in: the same account fingerprint, its own device key
     phone.get_by_test_id("account").wait_for(state="visible", timeout=60_000)

@@ -4,10 +4,9 @@ third from the phrase on standard input, remove a lost device; mistakes change n
 
 import os
 import re
-import subprocess
-import sys
 
 from meshkit_cli import meshkit
+from support.linking import cli_link
 
 
 def test_accounts_from_the_command_line(fresh_gateway, tmp_path):
@@ -25,23 +24,27 @@ def test_accounts_from_the_command_line(fresh_gateway, tmp_path):
     secret.write_bytes(os.urandom(100_000))
     root = meshkit(laptop, "seal", secret, "--from", "laptop", "--to", "laptop", "--gateway", gateway).stdout.split()[-1]
 
-    # link the phone: it prints the link and waits; the laptop approves with the code it shows
-    waiting = subprocess.Popen([sys.executable, "-m", "meshkit_web", "--home", str(phone), "device", "link",
-                                "phone", "--gateway", gateway, "--timeout", "60"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    link = waiting.stdout.readline().strip()
-    code = re.search(r"comparison code: (\d{3} \d{3})", waiting.stderr.readline()).group(1)
-    wrong = meshkit(laptop, "device", "approve", link, "--code", "999 999" if code != "999 999" else "111 111",
-                    "--as", "laptop", "--gateway", gateway, check=False)
-    assert wrong.returncode == 1 and "link_code_mismatch" in wrong.stderr
-    meshkit(laptop, "device", "approve", link, "--code", code, "--as", "laptop", "--gateway", gateway)
-    out, err = waiting.communicate(timeout=90)
-    assert waiting.returncode == 0, err
+    # link the phone: it prints the link; the laptop reads it, shows a code, and the code is
+    # typed on the phone. A wrong code there: the phone joins nothing
+    phone_side, laptop_side = cli_link(phone, "phone", laptop, "laptop", gateway, timeout=8,
+                                       typed=lambda code: "999 999" if code != "999 999" else "111 111")
+    assert phone_side.wait(timeout=60) == 1 and "link_code_mismatch" in phone_side.stderr.read()
+    assert laptop_side.wait(timeout=60) == 1  # it waited for a consent that never came
+    phone_side, laptop_side = cli_link(phone, "phone", laptop, "laptop", gateway)
+    out, err = phone_side.communicate(timeout=90)
+    assert phone_side.returncode == 0, err
+    assert "asks to add this device" in err and "fingerprint" in err  # it said which account, before the code
+    assert laptop_side.wait(timeout=60) == 0
     meshkit(phone, "open", root, "--as", "phone", "--out", tmp_path / "on-phone", "--gateway", gateway)
     assert (tmp_path / "on-phone").read_bytes() == secret.read_bytes()
-    replay = meshkit(laptop, "device", "approve", link, "--code", code, "--as", "laptop", "--gateway", gateway,
-                     check=False)
+    replay = meshkit(laptop, "device", "approve", "--as", "laptop", "--gateway", gateway,
+                     stdin=phone_side.link + "\n", check=False)
     assert replay.returncode == 1 and "bad_link" in replay.stderr
+    # the link holds a secret: never taken from the command line
+    in_argv = meshkit(laptop, "device", "approve", phone_side.link, "--as", "laptop", "--gateway", gateway,
+                      check=False)
+    assert in_argv.returncode != 0 and "standard input" in in_argv.stderr
+    assert phone_side.link.split(".")[-1] not in in_argv.stderr
 
     # both machines lost: a third recovers from the phrase alone (a typo first: nothing happens)
     words = phrase.split()

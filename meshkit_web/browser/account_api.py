@@ -11,10 +11,10 @@ import time
 from ..clients import accounts
 from ..core.account import AccountRecord, RecoveryPhraseError, derive_recovery_keys, secret_from_phrase
 from ..core.cid import cid_str
-from ..core.errors import MeshKitError, UnknownIdentityError
+from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.identity import create_identity
 from .ffi import js
-from .jsapi import _py, api
+from .jsapi import _js, _py, api
 
 log = logging.getLogger("meshkit.browser")
 
@@ -152,13 +152,16 @@ class AccountMethods:
         name = str(device_name)
         if await self.store.load_identity(name) is None:
             await self.store.save_identity(await create_identity(self.backend, name, int(time.time())))
-        link, code = await accounts.request_link(await self._client(name))
-        return {"link": link, "code": code, "identity": name}
+        return {"link": await accounts.request_link(await self._client(name)), "identity": name}
 
     @api
-    async def devices_approve(self, name, link, code) -> dict:
+    async def devices_approve(self, name, link, on_code=None) -> dict:
+        """``on_code(code)``: shows the code the user types on the new device."""
+        if not callable(on_code):
+            raise InvalidArgumentError("devices.approve needs an onCode function, to show the code to type on "
+                                       "the new device")
         record = await accounts.approve_link(await self._client(str(name)), await self._account(str(name)),
-                                             str(link), str(code))
+                                             str(link), show_code=lambda code: on_code(code))
         await self.store.save_account(str(name), record)
         device_id, _ = accounts.parse_link(str(link))
         device = record.device(device_id)
@@ -166,14 +169,20 @@ class AccountMethods:
                 "version": record.version}
 
     @api
-    async def devices_wait_for_link(self, link, timeout=None) -> dict:
+    async def devices_wait_for_link(self, link, timeout=None, ask_code=None) -> dict:
+        """``ask_code(offers)``: resolves to the code the user typed (the one the approving
+        device shows); ``offers`` says which account(s) asked, with their fingerprints."""
+        if not callable(ask_code):
+            raise InvalidArgumentError("devices.waitForLink needs an askCode function, to read the code the "
+                                       "approving device shows")
         device_id, _ = accounts.parse_link(str(link))
         mine = [p for p in await self.store.identities() if p.id == device_id]
         if not mine:
             raise accounts.LinkError("this link was not made in this browser")
         name = mine[0].name
         wait = accounts.LINK_WAIT if timeout in (None, js.undefined) else float(timeout)
-        record = await accounts.wait_for_link(await self._client(name), str(link), timeout=wait)
+        record = await accounts.wait_for_link(await self._client(name), str(link), timeout=wait,
+                                              ask_code=lambda offers: ask_code(_js(offers)))
         await self.store.save_account(name, record)
         return {"name": name, "id": device_id, **_account_json(record)}
 

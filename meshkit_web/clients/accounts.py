@@ -10,12 +10,14 @@ stored or logged.
 import asyncio
 import hashlib
 import hmac
+import inspect
 import json
 import logging
 import time
+from dataclasses import dataclass
 
-from ..core import codec
-from ..core.account import (AccountChainError, AccountRecord, KnownAccount, RecoveryKeys, added_through,
+from ..core import codec, kdf
+from ..core.account import (AccountChainError, AccountRecord, DeviceCert, KnownAccount, RecoveryKeys, added_through,
                             certify_device, derive_recovery_keys, device_consent, make_account_record,
                             phrase_from_secret, recovery_recipient_id, secret_from_phrase)
 from ..core.capsule import make_capsule
@@ -313,24 +315,20 @@ async def library_contacts(backend, library: Library) -> list[PublicIdentity]:
     return found
 
 
-# --- linking a new device --------------------------------------------------------------------
+# --- linking a new device (FORMAT.md 11.5) ------------------------------------------------------
 
 LINK_PREFIX = "meshkit-link:"
 LINK_WAIT = 120.0  # seconds either side waits for the other
 POLL = 0.2
 REWRAP_CONCURRENCY = 8
-
-
-def link_code(device: PublicIdentity, nonce: bytes) -> str:
-    """The comparison code both devices show: 6 digits from the link and the new device's keys."""
-    digest = hashlib.sha256(b"meshkit-web/v1 link-code\x00" + nonce + device.sig_key + device.enc_key).digest()
-    number = int.from_bytes(digest[:8], "big") % 1_000_000
-    return f"{number // 1000:03d} {number % 1000:03d}"
+MAX_OFFERS = 4      # distinct accounts a new device answers per link (an onlooker's among them)
+MESSAGES_READ = 64  # link messages read per poll
+MAX_LINK_TEXT = 128
 
 
 def parse_link(link: str) -> tuple[str, bytes]:
     text = str(link).strip()
-    if not text.startswith(LINK_PREFIX) or len(text) > 128:
+    if not text.startswith(LINK_PREFIX) or len(text) > MAX_LINK_TEXT:
         raise LinkError("not a MeshKit device link")
     device, _, nonce = text[len(LINK_PREFIX):].partition(".")
     try:
@@ -342,42 +340,91 @@ def parse_link(link: str) -> tuple[str, bytes]:
     return device, raw
 
 
-async def request_link(client: GatewayClient) -> tuple[str, str]:
-    """On the new device: (the link to open on an existing device, the code to compare)."""
+def _link_keys(nonce: bytes) -> tuple[str, bytes]:
+    """(the tag that names this link in messages, the key that authenticates them): both
+    from the link's nonce, which only the two devices (and whoever saw the link) know. The
+    nonce itself never travels through the gateway."""
+    tag = codec.b64e(kdf.hkdf(nonce, b"meshkit-web/v1 link-tag", 16))
+    return tag, kdf.hkdf(nonce, b"meshkit-web/v1 link-mac", 32)
+
+
+def _mac(key: bytes, kind: str, fields: dict) -> str:
+    text = json.dumps({**fields, "kind": kind}, sort_keys=True, separators=(",", ":")).encode()
+    return codec.b64e(hmac.new(key, text, hashlib.sha256).digest())
+
+
+def link_code(device: PublicIdentity, nonce: bytes, challenge: bytes, account: str, approver: str) -> str:
+    """The code both devices show: 6 digits committing to the link, the new device's keys,
+    the account it joins, the approving device, and the new device's fresh challenge (sent
+    only after the offer named its account, so nobody can search for an account whose code
+    collides with another's)."""
+    digest = hashlib.sha256(b"meshkit-web/v1 link-code\x00" + nonce + challenge + device.sig_key + device.enc_key
+                            + account.encode() + b"\x00" + approver.encode()).digest()
+    number = int.from_bytes(digest[:8], "big") % 1_000_000
+    return f"{number // 1000:03d} {number % 1000:03d}"
+
+
+def _same_code(typed, code: str) -> bool:
+    return hmac.compare_digest("".join(str(typed or "").split()).encode(), code.replace(" ", "").encode())
+
+
+async def request_link(client: GatewayClient) -> str:
+    """On the new device: the link to open (or scan) on an existing device."""
     await client.publish()
     nonce = await client.backend.random_bytes(16)
-    return f"{LINK_PREFIX}{client.identity.id}.{codec.b64e(nonce)}", link_code(client.identity.public, nonce)
+    return f"{LINK_PREFIX}{client.identity.id}.{codec.b64e(nonce)}"
 
 
-async def _messages(client: GatewayClient, kind: str, sender: str | None, nonce: str) -> dict | None:
-    for row in await client.inbox(notices=False):
-        if row["kind"] != kind or (sender is not None and row["sender"] != sender):
-            continue
+async def _post(client: GatewayClient, to: str, kind: str, key: bytes, fields: dict) -> None:
+    body = json.dumps({**fields, "mac": _mac(key, kind, fields)}).encode()
+    await client.request("POST", f"/v1/mailbox/{to}?kind={kind}", body=body)
+
+
+async def _authentic(client: GatewayClient, kinds: tuple, key: bytes, expect: dict) -> list[tuple[str, dict]]:
+    """(kind, fields) of the messages of ``kinds`` that carry a valid MAC under ``key`` and
+    every field of ``expect``, newest first. Those are acknowledged; others are left for the
+    link they belong to (another link of this device, waiting meanwhile) until they are
+    stale. The gateway's sender column is not believed: who a message is from is in its
+    authenticated fields."""
+    found, stale = [], time.time() - 2 * LINK_WAIT
+    rows = [row for row in await client.inbox(notices=False) if row["kind"] in kinds]
+    rows.sort(key=lambda row: row.get("created") or 0, reverse=True)
+    for row in rows[:MESSAGES_READ]:
         body = (await client.request("GET", f"/v1/mailbox/{row['id']}")).body
-        await client.ack(row["id"])
         try:
             message = json.loads(body)
         except ValueError:
-            continue
-        if isinstance(message, dict) and message.get("nonce") == nonce:
-            return {**message, "sender": row["sender"]}
-    return None
+            message = None
+        fields = {k: v for k, v in message.items() if k != "mac"} if isinstance(message, dict) else {}
+        good = isinstance(message, dict) and isinstance(message.get("mac"), str) and \
+            hmac.compare_digest(message["mac"], _mac(key, row["kind"], fields))
+        if good or (row.get("created") or 0) < stale or not fields:
+            await client.ack(row["id"])
+        if good and all(fields.get(k) == v for k, v in expect.items()):
+            found.append((row["kind"], fields))
+    return found
 
 
-async def _wait_for(client, kind, sender, nonce, timeout):
-    deadline = time.monotonic() + timeout
+async def _wait_for(client, kinds: tuple, key, expect, deadline) -> tuple[str, dict]:
     while time.monotonic() < deadline:
-        found = await _messages(client, kind, sender, nonce)
-        if found is not None:
-            return found
+        found = await _authentic(client, kinds, key, expect)
+        if found:
+            return found[0]
         await asyncio.sleep(POLL)
-    raise LinkError(f"the other device did not answer within {int(timeout)} s: start the link again")
+    raise LinkError("the other device did not answer in time: start the link again")
 
 
-async def approve_link(client: GatewayClient, latest: AccountRecord, link: str, code: str, *,
+async def _called(callback, *args):
+    """A callback's result, awaited if it is awaitable (a coroutine, or a JS Promise)."""
+    result = callback(*args)
+    return await result if inspect.isawaitable(result) else result
+
+
+async def approve_link(client: GatewayClient, latest: AccountRecord, link: str, *, show_code,
                        timeout: float = LINK_WAIT, now: int | None = None) -> AccountRecord:
-    """On an existing device: add the device that showed ``link`` and ``code``. Nothing
-    changes unless the code matches and the new device confirms (its consent)."""
+    """On an existing device: add the device that showed ``link``. ``show_code(code)`` is
+    called with the code the user must type on the new device; nothing changes unless the
+    new device then consents (which it does only when the typed code matches its own)."""
     device_id, nonce = parse_link(link)
     if latest.device(device_id) is not None:
         raise LinkError("this link was already used: that device is in the account")
@@ -387,12 +434,20 @@ async def approve_link(client: GatewayClient, latest: AccountRecord, link: str, 
     if own is None or not own.can_add:
         raise AccountChainError("this device may not add devices")
     device = await client.resolve(device_id)
-    if not hmac.compare_digest(link_code(device, nonce).replace(" ", ""), str(code).replace(" ", "").strip()):
-        raise LinkCodeMismatchError("the code does not match the one on the new device: nothing was changed")
-    tag = codec.b64e(nonce)
-    await client.request("POST", f"/v1/mailbox/{device_id}?kind=link-offer",
-                         body=json.dumps({"account": latest.id, "nonce": tag}).encode())
-    answer = await _wait_for(client, "link-consent", device_id, tag, timeout)
+    tag, key = _link_keys(nonce)
+    deadline = time.monotonic() + timeout
+    offer = {"link": tag, "account": latest.id, "approver": client.identity.id}
+    await _post(client, device_id, "link-offer", key, offer)
+    _, challenge = await _wait_for(client, ("link-challenge",), key, offer, deadline)
+    try:
+        nonce_b = codec.b64d(str(challenge.get("challenge", "")))
+    except MeshKitError:
+        raise LinkError("the new device's answer is malformed") from None
+    await _called(show_code, link_code(device, nonce, nonce_b, latest.id, client.identity.id))
+    kind, answer = await _wait_for(client, ("link-consent", "link-refused"), key,
+                                   {**offer, "challenge": challenge["challenge"]}, deadline)
+    if kind == "link-refused":
+        raise LinkCodeMismatchError("the code typed on the new device was not this one: nothing was changed")
     now = int(time.time()) if now is None else now
     cert = await certify_device(client.backend, account=latest.id, device=device,
                                 consent=codec.b64d(str(answer.get("consent", ""))), added=now, can_add=True,
@@ -405,8 +460,7 @@ async def approve_link(client: GatewayClient, latest: AccountRecord, link: str, 
     await client.publish_account(record)
     kept = await remember_shares(client, record, await client.inbox(include_acked=True))  # the new device gets them
     await rewrap_library(client, record, device, start=kept[:2])
-    await client.request("POST", f"/v1/mailbox/{device_id}?kind=link-done",
-                         body=json.dumps({"account": latest.id, "nonce": tag, "version": record.version}).encode())
+    await _post(client, device_id, "link-done", key, {**offer, "version": record.version})
     return record
 
 
@@ -435,22 +489,78 @@ async def rewrap_library(client: GatewayClient, record: AccountRecord, device: P
     return len(roots) - len(failed)
 
 
-async def wait_for_link(client: GatewayClient, link: str, *, timeout: float = LINK_WAIT) -> AccountRecord:
-    """On the new device: confirm the approving device's offer, then wait until the account
-    lists this device. Returns the account record."""
+@dataclass
+class _Offer:
+    record: AccountRecord
+    approver: DeviceCert
+    challenge: str
+    code: str
+
+    def describe(self) -> dict:
+        return {"account": self.record.id, "name": self.record.name, "fingerprint": self.record.fingerprint,
+                "approver": self.approver.id, "approverName": self.approver.device.name}
+
+
+async def _collect_offers(client: GatewayClient, nonce: bytes, offers: dict, deadline: float) -> None:
+    """Answer each authentic offer (at most MAX_OFFERS accounts) with a fresh challenge, once
+    its sender is a ``can_add`` device of the account it names, by that account's chain."""
+    tag, key = _link_keys(nonce)
+    while time.monotonic() < deadline:
+        for _, offer in await _authentic(client, ("link-offer",), key, {"link": tag}):
+            pair = (offer.get("account"), offer.get("approver"))
+            if len(offers) >= MAX_OFFERS or pair in offers or not all(map(is_identity_id, pair)):
+                continue
+            try:
+                record = await client.fetch_account(pair[0])
+            except MeshKitError:
+                continue  # no such account, or a chain that does not check: not an offer
+            approver = record.device(pair[1]) if record is not None else None
+            if approver is None or not approver.can_add:
+                continue
+            challenge = await client.backend.random_bytes(16)
+            offers[pair] = _Offer(record, approver, codec.b64e(challenge),
+                                  link_code(client.identity.public, nonce, challenge, *pair))
+            await _post(client, pair[1], "link-challenge", key, {"link": tag, "account": pair[0],
+                                                                   "approver": pair[1],
+                                                                   "challenge": offers[pair].challenge})
+        await asyncio.sleep(POLL)
+
+
+async def wait_for_link(client: GatewayClient, link: str, *, ask_code, timeout: float = LINK_WAIT) -> AccountRecord:
+    """On the new device: wait for the approving device, then ``ask_code(offers)`` for the
+    code it shows (``offers``: who asked, as {account, name, fingerprint, approver,
+    approverName}); consent only to the offer whose code that is, and wait until the
+    account lists this device. Returns the account record. A typed code that matches no
+    offer is ``link_code_mismatch``, and this device joins nothing."""
     device_id, nonce = parse_link(link)
     if device_id != client.identity.id:
         raise LinkError("this link is for another device")
-    tag = codec.b64e(nonce)
-    offer = await _wait_for(client, "link-offer", None, tag, timeout)
-    record = await client.fetch_account(str(offer.get("account", "")))
-    approver = record.device(offer["sender"])
-    if approver is None or not approver.can_add:
-        raise LinkError("the offer did not come from a device of that account")
+    tag, key = _link_keys(nonce)
+    deadline = time.monotonic() + timeout
+    offers: dict = {}
+    collecting = asyncio.ensure_future(_collect_offers(client, nonce, offers, deadline))
+    try:
+        while not offers:
+            if collecting.done():
+                collecting.result()  # an error while collecting, else the time ran out
+                raise LinkError("no device of an account answered in time: start the link again")
+            await asyncio.sleep(POLL)
+        typed = await _called(ask_code, [offer.describe() for offer in offers.values()])
+    finally:
+        collecting.cancel()
+    chosen = next((offer for offer in list(offers.values()) if _same_code(typed, offer.code)), None)
+    for (account, approver), offer in list(offers.items()):  # every other device that offered stops waiting
+        if offer is not chosen:
+            await _post(client, approver, "link-refused", key, {"link": tag, "account": account, "approver": approver,
+                                                                 "challenge": offer.challenge})
+    if chosen is None:
+        raise LinkCodeMismatchError("that is not the code your other device shows: this device joined nothing")
+    record, approver = chosen.record, chosen.approver.id
     consent = await device_consent(client.backend, client.identity.sig_private, record.id, client.identity.id)
-    await client.request("POST", f"/v1/mailbox/{offer['sender']}?kind=link-consent",
-                         body=json.dumps({"account": record.id, "nonce": tag, "consent": codec.b64e(consent)}).encode())
-    await _wait_for(client, "link-done", offer["sender"], tag, timeout)
+    fields = {"link": tag, "account": record.id, "approver": approver, "challenge": chosen.challenge}
+    await _post(client, approver, "link-consent", key, {**fields, "consent": codec.b64e(consent)})
+    await _wait_for(client, ("link-done",), key, {"link": tag, "account": record.id, "approver": approver},
+                    time.monotonic() + timeout)
     record = await client.fetch_account(record.id, known=record)
     if record.device(client.identity.id) is None:
         raise LinkError("the account does not list this device")

@@ -20,6 +20,7 @@ from meshkit_web.stores.filestore import FileStore
 
 from conftest import run
 from meshkit_cli import meshkit as run_meshkit
+from support.linking import cli_link
 
 
 def meshkit(*args, **kwargs):
@@ -55,22 +56,14 @@ def test_secrets_never_leave_where_they_belong(fresh_gateway, tmp_path, backend,
     outputs.append(sealed)
     root = sealed.stdout.split()[-1]
 
-    waiting = subprocess.Popen([sys.executable, "-m", "meshkit_web", "-v", "--home", str(phone), "device", "link",
-                                "phone", "--gateway", gateway, "--timeout", "60"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    link = waiting.stdout.readline().strip()
-    first_err = ""
-    for _ in range(50):  # debug lines come first
-        first_err += waiting.stderr.readline()
-        found = re.search(r"comparison code: (\d{3} \d{3})", first_err)
-        if found:
-            break
-    code = found.group(1)
-    outputs.append(meshkit(laptop, "device", "approve", link, "--code", "000 001" if code != "000 001" else "000 002",
-                           "--as", "laptop", "--gateway", gateway, check=False))
-    outputs.append(meshkit(laptop, "device", "approve", link, "--code", code, "--as", "laptop", "--gateway", gateway))
-    out, err = waiting.communicate(timeout=90)
-    outputs.append(subprocess.CompletedProcess([], waiting.returncode, out, first_err + err))
+    links = []
+    for typed in (lambda code: "000 001" if code != "000 001" else "000 002", None):  # a wrong code, then the right one
+        phone_side, laptop_side = cli_link(phone, "phone", laptop, "laptop", gateway, typed=typed, verbose=True,
+                                           timeout=8 if typed else 60)
+        links.append(phone_side.link)
+        for proc in (laptop_side, phone_side):
+            out, err = proc.communicate(timeout=90)
+            outputs.append(subprocess.CompletedProcess([], proc.returncode, out, err))
     words = phrase.split()
     outputs.append(meshkit(tablet, "identity", "recover", "tablet", "--gateway", gateway,
                            stdin=" ".join(words[:-1] + [words[0]]) + "\n", check=False))  # a typo
@@ -110,8 +103,14 @@ def test_secrets_never_leave_where_they_belong(fresh_gateway, tmp_path, backend,
             with open(os.path.join(folder, name), "rb") as f:
                 places[f"gateway file {name}"] = f.read()
     assert len(places) > 15 and any(b"DEBUG" in v or b"INFO" in v for v in places.values())
-    assert "bad_phrase" in outputs[5].stderr and "link_code_mismatch" in outputs[2].stderr  # the failures ran
-    assert "unauthorized" in outputs[9].stderr
+    assert "bad_phrase" in outputs[6].stderr and "link_code_mismatch" in outputs[3].stderr  # the failures ran
+    assert "unauthorized" in outputs[10].stderr
+    # a device link's nonce authenticates the link's messages: the gateway never sees it
+    for link in links:
+        nonce = base64.urlsafe_b64decode(link.split(".")[-1] + "==")
+        for where, text in places.items():
+            if where.startswith("gateway"):
+                assert not any(form in text for form in encodings(nonce)), f"a link nonce reached {where}"
     for label, forms in secrets.items():
         for where, text in places.items():
             assert not any(form in text for form in forms), f"{label} found in {where}"

@@ -1,0 +1,77 @@
+"""Both sides of a device link (FORMAT.md 11.5) in one process: the code the approving device
+shows is what the new device's user types."""
+
+import asyncio
+import re
+import subprocess
+import sys
+
+from meshkit_web.clients import accounts
+
+
+async def link_device(approver, record, device, *, timeout: float = 30, typed=None):
+    """Link ``device`` (a GatewayClient) into ``record``'s account through ``approver``:
+    (the new record as the approver published it, as the device sees it). ``typed(code)``:
+    what the user types given the approver's code (the code itself by default)."""
+    link = await accounts.request_link(device)
+    shown = asyncio.get_running_loop().create_future()
+
+    async def ask_code(offers):
+        code = await shown
+        return typed(code) if typed else code
+    waiting = asyncio.ensure_future(accounts.wait_for_link(device, link, ask_code=ask_code, timeout=timeout))
+    approving = asyncio.ensure_future(accounts.approve_link(approver, record, link, timeout=timeout,
+                                                            show_code=lambda code: shown.set_result(code)))
+    # the first side to fail says why (a device that joined nothing leaves the approver waiting)
+    await asyncio.wait([waiting, approving], return_when=asyncio.FIRST_EXCEPTION)
+    for task in (waiting, approving):
+        if task.done() and task.exception() is not None:
+            for other in (waiting, approving):
+                other.cancel()
+            raise task.exception()
+    return await approving, await waiting
+
+
+CODE_LINE = re.compile(r"type this code on the new device: (\d{3} \d{3})")
+
+
+def cli_link(new_home, new_name, approver_home, approver_name, gateway, *, typed=None, timeout=60, verbose=False):
+    """Both sides through the real `meshkit` command: ``device link`` on the new home, whose
+    link goes to ``device approve`` on standard input, whose code is typed back to the new
+    device (or ``typed(code)``). Returns the two running processes (new device, approver)."""
+    command = [sys.executable, "-m", "meshkit_web", *(["-v"] if verbose else [])]
+    joining = subprocess.Popen([*command, "--home", str(new_home), "device", "link", new_name, "--gateway", gateway,
+                                "--timeout", str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    link = joining.stdout.readline().strip()
+    approving = subprocess.Popen([*command, "--home", str(approver_home), "device", "approve", "--as", approver_name,
+                                  "--gateway", gateway, "--timeout", str(timeout)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    approving.stdin.write(link + "\n")
+    approving.stdin.flush()
+    code = next((m.group(1) for m in map(CODE_LINE.search, approving.stderr) if m), None)
+    assert code is not None, "the approving device showed no code"
+    joining.stdin.write((typed(code) if typed else code) + "\n")
+    joining.stdin.flush()
+    joining.link = link
+    return joining, approving
+
+
+def browser_link(new_page, approver_page, approver_name: str, link: str, *, typed=None, timeout_ms=60_000):
+    """Both sides in two pages (Playwright, sync): the approver's onCode shows the code, the new
+    device's askCode resolves with it (or ``typed(code)``). Returns (approved, linked), each the
+    API's value or {"error": code}."""
+    settle = ".then((v) => v, (e) => ({error: e.code}))"
+    new_page.evaluate("(link) => { window.linking = meshkit.devices.waitForLink(link, {askCode: (offers) => "
+                      "new Promise((resolve) => { window.offers = offers; window.typeCode = resolve; })})"
+                      + settle + "; }", link)
+    approver_page.evaluate("([name, link]) => { window.shownCode = null; window.approving = "
+                           "meshkit.devices.approve(name, link, {onCode: (code) => { window.shownCode = code; }})"
+                           + settle + "; }", [approver_name, link])
+    approver_page.wait_for_function("() => window.shownCode", timeout=timeout_ms)
+    code = approver_page.evaluate("() => window.shownCode")
+    new_page.wait_for_function("() => window.typeCode", timeout=timeout_ms)
+    new_page.evaluate("(code) => window.typeCode(code)", typed(code) if typed else code)
+    linked = new_page.evaluate("() => window.linking")
+    approved = approver_page.evaluate("() => window.approving") if "error" not in linked else None
+    return approved, linked
