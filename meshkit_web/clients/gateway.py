@@ -20,14 +20,14 @@ from ..core import car, codec
 from ..core.auth import challenge_message
 from ..core.backend import CryptoBackend
 from ..core.capsule import Capsule, make_capsule, verify_capsule
-from ..core.cid import DAG_CBOR, cid_str
+from ..core.cid import DAG_CBOR, cid_str, parse_cid
 from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal, sealed_size
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError, error_for_code)
 from ..core.errors import LimitExceededError, QuotaExceededError  # noqa: I001 - kept apart from the list above
 from ..core.identity import Identity, PublicIdentity, record_from_json
 from ..core.limits import MAX_REPLY_SIZE, block_limit
-from ..core.proof import SEALED, SHARED, make_proof
+from ..core.proof import SEALED, SHARED, make_proof, verify_proof
 from ..core.signing import is_identity_id
 from ..core.urls import redact_url
 from .streamed_read import StreamedRead
@@ -104,6 +104,7 @@ class GatewayClient:
         self._token_expires = 0
         self._token_lock = asyncio.Lock()
         self._http = None
+        self._notice_senders: dict = {}  # (message id, mailbox) -> (sender, expiry) proven, or None
 
     # --- transport (override for another runtime) ------------------------------------
     async def _send(self, method: str, path: str, *, headers: dict, body: bytes | list | None, limit: int) -> Response:
@@ -552,20 +553,75 @@ class GatewayClient:
         rows = (await self.request("GET", "/v1/mailbox" + ("?" + query if query else ""))).json()["messages"]
         suffix = "?" + urlencode({"as": alias}) if alias else ""
         for row in rows:
-            if notices and row["kind"] in ("share", "sealed"):  # the gateway's own notices (small JSON)
+            if notices and row["kind"] in NOTICE_KINDS:  # the gateway's own notices (small JSON)
                 try:
                     body = (await self.request("GET", f"/v1/mailbox/{row['id']}{suffix}", limit=NOTICE_LIMIT)).body
                 except LimitExceededError:
                     body = b""
                 row["share"] = _notice(body, row)
-        return rows
+        return await self._proven(rows, alias) if notices else rows
+
+    async def _proven(self, rows: list[dict], alias: str | None) -> list[dict]:
+        """The gateway's notices whose sender this client proved itself (``sender`` and the
+        share's ``sharer`` set to it): a sealed one by the envelope's signed header, which
+        names this identity; a share by the sharer's signed share proof, which names this
+        identity and the capsule. A notice that proves nothing is dropped: who a share comes
+        from is never the gateway's word."""
+        mine = {self.identity.id} | ({alias} if alias else set())
+        kept = []
+        for row in rows:
+            if row["kind"] not in NOTICE_KINDS:
+                kept.append(row)
+                continue
+            key = (row.get("id"), alias)
+            if key not in self._notice_senders:
+                if len(self._notice_senders) >= MAX_REMEMBERED_NOTICES:
+                    self._notice_senders.clear()
+                self._notice_senders[key] = await self._notice_sender(row.get("share"), row["kind"], mine)
+            proven = self._notice_senders[key]
+            if proven is None:
+                log.info("a %s notice whose sender is not proven was dropped", row["kind"])
+                continue
+            row["sender"], row["verified"] = proven[0], True
+            row["share"] = {**row["share"], "sharer": proven[0], "expires": proven[1]}
+            kept.append(row)
+        return kept
+
+    async def _notice_sender(self, notice, kind: str, mine: set) -> tuple | None:
+        """(who sent it, its expiry) as signed, or None."""
+        try:
+            root = parse_cid(notice["root"]) if isinstance(notice, dict) else None
+            if root is None:
+                return None
+            if kind == "sealed":
+                header = await read_header(self.backend, root, self.get_block)
+                return (header.sender_id, None) if any(e.recipient in mine for e in header.recipients) else None
+            proofs = [codec.b64d(notice["proof"])] if isinstance(notice.get("proof"), str) else \
+                await self._share_proofs(root)  # a notice from an older gateway: look the proof up
+            for data in proofs:
+                proof = await verify_proof(self.backend, data)
+                if proof.statement == SHARED and proof.root == root and proof.recipient in mine and \
+                        cid_str(proof.capsule) == notice.get("capsule"):
+                    return proof.signer_id, proof.expires
+        except (UnavailableError, PolicyUnavailableError):
+            raise
+        except (MeshKitError, ValueError, KeyError, TypeError):
+            pass  # a notice that does not parse, or a proof that does not check: nothing proven
+        return None
+
+    async def _share_proofs(self, root: bytes) -> list[bytes]:
+        listed = (await self.request("GET", f"/v1/proofs?root={cid_str(root)}")).json()["proofs"]
+        return [(await self.request("GET", f"/v1/proofs/{cid}")).body for cid in listed[:MAX_PROOFS_LOOKED_UP]]
 
     async def ack(self, message_id: str) -> None:
         await self.request("DELETE", f"/v1/mailbox/{message_id}")
 
 
 
-NOTICE_LIMIT = 4096
+NOTICE_LIMIT = 8192  # a share notice carries its proof
+NOTICE_KINDS = ("share", "sealed")
+MAX_REMEMBERED_NOTICES = 4096  # notices whose sender was proven, per client
+MAX_PROOFS_LOOKED_UP = 32
 MAX_ACCOUNT_PAGES = 64  # 64 x 256 versions of one account, read at most
 
 

@@ -1,7 +1,6 @@
 """Shares: capsules stored by a sharer who can open the envelope, released at every open
 only to their recipient, only while not revoked, not expired and allowed by the policy."""
 
-import json
 import time
 
 from fastapi import APIRouter, Path, Query, Request
@@ -104,11 +103,7 @@ def router(gw: Gateway) -> APIRouter:
         cid, root = cid_str(capsule.cid), cid_str(capsule.root)
         await store.put_capsule(cid, root, identity, capsule.recipient, capsule.expires, capsule.policy, data,
                                 config.storage_quota, opens=opens)
-        if capsule.recipient not in await gw.own_devices(identity):  # a re-wrap to my own device is no news
-            notice = {"root": root, "capsule": cid, "sharer": identity, "expires": capsule.expires,
-                      "policy": capsule.policy}
-            await store.post_message(capsule.recipient, identity, "share", json.dumps(notice).encode(),
-                                     config.storage_quota)
+        # the recipient's notice comes with the share's proof (routes/proofs.py), which names its sharer
         await gw.audit(identity, "capsule.put", cid)
         return {"cid": cid, "root": root, "recipient": capsule.recipient}
 

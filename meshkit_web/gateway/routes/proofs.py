@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from ...core.cid import cid_str, parse_cid
 from ...core.errors import ForbiddenError, MissingMetadataError
-from ...core.proof import SEALED, verify_proof
+from ...core import codec
+from ...core.proof import SEALED, SHARED, verify_proof
 from ..context import Gateway, envelope_header, parties_of
 from ..http import CID_TEXT_MAX
 from ..http import CBOR_MEDIA, binary_body, read_body
@@ -49,6 +50,21 @@ def router(gw: Gateway) -> APIRouter:
             if entry.recipient not in mine and await is_mailbox(entry.recipient):
                 await store.post_message(entry.recipient, sender, "sealed", notice, gw.config.storage_quota)
 
+    async def notify_share(sharer: str, proof) -> None:
+        """A "share" notice to the recipient of a share, carrying the sharer's signed proof of
+        it, so the recipient's client verifies who shared it (the gateway's word is not
+        needed). Only for a capsule this sharer stored for that recipient, and never between
+        devices of one account (a re-wrap is not news)."""
+        capsule = await store.get_capsule(cid_str(proof.capsule))
+        if capsule is None or capsule["sharer"] != sharer or capsule["recipient"] != proof.recipient:
+            return
+        if proof.recipient in await gw.own_devices(sharer) or not await is_mailbox(proof.recipient):
+            return
+        notice = {"root": cid_str(proof.root), "capsule": cid_str(proof.capsule), "sharer": sharer,
+                  "expires": capsule["expires"], "policy": capsule["policy"], "proof": codec.b64e(proof.data)}
+        await store.post_message(proof.recipient, sharer, "share", json.dumps(notice).encode(),
+                                 gw.config.storage_quota)
+
     @api.post("/v1/proofs", status_code=201, openapi_extra=binary_body("a signed proof (DAG-CBOR)", CBOR_MEDIA))
     async def put_proof(request: Request, identity: str = gw.requires("proofs")):
         proof = await verify_proof(gw.backend, await read_body(request, gw.config.max_message_size))
@@ -61,6 +77,8 @@ def router(gw: Gateway) -> APIRouter:
         await gw.audit(identity, "proof.put", cid_str(proof.cid))
         if new and proof.statement == SEALED:
             await notify_recipients(identity, proof.root)
+        elif new and proof.statement == SHARED:
+            await notify_share(identity, proof)
         return {"cid": cid_str(proof.cid), "statement": proof.statement}
 
     @api.get("/v1/proofs")
