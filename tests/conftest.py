@@ -187,3 +187,14 @@ def two_users(browser, base_url):
     yield [context.new_page() for context in contexts]
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def malicious_gateway(tmp_path):
+    """The real gateway behind a proxy that rewrites the replies a test chooses
+    (tests/support/malicious_gateway.py): the proxy, whose ``url`` clients use."""
+    from support.malicious_gateway import start
+    proxy, server, gateway = start(tmp_path)
+    yield proxy
+    server.stop()
+    gateway.stop()

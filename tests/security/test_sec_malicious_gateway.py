@@ -1,0 +1,150 @@
+"""Class 1 of the security review: state a client takes from the gateway is authenticated
+and fresh. Each test puts the real gateway behind a proxy that lies (tests/support/
+malicious_gateway.py) or lets a hostile user act, with the clients unmodified."""
+
+import asyncio
+import json
+
+import pytest
+
+from meshkit_web.clients import accounts
+from meshkit_web.clients.gateway import GatewayClient
+from meshkit_web.core import codec
+from meshkit_web.core.account import (AccountChainError, certify_device, device_consent, make_account_record)
+from meshkit_web.core.cid import cid_str
+from meshkit_web.core.errors import LinkError, MeshKitError
+from meshkit_web.core.identity import create_identity
+
+from conftest import NOW, run
+from support.linking import link_device
+
+
+async def client(url, backend, name):
+    c = GatewayClient(url, backend, await create_identity(backend, name, NOW))
+    await c.publish()
+    return c
+
+
+# --- 1. a new device joins the account the user confirmed, and no other ---------------------
+
+def test_an_onlooker_who_saw_the_link_cannot_take_the_new_device(malicious_gateway, backend):
+    """Mallory saw the QR code (she knows the nonce) and offers her account first; the phone
+    answers both offers, the user types the code Alice's laptop shows: the phone joins Alice's
+    account, and Mallory's device is told no."""
+    url = malicious_gateway.url
+
+    async def go():
+        laptop, phone, mallory = [await client(url, backend, n) for n in ("laptop", "phone", "mallory")]
+        _, alice = await accounts.create_account(laptop, "alice")
+        _, mal = await accounts.create_account(mallory, "alice")  # the same display name
+        link = await accounts.request_link(phone)
+        mallory_codes = []
+        mallory_side = asyncio.ensure_future(accounts.approve_link(mallory, mal, link, show_code=mallory_codes.append,
+                                                                   timeout=20))
+        await asyncio.sleep(1)  # her offer arrives first
+        shown = asyncio.get_running_loop().create_future()
+        seen = []
+
+        async def ask(offers):
+            seen.append(offers)
+            return await shown
+        joining = asyncio.ensure_future(accounts.wait_for_link(phone, link, ask_code=ask, timeout=20))
+        approved = await accounts.approve_link(laptop, alice, link, show_code=shown.set_result, timeout=20)
+        joined = await joining
+        assert joined.id == alice.id and approved.device(phone.identity.id) is not None
+        assert {o["fingerprint"] for o in seen[0]} <= {alice.fingerprint, mal.fingerprint}
+        with pytest.raises(MeshKitError) as refused:
+            await mallory_side
+        assert refused.value.code == "link_code_mismatch"
+        assert (await mallory.fetch_account(mal.id)).device(phone.identity.id) is None
+    run(go())
+
+
+def test_a_gateway_that_forges_an_offer_gets_no_consent(malicious_gateway, backend):
+    """The gateway (which never sees the nonce) injects offers from Mallory's account, in the
+    old form (the nonce as a bearer value it guessed) and with a made-up MAC: the phone answers
+    none of them and joins nothing."""
+    url = malicious_gateway.url
+
+    async def go():
+        phone, mallory = await client(url, backend, "phone"), await client(url, backend, "mallory")
+        _, mal = await accounts.create_account(mallory, "mallory")
+        link = await accounts.request_link(phone)
+        tag, _ = accounts._link_keys(b"\x00" * 16)
+        for body in ({"account": mal.id, "nonce": link.split(".")[-1]},  # as the old protocol had it
+                     {"link": tag, "account": mal.id, "approver": mallory.identity.id, "mac": "A" * 43}):
+            await mallory.request("POST", f"/v1/mailbox/{phone.identity.id}?kind=link-offer",
+                                  body=json.dumps(body).encode())
+        asked = []
+        with pytest.raises(LinkError):
+            await accounts.wait_for_link(phone, link, ask_code=asked.append, timeout=4)
+        assert asked == []  # the user was never asked: no offer was authentic
+        assert not [row for row in await mallory.inbox(notices=False) if row["kind"] == "link-challenge"]
+    run(go())
+
+
+# --- 3. a stolen device does not survive its removal ------------------------------------------
+
+def test_a_stolen_device_cannot_make_its_devices_vouch_for_each_other(malicious_gateway, backend):
+    url = malicious_gateway.url
+
+    async def go():
+        laptop, thief = await client(url, backend, "laptop"), await client(url, backend, "stolen-phone")
+        _, record = await accounts.create_account(laptop, "alice")
+        record, _ = await link_device(laptop, record, thief)
+        x, y = await client(url, backend, "thief-x"), await client(url, backend, "thief-y")
+        record, _ = await link_device(thief, record, x)
+        record, _ = await link_device(thief, record, y)
+        # the thief re-certifies y through x, then x through y: "added by" would lead nowhere
+        consent = await device_consent(backend, y.identity.sig_private, record.id, y.identity.id)
+        cert = await certify_device(backend, account=record.id, device=y.identity.public, consent=consent, added=NOW,
+                                    can_add=True, signer_id=x.identity.id, signer_private=x.identity.sig_private)
+        devices = [d for d in record.devices if d.id != y.identity.id] + [cert]
+        with pytest.raises(AccountChainError):
+            await make_account_record(backend, name=record.name, root_key=record.root_key,
+                                      recovery_key=record.recovery_key, version=record.version + 1, prev=record,
+                                      devices=devices, removed=list(record.removed), created=record.created,
+                                      signer_id=thief.identity.id, signer_private=thief.identity.sig_private)
+        # the owner removes the stolen phone: what it added goes with it
+        record = await accounts.remove_devices(laptop, record, [thief.identity.id])
+        assert [d.id for d in record.devices] == [laptop.identity.id]
+        assert {thief.identity.id, x.identity.id, y.identity.id} <= set(record.removed)
+    run(go())
+
+
+# --- 5. who a share comes from is proven by the client ------------------------------------
+
+def test_a_gateway_cannot_say_who_a_share_comes_from(malicious_gateway, backend):
+    url = malicious_gateway.url
+
+    async def go():
+        alice, bob, mallory = [await client(url, backend, n) for n in ("alice", "bob", "mallory")]
+        root = await alice.seal_upload([b"from alice"], recipients=[])
+        await alice.share(root, bob.identity.public)
+        honest = [r for r in await bob.inbox() if r["kind"] == "share"]
+        assert [r["sender"] for r in honest] == [alice.identity.id] and honest[0]["verified"]
+        # the gateway names mallory as the sharer, in the listing and in the notice, and hides the proof
+        malicious_gateway.on("GET", r"^/v1/mailbox$", malicious_gateway.rewrite_json(lambda reply: {"messages": [
+            {**row, "sender": mallory.identity.id} for row in reply["messages"]]}))
+
+        def retold(notice):
+            return {k: v for k, v in {**notice, "sharer": mallory.identity.id}.items() if k != "proof"}
+        malicious_gateway.on("GET", r"^/v1/mailbox/[^/?]+", malicious_gateway.rewrite_json(retold))
+        fresh = GatewayClient(url, backend, bob.identity)  # nothing remembered from before
+        lied = [r for r in await fresh.inbox() if r["kind"] == "share"]
+        assert [r["sender"] for r in lied] == [alice.identity.id]  # proven from the proof it looked up
+        assert lied[0]["share"]["sharer"] == alice.identity.id
+        # and when it hides the proofs too, the notice is dropped rather than believed
+        malicious_gateway.on("GET", r"^/v1/proofs\?", malicious_gateway.rewrite_json(lambda reply: {"proofs": []}))
+        malicious_gateway.rules.insert(0, malicious_gateway.rules.pop())
+        third = GatewayClient(url, backend, bob.identity)
+        assert [r for r in await third.inbox() if r["kind"] == "share"] == []
+        # a sealed envelope from mallory, which the gateway says is from alice: the header says mallory
+        malicious_gateway.clear()
+        sealed = await mallory.seal_upload([b"to bob"], recipients=[bob.identity.public])
+        await mallory.finish_upload(sealed)
+        malicious_gateway.on("GET", r"^/v1/mailbox$", malicious_gateway.rewrite_json(lambda reply: {"messages": [
+            {**row, "sender": alice.identity.id} for row in reply["messages"]]}))
+        rows = [r for r in await GatewayClient(url, backend, bob.identity).inbox() if r["kind"] == "sealed"]
+        assert [(r["share"]["root"], r["sender"]) for r in rows] == [(cid_str(sealed), mallory.identity.id)]
+    run(go())
