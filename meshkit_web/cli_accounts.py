@@ -195,9 +195,10 @@ async def cmd_library(args, store) -> None:
         record = await _account(client, store, args.identity)
         library, _, _ = await accounts.remember_shares(client, record, await client.inbox(include_acked=True))
     contacts = await accounts.library_contacts(store.backend, library)
-    known = {c.id for c in await store.contacts()}
-    for public in contacts:  # contacts my other devices added: kept in this home too
-        if public.id not in known:
+    local = await store.contacts()
+    known, names = {c.id for c in local}, {c.name for c in local} | set(store.identity_names())
+    for public in contacts:  # contacts my other devices added: kept here too, never over a local name
+        if public.id not in known and public.name not in names:
             await store.add_contact(public.to_json())
     day = lambda t: time.strftime("%Y-%m-%d", time.gmtime(t)) if isinstance(t, int) else "-"  # noqa: E731
     envelopes, shares = library.items("envelope"), library.items("share")

@@ -91,11 +91,13 @@ class AccountMethods:
 
     async def sync_contacts(self) -> None:
         """Contacts another device of the account added: kept here too (so names resolve)."""
-        known = {p.id for p in await self.store.contacts()}
+        local = await self.store.contacts()
+        known = {p.id for p in local}
+        names = {p.name for p in local} | {p.name for p in await self.store.identities()}
         for name in await self._account_devices():
             library, _ = await accounts.load_library(await self._client(name), await self._account(name))
             for public in await accounts.library_contacts(self.backend, library):
-                if public.id not in known:
+                if public.id not in known and public.name not in names:  # a hint: never over a local name
                     await self.store.add_contact(public)
                     known.add(public.id)
 

@@ -13,6 +13,7 @@ import hmac
 import inspect
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 
@@ -109,8 +110,20 @@ async def remove_devices(client: GatewayClient, latest: AccountRecord, device_id
                                        recovery_key=latest.recovery_key, version=latest.version + 1, prev=latest,
                                        devices=remaining, removed=sorted(set(latest.removed) | gone),
                                        created=latest.created, signer_id=signer_id, signer_private=signer_private)
+    await _fold_library_before_removal(client, latest, record)
     await client.publish_account(record)
     return record
+
+
+async def _fold_library_before_removal(client: GatewayClient, latest: AccountRecord, record: AccountRecord) -> None:
+    """Seal the library whole, to the devices that stay, while what the leaving devices
+    sealed still counts: afterwards a part sealed by a removed device is ignored (a thief's
+    device keeps its keys). Never in the way of the removal itself."""
+    try:
+        if (await _library_pointer(client))[2]:
+            await save_library(client, latest, lambda lib: None, compact=True, recipients=account_recipients(record))
+    except MeshKitError as exc:
+        log.warning("removing devices: the library was not sealed again (%s)", exc.code)
 
 
 def recovery_identity(record: AccountRecord, keys: RecoveryKeys) -> Identity:
@@ -186,51 +199,138 @@ async def open_with_recovery(client: GatewayClient, root: bytes, record: Account
 # --- the library that follows the account ----------------------------------------------------
 
 LIBRARY_SYNC = "library"
-MAX_MERGE_TRIES = 5
+MAX_MERGE_TRIES = 8
+MAX_CHANGES = 32  # change records a pointer lists before a save folds them into a new base
+POINTER_KIND = "library-pointer"
 
 
-async def _library_pointer(client: GatewayClient) -> tuple[bytes | None, int]:
-    """(the root of the account's newest library, the sync version); (None, 0) for none yet."""
+@dataclass
+class LibraryState:
+    """What this client verified of an account's library: everything merged so far (never
+    replaced by what the gateway serves later, only merged with it: a rollback or a dropped
+    entry loses nothing seen here), and which sealed parts it merged."""
+    library: Library
+    merged: set
+    own: set  # library envelopes this device sealed and pinned (unpinned once released)
+
+
+def library_state(client: GatewayClient, account: str) -> LibraryState:
+    states = client.__dict__.setdefault("_library_states", {})
+    if account not in states:
+        states[account] = LibraryState(Library(account), set(), set())
+    return states[account]
+
+
+async def _library_pointer(client: GatewayClient) -> tuple[bytes | None, list[bytes], int]:
+    """(the base, the change records after it, the sync version); (None, [], 0) for none yet.
+    FORMAT.md 11.4: a DAG-CBOR pointer, or (written by older clients) a root CID's text."""
     try:
         row = (await client.request("GET", f"/v1/account-sync/{LIBRARY_SYNC}")).json()
     except MissingMetadataError:
-        return None, 0
-    return parse_cid(codec.b64d(row["data"]).decode()), row["version"]
+        return None, [], 0
+    data = codec.b64d(row["data"])
+    if not data or not 0xA0 <= data[0] <= 0xB7:  # not a small CBOR map: the older form, a root CID's text
+        return parse_cid(data.decode()), [], row["version"]
+    obj = codec.decode_map(data, POINTER_KIND)
+    codec.check_type(obj, POINTER_KIND)
+    changes = codec.field(obj, "changes", list, POINTER_KIND)
+    if len(changes) > 4 * MAX_CHANGES:
+        raise LimitExceededError("a library pointer lists too many change records")
+    base = obj.get("base")
+    return (parse_cid(base) if base is not None else None), [parse_cid(c) for c in changes], row["version"]
+
+
+def _pointer_bytes(base: bytes | None, changes: list[bytes]) -> bytes:
+    from ..core.cid import to_link
+    return codec.encode({"meshkit": POINTER_KIND, "v": 1, "base": to_link(base) if base else None,
+                         "changes": [to_link(c) for c in changes]})
 
 
 async def _read_library(opened, record: AccountRecord) -> Library:
     return library_from_bytes(b"".join([chunk async for chunk in opened.plaintext()]), record.id)
 
 
-async def load_library(client: GatewayClient, record: AccountRecord) -> tuple[Library, int]:
+async def _merge_parts(client: GatewayClient, record: AccountRecord, parts: list[bytes], opener=None,
+                       senders: set | None = None) -> LibraryState:
+    """Merge the library parts not merged before into this client's state. A part counts
+    only if a device of the account (by its verified record: ``senders``, else its current
+    devices) sealed it: anyone can seal to an account, its keys are public."""
+    state = library_state(client, record.id)
+    allowed = senders or {d.id for d in record.devices}
+    for root in parts:
+        name = cid_str(root)
+        if name in state.merged:
+            continue
+        opened = await (opener or client.open)(root)
+        if opened.header.sender_id not in allowed:
+            log.warning("library part %s was sealed by %s, not a device of the account: ignored", name,
+                        opened.header.sender_id)
+        else:
+            state.library = merge(state.library, await _read_library(opened, record))
+        state.merged.add(name)
+    state.merged &= {cid_str(r) for r in parts} | state.own
+    return state
+
+
+async def load_library(client: GatewayClient, record: AccountRecord, opener=None,
+                       senders: set | None = None) -> tuple[Library, int]:
     """(the account's library, the sync version it was read at); empty at version 0."""
-    root, version = await _library_pointer(client)
-    if root is None:
-        return Library(record.id), 0
-    return await _read_library(await client.open(root), record), version
+    base, changes, version = await _library_pointer(client)
+    state = await _merge_parts(client, record, ([base] if base else []) + changes, opener, senders)
+    return merge(state.library, Library(record.id)), version
 
 
 async def save_library(client: GatewayClient, record: AccountRecord, edit,
-                       start: tuple[Library, int] | None = None, load=None) -> tuple[Library, int]:
-    """Apply ``edit(library)`` and store the result sealed to the account's current
-    recipients; a concurrent save by another device is merged in and the write retried.
-    ``start``: the (library, version) the caller has just read, so it is not read again.
-    ``load()``: how to read the library another device saved (a recovering device opens
-    it with the phrase: that device may have sealed it before this one joined).
-    Returns the (library, version) as stored, for a caller going on with it."""
-    load = load or (lambda: load_library(client, record))
-    library, version = start or await load()
-    for _ in range(MAX_MERGE_TRIES):
-        edit(library)
-        root = await client.seal_upload([library.to_bytes()], recipients=account_recipients(record))
+                       start: tuple[Library, int] | None = None, load=None, *, compact: bool = False,
+                       recipients: list | None = None, opener=None, senders: set | None = None
+                       ) -> tuple[Library, int]:
+    """Apply ``edit(changes)`` and store the changes as one small change record sealed to the
+    account's current recipients, appended to the library pointer with compare-and-swap: so
+    one edit costs the same whatever the library's size. Every MAX_CHANGES records (or with
+    ``compact``: after a device joined or left) the whole library is sealed again as a new
+    base, and the parts it replaces are released. A concurrent save by another device only
+    means appending again. Returns the (library, version) as stored. ``start`` and ``load``
+    are accepted for older callers (the state is this client's, see LibraryState)."""
+    recipients = recipients or account_recipients(record)
+    state = library_state(client, record.id)
+    changes = Library(record.id)
+    edit(changes)
+    for attempt in range(MAX_MERGE_TRIES):
+        base, parts, version = await _library_pointer(client)
+        folding = compact or len(parts) >= MAX_CHANGES
+        if folding:  # only a new base needs the whole library; an appended change needs none of it
+            await _merge_parts(client, record, ([base] if base else []) + parts, opener, senders)
+        document = merge(state.library, changes) if folding else changes
+        root = await client.seal_upload([document.to_bytes()], recipients=recipients)
+        state.own.add(cid_str(root))
+        pointer = _pointer_bytes(root, []) if folding else _pointer_bytes(base, parts + [root])
         try:
             stored = (await client.request("PUT", f"/v1/account-sync/{LIBRARY_SYNC}", json_body={
-                "version": version, "data": codec.b64e(cid_str(root).encode())})).json()
-            return library, stored["version"]
+                "version": version, "data": codec.b64e(pointer)})).json()
         except ConflictError:
-            theirs, version = await load()
-            library = merge(library, theirs)
-    raise ConflictError("the library kept changing on another device: try again")
+            await _release(client, state, {cid_str(root)})
+            await asyncio.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+            continue
+        state.library = merge(state.library, changes)
+        state.merged.add(cid_str(root))
+        live = {cid_str(root)} if folding else {cid_str(r) for r in ([base] if base else []) + parts} | {cid_str(root)}
+        await _release(client, state, state.own - live)
+        return merge(state.library, Library(record.id)), stored["version"]
+    raise ConflictError("the library kept changing on other devices: try again")
+
+
+async def _release(client: GatewayClient, state: LibraryState, roots: set) -> None:
+    """Unpin library envelopes this device sealed that no pointer lists any more."""
+    for name in sorted(roots):
+        try:
+            await client.request("DELETE", f"/v1/pins/{name}")
+        except MissingMetadataError:
+            pass
+        except MeshKitError as exc:
+            log.info("library: %s stays pinned for now (%s)", name, exc.code)
+            continue
+        state.own.discard(name)
+        state.merged.discard(name)
 
 
 def _library_roots(library: Library) -> list[str]:
@@ -258,7 +358,7 @@ async def _notice_checks(client: GatewayClient, record: AccountRecord, row: dict
 
 
 async def remember_shares(client: GatewayClient, record: AccountRecord, rows: list[dict],
-                          start: tuple[Library, int] | None = None, load=None) -> tuple[Library, int, int]:
+                          start: tuple[Library, int] | None = None, opener=None) -> tuple[Library, int, int]:
     """Keep what inbox ``rows`` announce in the library, so every device (and a recovery)
     finds it: ``share:<capsule>`` for a share, ``share:<root>`` for an envelope sealed to
     the account, each -> {root, sharer, received}. ``start`` as for save_library. Returns
@@ -270,7 +370,7 @@ async def remember_shares(client: GatewayClient, record: AccountRecord, rows: li
             key = notice.get("capsule") if row["kind"] == "share" else notice["root"]
             if isinstance(key, str) and len(key) <= 200:
                 shares[key] = row
-    library, version = start or await load_library(client, record)
+    library, version = start or await load_library(client, record, opener=opener)
     candidates = [(cid, row) for cid, row in shares.items() if f"share:{cid}" not in library.entries
                   and f"share:{cid}" not in library.tombstones]
     fresh = {}
@@ -290,7 +390,7 @@ async def remember_shares(client: GatewayClient, record: AccountRecord, rows: li
         for cid, row in fresh.items():
             lib.put(f"share:{cid}", {"root": row["share"]["root"], "sharer": str(row.get("sender", "")),
                                      "received": int(row.get("created") or when)}, when)
-    library, version = await save_library(client, record, add, start=(library, version), load=load)
+    library, version = await save_library(client, record, add, opener=opener)
     return library, version, len(fresh)
 
 
@@ -485,7 +585,7 @@ async def rewrap_library(client: GatewayClient, record: AccountRecord, device: P
     if failed:
         log.info("linking: %d of %d envelopes no longer open and were skipped (%s)", len(failed), len(roots),
                  ", ".join(sorted({f.code for f in failed})))
-    await save_library(client, record, lambda lib: None, start=(library, version))
+    await save_library(client, record, lambda lib: None, compact=True)  # sealed to the new device too
     return len(roots) - len(failed)
 
 
@@ -571,22 +671,18 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
     """After ``recover_account``: open the library and every envelope in it with the recovery
     key, re-wrapping each to this device, and store the library again sealed to the current
     devices. Returns (the library, how many envelopes this device can now open)."""
-    async def load_with_phrase() -> tuple[Library, int]:
-        root, at = await _library_pointer(client)
-        if root is None:
-            return Library(record.id), 0
-        return await _read_library(await open_with_recovery(client, root, record, keys), record), at
+    async def with_phrase(root: bytes):
+        return await open_with_recovery(client, root, record, keys)
 
-    library_root, version = await _library_pointer(client)
-    if library_root is None:
+    library, version = await load_library(client, record, opener=with_phrase)
+    if version == 0:
         return Library(record.id), 0
-    library = await _read_library(await open_with_recovery(client, library_root, record, keys), record)
     # what was shared or sealed to the account that no device kept in the library (the
     # recovery key's own mailbox has a notice of each)
     announced = await client.inbox(include_acked=True, alias=recovery_recipient_id(record.id))
     try:
         library, version, _ = await remember_shares(client, record, announced, start=(library, version),
-                                                    load=load_with_phrase)
+                                                    opener=with_phrase)
     except LimitExceededError:  # a library full (of others' notices?) still recovers what it holds
         log.warning("recovery: the library is full; notices not added")
     restored = 0
@@ -598,5 +694,5 @@ async def recover_library(client: GatewayClient, record: AccountRecord, keys: Re
             continue  # e.g. a share that was revoked meanwhile: it stays closed
     # a device that has not heard of this one yet may save the library meanwhile (sealed
     # without this device): merged in by opening it with the phrase, as above
-    await save_library(client, record, lambda lib: None, start=(library, version), load=load_with_phrase)
+    await save_library(client, record, lambda lib: None, compact=True, opener=with_phrase)
     return library, restored

@@ -148,3 +148,82 @@ def test_a_gateway_cannot_say_who_a_share_comes_from(malicious_gateway, backend)
         rows = [r for r in await GatewayClient(url, backend, bob.identity).inbox() if r["kind"] == "sealed"]
         assert [(r["share"]["root"], r["sender"]) for r in rows] == [(cid_str(sealed), mallory.identity.id)]
     run(go())
+
+
+# --- 2. the library is the account's own, and never goes back -------------------------------
+
+def test_a_library_sealed_by_a_stranger_is_not_the_accounts(malicious_gateway, backend):
+    """Anyone can seal to an account (its keys are public). Mallory seals a library naming her
+    key "bob" to Alice's account and the gateway points Alice's sync record at it: ignored."""
+    from meshkit_web.core.library import Library
+    url = malicious_gateway.url
+
+    async def go():
+        laptop, mallory = await client(url, backend, "laptop"), await client(url, backend, "mallory")
+        _, record = await accounts.create_account(laptop, "alice")
+        await accounts.save_library(laptop, record, lambda lib: lib.put("envelope:bafyreal", {"name": "mine"}, NOW))
+        forged = Library(record.id)
+        forged.put(f"contact:{mallory.identity.id}", {"record": mallory.identity.public.to_bytes()}, NOW + 10)
+        forged.remove("envelope:bafyreal", NOW + 10)
+        root = await mallory.seal_upload([forged.to_bytes()], recipients=accounts.account_recipients(record))
+        pointer = accounts._pointer_bytes(root, [])
+        for form in (pointer, cid_str(root).encode()):  # as a pointer, and as the older plain CID
+            malicious_gateway.on("GET", r"^/v1/account-sync/library$", malicious_gateway.answer(
+                200, json.dumps({"version": 7, "data": codec.b64e(form), "updated": NOW}).encode()))
+            fresh = GatewayClient(url, backend, laptop.identity)  # remembers nothing yet
+            library, _ = await accounts.load_library(fresh, record)
+            assert library.items("contact") == {} and "envelope:bafyreal" not in library.tombstones
+            malicious_gateway.clear()
+    run(go())
+
+
+def test_a_rolled_back_library_loses_nothing_this_device_saw(malicious_gateway, backend):
+    url = malicious_gateway.url
+
+    async def go():
+        laptop = await client(url, backend, "laptop")
+        _, record = await accounts.create_account(laptop, "alice")
+        await accounts.save_library(laptop, record, lambda lib: lib.put("envelope:bafyone", {"name": "one"}, NOW))
+        old = await malicious_gateway.record("GET", "/v1/account-sync/library",
+                                            headers={"authorization": f"Bearer {await laptop.token()}"})
+        await accounts.save_library(laptop, record, lambda lib: lib.put("envelope:bafytwo", {"name": "two"}, NOW))
+        assert set((await accounts.load_library(laptop, record))[0].items("envelope")) == {"bafyone", "bafytwo"}
+        malicious_gateway.on("GET", r"^/v1/account-sync/library$", malicious_gateway.replay(old))
+        library, _ = await accounts.load_library(laptop, record)  # the gateway serves the older pointer
+        assert set(library.items("envelope")) == {"bafyone", "bafytwo"}
+        # an entry the gateway drops from what it serves (404: "no library") stays too
+        malicious_gateway.clear()
+        malicious_gateway.on("GET", r"^/v1/account-sync/library$", malicious_gateway.answer(404))
+        assert set((await accounts.load_library(laptop, record))[0].items("envelope")) == {"bafyone", "bafytwo"}
+    run(go())
+
+
+def test_one_library_edit_costs_the_same_at_any_size(fresh_gateway, backend):
+    """Finding 11: a save appends one small change record; it neither reads nor re-seals the
+    whole library (counted in bytes uploaded, which do not depend on the library's size)."""
+    async def go():
+        laptop = await client(fresh_gateway, backend, "laptop")
+        _, record = await accounts.create_account(laptop, "alice")
+        sizes = []
+        original = laptop.put_blocks
+
+        async def counted(blocks, **kw):
+            async def tally():
+                async for seq, cid, data in blocks:
+                    sizes[-1] += len(data)
+                    yield seq, cid, data
+            return await original(tally(), **kw)
+        laptop.put_blocks = counted
+        for count in (0, 5000):
+            if count:
+                await accounts.save_library(laptop, record, lambda lib: [
+                    lib.put(f"envelope:bafy{i}", {"name": f"file {i}.txt", "size": i}, NOW) for i in range(count)],
+                    compact=True)
+            fresh = GatewayClient(fresh_gateway, backend, laptop.identity)  # a new process, as the CLI is
+            fresh.put_blocks = counted
+            sizes.append(0)
+            await accounts.save_library(fresh, record, lambda lib: lib.put("envelope:bafynew", {"name": "n"}, NOW))
+        assert sizes[1] < sizes[0] + 512, sizes  # the same few hundred bytes either way
+        library, _ = await accounts.load_library(GatewayClient(fresh_gateway, backend, laptop.identity), record)
+        assert len(library.items("envelope")) == 5001
+    run(go())

@@ -47,7 +47,7 @@ class MaliciousGateway:
             self.rules.clear()
 
     @staticmethod
-    def answer(status: int, body: bytes = b'{"error":"not_found","message":"no such thing"}'):
+    def answer(status: int, body: bytes = b'{"error":"missing_metadata","message":"no such thing"}'):
         async def action(_body, _forward):
             return Reply(status, [(b"content-type", b"application/json")], body)
         return action
@@ -70,9 +70,17 @@ class MaliciousGateway:
             return Reply(recorded.status, list(recorded.headers), recorded.body)
         return action
 
+    async def record(self, method: str, path: str, headers=None) -> Reply:
+        """What the real gateway answers now, asked from a test's own event loop (to replay later)."""
+        async with httpx.AsyncClient(timeout=60) as http:
+            return self._reply(await http.request(method, self.upstream + path, headers=headers or {}))
+
     async def fetch(self, method: str, path: str, body: bytes = b"", headers=None) -> Reply:
-        """What the real gateway answers (to record a reply for replay)."""
-        reply = await self._http_client().request(method, self.upstream + path, content=body, headers=headers or {})
+        return self._reply(await self._http_client().request(method, self.upstream + path, content=body,
+                                                             headers=headers or {}))
+
+    @staticmethod
+    def _reply(reply) -> Reply:
         return Reply(reply.status_code, [(k.encode(), v.encode()) for k, v in reply.headers.items()
                                          if k.lower() not in HOP_BY_HOP], reply.content)
 
