@@ -24,11 +24,11 @@ from . import cli_accounts, cli_doctor, cli_output, cli_send
 from .cli_output import say
 from .clients.accounts import account_reaching, account_recipients, remember_shares, revoke_from, share_with
 from .core.cid import cid_str, parse_cid
-from .core.contact_link import record_from_link
+from .core.contact_link import linked_account, record_from_link
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
 from .core.errors import InvalidArgumentError, MeshKitError
 from .core.expiry import parse_expiry
-from .core.identity import PublicIdentity
+from .core.identity import PublicIdentity, record_from_json
 from .core.metadata import safe_filename
 from .core.recipients import Reach, distinct, resolve_reach
 from .core.urls import redact_url
@@ -82,7 +82,11 @@ async def cmd_identity_create(args, store: FileStore) -> None:
 
 
 async def cmd_identity_show(args, store: FileStore) -> None:
-    print(json.dumps((await store.load(args.name)).public.to_json(), indent=2))
+    record = (await store.load(args.name)).public.to_json()
+    account = store.load_account(args.name)
+    if account is not None:  # a claim the contact checks through the account's chain
+        record["account"] = account.id
+    print(json.dumps(record, indent=2))
 
 
 async def cmd_identity_list(args, store: FileStore) -> None:
@@ -108,9 +112,30 @@ async def cmd_contact_add(args, store: FileStore) -> None:
                 record = json.load(f)
             except json.JSONDecodeError:
                 raise MeshKitError(f"{args.file} is not a JSON identity record") from None
+    account = linked_account(args.file) if "#contact=" in args.file or args.file.startswith("contact=") else \
+        (record.get("account") if isinstance(record.get("account"), str) else None)
+    public = await record_from_json(store.backend, record)
+    kept = await _contact_account(args, store, public, account) if account else None
     public = await store.add_contact(record)
     say(f"added contact {public.name!r} {public.id}")
-    say(f"fingerprint {public.fingerprint} (compare it with your contact before sharing)")
+    if kept is not None:
+        say(f"a device of account {kept.record.name!r} {kept.record.id}: sharing with it reaches the account")
+        say(f"account fingerprint {kept.record.fingerprint} (compare it with your contact before sharing)")
+    else:
+        say(f"fingerprint {public.fingerprint} (compare it with your contact before sharing)")
+
+
+async def _contact_account(args, store: FileStore, public: PublicIdentity, account: str):
+    """The account the contact's link or record names, checked through its chain and kept."""
+    from .clients.accounts import contact_account
+    from .clients.gateway import GatewayClient
+    gateway = args.gateway or _env_gateway()
+    if not gateway:
+        raise InvalidArgumentError("this contact is a device of an account: give --gateway to check the account")
+    async with GatewayClient(gateway, store.backend) as client:
+        kept = await contact_account(client, public, account, store.known_account(account))
+    store.save_known_account(kept)
+    return kept
 
 
 async def cmd_contact_list(args, store: FileStore) -> None:

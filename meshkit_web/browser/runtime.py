@@ -21,7 +21,7 @@ from ..clients import accounts
 from ..clients.accounts import revoke_from, share_with
 from ..core.cid import cid_str, parse_cid
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, read_header, seal
-from ..core.contact_link import contact_fragment, record_from_link
+from ..core.contact_link import contact_fragment, linked_account, record_from_link
 from ..core.diagnostics import RecentLog, redacted
 from ..core.errors import InvalidArgumentError, LocalStorageFullError, MeshKitError, UnknownIdentityError
 from ..core.expiry import parse_expiry
@@ -188,12 +188,14 @@ class Runtime(AccountMethods, SendLinkMethods):
 
     @api
     async def identity_record(self, name: str) -> dict:
-        return _public_json((await self._identity(name)).public)
+        account, _ = await self.store.load_account(str(name))
+        return {**_public_json((await self._identity(name)).public), **({"account": account.id} if account else {})}
 
     @api
     async def identity_contact_link(self, name: str) -> str:
         """The fragment of my short contact link (the page puts its own origin before it)."""
-        return contact_fragment((await self._identity(name)).public)
+        account, _ = await self.store.load_account(str(name))
+        return contact_fragment((await self._identity(name)).public, account.id if account else None)
 
     @api
     async def identity_publish(self, name: str) -> dict:
@@ -205,16 +207,23 @@ class Runtime(AccountMethods, SendLinkMethods):
         checked against both; or long: the record in the link), a record's JSON text, or an
         object. The answer says when another contact already has that name."""
         record = _py(record)
+        claimed = None  # the account the link or record says this is a device of: checked below
         if isinstance(record, str) and not record.strip().startswith("{"):
             async def directory(ident: str) -> PublicIdentity:
                 return await (await self._any_client()).resolve(ident)
+            claimed = linked_account(record)
             record = await record_from_link(record, directory)
         if isinstance(record, str):
             try:
                 record = json.loads(record)
             except ValueError:
                 raise InvalidArgumentError("that is neither a contact link nor a public record") from None
+        claimed = claimed or (record.get("account") if isinstance(record, dict) else None)
         public = await record_from_json(self.backend, record)
+        if isinstance(claimed, str):  # verified before anything is kept: a link that lies adds nothing
+            kept = await accounts.contact_account(await self._any_client(), public, claimed,
+                                                  await self.store.known_account(claimed))
+            await self.store.save_known_account(kept)
         namesakes = [c for c in await self.store.contacts() if c.name == public.name and c.id != public.id]
         await self.store.add_contact(public)
         answer = {**_public_json(public), "sameNameAs": [c.id for c in namesakes]}

@@ -157,6 +157,20 @@ async def account_reaching(client: GatewayClient, ident: str, known: KnownAccoun
     return found
 
 
+async def contact_account(client: GatewayClient, device: PublicIdentity, account_id: str,
+                          known: KnownAccount | None = None) -> KnownAccount:
+    """The account a contact's link or record says ``device`` belongs to, checked through
+    the account's chain: it must have certified the device (with the device's consent).
+    Kept by the caller, it makes every later seal or share to the device reach the account,
+    whatever a gateway says then ("no account" is never believed over it)."""
+    certified = set(known.certified) if known is not None else set()
+    record = await client.fetch_account(account_id, known=known.record if known else None, certified=certified)
+    kept = KnownAccount(record, frozenset(certified)) if record is not None else None
+    if kept is None or not kept.means(device.id):
+        raise AccountChainError(f"account {account_id} never certified {device.id}: ask for the link again")
+    return kept
+
+
 async def share_with(client: GatewayClient, root: bytes, reach: Reach, *,
                      expires: int | None = None, policy: str | None = None) -> list:
     """One capsule (and its share proof) per identity ``reach`` names: for an account, each

@@ -22,22 +22,43 @@ _FINGERPRINT = re.compile(r"^[A-Z2-7]{32}$")
 MAX_LINK = 8192
 
 
-def contact_fragment(public: PublicIdentity) -> str:
-    """The URL fragment (without '#') of a short contact link."""
-    return f"{PREFIX}{public.id}.{public.fingerprint.replace('-', '')}"
+def contact_fragment(public: PublicIdentity, account: str | None = None) -> str:
+    """The URL fragment (without '#') of a short contact link; ``account``: the account the
+    identity is a device of, so the person who adds it reaches the account (checked by its
+    chain) whatever a gateway later says."""
+    return f"{PREFIX}{public.id}.{public.fingerprint.replace('-', '')}" + (f".{account}" if account else "")
+
+
+def _short_parts(text: str) -> tuple[str, str, str | None] | str:
+    value = unquote(app_link_value(text, PREFIX, MAX_LINK, "contact"))
+    if value.lstrip().startswith("{"):
+        return value
+    ident, _, rest = value.partition(".")
+    fingerprint, _, account = rest.partition(".")
+    fingerprint = fingerprint.replace("-", "").upper()
+    if not is_identity_id(ident) or not _FINGERPRINT.match(fingerprint) or (account and not is_identity_id(account)):
+        raise InvalidArgumentError("that contact link is damaged: check it was copied whole")
+    return ident, "-".join(fingerprint[i:i + 4] for i in range(0, 32, 4)), account or None
 
 
 def parse_contact_link(text: str) -> tuple[str, str] | str:
     """A link (or its fragment): (id, fingerprint with dashes) for a short one, or the
     record's JSON text for a long one. InvalidArgumentError for anything else."""
-    value = unquote(app_link_value(text, PREFIX, MAX_LINK, "contact"))
-    if value.lstrip().startswith("{"):
-        return value
-    ident, _, fingerprint = value.partition(".")
-    fingerprint = fingerprint.replace("-", "").upper()
-    if not is_identity_id(ident) or not _FINGERPRINT.match(fingerprint):
-        raise InvalidArgumentError("that contact link is damaged: check it was copied whole")
-    return ident, "-".join(fingerprint[i:i + 4] for i in range(0, 32, 4))
+    parts = _short_parts(text)
+    return parts if isinstance(parts, str) else parts[:2]
+
+
+def linked_account(text: str) -> str | None:
+    """The account a contact link says the identity is a device of (None: it says none). A
+    claim to check (clients.accounts.contact_account), not a fact."""
+    parts = _short_parts(text)
+    if isinstance(parts, tuple):
+        return parts[2]
+    try:
+        account = json.loads(parts).get("account")
+    except (ValueError, AttributeError):
+        return None
+    return account if isinstance(account, str) and is_identity_id(account) else None
 
 
 def check_linked(public: PublicIdentity, ident: str, fingerprint: str) -> PublicIdentity:

@@ -227,3 +227,40 @@ def test_one_library_edit_costs_the_same_at_any_size(fresh_gateway, backend):
         library, _ = await accounts.load_library(GatewayClient(fresh_gateway, backend, laptop.identity), record)
         assert len(library.items("envelope")) == 5001
     run(go())
+
+
+# --- 4. a gateway cannot hide that a device belongs to an account ---------------------------
+
+def test_a_contact_link_names_the_account_and_a_gateway_cannot_hide_it(malicious_gateway, backend, tmp_path):
+    """Alice's link names her account; Bob adds her through it. The gateway then answers "no
+    account" for her device: Bob's seals still reach her account's current devices (and not
+    the laptop she removed). A link naming an account that never certified the device adds nothing."""
+    from meshkit_web.core.contact_link import contact_fragment
+    from meshkit_cli import meshkit
+    url = malicious_gateway.url
+
+    async def go():
+        laptop, phone, mallory = [await client(url, backend, n) for n in ("laptop", "phone", "mallory")]
+        _, record = await accounts.create_account(laptop, "alice")
+        record, _ = await link_device(laptop, record, phone)
+        _, mal = await accounts.create_account(mallory, "mallory")
+        bob = tmp_path / "bob"
+        meshkit(bob, "identity", "create", "bob")
+        lying = "https://app.example/#" + contact_fragment(laptop.identity.public, mal.id)
+        refused = meshkit(bob, "contact", "add", lying, "--gateway", url, check=False)
+        assert refused.returncode == 1 and "bad_account_chain" in refused.stderr
+        assert meshkit(bob, "contact", "list").stdout == ""
+        link = "https://app.example/#" + contact_fragment(laptop.identity.public, record.id)
+        assert record.fingerprint in meshkit(bob, "contact", "add", link, "--gateway", url).stdout
+        # the laptop is stolen and removed; the gateway now hides the account, to keep the laptop served
+        record = await accounts.remove_devices(phone, record, [laptop.identity.id])
+        malicious_gateway.on("GET", r"^/v1/accounts/of/", malicious_gateway.answer(404))
+        note = tmp_path / "note.txt"
+        note.write_text("for alice")
+        root = meshkit(bob, "seal", note, "--from", "bob", "--to", laptop.identity.id, "--gateway", url,
+                       "--no-self").stdout.split()[-1]
+        from meshkit_web.core.cid import parse_cid
+        from meshkit_web.core.envelope import read_header
+        header = await read_header(backend, parse_cid(root), phone.get_block)
+        assert {e.recipient for e in header.recipients} == {phone.identity.id, record.recovery_identity().id}
+    run(go())
