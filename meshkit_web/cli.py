@@ -173,6 +173,7 @@ async def _gateway_client(args, store: FileStore, name: str):
     """A client for identity ``name``, its record published (idempotent) so it can authenticate."""
     from .clients.gateway import GatewayClient
     client = GatewayClient(args.gateway, store.backend, await store.load(name))
+    client.library_keeper = store  # what this home verified of the account's library outlives the process
     await client.publish()
     return client
 

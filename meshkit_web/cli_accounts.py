@@ -52,6 +52,7 @@ def read_phrase() -> str:
 async def _client(args, store, name: str):
     from .clients.gateway import GatewayClient
     client = GatewayClient(args.gateway, store.backend, await store.load(name))
+    client.library_keeper = store  # what this home verified of the account's library outlives the process
     await client.publish()
     return client
 

@@ -220,3 +220,17 @@ class IdentityStore:
 
     async def save_known_account(self, kept) -> None:
         await self.db.put("known_accounts", {"id": kept.record.id, "data": kept.to_bytes()})
+
+    # what this browser verified of its accounts' libraries (clients.accounts.LibraryState)
+    async def library_parts(self, account: str) -> list[bytes]:
+        rows = [row for row in await self.db.all("library_parts") if row["key"].startswith(account + " ")]
+        return [bytes(row["data"]) for row in sorted(rows, key=lambda row: row["key"])]
+
+    async def add_library_part(self, account: str, data: bytes) -> None:
+        rows = [row["key"] for row in await self.db.all("library_parts") if row["key"].startswith(account + " ")]
+        seq = max((int(key.split(" ")[1]) for key in rows), default=0) + 1
+        await self.db.put("library_parts", {"key": f"{account} {seq:09d}", "data": data})
+
+    async def replace_library_parts(self, account: str, data: bytes) -> None:
+        await self.db.delete_prefix("library_parts", account + " ")
+        await self.db.put("library_parts", {"key": f"{account} {1:09d}", "data": data})

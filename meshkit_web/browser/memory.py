@@ -2,14 +2,17 @@
 unavailable or blocked, and what the outbox runs on under CPython (tests)."""
 
 DB_NAME = "meshkit"
-DB_VERSION = 4
+DB_VERSION = 5
 # store -> keyPath. Version 2 added the outbox (jobs + their encrypted blocks, keyed
 # "<job> <seq>") and the background mailbox; version 3 the account record each device
 # verified last (no rollback) and whether its recovery kit was confirmed; version 4 the
-# other people's accounts this browser verified (core.account.KnownAccount). Upgrades only
-# ever add stores.
+# other people's accounts this browser verified (core.account.KnownAccount); version 5 what
+# this browser verified of its accounts' libraries (clients.accounts.LibraryState, kept as
+# parts keyed "<account> <seq>", so a gateway's rollback loses nothing seen here). Upgrades
+# only ever add stores.
 STORES = {"identities": "name", "contacts": "id", "envelopes": "key", "jobs": "id", "outbox": "key",
-          "mailbox": "key", "accounts": "name", "known_accounts": "id"}
+          "mailbox": "key", "accounts": "name", "known_accounts": "id",
+          "library_parts": "key"}
 
 
 class MemoryStore:

@@ -85,6 +85,7 @@ class Runtime(AccountMethods, SendLinkMethods):
         client = self._clients.get((identity.id, gateway))
         if client is None:
             client = self._clients[identity.id, gateway] = FetchGatewayClient(gateway, self.backend, identity)
+            client.library_keeper = self.store  # the library as verified here outlives the page (IndexedDB)
         return client
 
     async def _any_client(self) -> FetchGatewayClient:

@@ -218,21 +218,59 @@ MAX_CHANGES = 32  # change records a pointer lists before a save folds them into
 POINTER_KIND = "library-pointer"
 
 
+KEPT_KIND = "kept library"
+MAX_KEPT_PARTS = 64  # parts a device keeps of what it verified, before it writes them as one
+
+
 @dataclass
 class LibraryState:
     """What this client verified of an account's library: everything merged so far (never
     replaced by what the gateway serves later, only merged with it: a rollback or a dropped
-    entry loses nothing seen here), and which sealed parts it merged."""
+    entry loses nothing seen here), and which sealed parts it merged. With a keeper (the
+    client's ``library_keeper``: the CLI's home, the browser's IndexedDB) it outlives the
+    process, written as parts so that keeping one edit costs the same at any size."""
     library: Library
     merged: set
     own: set  # library envelopes this device sealed and pinned (unpinned once released)
+    kept_parts: int = 0
 
 
-def library_state(client: GatewayClient, account: str) -> LibraryState:
+def _kept_bytes(library: Library, state: LibraryState) -> bytes:
+    return codec.encode({"meshkit": KEPT_KIND, "v": 1, "library": library.to_bytes(),
+                         "merged": sorted(state.merged), "own": sorted(state.own)})
+
+
+async def library_state(client: GatewayClient, account: str) -> LibraryState:
     states = client.__dict__.setdefault("_library_states", {})
     if account not in states:
-        states[account] = LibraryState(Library(account), set(), set())
+        state = LibraryState(Library(account), set(), set())
+        keeper = getattr(client, "library_keeper", None)
+        for data in (await keeper.library_parts(account) if keeper is not None else [])[:4 * MAX_KEPT_PARTS]:
+            try:
+                obj = codec.decode_map(data, KEPT_KIND)
+                codec.check_type(obj, KEPT_KIND)
+                state.library = merge(state.library, library_from_bytes(codec.field(obj, "library", bytes, KEPT_KIND),
+                                                                        account))
+                state.merged = set(codec.field(obj, "merged", list, KEPT_KIND)[:8 * MAX_CHANGES])
+                state.own = set(codec.field(obj, "own", list, KEPT_KIND)[:8 * MAX_CHANGES])
+                state.kept_parts += 1
+            except MeshKitError as exc:  # a damaged part hides no other
+                log.warning("a kept library part does not read (%s): skipped", exc.code)
+        states[account] = state
     return states[account]
+
+
+async def _keep(client: GatewayClient, state: LibraryState, changes: Library) -> None:
+    """Keep ``changes`` (just merged into ``state``) where this client keeps its state."""
+    keeper = getattr(client, "library_keeper", None)
+    if keeper is None:
+        return
+    if state.kept_parts >= MAX_KEPT_PARTS:
+        await keeper.replace_library_parts(state.library.account, _kept_bytes(state.library, state))
+        state.kept_parts = 1
+    else:
+        await keeper.add_library_part(state.library.account, _kept_bytes(changes, state))
+        state.kept_parts += 1
 
 
 async def _library_pointer(client: GatewayClient) -> tuple[bytes | None, list[bytes], int]:
@@ -269,8 +307,9 @@ async def _merge_parts(client: GatewayClient, record: AccountRecord, parts: list
     """Merge the library parts not merged before into this client's state. A part counts
     only if a device of the account (by its verified record: ``senders``, else its current
     devices) sealed it: anyone can seal to an account, its keys are public."""
-    state = library_state(client, record.id)
+    state = await library_state(client, record.id)
     allowed = senders or {d.id for d in record.devices}
+    new = Library(record.id)
     for root in parts:
         name = cid_str(root)
         if name in state.merged:
@@ -280,9 +319,12 @@ async def _merge_parts(client: GatewayClient, record: AccountRecord, parts: list
             log.warning("library part %s was sealed by %s, not a device of the account: ignored", name,
                         opened.header.sender_id)
         else:
-            state.library = merge(state.library, await _read_library(opened, record))
+            new = merge(new, await _read_library(opened, record))
         state.merged.add(name)
     state.merged &= {cid_str(r) for r in parts} | state.own
+    if new.entries or new.tombstones:
+        state.library = merge(state.library, new)
+        await _keep(client, state, new)
     return state
 
 
@@ -306,7 +348,7 @@ async def save_library(client: GatewayClient, record: AccountRecord, edit,
     means appending again. Returns the (library, version) as stored. ``start`` and ``load``
     are accepted for older callers (the state is this client's, see LibraryState)."""
     recipients = recipients or account_recipients(record)
-    state = library_state(client, record.id)
+    state = await library_state(client, record.id)
     changes = Library(record.id)
     edit(changes)
     for attempt in range(MAX_MERGE_TRIES):
@@ -327,6 +369,7 @@ async def save_library(client: GatewayClient, record: AccountRecord, edit,
             continue
         state.library = merge(state.library, changes)
         state.merged.add(cid_str(root))
+        await _keep(client, state, changes)
         live = {cid_str(root)} if folding else {cid_str(r) for r in ([base] if base else []) + parts} | {cid_str(root)}
         await _release(client, state, state.own - live)
         return merge(state.library, Library(record.id)), stored["version"]

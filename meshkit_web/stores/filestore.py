@@ -12,6 +12,7 @@ import os
 
 from ..core.errors import IdentityExistsError, InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.recipients import resolve_local
+from ..core.signing import is_identity_id
 from ..core.identity import Identity, PublicIdentity, create_identity, record_from_json
 from ..core import codec
 from ..crypto.nacl_backend import NaclBackend
@@ -154,3 +155,38 @@ class FileStore:
         with open(path + ".tmp", "wb") as out:
             out.write(kept.to_bytes())
         os.replace(path + ".tmp", path)
+
+    # what this home verified of its accounts' libraries (clients.accounts.LibraryState), as
+    # numbered parts: appending one is as cheap at 20,000 entries as at none
+    def _library_dir(self, account: str) -> str:
+        if not is_identity_id(account):
+            raise InvalidArgumentError("not an account id")
+        return os.path.join(self.home, "libraries", account)
+
+    async def library_parts(self, account: str) -> list[bytes]:
+        folder = self._library_dir(account)
+        if not os.path.isdir(folder):
+            return []
+        parts = []
+        for entry in sorted(e for e in os.listdir(folder) if e.endswith(".cbor")):
+            with open(os.path.join(folder, entry), "rb") as f:
+                parts.append(f.read())
+        return parts
+
+    async def add_library_part(self, account: str, data: bytes) -> str:
+        folder = self._library_dir(account)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        numbers = [int(e[:-5]) for e in os.listdir(folder) if e.endswith(".cbor") and e[:-5].isdigit()]
+        path = os.path.join(folder, f"{max(numbers, default=0) + 1:09d}.cbor")
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(path + ".tmp", path)
+        return path
+
+    async def replace_library_parts(self, account: str, data: bytes) -> None:
+        kept = os.path.basename(await self.add_library_part(account, data))
+        folder = self._library_dir(account)
+        for entry in os.listdir(folder):
+            if entry.endswith(".cbor") and entry != kept:
+                os.unlink(os.path.join(folder, entry))

@@ -198,6 +198,31 @@ def test_a_rolled_back_library_loses_nothing_this_device_saw(malicious_gateway, 
     run(go())
 
 
+def test_what_a_device_saw_of_its_library_outlives_the_process(malicious_gateway, backend, tmp_path):
+    """The same for a device that starts again (the CLI: every command is a new process; the
+    app: a reload): what it verified is kept in its home (or IndexedDB) and merged first."""
+    from meshkit_web.stores.filestore import FileStore
+    url = malicious_gateway.url
+
+    async def go():
+        home = FileStore(str(tmp_path / "home"), backend)
+        laptop = await client(url, backend, "laptop")
+        laptop.library_keeper = home
+        _, record = await accounts.create_account(laptop, "alice")
+        await accounts.save_library(laptop, record, lambda lib: lib.put("envelope:bafyone", {"name": "one"}, NOW))
+        old = await malicious_gateway.record("GET", "/v1/account-sync/library",
+                                             headers={"authorization": f"Bearer {await laptop.token()}"})
+        for i in range(70):  # more than one kept part's worth: the kept parts are folded on the way
+            await accounts.save_library(laptop, record, lambda lib: lib.put(f"envelope:bafy{i}", {"name": str(i)}, NOW))
+        malicious_gateway.on("GET", r"^/v1/account-sync/library$", malicious_gateway.replay(old))
+        again = GatewayClient(url, backend, laptop.identity)  # the next process, the same home
+        again.library_keeper = home
+        library, _ = await accounts.load_library(again, record)
+        assert len(library.items("envelope")) == 71
+        assert len(await home.library_parts(record.id)) <= accounts.MAX_KEPT_PARTS
+    run(go())
+
+
 def test_one_library_edit_costs_the_same_at_any_size(fresh_gateway, backend):
     """Finding 11: a save appends one small change record; it neither reads nor re-seals the
     whole library (counted in bytes uploaded, which do not depend on the library's size)."""
