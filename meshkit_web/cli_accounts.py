@@ -109,7 +109,8 @@ async def cmd_device_list(args, store) -> None:
     me = client.identity.id
     for device in record.devices:
         when = time.strftime("%Y-%m-%d", time.gmtime(device.added))
-        say(device.id, device.device.name, when, "this device" if device.id == me else "", sep="\t")
+        say(device.id, device.device.name, when, "this device" if device.id == me else "",
+            f"added by {record.added_by(device)}", sep="\t")
     for removed in record.removed:
         say(removed, "(removed)", sep="\t")
 

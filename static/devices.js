@@ -96,8 +96,11 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
       el("dt", {}, "Account id"), el("dd", {}, el("code", { testid: "account-id" }, current.account)));
     const devices = await guarded("Listing devices", () => meshkit.devices.list(current.name)) || [];
     list.replaceChildren(...devices.map((device) => el("li", { testid: "device", "data-id": device.id },
-      el("div", {}, el("strong", {}, device.name), device.current ? el("span", { class: "badge" }, " this device") : null),
-      el("small", {}, `added ${formatDate(device.added)} · `, el("code", { title: device.id }, shortId(device.id))),
+      el("div", {}, el("strong", {}, device.name), device.current ? el("span", { class: "badge" }, " this device") : null,
+        device.new ? el("span", { class: "badge warn", testid: "device-new",
+          title: "Added since you last looked. If you did not add it, remove it." }, " new") : null),
+      el("small", {}, `added ${formatDate(device.added)} by ${device.addedByName} · `,
+        el("code", { title: device.id }, shortId(device.id))),
       device.current ? null : el("button", { type: "button", class: "danger", testid: "device-remove",
         onclick: () => remove(device) }, "Remove"))));
   }

@@ -52,7 +52,13 @@ def test_link_recover_and_remove_devices_in_the_app(devices):
     assert bad["error"] == "link_code_mismatch"
     ready(laptop)  # a fresh page: the laptop's approval waited for a consent that never comes
     request = call(phone, "return await meshkit.devices.requestLink({deviceName: 'alice-phone'});")
+    assert [d["new"] for d in call(laptop, "return await meshkit.devices.list('alice-laptop');")] == [False]
     approved, linked = browser_link(phone, laptop, "alice-laptop", request["link"])
+    # a device added since the laptop last looked is flagged there, once, with who added it
+    listed = {d["name"]: d for d in call(laptop, "return await meshkit.devices.list('alice-laptop');")}
+    assert listed["alice-phone"]["new"] and listed["alice-phone"]["addedByName"] == "alice-laptop"
+    assert listed["alice-laptop"]["addedByName"] == "the recovery phrase" and not listed["alice-laptop"]["new"]
+    assert not any(d["new"] for d in call(laptop, "return await meshkit.devices.list('alice-laptop');"))
     assert approved["device"]["name"] == "alice-phone", approved
     assert linked["account"] == account["account"] and linked["fingerprint"] == account["fingerprint"]
     offers = phone.evaluate("() => window.offers")  # who asked was said before the code was typed

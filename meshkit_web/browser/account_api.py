@@ -144,10 +144,15 @@ class AccountMethods:
 
     @api
     async def devices_list(self, name) -> list:
+        """The account's devices, each with who added it; ``new``: added since this browser
+        last listed them (a device you did not add yourself deserves a look)."""
         record = await self._account(str(name))
         me = (await self._identity(str(name))).id
-        return [{"id": d.id, "name": d.device.name, "current": d.id == me, "added": d.added}
-                for d in record.devices]
+        seen = await self.store.seen_devices(str(name))
+        await self.store.save_seen_devices(str(name), sorted({d.id for d in record.devices} | set(seen or [])))
+        return [{"id": d.id, "name": d.device.name, "current": d.id == me, "added": d.added,
+                 "addedBy": d.signer, "addedByName": record.added_by(d),
+                 "new": seen is not None and d.id not in seen} for d in record.devices]
 
     @api
     async def devices_request_link(self, device_name) -> dict:

@@ -195,7 +195,18 @@ class IdentityStore:
     async def save_account(self, name: str, record, kit_confirmed: bool | None = None) -> None:
         old = await self.db.get("accounts", name)
         confirmed = bool(old and old.get("kit_confirmed")) if kit_confirmed is None else kit_confirmed
-        await self.db.put("accounts", {"name": name, "record": record.data, "kit_confirmed": confirmed})
+        await self.db.put("accounts", {"name": name, "record": record.data, "kit_confirmed": confirmed,
+                                       "seen_devices": old.get("seen_devices") if old else None})
+
+    async def seen_devices(self, name: str) -> list | None:
+        """The device ids listed to the user last time (None: never listed)."""
+        row = await self.db.get("accounts", name)
+        return list(row["seen_devices"]) if row and row.get("seen_devices") is not None else None
+
+    async def save_seen_devices(self, name: str, ids: list) -> None:
+        row = await self.db.get("accounts", name)
+        if row is not None:
+            await self.db.put("accounts", {**row, "seen_devices": list(ids)})
 
     async def load_account(self, name: str):
         """(the account record, kit confirmed?) for device ``name``; (None, False) without one."""

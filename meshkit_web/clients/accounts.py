@@ -28,7 +28,7 @@ from ..core.errors import (ConflictError, LimitExceededError, LinkCodeMismatchEr
                            MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError, UnknownIdentityError)
 from ..core.identity import Identity, PublicIdentity, record_from_bytes
-from ..core.library import Library, library_from_bytes, merge
+from ..core.library import MAX_ENTRIES, Library, library_from_bytes, merge
 from ..core.recipients import Reach
 from ..core.signing import is_identity_id
 from .gateway import GatewayClient
@@ -245,17 +245,20 @@ async def library_state(client: GatewayClient, account: str) -> LibraryState:
     if account not in states:
         state = LibraryState(Library(account), set(), set())
         keeper = getattr(client, "library_keeper", None)
-        for data in (await keeper.library_parts(account) if keeper is not None else [])[:4 * MAX_KEPT_PARTS]:
+        for data in (await keeper.library_parts(account) if keeper is not None else [])[:MAX_ENTRIES]:
             try:
                 obj = codec.decode_map(data, KEPT_KIND)
                 codec.check_type(obj, KEPT_KIND)
                 state.library = merge(state.library, library_from_bytes(codec.field(obj, "library", bytes, KEPT_KIND),
                                                                         account))
-                state.merged = set(codec.field(obj, "merged", list, KEPT_KIND)[:8 * MAX_CHANGES])
-                state.own = set(codec.field(obj, "own", list, KEPT_KIND)[:8 * MAX_CHANGES])
+                state.merged |= set(codec.field(obj, "merged", list, KEPT_KIND)[:8 * MAX_CHANGES])
+                state.own |= set(codec.field(obj, "own", list, KEPT_KIND)[:8 * MAX_CHANGES])
                 state.kept_parts += 1
             except MeshKitError as exc:  # a damaged part hides no other
                 log.warning("a kept library part does not read (%s): skipped", exc.code)
+        if state.kept_parts > MAX_KEPT_PARTS:  # parts appended by runs that never read it: one again
+            await keeper.replace_library_parts(account, _kept_bytes(state.library, state))
+            state.kept_parts = 1
         states[account] = state
     return states[account]
 
@@ -341,42 +344,57 @@ async def save_library(client: GatewayClient, record: AccountRecord, edit,
                        recipients: list | None = None, opener=None, senders: set | None = None
                        ) -> tuple[Library, int]:
     """Apply ``edit(changes)`` and store the changes as one small change record sealed to the
-    account's current recipients, appended to the library pointer with compare-and-swap: so
-    one edit costs the same whatever the library's size. Every MAX_CHANGES records (or with
-    ``compact``: after a device joined or left) the whole library is sealed again as a new
-    base, and the parts it replaces are released. A concurrent save by another device only
-    means appending again. Returns the (library, version) as stored. ``start`` and ``load``
-    are accepted for older callers (the state is this client's, see LibraryState)."""
+    account's current recipients, appended to the library pointer with compare-and-swap: one
+    edit reads, seals and keeps only the changes, whatever the library's size. Every
+    MAX_CHANGES records (or with ``compact``: after a device joined or left) the whole
+    library is sealed again as a new base, and the parts it replaces are released. A
+    concurrent save by another device only means appending again. Returns (the library as
+    this client knows it, or only the changes when it has not read it; the version stored).
+    ``start`` and ``load`` are accepted for older callers (the state is this client's)."""
     recipients = recipients or account_recipients(record)
-    state = await library_state(client, record.id)
     changes = Library(record.id)
     edit(changes)
     for attempt in range(MAX_MERGE_TRIES):
         base, parts, version = await _library_pointer(client)
         folding = compact or len(parts) >= MAX_CHANGES
-        if folding:  # only a new base needs the whole library; an appended change needs none of it
-            await _merge_parts(client, record, ([base] if base else []) + parts, opener, senders)
+        # only a new base needs the whole library; an appended change needs none of it
+        state = await _merge_parts(client, record, ([base] if base else []) + parts, opener, senders) \
+            if folding else None
         document = merge(state.library, changes) if folding else changes
-        root = await client.seal_upload([document.to_bytes()], recipients=recipients)
-        state.own.add(cid_str(root))
-        pointer = _pointer_bytes(root, []) if folding else _pointer_bytes(base, parts + [root])
+        root = cid_str(await client.seal_upload([document.to_bytes()], recipients=recipients))
+        pointer = _pointer_bytes(parse_cid(root), []) if folding else _pointer_bytes(base, parts + [parse_cid(root)])
         try:
             stored = (await client.request("PUT", f"/v1/account-sync/{LIBRARY_SYNC}", json_body={
                 "version": version, "data": codec.b64e(pointer)})).json()
         except ConflictError:
-            await _release(client, state, {cid_str(root)})
+            await _release(client, None, {root})
             await asyncio.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
             continue
-        state.library = merge(state.library, changes)
-        state.merged.add(cid_str(root))
-        await _keep(client, state, changes)
-        live = {cid_str(root)} if folding else {cid_str(r) for r in ([base] if base else []) + parts} | {cid_str(root)}
-        await _release(client, state, state.own - live)
-        return merge(state.library, Library(record.id)), stored["version"]
+        known = await _remember_saved(client, record.id, changes, root)
+        if folding:
+            await _release(client, state, state.own - {root})
+        return (merge(known.library, Library(record.id)) if known else changes), stored["version"]
     raise ConflictError("the library kept changing on other devices: try again")
 
 
-async def _release(client: GatewayClient, state: LibraryState, roots: set) -> None:
+async def _remember_saved(client: GatewayClient, account: str, changes: Library, root: str) -> LibraryState | None:
+    """What this client just stored: merged into its state if it has read it, and kept (as
+    one more part) where it keeps its state either way; the state, or None when unread."""
+    state = client.__dict__.get("_library_states", {}).get(account)
+    if state is not None:
+        state.library = merge(state.library, changes)
+        state.merged.add(root)
+        state.own.add(root)
+    keeper = getattr(client, "library_keeper", None)
+    if state is not None:
+        await _keep(client, state, changes)
+    elif keeper is not None:
+        await keeper.add_library_part(account, codec.encode({"meshkit": KEPT_KIND, "v": 1, "library": changes.to_bytes(),
+                                                             "merged": [root], "own": [root]}))
+    return state
+
+
+async def _release(client: GatewayClient, state: LibraryState | None, roots: set) -> None:
     """Unpin library envelopes this device sealed that no pointer lists any more."""
     for name in sorted(roots):
         try:
@@ -386,8 +404,9 @@ async def _release(client: GatewayClient, state: LibraryState, roots: set) -> No
         except MeshKitError as exc:
             log.info("library: %s stays pinned for now (%s)", name, exc.code)
             continue
-        state.own.discard(name)
-        state.merged.discard(name)
+        if state is not None:
+            state.own.discard(name)
+            state.merged.discard(name)
 
 
 def _library_roots(library: Library) -> list[str]:

@@ -197,6 +197,14 @@ class AccountRecord:
     def device(self, device_id: str) -> DeviceCert | None:
         return next((d for d in self.devices if d.id == device_id), None)
 
+    def added_by(self, device: DeviceCert) -> str:
+        """Who added ``device`` (its certificate's signer, which only the root rewrites): a
+        device's name, or the recovery phrase (the account root)."""
+        if device.signer == self.id:
+            return "the recovery phrase"
+        signer = self.device(device.signer)
+        return signer.device.name if signer else "a device since removed"
+
     def recovery_identity(self) -> PublicIdentity:
         """The recovery key as a recipient: id ``<account id>.recovery`` (not a device id)."""
         return PublicIdentity(recovery_recipient_id(self.id), self.name, self.root_key, self.recovery_key,
