@@ -26,5 +26,6 @@ bench: setup
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/browser.py --memory-mib 4096
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/worker.py --large-mib 4096
 	.venv/bin/python bench/accounts.py
+	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/library.py
 	.venv/bin/python bench/profile_browser.py
 	cd bench && ../.venv/bin/python summary.py $(BENCH_ROWS)

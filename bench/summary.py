@@ -66,6 +66,9 @@ def table(rows: dict) -> list[tuple]:
     w, wl = rows.get("worker.download", {}), rows.get("worker.large", {})
     out.append(memory_row(f"worker streamed open at {wl.get('mib', '?')} MiB: peak over idle (MiB)",
                           wl.get("over_mib"), w.get("over_mib"), f"same at {w.get('mib', '?')} MiB", 4))
+    lib = rows.get("library.edit", {})
+    out.append(ratio_row(f"CLI seal of 6 bytes, library of {lib.get('entries', 20000)} entries (s)", lib.get("full_s"),
+                         lib.get("empty_s"), "same, empty library", 1.25, higher=False))
     return out
 
 
