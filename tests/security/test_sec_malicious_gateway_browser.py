@@ -1,0 +1,53 @@
+"""Class 1 of the security review in the app (real Chromium, the real gateway behind the
+lying proxy of tests/support/malicious_gateway.py, which also serves the app): what the page
+shows comes from what the page verified, not from the gateway's word."""
+
+import json
+
+import pytest
+
+from meshkit_web.clients.gateway import GatewayClient
+from meshkit_web.core.identity import create_identity
+
+from conftest import NOW, run
+from support.malicious_gateway import start
+from test_browser_core import call, ready
+
+
+@pytest.fixture
+def lying_app(browser, site, tmp_path):
+    proxy, server, gateway = start(tmp_path, site_dir=str(site))
+    context = browser.new_context(base_url=proxy.url)
+    page = context.new_page()
+    ready(page)
+    yield proxy, page
+    context.close()
+    server.stop()
+    gateway.stop()
+
+
+def test_the_app_shows_the_sharer_the_proof_names(lying_app, backend):
+    proxy, page = lying_app
+    me = call(page, "return await meshkit.identity.create('alice');")
+    assert "error" not in me, me
+
+    async def share_from_bob():
+        bob = GatewayClient(proxy.url, backend, await create_identity(backend, "bob", NOW))
+        mallory = await create_identity(backend, "mallory", NOW)
+        await bob.publish()
+        root = await bob.seal_upload([b"from bob"], recipients=[])
+        await bob.share(root, await bob.resolve(me["id"]))
+        return bob.identity.id, mallory.id
+    bob_id, mallory_id = run(share_from_bob())
+    honest = [r for r in call(page, "return await meshkit.inbox('alice');") if r["kind"] == "share"]
+    assert [r["sender"] for r in honest] == [bob_id]
+    # the gateway now says mallory shared it, in the listing and the notice, and hides the proofs
+    proxy.on("GET", r"^/v1/mailbox(\?.*)?$", proxy.rewrite_json(lambda reply: {"messages": [
+        {**row, "sender": mallory_id} for row in reply["messages"]]}))
+    proxy.on("GET", r"^/v1/mailbox/[^/?]+", proxy.rewrite_json(
+        lambda notice: {k: v for k, v in {**notice, "sharer": mallory_id}.items() if k != "proof"}))
+    proxy.on("GET", r"^/v1/proofs\?", proxy.rewrite_json(lambda reply: {"proofs": []}))
+    page.reload()
+    ready(page)
+    shown = call(page, "return await meshkit.inbox('alice', {all: true});")
+    assert mallory_id not in json.dumps(shown)  # never shown as the sharer, anywhere in the answer
