@@ -39,7 +39,7 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
     placeholder: "the link shown on the new device", spellcheck: "false" });
   const status = el("p", { class: "hint", role: "status", testid: "approve-status" });
   const shownCode = el("strong", { class: "link-code", testid: "approve-code" });
-  const codeBox = el("p", { class: "code-box", hidden: true }, "Type this code on the new device: ", shownCode);
+  const codeBox = el("p", { class: "code-box", hidden: true }, "Type this code on the new device:", el("br"), shownCode);
   const approveButton = el("button", { type: "submit", testid: "approve" }, "Add this device");
   const approveForm = el("form", { class: "approve", onsubmit: async (event) => {
     event.preventDefault();
@@ -51,6 +51,7 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
         shownCode.textContent = code;
         codeBox.hidden = false;
         status.textContent = "Waiting for the code to be typed on the new device…";
+        say("Type the code shown here on the new device.");
       } }));
     approveButton.disabled = false;
     status.textContent = "";
@@ -153,6 +154,7 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
     asker.textContent = offers.map((o) => `Account “${o.name}” (fingerprint ${o.fingerprint}) asks to add ` +
       `this browser from its device “${o.approverName}”.`).join(" ");
     codeForm.hidden = false;
+    waiting.hidden = true;  // the link has done its part: the code is what matters now
     codeInput.focus();
     say("Your other device shows a 6-digit code: type it here. If it shows none, do not type any code.");
     return new Promise((resolve) => {
@@ -175,6 +177,7 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
       linkText.value = url;
       drawQr(canvas, await meshkit.qr(url));
       shown.hidden = false;
+      waiting.hidden = false;
       say("Open the link (or scan the code) on a device of your account, and press “Add this device” there.");
       const joined = await meshkit.devices.waitForLink(request.link, { askCode });
       shown.hidden = true;
@@ -206,8 +209,9 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
     try { await navigator.clipboard.writeText(linkText.value); say("Link copied."); } catch { /* selected for copying */ }
   } }, "Copy");
 
-  shown.append(canvas, el("div", { class: "row" }, linkText, copy),
-    el("p", { class: "hint" }, "Waiting for a device of your account to approve… (2 minutes)"), codeForm);
+  const waiting = el("div", {}, canvas, el("div", { class: "row" }, linkText, copy),
+    el("p", { class: "hint" }, "Waiting for a device of your account to approve… (2 minutes)"));
+  shown.append(waiting, codeForm);
 
   const card = el("section", { class: "card first-step", "aria-labelledby": "join-h", testid: "join" },
     el("h2", { id: "join-h" }, "Already have an account?"),

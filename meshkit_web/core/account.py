@@ -200,8 +200,8 @@ class AccountRecord:
     def added_by(self, device: DeviceCert) -> str:
         """Who added ``device`` (its certificate's signer, which only the root rewrites): a
         device's name, or the recovery phrase (the account root)."""
-        if device.signer == self.id:
-            return "the recovery phrase"
+        if device.signer == self.id:  # the root: at the account's creation, or by a recovery
+            return "the account's creation" if device.added == self.created else "the recovery phrase"
         signer = self.device(device.signer)
         return signer.device.name if signer else "a device since removed"
 
