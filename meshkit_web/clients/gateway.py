@@ -21,12 +21,12 @@ from ..core.auth import challenge_message
 from ..core.backend import CryptoBackend
 from ..core.capsule import Capsule, make_capsule, verify_capsule
 from ..core.cid import DAG_CBOR, cid_str
-from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal, sealed_size
+from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError, error_for_code)
 from ..core.errors import LimitExceededError, QuotaExceededError  # noqa: I001 - kept apart from the list above
 from ..core.identity import Identity, PublicIdentity, record_from_json
-from ..core.limits import MAX_REPLY_SIZE, block_limit
+from ..core.limits import MAX_REPLY_SIZE, block_limit, charged_envelope_size
 from ..core.proof import SEALED, SHARED, make_proof
 from ..core.signing import is_identity_id
 from ..core.urls import redact_url
@@ -309,7 +309,7 @@ class GatewayClient:
         """Refuse, before any upload, an envelope that cannot fit in this identity's storage
         quota: QuotaExceededError saying by how much (a retry cannot help with that)."""
         room = (await self.request("GET", "/v1/usage")).json()
-        need = sealed_size(size, recipients)
+        need = charged_envelope_size(size, recipients)  # the gateway's own rule: each block at least MIN_CHARGE
         free = room["storage_quota"] - room["stored"]
         if need > free:
             raise QuotaExceededError(

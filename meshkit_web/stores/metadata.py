@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..core.errors import ConflictError, QuotaExceededError
+from ..core.limits import charged_size
 
 schema = MetaData()
 
@@ -315,36 +316,34 @@ class MetadataStore:
 
     # stored blocks: charges against the storage quota ---------------------------------
     async def charge_block(self, ident: str, cid: str, size: int, quota: int) -> bool:
-        """Charge ``ident`` for a block it puts (once per block; a block put again is free).
-        False, and nothing recorded, when it would exceed ``quota``."""
-        try:
-            async with self.engine.begin() as conn:
-                await self._usage_row(conn, ident)
-                if not await self._insert_new(conn, block_charges, identity=ident, cid=cid, size=size,
-                                              created=int(time.time())):
-                    return True
-                await self._charge(conn, ident, usage.c.stored, size, quota)
-        except _OverQuota:
-            return False
-        return True
+        """Charge ``ident`` for a block of ``size`` bytes it puts, at ``charged_size`` (once per
+        block; a block put again is free). False, and nothing recorded, past ``quota``."""
+        return await self.charge_blocks(ident, [(cid, size)], quota)
 
     async def charge_blocks(self, ident: str, blocks: list[tuple[str, int]], quota: int) -> bool:
         """Charge a group of ``(cid, size)`` blocks in one transaction (a batched upload:
-        one commit instead of one per block). False, and nothing recorded, when the group
-        would exceed ``quota`` (the caller then charges block by block to find where)."""
+        one commit instead of one per block), each at ``charged_size``: a tiny block costs
+        what a file and a disk block cost. False, and nothing recorded, when the group would
+        exceed ``quota`` (the caller then charges block by block to find where)."""
+        return await self._charge_new(ident, blocks, quota) is not None
+
+    async def _charge_new(self, ident: str, blocks: list[tuple[str, int]], quota: int) -> list[str] | None:
+        """The charges of ``blocks`` ``ident`` did not have yet, made in one transaction: the
+        CIDs charged now, or None (nothing recorded) past ``quota``."""
         try:
             async with self.engine.begin() as conn:
                 await self._usage_row(conn, ident)
-                total = 0
+                total, charged, now = 0, [], int(time.time())
                 for cid, size in sorted(blocks):  # one order for every writer: no lock-order deadlock
-                    if await self._insert_new(conn, block_charges, identity=ident, cid=cid, size=size,
-                                              created=int(time.time())):
-                        total += size
+                    if await self._insert_new(conn, block_charges, identity=ident, cid=cid, size=charged_size(size),
+                                              created=now):
+                        total += charged_size(size)
+                        charged.append(cid)
                 if total:
                     await self._charge(conn, ident, usage.c.stored, total, quota)
         except _OverQuota:
-            return False
-        return True
+            return None
+        return charged
 
     async def stored_bytes(self, ident: str) -> int:
         async with self.engine.connect() as conn:
