@@ -11,7 +11,7 @@ import time
 import uuid
 
 from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table,
-                        and_, delete, func, insert, select, update)
+                        and_, delete, func, insert, or_, select, update)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -303,9 +303,13 @@ class MetadataStore:
             return (await conn.execute(select(func.coalesce(func.sum(pins.c.size), 0))
                                        .where(pins.c.identity == ident))).scalar()
 
-    async def pinned_roots(self) -> list[str]:
+    async def pins_by_identity(self) -> dict[str, list[str]]:
+        """Every pinned root, by the identity that pinned it."""
+        found: dict[str, list[str]] = {}
         async with self.engine.connect() as conn:
-            return list((await conn.execute(select(pins.c.root).distinct())).scalars())
+            for ident, root in await conn.execute(select(pins.c.identity, pins.c.root)):
+                found.setdefault(ident, []).append(root)
+        return found
 
     async def pin_state(self) -> tuple:
         """Changes whenever a pin is added or removed (collection checks it did not move)."""
@@ -345,14 +349,45 @@ class MetadataStore:
             return None
         return charged
 
+    async def charge_pinned_blocks(self, ident: str, blocks: list[tuple[str, int]], quota: int,
+                                   group: int = 256) -> bool:
+        """Charge ``ident`` for the blocks of a DAG it pins that it is not charged for yet: a
+        pin keeps blocks alive, so whoever pins pays for them (an owner's own blocks are
+        charged already and cost nothing more). One short transaction per ``group`` blocks;
+        False, with what this call charged given back, past ``quota``."""
+        made: list[str] = []
+        for start in range(0, len(blocks), group):
+            part = blocks[start:start + group]
+            async with self.engine.connect() as conn:  # most pins are of one's own blocks: read first
+                have = set((await conn.execute(select(block_charges.c.cid).where(and_(
+                    block_charges.c.identity == ident, block_charges.c.cid.in_([c for c, _ in part]))))).scalars())
+            missing = [(cid, size) for cid, size in part if cid not in have]
+            if not missing:
+                continue
+            charged = await self._charge_new(ident, missing, quota)
+            if charged is None:
+                sizes = dict(blocks)
+                for cid in made:
+                    await self.drop_charge(ident, cid, charged_size(sizes[cid]))
+                return False
+            made += charged
+        return True
+
     async def stored_bytes(self, ident: str) -> int:
         async with self.engine.connect() as conn:
             return (await conn.execute(select(usage.c.stored).where(usage.c.identity == ident))).scalar() or 0
 
-    async def expired_charges(self, before: int, limit: int = 10_000) -> list[dict]:
+    async def expired_charges(self, before: int, limit: int = 10_000, after: tuple | None = None) -> list[dict]:
+        """Up to ``limit`` charges made before ``before``, in (created, identity, cid) order,
+        from just past ``after`` (the last one of the previous page)."""
+        c = block_charges.c
+        query = select(block_charges).where(c.created < before)
+        if after is not None:
+            created, ident, cid = after
+            query = query.where(or_(c.created > created, and_(c.created == created, or_(
+                c.identity > ident, and_(c.identity == ident, c.cid > cid)))))
         async with self.engine.connect() as conn:
-            rows = await conn.execute(select(block_charges).where(block_charges.c.created < before)
-                                      .order_by(block_charges.c.created).limit(limit))
+            rows = await conn.execute(query.order_by(c.created, c.identity, c.cid).limit(limit))
             return [dict(row._mapping) for row in rows]
 
     async def drop_charge(self, ident: str, cid: str, size: int) -> bool:

@@ -1,20 +1,23 @@
-"""What storage costs (security issue, class 2), over a real gateway on SQLite and on
-PostgreSQL: tiny blocks are charged what they cost the disk (item 8). Each test failed on
-the code before the fix."""
+"""What storage costs, and who pays for it (security issue, class 2), over a real gateway on
+SQLite and on PostgreSQL: tiny blocks are charged what they cost the disk (item 8), and
+what an owner unpinned stops costing it even when someone else's pin keeps the blocks, the
+pinner paying instead (item 10). Each test failed on the code before the fix."""
 
 import os
 import time
 
 import pytest
 
-from meshkit_web.core.cid import RAW, cid_bytes
-from meshkit_web.core.envelope import seal, sealed_size
-from meshkit_web.core.errors import QuotaExceededError
+from meshkit_web.core import codec
+from meshkit_web.core.cid import DAG_CBOR, RAW, cid_bytes, cid_str
+from meshkit_web.core.envelope import KIND, read_header, seal, sealed_size
+from meshkit_web.core.errors import MeshKitError, QuotaExceededError
 from meshkit_web.core.identity import create_identity
 from meshkit_web.core.limits import MIN_CHARGE, charged_envelope_size
+from meshkit_web.core.signing import sign_map
 
 from conftest import NOW, run
-from flood_helpers import Gateway, db_url, usage  # noqa: F401
+from flood_helpers import Gateway, collect, db_url, usage  # noqa: F401
 
 
 async def published(g, backend, *names):
@@ -100,6 +103,96 @@ def test_the_client_estimates_by_the_gateways_rule(tmp_path, backend, db_url):
             assert sealed_size(100, 2) < free < charged_envelope_size(100, 2)
             with pytest.raises(QuotaExceededError):  # said before any upload, by the gateway's own rule
                 await dave.check_room(100, 2)
+    try:
+        run(go())
+    finally:
+        g.stop()
+
+
+# --- item 10: a foreign pin keeps an owner charged ---------------------------------------------------
+
+async def resigned(client, root: bytes) -> tuple[bytes, bytes]:
+    """The owner's header re-signed by ``client``'s identity as sender: a new root linking the
+    owner's segment blocks (anyone who knows a root can make one)."""
+    header = await read_header(client.backend, root, client.get_block)
+    obj = dict(header.raw)
+    me = client.identity
+    obj["sender"] = {"id": me.id, "key": me.public.sig_key}
+    data = codec.encode(await sign_map(client.backend, me.sig_private, KIND, obj))
+    return cid_bytes(DAG_CBOR, data), data
+
+
+def test_what_an_owner_unpinned_stops_costing_it_whoever_pins_it(tmp_path, backend, db_url):
+    g = Gateway(tmp_path / "gw", db_url)
+
+    async def go():
+        people = await published(g, backend, "alice", "bob", "mallory")
+        async with g.client(backend, people["alice"]) as alice, g.client(backend, people["mallory"]) as mallory:
+            root = await alice.seal_upload([os.urandom(300_000)], recipients=[people["bob"].public],
+                                           segment_size=64 * 1024)
+            owned = (await usage(alice))["stored"]
+            segments = (await read_header(backend, root, alice.get_block)).segments
+            copy, data = await resigned(mallory, root)
+            await mallory.put_block(copy, data)
+            before = (await usage(mallory))["stored"]
+            await mallory.pin(copy)
+            kept = (await usage(mallory))["stored"] - before
+            await alice.request("DELETE", f"/v1/pins/{cid_str(root)}")
+            now = int(time.time())
+            await collect(g, now + g.config.gc_grace + 10)
+            assert (await usage(alice))["stored"] < owned - 300_000  # only her proof is left
+            assert kept >= 300_000  # the pinner pays for what it keeps
+            assert all([await mallory.get_block(s) for s in segments])  # mallory's pin keeps them
+            await mallory.request("DELETE", f"/v1/pins/{cid_str(copy)}")
+            await collect(g, now + 2 * g.config.gc_grace + 10)
+            with pytest.raises(MeshKitError):
+                await mallory.get_block(segments[0])
+            assert (await usage(mallory))["stored"] == 0  # its copy of the header is gone too
+    try:
+        run(go())
+    finally:
+        g.stop()
+
+
+def test_a_foreign_pin_of_blocks_put_again_by_car_batch(tmp_path, backend, db_url):
+    g = Gateway(tmp_path / "gw", db_url)
+
+    async def go():
+        people = await published(g, backend, "alice", "mallory")
+        async with g.client(backend, people["alice"]) as alice, g.client(backend, people["mallory"]) as mallory:
+            root = await alice.seal_upload([os.urandom(200_000)], recipients=[], segment_size=32 * 1024)
+            owned = (await usage(alice))["stored"]
+            segments = (await read_header(backend, root, alice.get_block)).segments
+            await mallory.put_batch([(s, await mallory.get_block(s)) for s in segments])  # charged to mallory
+            copy, data = await resigned(mallory, root)
+            await mallory.put_block(copy, data)
+            await mallory.pin(copy)
+            await alice.request("DELETE", f"/v1/pins/{cid_str(root)}")
+            await collect(g, int(time.time()) + g.config.gc_grace + 10)
+            assert (await usage(alice))["stored"] < owned - 200_000
+            assert (await usage(mallory))["stored"] >= 200_000
+            assert [await mallory.get_block(s) for s in segments]
+    try:
+        run(go())
+    finally:
+        g.stop()
+
+
+def test_a_pin_the_pinner_cannot_pay_for_is_refused(tmp_path, backend, db_url):
+    g = Gateway(tmp_path / "gw", db_url, storage_quota=400_000)
+
+    async def go():
+        people = await published(g, backend, "alice", "mallory")
+        async with g.client(backend, people["alice"]) as alice, g.client(backend, people["mallory"]) as mallory:
+            root = await alice.seal_upload([os.urandom(300_000)], recipients=[], segment_size=64 * 1024)
+            await mallory.put_batch([(cid_bytes(RAW, b), b) for b in (os.urandom(75_000) for _ in range(2))])
+            copy, data = await resigned(mallory, root)
+            await mallory.put_block(copy, data)
+            before = (await usage(mallory))["stored"]
+            with pytest.raises(QuotaExceededError):
+                await mallory.pin(copy)
+            assert (await usage(mallory))["stored"] == before
+            assert (await mallory.request("GET", "/v1/pins")).json()["pins"] == []
     try:
         run(go())
     finally:
