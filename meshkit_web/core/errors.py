@@ -190,6 +190,14 @@ class QuotaExceededError(MeshKitError):
     user = 'Your storage quota on the gateway is used up.'
 
 
+class MailboxFullError(QuotaExceededError):
+    """One sender has as many unacknowledged messages in one mailbox as the gateway keeps
+    from a single sender: the next waits until the recipient reads (acknowledges) some."""
+    code = "mailbox_full"
+    status = 403
+    user = "That mailbox holds as many unread messages from you as it takes; try again once they read some."
+
+
 class LocalStorageFullError(MeshKitError):
     """The browser refused to keep a file's encrypted blocks (its storage for this site is full)."""
     code = "local_storage_full"

@@ -32,6 +32,12 @@ class GatewayConfig:
     gc_interval: int = 3600                    # seconds between garbage collections (0: never in the background)
     # per client address, `limits` notation: new identities in the directory, login challenges
     anonymous_limits: dict = field(default_factory=lambda: {"directory": "30/minute", "challenge": "300/minute"})
+    # mailboxes: what one sender may leave unread in one mailbox, how long messages are kept
+    mailbox_sender_limit: int = 64             # unacknowledged messages from one sender to one recipient
+    mailbox_notice_limit: int = 1024           # unacknowledged share/sealed notices, likewise (each one an
+                                               # envelope or capsule the sender stored and pays for)
+    mailbox_retention: int = 90 * 24 * 3600    # seconds an unacknowledged message is kept
+    mailbox_acked_grace: int = 7 * 24 * 3600   # seconds an acknowledged message is still listed (all=true)
     public_urls: list[str] = field(default_factory=list)  # the URLs clients use (logins are bound to them)
     # how much of a DAG one trustless read may walk: the CAR of one envelope stays well inside
     max_read_blocks: int = 70_000

@@ -1,6 +1,6 @@
-"""Garbage collection of blocks nobody keeps.
+"""Garbage collection: blocks nobody keeps, and old mailbox messages.
 
-Mark: for every identity, the blocks its own pins reach (headers are read,
+Blocks. Mark: for every identity, the blocks its own pins reach (headers are read,
 segments are leaves). Sweep: each (identity, block) charge older than the grace period
 whose block no pin OF THAT IDENTITY reaches is dropped, and its bytes are given back: what
 an owner unpinned stops costing it even while someone else's pin keeps the blocks (that
@@ -8,6 +8,10 @@ pinner was charged for them when it pinned, routes/pins.py). A block nobody is c
 and no pin reaches is deleted from the provider. A pin made or removed while a round runs
 ends that round's sweep without dropping anything more (the mark could be stale); the next
 round sees it.
+
+Messages. Acknowledged ones are deleted ``mailbox_acked_grace`` seconds after they were
+acknowledged, every other ``mailbox_retention`` seconds after it was sent; each sender gets
+back what its message was charged.
 """
 
 import logging
@@ -20,6 +24,8 @@ log = logging.getLogger("meshkit.gateway.gc")
 
 CHARGES_PAGE = 10_000        # charges read at a time
 CHARGES_PER_ROUND = 500_000  # charges looked at in one round (the next round goes on)
+MESSAGES_BATCH = 1000        # messages deleted per transaction
+MESSAGE_BATCHES = 100        # transactions per round
 
 
 async def reachable(gw, root: str) -> set[str]:
@@ -54,8 +60,11 @@ async def live_blocks(gw) -> tuple[set[str], dict[str, set[str]]]:
 
 
 async def collect_garbage(gw, now: int | None = None) -> dict:
-    """One round; returns {"charges": dropped, "blocks": deleted, "bytes": refunded}."""
-    return await collect_blocks(gw, int(time.time()) if now is None else now)
+    """One round; returns {"charges": dropped, "blocks": deleted, "bytes": refunded, "messages": deleted}."""
+    now = int(time.time()) if now is None else now
+    result = await collect_blocks(gw, now)
+    result["messages"] = await collect_messages(gw, now)
+    return result
 
 
 async def collect_blocks(gw, now: int) -> dict:
@@ -90,3 +99,16 @@ def _report(dropped: int, deleted: int, refunded: int) -> dict:
         log.info("garbage collection: %d charges dropped, %d blocks deleted", dropped, deleted)
     return {"charges": dropped, "blocks": deleted, "bytes": refunded}
 
+
+async def collect_messages(gw, now: int) -> int:
+    """Messages past their time, deleted in bounded batches."""
+    config, deleted = gw.config, 0
+    for _ in range(MESSAGE_BATCHES):
+        gone = await gw.store.expire_messages(now - config.mailbox_retention, now - config.mailbox_acked_grace,
+                                              MESSAGES_BATCH)
+        deleted += gone
+        if gone < MESSAGES_BATCH:
+            break
+    if deleted:
+        log.info("garbage collection: %d old messages deleted", deleted)
+    return deleted

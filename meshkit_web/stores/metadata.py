@@ -11,12 +11,12 @@ import time
 import uuid
 
 from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table,
-                        and_, delete, func, insert, or_, select, update)
+                        and_, case, delete, func, insert, inspect, or_, select, update)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..core.errors import ConflictError, QuotaExceededError
+from ..core.errors import ConflictError, MailboxFullError, QuotaExceededError
 from ..core.limits import charged_size
 
 schema = MetaData()
@@ -48,7 +48,14 @@ messages = Table(
     Column("body", LargeBinary, nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("acked", Boolean, nullable=False, default=False),
-    Index("messages_by_recipient", "recipient", "acked"),
+    # added later (_upgrade adds them to older databases): what the sender was charged, when acknowledged
+    Column("charged", BigInteger, nullable=False, server_default="0"),
+    Column("acked_at", BigInteger),
+    Index("messages_by_recipient_time", "recipient", "created", "id"),     # pages, newest or oldest first
+    Index("messages_by_recipient_kind", "recipient", "kind", "created"),   # one kind whatever the volume
+    Index("messages_by_pair", "recipient", "sender", "acked"),             # one sender's unread, filter
+    Index("messages_by_created", "created"),                               # retention
+    Index("messages_by_acked_at", "acked_at"),                             # acknowledged ones
 )
 capsules = Table(
     "capsules", schema,
@@ -137,6 +144,30 @@ class _OverQuota(Exception):
     """Rolls a charge's transaction back (raised inside it)."""
 
 
+class _MailboxFull(Exception):
+    """Rolls a message's transaction back: its sender has too many unread there."""
+
+
+# columns added to tables after their first release: (table, column DDL, statement filling old rows)
+_ADDED_COLUMNS = (
+    ("messages", "charged BIGINT NOT NULL DEFAULT 0", "UPDATE messages SET charged = length(body)"),
+    ("messages", "acked_at BIGINT", "UPDATE messages SET acked_at = created WHERE acked"),
+)
+
+
+def _upgrade(conn) -> None:
+    """Bring a database made by an older gateway up to this schema: the columns and indexes
+    added since (create_all makes missing tables only). Idempotent, run at every start."""
+    for table, ddl, fill in _ADDED_COLUMNS:
+        name = ddl.split()[0]
+        if name not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {ddl}")
+            conn.exec_driver_sql(fill)
+    for table in schema.tables.values():
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 def engine_for(url: str) -> AsyncEngine:
     """sqlite:///path or postgresql://... -> an async engine (aiosqlite / asyncpg drivers)."""
     if url.startswith("sqlite:///"):
@@ -161,6 +192,7 @@ class MetadataStore:
             if self.dialect == "sqlite":  # concurrent readers with one writer, several processes
                 await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
             await conn.run_sync(schema.create_all)
+            await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -407,29 +439,68 @@ class MetadataStore:
 
     # mailboxes ----------------------------------------------------------------------
     async def post_message(self, recipient: str, sender: str, kind: str, body: bytes,
-                           quota: int | None = None) -> str:
-        """Store a message; with ``quota``, its bytes are charged to the sender's storage
-        (QuotaExceededError, nothing stored, past it)."""
+                           quota: int | None = None, sender_limit: int | None = None,
+                           notice_kinds: tuple = ()) -> str:
+        """Store a message. With ``quota``, it is charged to the sender's storage at
+        ``charged_size`` (at least MIN_CHARGE, an empty message too) until it is deleted
+        (QuotaExceededError, nothing stored, past it); with ``sender_limit``,
+        MailboxFullError once the sender has that many unacknowledged messages here of the
+        same class (``notice_kinds``, or every other kind)."""
         message_id = str(uuid.uuid4())
+        charged = charged_size(len(body)) if quota is not None else 0
         try:
             async with self.engine.begin() as conn:
                 if quota is not None:
                     await self._usage_row(conn, sender)
-                    await self._charge(conn, sender, usage.c.stored, len(body), quota)
+                    # first: this write locks the sender's usage row, so its posts are counted one at a time
+                    await self._charge(conn, sender, usage.c.stored, charged, quota)
+                if sender_limit is not None and await self._unread_from(
+                        conn, recipient, sender, notice_kinds, kind in notice_kinds) >= sender_limit:
+                    raise _MailboxFull()
                 await conn.execute(insert(messages).values(id=message_id, recipient=recipient, sender=sender,
                                                            kind=kind, body=body, created=int(time.time()),
-                                                           acked=False))
+                                                           acked=False, charged=charged))
         except _OverQuota:
-            raise QuotaExceededError(f"{len(body)} more bytes exceed the sender's storage quota") from None
+            raise QuotaExceededError(f"{charged} more bytes exceed the sender's storage quota") from None
+        except _MailboxFull:
+            raise MailboxFullError(f"{recipient} has {sender_limit} unacknowledged messages from {sender}: "
+                                   "the next waits until some are read") from None
         return message_id
 
-    async def list_messages(self, recipient: str, include_acked: bool = False) -> list[dict]:
-        query = select(messages.c.id, messages.c.sender, messages.c.kind, messages.c.created, messages.c.acked,
-                       func.length(messages.c.body).label("size")).where(messages.c.recipient == recipient)
+    @staticmethod
+    async def _unread_from(conn, recipient: str, sender: str, notice_kinds: tuple, notices: bool) -> int:
+        m = messages.c
+        kinds = m.kind.in_(notice_kinds) if notices else m.kind.notin_(notice_kinds)
+        return (await conn.execute(select(func.count()).select_from(messages).where(and_(
+            m.recipient == recipient, m.sender == sender, m.acked.is_(False), kinds)))).scalar()
+
+    async def list_messages(self, recipient: str, include_acked: bool = False, *, kinds: tuple = (),
+                            sender: str | None = None, cursor: str | None = None, limit: int = 200,
+                            newest_first: bool = True, notices: tuple = ()) -> tuple[list[dict], str | None]:
+        """One page of a mailbox: (rows, the cursor of the next page or None). Ordered by
+        (created, id), newest first unless told otherwise; ``kinds`` and ``sender`` filter in
+        the database, so one kind is found whatever else was sent. A row of a kind in
+        ``notices`` carries its (small, gateway-written) body as ``notice``."""
+        m = messages.c
+        query = select(m.id, m.sender, m.kind, m.created, m.acked, func.length(m.body).label("size"),
+                       case((m.kind.in_(notices), m.body), else_=None).label("notice")).where(m.recipient == recipient)
         if not include_acked:
-            query = query.where(messages.c.acked.is_(False))
+            query = query.where(m.acked.is_(False))
+        if kinds:
+            query = query.where(m.kind.in_(kinds))
+        if sender is not None:
+            query = query.where(m.sender == sender)
+        if cursor is not None:
+            created, _, after = cursor.partition(".")
+            older = or_(m.created < int(created), and_(m.created == int(created), m.id < after))
+            newer = or_(m.created > int(created), and_(m.created == int(created), m.id > after))
+            query = query.where(older if newest_first else newer)
+        order = (m.created.desc(), m.id.desc()) if newest_first else (m.created, m.id)
         async with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in await conn.execute(query.order_by(messages.c.created))]
+            rows = [dict(row._mapping) for row in await conn.execute(query.order_by(*order).limit(limit + 1))]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (f"{rows[-1]['created']}.{rows[-1]['id']}" if more else None)
 
     async def get_message(self, recipient: str, message_id: str) -> dict | None:
         async with self.engine.connect() as conn:
@@ -438,11 +509,39 @@ class MetadataStore:
             return dict(row._mapping) if row else None
 
     async def ack_message(self, recipient: str, message_id: str) -> bool:
+        """Mark a message read (the first time counts for its deletion after the grace)."""
         async with self.engine.begin() as conn:
             result = await conn.execute(update(messages).where(and_(messages.c.id == message_id,
                                                                     messages.c.recipient == recipient))
-                                        .values(acked=True))
+                                        .values(acked=True, acked_at=func.coalesce(messages.c.acked_at,
+                                                                                   int(time.time()))))
         return result.rowcount > 0
+
+    async def expire_messages(self, unacked_before: int, acked_before: int, limit: int = 1000) -> int:
+        """Delete up to ``limit`` messages created before ``unacked_before`` (read or not) or
+        acknowledged before ``acked_before``, giving each sender back what it was charged.
+        Returns how many were deleted (the collector calls again while it is ``limit``)."""
+        m = messages.c
+        deleted = 0
+        for expired in (m.created < unacked_before, and_(m.acked.is_(True), m.acked_at < acked_before)):
+            async with self.engine.connect() as conn:
+                ids = list((await conn.execute(select(m.id).where(expired).limit(limit - deleted))).scalars())
+            if not ids:
+                continue
+            async with self.engine.begin() as conn:
+                # RETURNING: only the rows this statement deleted are refunded (another replica may collect too)
+                gone = (await conn.execute(delete(messages).where(m.id.in_(ids)).returning(m.sender, m.charged))).all()
+                refunds: dict[str, int] = {}
+                for sender, charged in gone:
+                    refunds[sender] = refunds.get(sender, 0) + charged
+                for sender, amount in sorted(refunds.items()):  # one order for every writer
+                    if amount:
+                        await conn.execute(update(usage).where(usage.c.identity == sender)
+                                           .values(stored=usage.c.stored - amount))
+            deleted += len(gone)
+            if deleted >= limit:
+                break
+        return deleted
 
     # capsules -----------------------------------------------------------------------
     async def put_capsule(self, cid: str, root: str, sharer: str, recipient: str, expires: int | None,

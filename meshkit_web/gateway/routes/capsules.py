@@ -1,7 +1,6 @@
 """Shares: capsules stored by a sharer who can open the envelope, released at every open
 only to their recipient, only while not revoked, not expired and allowed by the policy."""
 
-import json
 import time
 
 from fastapi import APIRouter, Path, Query, Request
@@ -13,6 +12,7 @@ from ...core.errors import (ExpiredError, ForbiddenError, MeshKitError, MissingM
                             OpensUsedUpError, RevokedError)
 from ..context import Gateway, envelope_header
 from ..http import CBOR_MEDIA, CID_TEXT_MAX, binary_body, read_body
+from .mailbox import post_notice
 
 
 MAX_RESHARE_DEPTH = 4  # a share of a share of ... : how far back the chain is followed
@@ -107,8 +107,7 @@ def router(gw: Gateway) -> APIRouter:
         if capsule.recipient not in await gw.own_devices(identity):  # a re-wrap to my own device is no news
             notice = {"root": root, "capsule": cid, "sharer": identity, "expires": capsule.expires,
                       "policy": capsule.policy}
-            await store.post_message(capsule.recipient, identity, "share", json.dumps(notice).encode(),
-                                     config.storage_quota)
+            await post_notice(gw, capsule.recipient, identity, "share", notice)
         await gw.audit(identity, "capsule.put", cid)
         return {"cid": cid, "root": root, "recipient": capsule.recipient}
 
