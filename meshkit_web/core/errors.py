@@ -163,6 +163,15 @@ class ProviderTimeoutError(UnavailableError):
     user = 'The storage behind the gateway did not answer in time. Try again in a moment.'
 
 
+class BusyError(UnavailableError):
+    """The gateway's database stayed busy past its wait (many writers at once): nothing was
+    changed, and the same request may be sent again."""
+    code = "busy"
+    status = 503
+    retryable = True
+    user = 'The gateway is busy right now; MeshKit will try again shortly.'
+
+
 class AuthError(MeshKitError):
     """Missing, expired, tampered or out-of-scope capability token; failed challenge."""
     code = "unauthorized"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..core.envelope import MAX_SEGMENT_SIZE
 from ..core.hpke import TAG_LEN
 
+ANONYMOUS_LIMITS = {"directory": "30/minute", "challenge": "300/minute", "accounts": "60/minute"}
 SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
 
 
@@ -30,8 +31,12 @@ class GatewayConfig:
     storage_quota: int = 2 << 30               # bytes of blocks an identity has put and not yet collected
     gc_grace: int = 24 * 3600                  # seconds an unpinned block is kept before it is collected
     gc_interval: int = 3600                    # seconds between garbage collections (0: never in the background)
-    # per client address, `limits` notation: new identities in the directory, login challenges
-    anonymous_limits: dict = field(default_factory=lambda: {"directory": "30/minute", "challenge": "300/minute"})
+    # per client address, `limits` notation: new identities (and accounts) in the directory, login
+    # challenges, account records posted. A key left out of a configured dict keeps its default
+    # (ANONYMOUS_LIMITS).
+    anonymous_limits: dict = field(default_factory=lambda: dict(ANONYMOUS_LIMITS))
+    account_limit: str = "20/minute"           # versions of one account published (after they verify)
+    account_versions_kept: int = 256           # newest versions of each account record kept
     # mailboxes: what one sender may leave unread in one mailbox, how long messages are kept
     mailbox_sender_limit: int = 64             # unacknowledged messages from one sender to one recipient
     mailbox_notice_limit: int = 1024           # unacknowledged share/sealed notices, likewise (each one an

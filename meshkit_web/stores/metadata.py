@@ -7,8 +7,10 @@ log. No token, private key or plaintext is ever stored. The same code and the sa
 suite run on both databases.
 """
 
+import asyncio
 import time
 import uuid
+from contextlib import asynccontextmanager
 
 from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table,
                         and_, case, delete, func, insert, inspect, or_, select, update)
@@ -186,6 +188,20 @@ class MetadataStore:
     def __init__(self, url: str):
         self.engine = engine_for(url)
         self.dialect = self.engine.dialect.name
+        # SQLite has one writer at a time, and writers that find it busy sleep and retry in
+        # ever longer steps, so under load some wait for seconds. This process's writers take
+        # turns here instead, in order (other processes still meet SQLite's busy timeout).
+        self._write_turns = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @asynccontextmanager
+    async def _write(self):
+        """A write transaction (the one way in: on SQLite, one at a time per process)."""
+        if self._write_turns is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_turns, self.engine.begin() as conn:
+            yield conn
 
     async def start(self) -> None:
         async with self.engine.begin() as conn:
@@ -204,10 +220,16 @@ class MetadataStore:
         result = await conn.execute(make(table).values(**values).on_conflict_do_nothing())
         return result.rowcount == 1
 
+    async def _insert_rows(self, conn, table: Table, rows: list[dict]) -> None:
+        """Many rows in one INSERT ... ON CONFLICT DO NOTHING (rows already there stay as they are)."""
+        if rows:
+            make = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
+            await conn.execute(make(table).values(rows).on_conflict_do_nothing())
+
     # identity directory -------------------------------------------------------------
     async def put_identity(self, ident: str, record: bytes, created: int) -> None:
         """Insert or replace with a newer record (the caller verified it and its id)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             row = (await conn.execute(select(identities.c.created).where(identities.c.id == ident))).first()
             if row is None:
                 await self._insert_new(conn, identities, id=ident, record=record, created=created)
@@ -233,28 +255,34 @@ class MetadataStore:
             return list(rows.scalars())
 
     async def publish_account(self, account: str, version: int, data: bytes, expected: int,
-                              devices: list[str], removed: list[str]) -> None:
+                              devices: list[str], keep: int = 256) -> None:
         """Store version ``version`` if the newest stored is still ``expected`` (0: none):
-        compare-and-swap, ConflictError otherwise. The device index follows the record."""
-        async with self.engine.begin() as conn:
-            newest = (await conn.execute(select(func.coalesce(func.max(accounts.c.version), 0))
-                                         .where(accounts.c.id == account))).scalar()
-            if newest != expected or not await self._insert_new(conn, accounts, id=account, version=version,
-                                                                  data=data, created=int(time.time())):
-                raise ConflictError(f"account {account} is at version {newest}, not {expected}")
-            for device, is_removed in [(d, False) for d in devices] + [(d, True) for d in removed]:
-                # A removed id is only marked, never inserted: anyone can write any id into a
-                # record's removed list, and that must not lock an identity out of the gateway
-                # (a current device's certificate carries the device's own consent).
-                if is_removed or not await self._insert_new(conn, account_devices, device=device, account=account,
-                                                            removed=False, version=version):
-                    await conn.execute(update(account_devices).where(and_(
-                        account_devices.c.device == device, account_devices.c.account == account,
-                        account_devices.c.version < version)).values(removed=is_removed, version=version))
-            # a device the record no longer lists is not current, listed as removed or not
+        compare-and-swap, ConflictError otherwise. The device index follows the record: the
+        devices it lists are current, every other device of the account is removed. Only
+        the newest ``keep`` versions are kept. A few set-based statements: the caller
+        verified the record before, so the write lock is held for milliseconds."""
+        d = account_devices.c
+        async with self._write() as conn:
+            # the insert first: it takes the write lock (SQLite) or the version's key (PostgreSQL)
+            stored = await self._insert_new(conn, accounts, id=account, version=version, data=data,
+                                            created=int(time.time()))
+            below = (await conn.execute(select(func.coalesce(func.max(accounts.c.version), 0)).where(and_(
+                accounts.c.id == account, accounts.c.version < version)))).scalar()
+            above = (await conn.execute(select(func.count()).select_from(accounts).where(and_(
+                accounts.c.id == account, accounts.c.version > version)))).scalar()
+            if not stored or below != expected or above:
+                raise ConflictError(f"account {account} is not at version {expected} any more")
+            # A removed id is only ever marked, never inserted: anyone can write any id into a
+            # record's removed list, and that must not lock an identity out of the gateway.
+            await self._insert_rows(conn, account_devices, [
+                {"device": device, "account": account, "removed": False, "version": version} for device in devices])
             await conn.execute(update(account_devices).where(and_(
-                account_devices.c.account == account, account_devices.c.device.notin_(devices),
-                account_devices.c.version < version)).values(removed=True, version=version))
+                d.account == account, d.device.in_(devices), d.version < version)).values(removed=False, version=version))
+            await conn.execute(update(account_devices).where(and_(
+                d.account == account, d.device.notin_(devices), d.version < version)).values(removed=True, version=version))
+            oldest_kept = (select(accounts.c.version).where(accounts.c.id == account)
+                           .order_by(accounts.c.version.desc()).offset(keep - 1).limit(1).scalar_subquery())
+            await conn.execute(delete(accounts).where(and_(accounts.c.id == account, accounts.c.version < oldest_kept)))
 
     async def device_status(self, device: str) -> dict | None:
         """{account, removed} for a device of an account; None for a plain identity."""
@@ -273,7 +301,7 @@ class MetadataStore:
     # challenges ---------------------------------------------------------------------
     async def use_challenge(self, jti: str, expires: int) -> bool:
         """True the first time a challenge is used, False on any replay."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(used_challenges).where(used_challenges.c.expires < int(time.time())))
             return await self._insert_new(conn, used_challenges, jti=jti, expires=expires)
 
@@ -297,7 +325,7 @@ class MetadataStore:
         """Record a pin if it fits the identity's quota: "added", "existing" (idempotent), or
         None when it does not fit."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await self._usage_row(conn, ident)
                 if not await self._insert_new(conn, pins, identity=ident, root=root, size=size,
                                               created=int(time.time())):
@@ -314,7 +342,7 @@ class MetadataStore:
 
     async def remove_pin(self, ident: str, root: str) -> tuple[bool, int]:
         """(whether this identity had the pin, how many pins of the root remain)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             size = (await conn.execute(select(pins.c.size).where(and_(pins.c.identity == ident,
                                                                       pins.c.root == root)))).scalar()
             result = await conn.execute(delete(pins).where(and_(pins.c.identity == ident, pins.c.root == root)))
@@ -367,7 +395,7 @@ class MetadataStore:
         """The charges of ``blocks`` ``ident`` did not have yet, made in one transaction: the
         CIDs charged now, or None (nothing recorded) past ``quota``."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await self._usage_row(conn, ident)
                 total, charged, now = 0, [], int(time.time())
                 for cid, size in sorted(blocks):  # one order for every writer: no lock-order deadlock
@@ -423,7 +451,7 @@ class MetadataStore:
             return [dict(row._mapping) for row in rows]
 
     async def drop_charge(self, ident: str, cid: str, size: int) -> bool:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(delete(block_charges).where(and_(block_charges.c.identity == ident,
                                                                          block_charges.c.cid == cid)))
             if not result.rowcount:
@@ -449,7 +477,7 @@ class MetadataStore:
         message_id = str(uuid.uuid4())
         charged = charged_size(len(body)) if quota is not None else 0
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 if quota is not None:
                     await self._usage_row(conn, sender)
                     # first: this write locks the sender's usage row, so its posts are counted one at a time
@@ -510,7 +538,7 @@ class MetadataStore:
 
     async def ack_message(self, recipient: str, message_id: str) -> bool:
         """Mark a message read (the first time counts for its deletion after the grace)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(update(messages).where(and_(messages.c.id == message_id,
                                                                     messages.c.recipient == recipient))
                                         .values(acked=True, acked_at=func.coalesce(messages.c.acked_at,
@@ -528,7 +556,7 @@ class MetadataStore:
                 ids = list((await conn.execute(select(m.id).where(expired).limit(limit - deleted))).scalars())
             if not ids:
                 continue
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 # RETURNING: only the rows this statement deleted are refunded (another replica may collect too)
                 gone = (await conn.execute(delete(messages).where(m.id.in_(ids)).returning(m.sender, m.charged))).all()
                 refunds: dict[str, int] = {}
@@ -550,7 +578,7 @@ class MetadataStore:
         included); with ``quota`` its bytes are charged to the sharer's storage; with
         ``opens`` it is released at most that many times."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 new = await self._insert_new(conn, capsules, cid=cid, root=root, sharer=sharer, recipient=recipient,
                                              expires=expires, policy=policy, data=data, revoked=False,
                                              created=int(time.time()))
@@ -588,7 +616,7 @@ class MetadataStore:
         """True if the capsule is neither revoked nor expired, decided by one UPDATE that
         takes the row's write lock (a revocation commits before it or waits for it);
         else (revoked, expires) as stored now."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 update(capsules).where(and_(capsules.c.cid == cid, capsules.c.revoked.is_(False),
                                             (capsules.c.expires.is_(None)) | (capsules.c.expires > now)))
@@ -602,7 +630,7 @@ class MetadataStore:
     async def take_open(self, cid: str) -> bool:
         """One release of the capsule counted against its limit, if it has one: False when
         none is left. One conditional UPDATE, so parallel opens never take the last twice."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             taken = await conn.execute(update(open_limits).where(and_(open_limits.c.cid == cid, open_limits.c.remaining > 0))
                                        .values(remaining=open_limits.c.remaining - 1))
             if taken.rowcount == 1:
@@ -616,14 +644,14 @@ class MetadataStore:
         return None if row is None else row.remaining
 
     async def revoke_capsule(self, cid: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(update(capsules).where(capsules.c.cid == cid).values(revoked=True))
 
     # proofs -------------------------------------------------------------------------
     async def put_proof(self, cid: str, root: str, signer: str, data: bytes, quota: int | None = None) -> bool:
         """Store a proof once; True when it was new."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 new = await self._insert_new(conn, proofs, cid=cid, root=root, signer=signer, data=data,
                                              created=int(time.time()))
                 if new and quota is not None:
@@ -663,7 +691,7 @@ class MetadataStore:
         now = int(time.time())
         where = and_(sync_records.c.identity == ident, sync_records.c.name == name)
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 old = (await conn.execute(select(func.length(sync_records.c.data)).where(where))).scalar() or 0
                 if expected == 0:
                     written = await self._insert_new(conn, sync_records, identity=ident, name=name, version=1,
@@ -689,7 +717,7 @@ class MetadataStore:
 
     # audit log ------------------------------------------------------------------------
     async def audit(self, identity: str | None, action: str, target: str | None, outcome: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(insert(audit).values(time=int(time.time()), identity=identity, action=action,
                                                     target=target, outcome=outcome))
 
@@ -697,7 +725,7 @@ class MetadataStore:
         """Count an unauthenticated event against ``identity``: one row per kind, so no
         amount of anonymous noise can grow its view or push real entries out of it."""
         now = int(time.time())
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             if not await self._insert_new(conn, anonymous_events, identity=identity, event=event, count=1, last=now):
                 await conn.execute(update(anonymous_events).where(and_(anonymous_events.c.identity == identity,
                                                                        anonymous_events.c.event == event))
