@@ -31,10 +31,12 @@ class GatewayConfig:
     storage_quota: int = 2 << 30               # bytes of blocks an identity has put and not yet collected
     gc_grace: int = 24 * 3600                  # seconds an unpinned block is kept before it is collected
     gc_interval: int = 3600                    # seconds between garbage collections (0: never in the background)
-    # per client address, `limits` notation: new identities (and accounts) in the directory, login
-    # challenges, account records posted. A key left out of a configured dict keeps its default
-    # (ANONYMOUS_LIMITS).
+    # per client address, `limits` notation: new identities (and accounts) in the directory; login
+    # probes (challenges for unknown ids, wrong answers); account records posted. A key left out
+    # of a configured dict keeps its default (ANONYMOUS_LIMITS).
     anonymous_limits: dict = field(default_factory=lambda: dict(ANONYMOUS_LIMITS))
+    # per identity, after its signature checked out: logins (and challenges asked from one address)
+    login_limit: str = "60/minute"
     account_limit: str = "20/minute"           # versions of one account published (after they verify)
     account_versions_kept: int = 256           # newest versions of each account record kept
     # mailboxes: what one sender may leave unread in one mailbox, how long messages are kept

@@ -1,6 +1,6 @@
 """What every route family shares: the config, the stores, the token issuer, the rate
-limiter, and the two dependencies that decide who is calling (``requires``) and how often
-an anonymous caller may (``anonymous_limit``)."""
+limiter, the dependency that decides who is calling (``requires``), and how often a caller
+may do something (``limit``; per client address for anonymous callers: ``limit_anonymous``)."""
 
 import asyncio
 import math
@@ -44,6 +44,7 @@ class Gateway:
         self.rate = parse_rate(c.rate_limit)
         self.anonymous_rates = {name: parse_rate(value)
                                 for name, value in {**ANONYMOUS_LIMITS, **c.anonymous_limits}.items()}
+        self.login_rate = parse_rate(c.login_limit)
         self.account_rate = parse_rate(c.account_limit)
         self.public_urls = {canonical_url(url) for url in c.public_urls}
 
@@ -129,12 +130,6 @@ class Gateway:
         except StorageError as exc:
             raise unavailable(exc.storage_error) from None
         return max(1, math.ceil(stats.reset_time - time.time()))
-
-    def anonymous_limit(self, kind: str):
-        """``limit_anonymous`` as a route dependency."""
-        async def check(request: Request) -> None:
-            await self.limit_anonymous(request, kind, f"{kind} requests")
-        return Depends(check)
 
 
 def client_address(request: Request) -> str:

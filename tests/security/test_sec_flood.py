@@ -1,5 +1,5 @@
 """No user can exhaust another user (security issue, class 2), over a real gateway on SQLite
-and on PostgreSQL: mailboxes (item 6) and account records (item 7). Each
+and on PostgreSQL: mailboxes (item 6), account records (item 7) and logins (item 9). Each
 test names its item; each failed on the code before the fix. Floods are bounded: a few
 hundred requests, or rows seeded straight into the database where the volume is the point
 (what many senders may leave within their bounds), a few seconds each."""
@@ -20,7 +20,7 @@ from meshkit_web.core.limits import MIN_CHARGE
 from meshkit_web.stores.metadata import MetadataStore, messages
 
 from conftest import NOW, run
-from flood_helpers import Gateway, collect, db_url, gather_bounded, made_up_ids, timed, usage  # noqa: F401
+from flood_helpers import Gateway, collect, db_url, gather_bounded, made_up_ids, raw_login, timed, usage  # noqa: F401
 
 DAY = 24 * 3600
 
@@ -356,3 +356,77 @@ def test_account_publishing_is_limited_per_account_and_per_address(tmp_path, bac
             redis.stop()
     assert outcome == ["ok", "ok", "ok", "rate_limited", "rate_limited"]
     assert junk.count(429) == 3 and 429 not in junk[:7]  # 12 per address: 5 records, 7 junk
+
+
+# --- item 9: anonymous requests lock everyone at an address out ------------------------------------
+
+def test_anonymous_probes_do_not_lock_others_at_the_address_out(tmp_path, backend, db_url):
+    g = Gateway(tmp_path / "gw", db_url, anonymous_limits={"directory": "30/minute", "challenge": "100/minute"})
+
+    async def go():
+        people = await published(g, backend, "alice", "mallory")
+        async with httpx.AsyncClient(timeout=30) as http:
+            async def unknown():
+                return (await http.post(g.url + "/v1/auth/challenge", json={"id": made_up_ids(1)[0]})).status_code
+
+            async def wrong():
+                challenge = (await http.post(g.url + "/v1/auth/challenge", json={"id": people["mallory"].id})).json()
+                return (await http.post(g.url + "/v1/auth/token", json={
+                    "challenge": challenge["challenge"], "signature": "A" * 86, "scopes": ["pins"]})).status_code
+            probes = await gather_bounded([unknown] * 150 + [wrong] * 150)
+        assert 429 in probes and set(probes) <= {404, 401, 429}  # the probes are limited ...
+        async with g.client(backend, people["alice"]) as alice:  # ... and alice, at the same address, is not
+            assert (await usage(alice))["stored"] == 0
+    try:
+        run(go())
+    finally:
+        g.stop()
+
+
+def test_probes_aimed_at_one_identity_do_not_lock_it_out(tmp_path, backend, db_url):
+    g = Gateway(tmp_path / "gw", db_url, anonymous_limits={"directory": "30/minute", "challenge": "100/minute"})
+
+    async def go():
+        people = await published(g, backend, "alice")
+        target = people["alice"].id
+        async with httpx.AsyncClient(timeout=30) as http:
+            async def challenge():
+                return (await http.post(g.url + "/v1/auth/challenge", json={"id": target})).status_code
+
+            async def wrong():
+                text = (await http.post(g.url + "/v1/auth/challenge", json={"id": target})).json()["challenge"]
+                return (await http.post(g.url + "/v1/auth/token", json={
+                    "challenge": text, "signature": "A" * 86, "scopes": ["pins"]})).status_code
+            probes = await gather_bounded([challenge] * 200 + [wrong] * 150)
+            assert 429 in probes
+            assert (await raw_login(http, g.url, backend, people["alice"])).status_code == 200
+    try:
+        run(go())
+    finally:
+        g.stop()
+
+
+@pytest.mark.parametrize("shared", ["memory", "redis"])
+def test_real_logins_are_bounded_per_identity(tmp_path, backend, db_url, shared):
+    from cluster import Redis
+    redis = Redis(tmp_path / "redis").start() if shared == "redis" else None
+    limits = {"login_limit": "5/minute", "redis_url": redis.url if redis else None}
+    first = Gateway(tmp_path / "gw1", db_url, **limits)
+    second = Gateway(tmp_path / "gw2", db_url, **limits) if redis else first
+
+    async def go():
+        people = await published(first, backend, "alice", "bob")
+        async with httpx.AsyncClient(timeout=30) as http:
+            bobs = [(await raw_login(http, (first, second)[i % 2].url, backend, people["bob"])).status_code
+                    for i in range(8)]
+            alice = (await raw_login(http, second.url, backend, people["alice"])).status_code
+        return bobs, alice
+
+    try:
+        bobs, alice = run(go())
+    finally:
+        for g in {first, second}:
+            g.stop()
+        if redis:
+            redis.stop()
+    assert bobs == [200] * 5 + [429] * 3 and alice == 200
