@@ -192,6 +192,39 @@ def test_read_and_old_messages_are_deleted_and_their_senders_refunded(tmp_path, 
         g.stop()
 
 
+def test_a_database_from_before_gets_the_new_columns_and_its_messages_expire(tmp_path, db_url):
+    """A gateway started on an older database adds what mailboxes need now (what each
+    message was charged, when it was read) and fills it in for the messages already there."""
+    from sqlalchemy import BigInteger, Boolean, Column, LargeBinary, MetaData, String, Table
+    old = MetaData()
+    Table("messages", old, Column("id", String(36), primary_key=True), Column("recipient", String(64)),
+          Column("sender", String(64)), Column("kind", String(32)), Column("body", LargeBinary),
+          Column("created", BigInteger), Column("acked", Boolean))
+
+    async def go():
+        store = MetadataStore(db_url)
+        async with store.engine.begin() as conn:
+            await conn.run_sync(old.create_all)
+            await conn.execute(insert(old.tables["messages"]), [
+                {"id": str(uuid.uuid4()), "recipient": "bob", "sender": "alice", "kind": "note", "body": b"x" * size,
+                 "created": NOW, "acked": acked} for size, acked in ((10, False), (5000, True))])
+        await store.close()
+        for _ in range(2):  # and again: nothing changes the second time
+            store = MetadataStore(db_url)
+            await store.start()
+            rows, _ = await store.list_messages("bob", include_acked=True)
+            await store.close()
+        assert sorted((r["size"], r["acked"]) for r in rows) == [(10, False), (5000, True)]
+        store = MetadataStore(db_url)
+        await store.start()
+        try:
+            assert await store.expire_messages(NOW - 1, NOW + 1) == 1  # the read one
+            assert await store.expire_messages(NOW + 1, NOW + 1) == 1
+        finally:
+            await store.close()
+    run(go())
+
+
 # --- item 7: account-record posts stall every write -------------------------------------------------
 
 class Account:
