@@ -79,12 +79,14 @@ def test_an_id_in_a_strangers_removed_list_is_not_theirs(fresh_gateway, backend)
         victim, mallory, bob = [await client(fresh_gateway, backend, n) for n in ("victim", "mallory", "bob")]
         phrase, record = await accounts.create_account(mallory, "mallory")
         keys = await derive_recovery_keys(backend, secret_from_phrase(phrase))
-        # mallory writes the victim's id into her own removed list (root-signed: her right)
+        # mallory writes the victim's id into her own removed list (root-signed, so it verifies);
+        # this gateway refuses it (the id was never a device of her account here), a lying one may not
         forged = await make_account_record(
             backend, name="mallory", root_key=record.root_key, recovery_key=record.recovery_key,
             version=2, prev=record, devices=list(record.devices), removed=[victim.identity.id],
             created=record.created, signer_id=record.id, signer_private=keys.root_private)
-        await mallory.publish_account(forged)
+        with pytest.raises(AccountChainError):
+            await mallory.publish_account(forged)
         # the victim is not locked out, and a seal to the victim reaches the victim only
         await victim.token()
         got = await reach(bob, victim.identity.id)

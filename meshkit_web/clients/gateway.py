@@ -21,12 +21,12 @@ from ..core.auth import challenge_message
 from ..core.backend import CryptoBackend
 from ..core.capsule import Capsule, make_capsule, verify_capsule
 from ..core.cid import DAG_CBOR, cid_str, parse_cid
-from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal, sealed_size
+from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError, error_for_code)
 from ..core.errors import LimitExceededError, QuotaExceededError  # noqa: I001 - kept apart from the list above
 from ..core.identity import Identity, PublicIdentity, record_from_json
-from ..core.limits import MAX_REPLY_SIZE, block_limit
+from ..core.limits import MAX_REPLY_SIZE, block_limit, charged_envelope_size
 from ..core.proof import SEALED, SHARED, make_proof, verify_proof
 from ..core.signing import is_identity_id
 from ..core.urls import redact_url
@@ -39,6 +39,8 @@ MAX_SHARES_TRIED = 32  # capsules of one envelope tried at an open, newest first
 UPLOAD_CONCURRENCY = 3  # upload requests in flight while sealing: bounded memory, overlapped latency
 BATCH_BYTES = 4 << 20   # segments sent per request (a CAR to POST /v1/blocks): fewer round trips
 BATCH_BLOCKS = 64       # (well inside the gateway's max_batch_blocks)
+INBOX_PAGE = 200    # listing rows per request (~60 KiB of JSON: far below MAX_REPLY_SIZE)
+INBOX_LIMIT = 1000  # listing rows one inbox() call reads at most (the newest)
 # Pacing: a 429 whose Retry-After is short is waited out and the request sent again, so a
 # big upload slows to the gateway's rate instead of failing; a long wait is the caller's
 # decision (rate_limited, retryable: the outbox backs off).
@@ -310,7 +312,7 @@ class GatewayClient:
         """Refuse, before any upload, an envelope that cannot fit in this identity's storage
         quota: QuotaExceededError saying by how much (a retry cannot help with that)."""
         room = (await self.request("GET", "/v1/usage")).json()
-        need = sealed_size(size, recipients)
+        need = charged_envelope_size(size, recipients)  # the gateway's own rule: each block at least MIN_CHARGE
         free = room["storage_quota"] - room["stored"]
         if need > free:
             raise QuotaExceededError(
@@ -545,16 +547,25 @@ class GatewayClient:
             raise MissingMetadataError(f"no active share of {cid_str(root)} to {recipient_id}")
         return revoked
 
-    async def inbox(self, include_acked: bool = False, notices: bool = True, alias: str | None = None) -> list[dict]:
-        """Messages for this identity (or ``alias``: its account's recovery key); share and
-        sealed notices are read and decoded to ``row["share"]`` dicts (unless ``notices`` is
-        False: the list alone)."""
-        query = urlencode({k: v for k, v in (("all", "true" if include_acked else None), ("as", alias)) if v})
-        rows = (await self.request("GET", "/v1/mailbox" + ("?" + query if query else ""))).json()["messages"]
+    async def inbox(self, include_acked: bool = False, notices: bool = True, alias: str | None = None, *,
+                    kind: str | Iterable[str] | None = None, sender: str | None = None,
+                    limit: int = INBOX_LIMIT) -> list[dict]:
+        """Messages for this identity (or ``alias``: its account's recovery key), oldest first:
+        the newest ``limit`` (at most INBOX_LIMIT), read page by page, so no volume of
+        messages makes the listing fail. ``kind`` (one or several) and ``sender`` are filtered
+        by the gateway: what one looks for is found whatever else others sent. Share and
+        sealed notices are decoded to ``row["share"]`` dicts (unless ``notices`` is False)."""
+        kinds = [kind] if isinstance(kind, str) else list(kind or ())
+        rows = await self._mailbox_pages(include_acked, alias, kinds, sender, max(1, min(limit, INBOX_LIMIT)))
+        rows.sort(key=lambda r: (r.get("created") or 0, str(r.get("id"))))
         suffix = "?" + urlencode({"as": alias}) if alias else ""
         for row in rows:
+            inline = row.pop("notice", None)
             if notices and row["kind"] in NOTICE_KINDS:  # the gateway's own notices (small JSON)
-                try:
+                if isinstance(inline, dict):
+                    row["share"] = _notice_fields(inline, row)
+                    continue
+                try:  # a gateway that does not send them in the listing
                     body = (await self.request("GET", f"/v1/mailbox/{row['id']}{suffix}", limit=NOTICE_LIMIT)).body
                 except LimitExceededError:
                     body = b""
@@ -613,6 +624,26 @@ class GatewayClient:
         listed = (await self.request("GET", f"/v1/proofs?root={cid_str(root)}")).json()["proofs"]
         return [(await self.request("GET", f"/v1/proofs/{cid}")).body for cid in listed[:MAX_PROOFS_LOOKED_UP]]
 
+    async def _mailbox_pages(self, include_acked: bool, alias: str | None, kinds: list[str], sender: str | None,
+                             limit: int) -> list[dict]:
+        """The newest ``limit`` listing rows, INBOX_PAGE at a time, following the gateway's cursor."""
+        rows: list[dict] = []
+        cursor = None
+        for _ in range(-(-limit // INBOX_PAGE)):
+            params = [("order", "newest"), ("limit", str(min(INBOX_PAGE, limit - len(rows))))]
+            params += [(k, v) for k, v in (("all", "true" if include_acked else None), ("as", alias),
+                                           ("sender", sender), ("cursor", cursor)) if v]
+            params += [("kind", k) for k in kinds]
+            page = (await self.request("GET", "/v1/mailbox?" + urlencode(params))).json()
+            if "next" not in page:  # a gateway from before paging: everything, unfiltered, oldest first
+                return [r for r in page["messages"] if (not kinds or r["kind"] in kinds)
+                        and (sender is None or r["sender"] == sender)][-limit:]
+            rows += page["messages"][:limit - len(rows)]
+            cursor = page["next"]
+            if not cursor or len(rows) >= limit:
+                break
+        return rows
+
     async def ack(self, message_id: str) -> None:
         await self.request("DELETE", f"/v1/mailbox/{message_id}")
 
@@ -655,6 +686,11 @@ def _notice(body: bytes, row: dict) -> dict | None:
         notice = json.loads(body)
     except ValueError:
         return None
+    return _notice_fields(notice, row)
+
+
+def _notice_fields(notice, row: dict) -> dict | None:
+    """_notice of a decoded body (the listing carries them decoded)."""
     if not isinstance(notice, dict) or not isinstance(notice.get("root"), str):
         return None
     if row["kind"] == "sealed":

@@ -163,6 +163,15 @@ class ProviderTimeoutError(UnavailableError):
     user = 'The storage behind the gateway did not answer in time. Try again in a moment.'
 
 
+class BusyError(UnavailableError):
+    """The gateway's database stayed busy past its wait (many writers at once): nothing was
+    changed, and the same request may be sent again."""
+    code = "busy"
+    status = 503
+    retryable = True
+    user = 'The gateway is busy right now; MeshKit will try again shortly.'
+
+
 class AuthError(MeshKitError):
     """Missing, expired, tampered or out-of-scope capability token; failed challenge."""
     code = "unauthorized"
@@ -188,6 +197,14 @@ class QuotaExceededError(MeshKitError):
     code = "quota_exceeded"
     status = 403
     user = 'Your storage quota on the gateway is used up.'
+
+
+class MailboxFullError(QuotaExceededError):
+    """One sender has as many unacknowledged messages in one mailbox as the gateway keeps
+    from a single sender: the next waits until the recipient reads (acknowledges) some."""
+    code = "mailbox_full"
+    status = 403
+    user = "That mailbox holds as many unread messages from you as it takes; try again once they read some."
 
 
 class LocalStorageFullError(MeshKitError):

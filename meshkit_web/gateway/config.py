@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..core.envelope import MAX_SEGMENT_SIZE
 from ..core.hpke import TAG_LEN
 
+ANONYMOUS_LIMITS = {"directory": "30/minute", "challenge": "300/minute", "accounts": "60/minute"}
 SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
 
 
@@ -30,8 +31,20 @@ class GatewayConfig:
     storage_quota: int = 2 << 30               # bytes of blocks an identity has put and not yet collected
     gc_grace: int = 24 * 3600                  # seconds an unpinned block is kept before it is collected
     gc_interval: int = 3600                    # seconds between garbage collections (0: never in the background)
-    # per client address, `limits` notation: new identities in the directory, login challenges
-    anonymous_limits: dict = field(default_factory=lambda: {"directory": "30/minute", "challenge": "300/minute"})
+    # per client address, `limits` notation: new identities (and accounts) in the directory; login
+    # probes (challenges for unknown ids, wrong answers); account records posted. A key left out
+    # of a configured dict keeps its default (ANONYMOUS_LIMITS).
+    anonymous_limits: dict = field(default_factory=lambda: dict(ANONYMOUS_LIMITS))
+    # per identity, after its signature checked out: logins (and challenges asked from one address)
+    login_limit: str = "60/minute"
+    account_limit: str = "20/minute"           # versions of one account published (after they verify)
+    account_versions_kept: int = 256           # newest versions of each account record kept
+    # mailboxes: what one sender may leave unread in one mailbox, how long messages are kept
+    mailbox_sender_limit: int = 64             # unacknowledged messages from one sender to one recipient
+    mailbox_notice_limit: int = 1024           # unacknowledged share/sealed notices, likewise (each one an
+                                               # envelope or capsule the sender stored and pays for)
+    mailbox_retention: int = 90 * 24 * 3600    # seconds an unacknowledged message is kept
+    mailbox_acked_grace: int = 7 * 24 * 3600   # seconds an acknowledged message is still listed (all=true)
     public_urls: list[str] = field(default_factory=list)  # the URLs clients use (logins are bound to them)
     # how much of a DAG one trustless read may walk: the CAR of one envelope stays well inside
     max_read_blocks: int = 70_000

@@ -1,6 +1,6 @@
 """What every route family shares: the config, the stores, the token issuer, the rate
-limiter, and the two dependencies that decide who is calling (``requires``) and how often
-an anonymous caller may (``anonymous_limit``)."""
+limiter, the dependency that decides who is calling (``requires``), and how often a caller
+may do something (``limit``; per client address for anonymous callers: ``limit_anonymous``)."""
 
 import asyncio
 import math
@@ -21,7 +21,7 @@ from ..crypto.nacl_backend import NaclBackend
 from ..providers.base import INLINE_DECODE, BlockProvider
 from ..stores.metadata import MetadataStore
 from ..stores.shared_state import RedisChallenges, StorageError, StoreChallenges, limit_storage, unavailable
-from .config import GatewayConfig
+from .config import ANONYMOUS_LIMITS, GatewayConfig
 from .tokens import TokenIssuer
 
 
@@ -42,7 +42,10 @@ class Gateway:
         self.limiter = MovingWindowRateLimiter(limit_storage(c.redis_url, c.rate_limit_storage))
         self.challenges = RedisChallenges(c.redis_url) if c.redis_url else StoreChallenges(self.store)
         self.rate = parse_rate(c.rate_limit)
-        self.anonymous_rates = {name: parse_rate(value) for name, value in c.anonymous_limits.items()}
+        self.anonymous_rates = {name: parse_rate(value)
+                                for name, value in {**ANONYMOUS_LIMITS, **c.anonymous_limits}.items()}
+        self.login_rate = parse_rate(c.login_limit)
+        self.account_rate = parse_rate(c.account_limit)
         self.public_urls = {canonical_url(url) for url in c.public_urls}
 
     async def audit(self, identity: str | None, action: str, target: str | None, outcome: str = "ok") -> None:
@@ -104,11 +107,14 @@ class Gateway:
     async def limit_anonymous(self, request: Request, kind: str, what: str) -> None:
         """One more ``kind`` (anonymous_limits) from this client address, or RateLimitedError:
         what anyone may do without a token is limited per address (new identities are not free)."""
-        client = request.client.host if request.client else "unknown"
-        rate = self.anonymous_rates[kind]
-        if not await self._hit(rate, "anon", kind, client):
-            raise RateLimitedError(f"too many {what} from this address; try again later",
-                                   await self._retry_after(rate, "anon", kind, client))
+        await self.limit(self.anonymous_rates[kind], f"too many {what} from this address",
+                         "anon", kind, client_address(request))
+
+    async def limit(self, rate, refusal: str, *key: str) -> None:
+        """One more request in ``key``'s window of ``rate`` (shared through Redis when
+        configured), or RateLimitedError with ``refusal`` and when to come back."""
+        if not await self._hit(rate, *key):
+            raise RateLimitedError(f"{refusal}; try again later", await self._retry_after(rate, *key))
 
     async def _hit(self, rate, *key: str) -> bool:
         """One more request in the window; a limiter store that fails refuses (fails closed)."""
@@ -125,11 +131,10 @@ class Gateway:
             raise unavailable(exc.storage_error) from None
         return max(1, math.ceil(stats.reset_time - time.time()))
 
-    def anonymous_limit(self, kind: str):
-        """``limit_anonymous`` as a route dependency."""
-        async def check(request: Request) -> None:
-            await self.limit_anonymous(request, kind, f"{kind} requests")
-        return Depends(check)
+
+def client_address(request: Request) -> str:
+    """The caller's address (the trusted proxy's X-Forwarded-For is applied by the server)."""
+    return request.client.host if request.client else "unknown"
 
 
 _HEADERS_KEPT = 4096  # verified headers remembered per gateway (a header's bytes never change)

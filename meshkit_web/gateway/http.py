@@ -10,7 +10,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.errors import EnvelopeFormatError, LimitExceededError, MeshKitError, registry
@@ -21,6 +21,7 @@ STATUS = {code: entry["status"] for code, entry in registry().items()}  # error 
 RAW_MEDIA = "application/vnd.ipld.raw"
 CBOR_MEDIA = "application/cbor"
 UNAVAILABLE_RETRY_AFTER = 10  # seconds: what a 502/503/504 (provider or policy service down or slow) tells clients
+BUSY_RETRY_AFTER = 1  # seconds: what a busy database tells clients
 CID_TEXT_MAX = 320  # the longest text form of a CID we accept (base2 of a 36-byte CIDv1 is 289)
 IMMUTABLE = "public, max-age=29030400, immutable"
 
@@ -118,6 +119,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         return error_response(code.get(exc.status_code, "http_error"), str(exc.detail)[:300], exc.status_code)
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError):
+        # SQLite's "database is locked" past its busy timeout, a PostgreSQL deadlock or lock
+        # timeout: the transaction was rolled back, so the same request may come again
+        text = str(getattr(exc, "orig", "")).lower()
+        if any(word in text for word in ("locked", "busy", "deadlock", "lock timeout")):
+            reply = error_response("busy", "the gateway's database is busy: nothing was changed, try again")
+            reply.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+            return reply
+        log.error("database error on %s %s (%s)", request.method, getattr(request.scope.get("route"), "path", "?"),
+                  type(getattr(exc, "orig", exc)).__name__)
+        return error_response("internal", "the gateway failed to handle this request", 500)
 
     @app.exception_handler(DataError)
     @app.exception_handler(IntegrityError)

@@ -141,10 +141,14 @@ class BlockProvider(ABC):
             stack.extend(reversed(await self.links(cid, data)))
 
     async def dag_size(self, root: bytes, budget: "WalkBudget | None" = None) -> int:
-        """Total bytes of a complete DAG; MissingBlockError names the first absent block.
-        Only DAG-CBOR blocks are read (raw blocks are leaves: their size is enough)."""
+        """Total bytes of a complete DAG; MissingBlockError names the first absent block."""
+        return sum(size for _, size in await self.dag_blocks(root, budget))
+
+    async def dag_blocks(self, root: bytes, budget: "WalkBudget | None" = None) -> list[tuple[bytes, int]]:
+        """Every ``(cid, size)`` of a complete DAG, each once; MissingBlockError names the first
+        absent block. Only DAG-CBOR blocks are read (raw blocks are leaves: their size is enough)."""
         budget = budget or WalkBudget()
-        total, seen, stack = 0, set(), [root]
+        found, seen, stack = [], set(), [root]
         while stack:
             cid = stack.pop()
             if cid in seen:
@@ -154,14 +158,14 @@ class BlockProvider(ABC):
             if codec_of(cid) == DAG_CBOR:
                 data = await self.get(cid)
                 budget.cbor(len(data))
-                total += len(data)
+                found.append((cid, len(data)))
                 stack.extend(await self.links(cid, data))
             else:
                 size = await self.size(cid)
                 if size is None:
                     raise MissingBlockError(f"block {cid_str(cid)} of {cid_str(root)} is not stored")
-                total += size
-        return total
+                found.append((cid, size))
+        return found
 
     async def check_complete(self, root: bytes, budget: "WalkBudget | None" = None) -> None:
         await self.dag_size(root, budget)

@@ -7,16 +7,19 @@ log. No token, private key or plaintext is ever stored. The same code and the sa
 suite run on both databases.
 """
 
+import asyncio
 import time
 import uuid
+from contextlib import asynccontextmanager
 
 from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table,
-                        and_, delete, func, insert, select, update)
+                        and_, case, delete, func, insert, inspect, or_, select, update)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..core.errors import ConflictError, QuotaExceededError
+from ..core.errors import ConflictError, MailboxFullError, QuotaExceededError
+from ..core.limits import charged_size
 
 schema = MetaData()
 
@@ -47,7 +50,14 @@ messages = Table(
     Column("body", LargeBinary, nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("acked", Boolean, nullable=False, default=False),
-    Index("messages_by_recipient", "recipient", "acked"),
+    # added later (_upgrade adds them to older databases): what the sender was charged, when acknowledged
+    Column("charged", BigInteger, nullable=False, server_default="0"),
+    Column("acked_at", BigInteger),
+    Index("messages_by_recipient_time", "recipient", "created", "id"),     # pages, newest or oldest first
+    Index("messages_by_recipient_kind", "recipient", "kind", "created"),   # one kind whatever the volume
+    Index("messages_by_pair", "recipient", "sender", "acked"),             # one sender's unread, filter
+    Index("messages_by_created", "created"),                               # retention
+    Index("messages_by_acked_at", "acked_at"),                             # acknowledged ones
 )
 capsules = Table(
     "capsules", schema,
@@ -136,6 +146,30 @@ class _OverQuota(Exception):
     """Rolls a charge's transaction back (raised inside it)."""
 
 
+class _MailboxFull(Exception):
+    """Rolls a message's transaction back: its sender has too many unread there."""
+
+
+# columns added to tables after their first release: (table, column DDL, statement filling old rows)
+_ADDED_COLUMNS = (
+    ("messages", "charged BIGINT NOT NULL DEFAULT 0", "UPDATE messages SET charged = length(body)"),
+    ("messages", "acked_at BIGINT", "UPDATE messages SET acked_at = created WHERE acked"),
+)
+
+
+def _upgrade(conn) -> None:
+    """Bring a database made by an older gateway up to this schema: the columns and indexes
+    added since (create_all makes missing tables only). Idempotent, run at every start."""
+    for table, ddl, fill in _ADDED_COLUMNS:
+        name = ddl.split()[0]
+        if name not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {ddl}")
+            conn.exec_driver_sql(fill)
+    for table in schema.tables.values():
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 def engine_for(url: str) -> AsyncEngine:
     """sqlite:///path or postgresql://... -> an async engine (aiosqlite / asyncpg drivers)."""
     if url.startswith("sqlite:///"):
@@ -154,12 +188,27 @@ class MetadataStore:
     def __init__(self, url: str):
         self.engine = engine_for(url)
         self.dialect = self.engine.dialect.name
+        # SQLite has one writer at a time, and writers that find it busy sleep and retry in
+        # ever longer steps, so under load some wait for seconds. This process's writers take
+        # turns here instead, in order (other processes still meet SQLite's busy timeout).
+        self._write_turns = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @asynccontextmanager
+    async def _write(self):
+        """A write transaction (the one way in: on SQLite, one at a time per process)."""
+        if self._write_turns is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_turns, self.engine.begin() as conn:
+            yield conn
 
     async def start(self) -> None:
         async with self.engine.begin() as conn:
             if self.dialect == "sqlite":  # concurrent readers with one writer, several processes
                 await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
             await conn.run_sync(schema.create_all)
+            await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -171,10 +220,16 @@ class MetadataStore:
         result = await conn.execute(make(table).values(**values).on_conflict_do_nothing())
         return result.rowcount == 1
 
+    async def _insert_rows(self, conn, table: Table, rows: list[dict]) -> None:
+        """Many rows in one INSERT ... ON CONFLICT DO NOTHING (rows already there stay as they are)."""
+        if rows:
+            make = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
+            await conn.execute(make(table).values(rows).on_conflict_do_nothing())
+
     # identity directory -------------------------------------------------------------
     async def put_identity(self, ident: str, record: bytes, created: int) -> None:
         """Insert or replace with a newer record (the caller verified it and its id)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             row = (await conn.execute(select(identities.c.created).where(identities.c.id == ident))).first()
             if row is None:
                 await self._insert_new(conn, identities, id=ident, record=record, created=created)
@@ -200,28 +255,34 @@ class MetadataStore:
             return list(rows.scalars())
 
     async def publish_account(self, account: str, version: int, data: bytes, expected: int,
-                              devices: list[str], removed: list[str]) -> None:
+                              devices: list[str], keep: int = 256) -> None:
         """Store version ``version`` if the newest stored is still ``expected`` (0: none):
-        compare-and-swap, ConflictError otherwise. The device index follows the record."""
-        async with self.engine.begin() as conn:
-            newest = (await conn.execute(select(func.coalesce(func.max(accounts.c.version), 0))
-                                         .where(accounts.c.id == account))).scalar()
-            if newest != expected or not await self._insert_new(conn, accounts, id=account, version=version,
-                                                                  data=data, created=int(time.time())):
-                raise ConflictError(f"account {account} is at version {newest}, not {expected}")
-            for device, is_removed in [(d, False) for d in devices] + [(d, True) for d in removed]:
-                # A removed id is only marked, never inserted: anyone can write any id into a
-                # record's removed list, and that must not lock an identity out of the gateway
-                # (a current device's certificate carries the device's own consent).
-                if is_removed or not await self._insert_new(conn, account_devices, device=device, account=account,
-                                                            removed=False, version=version):
-                    await conn.execute(update(account_devices).where(and_(
-                        account_devices.c.device == device, account_devices.c.account == account,
-                        account_devices.c.version < version)).values(removed=is_removed, version=version))
-            # a device the record no longer lists is not current, listed as removed or not
+        compare-and-swap, ConflictError otherwise. The device index follows the record: the
+        devices it lists are current, every other device of the account is removed. Only
+        the newest ``keep`` versions are kept. A few set-based statements: the caller
+        verified the record before, so the write lock is held for milliseconds."""
+        d = account_devices.c
+        async with self._write() as conn:
+            # the insert first: it takes the write lock (SQLite) or the version's key (PostgreSQL)
+            stored = await self._insert_new(conn, accounts, id=account, version=version, data=data,
+                                            created=int(time.time()))
+            below = (await conn.execute(select(func.coalesce(func.max(accounts.c.version), 0)).where(and_(
+                accounts.c.id == account, accounts.c.version < version)))).scalar()
+            above = (await conn.execute(select(func.count()).select_from(accounts).where(and_(
+                accounts.c.id == account, accounts.c.version > version)))).scalar()
+            if not stored or below != expected or above:
+                raise ConflictError(f"account {account} is not at version {expected} any more")
+            # A removed id is only ever marked, never inserted: anyone can write any id into a
+            # record's removed list, and that must not lock an identity out of the gateway.
+            await self._insert_rows(conn, account_devices, [
+                {"device": device, "account": account, "removed": False, "version": version} for device in devices])
             await conn.execute(update(account_devices).where(and_(
-                account_devices.c.account == account, account_devices.c.device.notin_(devices),
-                account_devices.c.version < version)).values(removed=True, version=version))
+                d.account == account, d.device.in_(devices), d.version < version)).values(removed=False, version=version))
+            await conn.execute(update(account_devices).where(and_(
+                d.account == account, d.device.notin_(devices), d.version < version)).values(removed=True, version=version))
+            oldest_kept = (select(accounts.c.version).where(accounts.c.id == account)
+                           .order_by(accounts.c.version.desc()).offset(keep - 1).limit(1).scalar_subquery())
+            await conn.execute(delete(accounts).where(and_(accounts.c.id == account, accounts.c.version < oldest_kept)))
 
     async def device_status(self, device: str) -> dict | None:
         """{account, removed} for a device of an account; None for a plain identity."""
@@ -240,7 +301,7 @@ class MetadataStore:
     # challenges ---------------------------------------------------------------------
     async def use_challenge(self, jti: str, expires: int) -> bool:
         """True the first time a challenge is used, False on any replay."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(used_challenges).where(used_challenges.c.expires < int(time.time())))
             return await self._insert_new(conn, used_challenges, jti=jti, expires=expires)
 
@@ -264,7 +325,7 @@ class MetadataStore:
         """Record a pin if it fits the identity's quota: "added", "existing" (idempotent), or
         None when it does not fit."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await self._usage_row(conn, ident)
                 if not await self._insert_new(conn, pins, identity=ident, root=root, size=size,
                                               created=int(time.time())):
@@ -281,7 +342,7 @@ class MetadataStore:
 
     async def remove_pin(self, ident: str, root: str) -> tuple[bool, int]:
         """(whether this identity had the pin, how many pins of the root remain)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             size = (await conn.execute(select(pins.c.size).where(and_(pins.c.identity == ident,
                                                                       pins.c.root == root)))).scalar()
             result = await conn.execute(delete(pins).where(and_(pins.c.identity == ident, pins.c.root == root)))
@@ -302,9 +363,13 @@ class MetadataStore:
             return (await conn.execute(select(func.coalesce(func.sum(pins.c.size), 0))
                                        .where(pins.c.identity == ident))).scalar()
 
-    async def pinned_roots(self) -> list[str]:
+    async def pins_by_identity(self) -> dict[str, list[str]]:
+        """Every pinned root, by the identity that pinned it."""
+        found: dict[str, list[str]] = {}
         async with self.engine.connect() as conn:
-            return list((await conn.execute(select(pins.c.root).distinct())).scalars())
+            for ident, root in await conn.execute(select(pins.c.identity, pins.c.root)):
+                found.setdefault(ident, []).append(root)
+        return found
 
     async def pin_state(self) -> tuple:
         """Changes whenever a pin is added or removed (collection checks it did not move)."""
@@ -315,49 +380,78 @@ class MetadataStore:
 
     # stored blocks: charges against the storage quota ---------------------------------
     async def charge_block(self, ident: str, cid: str, size: int, quota: int) -> bool:
-        """Charge ``ident`` for a block it puts (once per block; a block put again is free).
-        False, and nothing recorded, when it would exceed ``quota``."""
-        try:
-            async with self.engine.begin() as conn:
-                await self._usage_row(conn, ident)
-                if not await self._insert_new(conn, block_charges, identity=ident, cid=cid, size=size,
-                                              created=int(time.time())):
-                    return True
-                await self._charge(conn, ident, usage.c.stored, size, quota)
-        except _OverQuota:
-            return False
-        return True
+        """Charge ``ident`` for a block of ``size`` bytes it puts, at ``charged_size`` (once per
+        block; a block put again is free). False, and nothing recorded, past ``quota``."""
+        return await self.charge_blocks(ident, [(cid, size)], quota)
 
     async def charge_blocks(self, ident: str, blocks: list[tuple[str, int]], quota: int) -> bool:
         """Charge a group of ``(cid, size)`` blocks in one transaction (a batched upload:
-        one commit instead of one per block). False, and nothing recorded, when the group
-        would exceed ``quota`` (the caller then charges block by block to find where)."""
+        one commit instead of one per block), each at ``charged_size``: a tiny block costs
+        what a file and a disk block cost. False, and nothing recorded, when the group would
+        exceed ``quota`` (the caller then charges block by block to find where)."""
+        return await self._charge_new(ident, blocks, quota) is not None
+
+    async def _charge_new(self, ident: str, blocks: list[tuple[str, int]], quota: int) -> list[str] | None:
+        """The charges of ``blocks`` ``ident`` did not have yet, made in one transaction: the
+        CIDs charged now, or None (nothing recorded) past ``quota``."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await self._usage_row(conn, ident)
-                total = 0
+                total, charged, now = 0, [], int(time.time())
                 for cid, size in sorted(blocks):  # one order for every writer: no lock-order deadlock
-                    if await self._insert_new(conn, block_charges, identity=ident, cid=cid, size=size,
-                                              created=int(time.time())):
-                        total += size
+                    if await self._insert_new(conn, block_charges, identity=ident, cid=cid, size=charged_size(size),
+                                              created=now):
+                        total += charged_size(size)
+                        charged.append(cid)
                 if total:
                     await self._charge(conn, ident, usage.c.stored, total, quota)
         except _OverQuota:
-            return False
+            return None
+        return charged
+
+    async def charge_pinned_blocks(self, ident: str, blocks: list[tuple[str, int]], quota: int,
+                                   group: int = 256) -> bool:
+        """Charge ``ident`` for the blocks of a DAG it pins that it is not charged for yet: a
+        pin keeps blocks alive, so whoever pins pays for them (an owner's own blocks are
+        charged already and cost nothing more). One short transaction per ``group`` blocks;
+        False, with what this call charged given back, past ``quota``."""
+        made: list[str] = []
+        for start in range(0, len(blocks), group):
+            part = blocks[start:start + group]
+            async with self.engine.connect() as conn:  # most pins are of one's own blocks: read first
+                have = set((await conn.execute(select(block_charges.c.cid).where(and_(
+                    block_charges.c.identity == ident, block_charges.c.cid.in_([c for c, _ in part]))))).scalars())
+            missing = [(cid, size) for cid, size in part if cid not in have]
+            if not missing:
+                continue
+            charged = await self._charge_new(ident, missing, quota)
+            if charged is None:
+                sizes = dict(blocks)
+                for cid in made:
+                    await self.drop_charge(ident, cid, charged_size(sizes[cid]))
+                return False
+            made += charged
         return True
 
     async def stored_bytes(self, ident: str) -> int:
         async with self.engine.connect() as conn:
             return (await conn.execute(select(usage.c.stored).where(usage.c.identity == ident))).scalar() or 0
 
-    async def expired_charges(self, before: int, limit: int = 10_000) -> list[dict]:
+    async def expired_charges(self, before: int, limit: int = 10_000, after: tuple | None = None) -> list[dict]:
+        """Up to ``limit`` charges made before ``before``, in (created, identity, cid) order,
+        from just past ``after`` (the last one of the previous page)."""
+        c = block_charges.c
+        query = select(block_charges).where(c.created < before)
+        if after is not None:
+            created, ident, cid = after
+            query = query.where(or_(c.created > created, and_(c.created == created, or_(
+                c.identity > ident, and_(c.identity == ident, c.cid > cid)))))
         async with self.engine.connect() as conn:
-            rows = await conn.execute(select(block_charges).where(block_charges.c.created < before)
-                                      .order_by(block_charges.c.created).limit(limit))
+            rows = await conn.execute(query.order_by(c.created, c.identity, c.cid).limit(limit))
             return [dict(row._mapping) for row in rows]
 
     async def drop_charge(self, ident: str, cid: str, size: int) -> bool:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(delete(block_charges).where(and_(block_charges.c.identity == ident,
                                                                          block_charges.c.cid == cid)))
             if not result.rowcount:
@@ -373,29 +467,68 @@ class MetadataStore:
 
     # mailboxes ----------------------------------------------------------------------
     async def post_message(self, recipient: str, sender: str, kind: str, body: bytes,
-                           quota: int | None = None) -> str:
-        """Store a message; with ``quota``, its bytes are charged to the sender's storage
-        (QuotaExceededError, nothing stored, past it)."""
+                           quota: int | None = None, sender_limit: int | None = None,
+                           notice_kinds: tuple = ()) -> str:
+        """Store a message. With ``quota``, it is charged to the sender's storage at
+        ``charged_size`` (at least MIN_CHARGE, an empty message too) until it is deleted
+        (QuotaExceededError, nothing stored, past it); with ``sender_limit``,
+        MailboxFullError once the sender has that many unacknowledged messages here of the
+        same class (``notice_kinds``, or every other kind)."""
         message_id = str(uuid.uuid4())
+        charged = charged_size(len(body)) if quota is not None else 0
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 if quota is not None:
                     await self._usage_row(conn, sender)
-                    await self._charge(conn, sender, usage.c.stored, len(body), quota)
+                    # first: this write locks the sender's usage row, so its posts are counted one at a time
+                    await self._charge(conn, sender, usage.c.stored, charged, quota)
+                if sender_limit is not None and await self._unread_from(
+                        conn, recipient, sender, notice_kinds, kind in notice_kinds) >= sender_limit:
+                    raise _MailboxFull()
                 await conn.execute(insert(messages).values(id=message_id, recipient=recipient, sender=sender,
                                                            kind=kind, body=body, created=int(time.time()),
-                                                           acked=False))
+                                                           acked=False, charged=charged))
         except _OverQuota:
-            raise QuotaExceededError(f"{len(body)} more bytes exceed the sender's storage quota") from None
+            raise QuotaExceededError(f"{charged} more bytes exceed the sender's storage quota") from None
+        except _MailboxFull:
+            raise MailboxFullError(f"{recipient} has {sender_limit} unacknowledged messages from {sender}: "
+                                   "the next waits until some are read") from None
         return message_id
 
-    async def list_messages(self, recipient: str, include_acked: bool = False) -> list[dict]:
-        query = select(messages.c.id, messages.c.sender, messages.c.kind, messages.c.created, messages.c.acked,
-                       func.length(messages.c.body).label("size")).where(messages.c.recipient == recipient)
+    @staticmethod
+    async def _unread_from(conn, recipient: str, sender: str, notice_kinds: tuple, notices: bool) -> int:
+        m = messages.c
+        kinds = m.kind.in_(notice_kinds) if notices else m.kind.notin_(notice_kinds)
+        return (await conn.execute(select(func.count()).select_from(messages).where(and_(
+            m.recipient == recipient, m.sender == sender, m.acked.is_(False), kinds)))).scalar()
+
+    async def list_messages(self, recipient: str, include_acked: bool = False, *, kinds: tuple = (),
+                            sender: str | None = None, cursor: str | None = None, limit: int = 200,
+                            newest_first: bool = True, notices: tuple = ()) -> tuple[list[dict], str | None]:
+        """One page of a mailbox: (rows, the cursor of the next page or None). Ordered by
+        (created, id), newest first unless told otherwise; ``kinds`` and ``sender`` filter in
+        the database, so one kind is found whatever else was sent. A row of a kind in
+        ``notices`` carries its (small, gateway-written) body as ``notice``."""
+        m = messages.c
+        query = select(m.id, m.sender, m.kind, m.created, m.acked, func.length(m.body).label("size"),
+                       case((m.kind.in_(notices), m.body), else_=None).label("notice")).where(m.recipient == recipient)
         if not include_acked:
-            query = query.where(messages.c.acked.is_(False))
+            query = query.where(m.acked.is_(False))
+        if kinds:
+            query = query.where(m.kind.in_(kinds))
+        if sender is not None:
+            query = query.where(m.sender == sender)
+        if cursor is not None:
+            created, _, after = cursor.partition(".")
+            older = or_(m.created < int(created), and_(m.created == int(created), m.id < after))
+            newer = or_(m.created > int(created), and_(m.created == int(created), m.id > after))
+            query = query.where(older if newest_first else newer)
+        order = (m.created.desc(), m.id.desc()) if newest_first else (m.created, m.id)
         async with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in await conn.execute(query.order_by(messages.c.created))]
+            rows = [dict(row._mapping) for row in await conn.execute(query.order_by(*order).limit(limit + 1))]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (f"{rows[-1]['created']}.{rows[-1]['id']}" if more else None)
 
     async def get_message(self, recipient: str, message_id: str) -> dict | None:
         async with self.engine.connect() as conn:
@@ -404,11 +537,39 @@ class MetadataStore:
             return dict(row._mapping) if row else None
 
     async def ack_message(self, recipient: str, message_id: str) -> bool:
-        async with self.engine.begin() as conn:
+        """Mark a message read (the first time counts for its deletion after the grace)."""
+        async with self._write() as conn:
             result = await conn.execute(update(messages).where(and_(messages.c.id == message_id,
                                                                     messages.c.recipient == recipient))
-                                        .values(acked=True))
+                                        .values(acked=True, acked_at=func.coalesce(messages.c.acked_at,
+                                                                                   int(time.time()))))
         return result.rowcount > 0
+
+    async def expire_messages(self, unacked_before: int, acked_before: int, limit: int = 1000) -> int:
+        """Delete up to ``limit`` messages created before ``unacked_before`` (read or not) or
+        acknowledged before ``acked_before``, giving each sender back what it was charged.
+        Returns how many were deleted (the collector calls again while it is ``limit``)."""
+        m = messages.c
+        deleted = 0
+        for expired in (m.created < unacked_before, and_(m.acked.is_(True), m.acked_at < acked_before)):
+            async with self.engine.connect() as conn:
+                ids = list((await conn.execute(select(m.id).where(expired).limit(limit - deleted))).scalars())
+            if not ids:
+                continue
+            async with self._write() as conn:
+                # RETURNING: only the rows this statement deleted are refunded (another replica may collect too)
+                gone = (await conn.execute(delete(messages).where(m.id.in_(ids)).returning(m.sender, m.charged))).all()
+                refunds: dict[str, int] = {}
+                for sender, charged in gone:
+                    refunds[sender] = refunds.get(sender, 0) + charged
+                for sender, amount in sorted(refunds.items()):  # one order for every writer
+                    if amount:
+                        await conn.execute(update(usage).where(usage.c.identity == sender)
+                                           .values(stored=usage.c.stored - amount))
+            deleted += len(gone)
+            if deleted >= limit:
+                break
+        return deleted
 
     # capsules -----------------------------------------------------------------------
     async def put_capsule(self, cid: str, root: str, sharer: str, recipient: str, expires: int | None,
@@ -417,7 +578,7 @@ class MetadataStore:
         included); with ``quota`` its bytes are charged to the sharer's storage; with
         ``opens`` it is released at most that many times."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 new = await self._insert_new(conn, capsules, cid=cid, root=root, sharer=sharer, recipient=recipient,
                                              expires=expires, policy=policy, data=data, revoked=False,
                                              created=int(time.time()))
@@ -455,7 +616,7 @@ class MetadataStore:
         """True if the capsule is neither revoked nor expired, decided by one UPDATE that
         takes the row's write lock (a revocation commits before it or waits for it);
         else (revoked, expires) as stored now."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 update(capsules).where(and_(capsules.c.cid == cid, capsules.c.revoked.is_(False),
                                             (capsules.c.expires.is_(None)) | (capsules.c.expires > now)))
@@ -469,7 +630,7 @@ class MetadataStore:
     async def take_open(self, cid: str) -> bool:
         """One release of the capsule counted against its limit, if it has one: False when
         none is left. One conditional UPDATE, so parallel opens never take the last twice."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             taken = await conn.execute(update(open_limits).where(and_(open_limits.c.cid == cid, open_limits.c.remaining > 0))
                                        .values(remaining=open_limits.c.remaining - 1))
             if taken.rowcount == 1:
@@ -483,14 +644,14 @@ class MetadataStore:
         return None if row is None else row.remaining
 
     async def revoke_capsule(self, cid: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(update(capsules).where(capsules.c.cid == cid).values(revoked=True))
 
     # proofs -------------------------------------------------------------------------
     async def put_proof(self, cid: str, root: str, signer: str, data: bytes, quota: int | None = None) -> bool:
         """Store a proof once; True when it was new."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 new = await self._insert_new(conn, proofs, cid=cid, root=root, signer=signer, data=data,
                                              created=int(time.time()))
                 if new and quota is not None:
@@ -530,7 +691,7 @@ class MetadataStore:
         now = int(time.time())
         where = and_(sync_records.c.identity == ident, sync_records.c.name == name)
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 old = (await conn.execute(select(func.length(sync_records.c.data)).where(where))).scalar() or 0
                 if expected == 0:
                     written = await self._insert_new(conn, sync_records, identity=ident, name=name, version=1,
@@ -556,7 +717,7 @@ class MetadataStore:
 
     # audit log ------------------------------------------------------------------------
     async def audit(self, identity: str | None, action: str, target: str | None, outcome: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(insert(audit).values(time=int(time.time()), identity=identity, action=action,
                                                     target=target, outcome=outcome))
 
@@ -564,7 +725,7 @@ class MetadataStore:
         """Count an unauthenticated event against ``identity``: one row per kind, so no
         amount of anonymous noise can grow its view or push real entries out of it."""
         now = int(time.time())
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             if not await self._insert_new(conn, anonymous_events, identity=identity, event=event, count=1, last=now):
                 await conn.execute(update(anonymous_events).where(and_(anonymous_events.c.identity == identity,
                                                                        anonymous_events.c.event == event))

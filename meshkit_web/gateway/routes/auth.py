@@ -1,12 +1,17 @@
 """Login: a challenge, answered with a signature over (the URL the client chose, the
-challenge), for a short-lived capability token (core.auth explains the binding)."""
+challenge), for a short-lived capability token (core.auth explains the binding).
+
+Limits (docs/GATEWAY.md): anonymous probes (challenges for unpublished ids, wrong or
+replayed answers) count per client address; real logins count per identity, after the
+signature checks out. So nobody's noise, from any address, keeps a key holder out."""
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from ...core import codec
 from ...core.auth import challenge_message
-from ...core.errors import AuthError, ForbiddenError, UnknownIdentityError
+from ...core.errors import (AuthError, EnvelopeFormatError, ForbiddenError, MeshKitError, RateLimitedError,
+                            UnknownIdentityError)
 from ...core.identity import record_from_bytes
 from ..config import SCOPES
 from ..context import Gateway
@@ -38,15 +43,44 @@ class TokenResponse(BaseModel):
 def router(gw: Gateway) -> APIRouter:
     api = APIRouter(tags=["auth"])
 
-    @api.post("/v1/auth/challenge", response_model=ChallengeResponse, dependencies=[gw.anonymous_limit("challenge")])
-    async def auth_challenge(body: ChallengeRequest):
+    async def probe(request: Request, refused: MeshKitError) -> MeshKitError:
+        """An anonymous request that got nowhere (a challenge for an unpublished id, a wrong
+        or replayed answer): counted in the address's probe budget, never against a login.
+        Past the budget it is refused as rate_limited; either way nothing was granted."""
+        try:
+            await gw.limit_anonymous(request, "challenge", "failed logins and challenges for unknown ids")
+        except RateLimitedError as exc:
+            return exc
+        return refused
+
+    @api.post("/v1/auth/challenge", response_model=ChallengeResponse)
+    async def auth_challenge(request: Request, body: ChallengeRequest):
+        """A challenge for a published identity is never refused by anyone else's requests:
+        it costs one indexed read and an HMAC, stores nothing, and only its key can answer it."""
         if await gw.store.get_identity(body.id) is None:
-            raise UnknownIdentityError(f"identity {body.id} is not published in the directory")
+            raise await probe(request, UnknownIdentityError(f"identity {body.id} is not published in the directory"))
         challenge, expires = gw.issuer.challenge(body.id)
         return {"challenge": challenge, "audience": gw.config.audience, "expires": expires}
 
-    @api.post("/v1/auth/token", response_model=TokenResponse, dependencies=[gw.anonymous_limit("challenge")])
+    @api.post("/v1/auth/token", response_model=TokenResponse)
     async def auth_token(request: Request, body: TokenRequest):
+        try:
+            claims, public = await checked_answer(request, body)
+        except (AuthError, EnvelopeFormatError, ForbiddenError, UnknownIdentityError) as exc:
+            raise await probe(request, exc) from None
+        # a real login: bounded per identity, after its signature checked out (an address's
+        # anonymous noise never stands in its way)
+        await gw.limit(gw.login_rate, f"too many logins as {public.id}", "login", public.id)
+        if not await gw.challenges.use(claims["jti"], claims["exp"]):  # after the limit: a paced retry still works
+            raise await probe(request, AuthError("challenge was already answered"))
+        await gw.require_current_device(public.id)
+        token, expires = gw.issuer.issue(public.id, body.scopes)
+        await gw.audit(public.id, "auth.token", " ".join(sorted(body.scopes)))
+        return {"token": token, "expires": expires, "scopes": sorted(set(body.scopes))}
+
+    async def checked_answer(request: Request, body: TokenRequest):
+        """(the challenge's claims, the identity whose key signed it for this gateway's URL);
+        the typed error of the first check that fails otherwise."""
         claims = gw.issuer.check_challenge(body.challenge)
         unknown = set(body.scopes) - set(SCOPES)
         if unknown or not body.scopes:
@@ -64,11 +98,6 @@ def router(gw: Gateway) -> APIRouter:
             # whose clients use another name (--public-url), and reveals nothing secret
             raise AuthError("challenge signature does not verify for this gateway's URL (it answers logins "
                             "for " + ", ".join(sorted(gw.own_urls(request))[:4]) + ")")
-        await gw.require_current_device(public.id)
-        if not await gw.challenges.use(claims["jti"], claims["exp"]):
-            raise AuthError("challenge was already answered")
-        token, expires = gw.issuer.issue(public.id, body.scopes)
-        await gw.audit(public.id, "auth.token", " ".join(sorted(body.scopes)))
-        return {"token": token, "expires": expires, "scopes": sorted(set(body.scopes))}
+        return claims, public
 
     return api

@@ -1,4 +1,6 @@
-"""Pins of one's own envelope roots, charged to a per-identity quota atomically."""
+"""Pins of one's own envelope roots, charged to a per-identity quota atomically; every block
+a pin keeps is charged to the pinner's storage too (gc.py keeps a charge only while one of
+its identity's own pins reaches the block)."""
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
@@ -26,12 +28,20 @@ def router(gw: Gateway) -> APIRouter:
     @api.post("/v1/pins/{cid}", status_code=201)
     async def pin(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("pins")):
         binary = await own_root(identity, cid)
-        size = await provider.dag_size(binary)
+        blocks = await provider.dag_blocks(binary)
+        size = sum(length for _, length in blocks)
         recorded = await store.add_pin(identity, cid_str(binary), size, config.pin_quota)
         if recorded is None:
             await gw.audit(identity, "pin.add", cid_str(binary), "quota_exceeded")
             raise QuotaExceededError(f"pinning {size} more bytes exceeds the {config.pin_quota}-byte quota")
         try:
+            # whoever pins pays for what the pin keeps: blocks another identity put (and may
+            # delete) are charged to this one's storage too, so the owner's charge can end
+            if not await store.charge_pinned_blocks(identity, [(cid_str(c), n) for c, n in blocks],
+                                                    config.storage_quota):
+                await gw.audit(identity, "pin.add", cid_str(binary), "quota_exceeded")
+                raise QuotaExceededError(f"keeping the {size} bytes this pin holds exceeds the "
+                                         f"{config.storage_quota}-byte storage quota")
             await provider.pin(binary)
         except BaseException:
             if recorded == "added":  # the provider has no pin: do not charge the quota for one

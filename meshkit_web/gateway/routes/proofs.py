@@ -2,7 +2,6 @@
 what with whom, so only the parties of a root (its sender, its recipients, the sharers and
 recipients of its shares) may read the proofs about it."""
 
-import json
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -14,6 +13,7 @@ from ...core.proof import SEALED, SHARED, verify_proof
 from ..context import Gateway, envelope_header, parties_of
 from ..http import CID_TEXT_MAX
 from ..http import CBOR_MEDIA, binary_body, read_body
+from .mailbox import post_notice
 
 
 MAX_NOTIFIED = 256  # recipients of one envelope told of it (a larger list: the first ones)
@@ -45,10 +45,10 @@ def router(gw: Gateway) -> APIRouter:
         if await store.proof_count(cid_str(root), sender) > 1:  # sealed once: a second proof of it is no news
             return
         mine = await gw.own_devices(sender)
-        notice = json.dumps({"root": cid_str(root), "sender": sender}).encode()
+        notice = {"root": cid_str(root), "sender": sender}
         for entry in header.recipients[:MAX_NOTIFIED]:
             if entry.recipient not in mine and await is_mailbox(entry.recipient):
-                await store.post_message(entry.recipient, sender, "sealed", notice, gw.config.storage_quota)
+                await post_notice(gw, entry.recipient, sender, "sealed", notice)
 
     async def notify_share(sharer: str, proof) -> None:
         """A "share" notice to the recipient of a share, carrying the sharer's signed proof of
@@ -62,8 +62,7 @@ def router(gw: Gateway) -> APIRouter:
             return
         notice = {"root": cid_str(proof.root), "capsule": cid_str(proof.capsule), "sharer": sharer,
                   "expires": capsule["expires"], "policy": capsule["policy"], "proof": codec.b64e(proof.data)}
-        await store.post_message(proof.recipient, sharer, "share", json.dumps(notice).encode(),
-                                 gw.config.storage_quota)
+        await post_notice(gw, proof.recipient, sharer, "share", notice)
 
     @api.post("/v1/proofs", status_code=201, openapi_extra=binary_body("a signed proof (DAG-CBOR)", CBOR_MEDIA))
     async def put_proof(request: Request, identity: str = gw.requires("proofs")):
