@@ -563,7 +563,7 @@ async def _authentic(client: GatewayClient, kinds: tuple, key: bytes, expect: di
     stale. The gateway's sender column is not believed: who a message is from is in its
     authenticated fields."""
     found, stale = [], time.time() - 2 * LINK_WAIT
-    rows = [row for row in await client.inbox(notices=False) if row["kind"] in kinds]
+    rows = [row for row in await client.inbox(notices=False, kind=kinds, limit=MESSAGES_READ) if row["kind"] in kinds]
     rows.sort(key=lambda row: row.get("created") or 0, reverse=True)
     for row in rows[:MESSAGES_READ]:
         body = (await client.request("GET", f"/v1/mailbox/{row['id']}")).body

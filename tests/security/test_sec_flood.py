@@ -150,7 +150,7 @@ def test_notices_are_bounded_per_sender_and_never_fail_a_share(tmp_path, backend
         async with g.client(backend, people["alice"]) as alice, g.client(backend, people["bob"]) as bob:
             for i in range(5):  # five shares: each stands, three notices reach bob's mailbox
                 root = await alice.seal_upload([os.urandom(100)], recipients=[])
-                await alice.share(root, people["bob"].public, proof=False)
+                await alice.share(root, people["bob"].public)  # its notice comes with its proof
             for _ in range(2):  # the bound on notices is not the bound on messages
                 await alice.request("POST", f"/v1/mailbox/{people['bob'].id}", body=b"hi")
             with pytest.raises(MeshKitError) as full:

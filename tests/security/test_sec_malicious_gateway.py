@@ -124,11 +124,12 @@ def test_a_gateway_cannot_say_who_a_share_comes_from(malicious_gateway, backend)
         honest = [r for r in await bob.inbox() if r["kind"] == "share"]
         assert [r["sender"] for r in honest] == [alice.identity.id] and honest[0]["verified"]
         # the gateway names mallory as the sharer, in the listing and in the notice, and hides the proof
-        malicious_gateway.on("GET", r"^/v1/mailbox$", malicious_gateway.rewrite_json(lambda reply: {"messages": [
-            {**row, "sender": mallory.identity.id} for row in reply["messages"]]}))
-
         def retold(notice):
             return {k: v for k, v in {**notice, "sharer": mallory.identity.id}.items() if k != "proof"}
+        malicious_gateway.on("GET", r"^/v1/mailbox(\?|$)", malicious_gateway.rewrite_json(lambda reply: {
+            **reply, "messages": [{**row, "sender": mallory.identity.id, **(
+                {"notice": retold(row["notice"])} if isinstance(row.get("notice"), dict) else {})}
+                for row in reply["messages"]]}))
         malicious_gateway.on("GET", r"^/v1/mailbox/[^/?]+", malicious_gateway.rewrite_json(retold))
         fresh = GatewayClient(url, backend, bob.identity)  # nothing remembered from before
         lied = [r for r in await fresh.inbox() if r["kind"] == "share"]
@@ -143,8 +144,8 @@ def test_a_gateway_cannot_say_who_a_share_comes_from(malicious_gateway, backend)
         malicious_gateway.clear()
         sealed = await mallory.seal_upload([b"to bob"], recipients=[bob.identity.public])
         await mallory.finish_upload(sealed)
-        malicious_gateway.on("GET", r"^/v1/mailbox$", malicious_gateway.rewrite_json(lambda reply: {"messages": [
-            {**row, "sender": alice.identity.id} for row in reply["messages"]]}))
+        malicious_gateway.on("GET", r"^/v1/mailbox(\?|$)", malicious_gateway.rewrite_json(lambda reply: {
+            **reply, "messages": [{**row, "sender": alice.identity.id} for row in reply["messages"]]}))
         rows = [r for r in await GatewayClient(url, backend, bob.identity).inbox() if r["kind"] == "sealed"]
         assert [(r["share"]["root"], r["sender"]) for r in rows] == [(cid_str(sealed), mallory.identity.id)]
     run(go())

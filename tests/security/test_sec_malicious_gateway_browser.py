@@ -42,10 +42,12 @@ def test_the_app_shows_the_sharer_the_proof_names(lying_app, backend):
     honest = [r for r in call(page, "return await meshkit.inbox('alice');") if r["kind"] == "share"]
     assert [r["sender"] for r in honest] == [bob_id]
     # the gateway now says mallory shared it, in the listing and the notice, and hides the proofs
-    proxy.on("GET", r"^/v1/mailbox(\?.*)?$", proxy.rewrite_json(lambda reply: {"messages": [
-        {**row, "sender": mallory_id} for row in reply["messages"]]}))
-    proxy.on("GET", r"^/v1/mailbox/[^/?]+", proxy.rewrite_json(
-        lambda notice: {k: v for k, v in {**notice, "sharer": mallory_id}.items() if k != "proof"}))
+    def retold(notice):
+        return {k: v for k, v in {**notice, "sharer": mallory_id}.items() if k != "proof"}
+    proxy.on("GET", r"^/v1/mailbox(\?.*)?$", proxy.rewrite_json(lambda reply: {**reply, "messages": [
+        {**row, "sender": mallory_id, **({"notice": retold(row["notice"])} if isinstance(row.get("notice"), dict)
+                                         else {})} for row in reply["messages"]]}))
+    proxy.on("GET", r"^/v1/mailbox/[^/?]+", proxy.rewrite_json(retold))
     proxy.on("GET", r"^/v1/proofs\?", proxy.rewrite_json(lambda reply: {"proofs": []}))
     page.reload()
     ready(page)
