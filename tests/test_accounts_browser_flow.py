@@ -57,7 +57,7 @@ def test_link_recover_and_remove_devices_in_the_app(devices):
     # a device added since the laptop last looked is flagged there, once, with who added it
     listed = {d["name"]: d for d in call(laptop, "return await meshkit.devices.list('alice-laptop');")}
     assert listed["alice-phone"]["new"] and listed["alice-phone"]["addedByName"] == "alice-laptop"
-    assert listed["alice-laptop"]["addedByName"] == "the recovery phrase" and not listed["alice-laptop"]["new"]
+    assert listed["alice-laptop"]["addedByName"] == "the account's creation" and not listed["alice-laptop"]["new"]
     assert not any(d["new"] for d in call(laptop, "return await meshkit.devices.list('alice-laptop');"))
     assert approved["device"]["name"] == "alice-phone", approved
     assert linked["account"] == account["account"] and linked["fingerprint"] == account["fingerprint"]
