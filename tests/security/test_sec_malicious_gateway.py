@@ -290,3 +290,32 @@ def test_a_contact_link_names_the_account_and_a_gateway_cannot_hide_it(malicious
         header = await read_header(backend, parse_cid(root), phone.get_block)
         assert {e.recipient for e in header.recipients} == {phone.identity.id, record.recovery_identity().id}
     run(go())
+
+
+def test_a_device_is_in_one_account_and_nobody_claims_it_by_listing_it(malicious_gateway, backend):
+    """Listing a device needs its consent; a device that consented to Mallory's account (its
+    user typed her code) cannot be listed by Alice's too; and nobody can write a stranger's
+    device into a record, as current or as removed, to lock it out."""
+    url = malicious_gateway.url
+
+    async def go():
+        laptop, phone, mallory, victim = [await client(url, backend, n) for n in ("laptop", "phone", "mal", "victim")]
+        _, alice = await accounts.create_account(laptop, "alice")
+        _, mal = await accounts.create_account(mallory, "mallory")
+        mal, _ = await link_device(mallory, mal, phone)
+        with pytest.raises(MeshKitError) as taken:
+            await link_device(laptop, alice, phone, timeout=10)
+        assert taken.value.code == "conflict"
+        assert (await laptop.fetch_account(alice.id)).device(phone.identity.id) is None
+        # the victim's device, written into mallory's record without its consent: refused
+        cert = await certify_device(backend, account=mal.id, device=victim.identity.public, consent=b"\x00" * 64,
+                                    added=NOW, can_add=True, signer_id=mallory.identity.id,
+                                    signer_private=mallory.identity.sig_private)
+        with pytest.raises(MeshKitError):
+            await make_account_record(backend, name=mal.name, root_key=mal.root_key, recovery_key=mal.recovery_key,
+                                      version=mal.version + 1, prev=mal, devices=list(mal.devices) + [cert],
+                                      removed=[], created=mal.created, signer_id=mallory.identity.id,
+                                      signer_private=mallory.identity.sig_private)
+        await victim.token()  # the victim is nobody's device, and signs in
+        assert await victim.account_of(victim.identity.id) is None
+    run(go())

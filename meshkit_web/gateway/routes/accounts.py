@@ -28,6 +28,17 @@ def check_removed(offered: AccountRecord, prev: AccountRecord | None) -> None:
         raise AccountChainError(f"{len(unknown)} removed id(s) were never devices of account {offered.id} here")
 
 
+async def check_devices_free(store, record: AccountRecord) -> None:
+    """A device is a device of one account: a record that lists one that another account
+    lists (current or removed) is refused, whatever consent it carries. Listing needs the
+    device's own consent, so nobody claims a device by listing it first; and a device
+    removed from an account gets no token anywhere again (context.requires)."""
+    for device in record.devices:
+        status = await store.device_status(device.id)
+        if status is not None and status["account"] != record.id:
+            raise ConflictError(f"device {device.id} is a device of another account")
+
+
 class CheckSlot:
     """Record checks in a worker thread, one at a time, at most ``queue`` waiting (then busy,
     with Retry-After): the ~40 ms of signature checks of a 64-device record never run on
@@ -80,6 +91,7 @@ def router(gw: Gateway) -> APIRouter:
         if not follows and record.signer != record.id:
             raise AccountChainError("a record that does not follow the newest one must be root-signed")
         await gw.limit(gw.account_rate, f"too many versions of account {record.id}", "account", record.id)
+        await check_devices_free(store, record)
         await store.publish_account(record.id, record.version, data, prev.version if prev else 0,
                                     [d.id for d in record.devices], keep=gw.config.account_versions_kept)
         return {"id": record.id, "version": record.version, "fingerprint": record.fingerprint}
