@@ -65,7 +65,7 @@ async def cmd_receive(args, store) -> None:
     opened, client = await open_send_link(GatewayClient, gateway, store.backend, link)
     try:
         out = _out_path(opened, args.out)
-        await _write_plaintext(opened, out, store)
+        await _write_plaintext(opened, out, store, replace=args.out is not None)
     finally:
         await client.close()
     say(f"received {opened.header.size} bytes -> {'standard output' if out == '-' else out}", err=out == "-")
