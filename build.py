@@ -5,7 +5,8 @@ Everything the browser loads comes from our own origin, so the site works with n
 at run time:
 
   site/index.html, manifest.webmanifest, sw.js   entry points: always revalidated (sw.js, the
-                                                  service worker, lists the release to precache)
+                                                  service worker, lists the release to precache;
+                                                  it is one bundle: it imports nothing)
   site/b/<BUILD>/                                 immutable, content-addressed release:
       app/        static/ (the PWA and the globalThis.meshkit API); app/integrity.js: the
                   SHA-384 of every other release file, checked before anything runs
@@ -16,7 +17,9 @@ at run time:
 
 index.html is the root of trust: its import map pins every module by hash (SRI) and
 app/integrity.js (itself pinned there) pins what Pyodide fetches (wasm, stdlib, lock file,
-wheels). ``--gateway URL`` builds a site that talks to a gateway on another origin (the
+wheels). The service worker has no import map, so it imports nothing: sw.js is bundled with
+the modules it uses (esbuild), carries the hashes of every release file it fetches, and is
+itself pinned by index.html (the page checks its bytes before registering it). ``--gateway URL`` builds a site that talks to a gateway on another origin (the
 site can then be served by any static host; see docs/deploy-separate-origin.md).
 
 BUILD is a hash of the release's content: a new release gets new URLs, so a browser never
@@ -45,6 +48,9 @@ CACHE = ROOT / ".cache" / "build"
 PYODIDE_VERSION = "314.0.7"
 PYODIDE_INTEGRITY = "sha512-0YvXxEhfEdpLfb/XkM2BFAeMROq0iMUX2bzzH9pOttyMcWkwq+HbE5uyuGD82LN7y2q+SNvi/6V5JEsOlD2R1A=="
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+# The bundler for sw.js: esbuild's WebAssembly build (no platform binary), run by Node
+ESBUILD_VERSION = "0.28.2"
+ESBUILD_INTEGRITY = "sha512-GccVwhv3mmOUVQHCQm2Ox/rby8n/EqUwvZxE6Pjfikrq/lWw9g9WX/u9EykWnpot3Ko6j426DgQdea2xWKIAQA=="
 
 # What the browser runs, by package: Core, the protocol clients and the browser runtime.
 # The rest (the server, providers, the CLI, file stores, the PyNaCl backend) never ships
@@ -65,18 +71,34 @@ def sha256_file(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_pyodide() -> pathlib.Path:
-    """The runtime files of the pyodide npm package, checked against the pinned integrity."""
+def npm_pack(name: str, version: str, integrity: str) -> pathlib.Path:
+    """An npm package's tarball (cached), checked against its pinned integrity."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    tarball = CACHE / f"pyodide-{PYODIDE_VERSION}.tgz"
+    tarball = CACHE / f"{name}-{version}.tgz"
     if not tarball.exists():
-        subprocess.run(["npm", "pack", f"pyodide@{PYODIDE_VERSION}", "--pack-destination", str(CACHE),
+        subprocess.run(["npm", "pack", f"{name}@{version}", "--pack-destination", str(CACHE),
                         "--silent"], check=True, stdout=subprocess.DEVNULL)
-    algorithm, expected = PYODIDE_INTEGRITY.split("-", 1)
+    algorithm, expected = integrity.split("-", 1)
     actual = base64.b64encode(hashlib.new(algorithm, tarball.read_bytes()).digest()).decode()
     if actual != expected:
         tarball.unlink()
         sys.exit(f"build.py: {tarball.name} does not match its pinned integrity; deleted, run again")
+    return tarball
+
+
+def fetch_esbuild() -> pathlib.Path:
+    """esbuild-wasm's command (a Node script), from its pinned npm package."""
+    tarball = npm_pack("esbuild-wasm", ESBUILD_VERSION, ESBUILD_INTEGRITY)
+    unpacked = CACHE / f"esbuild-wasm-{ESBUILD_VERSION}"
+    if not (unpacked / "package" / "bin" / "esbuild").exists():
+        with tarfile.open(tarball) as archive:
+            archive.extractall(unpacked, filter="data")
+    return unpacked / "package" / "bin" / "esbuild"
+
+
+def fetch_pyodide() -> pathlib.Path:
+    """The runtime files of the pyodide npm package, checked against the pinned integrity."""
+    tarball = npm_pack("pyodide", PYODIDE_VERSION, PYODIDE_INTEGRITY)
     unpacked = CACHE / f"pyodide-{PYODIDE_VERSION}"
     if not all((unpacked / name).exists() for name in PYODIDE_FILES):
         with tarfile.open(tarball) as archive:
@@ -276,8 +298,7 @@ def write_integrity(release: pathlib.Path) -> dict[str, str]:
     files = {str(p.relative_to(release)): sri(p) for p in paths}
     # what a first start fetches (Pyodide's files and the wheels, not the modules it
     # imports): the page shows its progress against this
-    boot_bytes = sum(p.stat().st_size for p in paths if p.parts[len(release.parts)] in ("pyodide", "wheels")
-                     and p.suffix != ".mjs")
+    boot_bytes = sum((release / name).stat().st_size for name in boot_fetches(release))
     (release / "app" / "integrity.js").write_text(
         "// Generated by build.py: the SHA-384 of every file of this release (SRI format).\n"
         "export const FILES = " + json.dumps(files, indent=1, sort_keys=True) + ";\n"
@@ -286,6 +307,46 @@ def write_integrity(release: pathlib.Path) -> dict[str, str]:
         "export const WHEELS = " + json.dumps(sorted(p.name for p in (release / "wheels").glob("*.whl"))) + ";\n"
         f"export const WHEEL_MOUNT = {json.dumps(WHEEL_MOUNT)};\n")
     return files
+
+
+# Pyodide's modules import Node's modules (and "ws") dynamically, in code that runs only under
+# Node: left as they are, never reached in a browser. Anything else must be inlined.
+WORKER_EXTERNAL = ("node:*", "ws")
+
+
+def bundle_worker(source: str, release: pathlib.Path, target: pathlib.Path) -> list[str]:
+    """sw.js as ONE module: ``source`` (the filled-in template, whose imports name
+    {{RELEASE}}/...) with every module it imports from ``release`` inlined by esbuild. A
+    service worker has no import map, so a module it imported would run unchecked; a bundle
+    imports nothing. Returns the release files inlined (relative paths)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        entry, meta = pathlib.Path(tmp) / "sw.js", pathlib.Path(tmp) / "meta.json"
+        entry.write_text(source.replace("{{RELEASE}}", release.resolve().as_posix()))
+        done = subprocess.run(["node", str(fetch_esbuild()), str(entry), "--bundle", "--format=esm",
+                               "--platform=neutral", "--log-level=error", f"--outfile={target}",
+                               f"--metafile={meta}", *(f"--external:{name}" for name in WORKER_EXTERNAL)],
+                              capture_output=True, text=True, cwd=tmp)
+        if done.returncode != 0:
+            sys.exit(f"build.py: bundling the service worker failed: {done.stderr[-800:]}")
+        graph = json.loads(meta.read_text())
+    (output,) = graph["outputs"].values()
+    left = [i for i in output["imports"] if not (i["external"] and i["kind"] == "dynamic-import")]
+    if left:
+        sys.exit(f"build.py: sw.js would still import {left}: a worker's imports cannot be pinned")
+    inlined = []
+    for name in graph["inputs"]:
+        path = pathlib.Path(name) if pathlib.Path(name).is_absolute() else pathlib.Path(tmp) / name
+        if path.name == "sw.js" and path.parent == pathlib.Path(tmp):
+            continue
+        inlined.append(str(path.resolve().relative_to(release.resolve())))  # only release files may go in
+    return sorted(inlined)
+
+
+def boot_fetches(release: pathlib.Path) -> list[str]:
+    """What a boot of Core fetches (not imports), page or worker: Pyodide's runtime files and
+    our wheels, each checked against integrity.js before Pyodide sees it."""
+    return sorted(str(p.relative_to(release)) for p in release.rglob("*") if p.is_file()
+                  and p.parts[len(release.parts)] in ("pyodide", "wheels") and p.suffix != ".mjs")
 
 
 def release_hash(folder: pathlib.Path) -> str:
@@ -348,18 +409,24 @@ def main() -> None:
                    "{{IMPORTMAP}}": importmap, "{{INTEGRITY}}": json.dumps(integrity, indent=1),
                    "{{HEADERS}}": json.dumps(worker_headers, indent=1),
                    "{{ERROR_STATUS}}": json.dumps({code: e["status"] for code, e in registry().items()})}
-        for entry, source in (("index.html", ROOT / "static" / "index.html"),
-                              ("manifest.webmanifest", ROOT / "static" / "manifest.webmanifest"),
-                              ("sw.js", ROOT / "service_worker" / "sw.js")):
-            if source.exists():
-                text = source.read_text()
-                text = re.sub(r"\{\{SRI:([^}]+)\}\}", lambda m: integrity[f"{base}/{m.group(1)}"], text)
-                for key, value in replace.items():
-                    text = text.replace(key, value)
-                (out / entry).write_text(text)
+
+        def fill(source: pathlib.Path) -> str:
+            text = re.sub(r"\{\{SRI:([^}]+)\}\}", lambda m: integrity[f"{base}/{m.group(1)}"], source.read_text())
+            for key, value in replace.items():
+                text = text.replace(key, value)
+            return text
+
+        # the worker first: index.html pins its URL (which names the release) and its bytes
+        bundled = bundle_worker(fill(ROOT / "service_worker" / "sw.js"), out / "b" / build, out / "sw.js")
+        worker = {"script": f"/sw.js?release={build}", "integrity": sri(out / "sw.js"), "bundled": bundled,
+                  "precache": [p.removeprefix(base + "/") for p in precache if p.startswith(base + "/")],
+                  "boot": boot_fetches(staging)}
+        replace.update({"{{WORKER}}": worker["script"], "{{WORKER_SRI}}": worker["integrity"]})
+        for entry in ("index.html", "manifest.webmanifest"):
+            (out / entry).write_text(fill(ROOT / "static" / entry))
         (out / "build.json").write_text(json.dumps({
             "build": build, "base": base, "pyodide": PYODIDE_VERSION, "packages": packages,
-            "gateway": gateway, "csp_script_hashes": csp_hashes,
+            "gateway": gateway, "csp_script_hashes": csp_hashes, "worker": worker,
             "wheels": sorted(p.name for p in (out / "b" / build / "wheels").iterdir())}, indent=1))
     finally:
         shutil.rmtree(staging, ignore_errors=True)

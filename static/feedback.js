@@ -22,7 +22,8 @@ export function feedback(root, fallback) {
   function showError(error, context) {
     const code = error && error.code;
     // a few codes cover many mistakes: their own message says which one
-    const detailed = code === "invalid_argument" || code === "limit_exceeded" || code === "quota_exceeded";
+    const detailed = error.detailed || code === "invalid_argument" || code === "limit_exceeded" ||
+      code === "quota_exceeded";
     const sentence = (detailed && error.message) || (ERRORS[code] && ERRORS[code].message) || (error && error.message)
       || String(error);
     alertBox.replaceChildren(el("strong", {}, context ? context + ": " : ""), sentence,

@@ -118,6 +118,13 @@ class Runtime(AccountMethods, SendLinkMethods):
     async def capabilities(self) -> dict:
         return await self._capabilities()
 
+    @api
+    async def set_background(self, report) -> dict:
+        """What background work there is now: the page learns late that its service worker
+        refused to run (a file that did not match its build hash)."""
+        self.background = _py(report)
+        return self.background
+
     async def _capabilities(self) -> dict:
         return {
             "runtime": f"pyodide (Python {sys.version.split()[0]})",
