@@ -59,9 +59,11 @@ async def cmd_receive(args, store) -> None:
     """Open a send link (no identity needed): through --gateway, else the link's origin."""
     from .cli import _out_path, _write_plaintext
     from .clients.gateway import GatewayClient
-    from .clients.send_links import open_send_link
+    from .clients.send_links import describe_send_link, open_send_link
     link = read_link(args.source, args.link_file)
     gateway = args.gateway or _origin(link)
+    if args.describe:
+        return _describe(await describe_send_link(GatewayClient, gateway, store.backend, link))
     opened, client = await open_send_link(GatewayClient, gateway, store.backend, link)
     try:
         out = _out_path(opened, args.out)
@@ -69,6 +71,16 @@ async def cmd_receive(args, store) -> None:
     finally:
         await client.close()
     say(f"received {opened.header.size} bytes -> {'standard output' if out == '-' else out}", err=out == "-")
+
+
+def _describe(description) -> None:
+    """What a link points at, one field a line (the name escaped as everything printed)."""
+    meta = description.metadata
+    say("name", meta.name if meta else "(not given)", sep="\t")
+    say("type", meta.type if meta else "application/octet-stream", sep="\t")
+    say("size", description.header.size, sep="\t")
+    say("from", description.header.sender_id, sep="\t")
+    say("opens left", "no limit" if description.opens_left is None else description.opens_left, sep="\t")
 
 
 def _origin(link: str) -> str:
@@ -118,6 +130,8 @@ def add_parsers(sub, add_gateway, gateway_url) -> None:
     p.add_argument("source", nargs="?", type=_link_source, metavar="-",
                    help="'-': read the link from standard input (it is never taken from the command line)")
     p.add_argument("--link-file", metavar="FILE", help="read the link from this file")
+    p.add_argument("--describe", action="store_true", help="only say what it is (name, type, size, sender, "
+                                                           "opens left): downloads nothing, spends no open")
     p.add_argument("--out", help="where to write it, '-' for standard output (default: the sender's file "
                                  "name, made safe, in this folder; an existing file is never overwritten)")
     p.add_argument("--gateway", metavar="URL", type=gateway_url, help="open through this gateway "

@@ -413,6 +413,9 @@ function makeApi(py, pyodide, timings, worker) {
         const made = await call("send_link_create", root, from, expires || "", opens || 0);
         return { ...made, link: location.origin + "/#" + made.fragment };
       },
+      // describe(link) -> {name, type, size, saveAs, sender, opensLeft}: what it is and whether
+      // it still opens, spending none of its opens (safe on page load)
+      describe: (link) => call("send_link_describe", String(link)),
       open: (link, { onProgress } = {}) => call("send_link_open", String(link), onProgress),
       revoke: (capsule, { from } = {}) => call("send_link_revoke", String(capsule), from),
     },

@@ -20,6 +20,11 @@ def test_send_link_receive_spent_and_stopped(fresh_gateway, tmp_path):
     secret = link.rsplit(".", 1)[1]
     assert secret not in made.stderr and "opens once" in made.stderr
 
+    for _ in range(2):  # what it is, as often as asked: none of its one open is spent
+        told = meshkit(stranger, "receive", "--describe", stdin=link)
+        assert "name\tminutes 2026-12.txt" in told.stdout and "size\t300000" in told.stdout
+        assert "opens left\t1" in told.stdout and secret not in told.stdout + told.stderr
+
     out_dir = tmp_path / "downloads"
     out_dir.mkdir()
     got = meshkit(stranger, "receive", "-", stdin=link + "\n", cwd=out_dir)

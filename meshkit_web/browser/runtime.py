@@ -406,9 +406,10 @@ class Runtime(AccountMethods, SendLinkMethods):
 
     @api
     async def describe(self, root: str, as_name: str) -> dict:
-        """What an envelope holds (its sealed metadata), without fetching its segments."""
+        """What an envelope holds (its sealed metadata), without fetching its segments and
+        never at the cost of one of a limited share's opens (GatewayClient.describe)."""
         client = await self._client(as_name)
-        return described(await client.open(parse_cid(str(root))))
+        return described(await client.describe(parse_cid(str(root))))
 
     @api
     async def envelopes(self, owner: str) -> list:

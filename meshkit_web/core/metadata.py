@@ -51,13 +51,16 @@ def make_metadata(name, type_, size: int, mtime=None) -> FileMetadata:
     return FileMetadata(clean, media_type(type_), int(size), when)
 
 
-def _key(content_key: bytes) -> bytes:
+def metadata_key(content_key: bytes) -> bytes:
+    """The key the metadata is sealed under. It opens the metadata and nothing else (HKDF is
+    one-way), so it can describe an envelope to someone who may not open it (a send link's
+    holder before spending one of its opens, FORMAT.md 5.4)."""
     return kdf.hkdf(content_key, META_KEY_INFO)
 
 
 async def seal_metadata(backend: CryptoBackend, content_key: bytes, meta: FileMetadata) -> bytes:
     plain = codec.encode({"name": meta.name, "type": meta.type, "size": meta.size, "mtime": meta.mtime})
-    sealed = bytes(await backend.aead_seal(await backend.aead_key(_key(content_key)), META_NONCE, plain, b""))
+    sealed = bytes(await backend.aead_seal(await backend.aead_key(metadata_key(content_key)), META_NONCE, plain, b""))
     if len(sealed) > MAX_META:
         raise EnvelopeFormatError("file metadata is too large")
     return sealed
@@ -66,7 +69,13 @@ async def seal_metadata(backend: CryptoBackend, content_key: bytes, meta: FileMe
 async def open_metadata(backend: CryptoBackend, content_key: bytes, sealed: bytes, size: int) -> FileMetadata:
     """The metadata of an envelope whose key commitment already checked: anything wrong
     with it is the sender's doing (the header is signed), so it is ``malformed``."""
-    plain = await backend.aead_open(await backend.aead_key(_key(content_key)), META_NONCE, bytes(sealed), b"")
+    return await open_metadata_with_key(backend, metadata_key(content_key), sealed, size)
+
+
+async def open_metadata_with_key(backend: CryptoBackend, key: bytes, sealed: bytes, size: int) -> FileMetadata:
+    """The metadata, from the metadata key alone (see metadata_key). The header it comes
+    from is signed, so a key that does not open it is refused, never a guess."""
+    plain = await backend.aead_open(await backend.aead_key(key), META_NONCE, bytes(sealed), b"")
     plain = None if plain is None else bytes(plain)
     if plain is None:
         raise EnvelopeFormatError("the envelope's file metadata does not authenticate")
