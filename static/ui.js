@@ -103,8 +103,9 @@ export function render(root, meshkit) {
   if (navigator.serviceWorker) {
     navigator.serviceWorker.addEventListener("controllerchange", () => Promise.all([envelopes.render(), inbox.render()]));
   }
-  window.addEventListener("hashchange", () => { received.offer(); contacts.offer(); account.offer(); });
-  received.offer();  // first: the secret leaves the address bar before anything else runs
+  // (a send link's secret left the address bar before anything ran: link.js holds it)
+  window.addEventListener("hashchange", () => { contacts.offer(); account.offer(); });
+  received.offer();
   refreshAll().then(() => {
     inbox.watch();
     contacts.offer();
