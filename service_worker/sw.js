@@ -27,6 +27,7 @@
 // pyodide.asm.mjs is imported statically; no top-level await.
 import createPyodideModule from "{{RELEASE}}/pyodide/pyodide.asm.mjs";
 import { loadRuntime, unwrap } from "{{RELEASE}}/app/meshkit.js";
+import { saveName } from "{{RELEASE}}/app/names.js";
 
 const BUILD = "{{BUILD}}";
 const BASE = "{{BASE}}";
@@ -324,7 +325,7 @@ async function streamOpen(request, url) {
   // type or octet-stream, sandboxed with nothing allowed to load (even if rendered somehow).
   // the sender's file name as Core made it safe to save under (core/metadata.py), else the app's
   // A play grant is shown inline by a media element, so only as audio or video.
-  const name = opened.saveAs || grant.name || "meshkit-download";
+  const name = saveName(opened.saveAs || grant.name, "meshkit-download");  // no control, format or bidi character
   const type = inertType(grant.mediaType || opened.type);
   const inline = grant.play && /^(audio|video)\//.test(type);
   const length = range ? range.end - range.start : opened.size;

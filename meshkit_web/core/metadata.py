@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from . import codec, kdf
 from .backend import CryptoBackend
 from .errors import EnvelopeFormatError
+from .text import strip_unsafe
 
 META_KEY_INFO = b"meshkit-web/v1 metadata-key"
 META_NONCE = bytes(12)  # the key is used for this one message only
@@ -106,7 +107,7 @@ def safe_filename(name, fallback: str = "download") -> str:
     it may choose a directory or hide what the file is."""
     text = unicodedata.normalize("NFC", str(name or ""))
     text = re.split(r"[/\\]", text)[-1]
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    text = strip_unsafe(text)  # control, format, bidi, separators: core.text's one definition
     text = _UNSAFE.sub("_", text).strip().lstrip(".").rstrip(". ")
     if _RESERVED.match(text):
         text = "_" + text
