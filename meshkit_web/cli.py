@@ -15,6 +15,7 @@ import json
 import logging
 import mimetypes
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -239,10 +240,43 @@ def _out_path(opened, out: str | None) -> str:
     return path
 
 
-async def _write_plaintext(opened, out_path: str, store: FileStore) -> None:
-    """Plaintext goes to a temp file, renamed only once every segment authenticated; to
-    standard output ("-") each segment once it authenticated (a failure later exits non-zero
-    after what came before, as age does: check the exit code in a pipe)."""
+def _place(tmp: str, path: str, replace: bool) -> None:
+    """Move the finished temp file to ``path``. Unless ``replace`` (an --out the user named),
+    never over anything: a hard link fails if ``path`` exists by then, whatever appeared there
+    since it was checked (a file, a symlink: not followed). Where hard links are refused, an
+    exclusive create and a copy do the same."""
+    if replace:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise InvalidArgumentError(f"{path!r} appeared here while the file was being opened; it was left "
+                                   "as it is: choose another name with --out") from None
+    except OSError:  # no hard links on this filesystem (or across it)
+        _copy_exclusive(tmp, path)
+    os.unlink(tmp)
+
+
+def _copy_exclusive(tmp: str, path: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        raise InvalidArgumentError(f"{path!r} appeared here while the file was being opened; it was left "
+                                   "as it is: choose another name with --out") from None
+    try:
+        with os.fdopen(fd, "wb") as out, open(tmp, "rb") as source:
+            shutil.copyfileobj(source, out, 1 << 20)
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
+async def _write_plaintext(opened, out_path: str, store: FileStore, *, replace: bool = True) -> None:
+    """Plaintext goes to a temp file, moved into place only once every segment authenticated
+    (never over an existing file unless ``replace``); to standard output ("-") each segment
+    once it authenticated (a failure later exits non-zero after what came before, as age
+    does: check the exit code in a pipe)."""
     header = opened.header
     sender = await store.known(header.sender_id)
     who = f"{sender.name!r} ({header.sender_id})" if sender else f"unknown sender {header.sender_id}"
@@ -260,9 +294,10 @@ async def _write_plaintext(opened, out_path: str, store: FileStore) -> None:
             async for chunk in opened.plaintext():
                 out.write(chunk)
                 bar.update(len(chunk))
-        os.replace(tmp, out_path)
+        _place(tmp, out_path, replace)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
         raise
 
 
@@ -275,7 +310,7 @@ async def cmd_open(args, store: FileStore) -> None:
         async with await _gateway_client(args, store, args.identity) as client:
             opened = await client.open(root)
             out = _out_path(opened, args.out)
-            await _write_plaintext(opened, out, store)
+            await _write_plaintext(opened, out, store, replace=args.out is not None)
     else:
         with CarReader(args.source) as reader:
             if args.root:
@@ -286,7 +321,7 @@ async def cmd_open(args, store: FileStore) -> None:
                 raise MeshKitError("the CAR does not name exactly one root: pass --root")
             opened = await open_envelope(store.backend, root, reader.get_block, identity)
             out = _out_path(opened, args.out)
-            await _write_plaintext(opened, out, store)
+            await _write_plaintext(opened, out, store, replace=args.out is not None)
     say(f"opened {cid_str(root)}: {opened.header.size} bytes -> {'standard output' if out == '-' else out}",
         err=out == "-")
 

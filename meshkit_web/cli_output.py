@@ -11,35 +11,14 @@ reads as. So:
 * :func:`install` wraps stdout and stderr so that anything else written (JSON, logging,
   argparse, tracebacks) is escaped the same way (newlines and tabs kept) and has URL
   credentials redacted (core.urls.redact_url).
+
+Which characters count is core.text's one definition, shared with the app (static/dom.js).
 """
 
-import re
 import sys
 
+from .core.text import escape
 from .core.urls import redact_urls_in
-
-# C0, DEL, C1, soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width and
-# bidi marks/embeddings/overrides/isolates, line/paragraph separators, invisible operators,
-# BOM, interlinear annotation, lone surrogates, tag characters
-_FORMAT = ("\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
-           "\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f")
-_ANY_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_FORMAT}]")
-_UNSAFE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}]")  # \t and \n kept
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _visible(match: re.Match) -> str:
-    char = match.group(0)
-    if char in _NAMED:
-        return _NAMED[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def escape(text, *, keep_lines: bool = False) -> str:
-    """``text`` with control and format characters as visible escapes (``keep_lines``:
-    newlines and tabs stay, for multi-line output such as JSON)."""
-    return (_UNSAFE_BUT_LINES if keep_lines else _ANY_UNSAFE).sub(_visible, str(text))
 
 
 def clean(text, *, keep_lines: bool = False) -> str:

@@ -1,13 +1,18 @@
 """`meshkit send-link` and `meshkit receive`: send links (FORMAT.md 5.4) from the CLI, the
 same protocol as the app's (clients/send_links.py). The link holds its secret in the URL
-fragment: it is printed once, to standard output, and never written anywhere else."""
+fragment: it is printed once, to standard output, and never written anywhere else.
+`receive` reads it from the terminal (no echo), standard input or a file, never from the
+command line, which other users of the machine (and the shell's history) can read."""
 
 import argparse
+import getpass
+import sys
 from urllib.parse import urlsplit
 
 from .cli_output import hand_over, say
 from .core.cid import cid_str, parse_cid
 from .core.errors import InvalidArgumentError
+from .core.send_link import MAX_LINK
 
 
 async def cmd_send_link(args, store) -> None:
@@ -31,19 +36,51 @@ async def cmd_revoke_link(args, store) -> None:
     say(f"send link {capsule} stopped: it opens no more", err=True)
 
 
+LINK_INPUT_MAX = MAX_LINK + 2  # one link and its line end: nothing longer is read
+
+
+def read_link(source: str | None, link_file: str | None) -> str:
+    """The send link: from ``--link-file``, standard input ('-'), or typed at the terminal
+    without echo. Never echoed back, whatever went wrong."""
+    if link_file:
+        with open(link_file, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(LINK_INPUT_MAX + 1)
+    elif source == "-" or not sys.stdin.isatty():
+        text = sys.stdin.read(LINK_INPUT_MAX + 1)
+    else:
+        text = getpass.getpass("send link (not shown): ")
+    text = text.strip()
+    if not text or len(text) > MAX_LINK:
+        raise InvalidArgumentError("no send link was given" if not text else "that is not a send link")
+    return text
+
+
 async def cmd_receive(args, store) -> None:
     """Open a send link (no identity needed): through --gateway, else the link's origin."""
     from .cli import _out_path, _write_plaintext
     from .clients.gateway import GatewayClient
-    from .clients.send_links import open_send_link
-    gateway = args.gateway or _origin(args.link)
-    opened, client = await open_send_link(GatewayClient, gateway, store.backend, args.link)
+    from .clients.send_links import describe_send_link, open_send_link
+    link = read_link(args.source, args.link_file)
+    gateway = args.gateway or _origin(link)
+    if args.describe:
+        return _describe(await describe_send_link(GatewayClient, gateway, store.backend, link))
+    opened, client = await open_send_link(GatewayClient, gateway, store.backend, link)
     try:
         out = _out_path(opened, args.out)
-        await _write_plaintext(opened, out, store)
+        await _write_plaintext(opened, out, store, replace=args.out is not None)
     finally:
         await client.close()
     say(f"received {opened.header.size} bytes -> {'standard output' if out == '-' else out}", err=out == "-")
+
+
+def _describe(description) -> None:
+    """What a link points at, one field a line (the name escaped as everything printed)."""
+    meta = description.metadata
+    say("name", meta.name if meta else "(not given)", sep="\t")
+    say("type", meta.type if meta else "application/octet-stream", sep="\t")
+    say("size", description.header.size, sep="\t")
+    say("from", description.header.sender_id, sep="\t")
+    say("opens left", "no limit" if description.opens_left is None else description.opens_left, sep="\t")
 
 
 def _origin(link: str) -> str:
@@ -51,6 +88,18 @@ def _origin(link: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         raise InvalidArgumentError("that send link has no http(s) address to open it from: pass --gateway")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _link_source(text: str) -> str:
+    """The only argument ``receive`` takes: '-' (the link on standard input). A link given
+    here is refused (a usage error that never repeats it): its secret would be readable by
+    every user of the machine and kept in the shell's history."""
+    if text != "-":
+        raise argparse.ArgumentTypeError(
+            "a send link holds a secret: do not put it on the command line. Run 'meshkit receive' and paste "
+            "it at the prompt, or give it on standard input ('meshkit receive - < link.txt') or with "
+            "--link-file FILE")
+    return text
 
 
 def _opens(text: str) -> int:
@@ -76,8 +125,13 @@ def add_parsers(sub, add_gateway, gateway_url) -> None:
     add_gateway(p)
     p.set_defaults(func=cmd_revoke_link)
 
-    p = sub.add_parser("receive", help="download what a send link points at (no identity needed)")
-    p.add_argument("link", help="the send link (…/#send=…); quote it in the shell")
+    p = sub.add_parser("receive", help="download what a send link points at (no identity needed); the link "
+                                       "is read at the prompt (not shown), from standard input or --link-file")
+    p.add_argument("source", nargs="?", type=_link_source, metavar="-",
+                   help="'-': read the link from standard input (it is never taken from the command line)")
+    p.add_argument("--link-file", metavar="FILE", help="read the link from this file")
+    p.add_argument("--describe", action="store_true", help="only say what it is (name, type, size, sender, "
+                                                           "opens left): downloads nothing, spends no open")
     p.add_argument("--out", help="where to write it, '-' for standard output (default: the sender's file "
                                  "name, made safe, in this folder; an existing file is never overwritten)")
     p.add_argument("--gateway", metavar="URL", type=gateway_url, help="open through this gateway "

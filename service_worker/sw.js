@@ -1,5 +1,15 @@
-// MeshKit's service worker: a module worker. build.py fills in the release's base path, build id and precache list.
+// MeshKit's service worker: a module worker. build.py fills in the release's base path, build id and
+// precache list, and BUNDLES it: the sw.js it serves is this file with everything it imports
+// (meshkit.js, integrity.js, Pyodide's two modules) inlined, so it imports nothing.
 //
+// - The worker's code is pinned as the page's is. A worker has no import map, so modules it
+//   imported would run unchecked: hence the bundle. sw.js itself is an entry point (as
+//   index.html): the page checks its bytes against the hash index.html carries before it
+//   registers it, at /sw.js?release=<BUILD>, and the worker refuses a URL of another release.
+//   Every other file it loads (the precache at install; Pyodide's wasm, stdlib, lock file and
+//   our wheels at boot) is checked against INTEGRITY, written into this file by the build. A
+//   mismatch refuses, for good, before Core starts (so before any key is read or used): the
+//   install fails, or every later event does, and pages are told (a "worker" message).
 // - Precaches the app shell, Pyodide and our wheels at install, so the app starts offline.
 // - Runs the same Core wheel in Pyodide, with the identities and non-extractable keys of the
 //   same IndexedDB, booted lazily on first need.
@@ -15,22 +25,55 @@
 //
 // Pyodide rules for service workers: only a module worker works; no dynamic import(), so
 // pyodide.asm.mjs is imported statically; no top-level await.
-import createPyodideModule from "{{BASE}}/pyodide/pyodide.asm.mjs";
-import { loadRuntime, unwrap } from "{{BASE}}/app/meshkit.js";
+import createPyodideModule from "{{RELEASE}}/pyodide/pyodide.asm.mjs";
+import { loadRuntime, unwrap } from "{{RELEASE}}/app/meshkit.js";
+import { saveName } from "{{RELEASE}}/app/names.js";
 
+const BUILD = "{{BUILD}}";
 const BASE = "{{BASE}}";
 const CACHE = "meshkit-{{BUILD}}";
 const PRECACHE = {{PRECACHE}};
-const INTEGRITY = {{INTEGRITY}}; // SRI of every release file, checked at install
+const INTEGRITY = {{INTEGRITY}}; // SHA-384 (SRI) of every release file, fixed at build time
 const HEADERS = {{HEADERS}};
 const GATEWAY = "{{GATEWAY}}" || location.origin;
 const OUTBOX_TAG = "meshkit-outbox";
 const MAILBOX_TAG = "meshkit-mailbox";
 const SYNC_BUDGET_S = 150; // Chromium ends a sync event after ~3 min; later retries are rescheduled
 
+// --- refusing to run: a file that is not what was built ---------------------------------------
+// Sticky: once refused, this worker runs nothing of Core, whatever event comes next.
+let refusal = null;
+
+function refuse(code, file, why) {
+  if (!refusal) {
+    refusal = { type: "worker", state: "refused", code, file,
+      message: `${file} ${why}: this copy of MeshKit was altered after it was built; the service worker refuses to run it` };
+    console.error(`meshkit worker: refused (${code}): ${refusal.message}`);
+    tellPages(refusal);
+  }
+  return Object.assign(new Error(refusal.message), { code: refusal.code, file: refusal.file });
+}
+
+async function tellPages(message) {
+  for (const client of await self.clients.matchAll({ type: "window", includeUncontrolled: true })) {
+    client.postMessage(message);
+  }
+}
+
+// Registered under another release's URL (a stale sw.js from some cache, or a page of another
+// release): this worker's hashes are not the ones that page checks against.
+const registeredFor = new URL(location.href).searchParams.get("release");
+if (registeredFor !== BUILD) refuse("integrity", "sw.js", `is release ${BUILD}, registered as release ${registeredFor}`);
+
+const b64 = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)));
+async function sha384(buffer) {
+  return "sha384-" + b64(await crypto.subtle.digest("SHA-384", buffer));
+}
+
 // --- the worker's own fetches (Pyodide's wasm, stdlib, lock file, wheels) -------------------
 // They bypass this worker's fetch handler, so consult the cache here: a worker restarted
-// while offline must still boot.
+// while offline must still boot. loadRuntime (meshkit.js) wraps this with its own check of
+// every release file against the same hashes, so nothing reaches Pyodide unchecked.
 const networkFetch = globalThis.fetch.bind(globalThis);
 globalThis.fetch = async (input, init) => {
   const url = new URL(input instanceof Request ? input.url : String(input), location.href);
@@ -41,15 +84,29 @@ globalThis.fetch = async (input, init) => {
   return networkFetch(input, init);
 };
 
+// One precached file: a release file must hash to its build hash (else refuse, for good);
+// the entry points ("/", the manifest) are the origin's, as index.html and sw.js are.
+async function precache(cache, path) {
+  const response = await networkFetch(path, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`precache: ${path} answered ${response.status}`);
+  const expected = INTEGRITY[path];
+  if (!expected) return cache.put(path, response);
+  const body = await response.arrayBuffer();
+  if (await sha384(body) !== expected) throw refuse("integrity", path.slice(BASE.length + 1), "does not match its build hash");
+  await cache.put(path, new Response(body, { status: response.status, statusText: response.statusText,
+    headers: response.headers }));
+}
+
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
-    // each release file must match its build hash (a tampered copy fails the install)
+    if (refusal) throw refuse(refusal.code, refusal.file, "was refused");
     const cache = await caches.open(CACHE);
-    await Promise.all(PRECACHE.map(async (path) => {
-      const response = await networkFetch(path, INTEGRITY[path] ? { integrity: INTEGRITY[path], cache: "no-cache" } : {});
-      if (!response.ok) throw new Error(`precache: ${path} answered ${response.status}`);
-      await cache.put(path, response);
-    }));
+    try {
+      await Promise.all(PRECACHE.map((path) => precache(cache, path)));
+    } catch (error) {
+      if (refusal) await caches.delete(CACHE); // nothing of a refused release is kept
+      throw error;
+    }
     await self.skipWaiting();
   })());
 });
@@ -68,19 +125,22 @@ let booting = null;
 const timings = {};
 
 function runtime() {
+  if (refusal) return Promise.reject(refuse(refusal.code, refusal.file, "was refused"));
   if (!booting) {
     booting = boot().catch((error) => {
-      booting = null; // try again on the next event
-      throw error;
+      booting = null; // try again on the next event (a file that did not match never is)
+      throw error.code === "integrity" ? refuse("integrity", error.file || "a file", "does not match its build hash")
+        : error;
     });
   }
   return booting;
 }
 
+// Core starts (and opens IndexedDB) only once every file it loads matched its hash.
 async function boot() {
   const started = performance.now();
   const { py } = await loadRuntime({ gateway: GATEWAY, background: { mode: "service-worker" },
-    createPyodideModule });
+    createPyodideModule, release: new URL(BASE + "/", location.href) });
   timings.bootMs = performance.now() - started;
   return py;
 }
@@ -121,7 +181,10 @@ self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "open-grant") {
     reply(mintGrant(event.data));
   } else if (event.data && event.data.type === "boot") {
-    event.waitUntil(runtime().then(() => reply({ ok: true, timings }), (e) => reply({ ok: false, message: String(e) })));
+    event.waitUntil(runtime().then(() => reply({ ok: true, timings }),
+      (e) => reply({ ok: false, code: e.code, file: e.file, message: String(e.message || e) })));
+  } else if (event.data && event.data.type === "state") {
+    reply(refusal || { type: "worker", state: "ok", build: BUILD });
   }
 });
 
@@ -262,7 +325,7 @@ async function streamOpen(request, url) {
   // type or octet-stream, sandboxed with nothing allowed to load (even if rendered somehow).
   // the sender's file name as Core made it safe to save under (core/metadata.py), else the app's
   // A play grant is shown inline by a media element, so only as audio or video.
-  const name = opened.saveAs || grant.name || "meshkit-download";
+  const name = saveName(opened.saveAs || grant.name, "meshkit-download");  // no control, format or bidi character
   const type = inertType(grant.mediaType || opened.type);
   const inline = grant.play && /^(audio|video)\//.test(type);
   const length = range ? range.end - range.start : opened.size;

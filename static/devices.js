@@ -3,6 +3,8 @@
 // that is (a link or QR code plus a comparison code), or recover with the recovery phrase.
 // Every piece of text from a record goes through textContent (el()).
 
+import { shown } from "./names.js";
+
 const LINK_PARAM = "link";
 
 // A QR code drawn from its modules (rows of "0"/"1") on a canvas: no image formats parsed.
@@ -79,7 +81,7 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
 
   function remove(device) {
     return guarded(`Removing ${device.name}`, async () => {
-      if (!confirm(`Remove “${device.name}” from your account? It will not receive anything new, and cannot come back.`)) return;
+      if (!confirm(`Remove “${shown(device.name)}” from your account? It will not receive anything new, and cannot come back.`)) return;
       await meshkit.devices.remove(current.name, device.id);
       say(`“${device.name}” was removed. New envelopes and shares no longer reach it.`);
       await render(current);

@@ -1,18 +1,32 @@
 // Small DOM helpers shared by the app's views. Every piece of text goes in as a text node
-// (textContent), never as HTML.
+// (textContent), never as HTML, and through shown() (names.js): no control, format or bidi
+// character of a name reaches the screen as it is, whichever view shows it.
+import { saveName, shown } from "./names.js";
+
+export { saveName, shown };
+
+// attributes a person reads (a tooltip, what a screen reader says): shown() as text is
+const READ = new Set(["title", "aria-label", "alt", "placeholder"]);
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (key === "testid") node.dataset.testid = value;
-    else node.setAttribute(key, value === true ? "" : value);
+    else if (key === "download") node.setAttribute(key, saveName(value));
+    else node.setAttribute(key, value === true ? "" : READ.has(key) ? shown(value) : value);
   }
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    node.append(child instanceof Node ? child : document.createTextNode(shown(child)));
   }
   return node;
+}
+
+// node's text, as el() would put it
+export function setText(node, text) {
+  node.textContent = shown(text);
 }
 
 export const formatSize = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB`
@@ -24,7 +38,7 @@ export const shortId = (id) => id && id.length > 14 ? id.slice(0, 8) + "…" + i
 // ``name``; the object URL lives a minute, long enough for the save to start.
 export function saveBlob(blob, name) {
   const url = URL.createObjectURL(blob);
-  const link = el("a", { href: url, download: name });
+  const link = el("a", { href: url, download: saveName(name, "meshkit-download") });
   document.body.append(link);
   link.click();
   link.remove();

@@ -1,7 +1,7 @@
 // Feedback where the user is: errors and confirmations go right after the control they last
 // used (its row, form, list item or table cell), scrolled into view; the alert and the
 // notice are live regions, so screen readers announce them wherever they are.
-import { el } from "./dom.js";
+import { el, setText } from "./dom.js";
 import { ERRORS } from "./errors.js";  // Core's error registry, written by build.py
 
 export function feedback(root, fallback) {
@@ -22,7 +22,8 @@ export function feedback(root, fallback) {
   function showError(error, context) {
     const code = error && error.code;
     // a few codes cover many mistakes: their own message says which one
-    const detailed = code === "invalid_argument" || code === "limit_exceeded" || code === "quota_exceeded";
+    const detailed = error.detailed || code === "invalid_argument" || code === "limit_exceeded" ||
+      code === "quota_exceeded";
     const sentence = (detailed && error.message) || (ERRORS[code] && ERRORS[code].message) || (error && error.message)
       || String(error);
     alertBox.replaceChildren(el("strong", {}, context ? context + ": " : ""), sentence,
@@ -34,7 +35,7 @@ export function feedback(root, fallback) {
     placeNearAction(alertBox);
   }
   function say(text) {
-    notice.textContent = text;
+    setText(notice, text);
     alertBox.hidden = true;
     placeNearAction(notice);
   }

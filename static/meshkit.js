@@ -11,7 +11,9 @@
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 import { BOOT_BYTES, FILES, WHEELS, WHEEL_MOUNT } from "./integrity.js";
 
-const RELEASE = new URL("../", import.meta.url);
+// The release this module belongs to (/b/<BUILD>/); the service worker, which has it
+// bundled into sw.js, passes its own.
+const HERE = new URL("../", import.meta.url);
 
 export class MeshKitError extends Error {
   constructor(code, message) {
@@ -41,23 +43,79 @@ const list = (value) => (value === undefined ? [] : Array.isArray(value) ? value
 const OUTBOX_TAG = "meshkit-outbox";
 const MAILBOX_TAG = "meshkit-mailbox";
 
-// The service worker (Core in the worker, Background Sync, streaming opens, offline shell).
-// Returns {registration, report}; report is what capabilities().background says.
-async function registerWorker(serviceWorker) {
-  if (!serviceWorker || !("serviceWorker" in navigator)) {
-    return { registration: null, report: { mode: "caller-managed", service_worker: false, background_sync: false,
-      detail: "no service worker here: uploads and mailbox checks run while this page is open" } };
+const noWorker = (detail, more = {}) => ({ registration: null, report: { mode: "caller-managed",
+  service_worker: false, background_sync: false, detail, ...more } });
+
+// The worker index.html names (its URL carries the release) and the hash of its bytes.
+function workerScript() {
+  const meta = document.querySelector('meta[name="meshkit-worker"]');
+  return meta ? { url: meta.content, integrity: meta.dataset.integrity } : null;
+}
+
+// sw.js cannot be pinned like a module (the browser fetches it, and again on every update
+// check), so it is checked here before it is registered: its bytes must hash to what
+// index.html says. "ok", "altered", or "unchecked" (not reachable: offline).
+async function checkWorkerScript({ url, integrity }) {
+  let body;
+  try {
+    const response = await fetch(url, { cache: "no-store" });
+    if (!response.ok) return "unchecked";
+    body = await response.arrayBuffer();
+  } catch {
+    return "unchecked";
   }
+  return "sha384-" + b64(await crypto.subtle.digest("SHA-384", body)) === integrity ? "ok" : "altered";
+}
+
+// A worker that refused to run (a file that did not match its hash) says so: from then on
+// this page uploads itself, and tells whoever listens (onRefused).
+function watchRefusals(worker) {
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    const data = event.data;
+    if (!data || data.type !== "worker" || data.state !== "refused" || worker.refused) return;
+    worker.refused = { code: String(data.code), file: String(data.file), message: String(data.message) };
+    refusedReport(worker);
+    if (worker.onRefused) worker.onRefused(worker.refused);
+  });
+}
+
+function refusedReport(worker) {
+  if (!worker.refused || !worker.report) return;
+  Object.assign(worker.report, { mode: "caller-managed", service_worker: false, background_sync: false,
+    refused: worker.refused, detail: `the service worker refused to run (${worker.refused.file} does not ` +
+      "match its build hash): uploads run while this page is open" });
+}
+
+// The service worker (Core in the worker, Background Sync, streaming opens, offline shell).
+// Returns {registration, report, refused, onRefused}; report is what capabilities().background says.
+async function registerWorker(serviceWorker) {
+  const script = workerScript();
+  if (!serviceWorker || !("serviceWorker" in navigator) || !script) {
+    return noWorker("no service worker here: uploads and mailbox checks run while this page is open");
+  }
+  const checked = await checkWorkerScript(script);
+  const known = (await navigator.serviceWorker.getRegistrations().catch(() => [])).find((r) =>
+    [r.active, r.waiting, r.installing].some((w) => w && new URL(w.scriptURL).href === new URL(script.url, location.href).href));
+  if (checked === "altered" || (checked === "unchecked" && !known)) {
+    // never run code that is not what was built; an earlier registration would update to it
+    for (const old of await navigator.serviceWorker.getRegistrations().catch(() => [])) await old.unregister();
+    return checked === "altered"
+      ? noWorker("the service worker's code (sw.js) does not match its build hash: it was not registered, " +
+          "uploads run while this page is open", { refused: { code: "integrity", file: "sw.js" } })
+      : noWorker("the service worker's code could not be checked (offline?): uploads run while this page is open");
+  }
+  const worker = { registration: null, report: null, refused: null, onRefused: null };
+  watchRefusals(worker);
   let registration;
   try {
-    registration = await navigator.serviceWorker.register("/sw.js", { type: "module", scope: "/" });
+    registration = await navigator.serviceWorker.register(script.url, { type: "module", scope: "/",
+      updateViaCache: "none" });
   } catch (error) {
-    return { registration: null, report: { mode: "caller-managed", service_worker: false, background_sync: false,
-      detail: "the service worker could not be registered (" + (error.name || "error") + "): uploads run while this page is open" } };
+    return noWorker("the service worker could not be registered (" + (error.name || "error") + "): uploads run " +
+      "while this page is open");
   }
   if (!registration) { // e.g. workers blocked by policy or an automation tool
-    return { registration: null, report: { mode: "caller-managed", service_worker: false, background_sync: false,
-      detail: "no service worker was registered: uploads run while this page is open" } };
+    return noWorker("no service worker was registered: uploads run while this page is open");
   }
   // Background Sync may be there and still denied (a browser setting, a policy)
   const syncState = await navigator.permissions.query({ name: "background-sync" }).then((p) => p.state, () => "unknown");
@@ -71,12 +129,15 @@ async function registerWorker(serviceWorker) {
       periodic = "not permitted (" + (error.name || "error") + ")"; // e.g. the app is not installed
     }
   }
-  return { registration, report: sync
+  worker.registration = registration;
+  worker.report = sync
     ? { mode: "service-worker", service_worker: true, background_sync: true, periodic_sync: periodic,
         detail: "queued uploads finish in the background, even after this page closes" }
     : { mode: "caller-managed", service_worker: true, background_sync: false, periodic_sync: periodic,
         detail: ("sync" in registration ? "Background Sync is not permitted here" : "no Background Sync here") +
-          ": queued uploads run while this page is open" } };
+          ": queued uploads run while this page is open" };
+  refusedReport(worker);  // it may have refused already, while this was asked
+  return worker;
 }
 
 // --- integrity of what Pyodide fetches ----------------------------------------------------
@@ -90,16 +151,16 @@ integrityBroken.catch(() => {});
 // Wraps globalThis.fetch (Pyodide looks it up at call time): a file of this release is
 // handed over only once its SHA-384 equals the build's; a file the build does not list is
 // refused. Other URLs (the gateway's API) pass untouched.
-function verifyReleaseFetches() {
+function verifyReleaseFetches(release) {
   if (globalThis.fetch.meshkitVerified) return;
   const inner = globalThis.fetch;
   const verified = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input), location.href);
-    if (url.origin !== RELEASE.origin || !url.pathname.startsWith(RELEASE.pathname)) return inner(input, init);
-    const path = decodeURIComponent(url.pathname.slice(RELEASE.pathname.length));
+    if (url.origin !== release.origin || !url.pathname.startsWith(release.pathname)) return inner(input, init);
+    const path = decodeURIComponent(url.pathname.slice(release.pathname.length));
     const fail = (why) => {
-      integrityFailure = integrityFailure || new MeshKitError("integrity",
-        `${path} ${why}: this copy of MeshKit was altered after it was built, refusing to run it`);
+      integrityFailure = integrityFailure || Object.assign(new MeshKitError("integrity",
+        `${path} ${why}: this copy of MeshKit was altered after it was built, refusing to run it`), { file: path });
       failIntegrity(integrityFailure);
       throw integrityFailure;
     };
@@ -130,9 +191,9 @@ export function configuredGateway() {
 // (what capabilities() reports) may be a function giving a promise, called once the wheels
 // are loaded: the page registers its worker then, not while Pyodide boots.
 // onProgress({stage, loaded, total}): "download" (bytes of BOOT_BYTES), then "starting".
-export async function loadRuntime({ gateway, background, createPyodideModule, onProgress }) {
+export async function loadRuntime({ gateway, background, createPyodideModule, onProgress, release = HERE }) {
   const started = performance.now();
-  verifyReleaseFetches();
+  verifyReleaseFetches(release);
   let loadedBytes = 0;
   const report = (stage) => { if (onProgress) onProgress({ stage, loaded: loadedBytes, total: BOOT_BYTES }); };
   globalThis.fetch.onBytes = (n) => { loadedBytes += n; report("download"); };
@@ -140,8 +201,8 @@ export async function loadRuntime({ gateway, background, createPyodideModule, on
   let pyodide;
   try {
     pyodide = await Promise.race([integrityBroken, loadPyodide({
-      indexURL: new URL("pyodide/", RELEASE).href,
-      lockFileURL: new URL("pyodide/pyodide-lock.json", RELEASE).href, // must be absolute
+      indexURL: new URL("pyodide/", release).href,
+      lockFileURL: new URL("pyodide/pyodide-lock.json", release).href, // must be absolute
       ...(createPyodideModule ? { createPyodideModule } : {}),
       stdout: () => {},
       stderr: (line) => console.warn(line),
@@ -155,7 +216,7 @@ export async function loadRuntime({ gateway, background, createPyodideModule, on
   // build.py): no package loader, nothing unpacked (measured: -250 ms of a cold start).
   // Each is fetched through the verifying fetch above, so checked against its build hash.
   const wheels = await Promise.race([integrityBroken, Promise.all(WHEELS.map(async (name) => {
-    const response = await fetch(new URL("wheels/" + name, RELEASE)).catch((error) => {
+    const response = await fetch(new URL("wheels/" + name, release)).catch((error) => {
       throw integrityFailure || new MeshKitError("unavailable", `MeshKit could not load ${name}: ${error.message || error}`);
     });
     if (!response.ok) throw new MeshKitError("unavailable", `MeshKit could not load ${name} (HTTP ${response.status})`);
@@ -207,6 +268,13 @@ function makeApi(py, pyodide, timings, worker) {
   const channel = "BroadcastChannel" in globalThis ? new BroadcastChannel("meshkit") : null;
   const emit = (message) => listeners.forEach((listener) => { try { listener(message); } catch (e) { console.error(e); } });
   if (channel) channel.onmessage = (event) => emit(event.data);
+  // the worker refused to run: capabilities() says so, the page drains the outbox itself
+  worker.onRefused = (refused) => {
+    call("set_background", worker.report).catch(() => {});
+    emit({ type: "worker", state: "refused", ...refused });
+    drainOutbox().catch(() => {});
+  };
+  if (worker.refused) worker.onRefused(worker.refused);
 
   // Who drains the outbox: the worker on Background Sync, or this page ("caller-managed").
   let pageRun = null;
@@ -345,6 +413,9 @@ function makeApi(py, pyodide, timings, worker) {
         const made = await call("send_link_create", root, from, expires || "", opens || 0);
         return { ...made, link: location.origin + "/#" + made.fragment };
       },
+      // describe(link) -> {name, type, size, saveAs, sender, opensLeft}: what it is and whether
+      // it still opens, spending none of its opens (safe on page load)
+      describe: (link) => call("send_link_describe", String(link)),
       open: (link, { onProgress } = {}) => call("send_link_open", String(link), onProgress),
       revoke: (capsule, { from } = {}) => call("send_link_revoke", String(capsule), from),
     },

@@ -2,7 +2,7 @@
 // encrypted and kept in this browser), then uploaded from there: once staged, closing the
 // tab loses nothing (the worker, or the next visit, finishes the upload). Leaving while the
 // file is still being read and encrypted would lose it, so the page asks first.
-import { el, formatSize, shortId } from "./dom.js";
+import { el, formatSize, setText, shortId } from "./dom.js";
 import { ERRORS } from "./errors.js";
 
 const JOB_STATES = {
@@ -38,7 +38,7 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
     staging = true;
     dropZone.disabled = true;
     sealProgress.value = 0;
-    sealStatus.textContent = `Encrypting ${file.name}…`;
+    setText(sealStatus, `Encrypting ${file.name}…`);
     const env = await guarded(`Encrypting ${file.name}`, () => meshkit.seal(file, { from: state.current, to, name: file.name,
       mode: "resumable", onProgress: (done, total) => {
         sealProgress.max = total || 1;
@@ -86,7 +86,7 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
     } else if (!navigator.onLine) {
       sealStatus.textContent = "Waiting: this device is offline; the upload starts when it is back online";
     } else if (job.state === "retrying" && job.error) {
-      sealStatus.textContent = `Waiting: ${WHY_WAITING[job.error.code] || errorText(job.error)}`;
+      setText(sealStatus, `Waiting: ${WHY_WAITING[job.error.code] || errorText(job.error)}`);
     } else {
       sealStatus.textContent = `Uploading: ${job.sent || 0} of ${job.blocks} blocks`;
     }

@@ -1,29 +1,53 @@
 // Send links: "Someone sent you a file" for a visitor who holds a link (#send=…), with no
 // account needed; and, for the sender, the link maker under each envelope. The link's
-// secret stays in the fragment (never sent to a server) and leaves the address bar at once.
+// secret stays in the fragment (never sent to a server); link.js, the page's first script,
+// took it out of the address bar and history before anything else ran.
 import { el, formatSize, saveBlob, shortId } from "./dom.js";
+import { ERRORS } from "./errors.js";
+import { onSendLink, takeSendLink } from "./link.js";
 
-const PARAM = "send";
+const CLOSED = new Set(["opens_used_up", "revoked", "expired", "not_recipient"]);  // it will not open
 
 export function receivedView(meshkit, { guarded, say }) {
   const what = el("p", { testid: "sent-what" }, "It opens here, no account needed. Nothing is opened until you " +
     "press the button, and if the sender allowed only a few opens, each press counts as one.");
+  const about = el("p", { testid: "sent-about", hidden: true });
   const progress = el("progress", { max: "1", value: "0", testid: "sent-progress", "aria-label": "Download progress" });
   const button = el("button", { type: "button", testid: "sent-download" }, "Open and save");
   const card = el("section", { class: "card wide first-step", "aria-labelledby": "sent-h", testid: "sent", hidden: true },
-    el("h2", { id: "sent-h" }, "Someone sent you a file"), what,
+    el("h2", { id: "sent-h" }, "Someone sent you a file"), about, what,
     el("p", { class: "hint" }, "It was encrypted on the sender's device and is decrypted here, in this page: " +
       "the server in between only ever had encrypted blocks."),
     el("div", { class: "row" }, button, progress));
   let link = null;
 
+  // What the link points at, before anything is opened: describing spends none of its opens.
+  async function describe() {
+    const told = await meshkit.sendLinks.describe(link).catch((error) => ({ error }));
+    about.hidden = false;
+    if (told.error) {
+      const closed = CLOSED.has(told.error.code);
+      about.replaceChildren(closed ? (ERRORS[told.error.code] || {}).message || told.error.message
+        : "What it is cannot be told right now: you can still try to open it.");
+      about.dataset.code = told.error.code || "";
+      button.disabled = closed;
+      return;
+    }
+    const left = told.opensLeft === null || told.opensLeft === undefined ? ""
+      : told.opensLeft === 1 ? " It opens once more." : ` It opens ${told.opensLeft} more times.`;
+    about.replaceChildren(el("strong", { testid: "sent-name" }, told.name || "A file"), ` (${formatSize(told.size)}), `,
+      "from ", el("code", { title: told.sender }, shortId(told.sender)), ".", left);
+  }
+
   function offer() {
-    if (!new URLSearchParams(location.hash.slice(1)).has(PARAM)) return;
-    link = location.href;
-    history.replaceState(null, "", location.pathname);  // the secret out of the address bar
+    const fragment = takeSendLink();
+    if (!fragment) return;
+    link = fragment;
     card.hidden = false;
     button.disabled = false;
+    describe();
   }
+  onSendLink(offer);
 
   button.addEventListener("click", () => guarded("Opening the link", async () => {
     button.disabled = true;
@@ -31,8 +55,9 @@ export function receivedView(meshkit, { guarded, say }) {
       progress.max = total || 1;
       progress.value = total ? done : 1;
     } }).finally(() => { button.disabled = false; });
-    what.replaceChildren(el("strong", { testid: "sent-name" }, opened.name || "A file"), ` (${formatSize(opened.size)}), `,
-      "from ", el("code", { title: opened.sender }, shortId(opened.sender)));
+    about.hidden = false;
+    about.replaceChildren(el("strong", { testid: "sent-name" }, opened.name || "A file"), ` (${formatSize(opened.size)}), `,
+      "from ", el("code", { title: opened.sender }, shortId(opened.sender)), ".");
     saveBlob(opened.blob, opened.saveAs || "meshkit-download");
     progress.value = progress.max;
     say(`Downloaded “${opened.name || opened.saveAs}”, every block verified.`);
@@ -40,6 +65,10 @@ export function receivedView(meshkit, { guarded, say }) {
 
   return { card, offer };
 }
+
+// The last link made for each envelope (root -> {link, capsule}), in this page's memory only:
+// the list is redrawn often (an upload, the library), and a link shown must stay shown.
+const madeLinks = new Map();
 
 // Under an envelope: make a send link (with the chosen expiry and number of opens), copy it,
 // or stop it.
@@ -49,23 +78,30 @@ export function sendLinkControls(meshkit, env, { state, guarded, say, expiry }) 
   const out = el("input", { type: "text", readonly: true, class: "record-out", testid: "link-out", hidden: true,
     "aria-label": `Send link for ${env.name}` });
   const stop = el("button", { type: "button", class: "danger", testid: "link-stop", hidden: true }, "Stop link");
-  const make = el("button", { type: "button", testid: "link-make", onclick: () => guarded(`Making a link for ${env.name}`, async () => {
-    const made = await meshkit.sendLinks.create(env.root, { from: state.current, expires: expiry.value || undefined,
-      opens: opens.value ? Number(opens.value) : undefined });
+
+  function show(made) {
+    madeLinks.set(env.root, made);
     out.value = made.link;
-    out.hidden = false;
-    out.select();
-    stop.hidden = false;
+    out.hidden = stop.hidden = false;
     stop.onclick = () => guarded("Stopping the link", async () => {
       await meshkit.sendLinks.revoke(made.capsule, { from: state.current });
+      madeLinks.delete(env.root);
       out.hidden = stop.hidden = true;
       say(`The link for “${env.name}” no longer opens.`);
     });
+  }
+
+  const make = el("button", { type: "button", testid: "link-make", onclick: () => guarded(`Making a link for ${env.name}`, async () => {
+    const made = await meshkit.sendLinks.create(env.root, { from: state.current, expires: expiry.value || undefined,
+      opens: opens.value ? Number(opens.value) : undefined });
+    show(made);
+    out.select();
     const copied = await navigator.clipboard.writeText(made.link).then(() => true, () => false);
     say(`${copied ? "Link copied" : "Copy the link below"}: whoever has it can download “${env.name}”` +
       (made.opens ? ` (${made.opens === 1 ? "once" : made.opens + " times"})` : "") +
       (made.expires ? `, until ${new Date(made.expires * 1000).toLocaleString()}` : "") + ". Send it only to them.");
   }) }, "Make a send link");
+  if (madeLinks.has(env.root)) show(madeLinks.get(env.root));
   return el("div", { class: "share", testid: "send-link" },
     el("span", { class: "hint" }, "Or a link for anyone (no account needed), that opens"), opens, make, out, stop);
 }

@@ -46,6 +46,18 @@ export function render(root, meshkit) {
   inbox = inboxView(meshkit, { state, guarded, download: envelopes.download, play: envelopes.play, streaming,
     playable: envelopes.playable, onIdentity: () => refreshAll() });
 
+  // A file the worker loads is not what was built: it runs nothing, this page uploads. Said
+  // once, whether the worker refused before this view was drawn or after.
+  let refusalShown = false;
+  function workerRefused(refused) {
+    if (refusalShown) return;
+    refusalShown = true;
+    showError({ code: refused.code, detailed: true, message: `The background worker refused to run: ${refused.file}, ` +
+      "one of its files, does not match its build hash (altered on the way?). Uploads go on while this page is open." },
+    "Background work is off");
+    settings.render();
+  }
+
   // the worker and other tabs report progress: redraw the lists at most every 300 ms
   let redraw = null;
   meshkit.onChange((message) => {
@@ -53,6 +65,8 @@ export function render(root, meshkit) {
       say(message.new === 1 ? "Something new was shared with you: see “Shared with me”."
         : `${message.new} new shares in “Shared with me”.`);
       inbox.announce(message.new);
+    } else if (message.type === "worker" && message.state === "refused") {
+      workerRefused(message);
     } else if (message.type === "job") {
       seal.jobChanged(message.job);
       if (!redraw) {
@@ -89,12 +103,14 @@ export function render(root, meshkit) {
   if (navigator.serviceWorker) {
     navigator.serviceWorker.addEventListener("controllerchange", () => Promise.all([envelopes.render(), inbox.render()]));
   }
-  window.addEventListener("hashchange", () => { received.offer(); contacts.offer(); account.offer(); });
-  received.offer();  // first: the secret leaves the address bar before anything else runs
+  // (a send link's secret left the address bar before anything ran: link.js holds it)
+  window.addEventListener("hashchange", () => { contacts.offer(); account.offer(); });
+  received.offer();
   refreshAll().then(() => {
     inbox.watch();
     contacts.offer();
     account.offer();
     document.documentElement.dataset.meshkitUi = "ready";
-  });
+    return meshkit.capabilities();
+  }).then((report) => { if (report.background.refused) workerRefused(report.background.refused); }, () => {});
 }

@@ -2,6 +2,7 @@
 
 import fcntl
 import json
+import logging
 import os
 import pty
 import stat
@@ -143,3 +144,56 @@ def test_progress_bar_only_on_a_terminal(cli, tmp_path):
     os.close(primary)
     assert proc.returncode == 0
     assert b"seal:" in shown and b"4.00M" in shown  # the bar, drawn on the terminal
+
+
+@pytest.mark.parametrize("planted", ["file", "symlink"])
+def test_open_never_replaces_what_appears_at_its_target_meanwhile(cli, tmp_path, monkeypatch, planted):
+    """Saved under the sender's name, `open` checks the name is free, writes a temp file and
+    moves it into place once authenticated. Whatever appears at that name in between (a file
+    someone saved, a symlink someone planted pointing elsewhere) is left as it is, and the
+    plaintext is not written through it: the move never replaces (a hard link, not a rename)."""
+    from meshkit_web import cli as cli_module
+    bob_home = setup_pair(cli, tmp_path)
+    plain = tmp_path / "report.pdf"
+    plain.write_bytes(os.urandom(300_000))
+    cli("seal", plain, "--from", "alice", "--to", "bob", "--car", tmp_path / "e.car", "--segment-size", "65536")
+    work = tmp_path / "downloads"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    elsewhere = tmp_path / "victim.txt"
+
+    real_open = cli_module.open_envelope
+
+    async def racing_open(*args, **kwargs):  # the fault: the target appears mid-way through the open
+        opened = await real_open(*args, **kwargs)
+        segments = opened.plaintext
+
+        async def plaintext(*a, **k):
+            async for index, chunk in _numbered(segments(*a, **k)):
+                if index == 1:
+                    if planted == "file":
+                        (work / "report.pdf").write_bytes(b"saved meanwhile")
+                    else:
+                        os.symlink(elsewhere, work / "report.pdf")
+                yield chunk
+        opened.plaintext = plaintext
+        return opened
+    monkeypatch.setattr(cli_module, "open_envelope", racing_open)
+    # main() in this process: what it changes globally (the streams, logging) is put back after
+    monkeypatch.setattr(sys, "stdout", sys.stdout)
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    code = cli_module.main(["--home", str(bob_home), "open", str(tmp_path / "e.car"), "--as", "bob"])
+    assert code == 1
+    if planted == "file":
+        assert (work / "report.pdf").read_bytes() == b"saved meanwhile"
+    else:
+        assert os.readlink(work / "report.pdf") == str(elsewhere) and not elsewhere.exists()
+    assert sorted(p.name for p in work.iterdir()) == ["report.pdf"]  # no temp file left either
+
+
+async def _numbered(chunks):
+    index = 0
+    async for chunk in chunks:
+        yield index, chunk
+        index += 1

@@ -32,3 +32,24 @@ def test_doctor_checks_and_its_bundle_is_redacted(fresh_gateway, tmp_path):
     for secret in secrets:
         assert secret not in text and secret not in failed.stdout + failed.stderr, secret
     assert json.loads(text)["gateway"]["error"] == "unavailable"
+
+
+def test_doctor_passes_on_a_home_that_holds_contacts_and_accounts(fresh_gateway, tmp_path):
+    """Everything the CLI writes into a home is private from its first byte (0600), not only
+    the keys: a contact, an account record, another person's account kept to reach them. So
+    a healthy home passes doctor, whatever it holds."""
+    home, other = tmp_path / "home", tmp_path / "other"
+    meshkit(home, "identity", "create", "me", "--gateway", fresh_gateway, "--phrase-file", tmp_path / "kit-me")
+    meshkit(other, "identity", "create", "pal", "--gateway", fresh_gateway, "--phrase-file", tmp_path / "kit-pal")
+    (tmp_path / "pal.json").write_text(meshkit(other, "identity", "show", "pal").stdout)
+    meshkit(home, "contact", "add", tmp_path / "pal.json")
+    # sealing to an account keeps its record here (known-accounts), to refuse a rollback later
+    (tmp_path / "f.txt").write_text("hello")
+    pal_id = json.loads((tmp_path / "pal.json").read_text())["id"]
+    meshkit(home, "seal", tmp_path / "f.txt", "--from", "me", "--to", pal_id, "--gateway", fresh_gateway)
+    written = [path for path in home.rglob("*") if path.is_file()]
+    assert {p.parent.name for p in written} >= {"identities", "contacts", "accounts", "known-accounts"}, written
+    for path in written:
+        assert path.stat().st_mode & 0o077 == 0, f"{path.relative_to(home)} is readable by others"
+    checked = meshkit(home, "doctor", "--gateway", fresh_gateway)
+    assert "ok  \thome permissions" in checked.stdout and "FAIL" not in checked.stdout, checked.stdout

@@ -575,6 +575,51 @@ def test_send_links_open_as_their_throwaway_identity_at_most_opens_times(world, 
     run(go())
 
 
+def test_describing_a_send_link_takes_none_of_its_opens(world, backend):
+    """Describing a link (what it is, whether it still opens) never releases its share, so
+    it never spends an open: a once-link described again and again still opens once, then
+    is described as spent; a stopped one as revoked. The link carries the envelope's
+    metadata key, which opens the name and type and nothing else. The holder's own describe
+    of the limited share (as the app's inbox does for shares) takes none either."""
+    from meshkit_web.clients.send_links import create_send_link, describe_send_link, open_send_link
+    from meshkit_web.core.send_link import link_identity, read_send_link, send_fragment
+
+    async def go():
+        data = os.urandom(5000)
+        url = world["url"]
+        async with client(world, backend, "alice") as alice:
+            await alice.publish()
+            root = await alice.seal_upload([data], recipients=[], metadata={"name": "minutes.txt", "type": "text/plain"})
+            fragment, _ = await create_send_link(alice, root, opens=1)
+            for _ in range(3):
+                told = await describe_send_link(GatewayClient, url, backend, fragment)
+                assert (told.metadata.name, told.metadata.type, told.header.size) == ("minutes.txt", "text/plain", 5000)
+                assert told.opens_left == 1 and told.header.sender_id == alice.identity.id
+            link = read_send_link(fragment)
+            holder = await link_identity(backend, link.secret)
+            async with GatewayClient(url, backend, holder) as as_holder:
+                seen = await as_holder.describe(root)  # no describe key: the size, not the name
+                assert seen.metadata is None and seen.header.size == 5000 and seen.opens_left == 1
+            # a link made before links carried their describe key: described without its name, still free
+            bare = send_fragment(link.root, link.secret)
+            assert (await describe_send_link(GatewayClient, url, backend, bare)).metadata is None
+            opened, as_link = await open_send_link(GatewayClient, url, backend, fragment)  # the one open
+            assert await read_all(opened) == data
+            await as_link.close()
+            with pytest.raises(errors.OpensUsedUpError):
+                await describe_send_link(GatewayClient, url, backend, fragment)
+            stopped, capsule = await create_send_link(alice, root, opens=5)
+            await alice.request("DELETE", f"/v1/capsules/{capsule}", ok=(204,))
+            with pytest.raises(errors.RevokedError):
+                await describe_send_link(GatewayClient, url, backend, stopped)
+            # a describe key that is not this envelope's opens nothing: refused, not a guess
+            live = read_send_link((await create_send_link(alice, root, opens=5))[0])
+            wrong = send_fragment(live.root, live.secret, bytes(32))
+            with pytest.raises(errors.EnvelopeFormatError):
+                await describe_send_link(GatewayClient, url, backend, wrong)
+    run(go())
+
+
 def test_retry_after_is_read_strictly():
     """Only ASCII digits, at most 6 of them ("²".isdigit() is true in Python); a date form
     is not waited on; an HTTP 429 without one is not paced."""

@@ -119,6 +119,13 @@ class Runtime(AccountMethods, SendLinkMethods):
     async def capabilities(self) -> dict:
         return await self._capabilities()
 
+    @api
+    async def set_background(self, report) -> dict:
+        """What background work there is now: the page learns late that its service worker
+        refused to run (a file that did not match its build hash)."""
+        self.background = _py(report)
+        return self.background
+
     async def _capabilities(self) -> dict:
         return {
             "runtime": f"pyodide (Python {sys.version.split()[0]})",
@@ -409,9 +416,10 @@ class Runtime(AccountMethods, SendLinkMethods):
 
     @api
     async def describe(self, root: str, as_name: str) -> dict:
-        """What an envelope holds (its sealed metadata), without fetching its segments."""
+        """What an envelope holds (its sealed metadata), without fetching its segments and
+        never at the cost of one of a limited share's opens (GatewayClient.describe)."""
         client = await self._client(as_name)
-        return described(await client.open(parse_cid(str(root))))
+        return described(await client.describe(parse_cid(str(root))))
 
     @api
     async def envelopes(self, owner: str) -> list:

@@ -4,13 +4,13 @@ that live only as long as this page, and nothing about the link is stored."""
 
 import time
 
-from ..clients.send_links import create_send_link, open_send_link
+from ..clients.send_links import create_send_link, describe_send_link, open_send_link
 from ..core.cid import cid_str, parse_cid
 from ..core.expiry import parse_expiry
 from .fetch_client import FetchGatewayClient
 from .ffi import js
 from .jsapi import _py, api
-from .opened import as_blob
+from .opened import as_blob, described
 
 class SendLinkMethods:
     """Mixed into browser.runtime.Runtime (self._client, self.backend, self.gateway)."""
@@ -24,6 +24,12 @@ class SendLinkMethods:
         count = None if opens in (None, js.undefined, "", 0) else int(opens)
         fragment, capsule = await create_send_link(client, parse_cid(str(root)), expires=when, opens=count)
         return {"fragment": fragment, "capsule": capsule, "expires": when, "opens": count}
+
+    @api
+    async def send_link_describe(self, link) -> dict:
+        """What a send link points at ({name, type, size, saveAs, sender, opensLeft}) and
+        whether it still opens, without spending one of its opens (nothing is released)."""
+        return described(await describe_send_link(FetchGatewayClient, self.gateway, self.backend, str(link)))
 
     @api
     async def send_link_open(self, link, on_progress=None) -> dict:

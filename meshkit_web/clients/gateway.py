@@ -21,10 +21,12 @@ from ..core.auth import challenge_message
 from ..core.backend import CryptoBackend
 from ..core.capsule import Capsule, make_capsule, verify_capsule
 from ..core.cid import DAG_CBOR, cid_str, parse_cid
-from ..core.envelope import OpenedEnvelope, open_envelope, read_header, seal
+from ..core.envelope import Header, OpenedEnvelope, open_envelope, read_header, seal
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError, error_for_code)
 from ..core.errors import LimitExceededError, QuotaExceededError  # noqa: I001 - kept apart from the list above
+from ..core.errors import ExpiredError, OpensUsedUpError, RevokedError
+from ..core.metadata import FileMetadata, open_metadata_with_key
 from ..core.identity import Identity, PublicIdentity, record_from_json
 from ..core.limits import MAX_REPLY_SIZE, block_limit, charged_envelope_size
 from ..core.proof import SEALED, SHARED, make_proof, verify_proof
@@ -86,6 +88,33 @@ def check_declared_length(value: str | None, limit: int, path: str) -> None:
     """Refuse before reading when the reply says up front that it is too large."""
     if value is not None and value.strip().isdigit() and int(value) > limit:
         raise too_large(path, limit)
+
+
+@dataclass
+class Description:
+    """What an envelope is, without its plaintext: the verified header, its sealed metadata
+    (None: not given, or not known here), the opens a limited share has left (None: no limit)."""
+    header: Header
+    metadata: FileMetadata | None
+    opens_left: int | None = None
+
+
+def _live_shares(shares: list[dict], root: bytes) -> list[dict]:
+    """The shares that still open (not revoked, not expired, opens left), as the gateway
+    lists them; none: the typed reason of the newest (what a release would have said)."""
+    now = time.time()
+    live = [s for s in shares if not s["revoked"] and (s["expires"] is None or s["expires"] > now)
+            and s.get("opens_left") != 0]
+    if live:
+        return live
+    if not shares:
+        raise NotARecipientError(f"this identity is not a recipient of {cid_str(root)} and holds no share")
+    newest = shares[0]
+    if newest["revoked"]:
+        raise RevokedError(f"the share {newest['cid']} of {cid_str(root)} was revoked")
+    if newest.get("opens_left") == 0:
+        raise OpensUsedUpError(f"the share {newest['cid']} of {cid_str(root)} was opened as often as its sharer allowed")
+    raise ExpiredError(f"the share {newest['cid']} of {cid_str(root)} expired")
 
 
 class GatewayClient:
@@ -469,8 +498,10 @@ class GatewayClient:
         header = await read_header(self.backend, root, self.get_block)  # read once: open_envelope takes it
         if any(entry.recipient == self.identity.id for entry in header.recipients):
             return self._streamed(await open_envelope(self.backend, root, self.get_block, self.identity, header=header))
-        # my own capsules: the ones to my account's recovery key need the phrase (accounts.open_with_recovery)
-        shares = [s for s in await self.capsules_for(root) if s.get("recipient") == self.identity.id]
+        # my own capsules: the ones to my account's recovery key need the phrase (accounts.open_with_recovery);
+        # one without a limit on its opens first (sorted() keeps newest first within each kind)
+        shares = sorted((s for s in await self.capsules_for(root) if s.get("recipient") == self.identity.id),
+                        key=lambda s: s.get("opens_left") is not None)
         if not shares:
             raise NotARecipientError(f"{self.identity.id} is not a recipient of {cid_str(root)} and holds no share")
         # Newest first, and every one of them: one capsule that fails (revoked, expired, or
@@ -486,6 +517,28 @@ class GatewayClient:
             except MeshKitError as exc:
                 failures.append(exc)
         raise failures[0]
+
+    async def describe(self, root: bytes, metadata_key: bytes | None = None) -> "Description":
+        """What ``root`` is (its verified header and sealed metadata) for this identity, never
+        at the cost of one of a limited share's opens: a header recipient unwraps its own
+        entry; a share without a limit is released (that costs nothing); a share limited in
+        its opens (a send link's) is only looked at: its state says whether it still opens,
+        and the metadata comes from ``metadata_key`` (the link's describe key) if given."""
+        header = await read_header(self.backend, root, self.get_block)
+        if any(entry.recipient == self.identity.id for entry in header.recipients):
+            opened = await open_envelope(self.backend, root, self.get_block, self.identity, header=header)
+            return Description(header, opened.metadata)
+        shares = [s for s in await self.capsules_for(root) if s.get("recipient") == self.identity.id]
+        live = _live_shares(shares, root)
+        unlimited = [s for s in live if s.get("opens_left") is None]
+        if unlimited and metadata_key is None:
+            capsule = await self.release(unlimited[0]["cid"], root)
+            opened = await open_envelope(self.backend, root, self.get_block, self.identity,
+                                         wrapped_key=capsule.wrapped_key, header=header)
+            return Description(header, opened.metadata)
+        meta = (await open_metadata_with_key(self.backend, metadata_key, header.meta, header.size)
+                if metadata_key is not None and header.meta is not None else None)
+        return Description(header, meta, None if unlimited else max(s["opens_left"] for s in live))
 
     def _streamed(self, opened: OpenedEnvelope) -> OpenedEnvelope:
         """Whole-file reads of ``opened`` come as one streamed CAR (clients/streamed_read.py)."""

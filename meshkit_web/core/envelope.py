@@ -25,7 +25,7 @@ from .errors import (CIDMismatchError, EnvelopeFormatError, KeyUnwrapError, Limi
                      SegmentAuthenticationError, TruncatedEnvelopeError, UnsupportedVersionError)
 from .hpke import ENC_LEN, TAG_LEN, Suite
 from .identity import Identity, PublicIdentity
-from .metadata import MAX_META, FileMetadata, make_metadata, open_metadata, seal_metadata
+from .metadata import MAX_META, FileMetadata, make_metadata, metadata_key, open_metadata, seal_metadata
 from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
 
 KIND = "envelope"
@@ -377,10 +377,11 @@ class OpenedEnvelope:
     INDEX_BLOCKS_KEPT = 2  # index blocks remembered: the one being read and the next
 
     def __init__(self, backend: CryptoBackend, header: Header, payload_key, get_block: BlockGetter,
-                 metadata: FileMetadata | None = None):
+                 metadata: FileMetadata | None = None, metadata_key: bytes | None = None):
         self.backend = backend
         self.header = header
         self.metadata = metadata  # what the file is, as its sender sealed it (None: not given)
+        self.metadata_key = metadata_key  # opens the metadata only (core.metadata.metadata_key)
         self._key = payload_key
         self._get_block = get_block
         self._index_blocks: OrderedDict[int, asyncio.Future] = OrderedDict()
@@ -505,4 +506,5 @@ async def open_envelope(backend: CryptoBackend, root: bytes, get_block: BlockGet
     payload_key = await backend.aead_key(derive_keys(content_key)[0])
     metadata = (await open_metadata(backend, content_key, header.meta, header.size)
                 if header.meta is not None else None)
-    return OpenedEnvelope(backend, header, payload_key, get_block, metadata)
+    meta_key = metadata_key(content_key) if header.meta is not None else None
+    return OpenedEnvelope(backend, header, payload_key, get_block, metadata, meta_key)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from . import codec, kdf
 from .backend import CryptoBackend
 from .errors import EnvelopeFormatError
+from .text import strip_unsafe
 
 META_KEY_INFO = b"meshkit-web/v1 metadata-key"
 META_NONCE = bytes(12)  # the key is used for this one message only
@@ -51,13 +52,16 @@ def make_metadata(name, type_, size: int, mtime=None) -> FileMetadata:
     return FileMetadata(clean, media_type(type_), int(size), when)
 
 
-def _key(content_key: bytes) -> bytes:
+def metadata_key(content_key: bytes) -> bytes:
+    """The key the metadata is sealed under. It opens the metadata and nothing else (HKDF is
+    one-way), so it can describe an envelope to someone who may not open it (a send link's
+    holder before spending one of its opens, FORMAT.md 5.4)."""
     return kdf.hkdf(content_key, META_KEY_INFO)
 
 
 async def seal_metadata(backend: CryptoBackend, content_key: bytes, meta: FileMetadata) -> bytes:
     plain = codec.encode({"name": meta.name, "type": meta.type, "size": meta.size, "mtime": meta.mtime})
-    sealed = bytes(await backend.aead_seal(await backend.aead_key(_key(content_key)), META_NONCE, plain, b""))
+    sealed = bytes(await backend.aead_seal(await backend.aead_key(metadata_key(content_key)), META_NONCE, plain, b""))
     if len(sealed) > MAX_META:
         raise EnvelopeFormatError("file metadata is too large")
     return sealed
@@ -66,7 +70,13 @@ async def seal_metadata(backend: CryptoBackend, content_key: bytes, meta: FileMe
 async def open_metadata(backend: CryptoBackend, content_key: bytes, sealed: bytes, size: int) -> FileMetadata:
     """The metadata of an envelope whose key commitment already checked: anything wrong
     with it is the sender's doing (the header is signed), so it is ``malformed``."""
-    plain = await backend.aead_open(await backend.aead_key(_key(content_key)), META_NONCE, bytes(sealed), b"")
+    return await open_metadata_with_key(backend, metadata_key(content_key), sealed, size)
+
+
+async def open_metadata_with_key(backend: CryptoBackend, key: bytes, sealed: bytes, size: int) -> FileMetadata:
+    """The metadata, from the metadata key alone (see metadata_key). The header it comes
+    from is signed, so a key that does not open it is refused, never a guess."""
+    plain = await backend.aead_open(await backend.aead_key(key), META_NONCE, bytes(sealed), b"")
     plain = None if plain is None else bytes(plain)
     if plain is None:
         raise EnvelopeFormatError("the envelope's file metadata does not authenticate")
@@ -97,7 +107,7 @@ def safe_filename(name, fallback: str = "download") -> str:
     it may choose a directory or hide what the file is."""
     text = unicodedata.normalize("NFC", str(name or ""))
     text = re.split(r"[/\\]", text)[-1]
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    text = strip_unsafe(text)  # control, format, bidi, separators: core.text's one definition
     text = _UNSAFE.sub("_", text).strip().lstrip(".").rstrip(". ")
     if _RESERVED.match(text):
         text = "_" + text

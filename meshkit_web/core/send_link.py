@@ -1,6 +1,8 @@
 """Send links (FORMAT.md 5.4): a file for someone who has no MeshKit account yet.
 
-The link is ``#send=<root CID>.<secret>``, the secret 32 random bytes in base64url. From the
+The link is ``#send=<root CID>.<secret>[.<describe key>]``, the secret 32 random bytes in
+base64url (the describe key: the envelope's metadata key, which tells what the file is and
+opens nothing, so describing a link never spends one of its opens). From the
 secret both sides derive the same throwaway identity (Ed25519 and X25519 keys, HKDF with
 the labels below). The sender shares the envelope with that identity, as with any person
 (a capsule the gateway releases only while not revoked or expired, and at most ``opens``
@@ -12,6 +14,7 @@ Pure: no I/O.
 
 import base64
 import re
+from dataclasses import dataclass
 
 from . import kdf
 from .cid import cid_str, parse_cid
@@ -29,23 +32,46 @@ MAX_LINK = 1024
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
-def send_fragment(root: bytes, secret: bytes) -> str:
-    """The URL fragment (without '#') of a send link."""
-    if len(secret) != SECRET_LEN:
-        raise ValueError("a send-link secret is 32 bytes")
-    return f"{PREFIX}{cid_str(root)}.{base64.urlsafe_b64encode(secret).decode().rstrip('=')}"
+@dataclass(frozen=True)
+class SendLink:
+    root: bytes
+    secret: bytes
+    describe_key: bytes | None  # the envelope's metadata key (core.metadata): describes, opens nothing
 
 
-def parse_send_link(text: str) -> tuple[bytes, bytes]:
-    """(root, secret) from a send link or its fragment; InvalidArgumentError otherwise."""
-    root_text, _, secret_text = app_link_value(text, PREFIX, MAX_LINK, "send").partition(".")
-    if not _SECRET.match(secret_text):
+def send_fragment(root: bytes, secret: bytes, describe_key: bytes | None = None) -> str:
+    """The URL fragment (without '#') of a send link; with ``describe_key`` (the envelope's
+    metadata key) its holder can learn what the file is without spending one of its opens."""
+    if len(secret) != SECRET_LEN or (describe_key is not None and len(describe_key) != SECRET_LEN):
+        raise ValueError("a send-link secret (and its describe key) is 32 bytes")
+    parts = [cid_str(root), _b64(secret)] + ([_b64(describe_key)] if describe_key is not None else [])
+    return PREFIX + ".".join(parts)
+
+
+def read_send_link(text: str) -> SendLink:
+    """The parts of a send link or its fragment; InvalidArgumentError otherwise."""
+    root_text, *keys = app_link_value(text, PREFIX, MAX_LINK, "send").split(".")
+    if len(keys) not in (1, 2) or not all(_SECRET.match(key) for key in keys):
         raise InvalidArgumentError("that send link is damaged: check it was copied whole")
     try:
         root = parse_cid(root_text)
     except EnvelopeFormatError:
         raise InvalidArgumentError("that send link is damaged: check it was copied whole") from None
-    return root, base64.urlsafe_b64decode(secret_text + "=")
+    return SendLink(root, _unb64(keys[0]), _unb64(keys[1]) if len(keys) == 2 else None)
+
+
+def parse_send_link(text: str) -> tuple[bytes, bytes]:
+    """(root, secret) from a send link or its fragment; InvalidArgumentError otherwise."""
+    link = read_send_link(text)
+    return link.root, link.secret
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=")
 
 
 async def link_identity(backend, secret: bytes) -> Identity:

@@ -1,7 +1,11 @@
 """Identities and contacts as files under a MeshKit home directory (the CPython runtime).
 
-    HOME/identities/NAME.json   private keys + public record, mode 0600 (dir 0700)
+    HOME/identities/NAME.json   private keys + public record
     HOME/contacts/ID.json       imported public records
+    HOME/accounts/, known-accounts/   account records verified here
+
+Every file is mode 0600 from its first byte, every folder 0700: even public records say who
+one deals with (`meshkit doctor` checks this).
 
 Private keys on CPython are exportable by nature: file permissions are their protection.
 """
@@ -9,6 +13,7 @@ Private keys on CPython are exportable by nature: file permissions are their pro
 import json
 import logging
 import os
+import tempfile
 
 from ..core.errors import IdentityExistsError, InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.recipients import resolve_local
@@ -35,6 +40,18 @@ class FileStore:
         for directory in (self.home, self._identities, self._contacts, self._accounts, self._known_accounts):
             os.makedirs(directory, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)
+
+    @staticmethod
+    def _write_private(path: str, data: bytes) -> None:
+        """``data`` at ``path``, replaced atomically, mode 0600 from the first byte."""
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))  # mkstemp: 0600
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
     def _identity_path(self, name: str) -> str:
         if not name or "/" in name or "\\" in name or name.startswith("."):
@@ -78,8 +95,8 @@ class FileStore:
     async def add_contact(self, record: dict) -> PublicIdentity:
         public = await record_from_json(self.backend, record)
         self._ensure_dirs()
-        with open(os.path.join(self._contacts, public.id + ".json"), "w") as out:
-            json.dump(public.to_json(), out, indent=2)
+        self._write_private(os.path.join(self._contacts, public.id + ".json"),
+                            json.dumps(public.to_json(), indent=2).encode())
         return public
 
     async def contacts(self) -> list[PublicIdentity]:
@@ -120,10 +137,7 @@ class FileStore:
         """Kept so that an older record is refused later (no rollback); written atomically."""
         self._identity_path(name)  # the same name rules
         self._ensure_dirs()
-        path = os.path.join(self._accounts, name + ".cbor")
-        with open(path + ".tmp", "wb") as out:
-            out.write(record.data)
-        os.replace(path + ".tmp", path)
+        self._write_private(os.path.join(self._accounts, name + ".cbor"), record.data)
 
     def load_account(self, name: str):
         """The account record this home verified last for device ``name``, or None."""
@@ -151,10 +165,8 @@ class FileStore:
 
     def save_known_account(self, kept) -> None:
         self._ensure_dirs()
-        path = os.path.join(self._known_accounts, kept.record.id + ".cbor")  # ids are [a-z2-7]
-        with open(path + ".tmp", "wb") as out:
-            out.write(kept.to_bytes())
-        os.replace(path + ".tmp", path)
+        # ids are [a-z2-7]
+        self._write_private(os.path.join(self._known_accounts, kept.record.id + ".cbor"), kept.to_bytes())
 
     # what this home verified of its accounts' libraries (clients.accounts.LibraryState), as
     # numbered parts: appending one is as cheap at 20,000 entries as at none
@@ -178,10 +190,7 @@ class FileStore:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         numbers = [int(e[:-5]) for e in os.listdir(folder) if e.endswith(".cbor") and e[:-5].isdigit()]
         path = os.path.join(folder, f"{max(numbers, default=0) + 1:09d}.cbor")
-        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(path + ".tmp", path)
+        self._write_private(path, data)
         return path
 
     async def replace_library_parts(self, account: str, data: bytes) -> None:
