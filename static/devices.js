@@ -128,7 +128,7 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
     placeholder: "e.g. alice-phone" });
   const phrase = el("textarea", { id: "recover-phrase", testid: "recover-phrase", rows: "5", autocomplete: "off",
     spellcheck: "false", placeholder: "the 24 words of your recovery kit, in order" });
-  const shown = el("div", { class: "link-shown", testid: "link-shown", hidden: true });
+  const linkShown = el("div", { class: "link-shown", testid: "link-shown", hidden: true });
   const canvas = el("canvas", { class: "qr", testid: "link-qr", role: "img",
     "aria-label": "QR code of this device's link" });
   const linkText = el("input", { readonly: true, testid: "link-url", "aria-label": "This device's link" });
@@ -153,8 +153,8 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
 
   // resolves with the code the user types, once a device of an account has answered
   function askCode(offers) {
-    asker.textContent = offers.map((o) => `Account “${o.name}” (fingerprint ${o.fingerprint}) asks to add ` +
-      `this browser from its device “${o.approverName}”.`).join(" ");
+    asker.textContent = offers.map((o) => `Account “${shown(o.name)}” (fingerprint ${o.fingerprint}) asks to add ` +
+      `this browser from its device “${shown(o.approverName)}”.`).join(" ");
     codeForm.hidden = false;
     waiting.hidden = true;  // the link has done its part: the code is what matters now
     codeInput.focus();
@@ -178,11 +178,11 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
       const url = linkUrl(request.link);
       linkText.value = url;
       drawQr(canvas, await meshkit.qr(url));
-      shown.hidden = false;
+      linkShown.hidden = false;
       waiting.hidden = false;
       say("Open the link (or scan the code) on a device of your account, and press “Add this device” there.");
       const joined = await meshkit.devices.waitForLink(request.link, { askCode });
-      shown.hidden = true;
+      linkShown.hidden = true;
       say(`This browser is now a device of your account (fingerprint ${joined.fingerprint}).`);
       onJoined && onJoined(joined.name);
     } finally {
@@ -213,14 +213,14 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
 
   const waiting = el("div", {}, canvas, el("div", { class: "row" }, linkText, copy),
     el("p", { class: "hint" }, "Waiting for a device of your account to approve… (2 minutes)"));
-  shown.append(waiting, codeForm);
+  linkShown.append(waiting, codeForm);
 
   const card = el("section", { class: "card first-step", "aria-labelledby": "join-h", testid: "join" },
     el("h2", { id: "join-h" }, "Already have an account?"),
     el("p", { class: "hint" }, "Use it on this browser too: link it from a device you already use, or, if you " +
       "lost them all, recover it with your 24-word recovery phrase."),
     el("div", { class: "row" }, el("label", { for: "join-name" }, "Name for this device"), deviceName),
-    el("div", { class: "row" }, linkButton), shown,
+    el("div", { class: "row" }, linkButton), linkShown,
     el("details", { class: "recover" }, el("summary", {}, "Recover with my recovery phrase"),
       el("label", { for: "recover-phrase" }, "Recovery phrase"), phrase,
       el("p", { class: "hint" }, "The phrase is used here, in this page, and never stored or sent."),
