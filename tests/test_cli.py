@@ -1,5 +1,6 @@
 """The meshkit CLI contract: identities, contacts, seal -> root CID, open -> file or one-line failure."""
 
+import concurrent.futures
 import fcntl
 import json
 import logging
@@ -183,7 +184,10 @@ def test_open_never_replaces_what_appears_at_its_target_meanwhile(cli, tmp_path,
     monkeypatch.setattr(sys, "stdout", sys.stdout)
     monkeypatch.setattr(sys, "stderr", sys.stderr)
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
-    code = cli_module.main(["--home", str(bob_home), "open", str(tmp_path / "e.car"), "--as", "bob"])
+    # on a thread of its own: a browser test leaves an event loop running on this one
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        code = thread.submit(cli_module.main, ["--home", str(bob_home), "open", str(tmp_path / "e.car"),
+                                               "--as", "bob"]).result()
     assert code == 1
     if planted == "file":
         assert (work / "report.pdf").read_bytes() == b"saved meanwhile"

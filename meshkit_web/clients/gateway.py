@@ -504,14 +504,18 @@ class GatewayClient:
                         key=lambda s: s.get("opens_left") is not None)
         if not shares:
             raise NotARecipientError(f"{self.identity.id} is not a recipient of {cid_str(root)} and holds no share")
-        # Newest first, and every one of them: one capsule that fails (revoked, expired, or
-        # not made by anyone who could open the envelope) must not hide one that works.
+        return self._streamed(await self._open_shared(root, header, shares))
+
+    async def _open_shared(self, root: bytes, header: Header, shares: list[dict]) -> OpenedEnvelope:
+        """Open through the first of ``shares`` the gateway releases. Every one of them, in
+        order: one capsule that fails (revoked, expired, or not made by anyone who could open
+        the envelope) must not hide one that works."""
         failures = []
         for share in shares[:MAX_SHARES_TRIED]:
             try:
                 capsule = await self.release(share["cid"], root)
-                return self._streamed(await open_envelope(self.backend, root, self.get_block, self.identity,
-                                                          wrapped_key=capsule.wrapped_key, header=header))
+                return await open_envelope(self.backend, root, self.get_block, self.identity,
+                                           wrapped_key=capsule.wrapped_key, header=header)
             except (UnavailableError, PolicyUnavailableError):
                 raise  # not this share's fault: say so rather than try the next
             except MeshKitError as exc:
@@ -532,10 +536,7 @@ class GatewayClient:
         live = _live_shares(shares, root)
         unlimited = [s for s in live if s.get("opens_left") is None]
         if unlimited and metadata_key is None:
-            capsule = await self.release(unlimited[0]["cid"], root)
-            opened = await open_envelope(self.backend, root, self.get_block, self.identity,
-                                         wrapped_key=capsule.wrapped_key, header=header)
-            return Description(header, opened.metadata)
+            return Description(header, (await self._open_shared(root, header, unlimited)).metadata)
         meta = (await open_metadata_with_key(self.backend, metadata_key, header.meta, header.size)
                 if metadata_key is not None and header.meta is not None else None)
         return Description(header, meta, None if unlimited else max(s["opens_left"] for s in live))
