@@ -3,6 +3,7 @@
 // that is (a link or QR code plus a comparison code), or recover with the recovery phrase.
 // Every piece of text from a record goes through textContent (el()).
 
+import { takeLink } from "./link.js";
 import { shown } from "./names.js";
 
 const LINK_PARAM = "link";
@@ -110,9 +111,9 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
 
   // a link opened on this device (#link=…): prefill the form, ask for the code
   function offer() {
-    const link = new URLSearchParams(location.hash.slice(1)).get(LINK_PARAM);
+    const fragment = takeLink(LINK_PARAM);  // link.js took it out of the address bar first
+    const link = fragment && new URLSearchParams(fragment).get(LINK_PARAM);
     if (!link) return false;
-    history.replaceState(null, "", location.pathname);
     linkInput.value = link;
     say("A new device asks to join your account: press “Add this device”, then type the code shown here on it.");
     if (!card.hidden) approveButton.focus();

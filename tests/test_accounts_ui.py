@@ -52,6 +52,9 @@ def test_link_remove_and_recover_through_the_screens(profiles):
         laptop.goto(url)
         laptop.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
         assert laptop.get_by_test_id("approve-link").input_value().startswith("meshkit-link:")
+        # the link's nonce (which authenticates the linking) left the address bar and the tab's history
+        assert "link=" not in laptop.evaluate("location.href") and "link=" not in laptop.evaluate(
+            "JSON.stringify(history.state) + document.URL")
         laptop.click("[data-testid=approve]")
         laptop.get_by_test_id("approve-code").wait_for(state="visible", timeout=60_000)
         return laptop.get_by_test_id("approve-code").inner_text()
