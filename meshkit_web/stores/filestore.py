@@ -187,7 +187,9 @@ class FileStore:
 
     async def add_library_part(self, account: str, data: bytes) -> str:
         folder = self._library_dir(account)
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        for directory in (os.path.dirname(folder), folder):  # makedirs gives a leaf's mode only
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            os.chmod(directory, 0o700)
         numbers = [int(e[:-5]) for e in os.listdir(folder) if e.endswith(".cbor") and e[:-5].isdigit()]
         path = os.path.join(folder, f"{max(numbers, default=0) + 1:09d}.cbor")
         self._write_private(path, data)
