@@ -235,9 +235,9 @@ class LibraryState:
     kept_parts: int = 0
 
 
-def _kept_bytes(library: Library, state: LibraryState) -> bytes:
+def _kept_bytes(library: Library, merged: set, own: set) -> bytes:
     return codec.encode({"meshkit": KEPT_KIND, "v": 1, "library": library.to_bytes(),
-                         "merged": sorted(state.merged), "own": sorted(state.own)})
+                         "merged": sorted(merged), "own": sorted(own)})
 
 
 async def library_state(client: GatewayClient, account: str) -> LibraryState:
@@ -257,7 +257,7 @@ async def library_state(client: GatewayClient, account: str) -> LibraryState:
             except MeshKitError as exc:  # a damaged part hides no other
                 log.warning("a kept library part does not read (%s): skipped", exc.code)
         if state.kept_parts > MAX_KEPT_PARTS:  # parts appended by runs that never read it: one again
-            await keeper.replace_library_parts(account, _kept_bytes(state.library, state))
+            await keeper.replace_library_parts(account, _kept_bytes(state.library, state.merged, state.own))
             state.kept_parts = 1
         states[account] = state
     return states[account]
@@ -269,10 +269,10 @@ async def _keep(client: GatewayClient, state: LibraryState, changes: Library) ->
     if keeper is None:
         return
     if state.kept_parts >= MAX_KEPT_PARTS:
-        await keeper.replace_library_parts(state.library.account, _kept_bytes(state.library, state))
+        await keeper.replace_library_parts(state.library.account, _kept_bytes(state.library, state.merged, state.own))
         state.kept_parts = 1
     else:
-        await keeper.add_library_part(state.library.account, _kept_bytes(changes, state))
+        await keeper.add_library_part(state.library.account, _kept_bytes(changes, state.merged, state.own))
         state.kept_parts += 1
 
 
@@ -389,8 +389,7 @@ async def _remember_saved(client: GatewayClient, account: str, changes: Library,
     if state is not None:
         await _keep(client, state, changes)
     elif keeper is not None:
-        await keeper.add_library_part(account, codec.encode({"meshkit": KEPT_KIND, "v": 1, "library": changes.to_bytes(),
-                                                             "merged": [root], "own": [root]}))
+        await keeper.add_library_part(account, _kept_bytes(changes, {root}, {root}))
     return state
 
 
