@@ -18,12 +18,26 @@ def ready(page: Page) -> None:
     assert page.evaluate("document.documentElement.dataset.meshkitReady") == "true", page.inner_text("#app")
 
 
-def call(page: Page, script: str, arg=None):
-    """Run an async JS body with `arg`; MeshKit errors come back as {error: code, message}."""
-    return page.evaluate(f"""async (arg) => {{
-        try {{ return await (async () => {{ {script} }})(); }}
-        catch (e) {{ return {{error: e.code || e.name, message: String(e.message)}}; }}
-    }}""", arg)
+CALL_TIMEOUT_MS = 300_000  # one call never waits longer (Playwright's evaluate would wait for ever)
+
+
+def call(page: Page, script: str, arg=None, *, timeout_ms: int = CALL_TIMEOUT_MS):
+    """Run an async JS body with `arg`; MeshKit errors come back as {error: code, message}.
+    A call that does not settle in ``timeout_ms`` fails the test, with the page's last
+    console lines (a hang is a failure to read, never a stalled run)."""
+    result = page.evaluate(f"""async ([arg, timeoutMs]) => {{
+        const body = (async () => {{
+            try {{ return await (async () => {{ {script} }})(); }}
+            catch (e) {{ return {{error: e.code || e.name, message: String(e.message)}}; }}
+        }})();
+        const late = new Promise((resolve) => setTimeout(() => resolve({{__callTimedOut: true}}), timeoutMs));
+        return await Promise.race([body, late]);
+    }}""", [arg, timeout_ms])
+    if isinstance(result, dict) and result.get("__callTimedOut"):
+        console = "\n".join(getattr(page, "console_lines", [])[-30:])
+        raise AssertionError(f"the call did not settle in {timeout_ms / 1000:.0f} s: {script.strip()[:200]}\n"
+                             f"last console lines:\n{console}")
+    return result
 
 
 RANDOM_BYTES_JS = """

@@ -61,17 +61,21 @@ def browser_link(new_page, approver_page, approver_name: str, link: str, *, type
     """Both sides in two pages (Playwright, sync): the approver's onCode shows the code, the new
     device's askCode resolves with it (or ``typed(code)``). Returns (approved, linked), each the
     API's value or {"error": code}."""
-    settle = ".then((v) => v, (e) => ({error: e.code}))"
-    new_page.evaluate("(link) => { window.linking = meshkit.devices.waitForLink(link, {askCode: (offers) => "
+    def settle(name: str) -> str:  # the outcome kept in window[name] (waited on with a timeout, never forever)
+        return f".then((v) => v, (e) => ({{error: e.code}})).then((v) => {{ window.{name} = v; }})"
+    new_page.evaluate("(link) => { window.linked = null; meshkit.devices.waitForLink(link, {askCode: (offers) => "
                       "new Promise((resolve) => { window.offers = offers; window.typeCode = resolve; })})"
-                      + settle + "; }", link)
-    approver_page.evaluate("([name, link]) => { window.shownCode = null; window.approving = "
+                      + settle("linked") + "; }", link)
+    approver_page.evaluate("([name, link]) => { window.shownCode = null; window.approved = null; "
                            "meshkit.devices.approve(name, link, {onCode: (code) => { window.shownCode = code; }})"
-                           + settle + "; }", [approver_name, link])
+                           + settle("approved") + "; }", [approver_name, link])
     approver_page.wait_for_function("() => window.shownCode", timeout=timeout_ms)
     code = approver_page.evaluate("() => window.shownCode")
     new_page.wait_for_function("() => window.typeCode", timeout=timeout_ms)
     new_page.evaluate("(code) => window.typeCode(code)", typed(code) if typed else code)
-    linked = new_page.evaluate("() => window.linking")
-    approved = approver_page.evaluate("() => window.approving") if "error" not in linked else None
-    return approved, linked
+    new_page.wait_for_function("() => window.linked", timeout=timeout_ms)
+    linked = new_page.evaluate("() => window.linked")
+    if "error" in linked:
+        return None, linked
+    approver_page.wait_for_function("() => window.approved", timeout=timeout_ms)
+    return approver_page.evaluate("() => window.approved"), linked
