@@ -533,12 +533,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "unless $MESHKIT_REDIS_URL names a Redis they share")
     p.add_argument("--trusted-proxy", action="append", default=[], metavar="IP",
                    help="a load balancer's address whose X-Forwarded-For is believed (repeatable; default none)")
+    p.add_argument("--check", action="store_true",
+                   help="check and repair the store after a crash (every block hashed, temp files, charges, "
+                        "pins), print what was found, and exit; run it while no gateway serves --data")
     p.set_defaults(func=None, sync_func=cmd_serve)
     return parser
 
 
 def cmd_serve(args) -> None:
-    from .gateway.server import run
+    from .gateway.server import check, run
+    if args.check:
+        report = check(full=True, settled=True, data_dir=args.data, provider=args.provider, kubo_api=args.kubo_api,
+                       metadata_url=args.metadata)
+        for line in report.lines():
+            say(line)
+        return
     site = args.site or ("./site" if os.path.isfile("./site/build.json") else None)
     if site is None:
         say("meshkit: no site built (python build.py): serving the gateway API only", err=True)

@@ -1,7 +1,7 @@
 """Several gateways behind a real load balancer, on real parts, all started here on loopback:
 nginx (deploy/nginx.conf) balancing three `meshkit serve` processes that keep no state of
-their own: PostgreSQL holds the metadata, Redis the rate-limit windows and the used login
-challenges, js-ipfs (a real Kubo-RPC server) the blocks.
+their own: PostgreSQL holds the metadata and the used login challenges, Redis the rate-limit
+windows, js-ipfs (a real Kubo-RPC server) the blocks.
 
 64 clients (each its own identity, and its own source address, as 64 machines would be)
 seal, share, open and revoke for a bounded time while one replica is SIGKILLed and later

@@ -214,6 +214,15 @@ class LocalStorageFullError(MeshKitError):
     user = 'This browser has no room to keep the file while it uploads: free some space, or upload it directly.'
 
 
+class StorageFullError(MeshKitError):
+    """The gateway's own storage is full: nothing was stored or charged; reads still work,
+    and the same request succeeds once the operator frees space."""
+    code = "storage_full"
+    status = 507
+    retryable = True
+    user = 'The gateway has run out of storage space. Nothing was lost; MeshKit will try again later.'
+
+
 class RateLimitedError(MeshKitError):
     code = "rate_limited"
     status = 429

@@ -54,7 +54,7 @@ def create_app(config: GatewayConfig, provider: BlockProvider, metadata: Metadat
                 with suppress(asyncio.CancelledError):
                     await collector
             await gw.policy.close()
-            await gw.challenges.close()
+            await _checkpoint(gw)  # a clean stop: the next start-up check has nothing to look at
             await provider.close()
             await gw.store.close()
 
@@ -91,5 +91,16 @@ async def _collect_periodically(gw: Gateway) -> None:
         await asyncio.sleep(gw.config.gc_interval)
         try:
             await collect_garbage(gw)
+            await _checkpoint(gw)
         except Exception as exc:  # noqa: BLE001 - a failed round is retried next interval
             log.warning("garbage collection failed (%s)", type(exc).__name__)
+
+
+async def _checkpoint(gw: Gateway) -> None:
+    """Mark the store durable up to now (providers that keep a checkpoint: the embedded one)."""
+    write = getattr(gw.provider, "write_checkpoint", None)
+    if write is not None:
+        try:
+            await asyncio.to_thread(write)
+        except OSError as exc:  # a full disk: the next start-up check looks further back, that is all
+            log.warning("no checkpoint written (%s)", type(exc).__name__)

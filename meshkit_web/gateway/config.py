@@ -86,5 +86,5 @@ class GatewayConfig:
         if len(self.token_key) < 32:
             raise ValueError("the token key must be at least 32 bytes")
         self.kubo_auth = os.environ.get("MESHKIT_KUBO_AUTH") or None
-        # replicas behind one load balancer share rate limits and one-time challenges here
+        # replicas behind one load balancer share rate limits here (challenges: the database)
         self.redis_url = os.environ.get("MESHKIT_REDIS_URL") or self.redis_url

@@ -20,7 +20,7 @@ from ..core.errors import AuthError, MissingBlockError, RateLimitedError
 from ..crypto.nacl_backend import NaclBackend
 from ..providers.base import INLINE_DECODE, BlockProvider
 from ..stores.metadata import MetadataStore
-from ..stores.shared_state import RedisChallenges, StorageError, StoreChallenges, limit_storage, unavailable
+from ..stores.shared_state import StorageError, limit_storage, unavailable
 from .config import ANONYMOUS_LIMITS, GatewayConfig
 from .tokens import TokenIssuer
 
@@ -38,9 +38,8 @@ class Gateway:
     def __post_init__(self):
         c = self.config
         self.issuer = TokenIssuer(c.token_key, c.audience, c.token_ttl, c.challenge_ttl)
-        # with Redis, every replica counts in the same windows and sees the same used challenges
+        # with Redis, every replica counts in the same windows (used challenges: the database)
         self.limiter = MovingWindowRateLimiter(limit_storage(c.redis_url, c.rate_limit_storage))
-        self.challenges = RedisChallenges(c.redis_url) if c.redis_url else StoreChallenges(self.store)
         self.rate = parse_rate(c.rate_limit)
         self.anonymous_rates = {name: parse_rate(value)
                                 for name, value in {**ANONYMOUS_LIMITS, **c.anonymous_limits}.items()}

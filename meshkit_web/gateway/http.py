@@ -20,7 +20,7 @@ log = logging.getLogger("meshkit.gateway")
 STATUS = {code: entry["status"] for code, entry in registry().items()}  # error code -> HTTP status
 RAW_MEDIA = "application/vnd.ipld.raw"
 CBOR_MEDIA = "application/cbor"
-UNAVAILABLE_RETRY_AFTER = 10  # seconds: what a 502/503/504 (provider or policy service down or slow) tells clients
+UNAVAILABLE_RETRY_AFTER = 10  # seconds: what a retryable 5xx (a service down or slow, storage full) tells clients
 BUSY_RETRY_AFTER = 1  # seconds: what a busy database tells clients
 CID_TEXT_MAX = 320  # the longest text form of a CID we accept (base2 of a 36-byte CIDv1 is 289)
 IMMUTABLE = "public, max-age=29030400, immutable"
@@ -104,7 +104,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def meshkit_error(request: Request, exc: MeshKitError):
         reply = error_response(exc.code, exc.message)
         retry_after = getattr(exc, "retry_after", None)
-        if retry_after is None and exc.status in (502, 503, 504):  # a provider or policy service is down or slow
+        if retry_after is None and exc.retryable and exc.status >= 500:  # a fault that passes: storage, a service down
             retry_after = UNAVAILABLE_RETRY_AFTER
         if retry_after is not None:  # RFC 9110 10.2.3: when to come back (clients pace on it)
             reply.headers["Retry-After"] = str(retry_after)

@@ -1,6 +1,7 @@
 """``meshkit serve``: the gateway under uvicorn, with the configured provider, and an HTTP
 protocol that does not hold a connection for a client that stops sending."""
 
+import asyncio
 import json
 import logging
 import os
@@ -8,8 +9,11 @@ import os
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..stores.metadata import MetadataStore
 from .app import create_app
+from .check import CheckReport, check_store
 from .config import GatewayConfig
+from .context import Gateway
 
 HEADER_TIMEOUT = 10.0   # seconds from a connection (or a request's first byte) to its last header
 BODY_TIMEOUT = 120.0    # seconds from the headers to the end of the body (a block is at most 2 MiB)
@@ -118,6 +122,7 @@ def default_public_urls(host: str, port: int) -> list[str]:
     return urls
 
 
+log = logging.getLogger("meshkit.gateway")
 WORKER_OPTIONS_ENV = "MESHKIT_SERVE_OPTIONS"  # how `--workers N` hands the options to each process
 
 
@@ -128,6 +133,23 @@ def worker_app():
     return build(**json.loads(os.environ[WORKER_OPTIONS_ENV]))
 
 
+def check(*, full: bool, settled: bool, **options) -> CheckReport:
+    """The crash check (gateway/check.py) over the store the options name, in its own event loop."""
+    config = GatewayConfig(**{k: v for k, v in options.items() if v is not None})
+    config.load_secrets()
+    gw = Gateway(config, make_provider(config), MetadataStore(config.metadata))
+
+    async def checked():
+        await gw.store.start()
+        await gw.provider.start()
+        try:
+            return await check_store(gw, full=full, settled=settled)
+        finally:
+            await gw.provider.close()
+            await gw.store.close()
+    return asyncio.run(checked())
+
+
 def run(*, host: str, port: int, workers: int = 1, trusted_proxies: list[str] = (), **options) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not options.get("public_urls") and host not in ("0.0.0.0", "::"):
@@ -135,6 +157,10 @@ def run(*, host: str, port: int, workers: int = 1, trusted_proxies: list[str] = 
     # built here in any case: bad options fail now, and the token key file is created once,
     # before several processes would race to create it
     app = build(**options)
+    # after a crash or a power cut the store may hold torn blocks and stray charges: repair
+    # what changed since the last checkpoint before serving anything (once, before workers)
+    for line in check(full=False, settled=False, **options).lines():
+        log.info("start-up check: %s", line)
     # uvicorn's access log shows method, path and status: tokens only travel in headers,
     # never in URLs, so nothing secret reaches it.
     if workers == 1:

@@ -55,6 +55,11 @@ class BlockProvider(ABC):
     async def put(self, cid: bytes, data: bytes) -> None:
         """Store a block the caller has already checked against its CID (idempotent)."""
 
+    async def put_many(self, blocks: list[tuple[bytes, bytes]]) -> None:
+        """Store checked blocks; returns once all of them are durable (a provider that syncs
+        batches them: one sync for the group, not one per block)."""
+        await asyncio.gather(*(self.put(cid, data) for cid, data in blocks))
+
     @abstractmethod
     async def get(self, cid: bytes) -> bytes:
         """The block's bytes; MissingBlockError if absent."""

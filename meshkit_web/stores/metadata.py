@@ -371,6 +371,26 @@ class MetadataStore:
                 found.setdefault(ident, []).append(root)
         return found
 
+    async def pins_with_times(self) -> dict[str, list[tuple[str, int]]]:
+        """Every pin as {identity: [(root, created)]} (the crash check)."""
+        found: dict[str, list[tuple[str, int]]] = {}
+        async with self.engine.connect() as conn:
+            for ident, root, created in await conn.execute(select(pins.c.identity, pins.c.root, pins.c.created)):
+                found.setdefault(ident, []).append((root, created))
+        return found
+
+    async def recount_usage(self) -> int:
+        """Every usage row set to what the charges and pins say (after a crash the counters
+        must follow what is stored): how many rows were wrong."""
+        stored = (select(func.coalesce(func.sum(block_charges.c.size), 0))
+                  .where(block_charges.c.identity == usage.c.identity).scalar_subquery())
+        pinned = (select(func.coalesce(func.sum(pins.c.size), 0))
+                  .where(pins.c.identity == usage.c.identity).scalar_subquery())
+        async with self._write() as conn:
+            result = await conn.execute(update(usage).where(or_(usage.c.stored != stored, usage.c.pinned != pinned))
+                                        .values(stored=stored, pinned=pinned))
+            return result.rowcount
+
     async def pin_state(self) -> tuple:
         """Changes whenever a pin is added or removed (collection checks it did not move)."""
         async with self.engine.connect() as conn:
@@ -418,9 +438,7 @@ class MetadataStore:
         made: list[str] = []
         for start in range(0, len(blocks), group):
             part = blocks[start:start + group]
-            async with self.engine.connect() as conn:  # most pins are of one's own blocks: read first
-                have = set((await conn.execute(select(block_charges.c.cid).where(and_(
-                    block_charges.c.identity == ident, block_charges.c.cid.in_([c for c, _ in part]))))).scalars())
+            have = await self.charged_cids(ident, [c for c, _ in part])  # most pins are of one's own blocks
             missing = [(cid, size) for cid, size in part if cid not in have]
             if not missing:
                 continue
@@ -433,6 +451,12 @@ class MetadataStore:
             made += charged
         return True
 
+    async def charged_cids(self, ident: str, cids: list[str]) -> set[str]:
+        """Which of ``cids`` ``ident`` is charged for already."""
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(select(block_charges.c.cid).where(and_(
+                block_charges.c.identity == ident, block_charges.c.cid.in_(cids))))).scalars())
+
     async def stored_bytes(self, ident: str) -> int:
         async with self.engine.connect() as conn:
             return (await conn.execute(select(usage.c.stored).where(usage.c.identity == ident))).scalar() or 0
@@ -440,8 +464,15 @@ class MetadataStore:
     async def expired_charges(self, before: int, limit: int = 10_000, after: tuple | None = None) -> list[dict]:
         """Up to ``limit`` charges made before ``before``, in (created, identity, cid) order,
         from just past ``after`` (the last one of the previous page)."""
+        return await self._charges_page(block_charges.c.created < before, limit, after)
+
+    async def charges_since(self, since: int, limit: int = 10_000, after: tuple | None = None) -> list[dict]:
+        """Like ``expired_charges``, for the charges made at or after ``since``."""
+        return await self._charges_page(block_charges.c.created >= since, limit, after)
+
+    async def _charges_page(self, condition, limit: int, after: tuple | None) -> list[dict]:
         c = block_charges.c
-        query = select(block_charges).where(c.created < before)
+        query = select(block_charges).where(condition)
         if after is not None:
             created, ident, cid = after
             query = query.where(or_(c.created > created, and_(c.created == created, or_(

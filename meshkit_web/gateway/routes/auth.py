@@ -71,7 +71,7 @@ def router(gw: Gateway) -> APIRouter:
         # a real login: bounded per identity, after its signature checked out (an address's
         # anonymous noise never stands in its way)
         await gw.limit(gw.login_rate, f"too many logins as {public.id}", "login", public.id)
-        if not await gw.challenges.use(claims["jti"], claims["exp"]):  # after the limit: a paced retry still works
+        if not await gw.store.use_challenge(claims["jti"], claims["exp"]):  # after the limit: a paced retry still works
             raise await probe(request, AuthError("challenge was already answered"))
         await gw.require_current_device(public.id)
         token, expires = gw.issuer.issue(public.id, body.scopes)

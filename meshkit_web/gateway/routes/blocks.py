@@ -1,7 +1,6 @@
 """Block puts: one block, or many as a CAR; CIDs recomputed, sizes and the storage quota
 enforced. (Trustless reads are in routes/reads.py.)"""
 
-import asyncio
 import contextlib
 
 from fastapi import APIRouter, Path, Request
@@ -12,11 +11,12 @@ from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
 from ...core.envelope import MAX_HEADER_SIZE, MIN_SEGMENT_SIZE
 from ...core.errors import CIDMismatchError, LimitExceededError, QuotaExceededError, UnsupportedError
 from ...core.hpke import TAG_LEN
+from ...core.limits import charged_size
 from ..context import Gateway
 from ..http import CID_TEXT_MAX, binary_body, bounded_stream, read_body
 
 
-STORE_GROUP = 8                # blocks of a batch charged in one transaction and written in parallel
+STORE_GROUP = 8                # blocks of a batch written with one sync and charged in one transaction
 STORE_GROUP_BYTES = 4 << 20    # (or fewer, so a slow sender holds at most this much checked data)
 
 
@@ -37,20 +37,35 @@ def router(gw: Gateway) -> APIRouter:
         return QuotaExceededError(f"storing {size} more bytes exceeds the {config.storage_quota}-byte "
                                   "storage quota (unpinned blocks are collected after the grace period)")
 
+    async def fitting(identity: str, group: list[tuple[bytes, bytes]]):
+        """(the blocks of ``group`` that fit the caller's storage quota, in order, up to the
+        first that does not; that one's QuotaExceededError or None). Blocks the caller is
+        charged for already cost nothing more."""
+        have = await gw.store.charged_cids(identity, [cid_str(c) for c, _ in group])
+        room = config.storage_quota - await gw.store.stored_bytes(identity)
+        taken: list[tuple[bytes, bytes]] = []
+        for binary, data in group:
+            if cid_str(binary) not in have:
+                room -= charged_size(len(data))
+                if room < 0:
+                    return taken, over_quota(len(data))
+            taken.append((binary, data))
+        return taken, None
+
     async def store_group(identity: str, group: list[tuple[bytes, bytes]]) -> None:
-        """Checked blocks charged (one transaction for the group) before any is stored: a
-        refused put stores nothing. Over quota, charged one by one: those before the block
-        that crosses the quota are stored, then the typed error."""
-        if await gw.store.charge_blocks(identity, [(cid_str(c), len(d)) for c, d in group], config.storage_quota):
-            charged, refused = group, None
-        else:
-            charged, refused = [], None
-            for binary, data in group:
+        """Checked blocks stored, durably, and only then charged (one transaction for the
+        group): a charge never precedes its bytes. A crash in between leaves bytes nobody is
+        charged for, which the crash check (gateway/check.py) removes. Over quota: the blocks
+        before the one that crosses it are stored and charged, then the typed error."""
+        taken, refused = await fitting(identity, group)
+        await provider.put_many(taken)
+        if not await gw.store.charge_blocks(identity, [(cid_str(c), len(d)) for c, d in taken], config.storage_quota):
+            # a concurrent put of the same caller took the room meanwhile: charge one by one
+            # (what stays uncharged is left to the collector, like bytes of a crashed put)
+            for binary, data in taken:
                 if not await gw.store.charge_block(identity, cid_str(binary), len(data), config.storage_quota):
                     refused = over_quota(len(data))
                     break
-                charged.append((binary, data))
-        await asyncio.gather(*(provider.put(binary, data) for binary, data in charged))
         if refused is not None:
             raise refused
 
