@@ -16,7 +16,7 @@ import time
 
 from .cli_output import say
 from .clients import accounts
-from .core.errors import InvalidArgumentError, MeshKitError
+from .core.errors import ConflictError, InvalidArgumentError, MeshKitError, UnavailableError
 
 PHRASE_INPUT_MAX = 1024
 
@@ -72,9 +72,17 @@ async def account_for_seal(client, store, name: str):
     return await _account(client, store, name) if store.load_account(name) is not None else None
 
 
-async def remember_sealed(client, record, root: str, name: str, size: int) -> None:
-    await accounts.save_library(client, record, lambda library: library.put(
-        f"envelope:{root}", {"name": name, "size": size, "created": int(time.time())}, int(time.time())))
+async def remember_sealed(client, record, root: str, name: str, size: int) -> bool:
+    """Put a sealed envelope in the account's library; False (said on stderr) when that did
+    not land. The seal stands either way: its upload succeeded, so it is not reported failed."""
+    try:
+        await accounts.save_library(client, record, lambda library: library.put(
+            f"envelope:{root}", {"name": name, "size": size, "created": int(time.time())}, int(time.time())))
+    except (ConflictError, UnavailableError) as exc:
+        say(f"sealed and uploaded, but not in the account's library yet ({exc.code}): "
+            "its other devices do not list it", err=True)
+        return False
+    return True
 
 
 async def create_with_account(args, store, identity) -> None:

@@ -46,9 +46,7 @@ class PostgresServer:
     def start(self) -> "PostgresServer":
         self._run(os.path.join(self.bin, "initdb"), "-D", self.data, "-U", "postgres", "--auth=trust",
                   "--no-sync", "-E", "UTF8")
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -F"  # -F: no fsync, a test cluster
-        self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l", os.path.join(self.root, "log"),
-                  "-o", options, "-w", "-t", "60", "start")
+        self.resume()
         return self
 
     def create_database(self) -> str:
@@ -58,8 +56,17 @@ class PostgresServer:
                   "-U", "postgres", name)
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
+    def halt(self) -> None:
+        """Stop the server at once (clients' connections drop), keeping its data: resume() restarts it."""
+        self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -F"  # -F: no fsync, a test cluster
+        self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l", os.path.join(self.root, "log"),
+                  "-o", options, "-w", "-t", "60", "start")
+
     def stop(self) -> None:
         try:
-            self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop")
+            self.halt()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)

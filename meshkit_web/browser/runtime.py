@@ -328,7 +328,7 @@ class Runtime(AccountMethods, SendLinkMethods):
         root = await self._seal_direct(client, blob, recipients, report, described)
         entry.update(root=cid_str(root), job=None, status="uploaded")
         await self.store.add_envelope(client.identity.id, entry)
-        await self.remember_in_library(sender, root, entry)
+        await self._uploaded({**entry, "owner": sender})
         return entry
 
     async def _stage(self, entry, client, blob, recipients, report, described) -> dict:
@@ -340,8 +340,9 @@ class Runtime(AccountMethods, SendLinkMethods):
         return entry
 
     async def _uploaded(self, job: dict) -> None:
-        """An outbox job finished: the envelope goes into the account's library (for the
-        account's other devices and a recovery), as a direct upload's does."""
+        """An upload finished (an outbox job's or a direct one): the envelope goes into the
+        account's library, for the account's other devices and a recovery. The seal stands
+        whether or not that lands: its bytes are stored and pinned."""
         try:
             await self.remember_in_library(job["owner"], parse_cid(job["root"]), job)
         except MeshKitError as exc:

@@ -213,8 +213,14 @@ async def open_with_recovery(client: GatewayClient, root: bytes, record: Account
 # --- the library that follows the account ----------------------------------------------------
 
 LIBRARY_SYNC = "library"
-MAX_MERGE_TRIES = 8
+# Saves from several devices (or processes) race on the pointer's compare-and-swap; a loser
+# reads it again and appends again after a jittered pause that doubles, so many savers spread out.
+MAX_MERGE_TRIES = 24     # compare-and-swaps one save tries
+SAVE_PAUSE = 0.05        # seconds: the first pause's upper bound (full jitter)
+SAVE_PAUSE_MAX = 1.0     # seconds: the largest pause's upper bound
 MAX_CHANGES = 32  # change records a pointer lists before a save folds them into a new base
+MAX_POINTER_CHANGES = 4 * MAX_CHANGES  # change records a pointer may list at all (FORMAT.md 11.4)
+FOLD_TRIES = 3    # a fold that loses this often appends instead (the next save folds)
 POINTER_KIND = "library-pointer"
 
 
@@ -289,7 +295,7 @@ async def _library_pointer(client: GatewayClient) -> tuple[bytes | None, list[by
     obj = codec.decode_map(data, POINTER_KIND)
     codec.check_type(obj, POINTER_KIND)
     changes = codec.field(obj, "changes", list, POINTER_KIND)
-    if len(changes) > 4 * MAX_CHANGES:
+    if len(changes) > MAX_POINTER_CHANGES:
         raise LimitExceededError("a library pointer lists too many change records")
     base = obj.get("base")
     return (parse_cid(base) if base is not None else None), [parse_cid(c) for c in changes], row["version"]
@@ -354,27 +360,55 @@ async def save_library(client: GatewayClient, record: AccountRecord, edit,
     recipients = recipients or account_recipients(record)
     changes = Library(record.id)
     edit(changes)
+    # sealed once, before waiting for a turn: a change record does not depend on the pointer,
+    # so a lost compare-and-swap costs two small requests, not an upload
+    change = None if compact else await client.seal_upload([changes.to_bytes()], recipients=recipients)
+    async with client.__dict__.setdefault("_library_turn", asyncio.Lock()):  # a device does not race itself
+        return await _append_change(client, record, changes, change, recipients, opener, senders)
+
+
+async def _append_change(client: GatewayClient, record: AccountRecord, changes: Library, change: bytes | None,
+                         recipients: list, opener, senders) -> tuple[Library, int]:
+    """The compare-and-swap loop of save_library: read the pointer, append ``change`` (or fold
+    the library into a new base, sealed now), write; on `conflict` wait a jittered, growing
+    pause and go again. Bounded in tries; a fold that keeps losing appends instead."""
     for attempt in range(MAX_MERGE_TRIES):
         base, parts, version = await _library_pointer(client)
-        folding = compact or len(parts) >= MAX_CHANGES
-        # only a new base needs the whole library; an appended change needs none of it
-        state = await _merge_parts(client, record, ([base] if base else []) + parts, opener, senders) \
-            if folding else None
-        document = merge(state.library, changes) if folding else changes
-        root = cid_str(await client.seal_upload([document.to_bytes()], recipients=recipients))
-        pointer = _pointer_bytes(parse_cid(root), []) if folding else _pointer_bytes(base, parts + [parse_cid(root)])
+        if change is not None and change in parts:  # our write landed; its reply was lost
+            return await _saved(client, record.id, changes, cid_str(change), None), version
+        folding = change is None or len(parts) >= MAX_POINTER_CHANGES or (
+            len(parts) >= MAX_CHANGES and attempt < FOLD_TRIES)
+        state = None
+        if folding:  # only a new base needs the whole library; an appended change needs none of it
+            state = await _merge_parts(client, record, ([base] if base else []) + parts, opener, senders)
+            root = await client.seal_upload([merge(state.library, changes).to_bytes()], recipients=recipients)
+            pointer = _pointer_bytes(root, [])
+        else:
+            root, pointer = change, _pointer_bytes(base, parts + [change])
         try:
             stored = (await client.request("PUT", f"/v1/account-sync/{LIBRARY_SYNC}", json_body={
                 "version": version, "data": codec.b64e(pointer)})).json()
         except ConflictError:
-            await _release(client, None, {root})
-            await asyncio.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+            if folding:
+                await _release(client, None, {cid_str(root)})
+            await asyncio.sleep(random.uniform(0, min(SAVE_PAUSE_MAX, SAVE_PAUSE * 2 ** attempt)))
             continue
-        known = await _remember_saved(client, record.id, changes, root)
-        if folding:
-            await _release(client, state, state.own - {root})
-        return (merge(known.library, Library(record.id)) if known else changes), stored["version"]
+        if change is not None and root != change:  # folded in: the change record is not needed
+            await _release(client, None, {cid_str(change)})
+        return await _saved(client, record.id, changes, cid_str(root), state), stored["version"]
+    if change is not None:
+        await _release(client, None, {cid_str(change)})
     raise ConflictError("the library kept changing on other devices: try again")
+
+
+async def _saved(client: GatewayClient, account: str, changes: Library, root: str,
+                 folded: LibraryState | None) -> Library:
+    """After a write landed: remember it, release what a new base replaced; the library as
+    this client knows it (only the changes when it has not read it)."""
+    known = await _remember_saved(client, account, changes, root)
+    if folded is not None:
+        await _release(client, folded, folded.own - {root})
+    return merge(known.library, Library(account)) if known else changes
 
 
 async def _remember_saved(client: GatewayClient, account: str, changes: Library, root: str) -> LibraryState | None:

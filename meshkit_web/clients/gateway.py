@@ -240,8 +240,8 @@ class GatewayClient:
             if (reply.status != 429 or wait is None or wait > PACE_MAX_WAIT or waited + wait > PACE_BUDGET
                     or attempt == PACE_MAX_TRIES - 1):
                 error = self._error(reply)
-                if reply.status == 429 and wait is not None:
-                    error.retry_after = wait  # the outbox comes back then, not sooner
+                if wait is not None:  # rate limited, busy or unavailable: the outbox comes back then, not sooner
+                    error.retry_after = wait
                 raise error
             log.info("gateway asks for a pause of %d s (rate limit): waiting", wait)
             pause = wait + random.uniform(0, 0.5)  # jitter: parallel requests do not come back at once

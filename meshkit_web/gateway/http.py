@@ -10,7 +10,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.errors import EnvelopeFormatError, LimitExceededError, MeshKitError, registry
@@ -22,6 +23,7 @@ RAW_MEDIA = "application/vnd.ipld.raw"
 CBOR_MEDIA = "application/cbor"
 UNAVAILABLE_RETRY_AFTER = 10  # seconds: what a retryable 5xx (a service down or slow, storage full) tells clients
 BUSY_RETRY_AFTER = 1  # seconds: what a busy database tells clients
+DATABASE_RETRY_AFTER = 3  # seconds: what an unreachable database tells clients (a restart takes a few)
 CID_TEXT_MAX = 320  # the longest text form of a CID we accept (base2 of a 36-byte CIDv1 is 289)
 IMMUTABLE = "public, max-age=29030400, immutable"
 
@@ -95,6 +97,30 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+# Expected database faults, by SQLSTATE (PostgreSQL) or message (SQLite, drivers without one):
+BUSY_STATES = ("40001", "40P01", "55P03")  # serialization failure, deadlock, lock not available
+BUSY_WORDS = ("locked", "busy", "deadlock", "lock timeout", "could not serialize")
+DOWN_STATES = ("08", "57P", "53300")  # connection exception; shut down / cannot connect now; too many connections
+
+
+def database_fault_kind(exc: BaseException) -> str | None:
+    """'busy' (contention: the transaction was rolled back), 'unavailable' (the database is
+    down, restarting, the connection broke, or no pooled connection came free in time), or
+    None for anything else (a bug: 'internal')."""
+    if isinstance(exc, (PoolTimeout, ConnectionError, TimeoutError)):  # a connect refused or timed out
+        return "unavailable"
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    if state in BUSY_STATES or any(word in str(orig).lower() for word in BUSY_WORDS):
+        return "busy"
+    cause = getattr(orig, "__cause__", None)
+    if exc.connection_invalidated or state.startswith(DOWN_STATES) or isinstance(cause, (OSError, TimeoutError)):
+        return "unavailable"
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every failure becomes a typed JSON error. Bad input that slips past validation into
     the database (a value out of a column's range) is a 400, not a 500; anything else is
@@ -120,17 +146,23 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         return error_response(code.get(exc.status_code, "http_error"), str(exc.detail)[:300], exc.status_code)
 
-    @app.exception_handler(OperationalError)
-    async def database_busy(request: Request, exc: OperationalError):
-        # SQLite's "database is locked" past its busy timeout, a PostgreSQL deadlock or lock
-        # timeout: the transaction was rolled back, so the same request may come again
-        text = str(getattr(exc, "orig", "")).lower()
-        if any(word in text for word in ("locked", "busy", "deadlock", "lock timeout")):
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
+    async def database_fault(request: Request, exc: Exception):
+        # the transaction did not commit (rolled back or never begun): the same request may come again
+        kind = database_fault_kind(exc)
+        if kind == "busy":
             reply = error_response("busy", "the gateway's database is busy: nothing was changed, try again")
             reply.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
             return reply
+        if kind == "unavailable":
+            reply = error_response("unavailable", "the gateway's database cannot be reached right now: try again", 503)
+            reply.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+            return reply
         log.error("database error on %s %s (%s)", request.method, getattr(request.scope.get("route"), "path", "?"),
-                  type(getattr(exc, "orig", exc)).__name__)
+                  type(getattr(exc, "orig", None) or exc).__name__)
         return error_response("internal", "the gateway failed to handle this request", 500)
 
     @app.exception_handler(DataError)

@@ -170,6 +170,11 @@ def _upgrade(conn) -> None:
             index.create(conn, checkfirst=True)
 
 
+# A database that is down or saturated is answered 'unavailable' (gateway/http.py) after at most:
+CONNECT_TIMEOUT = 5  # seconds to open a connection to a PostgreSQL server
+POOL_WAIT = 10       # seconds a request waits for a pooled connection to come free
+
+
 def engine_for(url: str) -> AsyncEngine:
     """sqlite:///path or postgresql://... -> an async engine (aiosqlite / asyncpg drivers)."""
     if url.startswith("sqlite:///"):
@@ -178,9 +183,11 @@ def engine_for(url: str) -> AsyncEngine:
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     else:
         raise ValueError("metadata URL must be sqlite:///PATH or postgresql://...")
-    kwargs = {}
+    kwargs = {"pool_timeout": POOL_WAIT}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
+    else:  # a server that does not answer is found out in seconds, not asyncpg's default minute
+        kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT}
     return create_async_engine(url, **kwargs)
 
 
