@@ -5,6 +5,7 @@ Errors are JSON ``{"error": <stable code>, "message": ...}``; the codes are Core
 codes, so clients rebuild the same typed errors (``core.errors.error_for_code``).
 """
 
+import errno
 import logging
 
 from fastapi import FastAPI, Request
@@ -101,18 +102,32 @@ class BodyLimit:
 BUSY_STATES = ("40001", "40P01", "55P03")  # serialization failure, deadlock, lock not available
 BUSY_WORDS = ("locked", "busy", "deadlock", "lock timeout", "could not serialize")
 DOWN_STATES = ("08", "57P", "53300")  # connection exception; shut down / cannot connect now; too many connections
+FULL_STATES = ("53100",)  # disk full
+FULL_WORDS = ("database or disk is full", "no space left")
+STORAGE_FULL_RETRY_AFTER = 60  # seconds: an operator has to free space; reads go on meanwhile
+FAULT_REPLIES = {  # kind -> (code, message, HTTP status, Retry-After)
+    "busy": ("busy", "the gateway's database is busy: nothing was changed, try again", 503, BUSY_RETRY_AFTER),
+    "unavailable": ("unavailable", "the gateway's database cannot be reached right now: try again", 503,
+                    DATABASE_RETRY_AFTER),
+    "storage_full": ("storage_full", "the gateway's storage is full: nothing was changed, try again later", 507,
+                     STORAGE_FULL_RETRY_AFTER),
+}
 
 
 def database_fault_kind(exc: BaseException) -> str | None:
     """'busy' (contention: the transaction was rolled back), 'unavailable' (the database is
-    down, restarting, the connection broke, or no pooled connection came free in time), or
-    None for anything else (a bug: 'internal')."""
+    down, restarting, the connection broke, or no pooled connection came free in time),
+    'storage_full' (the disk under it is full), or None for anything else (a bug: 'internal')."""
     if isinstance(exc, (PoolTimeout, ConnectionError, TimeoutError)):  # a connect refused or timed out
         return "unavailable"
+    if isinstance(exc, OSError):
+        return "storage_full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else None
     if not isinstance(exc, DBAPIError):
         return None
     orig = exc.orig
     state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    if state in FULL_STATES or any(word in str(orig).lower() for word in FULL_WORDS):
+        return "storage_full"
     if state in BUSY_STATES or any(word in str(orig).lower() for word in BUSY_WORDS):
         return "busy"
     cause = getattr(orig, "__cause__", None)
@@ -122,16 +137,17 @@ def database_fault_kind(exc: BaseException) -> str | None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Every failure becomes a typed JSON error. Bad input that slips past validation into
-    the database (a value out of a column's range) is a 400, not a 500; anything else is
-    'internal', logged by type only (a message or traceback could quote request data)."""
+    """Every failure becomes a typed JSON error. Expected faults (a database down or busy, a
+    full disk) are typed and retryable, with Retry-After (FAULT_REPLIES); bad input that slips
+    past validation into the database (a value out of a column's range) is a 400; anything
+    else is 'internal', logged by type only (a message or traceback could quote request data)."""
 
     @app.exception_handler(MeshKitError)
     async def meshkit_error(request: Request, exc: MeshKitError):
         reply = error_response(exc.code, exc.message)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is None and exc.retryable and exc.status >= 500:  # a fault that passes: storage, a service down
-            retry_after = UNAVAILABLE_RETRY_AFTER
+            retry_after = FAULT_REPLIES[exc.code][3] if exc.code in FAULT_REPLIES else UNAVAILABLE_RETRY_AFTER
         if retry_after is not None:  # RFC 9110 10.2.3: when to come back (clients pace on it)
             reply.headers["Retry-After"] = str(retry_after)
         return reply
@@ -148,20 +164,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
-    @app.exception_handler(ConnectionError)
-    @app.exception_handler(TimeoutError)
-    async def database_fault(request: Request, exc: Exception):
-        # the transaction did not commit (rolled back or never begun): the same request may come again
+    @app.exception_handler(OSError)  # ConnectionError and TimeoutError among them
+    async def expected_fault(request: Request, exc: Exception):
+        # the transaction did not commit (rolled back or never begun), nothing was stored:
+        # the same request may come again, when Retry-After says
         kind = database_fault_kind(exc)
-        if kind == "busy":
-            reply = error_response("busy", "the gateway's database is busy: nothing was changed, try again")
-            reply.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+        if kind in FAULT_REPLIES:
+            code, message, status, retry_after = FAULT_REPLIES[kind]
+            reply = error_response(code, message, status)
+            reply.headers["Retry-After"] = str(retry_after)
             return reply
-        if kind == "unavailable":
-            reply = error_response("unavailable", "the gateway's database cannot be reached right now: try again", 503)
-            reply.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
-            return reply
-        log.error("database error on %s %s (%s)", request.method, getattr(request.scope.get("route"), "path", "?"),
+        log.error("internal error on %s %s (%s)", request.method, getattr(request.scope.get("route"), "path", "?"),
                   type(getattr(exc, "orig", None) or exc).__name__)
         return error_response("internal", "the gateway failed to handle this request", 500)
 
