@@ -533,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "unless $MESHKIT_REDIS_URL names a Redis they share")
     p.add_argument("--trusted-proxy", action="append", default=[], metavar="IP",
                    help="a load balancer's address whose X-Forwarded-For is believed (repeatable; default none)")
+    p.add_argument("--min-free-mib", type=int, default=64, metavar="MIB",
+                   help="refuse new blocks (storage_full) before the disk's free space falls under this "
+                        "(default 64): logins and reads keep working on a full disk")
     p.add_argument("--check", action="store_true",
                    help="check and repair the store after a crash (every block hashed, temp files, charges, "
                         "pins), print what was found, and exit; run it while no gateway serves --data")
@@ -553,7 +556,7 @@ def cmd_serve(args) -> None:
         say("meshkit: no site built (python build.py): serving the gateway API only", err=True)
     run(site_dir=site, data_dir=args.data, host=args.host, port=args.port, provider=args.provider, kubo_api=args.kubo_api,
         metadata_url=args.metadata, policy_url=args.policy_url, cors_origins=args.cors_origin,
-        public_urls=args.public_url,
+        public_urls=args.public_url, min_free=max(0, args.min_free_mib) << 20,
         audience=args.audience, workers=args.workers, trusted_proxies=args.trusted_proxy)
 
 

@@ -5,8 +5,9 @@ What it does (docs/GATEWAY.md, "After a crash"):
   a client's next put of the block stores it again;
 - temp files of puts that never finished are removed;
 - bytes nobody is charged for and no pin keeps (a put killed between its write and its
-  charge) are removed; charges for blocks that are not stored are dropped, and every usage
-  counter is recounted from the charges and pins: charges follow stored bytes;
+  charge) are removed; charges for blocks that are not stored are dropped and given back
+  (a charge and its usage counter change in one transaction, so they never disagree):
+  charges follow stored bytes;
 - pin records whose pin never completed (no marker: the pin was never acknowledged) are
   dropped, and markers without a record are removed.
 
@@ -42,7 +43,6 @@ class CheckReport:
     temp_removed: int = 0
     orphans_removed: int = 0
     charges_dropped: int = 0
-    usage_recounted: int = 0
     pins_dropped: list[str] = field(default_factory=list)
     markers_removed: list[str] = field(default_factory=list)
 
@@ -52,8 +52,7 @@ class CheckReport:
         said += [f"left a file that is not a block: {name}" for name in self.unknown[:20]]
         counts = {"unfinished temp files removed": self.temp_removed,
                   "uncharged, unpinned blocks removed": self.orphans_removed,
-                  "charges for missing blocks dropped": self.charges_dropped,
-                  "usage counters corrected": self.usage_recounted}
+                  "charges for missing blocks dropped (and given back)": self.charges_dropped}
         said += [f"{what}: {n}" for what, n in counts.items() if n]
         said += [f"dropped a pin that never completed: {root}" for root in self.pins_dropped]
         said += [f"removed a pin marker without a pin record: {root}" for root in self.markers_removed]
@@ -128,7 +127,6 @@ async def _check_charges(gw, report: CheckReport, since) -> None:
             if await gw.provider.size(parse_cid(charge["cid"])) is None:
                 if await gw.store.drop_charge(charge["identity"], charge["cid"], charge["size"]):
                     report.charges_dropped += 1
-    report.usage_recounted = await gw.store.recount_usage()
 
 
 async def _check_pins(gw, provider: EmbeddedProvider, report: CheckReport, settled: bool) -> None:
@@ -160,11 +158,9 @@ async def check_store(gw, *, full: bool = False, settled: bool = False) -> Check
     provider = gw.provider
     report = CheckReport()
     if not isinstance(provider, EmbeddedProvider):  # Kubo keeps its own blockstore durable
-        report.scope = f"{provider.name} keeps the blocks: charges and usage only"
+        report.scope = f"{provider.name} keeps the blocks: charges only"
         if full:
             await _check_charges(gw, report, None)
-        else:
-            report.usage_recounted = await gw.store.recount_usage()
         return report
     since = None if full else provider.checkpoint()
     report.scope = "every block" if since is None else "blocks written since the last checkpoint"

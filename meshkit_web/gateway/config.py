@@ -29,6 +29,9 @@ class GatewayConfig:
     max_batch_blocks: int = 256
     pin_quota: int = 1 << 30                   # bytes of pinned DAGs per identity
     storage_quota: int = 2 << 30               # bytes of blocks an identity has put and not yet collected
+    # blocks are refused (storage_full) before the disk's free space falls under this: the
+    # database and the logs always keep room, so logins, reads and unpins go on when it is full
+    min_free: int = 64 << 20
     gc_grace: int = 24 * 3600                  # seconds an unpinned block is kept before it is collected
     gc_interval: int = 3600                    # seconds between garbage collections (0: never in the background)
     # per client address, `limits` notation: new identities (and accounts) in the directory; login

@@ -103,7 +103,7 @@ def make_provider(config: GatewayConfig):
         from ..providers.kubo import KuboProvider
         return KuboProvider(config.kubo_api, auth=config.kubo_auth, timeout=config.provider_timeout)
     from ..providers.embedded import EmbeddedProvider
-    return EmbeddedProvider(os.path.join(config.data_dir, "blockstore"))
+    return EmbeddedProvider(os.path.join(config.data_dir, "blockstore"), min_free=config.min_free)
 
 
 def build(**options):

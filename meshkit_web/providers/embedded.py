@@ -53,12 +53,13 @@ def _storage_full(exc: OSError) -> None:
 class EmbeddedProvider(BlockProvider):
     name = "embedded"
 
-    def __init__(self, directory: str, *, durable: bool = True):
+    def __init__(self, directory: str, *, durable: bool = True, min_free: int = 0):
         self.directory = os.path.abspath(directory)
         self._blocks = os.path.join(self.directory, "blocks")
         self._pins = os.path.join(self.directory, "pins")
         self._checkpoint = os.path.join(self.directory, "checkpoint")
         self.durable = durable  # False only for the benchmark's before/after row
+        self.min_free = min_free  # bytes of free space a put must leave on the disk
 
     async def start(self) -> None:
         for path in (self.directory, self._blocks, self._pins):
@@ -121,7 +122,17 @@ class EmbeddedProvider(BlockProvider):
             finally:
                 os.close(fd)
 
+    def _check_room(self, size: int) -> None:
+        """Refuse a put that would leave less than ``min_free`` on the disk (the floor keeps
+        room for the database: logins and reads go on while blocks are refused)."""
+        if self.min_free:
+            disk = os.statvfs(self.directory)
+            if disk.f_bavail * disk.f_frsize - size < self.min_free:
+                raise StorageFullError(f"the gateway's disk is full (it keeps {self.min_free >> 20} MiB free): "
+                                       "nothing was stored")
+
     def _write_group(self, blocks: list[tuple[bytes, bytes]]) -> None:
+        self._check_room(sum(len(data) for _, data in blocks))
         try:
             self._sync([self._write_one(cid, data) for cid, data in blocks])
         except OSError as exc:

@@ -386,18 +386,6 @@ class MetadataStore:
                 found.setdefault(ident, []).append((root, created))
         return found
 
-    async def recount_usage(self) -> int:
-        """Every usage row set to what the charges and pins say (after a crash the counters
-        must follow what is stored): how many rows were wrong."""
-        stored = (select(func.coalesce(func.sum(block_charges.c.size), 0))
-                  .where(block_charges.c.identity == usage.c.identity).scalar_subquery())
-        pinned = (select(func.coalesce(func.sum(pins.c.size), 0))
-                  .where(pins.c.identity == usage.c.identity).scalar_subquery())
-        async with self._write() as conn:
-            result = await conn.execute(update(usage).where(or_(usage.c.stored != stored, usage.c.pinned != pinned))
-                                        .values(stored=stored, pinned=pinned))
-            return result.rowcount
-
     async def pin_state(self) -> tuple:
         """Changes whenever a pin is added or removed (collection checks it did not move)."""
         async with self.engine.connect() as conn:

@@ -12,6 +12,7 @@ from ...core.envelope import MAX_HEADER_SIZE, MIN_SEGMENT_SIZE
 from ...core.errors import CIDMismatchError, LimitExceededError, QuotaExceededError, UnsupportedError
 from ...core.hpke import TAG_LEN
 from ...core.limits import charged_size
+from .. import crashpoints
 from ..context import Gateway
 from ..http import CID_TEXT_MAX, binary_body, bounded_stream, read_body
 
@@ -59,6 +60,7 @@ def router(gw: Gateway) -> APIRouter:
         before the one that crosses it are stored and charged, then the typed error."""
         taken, refused = await fitting(identity, group)
         await provider.put_many(taken)
+        crashpoints.reach("blocks-stored")
         if not await gw.store.charge_blocks(identity, [(cid_str(c), len(d)) for c, d in taken], config.storage_quota):
             # a concurrent put of the same caller took the room meanwhile: charge one by one
             # (what stays uncharged is left to the collector, like bytes of a crashed put)
@@ -66,6 +68,7 @@ def router(gw: Gateway) -> APIRouter:
                 if not await gw.store.charge_block(identity, cid_str(binary), len(data), config.storage_quota):
                     refused = over_quota(len(data))
                     break
+        crashpoints.reach("blocks-charged")
         if refused is not None:
             raise refused
 

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from ...core.cid import DAG_CBOR, cid_str, codec_of, parse_cid
 from ...core.errors import ForbiddenError, MissingMetadataError, QuotaExceededError
 from ..http import CID_TEXT_MAX
+from .. import crashpoints
 from ..context import Gateway, envelope_header
 
 
@@ -42,6 +43,7 @@ def router(gw: Gateway) -> APIRouter:
                 await gw.audit(identity, "pin.add", cid_str(binary), "quota_exceeded")
                 raise QuotaExceededError(f"keeping the {size} bytes this pin holds exceeds the "
                                          f"{config.storage_quota}-byte storage quota")
+            crashpoints.reach("pin-recorded")
             await provider.pin(binary)
         except BaseException:
             if recorded == "added":  # the provider has no pin: do not charge the quota for one
