@@ -28,7 +28,6 @@ from .core.cid import cid_str, parse_cid
 from .core.contact_link import linked_account, record_from_link
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
 from .core.errors import InvalidArgumentError, MeshKitError
-from .core.expiry import parse_expiry
 from .core.identity import PublicIdentity, record_from_json
 from .core.metadata import safe_filename
 from .core.recipients import Reach, distinct, resolve_reach
@@ -328,16 +327,11 @@ async def cmd_open(args, store: FileStore) -> None:
         err=out == "-")
 
 
-def _expiry(text: str | None) -> int | None:
-    """--expires by Core's one rule (core.expiry): a duration with its unit or a future time."""
-    return parse_expiry(text, int(time.time()))
-
-
 async def cmd_share(args, store: FileStore) -> None:
     root = parse_cid(args.root)
     async with await _gateway_client(args, store, args.sender) as client:
         reach = await _reach(args.to, store, client)
-        capsules = await share_with(client, root, reach, expires=_expiry(args.expires), policy=args.policy)
+        capsules = await share_with(client, root, reach, expires=await client.expiry(args.expires), policy=args.policy)
     say(f"shared {cid_str(root)} with {_reached(reach)}", err=True)
     for capsule in capsules:
         say(cid_str(capsule.cid))

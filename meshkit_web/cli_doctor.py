@@ -18,9 +18,18 @@ from .core.diagnostics import RecentLog, redacted
 from .core.urls import redact_url
 
 
-def _check(checks: list, name: str, ok: bool, detail: str) -> None:
-    checks.append({"check": name, "ok": bool(ok), "detail": detail})
-    say("ok  " if ok else "FAIL", name, detail, sep="\t")
+def _check(checks: list, name: str, ok: bool, detail: str, warn: bool = False) -> None:
+    """One check's line; ``warn``: passed, but worth the user's attention."""
+    checks.append({"check": name, "ok": bool(ok), "detail": detail, **({"warn": True} if ok and warn else {})})
+    say("FAIL" if not ok else "warn" if warn else "ok  ", name, detail, sep="\t")
+
+
+def _clock_check(clock, checks: list) -> dict:
+    """The gateway's clock against this machine's: a skew past the tolerance is named (times
+    are taken from the gateway, so it does no harm up to core.clock.MAX_OFFSET; past that, it fails)."""
+    report = clock.report()
+    _check(checks, "clock", not report["clamped"], report["summary"], warn=report["beyond_tolerance"])
+    return report
 
 
 def _home_checks(store, checks: list) -> dict:
@@ -61,6 +70,7 @@ async def _gateway_checks(args, store, checks: list) -> dict:
             report.update(health=health, info=info, latency_ms=round((time.monotonic() - started) * 1000, 1))
             _check(checks, "gateway", True, f"reachable, version {info.get('version')}, provider "
                                             f"{health.get('provider')}, {report['latency_ms']} ms")
+            report["clock"] = _clock_check(anonymous.clock, checks)
         except MeshKitError as exc:
             report["error"] = exc.code
             _check(checks, "gateway", False, f"{exc.code}: {exc.message}")

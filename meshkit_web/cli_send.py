@@ -16,11 +16,12 @@ from .core.send_link import MAX_LINK
 
 
 async def cmd_send_link(args, store) -> None:
-    from .cli import _expiry, _gateway_client
+    from .cli import _gateway_client
     from .clients.send_links import create_send_link
     root = parse_cid(args.root)
     async with await _gateway_client(args, store, args.sender) as client:
-        fragment, capsule = await create_send_link(client, root, expires=_expiry(args.expires), opens=args.opens)
+        expires = await client.expiry(args.expires)  # "5m" by the gateway's clock
+        fragment, capsule = await create_send_link(client, root, expires=expires, opens=args.opens)
     origin = args.gateway.rstrip("/")
     times = "any number of times" if args.opens is None else "once" if args.opens == 1 else f"{args.opens} times"
     say(f"send link for {cid_str(root)} (opens {times}; stop it with: meshkit revoke-link {capsule} "

@@ -50,6 +50,8 @@ def test_copy_diagnostics_after_real_failures_is_redacted(browser, base_url, tmp
     assert [(job["state"], job["error"]) for job in bundle["outbox"]] in ([("queued", None)], [("retrying", "unavailable")])
     assert bundle["online"] is False
     assert any("open failed: " + missing in line for line in bundle["log"]), bundle["log"]
+    # the gateway's clock against this device's (learned from replies before going offline)
+    assert bundle["clock"]["known"] and "in step" in bundle["clock"]["summary"], bundle["clock"]
     # and nothing secret
     assert tokens, "no token was ever issued: the test proves nothing"
     for secret in tokens + [phrase, " ".join(phrase.split()[:3]), "tax return 2026"]:

@@ -6,6 +6,7 @@ import pytest
 
 from meshkit_web.core import codec, errors
 from meshkit_web.core.capsule import make_capsule, verify_capsule
+from meshkit_web.core.clock import CLOCK_SKEW_ALLOWED
 from meshkit_web.core.envelope import open_envelope
 from meshkit_web.core.identity import record_from_bytes, record_from_json
 from meshkit_web.core.proof import SEALED, SHARED, make_proof, verify_proof
@@ -67,6 +68,10 @@ def test_capsule_grants_open_to_new_recipient(backend, people):
         # expired
         with pytest.raises(errors.ExpiredError):
             await verify_capsule(backend, capsule.data, now=NOW + 3600)
+        # a client allows CLOCK_SKEW_ALLOWED past the expiry for a clock it cannot know exactly, no more
+        await verify_capsule(backend, capsule.data, now=NOW + 3600 + CLOCK_SKEW_ALLOWED - 1, tolerance=CLOCK_SKEW_ALLOWED)
+        with pytest.raises(errors.ExpiredError):
+            await verify_capsule(backend, capsule.data, now=NOW + 3600 + CLOCK_SKEW_ALLOWED, tolerance=CLOCK_SKEW_ALLOWED)
         # for another root
         other_root, _, _ = await seal_to_blocks(backend, b"x", people["alice"], [people["bob"].public])
         with pytest.raises(errors.EnvelopeFormatError):

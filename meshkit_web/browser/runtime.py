@@ -20,11 +20,11 @@ import time
 from ..clients import accounts
 from ..clients.accounts import revoke_from, share_with
 from ..core.cid import cid_str, parse_cid
+from ..core.clock import GatewayClock
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, read_header, seal
 from ..core.contact_link import contact_fragment, linked_account, record_from_link
 from ..core.diagnostics import RecentLog, redacted
 from ..core.errors import InvalidArgumentError, LocalStorageFullError, MeshKitError, UnknownIdentityError
-from ..core.expiry import parse_expiry
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
 from ..core.urls import redact_url
@@ -69,6 +69,7 @@ class Runtime(AccountMethods, SendLinkMethods):
         self.store = store
         self.fallback_reason = fallback_reason
         self._clients: dict[tuple[str, str], FetchGatewayClient] = {}
+        self._clocks: dict[str, GatewayClock] = {}  # per gateway, shared by its clients (core.clock)
         self.outbox = Outbox(store.db, self._client, on_done=self._uploaded)
         self.recent_log = RecentLog.install()  # what "Copy diagnostics" shows of this session
 
@@ -84,9 +85,19 @@ class Runtime(AccountMethods, SendLinkMethods):
         gateway = (gateway or self.gateway).rstrip("/")
         client = self._clients.get((identity.id, gateway))
         if client is None:
-            client = self._clients[identity.id, gateway] = FetchGatewayClient(gateway, self.backend, identity)
+            client = self._clients[identity.id, gateway] = FetchGatewayClient(gateway, self.backend, identity,
+                                                                              clock=self._clock(gateway))
             client.library_keeper = self.store  # the library as verified here outlives the page (IndexedDB)
         return client
+
+    def _clock(self, gateway: str) -> GatewayClock:
+        return self._clocks.setdefault(gateway.rstrip("/"), GatewayClock())
+
+    async def _clock_report(self) -> dict:
+        """How far this device's clock is from the gateway's (asked now if no reply said yet)."""
+        clock = self._clock(self.gateway)
+        await FetchGatewayClient(self.gateway, self.backend, clock=clock).gateway_now()
+        return clock.report()
 
     async def _any_client(self) -> FetchGatewayClient:
         """A client for directory and account lookups (which need no identity's token)."""
@@ -163,6 +174,7 @@ class Runtime(AccountMethods, SendLinkMethods):
             "user_agent": str(js.navigator.userAgent), "online": bool(js.navigator.onLine),
             "config": {"gateway": redact_url(self.gateway)},
             "capabilities": await self._capabilities(), "identities": identities, "outbox": jobs,
+            "clock": await self._clock_report(),
             "log": list(self.recent_log.lines),
         })
 
@@ -444,7 +456,7 @@ class Runtime(AccountMethods, SendLinkMethods):
     async def share(self, root: str, sender: str, to: str, expires=None, policy=None) -> dict:
         client = await self._client(sender)
         reach = await self._reach(client, to)
-        expires = parse_expiry(None if expires is js.undefined else _py(expires), int(time.time()))
+        expires = await client.expiry(None if expires is js.undefined else _py(expires))
         capsules = await share_with(client, parse_cid(str(root)), reach, expires=expires,
                                     policy=None if policy in (None, "", js.undefined) else str(policy))
         return {"capsule": cid_str(capsules[0].cid), "capsules": [cid_str(c.cid) for c in capsules],
@@ -460,7 +472,7 @@ class Runtime(AccountMethods, SendLinkMethods):
         header = await read_header(self.backend, binary, client.get_block)
         known = {p.id: p.name for p in await self.store.contacts() + await self.store.identities()}
         mine = (await client.request("GET", f"/v1/capsules?root={cid_str(binary)}&role=sharer")).json()["capsules"]
-        now = int(time.time())
+        now = client.clock.server_now()  # the gateway's state, by its clock
         return {
             "recipients": [{"id": e.recipient, "name": known.get(e.recipient)} for e in header.recipients],
             "shares": [{"capsule": row["cid"], "to": row["recipient"], "name": known.get(row["recipient"]),

@@ -2,11 +2,8 @@
 protocol is clients/send_links.py; here the throwaway identity's keys are WebCrypto keys
 that live only as long as this page, and nothing about the link is stored."""
 
-import time
-
 from ..clients.send_links import create_send_link, describe_send_link, open_send_link
 from ..core.cid import cid_str, parse_cid
-from ..core.expiry import parse_expiry
 from .fetch_client import FetchGatewayClient
 from .ffi import js
 from .jsapi import _py, api
@@ -20,7 +17,7 @@ class SendLinkMethods:
         """A link that opens ``root`` for whoever holds it, until ``expires``, at most
         ``opens`` times. The answer's fragment is the secret: show it to the user only."""
         client = await self._client(str(sender))
-        when = parse_expiry(None if expires in (None, js.undefined, "") else _py(expires), int(time.time()))
+        when = await client.expiry(None if expires in (None, js.undefined, "") else _py(expires))
         count = None if opens in (None, js.undefined, "", 0) else int(opens)
         fragment, capsule = await create_send_link(client, parse_cid(str(root)), expires=when, opens=count)
         return {"fragment": fragment, "capsule": capsule, "expires": when, "opens": count}

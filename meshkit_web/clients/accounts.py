@@ -595,7 +595,7 @@ async def _authentic(client: GatewayClient, kinds: tuple, key: bytes, expect: di
     link they belong to (another link of this device, waiting meanwhile) until they are
     stale. The gateway's sender column is not believed: who a message is from is in its
     authenticated fields."""
-    found, stale = [], time.time() - 2 * LINK_WAIT
+    found, stale = [], client.clock.server_now() - 2 * LINK_WAIT  # rows' "created" is the gateway's time
     rows = [row for row in await client.inbox(notices=False, kind=kinds, limit=MESSAGES_READ) if row["kind"] in kinds]
     rows.sort(key=lambda row: row.get("created") or 0, reverse=True)
     for row in rows[:MESSAGES_READ]:

@@ -11,16 +11,18 @@ import json
 import logging
 import random
 import re
-import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 
 from ..core import car, codec
+from ..core import clock as clocks  # clocks.local_now, looked up at each call: the one seam for the device's clock
 from ..core.auth import challenge_message
 from ..core.backend import CryptoBackend
 from ..core.capsule import Capsule, make_capsule, verify_capsule
+from ..core.clock import CLOCK_SKEW_ALLOWED, GatewayClock
 from ..core.cid import DAG_CBOR, cid_str, parse_cid
+from ..core.expiry import parse_expiry
 from ..core.envelope import Header, OpenedEnvelope, open_envelope, read_header, seal
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError, error_for_code)
@@ -58,6 +60,8 @@ FAILOVER_STATUSES = (502, 503, 504)
 # same CID), pins, a fresh login challenge. Not /v1/auth/token (one-time) nor mailbox sends.
 REPEATABLE_POSTS = ("/v1/blocks", "/v1/capsules", "/v1/proofs", "/v1/directory", "/v1/pins/", "/v1/accounts",
                     "/v1/auth/challenge")
+TOKEN_RENEW_MARGIN = 30  # seconds before a token's expiry (gateway time) that a new one is fetched
+TOKEN_RENEW_MIN = 2      # seconds: the least margin (a Date header has whole seconds, a request takes time)
 
 
 @dataclass
@@ -99,10 +103,10 @@ class Description:
     opens_left: int | None = None
 
 
-def _live_shares(shares: list[dict], root: bytes) -> list[dict]:
+def _live_shares(shares: list[dict], root: bytes, now: float) -> list[dict]:
     """The shares that still open (not revoked, not expired, opens left), as the gateway
-    lists them; none: the typed reason of the newest (what a release would have said)."""
-    now = time.time()
+    lists them, at ``now`` (the gateway's time: its state, its clock); none: the typed
+    reason of the newest (what a release would have said)."""
     live = [s for s in shares if not s["revoked"] and (s["expires"] is None or s["expires"] > now)
             and s.get("opens_left") != 0]
     if live:
@@ -125,7 +129,7 @@ class GatewayClient:
     """One identity's session with one gateway."""
 
     def __init__(self, base_url: str, backend: CryptoBackend, identity: Identity | None = None, *,
-                 scopes: Iterable[str] = ALL_SCOPES, timeout: float = 60.0):
+                 scopes: Iterable[str] = ALL_SCOPES, timeout: float = 60.0, clock: GatewayClock | None = None):
         self.base_url = base_url.rstrip("/")
         self.backend = backend
         self.identity = identity
@@ -133,6 +137,8 @@ class GatewayClient:
         self.timeout = timeout
         self._token: str | None = None
         self._token_expires = 0
+        self._token_margin = TOKEN_RENEW_MARGIN
+        self.clock = clock or GatewayClock()  # the gateway's time, learned from its replies (core.clock)
         self._token_lock = asyncio.Lock()
         self._http = None
         self._notice_senders: dict = {}  # (message id, mailbox) -> (sender, expiry) proven, or None
@@ -227,7 +233,9 @@ class GatewayClient:
             if auth:
                 headers["Authorization"] = "Bearer " + await self.token()
             try:
+                sent = clocks.local_now()
                 reply = await self._send(method, path, headers=headers, body=body, limit=limit)
+                self.clock.observe(reply.headers, sent, clocks.local_now())
             except UnavailableError:
                 if not self.offline() and await _paused(failovers):
                     continue
@@ -264,7 +272,8 @@ class GatewayClient:
     async def token(self) -> str:
         """A capability token for this identity, fetched by challenge-response when needed."""
         async with self._token_lock:
-            if self._token and time.time() < self._token_expires - 30:
+            # the token's expiry is on the gateway's clock: so is the decision to renew it
+            if self._token and self.clock.server_now() < self._token_expires - self._token_margin:
                 return self._token
             if self.identity is None:
                 raise NotARecipientError("this client has no identity to authenticate as")
@@ -279,7 +288,25 @@ class GatewayClient:
                     if self.offline() or not await _paused(failovers):
                         raise
             self._token, self._token_expires = granted["token"], int(granted["expires"])
+            # renewed TOKEN_RENEW_MARGIN early, or a quarter of its life early if it is short, but
+            # never later than TOKEN_RENEW_MIN before (the gateway's time is known to about a second)
+            life = self._token_expires - self.clock.server_now()
+            self._token_margin = max(TOKEN_RENEW_MIN, min(TOKEN_RENEW_MARGIN, life / 4))
             return self._token
+
+    async def gateway_now(self) -> int:
+        """The gateway's time now (core.clock), asking it once if no reply told it yet."""
+        if self.clock.offset is None:
+            try:
+                await self.request("GET", "/healthz", auth=False)
+            except MeshKitError as exc:
+                log.info("gateway time not known (%s): this device's clock is used", exc.code)
+        return self.clock.now()
+
+    async def expiry(self, value) -> int | None:
+        """A share's expiry from user input (core.expiry), "in 5 minutes" meaning by the
+        gateway's clock, which is the one that enforces it."""
+        return parse_expiry(value, await self.gateway_now())
 
     async def _login(self) -> dict:
         """One challenge-response: a new challenge, signed, answered once."""
@@ -369,7 +396,7 @@ class GatewayClient:
         """Seal and upload block by block, then pin the root and record a 'sealed' proof.
         Returns the root CID."""
         blocks = seal(self.backend, source, sender=self.identity, recipients=recipients,
-                      now=int(time.time()) if now is None else now, include_sender=include_sender, **seal_args)
+                      now=int(clocks.local_now()) if now is None else now, include_sender=include_sender, **seal_args)
         sizes = []
 
         async def numbered():
@@ -474,7 +501,7 @@ class GatewayClient:
         if pin:
             await self.pin(root)
         if proof is None:
-            proof = (await make_proof(self.backend, self.identity, SEALED, root, now=int(time.time()))).data
+            proof = (await make_proof(self.backend, self.identity, SEALED, root, now=int(clocks.local_now()))).data
         await self.request("POST", "/v1/proofs", body=proof, content_type="application/cbor")
         return proof
 
@@ -483,11 +510,12 @@ class GatewayClient:
 
     async def release(self, capsule_cid: str, root: bytes, recipient: str | None = None) -> Capsule:
         """Ask the gateway to release a capsule (revocation, expiry and policy are checked
-        there, at every open) and verify it here (signature, root, recipient, expiry).
+        there, at every open) and verify it here (signature, root, recipient, expiry: by the
+        gateway's clock, CLOCK_SKEW_ALLOWED late at most, as the gateway has just checked it).
         ``recipient``: another id this identity answers for (its account's recovery key)."""
         reply = await self.request("POST", f"/v1/capsules/{capsule_cid}/release", accept="application/cbor")
         capsule = await verify_capsule(self.backend, reply.body, root=root, recipient=recipient or self.identity.id,
-                                       now=int(time.time()))
+                                       now=self.clock.now(), tolerance=CLOCK_SKEW_ALLOWED)
         if cid_str(capsule.cid) != capsule_cid:
             raise MeshKitError("gateway released a different capsule than asked for")
         return capsule
@@ -533,7 +561,7 @@ class GatewayClient:
             opened = await open_envelope(self.backend, root, self.get_block, self.identity, header=header)
             return Description(header, opened.metadata)
         shares = [s for s in await self.capsules_for(root) if s.get("recipient") == self.identity.id]
-        live = _live_shares(shares, root)
+        live = _live_shares(shares, root, self.clock.server_now())
         unlimited = [s for s in live if s.get("opens_left") is None]
         if unlimited and metadata_key is None:
             return Description(header, (await self._open_shared(root, header, unlimited)).metadata)
@@ -554,8 +582,9 @@ class GatewayClient:
         in its header, or through a share it received (re-sharing; the new capsule then
         expires no later than that share and carries its policy, so a re-share, such as a
         re-wrap to a newly linked device, never outlives or escapes the share it came from).
-        ``opens``: the gateway releases the share at most that many times (send links)."""
-        now = int(time.time())
+        ``opens``: the gateway releases the share at most that many times (send links).
+        ``created`` is the gateway's time, as ``expires`` is (GatewayClient.expiry)."""
+        now = await self.gateway_now()
         wrapped, source = await self._own_wrapped_key(root)
         if source is not None:
             if source.expires is not None:

@@ -40,8 +40,10 @@ class Capsule:
     def recipient(self) -> str:
         return self.wrapped_key.recipient
 
-    def check_fresh(self, now: int) -> None:
-        if self.expires is not None and now >= self.expires:
+    def check_fresh(self, now: int, tolerance: int = 0) -> None:
+        """ExpiredError once ``now`` is ``tolerance`` seconds past the expiry (a client allows
+        core.clock.CLOCK_SKEW_ALLOWED for a clock it cannot know exactly)."""
+        if self.expires is not None and now >= self.expires + tolerance:
             raise ExpiredError(f"the share of {cid_str(self.root)} to {self.recipient} expired")
 
 
@@ -92,13 +94,14 @@ async def _parse(backend: CryptoBackend, data: bytes) -> Capsule:
 
 
 async def verify_capsule(backend: CryptoBackend, data: bytes, *, root: bytes | None = None,
-                         recipient: str | None = None, now: int | None = None) -> Capsule:
-    """Decode and verify a capsule; with ``root``/``recipient``/``now`` also check it applies."""
+                         recipient: str | None = None, now: int | None = None, tolerance: int = 0) -> Capsule:
+    """Decode and verify a capsule; with ``root``/``recipient``/``now`` also check it applies
+    (``tolerance``: Capsule.check_fresh)."""
     capsule = await _parse(backend, data)
     if root is not None and capsule.root != root:
         raise EnvelopeFormatError(f"capsule is for {cid_str(capsule.root)}, not {cid_str(root)}")
     if recipient is not None and capsule.recipient != recipient:
         raise NotARecipientError(f"capsule is for {capsule.recipient}, not {recipient}")
     if now is not None:
-        capsule.check_fresh(now)
+        capsule.check_fresh(now, tolerance)
     return capsule

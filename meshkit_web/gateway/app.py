@@ -71,7 +71,8 @@ def create_app(config: GatewayConfig, provider: BlockProvider, metadata: Metadat
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "HEAD", "PUT", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Accept"],
-                           expose_headers=["ETag", "X-Ipfs-Roots", "Retry-After"], max_age=600)
+                           # Date: a page on another origin learns the gateway's clock from it (core.clock)
+                           expose_headers=["ETag", "X-Ipfs-Roots", "Retry-After", "Date"], max_age=600)
     app.add_middleware(SecurityHeaders, site_dir=config.site_dir)  # outermost: CORS preflights get them too
     install_error_handlers(app)
     for family in ROUTE_FAMILIES:

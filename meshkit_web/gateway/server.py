@@ -92,7 +92,10 @@ def uvicorn_options(trusted_proxies: list[str] | tuple = ()) -> dict:
     X-Forwarded-For is believed only from ``trusted_proxies`` (the load balancer's
     addresses): uvicorn's default trusts 127.0.0.1, which would let any local client claim
     another address and dodge the per-address limits."""
+    # date_header: every reply (errors and uvicorn's own refusals too) says the gateway's time,
+    # which clients resolve expiries against (core.clock)
     return {"http": GuardedHttpProtocol, "timeout_keep_alive": IDLE_TIMEOUT, "server_header": False,
+            "date_header": True,
             "h11_max_incomplete_event_size": 16 << 10, "limit_concurrency": MAX_CONNECTIONS,
             "proxy_headers": bool(trusted_proxies), "forwarded_allow_ips": ",".join(trusted_proxies) or "",
             }

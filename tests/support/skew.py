@@ -1,0 +1,46 @@
+"""A client whose clock is off, against a real gateway whose clock is not: only the clients'
+seam (core.clock.local_now) is moved, never the gateway's time."""
+
+import io
+import logging
+import sys
+import time
+
+from meshkit_web.core import clock
+
+AHEAD, BEHIND = -600, 600  # gateway minus device, seconds: the trial's ten minutes either way
+
+
+def skew_client_clock(monkeypatch, offset: float) -> None:
+    """Make the device's clock ``offset`` seconds behind the gateway's (negative: ahead)."""
+    monkeypatch.setattr(clock, "local_now", lambda: time.time() - offset)
+
+
+def gateway(tmp_path, **config):
+    """A gateway of its own (embedded provider, SQLite) with ``config`` overrides: a
+    ServerThread to run ``with`` it."""
+    from meshkit_web.gateway.app import create_app
+    from meshkit_web.gateway.config import GatewayConfig
+    from meshkit_web.providers.embedded import EmbeddedProvider
+    from servers import ServerThread
+    data = tmp_path / "skew-gateway"
+    return ServerThread(create_app(GatewayConfig(data_dir=str(data), **config),
+                                   EmbeddedProvider(str(data / "blockstore"))))
+
+
+def meshkit_in_process(monkeypatch, *argv) -> tuple[int, str, str]:
+    """The real CLI entry point in this process (so the moved clock applies): (exit code,
+    stdout, stderr)."""
+    from meshkit_web.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        code = main([str(a) for a in argv])
+    finally:
+        for handler in root.handlers[:]:  # main's basicConfig handler writes to this call's stderr
+            if handler not in handlers:
+                root.removeHandler(handler)
+    return code, out.getvalue(), err.getvalue()
