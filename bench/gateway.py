@@ -11,8 +11,11 @@ Each path stores every block, then reads every block back, with ``--concurrency`
 operations in flight (asyncio workers pulling from one queue); every block read is compared
 with what was put, so a path that loses or corrupts data is reported FAILED, not fast.
 
+  unsynced  EmbeddedProvider(durable=False): blocks renamed into place, never synced, as
+            the gateway stored them before issue 27 (a power cut could lose them): "before".
   embedded  EmbeddedProvider called directly in this process (put/get on a fresh temp
-            directory): the floor the gateway adds to.
+            directory), one block a put, each put durable (syncfs) before it returns: the
+            floor the gateway adds to.
   gateway   the real gateway app (meshkit_web.gateway.server.build: embedded provider +
             SQLite metadata in a fresh temp directory) under uvicorn in a SUBPROCESS on
             127.0.0.1, driven over loopback HTTP/1.1 keep-alive by httpx from this process:
@@ -129,12 +132,12 @@ async def measure(label: str, blocks, concurrency: int, put, get) -> dict:
 
 # --- paths ------------------------------------------------------------------------------
 
-async def run_embedded(blocks, concurrency: int, workdir: str) -> dict:
+async def run_embedded(blocks, concurrency: int, workdir: str, durable: bool = True) -> dict:
     from meshkit_web.providers.embedded import EmbeddedProvider
-    provider = EmbeddedProvider(tempfile.mkdtemp(prefix="embedded-", dir=workdir))
+    provider = EmbeddedProvider(tempfile.mkdtemp(prefix="embedded-", dir=workdir), durable=durable)
     await provider.start()
     try:
-        return await measure("embedded", blocks, concurrency, provider.put, provider.get)
+        return await measure("embedded" if durable else "unsynced", blocks, concurrency, provider.put, provider.get)
     finally:
         await provider.close()
 
@@ -329,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--size-mib, --concurrency and --repeat must be positive")
 
     kubo_api = os.environ.get("MESHKIT_BENCH_KUBO_API")
-    paths = {"embedded": "embedded (in-process)", "gateway": "gateway, 1 block/request",
+    paths = {"unsynced": "embedded, no syncs (before)", "embedded": "embedded (in-process)",
+             "gateway": "gateway, 1 block/request",
              "batched": "gateway, CAR batches/stream"}
     if kubo_api:
         paths["kubo"] = "kubo (RPC, direct)"
@@ -343,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
                 if name in failures:
                     continue
                 try:
-                    if name == "embedded":
-                        result = asyncio.run(run_embedded(blocks, args.concurrency, workdir))
+                    if name in ("embedded", "unsynced"):
+                        result = asyncio.run(run_embedded(blocks, args.concurrency, workdir, name == "embedded"))
                     elif name == "gateway":
                         result = asyncio.run(run_gateway(blocks, args.concurrency, workdir))
                     elif name == "batched":
@@ -379,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict_ok = None
     if "embedded" in rows and "batched" in rows:
         record("gateway.blocks", **{f"{name}_{op}_mib_s": rows[name][f"{op}_mib_s"]
-                                    for name in ("embedded", "batched", "gateway") if name in rows
+                                    for name in ("embedded", "unsynced", "batched", "gateway") if name in rows
                                     for op in ("put", "get")})
     if "embedded" in rows and "batched" in rows:
         e, g = rows["embedded"], rows["batched"]

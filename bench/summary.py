@@ -47,6 +47,9 @@ def table(rows: dict) -> list[tuple]:
     for op in ("put", "get"):
         out.append(ratio_row(f"gateway HTTP {op} ({'CAR batches' if op == 'put' else 'one streamed CAR'}) (MiB/s)", g.get(f"batched_{op}_mib_s"),
                              g.get(f"embedded_{op}_mib_s"), "embedded store in-process", 0.5))
+    # the cost of durability (issue 27): acknowledged puts are synced (one syncfs a 4 MiB group)
+    out.append(ratio_row("gateway HTTP put, durable (MiB/s)", g.get("batched_put_mib_s"), g.get("unsynced_put_mib_s"),
+                         "unsynced store (before)", 0.5))
     cold = rows.get("browser.cold_start", {})
     out.append(ratio_row("cold start to ready (ms)", cold.get("ready_ms"), cold.get("bare_ms"), "bare Pyodide boot",
                          1.15, higher=False))

@@ -45,16 +45,20 @@ BATCH_BYTES = 4 << 20   # segments sent per request (a CAR to POST /v1/blocks): 
 BATCH_BLOCKS = 64       # (well inside the gateway's max_batch_blocks)
 INBOX_PAGE = 200    # listing rows per request (~60 KiB of JSON: far below MAX_REPLY_SIZE)
 INBOX_LIMIT = 1000  # listing rows one inbox() call reads at most (the newest)
-# Pacing: a 429 whose Retry-After is short is waited out and the request sent again, so a
-# big upload slows to the gateway's rate instead of failing; a long wait is the caller's
-# decision (rate_limited, retryable: the outbox backs off).
-PACE_MAX_WAIT = 30     # seconds: the longest Retry-After waited out here
-PACE_BUDGET = 60       # seconds: all the waiting one request may do (then rate_limited, with retry_after)
-PACE_MAX_TRIES = 8     # sends of one request, at most
-# Failover: a gateway replica that dies mid-request (or a load balancer with none ready)
-# answers 502/503/504 or drops the connection; a request that is safe to repeat is sent again
-# after a short pause, which a load balancer routes to a live replica.
-FAILOVER_PAUSES = (0.2, 0.5, 1.2)  # seconds before the 2nd, 3rd and 4th send
+# Retrying. A dropped connection or a retryable 502/503/504 (a replica that died, a load
+# balancer with none ready, the gateway's database down or busy) is waited out and the
+# request sent again when it is safe to repeat: the gateway's Retry-After, else a doubling
+# backoff with jitter, each wait at most RETRY_MAX_WAIT and all of them RETRY_BUDGET (a
+# longer Retry-After, a policy service down, 507 storage_full: the typed error goes to the
+# caller at once, with its retry_after, and the outbox comes back then). A 429 whose
+# Retry-After is short is waited out likewise (nothing was done, so any request may go
+# again), within the larger PACE_ bounds: a big upload slows to the gateway's rate.
+RETRY_BACKOFF = (0.2, 0.5, 1.2, 2.5, 5.0)  # seconds before the 2nd, 3rd, ... send
+RETRY_MAX_WAIT = 5     # seconds: the longest single wait for a 5xx (a database restart answers 3)
+RETRY_BUDGET = 20      # seconds: all the waiting one request may do for 5xx answers
+PACE_MAX_WAIT = 30     # seconds: the longest Retry-After of a 429 waited out here
+PACE_BUDGET = 60       # seconds: all the waiting one request may do for 429s
+RETRY_MAX_TRIES = 8    # sends of one request, at most
 FAILOVER_STATUSES = (502, 503, 504)
 # POSTs whose repetition changes nothing: content-addressed records (the same bytes make the
 # same CID), pins, a fresh login challenge. Not /v1/auth/token (one-time) nor mailbox sends.
@@ -227,9 +231,8 @@ class GatewayClient:
             headers["Content-Type"] = content_type
         if accept:
             headers["Accept"] = accept
-        waited = 0.0
-        failovers = iter(FAILOVER_PAUSES if repeatable(method, path) else ())
-        for attempt in range(PACE_MAX_TRIES):
+        retries = _Retries(repeatable(method, path))
+        while True:
             if auth:
                 headers["Authorization"] = "Bearer " + await self.token()
             try:
@@ -237,25 +240,20 @@ class GatewayClient:
                 reply = await self._send(method, path, headers=headers, body=body, limit=limit)
                 self.clock.observe(reply.headers, sent, clocks.local_now())
             except UnavailableError:
-                if not self.offline() and await _paused(failovers):
+                if not self.offline() and await retries.wait(None, "the gateway cannot be reached"):
                     continue
                 raise
             if reply.status in ok:
                 return reply
-            if reply.status in FAILOVER_STATUSES and await _paused(failovers):
-                continue
             wait = _retry_after(reply)
-            if (reply.status != 429 or wait is None or wait > PACE_MAX_WAIT or waited + wait > PACE_BUDGET
-                    or attempt == PACE_MAX_TRIES - 1):
-                error = self._error(reply)
-                if wait is not None:  # rate limited, busy or unavailable: the outbox comes back then, not sooner
-                    error.retry_after = wait
-                raise error
-            log.info("gateway asks for a pause of %d s (rate limit): waiting", wait)
-            pause = wait + random.uniform(0, 0.5)  # jitter: parallel requests do not come back at once
-            waited += pause
-            await asyncio.sleep(pause)
-        raise AssertionError("unreachable")
+            if reply.status == 429 and wait is not None and await retries.wait(wait, "rate limit", pacing=True):
+                continue
+            if reply.status in FAILOVER_STATUSES and await retries.wait(wait, f"HTTP {reply.status}"):
+                continue
+            error = self._error(reply)
+            if wait is not None:  # rate limited, busy, unavailable, storage full: the outbox comes back then
+                error.retry_after = wait
+            raise error
 
     @staticmethod
     def _error(reply: Response) -> MeshKitError:
@@ -277,15 +275,15 @@ class GatewayClient:
                 return self._token
             if self.identity is None:
                 raise NotARecipientError("this client has no identity to authenticate as")
-            failovers = iter(FAILOVER_PAUSES)
+            retries = _Retries(True)
             while True:
                 try:
                     granted = await self._login()
                     break
-                except UnavailableError:
-                    # the answer may have been used by a replica that died before replying:
-                    # a challenge is one-time, so start again from a new one
-                    if self.offline() or not await _paused(failovers):
+                except UnavailableError as exc:
+                    # the answer may have been used by a replica that died before replying, or
+                    # the database was down: a challenge is one-time, so start from a new one
+                    if self.offline() or not await retries.wait(getattr(exc, "retry_after", None), "login"):
                         raise
             self._token, self._token_expires = granted["token"], int(granted["expires"])
             # renewed TOKEN_RENEW_MARGIN early, or a quarter of its life early if it is short, but
@@ -746,13 +744,28 @@ def repeatable(method: str, path: str) -> bool:
     return method == "POST" and path.startswith(REPEATABLE_POSTS) and not path.startswith("/v1/mailbox")
 
 
-async def _paused(pauses) -> bool:
-    """Wait the next failover pause, with jitter; False when there is none left."""
-    pause = next(pauses, None)
-    if pause is None:
-        return False
-    await asyncio.sleep(pause * random.uniform(0.75, 1.25))
-    return True
+class _Retries:
+    """The waiting one request may do before it is sent again (see RETRY_BACKOFF)."""
+
+    def __init__(self, repeatable: bool):
+        self.repeatable, self.tries = repeatable, 0
+        self.waited = {False: 0.0, True: 0.0}  # for 5xx answers, for 429s
+
+    async def wait(self, retry_after: int | None, why: str, *, pacing: bool = False) -> bool:
+        """Wait before the next send, saying so; False when the request may not (or may no
+        longer) be sent again. ``pacing``: a 429 (any request may go again)."""
+        if not (self.repeatable or pacing) or self.tries >= RETRY_MAX_TRIES - 1:
+            return False
+        longest, budget = (PACE_MAX_WAIT, PACE_BUDGET) if pacing else (RETRY_MAX_WAIT, RETRY_BUDGET)
+        pause = retry_after if retry_after is not None else RETRY_BACKOFF[min(self.tries, len(RETRY_BACKOFF) - 1)]
+        if pause > longest or self.waited[pacing] + pause > budget:
+            return False
+        pause *= random.uniform(1.0, 1.25)  # jitter: parallel requests do not come back at once
+        self.tries += 1
+        self.waited[pacing] += pause
+        (log.info if pause < 2 else log.warning)("%s: trying again in %.1f s", why, pause)
+        await asyncio.sleep(pause)
+        return True
 
 
 def _retry_after(reply: Response) -> int | None:
