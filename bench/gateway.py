@@ -13,6 +13,7 @@ with what was put, so a path that loses or corrupts data is reported FAILED, not
 
   unsynced  EmbeddedProvider(durable=False): blocks renamed into place, never synced, as
             the gateway stored them before issue 27 (a power cut could lose them): "before".
+  batched_unsynced  the batched gateway path over an unsynced store: the gateway "before".
   embedded  EmbeddedProvider called directly in this process (put/get on a fresh temp
             directory), one block a put, each put durable (syncfs) before it returns: the
             floor the gateway adds to.
@@ -67,9 +68,16 @@ TARGET = 0.15
 WARMUP_BLOCKS = 4
 
 SERVER = """
-import sys, uvicorn
-from meshkit_web.gateway.server import build
-app = build(data_dir=sys.argv[1], rate_limit="100000000/minute", token_ttl=24 * 3600)
+import os, sys, uvicorn
+from meshkit_web.gateway.app import create_app
+from meshkit_web.gateway.config import GatewayConfig
+from meshkit_web.providers.embedded import EmbeddedProvider
+config = GatewayConfig(data_dir=sys.argv[1], rate_limit="100000000/minute", token_ttl=24 * 3600)
+config.load_secrets()
+# as meshkit serve makes it; "unsynced": the store as it was before issue 27 (the before row)
+provider = EmbeddedProvider(os.path.join(sys.argv[1], "blockstore"), durable=sys.argv[3] == "durable",
+                            min_free=config.min_free)
+app = create_app(config, provider)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False,
             server_header=False)
 """
@@ -151,13 +159,14 @@ def free_port() -> int:
 class GatewayProcess:
     """The gateway under uvicorn in a child process, on a fresh data directory."""
 
-    def __init__(self, workdir: str):
+    def __init__(self, workdir: str, durable: bool = True):
         self.data = tempfile.mkdtemp(prefix="gateway-", dir=workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(workdir, f"gateway-{self.port}.log"), "w+")
         env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER, self.data, str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER, self.data, str(self.port),
+                                      "durable" if durable else "unsynced"],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 30
         while True:
@@ -227,7 +236,7 @@ async def run_gateway(blocks, concurrency: int, workdir: str) -> dict:
         server.stop()
 
 
-async def run_gateway_batched(blocks, concurrency: int, workdir: str) -> dict:
+async def run_gateway_batched(blocks, concurrency: int, workdir: str, durable: bool = True) -> dict:
     """As GatewayClient moves an envelope: puts are CARs of BATCH_BLOCKS blocks per POST
     /v1/blocks, UPLOAD_CONCURRENCY requests in flight; the get is one streamed CAR of the DAG
     (a DAG-CBOR block linking every block, as an envelope header does), read as it arrives
@@ -239,7 +248,7 @@ async def run_gateway_batched(blocks, concurrency: int, workdir: str) -> dict:
     groups = [(blocks[i][0], blocks[i:i + per]) for i in range(0, len(blocks), per)]
     links = codec.encode({"links": [to_link(cid) for cid, _ in blocks]})
     root = cid_bytes(DAG_CBOR, links)
-    server = GatewayProcess(workdir)
+    server = GatewayProcess(workdir, durable)
     try:
         token = await gateway_token(server.url)
         async with http_client(max(concurrency, UPLOAD_CONCURRENCY), base_url=server.url,
@@ -334,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     kubo_api = os.environ.get("MESHKIT_BENCH_KUBO_API")
     paths = {"unsynced": "embedded, no syncs (before)", "embedded": "embedded (in-process)",
              "gateway": "gateway, 1 block/request",
-             "batched": "gateway, CAR batches/stream"}
+             "batched": "gateway, CAR batches/stream", "batched_unsynced": "  same, no syncs (before)"}
     if kubo_api:
         paths["kubo"] = "kubo (RPC, direct)"
     workdir = tempfile.mkdtemp(prefix="meshkit-gateway-bench-", dir=args.tmpdir)
@@ -351,8 +360,9 @@ def main(argv: list[str] | None = None) -> int:
                         result = asyncio.run(run_embedded(blocks, args.concurrency, workdir, name == "embedded"))
                     elif name == "gateway":
                         result = asyncio.run(run_gateway(blocks, args.concurrency, workdir))
-                    elif name == "batched":
-                        result = asyncio.run(run_gateway_batched(blocks, args.concurrency, workdir))
+                    elif name in ("batched", "batched_unsynced"):
+                        result = asyncio.run(run_gateway_batched(blocks, args.concurrency, workdir,
+                                                                 name == "batched"))
                     else:
                         result = asyncio.run(run_kubo(blocks, args.concurrency, kubo_api))
                     runs[name].append(result)
@@ -383,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     verdict_ok = None
     if "embedded" in rows and "batched" in rows:
         record("gateway.blocks", **{f"{name}_{op}_mib_s": rows[name][f"{op}_mib_s"]
-                                    for name in ("embedded", "unsynced", "batched", "gateway") if name in rows
+                                    for name in ("embedded", "unsynced", "batched", "batched_unsynced", "gateway")
+                                    if name in rows
                                     for op in ("put", "get")})
     if "embedded" in rows and "batched" in rows:
         e, g = rows["embedded"], rows["batched"]
