@@ -329,6 +329,8 @@ async def _merge_parts(client: GatewayClient, record: AccountRecord, parts: list
                         opened.header.sender_id)
         else:
             new = merge(new, await _read_library(opened, record))
+            if client.identity is not None and opened.header.sender_id == client.identity.id:
+                state.own.add(name)  # sealed (and pinned) here, maybe by an earlier process: released at a fold
         state.merged.add(name)
     state.merged &= {cid_str(r) for r in parts} | state.own
     if new.entries or new.tombstones:
