@@ -94,7 +94,7 @@ def _remove(path: str) -> bool:
 
 async def _check_blocks(gw, provider: EmbeddedProvider, report: CheckReport, since, settled: bool) -> None:
     now = time.time()
-    live, _ = await live_blocks(gw)
+    uncharged: list[bytes] = []  # whole blocks nobody pays for: removed unless a pin keeps them
     for shard in provider.shards():
         entries = await asyncio.to_thread(provider.entries_of, shard)
         temps, good, torn, unknown = await asyncio.to_thread(_verify_shard, entries, since, settled, now)
@@ -106,10 +106,12 @@ async def _check_blocks(gw, provider: EmbeddedProvider, report: CheckReport, sin
                 report.torn.append(name)
                 log.warning("removed a torn block: %s", name)
         for binary, mtime in good:
-            name = cid_str(binary)
-            if name in live or (not settled and now - mtime <= IN_FLIGHT):
-                continue
-            if await gw.store.charge_count(name) == 0:
+            if (settled or now - mtime > IN_FLIGHT) and await gw.store.charge_count(cid_str(binary)) == 0:
+                uncharged.append(binary)
+    if uncharged:  # walking every pin's DAG only when something may be stray
+        live, _ = await live_blocks(gw)
+        for binary in uncharged:
+            if cid_str(binary) not in live and await gw.store.charge_count(cid_str(binary)) == 0:
                 await provider.delete(binary)
                 report.orphans_removed += 1
 
