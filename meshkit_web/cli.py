@@ -538,10 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_serve(args) -> None:
-    from .gateway.server import check, run
+    from .gateway.server import check_alone, run
     if args.check:
-        report = check(full=True, settled=True, data_dir=args.data, provider=args.provider, kubo_api=args.kubo_api,
-                       metadata_url=args.metadata)
+        report = check_alone(data_dir=args.data, provider=args.provider, kubo_api=args.kubo_api,
+                             metadata_url=args.metadata)
         for line in report.lines():
             say(line)
         return

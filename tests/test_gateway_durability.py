@@ -23,8 +23,9 @@ import httpx
 import pytest
 
 from meshkit_web.clients.gateway import GatewayClient
-from meshkit_web.core.cid import cid_bytes, cid_str, codec_of, parse_cid
+from meshkit_web.core.cid import RAW, cid_bytes, codec_of, parse_cid
 from meshkit_web.core.errors import MeshKitError
+from meshkit_web.core.hpke import TAG_LEN
 from meshkit_web.core.identity import create_identity
 from meshkit_web.core.limits import charged_size
 
@@ -155,15 +156,15 @@ def test_sigkill_during_an_upload_loses_nothing_acknowledged(point, tmp_path, ba
         assert gateway.process.wait(10) == -9, "the gateway did not reach the crash point"
         assert seen == "unavailable", seen  # the client was told, typed: the gateway went away
         gateway.env = {}
-        gateway.start()  # the start-up check runs before anything is served
+        gateway.start()  # alone on its data directory, the start-up check repairs it all first
         _served_blocks_are_whole(gateway.url, _blocks_on_disk(data_dir))
-        _assert_charges_follow_bytes(data_dir, exact=False)
+        _assert_charges_follow_bytes(data_dir, exact=True)
+        refused = _check(data_dir)  # the whole-store check refuses while a gateway serves
+        assert refused.returncode == 1 and "a gateway is serving" in refused.stderr, refused.stderr
         run(after(identity, root))
     finally:
         gateway.stop()
-    # with no gateway serving the directory, the full check leaves exactly what is charged
-    checked = subprocess.run([sys.executable, "-m", "meshkit_web", "serve", "--check", "--data", str(data_dir)],
-                             capture_output=True, text=True, timeout=120)
+    checked = _check(data_dir)
     assert checked.returncode == 0, checked.stderr
     assert "checked" in checked.stdout
     _assert_charges_follow_bytes(data_dir, exact=True)
@@ -171,6 +172,38 @@ def test_sigkill_during_an_upload_loses_nothing_acknowledged(point, tmp_path, ba
         pins = [row[0] for row in db.execute("SELECT root FROM pins")]
     markers = set(os.listdir(data_dir / "blockstore" / "pins"))
     assert set(pins) == markers, "pin records and the store's pins disagree"
+
+
+def _check(data_dir) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "meshkit_web", "serve", "--check", "--data", str(data_dir)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_concurrent_puts_never_store_past_the_quota(tmp_path, backend):
+    """Bytes are stored before they are charged, so the quota is checked with the caller's
+    puts in flight counted: many batches at once near the quota store nothing uncharged."""
+    from meshkit_web.gateway.app import create_app
+    from meshkit_web.gateway.config import GatewayConfig
+    from meshkit_web.providers.embedded import EmbeddedProvider
+    from servers import ServerThread
+    data_dir = tmp_path / "gw"
+    config = GatewayConfig(data_dir=str(data_dir), storage_quota=3 << 20)
+    blocks = [os.urandom(SEGMENT + TAG_LEN) for _ in range(16 * 8)]  # 8 MiB in 16 batches of 512 KiB
+
+    async def race(url):
+        client = await _person(url, backend, "racer")
+        try:
+            groups = [[(cid_bytes(RAW, b), b) for b in blocks[i:i + 8]] for i in range(0, len(blocks), 8)]
+            outcomes = await asyncio.gather(*(client.put_batch(g) for g in groups), return_exceptions=True)
+        finally:
+            await client.close()
+        return [getattr(o, "code", "ok") if o is not None else "ok" for o in outcomes]
+    with ServerThread(create_app(config, EmbeddedProvider(str(data_dir / "blockstore")))) as server:
+        outcomes = run(race(server.url))
+    assert "quota_exceeded" in outcomes and set(outcomes) <= {"ok", "quota_exceeded"}, outcomes
+    _assert_charges_follow_bytes(data_dir, exact=True)  # nothing stored that nobody pays for
+    charges, stored = _ledger(data_dir)
+    assert sum(stored.values()) <= 3 << 20
 
 
 # --- a power cut ---------------------------------------------------------------------------

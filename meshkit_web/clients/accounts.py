@@ -391,7 +391,9 @@ async def _append_change(client: GatewayClient, record: AccountRecord, changes: 
             stored = (await client.request("PUT", f"/v1/account-sync/{LIBRARY_SYNC}", json_body={
                 "version": version, "data": codec.b64e(pointer)})).json()
         except ConflictError:
-            if folding:
+            # a fold whose write landed but whose reply was lost reads as a conflict on the resend:
+            # its base is released only if the pointer does not name it
+            if folding and (await _library_pointer(client))[0] != root:
                 await _release(client, None, {cid_str(root)})
             await asyncio.sleep(random.uniform(0, min(SAVE_PAUSE_MAX, SAVE_PAUSE * 2 ** attempt)))
             continue

@@ -758,9 +758,11 @@ class _Retries:
             return False
         longest, budget = (PACE_MAX_WAIT, PACE_BUDGET) if pacing else (RETRY_MAX_WAIT, RETRY_BUDGET)
         pause = retry_after if retry_after is not None else RETRY_BACKOFF[min(self.tries, len(RETRY_BACKOFF) - 1)]
-        if pause > longest or self.waited[pacing] + pause > budget:
+        if pause > longest:
             return False
-        pause *= random.uniform(1.0, 1.25)  # jitter: parallel requests do not come back at once
+        pause = min(longest, pause * random.uniform(1.0, 1.25))  # jitter: parallel requests do not come back at once
+        if self.waited[pacing] + pause > budget:
+            return False
         self.tries += 1
         self.waited[pacing] += pause
         (log.info if pause < 2 else log.warning)("%s: trying again in %.1f s", why, pause)

@@ -19,7 +19,10 @@ from email.utils import parsedate_to_datetime
 log = logging.getLogger("meshkit.clock")
 
 CLOCK_SKEW_ALLOWED = 120  # seconds: a signed capsule this far past its expiry by our clock still opens
-MAX_OFFSET = 86400        # seconds: the most the gateway's clock may move the expiries a client computes
+# seconds: the most the gateway's clock may move the expiries a client computes or checks: a
+# hostile gateway can stretch a share it releases by this much at most (it is the one that
+# releases capsules anyway; the client's check is the second line), so it stays small
+MAX_OFFSET = 900
 
 
 def local_now() -> float:

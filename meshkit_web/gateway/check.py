@@ -59,13 +59,30 @@ class CheckReport:
         return said
 
 
-def _verify_shard(entries, since: float | None, settled: bool, now: float):
-    """(temp files to remove, good blocks [(cid, mtime)], torn [(path, name)], unknown names)
-    of one shard directory; runs in a worker thread (reads and hashes files)."""
+@dataclass
+class _Scan:
+    """What the check saw, and the oldest thing it left alone as possibly in flight (the
+    checkpoint it writes never passes that: the next check looks at it again)."""
+    now: float
+    settled: bool
+    since: float | None
+    oldest_left: float = float("inf")
+
+    def in_flight(self, mtime: float) -> bool:
+        """Young enough to be another live process's put or pin: left alone for now."""
+        young = not self.settled and self.now - mtime <= IN_FLIGHT
+        if young:
+            self.oldest_left = min(self.oldest_left, mtime)
+        return young
+
+
+def _verify_shard(entries, scan: _Scan):
+    """(temp files to remove, good blocks [(cid, path)], torn [(path, name, stat)], unknown
+    names) of one shard directory; runs in a worker thread (reads and hashes files)."""
     temps, good, torn, unknown = [], [], [], []
     for path, name, stat in entries:
         if name.startswith(TEMP_PREFIX):
-            if settled or now - stat.st_mtime > IN_FLIGHT:
+            if not scan.in_flight(stat.st_mtime):
                 temps.append(path)
             continue
         try:
@@ -73,47 +90,62 @@ def _verify_shard(entries, since: float | None, settled: bool, now: float):
         except MeshKitError:
             unknown.append(name)
             continue
-        if since is not None and stat.st_mtime < since:
+        if scan.since is not None and stat.st_mtime < scan.since:
             continue  # durable before the checkpoint: known good
         with open(path, "rb") as f:
             data = f.read()
         if cid_bytes(codec_of(binary), data) != binary:
-            torn.append((path, name))
-        else:
-            good.append((binary, stat.st_mtime))
+            torn.append((path, name, stat))
+        elif not scan.in_flight(stat.st_mtime):
+            good.append((binary, path))
     return temps, good, torn, unknown
 
 
-def _remove(path: str) -> bool:
+def _remove(path: str, seen: os.stat_result | None = None, scan: _Scan | None = None) -> bool:
+    """Unlink ``path``; with ``seen``: only if it is still that file, unchanged (a put may
+    have renamed good bytes over it meanwhile); with ``scan``: only if it is not young."""
     try:
+        now = os.stat(path)
+        if seen is not None and (now.st_ino, now.st_mtime_ns) != (seen.st_ino, seen.st_mtime_ns):
+            return False
+        if scan is not None and scan.in_flight(now.st_mtime):
+            return False
         os.unlink(path)
         return True
     except FileNotFoundError:
         return False
 
 
-async def _check_blocks(gw, provider: EmbeddedProvider, report: CheckReport, since, settled: bool) -> None:
-    now = time.time()
-    uncharged: list[bytes] = []  # whole blocks nobody pays for: removed unless a pin keeps them
+async def _check_blocks(gw, provider: EmbeddedProvider, report: CheckReport, scan: _Scan) -> None:
+    uncharged: list[tuple[bytes, str]] = []  # whole blocks nobody pays for: removed unless a pin keeps them
     for shard in provider.shards():
         entries = await asyncio.to_thread(provider.entries_of, shard)
-        temps, good, torn, unknown = await asyncio.to_thread(_verify_shard, entries, since, settled, now)
+        temps, good, torn, unknown = await asyncio.to_thread(_verify_shard, entries, scan)
         report.blocks_checked += len(good) + len(torn)
-        report.temp_removed += sum(map(_remove, temps))
+        report.temp_removed += sum(_remove(path) for path in temps)
         report.unknown += unknown
-        for path, name in torn:
-            if _remove(path):
+        for path, name, stat in torn:
+            if _remove(path, stat):
                 report.torn.append(name)
                 log.warning("removed a torn block: %s", name)
-        for binary, mtime in good:
-            if (settled or now - mtime > IN_FLIGHT) and await gw.store.charge_count(cid_str(binary)) == 0:
-                uncharged.append(binary)
+                report.charges_dropped += await _drop_charges(gw, name)  # whenever they were made
+        for binary, path in good:
+            if await gw.store.charge_count(cid_str(binary)) == 0:
+                uncharged.append((binary, path))
     if uncharged:  # walking every pin's DAG only when something may be stray
         live, _ = await live_blocks(gw)
-        for binary in uncharged:
-            if cid_str(binary) not in live and await gw.store.charge_count(cid_str(binary)) == 0:
-                await provider.delete(binary)
+        for binary, path in uncharged:
+            if cid_str(binary) not in live and await gw.store.charge_count(cid_str(binary)) == 0 \
+                    and _remove(path, scan=scan):  # re-stat: a put of it again just now keeps it
                 report.orphans_removed += 1
+
+
+async def _drop_charges(gw, cid: str) -> int:
+    """Every charge for a block that is not stored (given back): how many."""
+    dropped = 0
+    for charge in await gw.store.charges_for(cid):
+        dropped += await gw.store.drop_charge(charge["identity"], cid, charge["size"])
+    return dropped
 
 
 async def _check_charges(gw, report: CheckReport, since) -> None:
@@ -127,20 +159,18 @@ async def _check_charges(gw, report: CheckReport, since) -> None:
         after = (page[-1]["created"], page[-1]["identity"], page[-1]["cid"])
         for charge in page:
             if await gw.provider.size(parse_cid(charge["cid"])) is None:
-                if await gw.store.drop_charge(charge["identity"], charge["cid"], charge["size"]):
-                    report.charges_dropped += 1
+                report.charges_dropped += await gw.store.drop_charge(charge["identity"], charge["cid"], charge["size"])
 
 
-async def _check_pins(gw, provider: EmbeddedProvider, report: CheckReport, settled: bool) -> None:
+async def _check_pins(gw, provider: EmbeddedProvider, report: CheckReport, scan: _Scan) -> None:
     """Pin records and the provider's markers agree: a record whose marker is missing never
     completed (the pin was not acknowledged, or an unpin was cut short), so it is dropped."""
-    now = time.time()
     marked = {cid_str(root) for root in provider.pinned_roots()}
     recorded: set[str] = set()
     for identity, pins in (await gw.store.pins_with_times()).items():
         for root, created in pins:
             recorded.add(root)
-            if root in marked or (not settled and now - created <= IN_FLIGHT):
+            if root in marked or scan.in_flight(created) or provider.is_pinned(parse_cid(root)):
                 continue
             await gw.store.remove_pin(identity, root)
             report.pins_dropped.append(root)
@@ -149,7 +179,8 @@ async def _check_pins(gw, provider: EmbeddedProvider, report: CheckReport, settl
             mtime = os.stat(provider.marker_path(parse_cid(root))).st_mtime
         except FileNotFoundError:
             continue
-        if settled or now - mtime > IN_FLIGHT:
+        # read again just before: a pin recorded since the listing above keeps its marker
+        if not scan.in_flight(mtime) and await gw.store.pin_count(root) == 0:
             await provider.unpin(parse_cid(root))
             report.markers_removed.append(root)
 
@@ -164,11 +195,13 @@ async def check_store(gw, *, full: bool = False, settled: bool = False) -> Check
         if full:
             await _check_charges(gw, report, None)
         return report
-    since = None if full else provider.checkpoint()
-    report.scope = "every block" if since is None else "blocks written since the last checkpoint"
-    await _check_blocks(gw, provider, report, since, settled)
-    await _check_pins(gw, provider, report, settled)
-    await _check_charges(gw, report, since)
-    await asyncio.to_thread(provider.write_checkpoint)
+    scan = _Scan(now=time.time(), settled=settled, since=None if full else provider.checkpoint())
+    report.scope = "every block" if scan.since is None else "blocks written since the last checkpoint"
+    await _check_blocks(gw, provider, report, scan)
+    await _check_pins(gw, provider, report, scan)
+    await _check_charges(gw, report, scan.since)
+    try:  # what was left as in flight is looked at again next time
+        await asyncio.to_thread(provider.write_checkpoint, min(scan.now, scan.oldest_left))
+    except OSError as exc:  # a full disk: the next check looks further back, that is all
+        log.warning("no checkpoint written (%s)", type(exc).__name__)
     return report
-

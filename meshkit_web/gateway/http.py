@@ -103,6 +103,9 @@ BUSY_STATES = ("40001", "40P01", "55P03")  # serialization failure, deadlock, lo
 BUSY_WORDS = ("locked", "busy", "deadlock", "lock timeout", "could not serialize")
 DOWN_STATES = ("08", "57P", "53300")  # connection exception; shut down / cannot connect now; too many connections
 FULL_STATES = ("53100",)  # disk full
+OS_FAULTS = {errno.ENOSPC: "storage_full", errno.EDQUOT: "storage_full",  # the gateway's own disk
+             errno.EIO: "unavailable", errno.EROFS: "unavailable",        # a failing or read-only disk
+             errno.EMFILE: "busy", errno.ENFILE: "busy"}                  # out of file descriptors under load
 FULL_WORDS = ("database or disk is full", "no space left")
 STORAGE_FULL_RETRY_AFTER = 60  # seconds: an operator has to free space; reads go on meanwhile
 FAULT_REPLIES = {  # kind -> (code, message, HTTP status, Retry-After)
@@ -121,7 +124,7 @@ def database_fault_kind(exc: BaseException) -> str | None:
     if isinstance(exc, (PoolTimeout, ConnectionError, TimeoutError)):  # a connect refused or timed out
         return "unavailable"
     if isinstance(exc, OSError):
-        return "storage_full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else None
+        return OS_FAULTS.get(exc.errno)
     if not isinstance(exc, DBAPIError):
         return None
     orig = exc.orig

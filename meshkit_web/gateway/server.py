@@ -2,6 +2,7 @@
 protocol that does not hold a connection for a client that stops sending."""
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ import os
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..core.errors import UnavailableError
 from ..stores.metadata import MetadataStore
 from .app import create_app
 from .check import CheckReport, check_store
@@ -136,6 +138,35 @@ def worker_app():
     return build(**json.loads(os.environ[WORKER_OPTIONS_ENV]))
 
 
+SERVING_LOCK = ".serving"  # in the data directory: every serving process holds it shared
+_held = []  # the lock's open file, for the life of this process (its workers inherit it)
+
+
+def hold_data_dir(data_dir: str, *, exclusive: bool):
+    """flock the data directory: shared by every `meshkit serve` using it, exclusive for a
+    check that may touch what is in flight. The open file, or None if another holds it."""
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    lock = open(os.path.join(data_dir, SERVING_LOCK), "a")
+    try:
+        fcntl.flock(lock, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def check_alone(**options) -> CheckReport:
+    """``meshkit serve --check``: the whole store, with no gateway serving it (refused otherwise)."""
+    lock = hold_data_dir(options.get("data_dir") or GatewayConfig.data_dir, exclusive=True)
+    if lock is None:
+        raise UnavailableError("a gateway is serving this data directory: stop it first (each start "
+                               "checks what changed since its last checkpoint by itself)")
+    try:
+        return check(full=True, settled=True, **options)
+    finally:
+        lock.close()
+
+
 def check(*, full: bool, settled: bool, **options) -> CheckReport:
     """The crash check (gateway/check.py) over the store the options name, in its own event loop."""
     config = GatewayConfig(**{k: v for k, v in options.items() if v is not None})
@@ -161,9 +192,18 @@ def run(*, host: str, port: int, workers: int = 1, trusted_proxies: list[str] = 
     # before several processes would race to create it
     app = build(**options)
     # after a crash or a power cut the store may hold torn blocks and stray charges: repair
-    # what changed since the last checkpoint before serving anything (once, before workers)
-    for line in check(full=False, settled=False, **options).lines():
+    # what changed since the last checkpoint before serving anything (once, before workers);
+    # alone on the data directory, nothing can be in flight: the check may touch it all
+    data_dir = options.get("data_dir") or GatewayConfig.data_dir
+    lock = hold_data_dir(data_dir, exclusive=True)
+    alone = lock is not None
+    lock = lock or hold_data_dir(data_dir, exclusive=False)
+    if lock is None:
+        raise UnavailableError("`meshkit serve --check` is running on this data directory: start when it is done")
+    for line in check(full=False, settled=alone, **options).lines():
         log.info("start-up check: %s", line)
+    fcntl.flock(lock, fcntl.LOCK_SH)  # serving: other gateways may share the directory, a check may not
+    _held.append(lock)
     # uvicorn's access log shows method, path and status: tokens only travel in headers,
     # never in URLs, so nothing secret reaches it.
     if workers == 1:

@@ -22,6 +22,7 @@ import ctypes.util
 import errno
 import os
 import tempfile
+import threading
 import time
 
 from ..core.cid import cid_str, parse_cid
@@ -60,6 +61,8 @@ class EmbeddedProvider(BlockProvider):
         self._checkpoint = os.path.join(self.directory, "checkpoint")
         self.durable = durable  # False only for the benchmark's before/after row
         self.min_free = min_free  # bytes of free space a put must leave on the disk
+        self._writing = 0         # bytes of puts in flight in this process (not yet on the disk)
+        self._writing_lock = threading.Lock()
 
     async def start(self) -> None:
         for path in (self.directory, self._blocks, self._pins):
@@ -78,7 +81,10 @@ class EmbeddedProvider(BlockProvider):
             if os.stat(path).st_size != len(data):
                 return False
             with open(path, "rb") as f:
-                return f.read() == data
+                if f.read() != data:
+                    return False
+            os.utime(path)  # put again now: the crash check and the collector see it as young
+            return True
         except FileNotFoundError:
             return False
 
@@ -122,22 +128,29 @@ class EmbeddedProvider(BlockProvider):
             finally:
                 os.close(fd)
 
-    def _check_room(self, size: int) -> None:
-        """Refuse a put that would leave less than ``min_free`` on the disk (the floor keeps
-        room for the database: logins and reads go on while blocks are refused)."""
-        if self.min_free:
-            disk = os.statvfs(self.directory)
-            if disk.f_bavail * disk.f_frsize - size < self.min_free:
-                raise StorageFullError(f"the gateway's disk is full (it keeps {self.min_free >> 20} MiB free): "
-                                       "nothing was stored")
+    def _take_room(self, size: int) -> None:
+        """Count ``size`` bytes as being written, or refuse a put that would leave less than
+        ``min_free`` on the disk with the puts in flight (the floor keeps room for the
+        database: logins and reads go on while blocks are refused)."""
+        with self._writing_lock:
+            if self.min_free:
+                disk = os.statvfs(self.directory)
+                if disk.f_bavail * disk.f_frsize - self._writing - size < self.min_free:
+                    raise StorageFullError(f"the gateway's disk is full (it keeps {self.min_free >> 20} MiB "
+                                           "free): nothing was stored")
+            self._writing += size
 
     def _write_group(self, blocks: list[tuple[bytes, bytes]]) -> None:
-        self._check_room(sum(len(data) for _, data in blocks))
+        size = sum(len(data) for _, data in blocks)
+        self._take_room(size)
         try:
             self._sync([self._write_one(cid, data) for cid, data in blocks])
         except OSError as exc:
             _storage_full(exc)
             raise
+        finally:
+            with self._writing_lock:
+                self._writing -= size
 
     async def put(self, cid: bytes, data: bytes) -> None:
         await self.put_many([(cid, data)])
@@ -169,6 +182,7 @@ class EmbeddedProvider(BlockProvider):
     def _mark(self, root: bytes) -> None:
         try:
             open(self.marker_path(root), "a").close()
+            os.utime(self.marker_path(root))  # pinned now, whenever the marker was first made
             self._sync([self.marker_path(root)])
         except OSError as exc:
             _storage_full(exc)
@@ -211,17 +225,22 @@ class EmbeddedProvider(BlockProvider):
         """The time before which every file in the store is known durable (None: never checked)."""
         try:
             with open(self._checkpoint) as f:
-                return float(f.read().strip()) - CHECKPOINT_MARGIN
+                when = float(f.read().strip())
         except (FileNotFoundError, ValueError):
             return None
+        return when - CHECKPOINT_MARGIN if when <= time.time() else None  # a clock stepped back: trust none
 
-    def write_checkpoint(self) -> None:
-        """After a sync: everything written before now is on disk (the next start-up check
-        need only look at files changed since)."""
-        now = time.time()
+    def write_checkpoint(self, before: float | None = None) -> None:
+        """After a sync: everything written before ``before`` (default: now) is on disk, so
+        the next check need only look at files changed since."""
+        now = time.time() if before is None else min(before, time.time())  # the time first, then the sync
         self._sync([self._checkpoint])
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=TEMP_PREFIX)
-        with os.fdopen(fd, "w") as out:
-            out.write(f"{now:.3f}\n")
-        os.replace(tmp, self._checkpoint)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(f"{now:.3f}\n")
+            os.replace(tmp, self._checkpoint)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
         self._sync([self._checkpoint])

@@ -309,7 +309,8 @@ class MetadataStore:
     async def use_challenge(self, jti: str, expires: int) -> bool:
         """True the first time a challenge is used, False on any replay."""
         async with self._write() as conn:
-            await conn.execute(delete(used_challenges).where(used_challenges.c.expires < int(time.time())))
+            # purged a while after they expire: another replica whose clock is behind still refuses a replay
+            await conn.execute(delete(used_challenges).where(used_challenges.c.expires < int(time.time()) - 600))
             return await self._insert_new(conn, used_challenges, jti=jti, expires=expires)
 
     # pins ---------------------------------------------------------------------------
@@ -485,6 +486,13 @@ class MetadataStore:
             await conn.execute(update(usage).where(usage.c.identity == ident)
                                .values(stored=usage.c.stored - size))
         return True
+
+    async def charges_for(self, cid: str) -> list[dict]:
+        """Every charge for one block: [{identity, size}]."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(block_charges.c.identity, block_charges.c.size)
+                                      .where(block_charges.c.cid == cid))
+            return [dict(row._mapping) for row in rows]
 
     async def charge_count(self, cid: str) -> int:
         async with self.engine.connect() as conn:

@@ -38,36 +38,47 @@ def router(gw: Gateway) -> APIRouter:
         return QuotaExceededError(f"storing {size} more bytes exceeds the {config.storage_quota}-byte "
                                   "storage quota (unpinned blocks are collected after the grace period)")
 
+    writing: dict[str, int] = {}  # identity -> bytes of its puts in flight here, not yet charged
+
     async def fitting(identity: str, group: list[tuple[bytes, bytes]]):
-        """(the blocks of ``group`` that fit the caller's storage quota, in order, up to the
-        first that does not; that one's QuotaExceededError or None). Blocks the caller is
-        charged for already cost nothing more."""
+        """(the blocks of ``group`` that fit the caller's storage quota with its puts in flight
+        in this process, in order, up to the first that does not; that one's
+        QuotaExceededError or None; what they will cost). Blocks the caller is charged for
+        already cost nothing more."""
         have = await gw.store.charged_cids(identity, [cid_str(c) for c, _ in group])
-        room = config.storage_quota - await gw.store.stored_bytes(identity)
+        room = config.storage_quota - await gw.store.stored_bytes(identity) - writing.get(identity, 0)
         taken: list[tuple[bytes, bytes]] = []
+        cost = 0
         for binary, data in group:
             if cid_str(binary) not in have:
-                room -= charged_size(len(data))
-                if room < 0:
-                    return taken, over_quota(len(data))
+                if cost + charged_size(len(data)) > room:
+                    return taken, over_quota(len(data)), cost
+                cost += charged_size(len(data))
             taken.append((binary, data))
-        return taken, None
+        return taken, None, cost
 
     async def store_group(identity: str, group: list[tuple[bytes, bytes]]) -> None:
         """Checked blocks stored, durably, and only then charged (one transaction for the
         group): a charge never precedes its bytes. A crash in between leaves bytes nobody is
         charged for, which the crash check (gateway/check.py) removes. Over quota: the blocks
         before the one that crosses it are stored and charged, then the typed error."""
-        taken, refused = await fitting(identity, group)
-        await provider.put_many(taken)
-        crashpoints.reach("blocks-stored")
-        if not await gw.store.charge_blocks(identity, [(cid_str(c), len(d)) for c, d in taken], config.storage_quota):
-            # a concurrent put of the same caller took the room meanwhile: charge one by one
-            # (what stays uncharged is left to the collector, like bytes of a crashed put)
-            for binary, data in taken:
-                if not await gw.store.charge_block(identity, cid_str(binary), len(data), config.storage_quota):
-                    refused = over_quota(len(data))
-                    break
+        taken, refused, cost = await fitting(identity, group)
+        writing[identity] = writing.get(identity, 0) + cost  # concurrent puts here cannot overrun the quota
+        try:
+            await provider.put_many(taken)
+            crashpoints.reach("blocks-stored")
+            if not await gw.store.charge_blocks(identity, [(cid_str(c), len(d)) for c, d in taken],
+                                                config.storage_quota):
+                # a put of the same caller at another replica took the room meanwhile: charge one
+                # by one (what stays uncharged is removed by the collector's crash check)
+                for binary, data in taken:
+                    if not await gw.store.charge_block(identity, cid_str(binary), len(data), config.storage_quota):
+                        refused = over_quota(len(data))
+                        break
+        finally:
+            writing[identity] -= cost
+            if not writing[identity]:
+                del writing[identity]
         crashpoints.reach("blocks-charged")
         if refused is not None:
             raise refused
