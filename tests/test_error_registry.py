@@ -37,7 +37,8 @@ def test_every_error_is_in_the_registry_with_a_sentence_and_a_status():
 
 def test_the_gateway_and_the_outbox_use_it():
     assert STATUS == {code: entry["status"] for code, entry in registry().items()}
-    assert {"unavailable", "provider_timeout", "busy", "rate_limited", "policy_unavailable"} == {c for c, e in registry().items() if e["retryable"]}
+    assert {"unavailable", "provider_timeout", "busy", "rate_limited", "policy_unavailable",
+            "storage_full"} == {c for c, e in registry().items() if e["retryable"]}
 
 
 def test_the_app_gets_it_from_the_build(site):

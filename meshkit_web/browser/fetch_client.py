@@ -8,17 +8,39 @@ from ..core.errors import UnavailableError
 from .ffi import JsException, js, js_bytes, js_object, to_js
 
 
+SLOWEST_UPLOAD = 64 << 10  # bytes/s: the slowest upload a request is given time for
+
+
 class FetchGatewayClient(GatewayClient):
     async def _send(self, method: str, path: str, *, headers: dict, body: bytes | list | None, limit: int) -> Response:
-        """As the CPython transport: a reply over ``limit`` bytes is refused, never buffered."""
+        """As the CPython transport: a reply over ``limit`` bytes is refused, never buffered.
+        The whole exchange is bounded (the client's timeout, plus time to send the body at
+        SLOWEST_UPLOAD), and one that stalls, or whose caller gives up, is aborted: a fetch
+        left pending holds one of the browser's few connections to the gateway, and enough of
+        them stall every later request of the page."""
+        controller = js.AbortController.new()
         init = {"method": method, "headers": to_js(headers, dict_converter=js.Object.fromEntries),
-                "cache": "no-store", "credentials": "omit"}
+                "cache": "no-store", "credentials": "omit", "signal": controller.signal}
+        size = 0
         if body is not None:
             # Chromium uploads a Blob body ~3x faster than a typed array (measured: 1 MiB PUT
             # 12 ms vs 35 ms on loopback); a list of parts becomes one Blob of them
             # (a block the WebCrypto backend just sealed is sent from its JS copy, not copied again)
+            parts = body if isinstance(body, list) else [body]
+            size = sum(len(part) for part in parts)
             copy = getattr(self.backend, "js_array", js_bytes)
-            init["body"] = js.Blob.new(to_js([copy(part) for part in (body if isinstance(body, list) else [body])]))
+            init["body"] = js.Blob.new(to_js([copy(part) for part in parts]))
+        deadline = self.timeout + size / SLOWEST_UPLOAD
+        try:
+            return await asyncio.wait_for(self._exchange(path, init, limit), deadline)
+        except asyncio.TimeoutError:
+            controller.abort()
+            raise UnavailableError(f"gateway {self.safe_url}: no answer in {deadline:.0f} s") from None
+        except asyncio.CancelledError:
+            controller.abort()
+            raise
+
+    async def _exchange(self, path: str, init: dict, limit: int) -> Response:
         try:
             reply = await js.fetch(self.base_url + path, to_js(init, dict_converter=js.Object.fromEntries))
             declared = reply.headers.get("content-length")

@@ -69,13 +69,23 @@ def browser_link(new_page, approver_page, approver_name: str, link: str, *, type
     approver_page.evaluate("([name, link]) => { window.shownCode = null; window.approved = null; "
                            "meshkit.devices.approve(name, link, {onCode: (code) => { window.shownCode = code; }})"
                            + settle("approved") + "; }", [approver_name, link])
-    approver_page.wait_for_function("() => window.shownCode", timeout=timeout_ms)
+    def wait(page, what: str) -> None:
+        try:
+            page.wait_for_function(f"() => window.{what}", timeout=timeout_ms)
+        except Exception as exc:  # noqa: BLE001 - a timeout says what each side last logged
+            lines = {name: "\n".join(getattr(p, "console_lines", [])[-25:])
+                     for name, p in (("new device", new_page), ("approver", approver_page))}
+            state = {"approved": approver_page.evaluate("() => window.approved"),
+                     "linked": new_page.evaluate("() => window.linked")}
+            raise AssertionError(f"device link: no window.{what} in {timeout_ms / 1000:.0f} s; {state}\n"
+                                 + "\n".join(f"--- {k}:\n{v}" for k, v in lines.items())) from exc
+    wait(approver_page, "shownCode")
     code = approver_page.evaluate("() => window.shownCode")
-    new_page.wait_for_function("() => window.typeCode", timeout=timeout_ms)
+    wait(new_page, "typeCode")
     new_page.evaluate("(code) => window.typeCode(code)", typed(code) if typed else code)
-    new_page.wait_for_function("() => window.linked", timeout=timeout_ms)
+    wait(new_page, "linked")
     linked = new_page.evaluate("() => window.linked")
     if "error" in linked:
         return None, linked
-    approver_page.wait_for_function("() => window.approved", timeout=timeout_ms)
+    wait(approver_page, "approved")
     return approver_page.evaluate("() => window.approved"), linked

@@ -1,6 +1,7 @@
 """A client whose clock is off, against a real gateway whose clock is not: only the clients'
 seam (core.clock.local_now) is moved, never the gateway's time."""
 
+import concurrent.futures
 import io
 import logging
 import sys
@@ -38,7 +39,10 @@ def meshkit_in_process(monkeypatch, *argv) -> tuple[int, str, str]:
     root = logging.getLogger()
     handlers = list(root.handlers)
     try:
-        code = main([str(a) for a in argv])
+        # on a thread of its own: once a browser test has run, Playwright keeps an event loop
+        # running on this one, where the CLI's asyncio.run would refuse to start
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            code = pool.submit(main, [str(a) for a in argv]).result()
     finally:
         for handler in root.handlers[:]:  # main's basicConfig handler writes to this call's stderr
             if handler not in handlers:
