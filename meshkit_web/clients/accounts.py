@@ -758,7 +758,11 @@ async def wait_for_link(client: GatewayClient, link: str, *, ask_code, timeout: 
                 collecting.result()  # an error while collecting, else the time ran out
                 raise LinkError("no device of an account answered in time: start the link again")
             await asyncio.sleep(POLL)
-        typed = await _called(ask_code, [offer.describe() for offer in offers.values()])
+        try:  # the person has until the approving device stops waiting
+            typed = await asyncio.wait_for(_called(ask_code, [offer.describe() for offer in offers.values()]),
+                                           max(1.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            raise LinkError("no code was typed in time: start the link again") from None
     finally:
         collecting.cancel()
     chosen = next((offer for offer in list(offers.values()) if _same_code(typed, offer.code)), None)

@@ -63,7 +63,10 @@ def browser_link(new_page, approver_page, approver_name: str, link: str, *, type
     API's value or {"error": code}."""
     def settle(name: str) -> str:  # the outcome kept in window[name] (waited on with a timeout, never forever)
         return f".then((v) => v, (e) => ({{error: e.code}})).then((v) => {{ window.{name} = v; }})"
-    new_page.evaluate("(link) => { window.linked = null; meshkit.devices.waitForLink(link, {askCode: (offers) => "
+    # what an earlier link left in the page is cleared first: an old typeCode would take the
+    # code while the new link still waits for it (for ever, before the wait was bounded)
+    new_page.evaluate("(link) => { window.linked = null; window.typeCode = null; window.offers = null; "
+                      "meshkit.devices.waitForLink(link, {askCode: (offers) => "
                       "new Promise((resolve) => { window.offers = offers; window.typeCode = resolve; })})"
                       + settle("linked") + "; }", link)
     approver_page.evaluate("([name, link]) => { window.shownCode = null; window.approved = null; "
