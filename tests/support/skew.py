@@ -36,15 +36,21 @@ def meshkit_in_process(monkeypatch, *argv) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setattr(sys, "stderr", err)
-    root = logging.getLogger()
-    handlers = list(root.handlers)
+    root, meshkit_log = logging.getLogger(), logging.getLogger("meshkit")
+    handlers, kept = list(root.handlers), (meshkit_log.level, list(meshkit_log.handlers))
+    levels = {handler: handler.level for handler in handlers}
     try:
         # on a thread of its own: once a browser test has run, Playwright keeps an event loop
         # running on this one, where the CLI's asyncio.run would refuse to start
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             code = pool.submit(main, [str(a) for a in argv]).result()
     finally:
+        # what main() set up for its process is undone: this one goes on (other tests' logs)
         for handler in root.handlers[:]:  # main's basicConfig handler writes to this call's stderr
             if handler not in handlers:
                 root.removeHandler(handler)
+        for handler, level in levels.items():
+            handler.setLevel(level)
+        meshkit_log.setLevel(kept[0])
+        meshkit_log.handlers[:] = kept[1]
     return code, out.getvalue(), err.getvalue()

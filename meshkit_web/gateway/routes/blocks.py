@@ -63,7 +63,8 @@ def router(gw: Gateway) -> APIRouter:
         charged for, which the crash check (gateway/check.py) removes. Over quota: the blocks
         before the one that crosses it are stored and charged, then the typed error."""
         taken, refused, cost = await fitting(identity, group)
-        writing[identity] = writing.get(identity, 0) + cost  # concurrent puts here cannot overrun the quota
+        if cost:  # concurrent puts here cannot overrun the quota together
+            writing[identity] = writing.get(identity, 0) + cost
         try:
             await provider.put_many(taken)
             crashpoints.reach("blocks-stored")
@@ -76,9 +77,10 @@ def router(gw: Gateway) -> APIRouter:
                         refused = over_quota(len(data))
                         break
         finally:
-            writing[identity] -= cost
-            if not writing[identity]:
-                del writing[identity]
+            if cost:
+                left = writing.pop(identity) - cost
+                if left:
+                    writing[identity] = left
         crashpoints.reach("blocks-charged")
         if refused is not None:
             raise refused
