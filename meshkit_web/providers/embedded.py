@@ -19,7 +19,6 @@ store after a crash.
 import asyncio
 import ctypes
 import ctypes.util
-import errno
 import os
 import tempfile
 import threading
@@ -43,12 +42,6 @@ def _load_syncfs():
 
 
 _SYNCFS = _load_syncfs()
-
-
-def _storage_full(exc: OSError) -> None:
-    """A full disk (or quota) is a typed, retryable answer, never a 500."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        raise StorageFullError("the gateway's block store is full: nothing was stored") from None
 
 
 class EmbeddedProvider(BlockProvider):
@@ -143,11 +136,8 @@ class EmbeddedProvider(BlockProvider):
     def _write_group(self, blocks: list[tuple[bytes, bytes]]) -> None:
         size = sum(len(data) for _, data in blocks)
         self._take_room(size)
-        try:
+        try:  # a full disk (ENOSPC) is storage_full at the gateway (gateway/http.py OS_FAULTS)
             self._sync([self._write_one(cid, data) for cid, data in blocks])
-        except OSError as exc:
-            _storage_full(exc)
-            raise
         finally:
             with self._writing_lock:
                 self._writing -= size
@@ -180,13 +170,9 @@ class EmbeddedProvider(BlockProvider):
         return os.path.join(self._pins, cid_str(root))
 
     def _mark(self, root: bytes) -> None:
-        try:
-            open(self.marker_path(root), "a").close()
-            os.utime(self.marker_path(root))  # pinned now, whenever the marker was first made
-            self._sync([self.marker_path(root)])
-        except OSError as exc:
-            _storage_full(exc)
-            raise
+        open(self.marker_path(root), "a").close()
+        os.utime(self.marker_path(root))  # pinned now, whenever the marker was first made
+        self._sync([self.marker_path(root)])
 
     async def pin(self, root: bytes) -> None:
         await self.dag_size(root)  # every block must be present, as with Kubo's recursive pin
