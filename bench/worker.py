@@ -150,7 +150,7 @@ def main() -> None:
                 reply = page.evaluate("""() => new Promise((resolve) => {
                   const channel = new MessageChannel();
                   channel.port1.onmessage = (event) => resolve(event.data);
-                  navigator.serviceWorker.controller.postMessage({type: 'boot'}, [channel.port2]);
+                  navigator.serviceWorker.controller.postMessage({meshkit: 'default', type: 'boot'}, [channel.port2]);
                 })""")
                 boots.append((time.perf_counter() - start) * 1000)
                 assert reply["ok"], reply

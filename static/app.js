@@ -1,10 +1,11 @@
-// The PWA: boots the runtime, exposes globalThis.meshkit, renders the app (ui.js).
+// The PWA: starts MeshKit (the meshkit-web package), registers the app's own service worker,
+// renders the app (ui.js). It exposes its MeshKit as globalThis.meshkit (for its tests).
 //
 // No static imports: every module comes in through import(), which index.html's import map
 // pins by hash, so a module that was altered (or cannot load) is a clear error on screen,
 // not a blank page. guard.js reports the case where this file itself is refused.
 const root = document.getElementById("app");
-const nativeFetch = globalThis.fetch.bind(globalThis); // before meshkit.js wraps it
+const nativeFetch = globalThis.fetch.bind(globalThis); // before meshkit.js wraps it while it boots
 
 function fatal(code, message) {
   document.documentElement.dataset.meshkitReady = "error";
@@ -54,12 +55,25 @@ function progress({ stage: step, loaded, total }) {
   }
 }
 
+// The gateway this build talks to: build.py --gateway, or this origin.
+const gateway = document.querySelector('meta[name="meshkit-gateway"]').content || location.origin;
+
 try {
-  const { boot } = await load("./meshkit.js");
-  globalThis.meshkit = await boot({ onProgress: progress });
+  // the app uses the meshkit-web package through its public API only (docs/SDK.md)
+  const { createMeshKit } = await load("../meshkit.js");
+  // the page opens its contact and send links at "/" (link.js takes them)
+  const meshkit = await createMeshKit({ gateway, onProgress: progress, linkBase: location.origin + "/" });
+  // the app's own handle, for its tests and the console: the runtime sets no global
+  globalThis.meshkit = meshkit;
   document.documentElement.dataset.meshkitReady = "true";
+  const { registerAppWorker } = await load("./worker.js");
+  const worker = await registerAppWorker();
+  if (worker.state === "refused") {
+    meshkit.refusedWorker = worker;
+    console.warn(`meshkit app: ${worker.detail}`);
+  }
   const { render } = await load("./ui.js");
-  render(root, globalThis.meshkit);
+  render(root, meshkit);
 } catch (error) {
   const altered = error.code === "integrity" ? null : await alteredModule().catch(() => null);
   if (altered) {

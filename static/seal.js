@@ -3,7 +3,7 @@
 // tab loses nothing (the worker, or the next visit, finishes the upload). Leaving while the
 // file is still being read and encrypted would lose it, so the page asks first.
 import { el, formatSize, setText, shortId } from "./dom.js";
-import { ERRORS } from "./errors.js";
+import { ERRORS } from "../meshkit.js";  // Core's error registry, from the package
 
 const JOB_STATES = {
   staging: "encrypting…", queued: "waiting to upload", uploading: "uploading", retrying: "will retry",
@@ -28,8 +28,7 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
   let uploading = null;     // {job, name}: the upload this card follows
   // the worker uploads even with every tab closed (where Background Sync is there and
   // permitted: the capability report says); without it, the next visit does
-  let background = false;
-  meshkit.capabilities().then((report) => { background = report.background.mode === "service-worker"; }, () => {});
+  const background = () => !!meshkit.background && meshkit.background.mode === "service-worker";
 
   async function sealFile(file) {
     if (!file || staging) return;
@@ -62,7 +61,7 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
     sealStatus.textContent = "Uploading…";
     const why = navigator.onLine ? WHY_WAITING[env.queued_because] : "this device is offline";
     say(`Encrypted “${env.name}”` + (why ? `; ${why}, so it waits in the outbox.` : "; uploading.") +
-      (background ? " You can close this page: the upload goes on in the background."
+      (background() ? " You can close this page: the upload goes on in the background."
         : " If you close this page, the upload goes on the next time you open MeshKit."));
     await onChange();
     const job = await meshkit.jobs.get(env.job).catch(() => null);

@@ -3,7 +3,7 @@
 // secret stays in the fragment (never sent to a server); link.js, the page's first script,
 // took it out of the address bar and history before anything else ran.
 import { el, formatSize, saveBlob, shortId } from "./dom.js";
-import { ERRORS } from "./errors.js";
+import { ERRORS } from "../meshkit.js";  // Core's error registry, from the package
 import { onSendLink, takeSendLink } from "./link.js";
 
 const CLOSED = new Set(["opens_used_up", "revoked", "expired", "not_recipient"]);  // it will not open

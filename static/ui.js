@@ -14,9 +14,9 @@ import { settingsView } from "./settings.js";
 
 export function render(root, meshkit) {
   const state = { identities: [], contacts: [], current: localStorage.getItem("meshkit.identity") || "" };
-  // the worker serves streamed opens once it controls this page (on a first visit, shortly
-  // after boot: the lists are redrawn when it takes over)
-  const streaming = () => !!(navigator.serviceWorker && navigator.serviceWorker.controller);
+  // the app's worker serves streamed opens once it controls this page (on a first visit,
+  // shortly after boot: the lists are redrawn when MeshKit reports it took over)
+  const streaming = () => !!(meshkit.background && meshkit.background.streaming_urls);
   const use = async (name) => {
     state.current = name;
     localStorage.setItem("meshkit.identity", name);
@@ -67,6 +67,10 @@ export function render(root, meshkit) {
       inbox.announce(message.new);
     } else if (message.type === "worker" && message.state === "refused") {
       workerRefused(message);
+    } else if (message.type === "background") {
+      // the worker took over (first visit): the lists gain their streamed-open buttons
+      Promise.all([envelopes.render(), inbox.render()]);
+      settings.render();
     } else if (message.type === "job") {
       seal.jobChanged(message.job);
       if (!redraw) {
@@ -99,10 +103,6 @@ export function render(root, meshkit) {
       seal.outboxCard, envelopes.card, settings.card));
 
   settings.render();
-  // the worker took over (first visit): the lists gain their streamed-open buttons
-  if (navigator.serviceWorker) {
-    navigator.serviceWorker.addEventListener("controllerchange", () => Promise.all([envelopes.render(), inbox.render()]));
-  }
   // (a send link's secret left the address bar before anything ran: link.js holds it)
   window.addEventListener("hashchange", () => { contacts.offer(); account.offer(); });
   received.offer();
@@ -112,5 +112,9 @@ export function render(root, meshkit) {
     account.offer();
     document.documentElement.dataset.meshkitUi = "ready";
     return meshkit.capabilities();
-  }).then((report) => { if (report.background.refused) workerRefused(report.background.refused); }, () => {});
+  }).then((report) => {
+    // the worker refused: MeshKit's report says so, or the app did not register sw.js at all
+    const refused = report.background.refused || (meshkit.refusedWorker && { code: "integrity", file: "sw.js" });
+    if (refused) workerRefused(refused);
+  }, () => {});
 }

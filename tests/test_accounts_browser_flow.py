@@ -26,7 +26,7 @@ def test_link_recover_and_remove_devices_in_the_app(devices):
     laptop, phone, fresh = devices
     made = call(laptop, "return await meshkit.identity.create('alice-laptop');")
     assert "error" not in made, made
-    phrase, account = made["recoveryPhrase"], made["account"]
+    phrase, account = made["recoveryPhrase"], {"account": made["account"], "fingerprint": made["accountFingerprint"]}
     assert len(phrase.split()) == 24 and account["account"].startswith("mk")
     caps = call(laptop, "return await meshkit.capabilities();")
     assert caps["recovery_kit"]["alice-laptop"] == "not confirmed" and "persistent" in caps["storage"]
@@ -60,7 +60,7 @@ def test_link_recover_and_remove_devices_in_the_app(devices):
     assert listed["alice-laptop"]["addedByName"] == "the account's creation" and not listed["alice-laptop"]["new"]
     assert not any(d["new"] for d in call(laptop, "return await meshkit.devices.list('alice-laptop');"))
     assert approved["device"]["name"] == "alice-phone", approved
-    assert linked["account"] == account["account"] and linked["fingerprint"] == account["fingerprint"]
+    assert linked["account"] == account["account"] and linked["accountFingerprint"] == account["fingerprint"]
     offers = phone.evaluate("() => window.offers")  # who asked was said before the code was typed
     assert [o["fingerprint"] for o in offers] == [account["fingerprint"]] and offers[0]["approverName"] == "alice-laptop"
     assert call(laptop, "return await meshkit.devices.approve('alice-laptop', arg.link, {onCode: () => {}});",
@@ -80,7 +80,7 @@ def test_link_recover_and_remove_devices_in_the_app(devices):
     assert typo["error"] == "bad_phrase"
     assert call(fresh, "return await meshkit.identity.list();") == []  # nothing half-made
     recovered = call(fresh, "return await meshkit.identity.recover('alice-new', arg);", phrase)
-    assert (recovered["account"], recovered["fingerprint"]) == (account["account"], account["fingerprint"])
+    assert (recovered["account"], recovered["accountFingerprint"]) == (account["account"], account["fingerprint"])
     assert recovered["restored"] >= 1
     assert call(fresh, OPEN_DIGEST, {"root": sealed["root"], "as": "alice-new"}) == digest
     ids = {d["name"]: d["id"] for d in call(fresh, "return await meshkit.devices.list('alice-new');")}
@@ -142,9 +142,9 @@ def test_shares_from_another_person_reach_every_device_of_the_account(four_devic
     assert call(laptop, "return await meshkit.contacts.add(arg);", bob_record)["account"]  # bob's account, verified
     bobs = call(bob, SEAL_TO, {"as": "b", "to": [], "text": "from bob, shared", "name": "notes.txt"})
     first = call(bob, SHARE, {"root": bobs["root"], "as": "b", "to": alice["id"]})
-    assert first["to"] == alice["account"]["account"] and first["account"] is True, first
+    assert first["to"] == alice["account"] and first["account"] is True, first
     sealed = call(bob, SEAL_TO, {"as": "b", "to": [alice["id"]], "text": "sealed to alice", "name": "s.txt"})
-    assert sealed["recipients"] == [alice["account"]["account"]]
+    assert sealed["recipients"] == [alice["account"]]
     assert call(laptop, OPEN_TEXT, {"root": bobs["root"], "as": "a-laptop"}) == "from bob, shared"
     assert any(m["share"]["root"] == bobs["root"] for m in call(laptop, "return await meshkit.inbox('a-laptop', {all: true});"))
 
@@ -168,7 +168,7 @@ def test_shares_from_another_person_reach_every_device_of_the_account(four_devic
 
     # every device lost: recover, and everything opens again; then remove the lost ones
     recovered = call(fresh, "return await meshkit.identity.recover('a-new', arg);", phrase)
-    assert recovered.get("account") == alice["account"]["account"], recovered
+    assert recovered.get("account") == alice["account"], recovered
     for root, text in ((bobs["root"], "from bob, shared"), (sealed["root"], "sealed to alice"),
                        (again["root"], "second")):
         assert call(fresh, OPEN_TEXT, {"root": root, "as": "a-new"}) == text
@@ -179,4 +179,4 @@ def test_shares_from_another_person_reach_every_device_of_the_account(four_devic
     assert call(fresh, OPEN_TEXT, {"root": third["root"], "as": "a-new"}) == "third"
     assert call(phone, OPEN_TEXT, {"root": third["root"], "as": "a-phone"})["error"] == "unauthorized"
     header_ids = call(bob, "return (await meshkit.envelopes('b')).find((e) => e.root === arg).recipients;", third["root"])
-    assert header_ids == [alice["account"]["account"]]
+    assert header_ids == [alice["account"]]

@@ -41,7 +41,7 @@ def test_the_cli_joins_a_browser_account(page, base_url, tmp_path):
     finally:
         waiting.kill()
     assert waiting.returncode == 0, err
-    assert made["account"]["account"] in err and made["recoveryPhrase"].split()[3] not in out + err
+    assert made["account"] in err and made["recoveryPhrase"].split()[3] not in out + err
     listed = meshkit(home, "library", "--as", "cli-a", "--gateway", base_url).stdout
     assert re.search(rf"^{sealed['root']}\tmine\t.*\treport\.txt$", listed, re.M), listed
     meshkit(home, "open", sealed["root"], "--as", "cli-a", "--out", tmp_path / "report.txt", "--gateway", base_url)

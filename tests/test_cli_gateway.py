@@ -46,7 +46,7 @@ def test_serve_serves_the_app_on_the_same_origin(served, site):
     page = httpx.get(url + "/")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-cache"
     assert f'/b/{build["build"]}/app/app.js' in page.text
-    script = httpx.get(f"{url}/b/{build['build']}/app/meshkit.js")
+    script = httpx.get(f"{url}/b/{build['build']}/meshkit.js")
     assert script.status_code == 200 and "immutable" in script.headers["cache-control"]
     assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
     wasm = httpx.head(f"{url}/b/{build['build']}/pyodide/pyodide.asm.wasm")

@@ -62,4 +62,5 @@ def test_build_makes_a_self_contained_site(site):
                                                   "meshkit_web/stores/", "meshkit_web/crypto/"))
                 or n.startswith("meshkit_web/") and not n.startswith(("meshkit_web/__init__.py", "meshkit_web/core/",
                                                                       "meshkit_web/clients/", "meshkit_web/browser/"))]
-    assert {"pyodide.mjs", "pyodide.asm.wasm", "python_stdlib.zip"} <= {p.name for p in (release / "pyodide").iterdir()}
+    assert {"pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"} <= {p.name for p in (release / "pyodide").iterdir()}
+    assert {"meshkit.js", "meshkit-sw.js", "package.json", "index.d.ts", "integrity.json"} <= {p.name for p in release.iterdir()}

@@ -29,7 +29,7 @@ MiB = 1 << 20
 BOOT_WORKER_JS = """() => new Promise((resolve) => {
   const channel = new MessageChannel();
   channel.port1.onmessage = (event) => resolve(event.data);
-  navigator.serviceWorker.controller.postMessage({type: 'boot'}, [channel.port2]);
+  navigator.serviceWorker.controller.postMessage({meshkit: 'default', type: 'boot'}, [channel.port2]);
 })"""
 
 

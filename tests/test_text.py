@@ -1,5 +1,5 @@
 """core/text.py: the one definition of the characters no name may show as they are, the
-same for the CLI and the app (static/names.js, generated from it by build.py)."""
+same for the CLI and the app (sdk/text.js, its table generated from it by build.py)."""
 
 import sys
 import unicodedata
@@ -32,8 +32,9 @@ def test_the_cases_in_python():
 def test_the_same_cases_in_the_browser(page):
     ready(page)
     got = page.evaluate("""async (cases) => {
-      const base = new URL("./", document.querySelector('script[data-meshkit="app"]').src);
-      const { shown, saveName } = await import(new URL("names.js", base).href);
+      // the package's public helpers (meshkit.js), which the app and the worker use
+      const base = new URL("../", document.querySelector('script[data-meshkit="app"]').src);
+      const { shown, saveName } = await import(new URL("meshkit.js", base).href);
       return cases.map(([points]) => [shown(String.fromCodePoint(...points)), saveName(String.fromCodePoint(...points))]);
     }""", [list(case) for case in CASES])
     for (source, expected), (shown, saved) in zip(CASES, got):

@@ -30,12 +30,12 @@ class AccountMethods:
         await self.store.save_account(str(name), record)
         return record
 
-    async def _create_account(self, name: str) -> dict:
-        """The account around a new device identity: its record, and the phrase (once)."""
+    async def _create_account(self, name: str) -> tuple[str, AccountRecord]:
+        """The account around a new device identity: (the phrase, shown once; its record)."""
         client = await self._client(name)
         phrase, record = await accounts.create_account(client, name)
         await self.store.save_account(name, record, kit_confirmed=False)
-        return {"account": _account_json(record), "recoveryPhrase": phrase}
+        return phrase, record
 
     async def account_recipients_for(self, name: str) -> list:
         """Extra recipients of a seal by ``name``: its account's devices and recovery key."""
@@ -129,7 +129,7 @@ class AccountMethods:
         except MeshKitError:
             await self.store.db.delete("identities", name)  # nothing half-made is left behind
             raise
-        return {**_account_json(record), "device": identity.id, "restored": restored}
+        return {**identity_json(identity.public, record), "restored": restored}
 
     @api
     async def identity_confirm_kit(self, name, phrase) -> dict:
@@ -191,7 +191,7 @@ class AccountMethods:
         record = await accounts.wait_for_link(await self._client(name), str(link), timeout=wait,
                                               ask_code=lambda offers: ask_code(_js(offers)))
         await self.store.save_account(name, record)
-        return {"name": name, "id": device_id, **_account_json(record)}
+        return identity_json(mine[0], record)
 
     @api
     async def devices_remove(self, name, device_ids) -> dict:
@@ -202,5 +202,9 @@ class AccountMethods:
         return {"version": record.version, "removed": ids}
 
 
-def _account_json(record: AccountRecord) -> dict:
-    return {"account": record.id, "fingerprint": record.fingerprint, "version": record.version}
+def identity_json(public, record: AccountRecord | None) -> dict:
+    """An identity as every method answers it (identity.create, list, recover,
+    devices.waitForLink): this device's name, id and fingerprint, and its account's."""
+    return {"name": public.name, "id": public.id, "fingerprint": public.fingerprint,
+            "account": record.id if record else None, "accountFingerprint": record.fingerprint if record else None,
+            "accountVersion": record.version if record else None}

@@ -9,6 +9,8 @@ one process, so the outbox runs unchanged there."""
 import asyncio
 import contextlib
 
+from .namespace import Names
+
 try:
     import js  # noqa: F401 - re-exported
     from pyodide.ffi import JsException, create_proxy, to_js  # noqa: F401 - re-exported
@@ -24,7 +26,9 @@ except ImportError:  # CPython
         raise RuntimeError("this needs Pyodide (the browser runtime)")
     to_js = create_proxy = _browser_only
 
-CHANNEL = "meshkit"  # BroadcastChannel: job and inbox news for pages
+# What this runtime's namespace names (namespace.py): one runtime a Pyodide instance, so one
+# namespace; start() sets it before anything is opened, broadcast or locked.
+names = Names()
 _listeners: list = []  # CPython: who hears broadcast()
 _locks: dict[str, asyncio.Lock] = {}  # CPython: the Web Locks stand-in
 
@@ -51,7 +55,7 @@ def broadcast(message: dict) -> None:
     channel = getattr(js.globalThis, "BroadcastChannel", None)
     if channel is None:
         return
-    bc = channel.new(CHANNEL)
+    bc = channel.new(names.channel)
     bc.postMessage(js_object(message))
     bc.close()
 
@@ -94,6 +98,13 @@ async def web_lock(name: str, wait: bool = False):
             release.set_result(None)
         await held
         proxy.destroy()
+
+
+def use_namespace(namespace: str) -> Names:
+    """Name everything after ``namespace`` from now on (InvalidArgumentError if it is not one)."""
+    global names
+    names = Names(namespace)
+    return names
 
 
 def online() -> bool:

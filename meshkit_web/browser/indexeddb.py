@@ -1,7 +1,8 @@
 """The browser's storage: IndexedDB (identity records + non-extractable CryptoKey objects,
 contacts, the list of my envelopes, the outbox's jobs and their sealed blocks, the
 mailbox seen in the background), with an in-memory fallback when IndexedDB is unavailable
-or blocked. The page and the service worker open the same database.
+or blocked. The page and the service worker open the same database: the one their namespace
+names (namespace.py).
 
 IndexedDB ends a transaction as soon as control returns to the event loop with no
 request pending, so each operation here is one request in its own transaction.
@@ -14,8 +15,9 @@ import logging
 from ..core.backend import CryptoBackend
 from ..core.errors import MeshKitError
 from ..core.identity import Identity, PublicIdentity, record_from_bytes
+from . import ffi
 from .ffi import JsException, create_proxy, js, js_bytes, to_js
-from .memory import DB_NAME, DB_VERSION, STORES, MemoryStore
+from .memory import DB_VERSION, STORES, MemoryStore
 from .webcrypto import CryptoKeyHandle
 
 log = logging.getLogger("meshkit.browser")
@@ -66,7 +68,7 @@ class IndexedDBStore:
         if factory is None:
             raise IOError("IndexedDB is not available in this browser context")
         try:
-            request = factory.open(DB_NAME, DB_VERSION)
+            request = factory.open(ffi.names.database, DB_VERSION)
         except JsException as exc:  # SecurityError (e.g. storage blocked)
             raise IOError(f"IndexedDB refused to open ({type(exc).__name__})") from None
 

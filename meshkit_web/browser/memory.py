@@ -1,7 +1,6 @@
 """The browser runtime's store interface, in memory: the fallback when IndexedDB is
 unavailable or blocked, and what the outbox runs on under CPython (tests)."""
 
-DB_NAME = "meshkit"
 DB_VERSION = 5
 # store -> keyPath. Version 2 added the outbox (jobs + their encrypted blocks, keyed
 # "<job> <seq>") and the background mailbox; version 3 the account record each device

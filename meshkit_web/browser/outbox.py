@@ -23,6 +23,7 @@ import uuid
 from ..core.cid import cid_str, parse_cid
 from ..core.errors import MeshKitError, registry
 from ..core.proof import SEALED, make_proof
+from . import ffi
 from .ffi import broadcast, web_lock
 
 log = logging.getLogger("meshkit.outbox")
@@ -198,4 +199,4 @@ def _block_key(job_id: str, seq: int) -> str:
 
 def job_lock(job_id: str, wait: bool = False):
     """The job's Web Lock (ffi.web_lock): a page and a worker never upload one job at once."""
-    return web_lock("meshkit-job-" + job_id, wait=wait)
+    return web_lock(ffi.names.lock(job_id), wait=wait)

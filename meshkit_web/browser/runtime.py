@@ -28,12 +28,13 @@ from ..core.errors import InvalidArgumentError, LocalStorageFullError, MeshKitEr
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
 from ..core.urls import redact_url
-from .account_api import AccountMethods
+from .account_api import AccountMethods, identity_json
 from .blob_source import BlobSource
 from .fetch_client import FetchGatewayClient
-from .ffi import broadcast, js
+from .ffi import broadcast, js, use_namespace
 from .indexeddb import IdentityStore, open_store
 from .jsapi import _py, api
+from .namespace import DEFAULT as DEFAULT_NAMESPACE
 from .opened import as_blob, described
 from .outbox import TEMPORARY, Outbox
 from .send_api import SendLinkMethods
@@ -185,26 +186,24 @@ class Runtime(AccountMethods, SendLinkMethods):
             raise ValueError(f"an identity named {name!r} already exists in this browser")
         identity = await create_identity(self.backend, name, int(time.time()))
         await self.store.save_identity(identity)
-        account = {"account": None, "recoveryPhrase": None}
+        # all or nothing: an identity the gateway never heard of, or one without its account
+        # and recovery phrase, is not kept (the caller gets the gateway's typed error)
         try:
             await (await self._client(name)).publish()
-            published = True
-            account = await self._create_account(name)  # the phrase is in this answer only
-        except MeshKitError as exc:
-            log.warning("identity %s not published yet, no account: %s", identity.id, exc.code)
-            published = False
-        return {**_public_json(identity.public), "published": published, **account}
+            phrase, record = await self._create_account(name)  # the phrase is in this answer only
+        except BaseException as exc:
+            log.warning("identity %s not created: %s", identity.id, getattr(exc, "code", type(exc).__name__))
+            await self.store.db.delete("identities", name)
+            await self.store.db.delete("accounts", name)
+            self._clients = {key: c for key, c in self._clients.items() if key[0] != identity.id}
+            raise
+        return {**identity_json(identity.public, record), "published": True, "recoveryPhrase": phrase}
 
     @api
     async def identity_list(self) -> list:
         """My identities (devices), each with its account as last verified here, if any."""
-        rows = []
-        for public in await self.store.identities():
-            record, _ = await self.store.load_account(public.name)
-            rows.append({"name": public.name, "id": public.id, "fingerprint": public.fingerprint,
-                         "account": record.id if record else None,
-                         "accountFingerprint": record.fingerprint if record else None})
-        return rows
+        return [identity_json(public, (await self.store.load_account(public.name))[0])
+                for public in await self.store.identities()]
 
     @api
     async def identity_record(self, name: str) -> dict:
@@ -589,8 +588,10 @@ def _public_json(public: PublicIdentity) -> dict:
     return public.to_json()
 
 
-async def start(gateway: str, background=None):
-    """The runtime for this page (or worker); raises UnsupportedError without X25519/Ed25519."""
+async def start(gateway: str, background=None, namespace: str = DEFAULT_NAMESPACE):
+    """The runtime for this page (or worker) of ``namespace`` (namespace.py: what it names in
+    this origin); raises UnsupportedError without X25519/Ed25519."""
+    use_namespace(str(namespace))
     backend = await WebCryptoBackend.create()
     db, reason = await open_store()
     return Runtime(gateway, backend, IdentityStore(db, backend), reason, _py(background))

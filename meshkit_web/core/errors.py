@@ -327,6 +327,23 @@ class IntegrityError(MeshKitError):
     user = "This copy of MeshKit was altered after it was built: it refuses to run."
 
 
+class GatewayOriginRefusedError(MeshKitError):
+    """The gateway answers, but not to this app's origin (CORS): it was started without
+    ``--cors-origin`` for it. Raised by createMeshKit before anything is created."""
+    code = "gateway_origin_refused"
+    status = 400
+    user = ("The gateway does not accept requests from this app's address. Its operator must allow it "
+            "(meshkit serve --cors-origin).")
+
+
+class InsecureContextError(MeshKitError):
+    """The page or worker is not a secure context (https or localhost): WebCrypto and
+    service workers are not available there."""
+    code = "insecure_context"
+    status = 400
+    user = "MeshKit needs a secure page (https://, or localhost while developing)."
+
+
 class StagingInterruptedError(MeshKitError):
     """A file's sealing into the outbox stopped before the whole file was read."""
     code = "interrupted"

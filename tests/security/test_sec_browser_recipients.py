@@ -31,9 +31,9 @@ def test_browser_recipients_resolve_by_the_core_rule(two_users, backend):
 
     seal = "return await meshkit.seal(new Uint8Array([1, 2, 3]), {from: 'sec-alice', to: arg, name: 'x'});"
     # each identity here has an account: a seal reaches the person through it (rule 4)
-    assert call(alice, seal, ["sec-alice"])["recipients"] == [me["account"]["account"]]  # my name is mine
-    assert call(alice, seal, [bob_record["id"]])["recipients"] == [bob_made["account"]["account"]]
-    assert call(alice, seal, [carol["id"]])["recipients"] == [carol["account"]["account"]]  # the directory, by id
+    assert call(alice, seal, ["sec-alice"])["recipients"] == [me["account"]]  # my name is mine
+    assert call(alice, seal, [bob_record["id"]])["recipients"] == [bob_made["account"]]
+    assert call(alice, seal, [carol["id"]])["recipients"] == [carol["account"]]  # the directory, by id
     for who in (["sec-bob"], [bob_record["id"].upper()], [""], [7]):
         assert call(alice, seal, who)["error"] == "invalid_argument", who
 
@@ -45,7 +45,7 @@ def test_browser_recipients_resolve_by_the_core_rule(two_users, backend):
         failed = call(alice, share, {"root": env["root"], "to": bob_record["id"], "expires": expires})
         assert failed["error"] == "invalid_argument", expires
     granted = call(alice, share, {"root": env["root"], "to": bob_record["id"], "expires": "1h"})
-    assert granted["to"] == bob_made["account"]["account"] and abs(granted["expires"] - (time.time() + 3600)) < 120
+    assert granted["to"] == bob_made["account"] and abs(granted["expires"] - (time.time() + 3600)) < 120
     revoke = "return await meshkit.revoke(arg.root, {from: 'sec-alice', to: arg.to});"
     assert call(alice, revoke, {"root": env["root"], "to": "sec-bob"})["error"] == "invalid_argument"
     revoked = call(alice, revoke, {"root": env["root"], "to": bob_record["id"]})["revoked"]

@@ -48,7 +48,7 @@ def test_every_route_family_carries_the_headers(app_server, site):
         # everything else: default-src 'none' + sandbox, whatever its type or status
         strict = [
             ("GET", "/manifest.webmanifest", 200), ("GET", "/build.json", 200),
-            ("GET", f"{build['base']}/app/app.js", 200), ("GET", f"{build['base']}/app/integrity.js", 200),
+            ("GET", f"{build['base']}/app/app.js", 200), ("GET", f"{build['base']}/meshkit.js", 200),
             ("GET", f"{build['base']}/pyodide/pyodide.asm.wasm", 200),
             ("GET", f"{build['base']}/app/nothing-here.js", 404),
             ("GET", "/healthz", 200), ("GET", "/v1/info", 200),

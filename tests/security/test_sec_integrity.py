@@ -11,12 +11,11 @@ BOOT_TIMEOUT = 60_000
 # the release's files, relative to /b/<BUILD>/, and how each is checked
 TAMPERED = [
     "app/app.js",               # <script integrity> (guard.js reports)
-    "app/meshkit.js",           # import map integrity (dynamic import from app.js)
-    "app/integrity.js",         # import map integrity (static import of meshkit.js)
+    "meshkit.js",               # import map integrity (dynamic import from app.js): the package's page
+                                # module, with integrity.js and Pyodide's two modules bundled in
     "app/ui.js",                # import map integrity (dynamic import after boot)
-    "pyodide/pyodide.mjs",      # import map integrity
-    "pyodide/pyodide.asm.mjs",  # import map integrity (Pyodide's own dynamic import)
-    "pyodide/pyodide.asm.wasm",  # integrity.js, checked by meshkit.js before Pyodide gets it
+    "app/worker.js",            # import map integrity (dynamic import after boot: registers sw.js)
+    "pyodide/pyodide.asm.wasm",  # the package's integrity.js, checked before Pyodide gets it
     "pyodide/python_stdlib.zip",
     "pyodide/pyodide-lock.json",
     "wheels/meshkit_web-0.1.0-py3-none-any.whl",
@@ -56,7 +55,7 @@ def test_a_tampered_release_file_stops_the_boot_with_a_clear_error(browser, base
     assert state["ready"] == "error" and state["code"] == "integrity", (path, state)
     assert state["tampered"] is False, f"the altered {path} ran"
     assert "hash" in state["alert"] and "MeshKit cannot start here" in state["alert"], state["alert"]
-    if path != "app/ui.js":  # ui.js is imported once the runtime is up; everything else stops it before
+    if path not in ("app/ui.js", "app/worker.js"):  # imported once the runtime is up; the rest stop it before
         assert state["api"] == "undefined", f"the runtime booted with an altered {path}"
     if path not in ("app/app.js",):
         assert path.split("/")[-1] in state["alert"], state["alert"]  # it names the file

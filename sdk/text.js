@@ -1,9 +1,9 @@
 // Names from other people (a sender's file name, a contact's, a device's) as they may be
-// shown or saved: the characters of core/text.py (build.py writes them into text.js, the
+// shown or saved: the characters of core/text.py (build.py writes them into unsafe.js, the
 // one definition the CLI uses too) are never shown as they are. A bidi override would make
 // "invoice\u202efdp.exe" read "invoiceexe.pdf"; here it reads "invoice\u202efdp.exe".
 // No DOM: the service worker uses it too (download names).
-import { UNSAFE_RANGES } from "./text.js";
+import { UNSAFE_RANGES } from "./unsafe.js";
 
 const hex = (n) => n.toString(16);
 const UNSAFE = new RegExp("[" + UNSAFE_RANGES.map(([a, b]) => `\\u{${hex(a)}}-\\u{${hex(b)}}`).join("") + "]", "gu");
