@@ -7,13 +7,20 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 # System packages the tests use: PostgreSQL (the metadata suite also runs on it),
-# Debian's Chromium (the browser tests; Playwright cannot download its own here), nginx, Redis.
+# Debian's Chromium (the browser tests; Playwright cannot download its own here), nginx, Redis,
+# Firefox ESR and WebKitGTK.
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # The scale-out test: nginx balancing gateway replicas that share Redis (rate limits, challenges)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/redis-server ] || need+=(redis-server)
+# The other engines (tests/test_engines.py): Firefox ESR (driven by puppeteer-core from
+# tests/js) and WebKitGTK (Selenium + WebKitWebDriver, under xvfb-run: MiniBrowser has no headless mode)
+[ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
+[ -x /usr/bin/WebKitWebDriver ] || need+=(webkit2gtk-driver)
+command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb)
+command -v xauth >/dev/null 2>&1 || need+=(xauth)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq

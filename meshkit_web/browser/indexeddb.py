@@ -6,6 +6,16 @@ names (namespace.py).
 
 IndexedDB ends a transaction as soon as control returns to the event loop with no
 request pending, so each operation here is one request in its own transaction.
+
+Identity rows (store "identities", keyed by name) hold ``name``, ``id``, ``record`` (the
+signed public record) and the private keys as non-extractable CryptoKeys: ``sig_private``
+(Ed25519) and ``enc_private`` (X25519). An engine that cannot store an X25519 CryptoKey
+(WebKit: it cannot go through structured clone; found by ``_probe_x25519``, which stores a
+throwaway key) keeps ``enc_private`` wrapped instead (webcrypto.py says why and what it
+costs): the row then has ``enc_private_wrapped`` (the wrapped pkcs8 blob),
+``enc_wrapping_key`` (the non-extractable AES-KW CryptoKey that unwraps it) and
+``enc_private_form`` = "pkcs8/AES-KW", and no ``enc_private``. Rows of the first shape are
+read as before everywhere; only engines that need it write the second.
 """
 
 import asyncio
@@ -13,7 +23,7 @@ import json
 import logging
 
 from ..core.backend import CryptoBackend
-from ..core.errors import MeshKitError
+from ..core.errors import MeshKitError, UnsupportedError
 from ..core.identity import Identity, PublicIdentity, record_from_bytes
 from . import ffi
 from .ffi import JsException, create_proxy, js, js_bytes, to_js
@@ -55,12 +65,46 @@ async def _request(request):
             proxy.destroy()
 
 
+_PROBE_NAME = "\u0000meshkit-probe"  # a name no identity can have (never left behind: deleted in the same transaction)
+WRAPPED_FORM = "pkcs8/AES-KW"
+
+
+async def _probe_x25519(db) -> str | None:
+    """Can this engine store an X25519 CryptoKey in IndexedDB? None if it can (the key read
+    back still agrees with its public key), else what went wrong. A throwaway key is put,
+    read back and deleted in one transaction: feature detection, never user-agent sniffing."""
+    subtle = js.crypto.subtle
+    try:
+        pair = await subtle.generateKey(_obj({"name": "X25519"}), False, to_js(["deriveBits"]))
+        store = db.transaction("identities", "readwrite").objectStore("identities")
+    except JsException as exc:
+        return f"the probe could not start ({getattr(exc, 'name', type(exc).__name__)})"
+    try:
+        # all three requests are made before any await, or the transaction would end
+        store.put(_obj({"name": _PROBE_NAME, "enc_private": pair.privateKey}))
+        read = store.get(_PROBE_NAME)
+        store.delete(_PROBE_NAME)
+    except JsException as exc:  # WebKit: DataError/DataCloneError, at once
+        return f"storing an X25519 CryptoKey fails ({getattr(exc, 'name', type(exc).__name__)})"
+    try:
+        row = await _request(read)
+        key = row.enc_private
+        params = _obj({"name": "X25519", "public": pair.publicKey})
+        mine = (await subtle.deriveBits(params, key, 256)).to_bytes()
+        theirs = (await subtle.deriveBits(params, pair.privateKey, 256)).to_bytes()
+    except (IOError, JsException, AttributeError) as exc:
+        return f"an X25519 CryptoKey does not come back from IndexedDB ({type(exc).__name__})"
+    return None if mine == theirs else "an X25519 CryptoKey comes back from IndexedDB changed"
+
+
 class IndexedDBStore:
     persistent = True
     kind = "indexeddb"
 
-    def __init__(self, db):
+    def __init__(self, db, x25519_unstorable: str | None = None):
         self.db = db
+        # None: X25519 CryptoKeys store as they are; else why not (their keys are then wrapped)
+        self.x25519_unstorable = x25519_unstorable
 
     @classmethod
     async def open(cls) -> "IndexedDBStore":
@@ -83,7 +127,7 @@ class IndexedDBStore:
             db = await _request(request)
         finally:
             upgrade_proxy.destroy()
-        return cls(db)
+        return cls(db, await _probe_x25519(db))
 
     def _store(self, name: str, mode: str):
         return self.db.transaction(name, mode).objectStore(name)
@@ -139,18 +183,40 @@ class IdentityStore:
     def __init__(self, db, backend: CryptoBackend):
         self.db = db
         self.backend = backend
+        self._unwrapped: dict[bytes, CryptoKeyHandle] = {}  # wrapped blob -> its unwrapped key, this session
+        unstorable = getattr(db, "x25519_unstorable", None)  # the memory store holds any key object
+        if unstorable:  # X25519 keys made from now on are kept wrapped (webcrypto.py)
+            backend.keep_x25519_wrapped(unstorable)
 
     async def save_identity(self, identity: Identity) -> None:
-        await self.db.put("identities", {
-            "name": identity.name, "id": identity.id, "record": identity.public.to_bytes(),
-            "sig_private": identity.sig_private.key, "enc_private": identity.enc_private.key})
+        row = {"name": identity.name, "id": identity.id, "record": identity.public.to_bytes(),
+               "sig_private": identity.sig_private.key}
+        enc = identity.enc_private
+        if getattr(enc, "wrapped", None) is not None:
+            row.update(enc_private_wrapped=enc.wrapped, enc_wrapping_key=enc.wrapping_key,
+                       enc_private_form=WRAPPED_FORM)
+        elif getattr(self.db, "x25519_unstorable", None):
+            raise UnsupportedError("this browser cannot store this X25519 key (it was not made to be wrapped)")
+        else:
+            row["enc_private"] = enc.key
+        await self.db.put("identities", row)
 
     async def load_identity(self, name: str) -> Identity | None:
         row = await self.db.get("identities", name)
         if row is None:
             return None
         public = await record_from_bytes(self.backend, bytes(row["record"]))
-        return Identity(public, CryptoKeyHandle(row["sig_private"]), CryptoKeyHandle(row["enc_private"]))
+        if row.get("enc_private_form") == WRAPPED_FORM:
+            wrapped = bytes(row["enc_private_wrapped"])
+            enc = self._unwrapped.get(wrapped)
+            if enc is None:
+                enc = await self.backend.x25519_unwrap(wrapped, row["enc_wrapping_key"])
+                if len(self._unwrapped) > 64:
+                    self._unwrapped.clear()
+                self._unwrapped[wrapped] = enc
+        else:
+            enc = CryptoKeyHandle(row["enc_private"])
+        return Identity(public, CryptoKeyHandle(row["sig_private"]), enc)
 
     async def identities(self) -> list[PublicIdentity]:
         rows = await self.db.all("identities")

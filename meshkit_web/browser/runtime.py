@@ -143,8 +143,11 @@ class Runtime(AccountMethods, SendLinkMethods):
             "runtime": f"pyodide (Python {sys.version.split()[0]})",
             "crypto": {"backend": self.backend.name, "algorithms": ["X25519", "Ed25519", "AES-256-GCM",
                                                                      "HKDF-SHA256"]},
-            "key_storage": {"mode": "non-extractable", "detail": "WebCrypto CryptoKey objects: private keys "
-                            "cannot be exported, not even by this page"},
+            "key_storage": ({"mode": "non-extractable", "detail": "WebCrypto CryptoKey objects: private keys "
+                             "cannot be exported, not even by this page"}
+                            if self.backend.x25519_wrapped_because is None else
+                            {"mode": "wrapped", "detail": self.backend.key_report()["detail"]}),
+            "keys": self.backend.key_report(),  # how each private key is held and stored, exactly
             "persistence": ({"mode": "indexeddb", "detail": "identities survive reloads and restarts"}
                             if self.store.db.persistent else
                             {"mode": "memory", "detail": "IndexedDB unavailable (" + str(self.fallback_reason)

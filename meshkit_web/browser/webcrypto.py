@@ -7,6 +7,21 @@ ciphertext||tag), so envelopes move freely between the browser and CPython.
 
 A browser without X25519 or Ed25519 in WebCrypto gets UnsupportedError from ``create``:
 there is no silent weaker mode (Pyodide here has no libsodium to fall back on).
+
+**Wrapped X25519 keys (WebKit).** Some engines (WebKitGTK 2.50, Safari) cannot put an
+X25519 CryptoKey through structured clone, so IndexedDB cannot hold one. The store probes
+for that at start (indexeddb.py, by storing a throwaway key: no user-agent sniffing) and
+then calls ``keep_x25519_wrapped``. From then on ``x25519_generate`` makes the pair
+EXTRACTABLE, wraps the private key at once (``wrapKey``, pkcs8, AES-KW) under a
+non-extractable AES-KW key (which IndexedDB can store), unwraps it again as a
+NON-extractable key and drops the extractable one: the handle keeps the non-extractable
+key for use and the wrapped blob plus its wrapping key for storage. No raw key bytes ever
+reach JS variables or Python. The trade-off, reported by ``capabilities()``: the key is
+extractable for the moment of its creation, and the wrapped blob is only as safe as the
+wrapping key beside it, so script running in this origin that can read IndexedDB could
+``unwrapKey`` it as extractable and read the private key (a CryptoKey stored as such
+cannot be read out, by anyone). Ed25519 and AES keys are stored as CryptoKeys there too;
+engines that can store X25519 keys never take this path.
 """
 
 from collections import deque
@@ -34,12 +49,17 @@ def _usages(*names):
 
 
 class CryptoKeyHandle(SecretHandle):
-    """Wraps a non-extractable CryptoKey; ``key`` is the JS object (stored in IndexedDB as is)."""
+    """Wraps a non-extractable CryptoKey; ``key`` is the JS object (stored in IndexedDB as is).
+    A wrapped X25519 key (see above) also carries what is stored instead of ``key``:
+    ``wrapped`` (the AES-KW-wrapped pkcs8 blob, bytes) and ``wrapping_key`` (the
+    non-extractable AES-KW CryptoKey that unwraps it)."""
 
-    __slots__ = ("key",)
+    __slots__ = ("key", "wrapped", "wrapping_key")
 
-    def __init__(self, key):
+    def __init__(self, key, wrapped: bytes | None = None, wrapping_key=None):
         self.key = key
+        self.wrapped = wrapped
+        self.wrapping_key = wrapping_key
 
 
 class WebCryptoBackend(CryptoBackend):
@@ -50,7 +70,13 @@ class WebCryptoBackend(CryptoBackend):
 
     RECENT_BLOCKS = 8  # JS copies of blocks kept for reuse: the segments in flight and one upload batch
 
+    WRAP_ALGORITHM = "AES-KW"  # what wraps X25519 keys where they cannot be stored as CryptoKeys
+    WRAP_FORMAT = "pkcs8"
+
     def __init__(self):
+        # None: X25519 private keys are CryptoKeys, stored as such; else why they are wrapped
+        self.x25519_wrapped_because: str | None = None
+        self._wrapping_key = None  # this session's AES-KW key (non-extractable), made on first use
         self._public_keys: dict[tuple[str, bytes], object] = {}  # imported peer keys, reused
         # JS copies of the last blocks that crossed into (or out of) JS: a block is hashed and
         # then decrypted (open), or sealed and then uploaded (seal), so one copy serves both.
@@ -87,9 +113,40 @@ class WebCryptoBackend(CryptoBackend):
                                    "MeshKit needs both for non-extractable keys")
         return backend
 
+    def keep_x25519_wrapped(self, because: str) -> None:
+        """X25519 private keys made from now on are kept wrapped (this engine cannot store an
+        X25519 CryptoKey: ``because`` says what the probe saw)."""
+        self.x25519_wrapped_because = because
+
+    def key_report(self) -> dict:
+        """How private keys are held and stored here, exactly (runtime capabilities' ``keys``)."""
+        # WebCrypto does these natively (checked by create(); AES-KW, where keys are wrapped, by
+        # each wrap: creating an identity fails if it does not work); HKDF and HMAC run in
+        # Python (core.kdf), never on a key kept here
+        native = ["X25519", "Ed25519", "AES-GCM", "SHA-256"]
+        if self.x25519_wrapped_because is None:
+            return {"storage": "cryptokey", "native": native,
+                    "x25519": "cryptokey", "ed25519": "cryptokey",
+                    "detail": "private keys are generated non-extractable and stored as CryptoKey objects: "
+                              "their bytes cannot be read, not even by this page"}
+        return {"storage": "wrapped", "native": native + [self.WRAP_ALGORITHM],
+                "x25519": "wrapped", "ed25519": "cryptokey",
+                "wrap": {"algorithm": self.WRAP_ALGORITHM, "format": self.WRAP_FORMAT},
+                "because": self.x25519_wrapped_because,
+                "detail": "this browser cannot store an X25519 CryptoKey, so the X25519 private key is stored "
+                          "wrapped (pkcs8, AES-KW) under a non-extractable AES key kept beside it, and unwrapped "
+                          "as a non-extractable key to be used. Weaker than a stored CryptoKey: the key is "
+                          "extractable for the moment it is created, and script running in this site that can "
+                          "read its IndexedDB could unwrap it as extractable and read it. The Ed25519 signing "
+                          "key is stored as a non-extractable CryptoKey."}
+
     def capabilities(self) -> dict:
-        return {"backend": self.name, "key_storage": "non-extractable WebCrypto CryptoKey objects",
-                "non_exportable_keys": True}
+        wrapped = self.x25519_wrapped_because is not None
+        return {"backend": self.name,
+                "key_storage": ("X25519: wrapped (AES-KW) under a stored non-extractable key; Ed25519: "
+                                "non-extractable CryptoKey objects" if wrapped else
+                                "non-extractable WebCrypto CryptoKey objects"),
+                "non_exportable_keys": not wrapped}
 
     async def sha256(self, data) -> bytes:
         # WebCrypto's digest runs natively, off the page's thread: ~3x hashlib in wasm
@@ -105,9 +162,35 @@ class WebCryptoBackend(CryptoBackend):
 
     # --- X25519 --------------------------------------------------------------------------
     async def x25519_generate(self) -> tuple[SecretHandle, bytes]:
+        if self.x25519_wrapped_because is not None:
+            return await self._x25519_generate_wrapped()
         pair = await _subtle.generateKey(_obj(name="X25519"), False, _usages("deriveBits"))
         public = (await _subtle.exportKey("raw", pair.publicKey)).to_bytes()
         return CryptoKeyHandle(pair.privateKey), public
+
+    async def _x25519_generate_wrapped(self) -> tuple[SecretHandle, bytes]:
+        """For an engine that cannot store X25519 CryptoKeys: the pair is made extractable only
+        so that its private key can be wrapped (wrapKey runs inside WebCrypto: its bytes never
+        reach JS variables or Python), then unwrapped as a non-extractable key; the
+        extractable one is dropped right here. HPKE's ephemeral keys come this way too (never
+        stored: two needless WebCrypto calls per recipient of a seal, on these engines only)."""
+        if self._wrapping_key is None:
+            self._wrapping_key = await _subtle.generateKey(_obj(name=self.WRAP_ALGORITHM, length=256), False,
+                                                           _usages("wrapKey", "unwrapKey"))
+        pair = await _subtle.generateKey(_obj(name="X25519"), True, _usages("deriveBits"))
+        try:
+            public = (await _subtle.exportKey("raw", pair.publicKey)).to_bytes()
+            wrapped = (await _subtle.wrapKey(self.WRAP_FORMAT, pair.privateKey, self._wrapping_key,
+                                             self.WRAP_ALGORITHM)).to_bytes()
+        finally:
+            del pair  # the only reference to the extractable key
+        return await self.x25519_unwrap(wrapped, self._wrapping_key), public
+
+    async def x25519_unwrap(self, wrapped: bytes, wrapping_key) -> CryptoKeyHandle:
+        """The non-extractable X25519 key a wrapped blob holds (a stored identity's, on load)."""
+        key = await _subtle.unwrapKey(self.WRAP_FORMAT, _u8(wrapped), wrapping_key, self.WRAP_ALGORITHM,
+                                      _obj(name="X25519"), False, _usages("deriveBits"))
+        return CryptoKeyHandle(key, wrapped=bytes(wrapped), wrapping_key=wrapping_key)
 
     async def x25519_import_private(self, raw: bytes) -> tuple[SecretHandle, bytes]:
         if len(raw) != 32:
