@@ -24,6 +24,7 @@ bench: setup
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/seal_open.py --size-mib 4096 --peers none --record-as cli.large
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/gateway.py
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/browser.py --memory-mib 4096
+	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/first_visit.py
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/worker.py --large-mib 4096
 	.venv/bin/python bench/accounts.py
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/library.py

@@ -73,6 +73,69 @@ def sha256_file(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
+# The types worth a compressed copy, measured on a release (brotli 11 / gzip 9, of the
+# original): JS and JSON 15-25%, the wasm 29% / 37%, HTML, CSS, SVG, the manifest 25-60%. Left
+# out: Pyodide's python_stdlib.zip (98%) and the wheels (96%), zip archives of members deflated
+# one by one, saving under 5%; PNG, compressed already (the icons: 7 kB, 0.7 kB to save).
+COMPRESSIBLE = (".js", ".mjs", ".wasm", ".json", ".html", ".css", ".svg", ".webmanifest", ".txt", ".map")
+
+
+def precompress(folder: pathlib.Path) -> None:
+    """Beside every file of ``folder`` (any output: the site, a package) whose type is in
+    COMPRESSIBLE, NAME.br (brotli, quality 11) and NAME.gz (gzip -9, no name, mtime 0: the
+    same bytes every build), each only when smaller than NAME. The gateway serves them by
+    Accept-Encoding (gateway/site.py). Run LAST, once every file is written: integrity hashes,
+    the import map and the precache list are of the decoded files and never name these.
+    Large files' compressed copies are kept in the build cache by content hash (brotli 11 of
+    Pyodide's wasm takes ~25 s); every copy is decoded and compared before it is written."""
+    import concurrent.futures
+    import gzip
+    import os
+    import threading
+    import brotli  # pyproject.toml's [build] extra (in [test], so setup.sh installs it)
+
+    store = CACHE / "compressed"
+    encoders = {".br": (f"brotli{brotli.__version__}-q11", lambda data: brotli.compress(data, quality=11),
+                        brotli.decompress),
+                ".gz": ("gzip-9-mtime0", lambda data: gzip.compress(data, compresslevel=9, mtime=0),
+                        gzip.decompress)}
+
+    def decodes(packed: bytes, decode, data: bytes) -> bool:
+        try:
+            return decode(packed) == data
+        except Exception:  # noqa: BLE001 - brotli.error, gzip's OSError/EOFError: not this file
+            return False
+
+    def one(path: pathlib.Path) -> tuple[int, int]:
+        data = path.read_bytes()
+        digest, smallest = hashlib.sha256(data).hexdigest(), len(data)
+        for suffix, (label, encode, decode) in encoders.items():
+            cached = store / f"{digest}.{label}{suffix}" if len(data) >= 1 << 22 else None
+            packed = cached.read_bytes() if cached and cached.is_file() else None
+            if packed is None or not decodes(packed, decode, data):  # not cached, or a damaged entry
+                packed = encode(data)
+                if not decodes(packed, decode, data):
+                    sys.exit(f"build.py: {suffix} of {path} does not decode to it")
+                if cached:
+                    store.mkdir(parents=True, exist_ok=True)
+                    partial = cached.with_name(f"{cached.name}.{os.getpid()}.{threading.get_ident()}")
+                    partial.write_bytes(packed)
+                    partial.replace(cached)  # whole or absent, whoever else builds at once
+            target = path.with_name(path.name + suffix)
+            if len(packed) < len(data):
+                target.write_bytes(packed)
+                smallest = min(smallest, len(packed))
+            else:
+                target.unlink(missing_ok=True)  # never a stale copy of an earlier run
+        return len(data), smallest
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and p.suffix in COMPRESSIBLE)
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # brotli and zlib release the GIL
+        sizes = list(pool.map(one, files))
+    before, after = sum(s[0] for s in sizes), sum(s[1] for s in sizes)
+    print(f"precompressed {len(files)} files of {folder}: {before:,} bytes, {after:,} as served compressed")
+
+
 def npm_pack(name: str, version: str, integrity: str) -> pathlib.Path:
     """An npm package's tarball (cached), checked against its pinned integrity."""
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -498,10 +561,13 @@ def main() -> None:
         if out.exists():
             shutil.rmtree(out)
         made = build_package(out)
+        precompress(out)  # last: every file of the package is written
         print(f"built the meshkit-web {made['version']} package in {out} (runtime build {made['build']})")
         return
     out = pathlib.Path(args.out)
-    print(f"built {out} ({build_site(out, gateway_origin(args.gateway))})")
+    made = build_site(out, gateway_origin(args.gateway))
+    precompress(out)  # last: every file of the site is written (see its docstring)
+    print(f"built {out} ({made})")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ def table(rows: dict) -> list[tuple]:
     cold = rows.get("browser.cold_start", {})
     out.append(ratio_row("cold start to ready (ms)", cold.get("ready_ms"), cold.get("bare_ms"), "bare Pyodide boot",
                          1.15, higher=False))
+    # what a first visit transfers (issue 23): both sides served compressed by the same server code
+    visit = rows.get("browser.first_visit", {})
+    mb = lambda value: value / 1e6 if isinstance(value, (int, float)) else None  # noqa: E731
+    out.append(ratio_row("first visit bytes, compressed (MB)", mb(visit.get("bytes")), mb(visit.get("bare_bytes")),
+                         "bare Pyodide boot, compressed", 1.1, higher=False))
     # memory: flat with size
     small, large = rows.get("cli", {}), rows.get("cli.large", {})
     rss_small = max(filter(None, (small.get("peak_rss_mib") or {}).values()), default=None)

@@ -9,8 +9,10 @@ manifest (build.json "worker"), never from a list written here.
 - sw.js itself, which the page checks before registering it;
 - a worker registered under another release's URL."""
 
+import gzip
 import json
 
+import brotli
 import pytest
 
 from servers import ServerThread
@@ -28,6 +30,11 @@ def tamper(body: bytes, path: str) -> bytes:
         return body.replace(b'"packages"', b'"packages" ', 1)
     middle = len(body) // 2
     return body[:middle] + bytes([body[middle] ^ 1]) + body[middle + 1:]
+
+
+# Content codings the gateway may send a site file in (gateway/site.py): (decode, encode)
+CODECS = {"": (bytes, bytes), "br": (brotli.decompress, lambda data: brotli.compress(data, quality=1)),
+          "gzip": (gzip.decompress, lambda data: gzip.compress(data, mtime=0))}
 
 
 class Swap:
@@ -61,8 +68,9 @@ class Swap:
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 start = held[0]
                 body = b"".join(m.get("body", b"") for m in held[1:])
-                if start["status"] == 200:
-                    body = tamper(body, path)
+                if start["status"] == 200:  # the file as the browser decodes it is what is altered
+                    coding = dict(start["headers"]).get(b"content-encoding", b"").decode()
+                    body = CODECS[coding][1](tamper(CODECS[coding][0](body), path))
                 headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
                 await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body})
