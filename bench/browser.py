@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # build.py
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
@@ -42,6 +44,7 @@ from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
 from servers import ServerThread  # noqa: E402
 from rows import record  # noqa: E402
+import build as site_build  # noqa: E402 - build.py: the Pyodide it pins
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -173,8 +176,8 @@ GATEWAY_JS = """
 
 BARE_PYODIDE_HTML = """<!doctype html><script type="module">
 const t0 = performance.now();
-const {loadPyodide} = await import('{base}/pyodide/pyodide.mjs');
-await loadPyodide({indexURL: new URL('{base}/pyodide/', location.href).href});
+const {loadPyodide} = await import('/bare/pyodide/pyodide.mjs');
+await loadPyodide({indexURL: new URL('/bare/pyodide/', location.href).href});
 document.documentElement.dataset.bareMs = String(performance.now() - t0);
 </script>"""
 
@@ -243,8 +246,13 @@ def main() -> None:
     def bench_routes(route):
         route.fulfill(path=str(work / route.request.url.split("/__bench__/", 1)[1]), content_type="text/javascript")
 
-    (work / "bare.html").write_text(BARE_PYODIDE_HTML.replace("{base}", build["base"]))
+    # the peer: stock Pyodide (its files from the npm package build.py pins), same server
+    (work / "bare.html").write_text(BARE_PYODIDE_HTML)
+    (work / "bare" / "pyodide").mkdir(parents=True)
+    for name in site_build.PYODIDE_FILES:
+        shutil.copy2(site_build.fetch_pyodide() / name, work / "bare" / "pyodide" / name)
     bare = ServerThread(Starlette(routes=[Route("/bare.html", lambda request: FileResponse(work / "bare.html")),
+                                          Mount("/bare", StaticFiles(directory=str(work / "bare"))),
                                           Mount("/", StaticFiles(directory=str(work / "site")))]),
                         ready_path="/bare.html").start()
 
