@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))  # build.py
 
 from playwright.sync_api import sync_playwright  # noqa: E402
+from test_browser_core import IN_PAGE_CORE_JS  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import FileResponse  # noqa: E402
 from starlette.routing import Mount, Route  # noqa: E402
@@ -106,7 +107,7 @@ stored = 0
 start = time.perf_counter()
 async for block in seal(backend, source(count), sender=me, recipients=[], now=0):
     stored += len(block.data)  # uploaded and dropped, as meshkit.seal does
-{"seconds": time.perf_counter() - start, "bytes": stored, "wasm_heap": js.globalThis.meshkit.pyodide._module.HEAP8.length}
+{"seconds": time.perf_counter() - start, "bytes": stored, "wasm_heap": js.globalThis.meshkitPy._module.HEAP8.length}
 """
 
 PAGE_HELPERS = """
@@ -281,6 +282,7 @@ def main() -> None:
         page = context.new_page()
         page.goto("/")
         page.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
+        page.evaluate(IN_PAGE_CORE_JS)  # Core on the page's thread, for the rows that run Python there
         page.evaluate(PAGE_HELPERS)
         print(f"generating {args.size_mib} MiB of random input in the page ...", file=sys.stderr)
         expected = page.evaluate("(size) => makeInput(size)", size)
@@ -289,9 +291,9 @@ def main() -> None:
         # warm-up on 32 MiB first (and for the gateway row below): the first pass through
         # Pyodide's code is slower until the engine has optimised its wasm; rows are steady state
         page.evaluate("globalThis.fullBlob = benchBlob; globalThis.benchBlob = benchBlob.slice(0, 32 << 20)")
-        page.evaluate("async (code) => { await meshkit.pyodide.runPythonAsync(code); }", MESHKIT_PY)
+        page.evaluate("async (code) => { await meshkitPy.runPythonAsync(code); }", MESHKIT_PY)
         page.evaluate("globalThis.benchBlob = fullBlob; globalThis.fullBlob = null")
-        mine = page.evaluate("async (code) => (await meshkit.pyodide.runPythonAsync(code))"
+        mine = page.evaluate("async (code) => (await meshkitPy.runPythonAsync(code))"
                              ".toJs({dict_converter: Object.fromEntries})", MESHKIT_PY)
         results["meshkit"] = mine
         # The peers' modules come through a Playwright route, which intercepts EVERY request
@@ -319,13 +321,14 @@ def main() -> None:
             page = context.new_page()
             page.goto("/")
             page.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
+            page.evaluate(IN_PAGE_CORE_JS)  # Core on the page's thread, for the rows that run Python there
             client = context.new_cdp_session(page)
             client.send("Performance.enable")
             before = renderer_rss_mib()
             print(f"  memory while sealing {mib} MiB ...", file=sys.stderr)
             with Sampler() as sampler:
                 page.evaluate(f"globalThis.memoryMiB = {mib}")
-                outcome = page.evaluate("async (code) => (await meshkit.pyodide.runPythonAsync(code))"
+                outcome = page.evaluate("async (code) => (await meshkitPy.runPythonAsync(code))"
                                         ".toJs({dict_converter: Object.fromEntries})", MEMORY_PY)
             metrics = {m["name"]: m["value"] for m in client.send("Performance.getMetrics")["metrics"]}
             memory[mib] = {"before": before, "peak": max(sampler.samples + [before]), "after": renderer_rss_mib(),
