@@ -11,7 +11,7 @@ import pytest
 from app_data_vector_cases import expected, outcome, person
 from meshkit_web.clients import app_data
 from meshkit_web.crypto.nacl_backend import NaclBackend
-from test_browser_core import call, ready
+from test_browser_core import call, ready, in_page_core
 
 from conftest import run
 
@@ -74,8 +74,9 @@ def test_the_vectors_cover_every_way_a_message_fails():
 
 def test_app_data_vectors_in_the_browser(page):
     ready(page)
+    in_page_core(page)
     result = call(page, """
-      const py = meshkit.pyodide;
+      const py = meshkitPy;
       py.globals.set('vectors_json', arg.vectors);
       py.globals.set('runner_code', arg.runner);
       return JSON.parse(await py.runPythonAsync(`
