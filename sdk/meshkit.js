@@ -346,7 +346,7 @@ function makeApi({ host, names, timings, worker, report, gateway, gatewayState, 
       play: !!play, ttlMs: ttl ? Number(ttl) * 1000 : undefined }, 10_000);
     if (!reply) throw new MeshKitError("unavailable", "the service worker did not answer");
     if (!reply.ok) throw new MeshKitError(reply.code || "internal", reply.message || "no link");
-    return new URL(reply.url, location.href).href;
+    return reply.url;  // a path of this origin, under the worker's prefix
   };
   const appLink = (fragment) => linkBase + "#" + fragment;
 
