@@ -3,7 +3,8 @@
 //
 //   {"page":   {"exports": [...], "api": ["capabilities", "identity.create", ...]},
 //    "worker": {"exports": [...], "api": ["activate", "handleFetch", ...]},
-//    "types":  {"exports": [...], "MeshKit": [...], "MeshKitWorker": [...]}}
+//    "types":  {"exports": [...], "MeshKit": [...], "MeshKitWorker": [...],
+//               "interfaces": {"Identity": {"required": [...], "optional": [...], "open": false}, ...}}}
 //
 // page.api: every key of the object sdk/meshkit.js's makeApi returns (what createMeshKit
 // resolves to), nested objects as "a.b"; worker.api: the same for createMeshKitWorker's
@@ -86,6 +87,31 @@ function interfaceKeys(file, interfaceName) {
   return walk(node.members, "");
 }
 
+// Every interface of the file, its members flattened through `extends` (within the file):
+// {name: {required: [...], optional: [...], open: true when it has an index signature}}.
+function interfaces(file) {
+  const declared = new Map(file.statements.filter(ts.isInterfaceDeclaration).map((node) => [node.name.text, node]));
+  const flat = (node) => {
+    const members = new Map();
+    for (const clause of node.heritageClauses || []) {
+      for (const type of clause.types) {
+        const base = declared.get(type.expression.getText());
+        if (base) for (const [key, value] of flat(base)) members.set(key, value);
+      }
+    }
+    for (const member of node.members) {
+      if (ts.isIndexSignatureDeclaration(member)) members.set("[index]", "open");
+      else members.set(nameOf(member), member.questionToken ? "optional" : "required");
+    }
+    return members;
+  };
+  return Object.fromEntries([...declared].map(([name, node]) => {
+    const members = [...flat(node)];
+    const pick = (kind) => members.filter(([key, value]) => value === kind && key !== "[index]").map(([key]) => key).sort();
+    return [name, { required: pick("required"), optional: pick("optional"), open: members.some(([k]) => k === "[index]") }];
+  }));
+}
+
 const page = parse("sdk/meshkit.js");
 const worker = parse("sdk/meshkit-sw.js");
 const types = parse("sdk/index.d.ts");
@@ -93,5 +119,5 @@ console.log(JSON.stringify({
   page: { exports: valueExports(page), api: objectKeys(returnedObject(page, "makeApi")).sort() },
   worker: { exports: valueExports(worker), api: objectKeys(returnedObject(worker, "createMeshKitWorker")).sort() },
   types: { exports: valueExports(types), MeshKit: interfaceKeys(types, "MeshKit").sort(),
-    MeshKitWorker: interfaceKeys(types, "MeshKitWorker").sort() },
+    MeshKitWorker: interfaceKeys(types, "MeshKitWorker").sort(), interfaces: interfaces(types) },
 }, null, 1));

@@ -233,7 +233,43 @@ def quickstart_app(site, tmp_path_factory):
         running.stop()
 
 
-def test_the_quickstart_works_as_written(browser, quickstart_app):
+# Results of the API in the quickstart's state (alice, her file), each by the interface of
+# index.d.ts that types it; and every path in them where a value is null (none may be: Core's
+# None arrives as undefined, and the types say so).
+SHAPES_JS = """async ([root, gateway]) => {
+  const { createMeshKit } = await import("/vendor/meshkit/meshkit.js");
+  const mk = await createMeshKit({ gateway, namespace: "notes" });
+  const [me] = await mk.identity.list();
+  const as = me.name;
+  const caps = await mk.capabilities();
+  const sealed = await mk.seal("sealed again", { from: as });
+  const queued = await mk.seal("into the outbox", { from: as, mode: "outbox" });
+  const results = {
+    Identity: me, Capabilities: caps, BackgroundReport: caps.background, KeyReport: caps.keys,
+    Described: await mk.describe(root, { as }), Opened: await mk.open(root, { as }),
+    Sealed: sealed, "Sealed (queued)": queued, Job: await mk.jobs.get(queued.job),
+    EnvelopeEntry: (await mk.envelopes(as))[0], PublicRecord: await mk.identity.record(as),
+    SendLink: await mk.sendLinks.create(root, { from: as, opens: 1 }), Access: await mk.access(root, { as }),
+    Device: (await mk.devices.list(as))[0],
+  };
+  results["Described (send link)"] = await mk.sendLinks.describe(results.SendLink.link);
+  const nulls = [];
+  const scan = (value, path) => {
+    if (value === null) nulls.push(path);
+    else if (value && typeof value === "object" && !(value instanceof Blob)) {
+      for (const [key, inner] of Object.entries(value)) scan(inner, path + "." + key);
+    }
+  };
+  scan(results, "");
+  const keys = Object.fromEntries(Object.entries(results).map(([name, value]) => [name, Object.keys(value).sort()]));
+  const opened = await mk.open(root, { as, type: "text/plain" });
+  mk.close();
+  return { keys, nulls, streaming: caps.background.streaming_urls, blobType: opened.blob.type,
+           queuedStatus: queued.status, sealedJob: sealed.job === undefined && "job" in sealed };
+}"""
+
+
+def test_the_quickstart_works_as_written(browser, quickstart_app, surface):
     context = browser.new_context()
     page = context.new_page()
     lines, dialogs = [], []
@@ -270,6 +306,18 @@ def test_the_quickstart_works_as_written(browser, quickstart_app):
         }""" % json.dumps(quickstart_app["gateway"]), root)
         assert checked["background"]["mode"] == "service-worker", checked
         assert checked["gateway"] == "ok" and checked["streamed"] == "hello from the quickstart", checked
+
+        # the results have the shapes index.d.ts declares, and nothing in them is null
+        found = page.evaluate(SHAPES_JS, [root, quickstart_app["gateway"]])
+        declared = surface["types"]["interfaces"]
+        for name, keys in found["keys"].items():
+            shape = declared[name.split(" (")[0]]
+            assert set(shape["required"]) <= set(keys), (name, set(shape["required"]) - set(keys))
+            assert shape["open"] or set(keys) <= set(shape["required"]) | set(shape["optional"]), \
+                (name, set(keys) - set(shape["required"]) - set(shape["optional"]))
+        assert found["nulls"] == [], found["nulls"]
+        assert found["queuedStatus"] == "queued" and found["sealedJob"] is True, found
+        assert found["blobType"] == "text/plain" and found["streaming"] is True, found
     finally:
         context.close()
 
