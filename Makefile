@@ -1,7 +1,7 @@
 # The two commands a new user needs (see README.md):
 #   make run    set up, then run the gateway (embedded blockstore + SQLite) on http://127.0.0.1:8765
 #   make test   set up, then run the whole test suite
-.PHONY: run test setup bench demo
+.PHONY: run test setup bench demo sdk
 
 setup:
 	./scripts/setup.sh
@@ -9,6 +9,10 @@ setup:
 run: setup
 	.venv/bin/python build.py
 	.venv/bin/meshkit serve --data ./meshkit-data --port 8765 --site ./site
+
+# the meshkit-web package other apps embed (docs/SDK.md), into ./sdk-out
+sdk: setup
+	.venv/bin/python build.py --sdk ./sdk-out
 
 demo: setup
 	./scripts/demo.sh

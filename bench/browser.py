@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,8 +31,10 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # build.py
 
 from playwright.sync_api import sync_playwright  # noqa: E402
+from test_browser_core import IN_PAGE_CORE_JS  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import FileResponse  # noqa: E402
 from starlette.routing import Mount, Route  # noqa: E402
@@ -42,6 +45,7 @@ from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
 from servers import ServerThread  # noqa: E402
 from rows import record  # noqa: E402
+import build as site_build  # noqa: E402 - build.py: the Pyodide it pins
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -103,7 +107,7 @@ stored = 0
 start = time.perf_counter()
 async for block in seal(backend, source(count), sender=me, recipients=[], now=0):
     stored += len(block.data)  # uploaded and dropped, as meshkit.seal does
-{"seconds": time.perf_counter() - start, "bytes": stored, "wasm_heap": js.globalThis.meshkit.pyodide._module.HEAP8.length}
+{"seconds": time.perf_counter() - start, "bytes": stored, "wasm_heap": js.globalThis.meshkitPy._module.HEAP8.length}
 """
 
 PAGE_HELPERS = """
@@ -173,8 +177,8 @@ GATEWAY_JS = """
 
 BARE_PYODIDE_HTML = """<!doctype html><script type="module">
 const t0 = performance.now();
-const {loadPyodide} = await import('{base}/pyodide/pyodide.mjs');
-await loadPyodide({indexURL: new URL('{base}/pyodide/', location.href).href});
+const {loadPyodide} = await import('/bare/pyodide/pyodide.mjs');
+await loadPyodide({indexURL: new URL('/bare/pyodide/', location.href).href});
 document.documentElement.dataset.bareMs = String(performance.now() - t0);
 </script>"""
 
@@ -243,8 +247,13 @@ def main() -> None:
     def bench_routes(route):
         route.fulfill(path=str(work / route.request.url.split("/__bench__/", 1)[1]), content_type="text/javascript")
 
-    (work / "bare.html").write_text(BARE_PYODIDE_HTML.replace("{base}", build["base"]))
+    # the peer: stock Pyodide (its files from the npm package build.py pins), same server
+    (work / "bare.html").write_text(BARE_PYODIDE_HTML)
+    (work / "bare" / "pyodide").mkdir(parents=True)
+    for name in site_build.PYODIDE_FILES:
+        shutil.copy2(site_build.fetch_pyodide() / name, work / "bare" / "pyodide" / name)
     bare = ServerThread(Starlette(routes=[Route("/bare.html", lambda request: FileResponse(work / "bare.html")),
+                                          Mount("/bare", StaticFiles(directory=str(work / "bare"))),
                                           Mount("/", StaticFiles(directory=str(work / "site")))]),
                         ready_path="/bare.html").start()
 
@@ -273,6 +282,7 @@ def main() -> None:
         page = context.new_page()
         page.goto("/")
         page.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
+        page.evaluate(IN_PAGE_CORE_JS)  # Core on the page's thread, for the rows that run Python there
         page.evaluate(PAGE_HELPERS)
         print(f"generating {args.size_mib} MiB of random input in the page ...", file=sys.stderr)
         expected = page.evaluate("(size) => makeInput(size)", size)
@@ -281,9 +291,9 @@ def main() -> None:
         # warm-up on 32 MiB first (and for the gateway row below): the first pass through
         # Pyodide's code is slower until the engine has optimised its wasm; rows are steady state
         page.evaluate("globalThis.fullBlob = benchBlob; globalThis.benchBlob = benchBlob.slice(0, 32 << 20)")
-        page.evaluate("async (code) => { await meshkit.pyodide.runPythonAsync(code); }", MESHKIT_PY)
+        page.evaluate("async (code) => { await meshkitPy.runPythonAsync(code); }", MESHKIT_PY)
         page.evaluate("globalThis.benchBlob = fullBlob; globalThis.fullBlob = null")
-        mine = page.evaluate("async (code) => (await meshkit.pyodide.runPythonAsync(code))"
+        mine = page.evaluate("async (code) => (await meshkitPy.runPythonAsync(code))"
                              ".toJs({dict_converter: Object.fromEntries})", MESHKIT_PY)
         results["meshkit"] = mine
         # The peers' modules come through a Playwright route, which intercepts EVERY request
@@ -311,13 +321,14 @@ def main() -> None:
             page = context.new_page()
             page.goto("/")
             page.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
+            page.evaluate(IN_PAGE_CORE_JS)  # Core on the page's thread, for the rows that run Python there
             client = context.new_cdp_session(page)
             client.send("Performance.enable")
             before = renderer_rss_mib()
             print(f"  memory while sealing {mib} MiB ...", file=sys.stderr)
             with Sampler() as sampler:
                 page.evaluate(f"globalThis.memoryMiB = {mib}")
-                outcome = page.evaluate("async (code) => (await meshkit.pyodide.runPythonAsync(code))"
+                outcome = page.evaluate("async (code) => (await meshkitPy.runPythonAsync(code))"
                                         ".toJs({dict_converter: Object.fromEntries})", MEMORY_PY)
             metrics = {m["name"]: m["value"] for m in client.send("Performance.getMetrics")["metrics"]}
             memory[mib] = {"before": before, "peak": max(sampler.samples + [before]), "after": renderer_rss_mib(),

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
+from test_browser_core import IN_PAGE_CORE_JS  # noqa: E402
 
 from browser import CHROMIUM_ARGS  # noqa: E402  (bench/browser.py: the same Chromium flags)
 from meshkit_web.gateway.app import create_app  # noqa: E402
@@ -67,8 +68,8 @@ total
 """
 
 PHASES = {
-    "seal in the page (no HTTP)": "async (code) => { await meshkit.pyodide.runPythonAsync(code); }",
-    "open in the page (no HTTP)": "async (code) => { await meshkit.pyodide.runPythonAsync(code); }",
+    "seal in the page (no HTTP)": "async (code) => { await meshkitPy.runPythonAsync(code); }",
+    "open in the page (no HTTP)": "async (code) => { await meshkitPy.runPythonAsync(code); }",
     "seal through the gateway": """async () => { const me = (await meshkit.identity.list())[0].name;
         globalThis.profileEnv = await meshkit.seal(globalThis.profileBlob, {from: me, mode: 'direct', name: 'p.bin'}); }""",
     "open through the gateway": """async () => { const me = (await meshkit.identity.list())[0].name;
@@ -122,6 +123,7 @@ def main() -> None:
         page = browser.new_context(base_url=server.url).new_page()
         page.goto("/")
         page.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=120_000)
+        page.evaluate(IN_PAGE_CORE_JS)  # Core on the page's thread, for the rows that run Python there
         page.evaluate("""async (size) => {
             const data = new Uint8Array(size);
             for (let i = 0; i < size; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));

@@ -1,96 +1,16 @@
-// What the page module (meshkit.js) and the worker module (meshkit-sw.js) share: loading
-// Pyodide and Core from the package's own files, every one checked against the build's
-// hashes before Pyodide sees a byte of it, the namespace rule and MeshKit's typed errors.
+// Core's loader, for the worker that hosts it for a page (meshkit-core.js) and for the app's
+// service worker (meshkit-sw.js): Pyodide and Core from the package's own files, every one
+// checked against the build's hashes before Pyodide sees a byte of it.
 //
-// build.py bundles each entry point with this file, the generated integrity.js (the SHA-384
-// of every file Core loads), namespace.js, errors.js and text.js, and Pyodide's two modules:
-// an app pins one file (meshkit.js or meshkit-sw.js) and every byte of code is pinned.
+// build.py bundles each entry point with what it imports: the generated integrity.js (the
+// SHA-384 of every file Core loads), namespace.js, errors.js and Pyodide's two modules. An
+// app pins one file and every byte of code that file runs is pinned with it.
 import createPyodideModule from "./pyodide/pyodide.asm.mjs";
 import { loadPyodide } from "./pyodide/pyodide.mjs";
-import { ERRORS } from "./errors.js";
-import { BOOT_BYTES, BUILD, FILES, VERSION, WHEELS, WHEEL_MOUNT } from "./integrity.js";
-import { NAMESPACES } from "./namespace.js";
+import { MeshKitError, fetchChecked, packagePath } from "./common.js";
+import { BOOT_BYTES, WHEELS, WHEEL_MOUNT } from "./integrity.js";
 
-export { BUILD, ERRORS, VERSION };
-
-export class MeshKitError extends Error {
-  constructor(code, message, more = {}) {
-    super(message || (ERRORS[code] && ERRORS[code].message) || code);
-    this.name = "MeshKitError";
-    this.code = code;
-    // from the one registry (meshkit_web/core/errors.py): may trying again help?
-    this.retryable = !!(ERRORS[code] && ERRORS[code].retryable);
-    Object.assign(this, more);
-  }
-}
-
-// A runtime method's {ok, value} | {ok: false, code, message} as a value or a MeshKitError.
-export function unwrap(result) {
-  const plain = result && result.toJs ? result.toJs({ dict_converter: Object.fromEntries }) : result;
-  if (result && result.destroy) result.destroy();
-  if (!plain.ok) throw new MeshKitError(plain.code, plain.message);
-  return plain.value;
-}
-
-// --- namespaces (meshkit_web/browser/namespace.py is the rule) -------------------------------
-export const DEFAULT_NAMESPACE = NAMESPACES.default;
-
-// {namespace, base, prefix}: base names the IndexedDB database and the BroadcastChannel,
-// prefix the locks, sync tags, caches and messages.
-export function namesOf(namespace = DEFAULT_NAMESPACE) {
-  if (typeof namespace !== "string" || !new RegExp(NAMESPACES.pattern).test(namespace)) {
-    throw new MeshKitError("invalid_argument", `namespace ${JSON.stringify(namespace)} is not one: 1-40 lower-case ` +
-      "letters, digits and '-', starting with a letter or digit");
-  }
-  const rule = namespace === NAMESPACES.default ? NAMESPACES.legacy : NAMESPACES.scoped;
-  const fill = (template) => template.replace("{ns}", namespace);
-  const prefix = fill(rule.prefix);
-  return { namespace, base: fill(rule.base), prefix, outboxTag: prefix + "outbox", mailboxTag: prefix + "mailbox",
-    cache: prefix + BUILD };
-}
-
-// --- the package's files, checked -------------------------------------------------------------
-// Where the package is served: the folder of the module that imports this, unless the app
-// says (a bundler that moved the module, or a worker bundled into the app's own script).
-export function packageBase(base, moduleUrl) {
-  const url = new URL(base || "./", base ? globalThis.location.href : moduleUrl);
-  if (!url.pathname.endsWith("/")) url.pathname += "/";
-  return url;
-}
-
-const b64 = (buffer) => {
-  const bytes = new Uint8Array(buffer);
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(text);
-};
-export const sha384 = async (buffer) => "sha384-" + b64(await crypto.subtle.digest("SHA-384", buffer));
-
-// The path of ``url`` inside the package at ``base``, or null outside it.
-export function packagePath(url, base) {
-  const target = new URL(url, globalThis.location.href);
-  if (target.origin !== base.origin || !target.pathname.startsWith(base.pathname)) return null;
-  return decodeURIComponent(target.pathname.slice(base.pathname.length));
-}
-
-// The build's hash of a package file Core loads (undefined: not a file Core may load).
-export const expectedHash = (path) => FILES[path];
-export const runtimeFiles = () => Object.keys(FILES);
-
-// One fetch of a package file, checked: the bytes, or an "integrity" MeshKitError naming it.
-export async function fetchChecked(url, path, fetcher = globalThis.fetch) {
-  const expected = FILES[path];
-  const altered = (why) => new MeshKitError("integrity",
-    `${path} ${why}: this copy of MeshKit was altered after it was built, refusing to run it`, { file: path });
-  if (!expected) throw altered("is not part of this release");
-  const response = await fetcher(url);
-  if (!response.ok) {
-    throw new MeshKitError("unavailable", `MeshKit could not load ${path} (HTTP ${response.status})`, { file: path });
-  }
-  const body = await response.arrayBuffer();
-  if (await sha384(body) !== expected) throw altered("does not match its build hash");
-  return { body, response };
-}
+export * from "./common.js";
 
 // Pyodide fetches its files itself (globalThis.fetch, looked up at call time): while it boots,
 // a fetch of a package file is answered only once its SHA-384 equals the build's; a file the

@@ -4,7 +4,7 @@ imported non-extractable), the phrase (mnemonic's word list in the browser) and 
 import json
 import pathlib
 
-from test_browser_core import call, ready
+from test_browser_core import call, ready, in_page_core
 
 VECTORS = json.loads((pathlib.Path(__file__).parent / "vectors" / "account-v1.json").read_text())
 
@@ -27,8 +27,9 @@ json.dumps({"secret": secret.hex(), "root_key": keys.root_key.hex(), "recovery_k
 
 def test_account_core_runs_in_the_browser_with_webcrypto(page):
     ready(page)
+    in_page_core(page)
     result = call(page, """
-      const py = meshkit.pyodide;
+      const py = meshkitPy;
       py.globals.set('vectors_json', arg.vectors);
       return JSON.parse(await py.runPythonAsync(arg.code));""", {"vectors": json.dumps(VECTORS), "code": ACCOUNT_PY})
     assert "error" not in result, result

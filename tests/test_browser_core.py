@@ -18,6 +18,21 @@ def ready(page: Page) -> None:
     assert page.evaluate("document.documentElement.dataset.meshkitReady") == "true", page.inner_text("#app")
 
 
+IN_PAGE_CORE_JS = """async () => {
+  if (!globalThis.meshkitPy) {
+    const base = new URL("../", document.querySelector('script[data-meshkit="app"]').src);
+    const { createMeshKit } = await import(new URL("meshkit.js", base).href);
+    globalThis.meshkitPy = (await createMeshKit({thread: "page", namespace: "in-page"})).pyodide;
+  }
+}"""
+
+
+def in_page_core(page: Page) -> None:
+    """``globalThis.meshkitPy``: a Pyodide with Core on the page's own thread (the app's runs
+    in a worker), for tests that run Python in the browser directly."""
+    page.evaluate(IN_PAGE_CORE_JS)
+
+
 CALL_TIMEOUT_MS = 300_000  # one call never waits longer (Playwright's evaluate would wait for ever)
 
 
@@ -223,12 +238,17 @@ def test_without_indexeddb_the_report_says_memory_only(browser, base_url, how):
     try:
         page = context.new_page()
         ready(page)
-        caps = call(page, "return await meshkit.capabilities();")
-        assert caps["persistence"]["mode"] == "memory", caps
+        # the init script reaches pages, not workers: Core on this page's thread (thread: "page")
+        # sees what the page sees
+        caps = call(page, """const base = new URL("../", document.querySelector('script[data-meshkit="app"]').src);
+                             const { createMeshKit } = await import(new URL("meshkit.js", base).href);
+                             globalThis.inPage = await createMeshKit({thread: "page", namespace: "no-indexeddb"});
+                             return await inPage.capabilities();""")
+        assert caps["persistence"]["mode"] == "memory" and caps["thread"] == "page", caps
         assert caps["key_storage"]["mode"] == "non-extractable"
-        result = call(page, """await meshkit.identity.create('ephemeral');
-                               const env = await meshkit.seal(new Uint8Array([7, 7, 7]), {from: 'ephemeral'});
-                               const o = await meshkit.open(env.root, {as: 'ephemeral'});
+        result = call(page, """await inPage.identity.create('ephemeral');
+                               const env = await inPage.seal(new Uint8Array([7, 7, 7]), {from: 'ephemeral'});
+                               const o = await inPage.open(env.root, {as: 'ephemeral'});
                                return Array.from(new Uint8Array(await o.blob.arrayBuffer()));""")
         assert result == [7, 7, 7]
     finally:
@@ -281,11 +301,12 @@ def test_hpke_js_opens_a_capsule_our_code_sealed(page: Page, base_url):
     page.route("**/__oracle__/**", serve_oracle)
     page.route(base_url + "/", with_import_map)
     ready(page)
+    in_page_core(page)
     result = call(page, """
       const {CipherSuite, DhkemX25519HkdfSha256, HkdfSha256, Aes256Gcm} = await import('/__oracle__/core/esm/mod.js');
       const suite = new CipherSuite({kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm()});
       const pair = await suite.kem.generateKeyPair();
-      const py = meshkit.pyodide;
+      const py = meshkitPy;
       py.globals.set('oracle_public', new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey)));
       const made = (await py.runPythonAsync(arg)).toJs({dict_converter: Object.fromEntries});
       const opened = await suite.open({recipientKey: pair.privateKey, enc: made.enc,
@@ -365,9 +386,29 @@ def test_a_blob_is_sealed_from_js_side_segments(page: Page):
     """BlobSource: a picked file's bytes cut into segments as views of large Blob slices,
     sealed by WebCrypto without entering Python; same ciphertext as from Python bytes."""
     ready(page)
+    in_page_core(page)
     page.evaluate("globalThis.sizes = [0, 1, 999, 1000, 2999, 3000, 3001, 10500]")
-    results = page.evaluate("async (code) => (await meshkit.pyodide.runPythonAsync(code))"
+    results = page.evaluate("async (code) => (await meshkitPy.runPythonAsync(code))"
                             ".toJs({dict_converter: Object.fromEntries})", BLOB_SOURCE_PY)
     for size, (cut_ok, whole_segments, round_trip, same_ciphertext, block_count) in results.items():
         assert cut_ok and whole_segments and round_trip and same_ciphertext, size
         assert block_count == max(1, -(-int(size) // 1000)) + 1, size  # segments + header
+
+
+def test_core_runs_in_a_dedicated_worker_not_on_the_page(page: Page):
+    """The page module is a thin proxy: Core's Pyodide lives in a dedicated worker (made from
+    the meshkit-core.js bytes meshkit.js checked), the page holds no Pyodide, and a Blob
+    crosses both ways (sealed from the page, opened back as a Blob)."""
+    ready(page)
+    state = call(page, """
+      const caps = await meshkit.capabilities();
+      const me = (await meshkit.identity.create('threads')).name;
+      const env = await meshkit.seal(new Blob([new Uint8Array(70000).fill(9)]), {from: me});
+      const opened = await meshkit.open(env.root, {as: me});
+      const bytes = new Uint8Array(await opened.blob.arrayBuffer());
+      return {thread: meshkit.thread, capsThread: caps.thread, pyodide: meshkit.pyodide,
+              pageHasPyodide: typeof globalThis.loadPyodide !== 'undefined' || typeof globalThis.pyodide !== 'undefined',
+              blob: opened.blob instanceof Blob, size: bytes.length, same: bytes.every((b) => b === 9),
+              workers: performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/meshkit-core.js')).length};""")
+    assert state == {"thread": "worker", "capsThread": "worker", "pyodide": None, "pageHasPyodide": False,
+                     "blob": True, "size": 70000, "same": True, "workers": 1}, state

@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 from envelope_vector_cases import expected, outcome, person
-from test_browser_core import call, ready
+from test_browser_core import call, ready, in_page_core
 
 from conftest import run
 
@@ -41,9 +41,10 @@ def test_the_vectors_cover_every_way_an_open_fails():
 
 def test_envelope_vectors_in_the_browser(page):
     ready(page)
+    in_page_core(page)
     runner = (HERE / "envelope_vector_cases.py").read_text()
     result = call(page, """
-      const py = meshkit.pyodide;
+      const py = meshkitPy;
       py.globals.set('vectors_json', arg.vectors);
       py.globals.set('runner_code', arg.runner);
       return JSON.parse(await py.runPythonAsync(`

@@ -11,7 +11,7 @@ from meshkit_web.core.errors import InvalidArgumentError
 from meshkit_web.core.send_link import link_identity, parse_send_link, send_fragment
 
 from conftest import run
-from test_browser_core import call, ready
+from test_browser_core import call, ready, in_page_core
 
 VECTOR = json.loads((pathlib.Path(__file__).parent / "vectors" / "send-link-v1.json").read_text())
 
@@ -42,8 +42,9 @@ def test_damaged_links_are_refused(bad):
 
 def test_the_vector_in_the_browser(page):
     ready(page)
+    in_page_core(page)
     got = call(page, """
-      const py = meshkit.pyodide;
+      const py = meshkitPy;
       py.globals.set('secret_hex', arg);
       return JSON.parse(await py.runPythonAsync(`
 import json

@@ -48,11 +48,10 @@ def files(base: str) -> list[tuple[str, str, str, str]]:
         ("/sw.js", "sw.js", "text/javascript; charset=utf-8", revalidate),
         ("/manifest.webmanifest", "manifest.webmanifest", "application/manifest+json", revalidate),
         ("/build.json", "build.json", "application/json", revalidate),
-        (f"{base}/app/meshkit.js", f"{base[1:]}/app/meshkit.js", "text/javascript; charset=utf-8", immutable),
+        (f"{base}/meshkit.js", f"{base[1:]}/meshkit.js", "text/javascript; charset=utf-8", immutable),
+        (f"{base}/app/app.js", f"{base[1:]}/app/app.js", "text/javascript; charset=utf-8", immutable),
         (f"{base}/app/app.css", f"{base[1:]}/app/app.css", "text/css; charset=utf-8", immutable),
         (f"{base}/app/icons/icon.svg", f"{base[1:]}/app/icons/icon.svg", "image/svg+xml", immutable),
-        (f"{base}/pyodide/pyodide.asm.mjs", f"{base[1:]}/pyodide/pyodide.asm.mjs", "text/javascript; charset=utf-8",
-         immutable),
         (f"{base}/pyodide/pyodide.asm.wasm", f"{base[1:]}/pyodide/pyodide.asm.wasm", "application/wasm", immutable),
         (f"{base}/pyodide/pyodide-lock.json", f"{base[1:]}/pyodide/pyodide-lock.json", "application/json", immutable),
     ]
@@ -162,7 +161,7 @@ def test_a_range_request_gets_ranges_of_the_file_itself(app_server, site, releas
 
 
 def test_each_representation_has_its_own_etag_and_revalidates(app_server, release):
-    for url in (f"{app_server.url}{release}/app/meshkit.js", f"{app_server.url}/sw.js"):
+    for url in (f"{app_server.url}{release}/meshkit.js", f"{app_server.url}/sw.js"):
         tags = {accept: fetch(url, accept)[0].headers["etag"] for accept in ("br", "gzip", "identity")}
         assert len(set(tags.values())) == 3, tags
         again, body = fetch(url, "br", headers={"If-None-Match": tags["br"]})
@@ -175,7 +174,7 @@ def test_each_representation_has_its_own_etag_and_revalidates(app_server, releas
 def test_a_copy_is_never_served_by_its_own_name(app_server, site, release):
     """x.js.br by its own name would go out as text/javascript with no Content-Encoding
     (brotli bytes run as a script, or rejected): no such URL exists."""
-    for path in (f"{release}/app/meshkit.js.br", f"{release}/app/meshkit.js.gz",
+    for path in (f"{release}/meshkit.js.br", f"{release}/meshkit.js.gz",
                  f"{release}/pyodide/pyodide.asm.wasm.br", "/sw.js.br", "/index.html.gz", "/build.json.br"):
         file = site / path.lstrip("/")
         assert file.is_file(), f"{path} was not built"
@@ -215,14 +214,14 @@ def test_the_build_writes_copies_that_no_manifest_names(site, release):
         assert len(data) < original.stat().st_size, copy
         if copy.suffix == ".gz":  # reproducible: no time, no name in the gzip header
             assert data[4:8] == b"\0\0\0\0" and not data[3] & 0x08, copy
-    integrity = (site / release[1:] / "app" / "integrity.js").read_text()
-    files = json.loads(re.search(r"export const FILES = (\{.*?\});", integrity, re.S).group(1))
+    integrity = (site / release[1:] / "integrity.json").read_text()  # the package's manifest
+    files = json.loads(integrity)["files"]
     build_json = json.loads((site / "build.json").read_text())
     named = [*files, *build_json["worker"]["precache"], *build_json["worker"]["boot"], *build_json["worker"]["bundled"],
              *build_json["wheels"]]
     index = (site / "index.html").read_text()
     sw = (site / "sw.js").read_text()
-    assert "pyodide/pyodide.asm.wasm" in files and "app/meshkit.js" in files
+    assert "pyodide/pyodide.asm.wasm" in files and "meshkit.js" in files
     assert not [name for name in named if name.endswith((".br", ".gz"))]
     for text in (index, sw, integrity):
         assert not re.search(r"\.(js|mjs|wasm|json|css|svg|html|webmanifest)\.(br|gz)\b", text)
@@ -254,7 +253,7 @@ def test_precompress_takes_any_folder(tmp_path):
 
 def test_the_site_alone_on_another_origin_is_compressed_too(site, release):
     with ServerThread(site_module.site_app(str(site)), ready_path="/build.json") as server:
-        for path in ("/", f"{release}/app/meshkit.js"):
+        for path in ("/", f"{release}/meshkit.js"):
             response, body = fetch(server.url + path, "br")
             assert response.headers["content-encoding"] == "br" and "vary" in response.headers
             assert brotli.decompress(body) == (site / (path.strip("/") or "index.html")).read_bytes()
@@ -288,9 +287,8 @@ def test_the_app_boots_from_compressed_files_page_and_worker(browser, counted, s
         page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT)
         site_file = lambda path: site / (path.strip("/") or "index.html")  # noqa: E731
         sent = {s.path: s for s in counted.snapshot() if s.status == 200 and site_file(s.path).is_file()}
-        for path in ("/", "/sw.js", f"{release}/pyodide/pyodide.asm.wasm", f"{release}/pyodide/pyodide.asm.mjs",
-                     f"{release}/pyodide/pyodide.mjs", f"{release}/pyodide/pyodide-lock.json",
-                     f"{release}/app/meshkit.js", f"{release}/app/integrity.js", f"{release}/app/app.css"):
+        for path in ("/", "/sw.js", f"{release}/pyodide/pyodide.asm.wasm", f"{release}/pyodide/pyodide-lock.json",
+                     f"{release}/meshkit.js", f"{release}/app/ui.js", f"{release}/app/app.css"):
             assert path in sent, f"{path} was not sent"
             assert sent[path].encoding == "br", (path, sent[path])
             file = site_file(path)

@@ -55,7 +55,8 @@ def app_csp(connect: tuple[str, ...] = (), script_hashes: tuple[str, ...] = ()) 
         "default-src 'none'",
         f"script-src {script}",
         "connect-src " + " ".join(("'self'",) + tuple(connect)),
-        "worker-src 'self'",
+        # blob: Core's dedicated worker runs from the bytes meshkit.js checked (meshkit-core.js)
+        "worker-src 'self' blob:",
         "style-src 'self'",
         "img-src 'self' blob: data:",
         "media-src 'self' blob:",
