@@ -107,6 +107,8 @@ export interface CreateMeshKitOptions {
   base?: string | URL;
   /** The page that contact links and send links open (their secret goes after "#"). Default: this page's URL without query or fragment. */
   linkBase?: string;
+  /** Where Core runs: "worker" (default: a dedicated worker made from meshkit-core.js, off the page's main thread; the CSP needs worker-src blob:) or "page" (this thread). */
+  thread?: "worker" | "page";
 }
 
 /** A device identity, as identity.create, identity.list, identity.recover and devices.waitForLink answer it. */
@@ -205,6 +207,8 @@ export interface KeyReport {
 
 export interface Capabilities {
   namespace: string;
+  /** Where Core runs (createMeshKit's thread option). */
+  thread: "worker" | "page";
   /** The gateway and how it answered when MeshKit started (not updated later). */
   gateway: { url: string; state: "ok" | "offline" | "unavailable" };
   runtime: string;
@@ -443,7 +447,9 @@ export interface MeshKit {
   /** The gateway's URL, normalized (no trailing slash). */
   readonly gateway: string;
   readonly timings: { pyodideMs: number; readyMs: number };
-  /** The Pyodide instance Core runs in (debugging only: not covered by the version policy). */
+  /** Where Core runs: "worker" (a dedicated worker, the default) or "page". */
+  readonly thread: "worker" | "page";
+  /** With thread "page", the Pyodide instance Core runs in; null with "worker" (debugging only: not covered by the version policy). */
   readonly pyodide: unknown;
   /** What background work there is now (capabilities().background, kept current). */
   readonly background: BackgroundReport;
@@ -517,7 +523,7 @@ export interface MeshKit {
   checkMailbox(): Promise<Record<string, number> | null>;
   /** Returns the function that unsubscribes. */
   onChange(listener: (event: MeshKitEvent) => void): () => void;
-  /** Stop listening (events, the worker, "online"). */
+  /** Stop Core (its worker) and every listener (events, the service worker, "online"): later calls reject with unavailable. */
   close(): void;
 }
 

@@ -226,9 +226,20 @@ def quickstart_app(site, tmp_path_factory):
     (app / "sw.js").write_text(worker.replace("https://gateway.example", allowed.url))
     (app / "index.html").write_text('<!doctype html><input type="file"><script type="module" src="/app.js"></script>\n')
     (app / "blank.html").write_text("<!doctype html><p>another page of the app</p>\n")
-    static = Starlette(routes=[Mount("/", StaticFiles(directory=str(app), html=True))])  # any static server
+    # any static server, sending SDK.md's CSP (the gateway in connect-src) on every response
+    (policy,) = re.findall(r"```\n(.*?)```", section(SDK_MD.read_text(), "Content-Security-Policy"), re.S)
+    csp = "; ".join(policy.strip().replace("https://gateway.example", allowed.url).split("\n"))
+    files = Starlette(routes=[Mount("/", StaticFiles(directory=str(app), html=True))])
+
+    async def static(scope, receive, send):
+        async def with_csp(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"content-security-policy", csp.encode())]}
+            await send(message)
+        await files(scope, receive, with_csp if scope["type"] == "http" else send)
     server = ServerThread(static, port=port, ready_path="/index.html").start()
-    yield {"url": app_url, "gateway": allowed.url, "refusing": refusing.url}
+    yield {"url": app_url, "gateway": allowed.url, "refusing": refusing.url, "csp": csp}
     for running in (server, allowed, refusing):
         running.stop()
 
@@ -278,7 +289,10 @@ def test_the_quickstart_works_as_written(browser, quickstart_app, surface):
     try:
         page.goto(quickstart_app["url"] + "/")
         # the page made its identity and showed its recovery phrase
-        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=120_000)
+        try:
+            page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=120_000)
+        except Exception as error:  # the page's own words say why (a rejected createMeshKit, a CSP refusal)
+            raise AssertionError(f"the quickstart's worker never took control: {lines[-20:]}") from error
         deadline = 120
         while not dialogs and deadline:
             page.wait_for_timeout(1000)
@@ -318,6 +332,9 @@ def test_the_quickstart_works_as_written(browser, quickstart_app, surface):
         assert found["nulls"] == [], found["nulls"]
         assert found["queuedStatus"] == "queued" and found["sealedJob"] is True, found
         assert found["blobType"] == "text/plain" and found["streaming"] is True, found
+        # all of it under the CSP SDK.md asks for, and nothing more
+        assert quickstart_app["csp"].startswith("script-src 'self' 'wasm-unsafe-eval'; connect-src")
+        assert not [line for line in lines if "Content Security Policy" in line], lines
     finally:
         context.close()
 

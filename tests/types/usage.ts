@@ -18,19 +18,21 @@ export async function page(file: File): Promise<void> {
     onProgress: ({ stage, loaded, total }) => console.log(stage, loaded, total),
   });
   await createMeshKit();
-  await createMeshKit({ gateway: new URL("https://gateway.example"), base: new URL("/vendor/meshkit/", location.href) });
+  await createMeshKit({ gateway: new URL("https://gateway.example"), base: new URL("/vendor/meshkit/", location.href),
+    thread: "page" });
 
   // --- the object's own values ---
   const facts: string[] = [mk.version, mk.build, mk.namespace, mk.gateway, VERSION, BUILD];
   const ms: number = mk.timings.pyodideMs + mk.timings.readyMs;
   const debug: unknown = mk.pyodide;
+  const thread: "worker" | "page" = mk.thread === (await mk.capabilities()).thread ? mk.thread : "worker";
   const background: "service-worker" | "caller-managed" = mk.background.mode;
   const caps: Capabilities = await mk.capabilities();
   const wrapped: boolean = caps.key_storage.mode === "wrapped" || caps.keys.storage === "wrapped";
   const gatewayState: "ok" | "offline" | "unavailable" = caps.gateway.state;
   const streaming: boolean = caps.background.streaming_urls;
   const bundle: Record<string, unknown> = await mk.diagnostics();
-  console.log(facts, ms, debug, background, wrapped, gatewayState, streaming, bundle, caps.recovery_kit["alice"]);
+  console.log(facts, ms, debug, thread, background, wrapped, gatewayState, streaming, bundle, caps.recovery_kit["alice"]);
 
   // --- identities ---
   const alice: CreatedIdentity = await mk.identity.create("alice");
@@ -159,6 +161,8 @@ export async function page(file: File): Promise<void> {
   new MeshKitError("no_such_code");
   // @ts-expect-error: the namespace is a string
   await createMeshKit({ namespace: 1 });
+  // @ts-expect-error: Core runs in a worker or on the page
+  await createMeshKit({ thread: "main" });
   // @ts-expect-error: read-only
   mk.version = "2.0.0";
   // @ts-expect-error: no such method
