@@ -523,7 +523,7 @@ export interface MeshKit {
   checkMailbox(): Promise<Record<string, number> | null>;
   /** Returns the function that unsubscribes. */
   onChange(listener: (event: MeshKitEvent) => void): () => void;
-  /** Stop Core (its worker) and every listener (events, the service worker, "online"): later calls reject with unavailable. */
+  /** Stop Core (its worker) and every listener (events, the service worker, "online"): calls in flight reject with unavailable; do not use the object after. */
   close(): void;
 }
 
