@@ -60,6 +60,18 @@ def table(rows: dict) -> list[tuple]:
     mb = lambda value: value / 1e6 if isinstance(value, (int, float)) else None  # noqa: E731
     out.append(ratio_row("first visit bytes, compressed (MB)", mb(visit.get("bytes")), mb(visit.get("bare_bytes")),
                          "bare Pyodide boot, compressed", 1.1, higher=False))
+    # the package (issue 23): Core in its worker against Core on the page's thread, same run
+    sdk = rows.get("sdk.responsive", {})
+    longest, page_longest = sdk.get("longest_ms"), sdk.get("page_longest_ms")
+    out.append(("longest page task during seal+open (ms)", longest if longest is not None else "not measured",
+                f"Core on the page {page_longest:.0f}" if page_longest is not None else "Core on the page", "-",
+                "<= 50 ms", longest is not None and longest <= 50))
+    out.append(ratio_row("seal through the package (MiB/s)", sdk.get("seal_mib_s"), sdk.get("page_seal_mib_s"),
+                         "Core on the page", 0.9))
+    out.append(ratio_row("open through the package (MiB/s)", sdk.get("open_mib_s"), sdk.get("page_open_mib_s"),
+                         "Core on the page", 0.9))
+    out.append(ratio_row("warm start to ready (ms)", sdk.get("warm_ms"), sdk.get("bare_warm_ms"), "bare Pyodide boot",
+                         1.15, higher=False))
     # memory: flat with size
     small, large = rows.get("cli", {}), rows.get("cli.large", {})
     rss_small = max(filter(None, (small.get("peak_rss_mib") or {}).values()), default=None)

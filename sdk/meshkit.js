@@ -420,6 +420,18 @@ function makeApi({ host, names, timings, worker, report, gateway, gatewayState, 
     access: (root, { as } = {}) => call("access", root, as),
     inbox: (as, { all = false } = {}) => call("inbox", as, all),
     ack: (as, messageId) => call("ack", as, messageId),
+    // --- app messages and app records (FORMAT.md section 12; meshkit_web/browser/app_data_api.py) ---
+    messages: {
+      send: (to, data, { from, kind } = {}) => call("message_send", to, data, from, kind),
+      list: (as, { kind, all = false, limit } = {}) => call("message_list", as, kind, all, limit),
+      read: (as, id) => call("message_read", as, id),
+      ack: (as, id) => call("message_ack", as, id),
+    },
+    records: {
+      get: async (as, name) => (await call("record_get", as, name)) ?? null,
+      put: (as, name, data, { expectedVersion } = {}) => call("record_put", as, name, data, expectedVersion),
+    },
+    // --- end of app messages and app records ---
     jobs: {
       list: () => call("jobs"),
       get: (id) => call("job", id),

@@ -313,3 +313,11 @@ class IdentityStore:
     async def replace_library_parts(self, account: str, data: bytes) -> None:
         await self.db.delete_prefix("library_parts", account + " ")
         await self.db.put("library_parts", {"key": f"{account} {1:09d}", "data": data})
+
+    # what apps' messages and records never go back on (clients.app_data's keeper)
+    async def app_state(self, key: str) -> bytes | None:
+        row = await self.db.get("app_state", key)
+        return None if row is None else bytes(row["data"])
+
+    async def save_app_state(self, key: str, data: bytes) -> None:
+        await self.db.put("app_state", {"key": key, "data": bytes(data)})

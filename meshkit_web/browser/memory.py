@@ -1,17 +1,18 @@
 """The browser runtime's store interface, in memory: the fallback when IndexedDB is
 unavailable or blocked, and what the outbox runs on under CPython (tests)."""
 
-DB_VERSION = 5
+DB_VERSION = 6
 # store -> keyPath. Version 2 added the outbox (jobs + their encrypted blocks, keyed
 # "<job> <seq>") and the background mailbox; version 3 the account record each device
 # verified last (no rollback) and whether its recovery kit was confirmed; version 4 the
 # other people's accounts this browser verified (core.account.KnownAccount); version 5 what
 # this browser verified of its accounts' libraries (clients.accounts.LibraryState, kept as
-# parts keyed "<account> <seq>", so a gateway's rollback loses nothing seen here). Upgrades
-# only ever add stores.
+# parts keyed "<account> <seq>", so a gateway's rollback loses nothing seen here); version 6
+# what apps' messages and records must never go back on (clients.app_data: the newest record
+# version accepted per account and name, the messages acknowledged). Upgrades only ever add stores.
 STORES = {"identities": "name", "contacts": "id", "envelopes": "key", "jobs": "id", "outbox": "key",
           "mailbox": "key", "accounts": "name", "known_accounts": "id",
-          "library_parts": "key"}
+          "library_parts": "key", "app_state": "key"}
 
 
 class MemoryStore:

@@ -29,6 +29,7 @@ from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
 from ..core.urls import redact_url
 from .account_api import AccountMethods, identity_json
+from .app_data_api import AppDataMethods
 from .blob_source import BlobSource
 from .fetch_client import FetchGatewayClient
 from .ffi import broadcast, js, use_namespace
@@ -59,7 +60,7 @@ def _progress(report, total: int):
     return block_done
 
 
-class Runtime(AccountMethods, SendLinkMethods):
+class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
     def __init__(self, gateway: str, backend: WebCryptoBackend, store: IdentityStore, fallback_reason: str | None,
                  background: dict | None = None):
         self.gateway = gateway.rstrip("/")
