@@ -3,7 +3,8 @@
 //
 // Every result is what Core (Python, in Pyodide) answers, converted to JS: a value Python has
 // as None arrives as `undefined` (the key is there, its value undefined), so the shapes below
-// say `| undefined`, never `| null`. The one `null` is checkMailbox()'s (a JS literal).
+// say `| undefined`, never `| null`. The `null`s are JS literals: checkMailbox()'s and
+// records.get()'s (no record).
 // tests/test_sdk_docs.py checks this file against the code: every key of the objects
 // createMeshKit and createMeshKitWorker return is declared here, and nothing else is.
 
@@ -438,6 +439,73 @@ export interface SendLink {
   opens: number | undefined;
 }
 
+/** What a message or record carries: text (read back as `text` too) or bytes. */
+export type AppData = string | ArrayBuffer | ArrayBufferView;
+/** An app's message kind: "app-" and 1-28 of [a-z0-9-] (MeshKit's own kinds are not for apps). */
+export type AppKind = `app-${string}`;
+
+export interface SentMessage {
+  /** The message's CID (the same for every mailbox it was posted to). */
+  cid: string;
+  kind: AppKind;
+  /** The id `to` resolved to (an identity's or an account's). */
+  to: string;
+  /** Whether `to` is an account (posted to each of its current devices). */
+  account: boolean;
+  created: number;
+  /** Bytes of the sealed message. */
+  size: number;
+  posted: Array<{ device: string; id: string }>;
+  /** Mailboxes that refused it (it was posted to at least one). */
+  failed: Array<{ device: string; code: MeshKitErrorCode }>;
+}
+
+/** A message that verified here (messages.list). */
+export interface AppMessage {
+  /** The gateway's id of it in this mailbox: what read and ack take. */
+  id: string;
+  cid: string;
+  kind: AppKind;
+  /** The signing sender's identity id, and the account it is a device of (verified here), if any. */
+  sender: string;
+  senderAccount: string | undefined;
+  /** When it was sealed (the sender's clock), and when the gateway received it. */
+  created: number;
+  received: number | undefined;
+  /** Bytes of data. */
+  size: number;
+  /** The id the sender addressed (this identity's, or its account's). */
+  to: string;
+  type: "text" | "bytes";
+  acked: boolean;
+}
+
+export interface ReadMessage extends AppMessage {
+  data: Uint8Array;
+  /** The data as a string, when it was sent as text. */
+  text?: string;
+}
+
+/** An app record as written (records.put). */
+export interface WrittenRecord {
+  name: string;
+  version: number;
+  type: "text" | "bytes";
+  /** The device that wrote it (its id, and its name in the account). */
+  updatedBy: string;
+  updatedByName: string | undefined;
+  updated: number;
+  cid: string;
+  size: number;
+}
+
+/** An app record as read (records.get): verified, never older than one accepted here. */
+export interface AppRecord extends WrittenRecord {
+  data: Uint8Array;
+  /** The data as a string, when it was written as text. */
+  text?: string;
+}
+
 export interface MeshKit {
   /** The package's version (VERSION). */
   readonly version: string;
@@ -511,6 +579,22 @@ export interface MeshKit {
   };
   inbox(as: string, options?: { all?: boolean }): Promise<InboxMessage[]>;
   ack(as: string, messageId: string): Promise<void>;
+  /** App messages: small sealed messages between identities or accounts (at most 48 KiB of data). */
+  readonly messages: {
+    send(to: string, data: AppData, options: { from: string; kind?: AppKind }): Promise<SentMessage>;
+    /** Messages for `as` that verify, oldest first (the newest `limit`: default 100, at most 500). */
+    list(as: string, options?: { kind?: AppKind | AppKind[]; all?: boolean; limit?: number }): Promise<AppMessage[]>;
+    read(as: string, id: string): Promise<ReadMessage>;
+    /** Deleted at the gateway; never shown again here. */
+    ack(as: string, id: string): Promise<{ id: string; acked: true; cid?: string }>;
+  };
+  /** App records: account-wide values (at most 256 KiB), compare-and-swap. */
+  readonly records: {
+    /** null when there is none. */
+    get(as: string, name: string): Promise<AppRecord | null>;
+    /** Writes version expectedVersion + 1 (default: the newest read here, 0 when none); conflict when another wrote first. */
+    put(as: string, name: string, data: AppData, options?: { expectedVersion?: number }): Promise<WrittenRecord>;
+  };
   readonly jobs: {
     list(): Promise<Job[]>;
     get(id: string): Promise<Job | undefined>;

@@ -264,10 +264,17 @@ SHAPES_JS = """async ([root, gateway]) => {
     Device: (await mk.devices.list(as))[0],
   };
   results["Described (send link)"] = await mk.sendLinks.describe(results.SendLink.link);
+  results.SentMessage = await mk.messages.send(me.id, "a note to self", { from: as, kind: "app-check" });
+  results.AppMessage = (await mk.messages.list(as, { kind: "app-check" }))[0];
+  results.ReadMessage = await mk.messages.read(as, results.AppMessage.id);
+  results.WrittenRecord = await mk.records.put(as, "settings", "{}", { expectedVersion: 0 });
+  results.AppRecord = await mk.records.get(as, "settings");
+  const acked = await mk.messages.ack(as, results.AppMessage.id);
+  const noRecord = await mk.records.get(as, "nothing-here");
   const nulls = [];
   const scan = (value, path) => {
     if (value === null) nulls.push(path);
-    else if (value && typeof value === "object" && !(value instanceof Blob)) {
+    else if (value && typeof value === "object" && !(value instanceof Blob) && !ArrayBuffer.isView(value)) {
       for (const [key, inner] of Object.entries(value)) scan(inner, path + "." + key);
     }
   };
@@ -276,7 +283,9 @@ SHAPES_JS = """async ([root, gateway]) => {
   const opened = await mk.open(root, { as, type: "text/plain" });
   mk.close();
   return { keys, nulls, streaming: caps.background.streaming_urls, blobType: opened.blob.type,
-           queuedStatus: queued.status, sealedJob: sealed.job === undefined && "job" in sealed };
+           queuedStatus: queued.status, sealedJob: sealed.job === undefined && "job" in sealed,
+           acked: Object.keys(acked).sort(), noRecord, recordText: results.AppRecord.text,
+           messageData: results.ReadMessage.data instanceof Uint8Array && results.ReadMessage.text };
 }"""
 
 
@@ -332,6 +341,8 @@ def test_the_quickstart_works_as_written(browser, quickstart_app, surface):
         assert found["nulls"] == [], found["nulls"]
         assert found["queuedStatus"] == "queued" and found["sealedJob"] is True, found
         assert found["blobType"] == "text/plain" and found["streaming"] is True, found
+        assert found["acked"] == ["acked", "cid", "id"] and found["noRecord"] is None, found
+        assert found["recordText"] == "{}" and found["messageData"] == "a note to self", found
         # all of it under the CSP SDK.md asks for, and nothing more
         assert quickstart_app["csp"].startswith("script-src 'self' 'wasm-unsafe-eval'; connect-src")
         assert not [line for line in lines if "Content Security Policy" in line], lines

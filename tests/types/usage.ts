@@ -102,6 +102,23 @@ export async function page(file: File): Promise<void> {
   const closed: string = (await mk.sendLinks.revoke(sendLink.capsule, { from: "alice" })).revoked;
   console.log(opensLeft, got.name, closed);
 
+  // --- app messages and records ---
+  const sent = await mk.messages.send("mkbobsid", "lunch?", { from: "alice", kind: "app-chat" });
+  await mk.messages.send("bob", new Uint8Array([1, 2]), { from: "alice" });
+  const posted: number = sent.posted.length + sent.failed.length;
+  const chat = await mk.messages.list("bob", { kind: "app-chat", limit: 20 });
+  await mk.messages.list("bob", { kind: ["app-chat", "app-ping"], all: true });
+  await mk.messages.list("bob");
+  const message = await mk.messages.read("bob", chat[0].id);
+  const body: string = message.text ?? new TextDecoder().decode(message.data);
+  const senderAccount: string | undefined = message.senderAccount;
+  const acked: true = (await mk.messages.ack("bob", message.id)).acked;
+  const settings = await mk.records.get("alice", "settings");
+  const version: number = settings ? settings.version : 0;
+  const written = await mk.records.put("alice", "settings", JSON.stringify({ theme: "dark" }), { expectedVersion: version });
+  await mk.records.put("alice", "blob", new ArrayBuffer(4));
+  console.log(posted, body, senderAccount, acked, settings?.text, written.version, written.updatedByName);
+
   // --- inbox, outbox ---
   const messages = await mk.inbox("bob", { all: true });
   await mk.inbox("bob");
@@ -167,6 +184,11 @@ export async function page(file: File): Promise<void> {
   mk.version = "2.0.0";
   // @ts-expect-error: no such method
   await mk.identity.delete("alice");
+  // @ts-expect-error: an app's kinds start with "app-"
+  await mk.messages.send("bob", "hi", { from: "alice", kind: "share" });
+  // @ts-expect-error: there may be no record
+  const surely: number = (await mk.records.get("alice", "settings")).version;
+  console.log(surely);
   mk.onChange((event) => {
     // @ts-expect-error: an inbox event carries no job
     if (event.type === "inbox") console.log(event.job);
