@@ -25,7 +25,7 @@ INDEX_D_TS = ROOT / "sdk" / "index.d.ts"
 TSC = ROOT / "tests" / "js" / "node_modules" / "typescript" / "bin" / "tsc"
 TYPES = ROOT / "tests" / "types"
 
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]  # build.py, scripts/sdk_docs.py
 import sdk_docs  # noqa: E402
 
 
