@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""The generated parts of the SDK's reference and types, from their one source each:
+
+* docs/SDK.md, between ``<!-- errors:start -->`` and ``<!-- errors:end -->``: the table of
+  every error code, from ``meshkit_web.core.errors.registry()`` (status, retryable, the
+  sentence a person reads) and each error class's docstring (when it is raised);
+* docs/SDK.md, between ``<!-- namespaces:start -->`` and ``<!-- namespaces:end -->``: what
+  a namespace names in the browser, from ``meshkit_web.browser.namespace`` (``Names``);
+* sdk/index.d.ts, between ``// errors:start`` and ``// errors:end``: the ``MeshKitErrorCode``
+  union, from the registry.
+
+``python scripts/sdk_docs.py`` rewrites those sections; ``--check`` changes nothing and
+exits 1 when a committed section differs from what the sources make now (the test suite
+runs the same comparison: tests/test_sdk_docs.py).
+"""
+
+import argparse
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SDK_MD = ROOT / "docs" / "SDK.md"
+INDEX_D_TS = ROOT / "sdk" / "index.d.ts"
+
+
+def _cell(text: str) -> str:
+    """Text for one Markdown table cell: one line, pipes escaped."""
+    return " ".join(str(text).split()).replace("``", "`").replace("|", "\\|")
+
+
+def _when(cls) -> str:
+    """An error class's docstring, as one sentence or two ("" when it has none)."""
+    doc = cls.__dict__.get("__doc__") or ""
+    return " ".join(doc.split())
+
+
+def error_table() -> str:
+    """Every code of the registry: HTTP status, retryable, the person's sentence, when."""
+    from meshkit_web.core import errors
+    table = errors.registry()
+    classes = {errors.MeshKitError.code: errors.MeshKitError}
+    for cls in errors._all_error_classes():
+        classes.setdefault(cls.code, cls)
+    lines = ["| code | HTTP | retryable | what a person reads (`ERRORS[code].message`) | raised when |",
+             "|---|---|---|---|---|"]
+    for code, entry in table.items():
+        when = _when(classes[code]) if code != errors.MeshKitError.code else \
+            "the base class: a failure with no more specific code"
+        lines.append(f"| `{code}` | {entry['status']} | {'yes' if entry['retryable'] else 'no'} | "
+                     f"{_cell(entry['message'])} | {_cell(when)} |")
+    return "\n".join(lines)
+
+
+def namespace_table() -> str:
+    """What the default namespace and one other ("notes") name in an origin."""
+    from meshkit_web.browser.namespace import DEFAULT, Names
+    rows = [("IndexedDB database (identities, keys, contacts, envelopes, outbox)", lambda n: n.database),
+            ("BroadcastChannel (events between pages and the worker)", lambda n: n.channel),
+            ("Web Lock of an outbox job", lambda n: n.lock("<job id>")),
+            ("Background Sync tag: upload the outbox", lambda n: n.prefix + "outbox:<time>"),
+            ("Background Sync and Periodic Sync tag: check the mailbox", lambda n: n.prefix + "mailbox"),
+            ("Cache Storage (runtime files, for offline starts)", lambda n: n.prefix + "<BUILD>"),
+            ("page <-> worker messages", lambda n: f'{{meshkit: "{n.namespace}", type: ...}}')]
+    default, other = Names(DEFAULT), Names("notes")
+    lines = [f'| what | namespace `"{DEFAULT}"` (the legacy names) | namespace `"notes"` |', "|---|---|---|"]
+    for label, name in rows:
+        lines.append(f"| {label} | `{_cell(name(default))}` | `{_cell(name(other))}` |")
+    return "\n".join(lines)
+
+
+def error_union() -> str:
+    from meshkit_web.core.errors import registry
+    return "export type MeshKitErrorCode =\n" + "\n".join(f'  | "{code}"' for code in registry()) + ";"
+
+
+def _between(text: str, start: str, end: str, body: str, where: str) -> str:
+    pattern = re.compile(re.escape(start) + r"[^\n]*\n.*?" + re.escape(end), re.S)
+    found = pattern.search(text)
+    if not found:
+        raise SystemExit(f"sdk_docs: {where} has no section {start} ... {end}")
+    head = found.group(0).split("\n", 1)[0]  # the start marker's line, as written
+    return text[:found.start()] + head + "\n" + body + "\n" + end + text[found.end():]
+
+
+def render_sdk_md(text: str) -> str:
+    text = _between(text, "<!-- errors:start", "<!-- errors:end -->", error_table(), "docs/SDK.md")
+    return _between(text, "<!-- namespaces:start", "<!-- namespaces:end -->", namespace_table(), "docs/SDK.md")
+
+
+def render_index_d_ts(text: str) -> str:
+    return _between(text, "// errors:start", "// errors:end", error_union(), "sdk/index.d.ts")
+
+
+TARGETS = ((SDK_MD, render_sdk_md), (INDEX_D_TS, render_index_d_ts))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a section is stale")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    stale = []
+    for path, render in TARGETS:
+        text = path.read_text()
+        made = render(text)
+        if made != text:
+            stale.append(path.relative_to(ROOT))
+            if not args.check:
+                path.write_text(made)
+    if args.check and stale:
+        print("stale (run python scripts/sdk_docs.py): " + ", ".join(map(str, stale)), file=sys.stderr)
+        return 1
+    print(("rewrote " + ", ".join(map(str, stale))) if stale else "up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
