@@ -20,6 +20,7 @@ export type MeshKitErrorCode =
   | "busy"
   | "cid_mismatch"
   | "conflict"
+  | "csp_blocked"
   | "error"
   | "expired"
   | "forbidden"
@@ -650,8 +651,6 @@ export interface MeshKitWorker {
   handleMessage(event: WorkerMessageEvent): boolean;
   /** Stop MeshKit in this worker for good (the app found its own files altered); pages are told. Returns the error to throw. */
   refuse(code: MeshKitErrorCode, file: string, why: string): MeshKitError;
-  /** Calls a method of Core's runtime by name (debugging only: not covered by the version policy). */
-  call(method: string, ...args: unknown[]): Promise<unknown>;
 }
 
 /** Throws MeshKitError "invalid_argument" for a namespace or prefix that is not one. */

@@ -57,7 +57,12 @@ export function createMeshKitWorker({ gateway, namespace = DEFAULT_NAMESPACE, pr
   const names = namesOf(namespace);
   const opens = checkPrefix(prefix || (namespace === DEFAULT_NAMESPACE ? "/meshkit/" : `/meshkit/${namespace}/`)) + "open/";
   const packageUrl = packageBase(base, import.meta.url);
-  const gatewayHref = new URL(gateway || self.location.origin).href.replace(/\/+$/, "");
+  let gatewayHref;
+  try {
+    gatewayHref = new URL(gateway || self.location.origin).href.replace(/\/+$/, "");
+  } catch {
+    throw new MeshKitError("invalid_argument", `gateway ${JSON.stringify(String(gateway))} is not an absolute URL`);
+  }
   const networkFetch = globalThis.fetch.bind(globalThis);
 
   // --- refusing to run: a file that is not what was built ------------------------------------
@@ -295,7 +300,7 @@ export function createMeshKitWorker({ gateway, namespace = DEFAULT_NAMESPACE, pr
   }
 
   return { namespace: names.namespace, prefix: opens.slice(0, -"open/".length), build: BUILD, install, activate,
-    handleFetch, handleSync, handlePeriodicSync, handleMessage, refuse, timings, call };
+    handleFetch, handleSync, handlePeriodicSync, handleMessage, refuse, timings };
 }
 
 // --- responses this worker makes ------------------------------------------------------------------

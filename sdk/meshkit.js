@@ -41,10 +41,27 @@ function gatewayUrl(gateway) {
   return url.href.replace(/\/+$/, "");
 }
 
-// "ok", "offline", or a MeshKitError: the gateway refuses this origin (CORS), or cannot be reached.
+// "ok", "offline", or a MeshKitError: this page's CSP blocks the gateway, the gateway refuses
+// this origin (CORS), or it cannot be reached.
 async function probeGateway(gateway) {
   if (navigator.onLine === false) return "offline";
   const info = `${gateway}/v1/info`;
+  let blocked = false;
+  const onViolation = (event) => {
+    if (event.effectiveDirective === "connect-src" && String(event.blockedURI).startsWith(new URL(gateway).origin)) blocked = true;
+  };
+  document.addEventListener("securitypolicyviolation", onViolation);
+  try {
+    const state = await probeOnce(gateway, info);
+    await new Promise((resolve) => setTimeout(resolve, 0));  // the violation event comes as a task
+    return blocked ? new MeshKitError("csp_blocked", `this page's Content-Security-Policy does not allow ` +
+      `connect-src ${new URL(gateway).origin}: add the gateway's origin to it`) : state;
+  } finally {
+    document.removeEventListener("securitypolicyviolation", onViolation);
+  }
+}
+
+async function probeOnce(gateway, info) {
   const bounded = (init) => fetch(info, { ...init, cache: "no-store", signal: AbortSignal.timeout(GATEWAY_PROBE_MS) });
   try {
     const response = await bounded({ mode: "cors", credentials: "omit" });
@@ -86,8 +103,9 @@ async function workerHost({ base, gateway, namespace, onProgress }) {
     worker = new Worker(script, { type: "module", name: `meshkit:${namespace}` });
   } catch (error) {
     URL.revokeObjectURL(script);
-    throw new MeshKitError("unsupported", `MeshKit could not start its worker (${error.name || "error"}): the page's ` +
-      "Content-Security-Policy must allow worker-src blob: (or use createMeshKit({thread: \"page\"}))");
+    throw new MeshKitError(error.name === "SecurityError" ? "csp_blocked" : "unsupported", `MeshKit could not start its ` +
+      `worker (${error.name || "error"}): the page's Content-Security-Policy must allow worker-src blob: (or use ` +
+      'createMeshKit({thread: "page"}))');
   }
   const results = new Map();  // call id -> {resolve, reject}
   const callbacks = new Map(); // callback id -> the page's function
@@ -130,7 +148,9 @@ async function workerHost({ base, gateway, namespace, onProgress }) {
     }
   };
   worker.postMessage({ type: "init", gateway, namespace, base: base.href });
+  let closed = null;
   const call = (method, ...args) => new Promise((resolve, reject) => {
+    if (closed) return reject(closed);
     const id = nextId++;
     const positions = [];
     const sent = args.map((arg, i) => {
@@ -150,7 +170,11 @@ async function workerHost({ base, gateway, namespace, onProgress }) {
       worker.postMessage({ type: "go", background });
       return booted;
     },
-    terminate: () => { worker.terminate(); failAll(new MeshKitError("unavailable", "MeshKit was closed")); },
+    terminate: () => {
+      closed = new MeshKitError("unavailable", "this MeshKit was closed (close()): create another");
+      worker.terminate();
+      failAll(closed);
+    },
   };
 }
 
@@ -254,7 +278,7 @@ export async function createMeshKit({ gateway, namespace = DEFAULT_NAMESPACE, on
     // A gateway that refuses this origin is never right; one that cannot be reached is an
     // outage once this namespace holds an identity, a misconfiguration before
     const state = await gatewayState;
-    if (state instanceof MeshKitError && state.code === "gateway_origin_refused") throw state;
+    if (state instanceof MeshKitError && state.code !== "unavailable") throw state;  // never right, whatever is stored
     const { worker, report } = await workerFound;
     const { pyodideMs } = await host.start(report);
     if (state instanceof MeshKitError && !(await host.call("identity_list")).length) throw state;

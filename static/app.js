@@ -63,6 +63,8 @@ try {
   const { createMeshKit } = await load("../meshkit.js");
   // the page opens its contact and send links at "/" (link.js takes them)
   const meshkit = await createMeshKit({ gateway, onProgress: progress, linkBase: location.origin + "/" });
+  // ask the browser to keep this app's data (identities, keys); capabilities() reports the answer
+  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
   // the app's own handle, for its tests and the console: the runtime sets no global
   globalThis.meshkit = meshkit;
   document.documentElement.dataset.meshkitReady = "true";

@@ -226,16 +226,22 @@ def quickstart_app(site, tmp_path_factory):
     (app / "sw.js").write_text(worker.replace("https://gateway.example", allowed.url))
     (app / "index.html").write_text('<!doctype html><input type="file"><script type="module" src="/app.js"></script>\n')
     (app / "blank.html").write_text("<!doctype html><p>another page of the app</p>\n")
+    (app / "elsewhere.html").write_text("<!doctype html><p>a page whose CSP names another gateway too</p>\n")
     # any static server, sending SDK.md's CSP (the gateway in connect-src) on every response
     (policy,) = re.findall(r"```\n(.*?)```", section(SDK_MD.read_text(), "Content-Security-Policy"), re.S)
     csp = "; ".join(policy.strip().replace("https://gateway.example", allowed.url).split("\n"))
     files = Starlette(routes=[Mount("/", StaticFiles(directory=str(app), html=True))])
 
+    # /elsewhere.html: the same policy, its connect-src naming the refusing gateway too
+    elsewhere = csp.replace(f"connect-src 'self' {allowed.url}", f"connect-src 'self' {allowed.url} {refusing.url}")
+    assert elsewhere != csp
+
     async def static(scope, receive, send):
         async def with_csp(message):
             if message["type"] == "http.response.start":
+                policy = elsewhere if scope["path"] == "/elsewhere.html" else csp
                 message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"content-security-policy", csp.encode())]}
+                                                  (b"content-security-policy", policy.encode())]}
             await send(message)
         await files(scope, receive, with_csp if scope["type"] == "http" else send)
     server = ServerThread(static, port=port, ready_path="/index.html").start()
@@ -350,18 +356,22 @@ def test_the_quickstart_works_as_written(browser, quickstart_app, surface):
         context.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the gateway sends Cross-Origin-Resource-Policy: same-origin on every response, "
-                   "so createMeshKit's no-cors probe fails too and it reports unavailable instead (code side)")
-def test_a_gateway_that_refuses_the_origin_is_named(browser, quickstart_app):
+@pytest.mark.parametrize("page_path, expected", [("/elsewhere.html", "gateway_origin_refused"),
+                                                ("/blank.html", "csp_blocked")])
+def test_a_gateway_that_refuses_the_origin_is_named(browser, quickstart_app, page_path, expected):
+    """A gateway started without --cors-origin for the app: gateway_origin_refused; one the
+    page's own CSP does not allow: csp_blocked. Either way nothing is created."""
     context = browser.new_context()
     page = context.new_page()
     try:
-        page.goto(quickstart_app["url"] + "/blank.html")
-        code = page.evaluate("""async (gateway) => {
+        page.goto(quickstart_app["url"] + page_path)
+        got = page.evaluate("""async (gateway) => {
           const { createMeshKit } = await import("/vendor/meshkit/meshkit.js");
-          try { await createMeshKit({ gateway, namespace: "elsewhere" }); return "started"; }
-          catch (error) { return error.code; }
+          let code = "started";
+          try { await createMeshKit({ gateway, namespace: "elsewhere" }); } catch (error) { code = error.code; }
+          return {code, databases: (await indexedDB.databases()).map((d) => d.name)};
         }""", quickstart_app["refusing"])
-        assert code == "gateway_origin_refused"
+        assert got["code"] == expected, got
+        assert "meshkit:elsewhere" not in got["databases"], got  # Core never opened its storage
     finally:
         context.close()

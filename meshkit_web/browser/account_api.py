@@ -11,7 +11,7 @@ import time
 from ..clients import accounts
 from ..core.account import AccountRecord, RecoveryPhraseError, derive_recovery_keys, secret_from_phrase
 from ..core.cid import cid_str
-from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
+from ..core.errors import IdentityExistsError, InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.identity import create_identity
 from .ffi import js
 from .jsapi import _js, _py, api
@@ -117,7 +117,7 @@ class AccountMethods:
         name = str(name)
         secret_from_phrase(str(phrase))  # a typo fails here, before anything changes
         if await self.store.load_identity(name) is not None:
-            raise ValueError(f"an identity named {name!r} already exists in this browser")
+            raise IdentityExistsError(f"an identity named {name!r} already exists in this browser")
         identity = await create_identity(self.backend, name, int(time.time()))
         await self.store.save_identity(identity)
         client = await self._client(name)
@@ -156,7 +156,9 @@ class AccountMethods:
 
     @api
     async def devices_request_link(self, device_name) -> dict:
-        name = str(device_name)
+        if not isinstance(device_name, str) or not device_name.strip():
+            raise InvalidArgumentError("devices.requestLink needs {deviceName}: the name this device gets")
+        name = device_name
         if await self.store.load_identity(name) is None:
             await self.store.save_identity(await create_identity(self.backend, name, int(time.time())))
         return {"link": await accounts.request_link(await self._client(name)), "identity": name}

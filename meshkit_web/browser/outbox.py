@@ -21,7 +21,7 @@ import time
 import uuid
 
 from ..core.cid import cid_str, parse_cid
-from ..core.errors import MeshKitError, registry
+from ..core.errors import InvalidArgumentError, MeshKitError, registry
 from ..core.proof import SEALED, make_proof
 from . import ffi
 from .ffi import broadcast, web_lock
@@ -107,7 +107,7 @@ class Outbox:
     async def _require(self, job_id: str) -> dict:
         job = await self.db.get("jobs", str(job_id))
         if job is None:
-            raise MeshKitError(f"no outbox job {job_id}")
+            raise InvalidArgumentError(f"no outbox job {job_id} in this browser")
         return job
 
     # --- uploading (the worker, or the page without one) ----------------------------------

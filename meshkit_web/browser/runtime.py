@@ -24,7 +24,8 @@ from ..core.clock import GatewayClock
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, read_header, seal
 from ..core.contact_link import contact_fragment, linked_account, record_from_link
 from ..core.diagnostics import RecentLog, redacted
-from ..core.errors import InvalidArgumentError, LocalStorageFullError, MeshKitError, UnknownIdentityError
+from ..core.errors import (IdentityExistsError, InvalidArgumentError, LocalStorageFullError, MeshKitError,
+                           UnknownIdentityError)
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.recipients import Reach, distinct, resolve_reach
 from ..core.urls import redact_url
@@ -187,7 +188,7 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
     async def identity_create(self, name: str) -> dict:
         name = str(name)
         if await self.store.load_identity(name) is not None:
-            raise ValueError(f"an identity named {name!r} already exists in this browser")
+            raise IdentityExistsError(f"an identity named {name!r} already exists in this browser")
         identity = await create_identity(self.backend, name, int(time.time()))
         await self.store.save_identity(identity)
         # all or nothing: an identity the gateway never heard of, or one without its account

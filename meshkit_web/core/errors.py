@@ -336,6 +336,15 @@ class GatewayOriginRefusedError(MeshKitError):
             "(meshkit serve --cors-origin).")
 
 
+class CspBlockedError(MeshKitError):
+    """The page's Content-Security-Policy blocks something MeshKit needs: connect-src for the
+    gateway, worker-src blob: for Core's worker. Raised by createMeshKit."""
+    code = "csp_blocked"
+    status = 400
+    user = ("This page's Content-Security-Policy blocks MeshKit (connect-src must name the gateway, worker-src "
+            "must allow blob:).")
+
+
 class InsecureContextError(MeshKitError):
     """The page or worker is not a secure context (https or localhost): WebCrypto and
     service workers are not available there."""

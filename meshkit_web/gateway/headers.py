@@ -45,6 +45,10 @@ INERT_TYPES = (
 )
 
 APP_PATHS = ("/", "/index.html", "/sw.js")
+# Public, credential-free facts any page may read even without CORS: createMeshKit asks for
+# /v1/info twice (with CORS, then without) to tell "this gateway refuses your origin" from
+# "this gateway cannot be reached"; a same-origin resource policy would hide the difference.
+PROBE_PATHS = ("/v1/info",)
 
 
 def app_csp(connect: tuple[str, ...] = (), script_hashes: tuple[str, ...] = ()) -> str:
@@ -95,6 +99,8 @@ class SecurityHeaders:
         self.app_headers = self._encode({**COMMON, "Content-Security-Policy": app_csp(
             tuple(connect) + site_connect, hashes)})
         self.strict_headers = self._encode({**COMMON, "Content-Security-Policy": STRICT_CSP})
+        self.probe_headers = self._encode({**COMMON, "Cross-Origin-Resource-Policy": "cross-origin",
+                                           "Content-Security-Policy": STRICT_CSP})
         self.names = {name for name, _ in self.app_headers}
 
     @staticmethod
@@ -104,7 +110,8 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        ours = self.app_headers if scope.get("path") in APP_PATHS else self.strict_headers
+        path = scope.get("path")
+        ours = self.app_headers if path in APP_PATHS else self.probe_headers if path in PROBE_PATHS else self.strict_headers
         started = False
 
         async def send_with_headers(message):

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from meshkit_web.gateway.headers import COMMON, PLAINTEXT_CSP, STRICT_CSP, SecurityHeaders
+from meshkit_web.gateway.headers import PROBE_PATHS, COMMON, PLAINTEXT_CSP, STRICT_CSP, SecurityHeaders
 
 from sec_helpers import AttackerSite
 from test_service_worker import BOOT_WORKER_JS
@@ -19,7 +19,10 @@ RAW_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"  # sha25
 
 
 def assert_secured(response: httpx.Response, csp: str | None = None) -> None:
-    for name, value in COMMON.items():
+    expected = dict(COMMON)
+    if response.request.url.path in PROBE_PATHS:  # public facts createMeshKit may read without CORS
+        expected["Cross-Origin-Resource-Policy"] = "cross-origin"
+    for name, value in expected.items():
         assert response.headers.get(name) == value, f"{response.request.url}: {name} = {response.headers.get(name)!r}"
     policy = response.headers.get("content-security-policy", "")
     assert "frame-ancestors 'none'" in policy, f"{response.request.url}: CSP {policy!r}"

@@ -35,8 +35,6 @@ export async function refuseIfAltered(altered: boolean): Promise<void> {
   const error: MeshKitError = mkw.refuse("integrity", "app.js", "does not match its build hash");
   const code: "integrity" | string = error.code;
   console.log(code, error.retryable);
-  const answer: unknown = await mkw.call("capabilities");
-  console.log(answer);
   throw error;
 }
 
