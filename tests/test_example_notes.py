@@ -64,6 +64,18 @@ def contexts(browser, notes):
 
 # --- driving the app ---------------------------------------------------------------------------
 
+def js(page: Page, expression: str, arg=None, timeout_ms: int = STEP_MS):
+    """The value of a JS expression (a promise is awaited; ``arg`` is in scope), bounded: a
+    promise that does not settle in ``timeout_ms`` fails the test (evaluate alone waits for ever)."""
+    return page.evaluate(f"""async (arg) => {{
+      let timer;
+      const late = new Promise((_, reject) => {{
+        timer = setTimeout(() => reject(new Error('did not settle in {timeout_ms} ms: ' + {json.dumps(expression[:100])})),
+                           {timeout_ms}); }});
+      try {{ return await Promise.race([(async () => ({expression}))(), late]); }} finally {{ clearTimeout(timer); }}
+    }}""", arg)
+
+
 def boot(page: Page, path: str = "/") -> None:
     page.goto(path)
     page.wait_for_function("() => ['ready', 'error'].includes(document.documentElement.dataset.notes)",
@@ -121,7 +133,7 @@ def open_note(page: Page, root: str, kind: str = "mine") -> str:
 
 
 def jobs(page: Page) -> list:
-    return page.evaluate("notesApp.mk.jobs.list()")
+    return js(page, "notesApp.mk.jobs.list()")
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -190,7 +202,7 @@ def test_share_with_a_teammate_who_opens_it_then_revoke_and_their_open_fails_typ
     create(bob, "bob")
     bob_link = bob.get_by_test_id("my-link").input_value()
     assert bob_link.startswith(server.url + "/#contact="), bob_link
-    bob_id = bob.evaluate("notesApp.mk.identity.list().then((l) => l[0].id)")
+    bob_id = js(bob, "notesApp.mk.identity.list().then((l) => l[0].id)")
 
     sealed = write(ada, "For Bob", "the door code is 4711", share=bob_link)
     assert sealed["state"] == "uploaded" and sealed["said"].endswith("Shared."), sealed
@@ -218,8 +230,7 @@ def test_share_with_a_teammate_who_opens_it_then_revoke_and_their_open_fails_typ
     assert error.inner_text() == "The author revoked your access to this note."
     assert bob.get_by_test_id("note-body").count() == 0
     # the API says the same, typed
-    got = bob.evaluate("""(root) => notesApp.mk.open(root, {as: 'bob'}).then(() => 'opened',
-                                                                     (e) => [e.name, e.code])""", sealed["root"])
+    got = js(bob, "notesApp.mk.open(arg, {as: 'bob'}).then(() => 'opened', (e) => [e.name, e.code])", sealed["root"])
     assert got == ["MeshKitError", "revoked"]
     expect(bob.locator(f'[data-testid="note-item"][data-root="{sealed["root"]}"]')).to_have_attribute(
         "data-status", "revoked", timeout=STEP_MS)
@@ -295,7 +306,7 @@ def test_an_attachment_downloads_streamed_through_the_worker_byte_exact(contexts
     assert not any(path.startswith("/meshkit/") for path in server.hits)
     assert {path: n for path, n in server.hits.items() if before.get(path) != n} == {}
     # a download link is one use: the same URL again is refused, typed
-    again = page.evaluate("(url) => fetch(url).then(async (r) => [r.status, (await r.json()).error])", download.url)
+    again = js(page, "fetch(arg).then(async (r) => [r.status, (await r.json()).error])", download.url)
     assert again == [403, "forbidden"]
 
 
@@ -320,7 +331,7 @@ def test_the_app_starts_offline_with_the_gateway_stopped_and_seals_into_the_outb
     assert boot_state == "ready", page.inner_text("main")
     page.get_by_test_id("compose").wait_for(timeout=STEP_MS)
     expect(page.get_by_test_id("who")).to_have_text("ada")
-    caps = page.evaluate("notesApp.mk.capabilities()")
+    caps = js(page, "notesApp.mk.capabilities()")
     assert caps["gateway"]["state"] == "offline" and caps["namespace"] == "notes", caps["gateway"]
     expect(page.get_by_test_id("net")).to_contain_text("offline")
 
@@ -352,7 +363,7 @@ def test_a_second_app_on_the_same_origin_sees_none_of_it_and_does_not_disturb_it
     note = write(notes_page, "Ada's", "only for the notes app")
     notes_page.evaluate(EVENTS_JS)
     # an upload by the notes worker, heard by the notes page (the same channel the other app must not hear)
-    queued = notes_page.evaluate("notesApp.mk.seal('bytes', {from: 'ada', name: 'x.bin', mode: 'outbox'})")
+    queued = js(notes_page, "notesApp.mk.seal('bytes', {from: 'ada', name: 'x.bin', mode: 'outbox'})")
     wait_for(lambda: gateway.count("pins", queued["root"]) == 1, 60, "the notes worker's upload")
     notes_page.wait_for_function("(id) => window.heard.some((e) => e.job === id)", arg=queued["job"], timeout=STEP_MS)
     notes_jobs = {job["id"] for job in jobs(notes_page)}
@@ -362,8 +373,8 @@ def test_a_second_app_on_the_same_origin_sees_none_of_it_and_does_not_disturb_it
     boot(other, "/other/")
     assert other.evaluate("notesApp.config.namespace") == "other"
     other.get_by_test_id("setup").wait_for(timeout=STEP_MS)  # no identity here: a first visit
-    assert other.evaluate("notesApp.mk.identity.list()") == []
-    assert other.evaluate("notesApp.mk.jobs.list()") == []
+    assert js(other, "notesApp.mk.identity.list()") == []
+    assert js(other, "notesApp.mk.jobs.list()") == []
     other.evaluate(EVENTS_JS)
 
     create(other, "olga")
@@ -373,20 +384,20 @@ def test_a_second_app_on_the_same_origin_sees_none_of_it_and_does_not_disturb_it
     mine = write(other, "Olga's", "only for the other app", file={"name": "o.txt", "mimeType": "text/plain",
                                                                    "buffer": b"other attachment"})
     assert mine["state"] == "uploaded"
-    queued_other = other.evaluate("notesApp.mk.seal('more', {from: 'olga', name: 'y.bin', mode: 'outbox'})")
+    queued_other = js(other, "notesApp.mk.seal('more', {from: 'olga', name: 'y.bin', mode: 'outbox'})")
     wait_for(lambda: gateway.count("pins", queued_other["root"]) == 1, 60, "the other worker's upload")
     other.wait_for_function("(id) => window.heard.some((e) => e.job === id)", arg=queued_other["job"], timeout=STEP_MS)
 
     # identities, jobs, notes: each app only its own
-    assert [i["name"] for i in other.evaluate("notesApp.mk.identity.list()")] == ["olga"]
-    assert [i["name"] for i in notes_page.evaluate("notesApp.mk.identity.list()")] == ["ada"]
+    assert [i["name"] for i in js(other, "notesApp.mk.identity.list()")] == ["olga"]
+    assert [i["name"] for i in js(notes_page, "notesApp.mk.identity.list()")] == ["ada"]
     other_jobs = {job["id"] for job in jobs(other)}
     assert queued_other["job"] in other_jobs and not other_jobs & notes_jobs
     assert {job["id"] for job in jobs(notes_page)} == notes_jobs
-    other_roots = {row["root"] for row in other.evaluate("notesApp.mk.envelopes('olga')")}
+    other_roots = {row["root"] for row in js(other, "notesApp.mk.envelopes('olga')")}
     assert mine["root"] in other_roots and note["root"] not in other_roots and queued["root"] not in other_roots
-    assert other.evaluate("(root) => notesApp.mk.open(root, {as: 'ada'}).then(() => 'opened', (e) => e.code)",
-                          note["root"]) == "unknown_identity"
+    assert js(other, "notesApp.mk.open(arg, {as: 'ada'}).then(() => 'opened', (e) => e.code)",
+              note["root"]) == "unknown_identity"
     # events: each page heard its own app's work only (job news by job id, inbox news by identity)
     notes_heard, other_heard = notes_page.evaluate("window.heard"), other.evaluate("window.heard")
     assert not [e for e in notes_heard if e["job"] in other_jobs or e["identity"] == "olga"], notes_heard
@@ -394,16 +405,15 @@ def test_a_second_app_on_the_same_origin_sees_none_of_it_and_does_not_disturb_it
     # storage: one database and one MeshKit cache per namespace, each app's shell cache per scope;
     # the other worker's activate() left the notes app's caches alone
     build = json.loads((server.package_dir / "integrity.json").read_text())["build"]
-    assert sorted(notes_page.evaluate("caches.keys()")) == sorted([
+    assert sorted(js(notes_page, "caches.keys()")) == sorted([
         "notes-shell-v1 /", "notes-shell-v1 /other/", f"meshkit:notes:{build}", f"meshkit:other:{build}"])
-    assert sorted(d["name"] for d in other.evaluate("indexedDB.databases()")) == ["meshkit:notes", "meshkit:other"]
+    assert sorted(d["name"] for d in js(other, "indexedDB.databases()")) == ["meshkit:notes", "meshkit:other"]
 
     # and the notes app goes on as before: its worker, its note, a streamed open
     assert controlled(notes_page)["script"].startswith(server.url + "/sw.js?")
     assert open_note(notes_page, note["root"]) == "open"
     assert notes_page.get_by_test_id("note-body").inner_text() == "only for the notes app"
-    streamed = notes_page.evaluate("""(root) => notesApp.mk.openStream(root, {as: 'ada'})
-                                     .then((r) => r.text())""", queued["root"])
+    streamed = js(notes_page, "notesApp.mk.openStream(arg, {as: 'ada'}).then((r) => r.text())", queued["root"])
     assert streamed == "bytes"
 
 
@@ -426,7 +436,7 @@ def test_the_notes_worker_leaves_other_pages_of_the_origin_to_the_network(contex
     assert plain.locator("#plain").inner_text() == "a plain page of this origin, not the app"
     # the worker is in scope (it controls this page) and still lets its requests through
     assert plain.evaluate("navigator.serviceWorker.controller.scriptURL").startswith(server.url + "/sw.js?")
-    missing = page.evaluate("fetch('/not-the-app.txt').then((r) => r.status)")  # (the plain page's CSP forbids fetch)
+    missing = js(page, "fetch('/not-the-app.txt').then((r) => r.status)")  # (the plain page's CSP forbids fetch)
     assert missing == 404 and server.hits["/not-the-app.txt"] == 1
 
 
@@ -445,8 +455,8 @@ def test_a_gateway_without_cors_for_the_app_refuses_typed_and_nothing_is_created
         assert f"--cors-origin {server.url}" in fatal.inner_text()
         assert page.evaluate("document.documentElement.dataset.notesError") == "gateway_origin_refused"
         # nothing was created: no database of any namespace, no worker registered
-        assert page.evaluate("indexedDB.databases()") == []
-        assert page.evaluate("navigator.serviceWorker.getRegistrations().then((r) => r.length)") == 0
+        assert js(page, "indexedDB.databases()") == []
+        assert js(page, "navigator.serviceWorker.getRegistrations().then((r) => r.length)") == 0
         shot(page, "refused")
     finally:
         context.close()

@@ -38,7 +38,6 @@ const SAY = {
   unavailable: "The gateway cannot be reached right now.",
   gateway_origin_refused: "The gateway does not accept this app's origin (start it with --cors-origin for this site).",
   insecure_context: "This page must be served over https:// (or from localhost).",
-  unsupported: "This browser lacks the cryptography Team notes needs (X25519 and Ed25519 in WebCrypto).",
 };
 const author = (note) => `${shown(note.author || "someone")} (${shown(note.sender).slice(0, 10)}…)`;
 const say = (error) => SAY[error.code] || error.message || String(error);

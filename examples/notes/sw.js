@@ -18,12 +18,13 @@ const mkw = createMeshKitWorker({
 });
 
 // The app's own files, cached at install, answered network first (so an update shows at once)
-// and from this cache when offline. meshkit.js is the app's to cache: mkw.install() caches
-// only the files MeshKit's Core loads (Pyodide, the wheels).
+// and from this cache when offline. The page's two package modules are the app's to cache:
+// mkw.install() caches only what Core loads (Pyodide, the wheels), not meshkit.js nor the
+// meshkit-core.js it starts Core's worker from.
 const SHELL_VERSION = "notes-shell-v1";
 const SHELL_CACHE = `${SHELL_VERSION} ${scope}`;
 const SHELL = ["", "app.js", "notes.css", "config.json", "manifest.webmanifest", "icon.svg"]
-  .map((name) => scope + name).concat(["/vendor/meshkit/meshkit.js"]);
+  .map((name) => scope + name).concat(["/vendor/meshkit/meshkit.js", "/vendor/meshkit/meshkit-core.js"]);
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {

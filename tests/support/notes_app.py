@@ -61,12 +61,13 @@ def build_package(out: pathlib.Path) -> pathlib.Path:
 
 def notes_csp(gateway_origin: str) -> str:
     """The example's policy (README.md says the same): its own scripts and WebAssembly (Pyodide
-    compiles it), fetches to its origin and the gateway only, workers from its origin."""
+    compiles it), fetches to its origin and the gateway only, workers from its origin and
+    blob: (meshkit.js runs Core in a dedicated worker made from the bytes it checked)."""
     return "; ".join((
         "default-src 'none'",
         "script-src 'self' 'wasm-unsafe-eval'",
         f"connect-src 'self' {gateway_origin}",
-        "worker-src 'self'",
+        "worker-src 'self' blob:",
         "style-src 'self'",
         "img-src 'self' data:",
         "manifest-src 'self'",
