@@ -392,7 +392,7 @@ def bundle(entry: pathlib.Path, target: pathlib.Path, root: pathlib.Path) -> lis
     with tempfile.TemporaryDirectory() as tmp:
         meta = pathlib.Path(tmp) / "meta.json"
         done = subprocess.run(["node", str(fetch_esbuild()), str(entry), "--bundle", "--format=esm",
-                               "--platform=neutral", "--log-level=error", f"--outfile={target}",
+                               "--platform=neutral", "--log-level=error", f"--outfile={target.resolve()}",
                                f"--metafile={meta}", *(f"--external:{name}" for name in BUNDLE_EXTERNAL)],
                               capture_output=True, text=True, cwd=entry.parent)
         if done.returncode != 0:
