@@ -63,48 +63,19 @@ async function probeGateway(gateway) {
 
 async function probeOnce(gateway, info) {
   const bounded = (init) => fetch(info, { ...init, cache: "no-store", signal: AbortSignal.timeout(GATEWAY_PROBE_MS) });
-  const timing = answeredTiming(info);
   try {
     const response = await bounded({ mode: "cors", credentials: "omit" });
     return response.ok ? "ok" : new MeshKitError("unavailable", `the gateway at ${gateway} answered HTTP ` +
       `${response.status} for /v1/info: is this MeshKit's gateway (meshkit serve)?`);
   } catch {
-    // The server answered and only CORS refused us: the browser still recorded the request's
-    // timing (Chromium, Firefox). Else the same request without CORS, which reaches the server
-    // unless its Cross-Origin-Resource-Policy refuses (MeshKit's gateway sends same-origin).
-    const reachable = await timing.answered() ||
-      await bounded({ mode: "no-cors", credentials: "omit" }).then(() => true, () => false);
+    // The same request without CORS reaches the server when only CORS refused us (the
+    // gateway lets anyone read /v1/info: Cross-Origin-Resource-Policy cross-origin)
+    const reachable = await bounded({ mode: "no-cors", credentials: "omit" }).then(() => true, () => false);
     return reachable
       ? new MeshKitError("gateway_origin_refused", `the gateway at ${gateway} does not accept requests from ` +
           `${location.origin}: start it with --cors-origin ${location.origin}`)
       : new MeshKitError("unavailable", `the gateway at ${gateway} cannot be reached: check the URL and that it is running`);
-  } finally {
-    timing.stop();
   }
-}
-
-// Whether a resource timing entry for ``url`` appears from now on: browsers record one for a
-// request the server answered, CORS-refused or not, and none for a connection that failed.
-function answeredTiming(url) {
-  let seen = false;
-  let observer = null;
-  const look = (entries) => { if (entries.some((entry) => entry.name === url)) seen = true; };
-  try {
-    observer = new PerformanceObserver((list) => look(list.getEntries()));
-    observer.observe({ type: "resource" });
-  } catch {
-    observer = null;  // no observer here: the no-cors request decides alone
-  }
-  return {
-    answered: async () => {
-      for (let i = 0; observer && !seen && i < 10; i++) {  // entries are queued after the fetch settles
-        look(observer.takeRecords());
-        if (!seen) await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      return seen;
-    },
-    stop: () => { if (observer) observer.disconnect(); },
-  };
 }
 
 // The WebCrypto algorithms MeshKit's keys need (browser/webcrypto.py makes the same check).
