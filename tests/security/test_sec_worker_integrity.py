@@ -177,7 +177,13 @@ def test_a_file_altered_after_install_stops_the_worker_before_it_uses_a_key(brow
     call(app, "return await meshkit.identity.create('alice');")
     app.close()
     page = quiet_page(context, build)
-    page.wait_for_timeout(2000)  # the worker's own work after the identity was made (its library)
+    # the worker's own work after the identity was made (a mailbox check the app asked for,
+    # its library): it boots Core cold, so let it finish before any file is altered
+    for _ in range(20):
+        seen = swapped.sign_ins
+        page.wait_for_timeout(1500)
+        if swapped.sign_ins == seen:
+            break
     cdp = context.new_cdp_session(page)
     cdp.send("ServiceWorker.enable")
     failures = []
