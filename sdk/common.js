@@ -71,7 +71,10 @@ export function packagePath(url, base) {
 export const expectedHash = (path) => FILES[path];
 export const runtimeFiles = () => Object.keys(FILES);
 
-// One fetch of a package file, checked: the bytes, or an "integrity" MeshKitError naming it.
+// One fetch of a package file, checked: {body, response}, or an "integrity" MeshKitError
+// naming it. The bytes hashed are a clone's: ``response`` is the browser's own, unread, with
+// the same bytes (a tee of one stream) and its URL, so the compiled-code cache for the wasm
+// still applies to it.
 export async function fetchChecked(url, path, fetcher = globalThis.fetch, expected = FILES[path]) {
   const altered = (why) => new MeshKitError("integrity",
     `${path} ${why}: this copy of MeshKit was altered after it was built, refusing to run it`, { file: path });
@@ -80,7 +83,7 @@ export async function fetchChecked(url, path, fetcher = globalThis.fetch, expect
   if (!response.ok) {
     throw new MeshKitError("unavailable", `MeshKit could not load ${path} (HTTP ${response.status})`, { file: path });
   }
-  const body = await response.arrayBuffer();
+  const body = await response.clone().arrayBuffer();
   if (await sha384(body) !== expected) throw altered("does not match its build hash");
   return { body, response };
 }

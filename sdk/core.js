@@ -26,7 +26,7 @@ function verifyPackageFetches(base, failed, onBytes) {
       const { integrity, ...rest } = init || {};  // ours is the stronger check, and names the file
       const { body, response } = await fetchChecked(url, path, (u) => inner(u, rest));
       onBytes(body.byteLength);
-      return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+      return response;  // the bytes just checked (a tee of the same stream)
     } catch (error) {
       if (error.code === "integrity") failed(error);
       throw error;
