@@ -43,6 +43,21 @@ export function namesOf(namespace = DEFAULT_NAMESPACE) {
     cache: prefix + BUILD };
 }
 
+// The gateway's URL (default: this origin), or invalid_argument: http(s), no credentials,
+// query or fragment. One rule for the page and the worker.
+export function gatewayUrl(gateway, here = globalThis.location.href) {
+  let url;
+  try {
+    url = new URL(gateway || new URL(here).origin, here);
+  } catch {
+    throw new MeshKitError("invalid_argument", `gateway ${JSON.stringify(String(gateway))} is not a URL`);
+  }
+  if (!["https:", "http:"].includes(url.protocol) || url.username || url.password || url.search || url.hash) {
+    throw new MeshKitError("invalid_argument", "gateway must be an http(s) URL with no credentials, query or fragment");
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
 // --- the package's files, checked -------------------------------------------------------------
 // Where the package is served: the folder of the module that imports this, unless the app
 // says (a bundler that moved the module, or a worker bundled into the app's own script).

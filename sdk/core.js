@@ -13,15 +13,17 @@ import { BOOT_BYTES, WHEELS, WHEEL_MOUNT } from "./integrity.js";
 export * from "./common.js";
 
 // Pyodide fetches its files itself (globalThis.fetch, looked up at call time): while it boots,
-// a fetch of a package file is answered only once its SHA-384 equals the build's; a file the
-// build does not list is refused. Every other URL passes untouched; the wrapper is removed
-// once Core has started.
+// a fetch of a runtime file (pyodide/, wheels/) is answered only once its SHA-384 equals the
+// build's; one the build does not list is refused. Every other URL passes untouched; the
+// wrapper is removed once Core has started.
 function verifyPackageFetches(base, failed, onBytes) {
   const inner = globalThis.fetch;
   const verified = async (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
     const path = packagePath(url, base);
-    if (path === null) return inner(input, init);
+    // only what Core loads is Core's to check (an unlisted file there is refused); the app's
+    // own requests, for meshkit.js or anything else, pass untouched
+    if (path === null || !/^(pyodide|wheels)\//.test(path)) return inner(input, init);
     try {
       const { integrity, ...rest } = init || {};  // ours is the stronger check, and names the file
       const { body, response } = await fetchChecked(url, path, (u) => inner(u, rest));

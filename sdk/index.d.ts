@@ -507,6 +507,21 @@ export interface AppRecord extends WrittenRecord {
   text?: string;
 }
 
+/** A verified proof: what it states, who signed it (an identity id), and its bytes. */
+export interface ProofInfo {
+  cid: string;
+  statement: "sealed" | "shared";
+  root: string;
+  signer: string;
+  /** Unix seconds, the signer's clock. */
+  time: number;
+  /** For "shared": the recipient (an identity id, or "<account>.recovery"). */
+  recipient: string | undefined;
+  capsule: string | undefined;
+  expires: number | undefined;
+  data: Uint8Array;
+}
+
 export interface MeshKit {
   /** The package's version (VERSION). */
   readonly version: string;
@@ -570,6 +585,13 @@ export interface MeshKit {
   share(root: string, options: { from: string; to: string; expires?: string | number; policy?: string }): Promise<ShareResult>;
   revoke(root: string, options: { from: string; to: string }): Promise<{ revoked: string[] }>;
   access(root: string, options: { as: string }): Promise<Access>;
+  /** Signed proofs of who sealed and who shared an envelope. */
+  proofs: {
+    /** The gateway's proofs for root, each verified in the browser (one that does not check is dropped). */
+    list(root: string, options: { as: string }): Promise<ProofInfo[]>;
+    /** A proof's bytes (or base64url text), checked offline: rejects with malformed or bad_signature. */
+    verify(data: Uint8Array | ArrayBuffer | string): Promise<ProofInfo>;
+  };
   readonly sendLinks: {
     create(root: string, options: { from: string; expires?: string | number; opens?: number }): Promise<SendLink>;
     /** What it points at and whether it still opens, spending none of its opens. */

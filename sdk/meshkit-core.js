@@ -14,9 +14,14 @@
 //   worker: {type: "progress", progress} | {type: "ready", pyodideMs} | {type: "failed", code, message, file}
 //           {type: "result", id, ok, value | code, message}
 //           {type: "callback", callback, reply, args}  call the page's function; answer with "reply"
-import { MeshKitError, loadRuntime, unwrap } from "./core.js";
+import { ERRORS, MeshKitError, loadRuntime, unwrap } from "./core.js";
+
+// A thrown value's code if it is one of the registry's, else "internal" (a DOMException's
+// numeric code, a Python traceback's type: never passed on as if typed).
+const codeOf = (error) => (error && typeof error.code === "string" && error.code in ERRORS ? error.code : "internal");
 
 const METHOD = /^[a-z][a-z0-9_]*$/;
+const allowed = new WeakMap();  // runtime -> the names of its @api methods (runtime.py api_names)
 
 // A JS value the page can receive: PyProxies (a dict Python passed as it is) become plain.
 const plain = (value) => (value && typeof value.toJs === "function"
@@ -25,7 +30,8 @@ const plain = (value) => (value && typeof value.toJs === "function"
 // Calls Runtime methods by name on ``py`` with the page's arguments; ``toCallback(id)``
 // makes the page's function ``id`` callable here.
 export async function invoke(py, { method, args, callbacks = [] }, toCallback) {
-  if (typeof method !== "string" || !METHOD.test(method) || typeof py[method] !== "function") {
+  if (!allowed.has(py)) allowed.set(py, new Set(plain(py.api_names())));
+  if (typeof method !== "string" || !METHOD.test(method) || !allowed.get(py).has(method)) {
     throw new MeshKitError("invalid_argument", `no runtime method ${JSON.stringify(String(method))}`);
   }
   const decoded = args.map((arg, i) => (callbacks.includes(i) ? toCallback(arg) : arg));
@@ -70,7 +76,7 @@ if (inWorker) {
       py = loaded.py;
       post({ type: "ready", pyodideMs: loaded.pyodideMs });
     } catch (error) {
-      post({ type: "failed", code: error.code || "internal", message: String(error.message || error), file: error.file });
+      post({ type: "failed", code: codeOf(error), message: String(error.message || error), file: error.file });
     }
   };
 
@@ -79,7 +85,8 @@ if (inWorker) {
       if (!py) throw new MeshKitError("internal", "MeshKit's Core has not started");
       post({ type: "result", id, ok: true, value: await invoke(py, request, toCallback) });
     } catch (error) {
-      post({ type: "result", id, ok: false, code: error.code || "internal", message: String(error.message || error) });
+      post({ type: "result", id, ok: false, code: codeOf(error),
+        message: codeOf(error) === "internal" ? "Core failed (" + (error && error.name || "error") + ")" : String(error.message) });
     }
   };
 

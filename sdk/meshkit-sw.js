@@ -27,7 +27,7 @@
 //   one-time capability a page of this namespace minted ("open-grant"): a random 256-bit token
 //   bound to root, identity id and options, kept in this worker's memory, consumed on use.
 //   Always an attachment of an inert type (or inline audio/video for "play"), sandboxed.
-import { BUILD, DEFAULT_NAMESPACE, ERRORS, MeshKitError, expectedHash, fetchChecked, loadRuntime, namesOf,
+import { BUILD, DEFAULT_NAMESPACE, ERRORS, MeshKitError, expectedHash, fetchChecked, gatewayUrl, loadRuntime, namesOf,
   packageBase, packagePath, runtimeFiles, unwrap } from "./core.js";
 import { HEADERS } from "./headers.js";
 import { saveName } from "./text.js";
@@ -57,12 +57,7 @@ export function createMeshKitWorker({ gateway, namespace = DEFAULT_NAMESPACE, pr
   const names = namesOf(namespace);
   const opens = checkPrefix(prefix || (namespace === DEFAULT_NAMESPACE ? "/meshkit/" : `/meshkit/${namespace}/`)) + "open/";
   const packageUrl = packageBase(base, import.meta.url);
-  let gatewayHref;
-  try {
-    gatewayHref = new URL(gateway || self.location.origin).href.replace(/\/+$/, "");
-  } catch {
-    throw new MeshKitError("invalid_argument", `gateway ${JSON.stringify(String(gateway))} is not an absolute URL`);
-  }
+  const gatewayHref = gatewayUrl(gateway, self.location.href);
   const networkFetch = globalThis.fetch.bind(globalThis);
 
   // --- refusing to run: a file that is not what was built ------------------------------------

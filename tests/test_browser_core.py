@@ -412,3 +412,32 @@ def test_core_runs_in_a_dedicated_worker_not_on_the_page(page: Page):
               workers: performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/meshkit-core.js')).length};""")
     assert state == {"thread": "worker", "capsThread": "worker", "pyodide": None, "pageHasPyodide": False,
                      "blob": True, "size": 70000, "same": True, "workers": 1}, state
+
+
+def test_proofs_are_listed_verified_and_checked_offline(page: Page):
+    """proofs.list: the gateway's signed proofs of an envelope, each verified in the browser
+    (who sealed it, who it was shared with); proofs.verify: a proof's bytes checked offline, a
+    flipped byte refused, typed."""
+    ready(page)
+    got = call(page, """
+      const me = (await meshkit.identity.create('prover')).name;
+      const friend = (await meshkit.identity.create('prover-friend'));
+      const env = await meshkit.seal(new Uint8Array([1, 2, 3]), {from: me});
+      await meshkit.share(env.root, {from: me, to: friend.id});
+      const proofs = await meshkit.proofs.list(env.root, {as: me});
+      const again = await meshkit.proofs.verify(proofs[0].data);
+      const bytes = proofs[0].data.slice();
+      bytes[bytes.length - 5] ^= 1;
+      let tampered = 'accepted';
+      try { await meshkit.proofs.verify(bytes); } catch (e) { tampered = e.code; }
+      const mine = (await meshkit.identity.list()).find((i) => i.name === me).id;
+      return {statements: proofs.map((p) => p.statement).sort(), roots: [...new Set(proofs.map((p) => p.root))],
+              signers: [...new Set(proofs.map((p) => p.signer))], mine, root: env.root, again: again.cid === proofs[0].cid,
+              shared: proofs.filter((p) => p.statement === 'shared').map((p) => p.recipient).sort(),
+              friend: [friend.id, friend.account + '.recovery'].sort(),
+              tampered};""")
+    assert "error" not in got, got
+    assert got["statements"][0] == "sealed" and set(got["statements"]) == {"sealed", "shared"}, got
+    assert got["roots"] == [got["root"]] and got["signers"] == [got["mine"]] and got["again"] is True, got
+    assert got["shared"] == got["friend"], got  # to the friend's account: its device and recovery key
+    assert got["tampered"] in ("bad_signature", "malformed"), got

@@ -38,7 +38,13 @@ def api(method):
             log.exception("meshkit runtime: %s failed", method.__name__)
             return _failure("internal", f"{method.__name__} failed ({type(exc).__name__})")
     wrapper.__name__ = method.__name__
+    wrapper.meshkit_api = True  # what a page may call by name (api_names)
     return wrapper
+
+
+def api_names(runtime) -> list[str]:
+    """The methods JavaScript may call on ``runtime``: those marked @api, nothing else."""
+    return sorted(name for name in dir(type(runtime)) if getattr(getattr(type(runtime), name), "meshkit_api", False))
 
 
 def _py(value):

@@ -4,8 +4,9 @@ Everything MeshKit keeps in a browser origin is named from the namespace an app 
 ``createMeshKit`` / ``createMeshKitWorker``: the IndexedDB database (identities, keys,
 contacts, jobs), the BroadcastChannel (job and inbox news), Web Locks (one uploader per
 job), Background Sync tags, Cache Storage (the runtime's files for offline starts) and
-the page <-> service worker messages. Two apps, or two namespaces of one app, on one origin
-never see each other's identities, jobs, events or caches.
+the page <-> service worker messages. MeshKit never mixes two apps', or two namespaces',
+identities, jobs, events or caches. It separates data, not trust: the browser's boundary is
+the origin, and any script on it can open any namespace's database and use its keys.
 
 The default namespace keeps the names MeshKit used before namespaces existed, so data a
 browser already holds stays where it was. A namespace's names contain ":", which neither a

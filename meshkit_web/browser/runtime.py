@@ -19,6 +19,7 @@ import time
 
 from ..clients import accounts
 from ..clients.accounts import revoke_from, share_with
+from ..core import codec
 from ..core.cid import cid_str, parse_cid
 from ..core.clock import GatewayClock
 from ..core.envelope import DEFAULT_SEGMENT_SIZE, read_header, seal
@@ -27,15 +28,16 @@ from ..core.diagnostics import RecentLog, redacted
 from ..core.errors import (IdentityExistsError, InvalidArgumentError, LocalStorageFullError, MeshKitError,
                            UnknownIdentityError)
 from ..core.identity import PublicIdentity, create_identity, record_from_json
+from ..core.proof import verify_proof
 from ..core.recipients import Reach, distinct, resolve_reach
 from ..core.urls import redact_url
 from .account_api import AccountMethods, identity_json
-from .app_data_api import AppDataMethods
+from .app_data_api import AppDataMethods, _data
 from .blob_source import BlobSource
 from .fetch_client import FetchGatewayClient
-from .ffi import broadcast, js, use_namespace
+from .ffi import broadcast, js, js_bytes, use_namespace
 from .indexeddb import IdentityStore, open_store
-from .jsapi import _py, api
+from .jsapi import _py, api, api_names
 from .namespace import DEFAULT as DEFAULT_NAMESPACE
 from .opened import as_blob, described
 from .outbox import TEMPORARY, Outbox
@@ -129,6 +131,10 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
                                    contacts=await self.store.contacts(), directory=directory, account=account)
 
     # --- the API -------------------------------------------------------------------------
+    def api_names(self) -> list:
+        """What a page may call by name (meshkit-core.js checks every call against it)."""
+        return api_names(self)
+
     @api
     async def capabilities(self) -> dict:
         return await self._capabilities()
@@ -467,6 +473,20 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
                 "root": str(root), "to": reach.id, "account": reach.account, "expires": capsules[0].expires}
 
     @api
+    async def proofs_list(self, root: str, as_name: str) -> list:
+        """The signed proofs the gateway holds for ``root`` (who sealed it, who shared it with
+        whom, until when), each verified here (clients.gateway.GatewayClient.proofs)."""
+        client = await self._client(str(as_name))
+        return [_proof_json(proof) for proof in await client.proofs(parse_cid(str(root)))]
+
+    @api
+    async def proof_verify(self, data) -> dict:
+        """A proof's bytes, from anywhere, checked offline: its shape, the signer's id against
+        its key, and the signature (typed errors: malformed, bad_signature)."""
+        data = _data(data)
+        return _proof_json(await verify_proof(self.backend, codec.b64d(data) if isinstance(data, str) else data))
+
+    @api
     async def access(self, root: str, as_name: str) -> dict:
         """Who can open an envelope: the recipients in its header (for good: their key is in
         it) and the shares this identity made (live, expired or revoked), with names where
@@ -587,6 +607,14 @@ class PlaintextReader:
 def _inbox_row(r: dict) -> dict:
     return {"id": r["id"], "kind": r["kind"], "sender": r.get("sender"), "created": r.get("created"),
             "acked": r.get("acked", False), "share": r.get("share")}
+
+
+def _proof_json(proof) -> dict:
+    """A verified proof for JS: what it states, who signed it, and its bytes (a Uint8Array)."""
+    return {"cid": cid_str(proof.cid), "statement": proof.statement, "root": cid_str(proof.root),
+            "signer": proof.signer_id, "time": proof.time, "recipient": proof.recipient,
+            "capsule": cid_str(proof.capsule) if proof.capsule else None, "expires": proof.expires,
+            "data": js_bytes(proof.data)}
 
 
 def _public_json(public: PublicIdentity) -> dict:

@@ -701,6 +701,27 @@ class GatewayClient:
             pass  # a notice that does not parse, or a proof that does not check: nothing proven
         return None
 
+    async def proofs(self, root: bytes) -> list:
+        """The signed proofs the gateway holds for ``root`` (core.proof.Proof), each checked
+        here: its bytes hash to the CID the gateway listed, its signature verifies, and it is
+        about ``root``. One that does not check is dropped (the gateway's word proves nothing);
+        at most MAX_PROOFS_LOOKED_UP are looked at."""
+        listed = (await self.request("GET", f"/v1/proofs?root={cid_str(root)}")).json().get("proofs", [])
+        found = []
+        for name in [n for n in listed if isinstance(n, str)][:MAX_PROOFS_LOOKED_UP]:
+            try:
+                data = (await self.request("GET", f"/v1/proofs/{cid_str(parse_cid(name))}")).body
+                proof = await verify_proof(self.backend, data)
+                if proof.root == root and cid_str(proof.cid) == cid_str(parse_cid(name)):
+                    found.append(proof)
+                    continue
+            except (UnavailableError, PolicyUnavailableError):
+                raise
+            except (MeshKitError, ValueError, KeyError, TypeError):
+                pass
+            log.warning("proof %s for %s does not check: dropped", name[:16], cid_str(root)[:16])
+        return found
+
     async def _share_proofs(self, root: bytes) -> list[bytes]:
         listed = (await self.request("GET", f"/v1/proofs?root={cid_str(root)}")).json()["proofs"]
         return [(await self.request("GET", f"/v1/proofs/{cid}")).body for cid in listed[:MAX_PROOFS_LOOKED_UP]]

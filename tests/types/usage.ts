@@ -6,7 +6,7 @@
 import {
   BUILD, ERRORS, MeshKitError, VERSION, createMeshKit, saveName, shown,
   type Capabilities, type CreatedIdentity, type Described, type Identity, type Job, type MeshKit,
-  type MeshKitErrorCode, type MeshKitEvent, type Opened, type Sealed,
+  type MeshKitErrorCode, type MeshKitEvent, type Opened, type ProofInfo, type Sealed,
 } from "meshkit-web";
 
 export async function page(file: File): Promise<void> {
@@ -90,6 +90,12 @@ export async function page(file: File): Promise<void> {
   await mk.share(root, { from: "alice", to: "carol", expires: Math.floor(Date.now() / 1000) + 3600 });
   const revoked: string[] = (await mk.revoke(root, { from: "alice", to: "carol" })).revoked;
   const access = await mk.access(root, { as: "alice" });
+  const proofs: ProofInfo[] = await mk.proofs.list(root, { as: "alice" });
+  const checked: ProofInfo = await mk.proofs.verify(proofs[0].data);
+  const statement: "sealed" | "shared" = checked.statement;
+  console.log(statement, checked.signer, checked.time);
+  // @ts-expect-error -- a proof is bytes or text, not a number
+  await mk.proofs.verify(42);
   const live: number = access.shares.filter((s) => s.state === "live").length;
   console.log(job, blob.size, saveAs, shown(described.name), url, response.body, envelopes[0].status, shared.capsules, revoked, live);
 
