@@ -323,7 +323,9 @@ def write_lock(pyodide_lock: pathlib.Path, wheels: list[pathlib.Path], target: p
 # What a cold start needs first, asked for by index.html's <head> rather than discovered one
 # module at a time (app.js -> meshkit.js -> pyodide.mjs -> the wasm: ~150 ms of waterfall)
 BOOT_MODULES = ("meshkit.js",)
-BOOT_FETCHES = ("meshkit-core.js", "pyodide/pyodide-lock.json", "pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip")
+# Core boots in its own worker, which cannot use the page's preloads: the page asks only for
+# what it fetches itself (the worker's script); the worker fetches Pyodide's files
+BOOT_FETCHES = ("meshkit-core.js",)
 
 
 def preloads(base: str, integrity: dict[str, str]) -> str:

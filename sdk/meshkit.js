@@ -367,6 +367,9 @@ function makeApi({ host, names, timings, worker, report, gateway, gatewayState, 
   // A streamed open is answered only for a link this page minted: the worker keeps a random
   // one-time capability (root, identity id, options) and the URL carries only it.
   const openUrl = async (root, { as, name, type, download, play, ttl } = {}) => {
+    const controller = container && container.controller;
+    // a worker that was slow to answer at start (a cold start), or took over since: ask again
+    if (controller && (!worker || worker.controller !== controller)) await updateWorker().catch(() => {});
     if (!worker || !worker.controller || navigator.serviceWorker.controller !== worker.controller) {
       throw new MeshKitError("unsupported", `streamed opens need the app's service worker running createMeshKitWorker ` +
         `for namespace "${names.namespace}" to control this page`);

@@ -31,8 +31,9 @@ export function render(root, meshkit) {
   const kit = recoveryKit(meshkit, { el, guarded, say, onConfirmed: () => settings.render() });
   const settings = settingsView(meshkit, { state, guarded, say, kit });
   const identity = identityView(meshkit, { state, guarded, say, onSwitched: use, onCreated: async (made) => {
+    // shown this once, before anything else redraws (the reminder stays away while it shows)
+    if (made.recoveryPhrase) kit.show(made.name, made);
     await use(made.name);
-    if (made.recoveryPhrase) kit.show(made.name, made);  // shown this once
   } });
   const account = accountCard(meshkit, { el, guarded, say, formatDate, shortId, onChange: () => settings.render() });
   const join = joinCard(meshkit, { el, guarded, say, onJoined: async (name) => { await use(name); settings.render(); } });

@@ -179,6 +179,7 @@ def test_a_file_altered_after_install_stops_the_worker_before_it_uses_a_key(brow
     page = quiet_page(context, build)
     # the worker's own work after the identity was made (a mailbox check the app asked for,
     # its library): it boots Core cold, so let it finish before any file is altered
+    assert page.evaluate(BOOT_JS)["ok"] is True
     for _ in range(20):
         seen = swapped.sign_ins
         page.wait_for_timeout(1500)
