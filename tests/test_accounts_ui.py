@@ -33,6 +33,7 @@ def test_link_remove_and_recover_through_the_screens(profiles):
     fingerprint = laptop.get_by_test_id("account-fingerprint").inner_text()
     assert laptop.get_by_test_id("fingerprint").inner_text() == fingerprint  # the one people check
     assert laptop.get_by_test_id("join").is_hidden()
+    laptop.get_by_test_id("device").first.wait_for(timeout=30_000)  # the list fills in after the card shows
     assert laptop.get_by_test_id("device").count() == 1
 
     # the phone: a name, "Link this browser": a link and its QR code
