@@ -321,7 +321,7 @@ def write_lock(pyodide_lock: pathlib.Path, wheels: list[pathlib.Path], target: p
 
 
 # What a cold start needs first, asked for by index.html's <head> rather than discovered one
-# module at a time (app.js -> meshkit.js -> pyodide.mjs -> the wasm: ~150 ms of waterfall)
+# module at a time (app.js -> meshkit.js -> meshkit-core.js: a waterfall of round trips)
 BOOT_MODULES = ("meshkit.js",)
 # Core boots in its own worker, which cannot use the page's preloads: the page asks only for
 # what it fetches itself (the worker's script); the worker fetches Pyodide's files
@@ -330,7 +330,7 @@ BOOT_FETCHES = ("meshkit-core.js",)
 
 def preloads(base: str, integrity: dict[str, str]) -> str:
     """<link>s for BOOT_MODULES (with the hashes the import map pins) and BOOT_FETCHES (the
-    request Pyodide's own fetch() then makes: same URL, CORS mode, same-origin credentials)."""
+    request createMeshKit's own fetch() then makes: same URL, CORS mode, same-origin credentials)."""
     links = [f'<link rel="modulepreload" href="{base}/{m}" integrity="{integrity[f"{base}/{m}"]}">' for m in BOOT_MODULES]
     links += [f'<link rel="preload" href="{base}/{f}" as="fetch" crossorigin="anonymous">' for f in BOOT_FETCHES]
     return "\n".join(links)

@@ -40,10 +40,11 @@ export async function registerAppWorker() {
   const script = workerScript();
   if (!("serviceWorker" in navigator) || !script) return { state: "unavailable", detail: "no service workers here" };
   const checked = await checkWorkerScript(script);
-  const known = (await ours(script)).some((r) => [r.active, r.waiting, r.installing]
+  const mine = await ours(script);
+  const known = mine.some((r) => [r.active, r.waiting, r.installing]
     .some((w) => w && new URL(w.scriptURL).href === script.url.href));
   if (checked === "altered" || (checked === "unchecked" && !known)) {
-    for (const old of await ours(script)) await old.unregister();
+    for (const old of mine) await old.unregister();
     return checked === "altered"
       ? { state: "refused", detail: "the service worker's code (sw.js) does not match its build hash: it was not registered" }
       : { state: "unavailable", detail: "the service worker's code could not be checked (offline?)" };
