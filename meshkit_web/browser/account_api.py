@@ -37,17 +37,18 @@ class AccountMethods:
         await self.store.save_account(name, record, kit_confirmed=False)
         return phrase, record
 
-    async def account_recipients_for(self, name: str) -> list:
-        """Extra recipients of a seal by ``name``: its account's devices and recovery key."""
+    async def account_for_seal(self, name: str) -> AccountRecord | None:
+        """The account a seal by ``name`` also goes to (clients.accounts.seal_recipients):
+        refreshed; offline, the newest record verified here; None for a bare identity."""
         known, _ = await self.store.load_account(str(name))
         if known is None:
-            return []
+            return None
         try:
-            return accounts.account_recipients(await self._account(name))
+            return await self._account(name)
         except MeshKitError as exc:
             if exc.code != "unavailable":
                 raise
-            return accounts.account_recipients(known)  # offline: the newest record verified here
+            return known
 
     async def remember_in_library(self, name: str, root: bytes, entry: dict) -> None:
         known, _ = await self.store.load_account(str(name))

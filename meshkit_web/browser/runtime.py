@@ -29,7 +29,7 @@ from ..core.errors import (IdentityExistsError, InvalidArgumentError, LocalStora
                            UnknownIdentityError)
 from ..core.identity import PublicIdentity, create_identity, record_from_json
 from ..core.proof import verify_proof
-from ..core.recipients import Reach, distinct, resolve_reach
+from ..core.recipients import Reach, resolve_reach
 from ..core.urls import redact_url
 from .account_api import AccountMethods, identity_json
 from .app_data_api import AppDataMethods, _data
@@ -313,8 +313,7 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
             mode = "outbox" if self.store.db.persistent else "auto"
         client = await self._client(sender)
         chosen = [await self._reach(client, who) for who in (_py(to) or [])]
-        recipients = distinct([public for reach in chosen for public in reach.identities]
-                              + await self.account_recipients_for(sender))  # and every device of my account
+        recipients = accounts.seal_recipients(chosen, await self.account_for_seal(sender))
         modified = getattr(blob, "lastModified", None)
         described = {"name": str(filename or ""), "type": str(getattr(blob, "type", "") or ""),
                      "mtime": int(modified) // 1000 if isinstance(modified, (int, float)) else None}

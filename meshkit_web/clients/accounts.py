@@ -136,6 +136,29 @@ def account_recipients(record: AccountRecord) -> list[PublicIdentity]:
     return record.recipients()
 
 
+def seal_recipients(chosen: "list[Reach]", own_account: AccountRecord | None) -> list[PublicIdentity]:
+    """Whom a seal wraps its content key to, the one rule of the CLI, the Python API and the
+    browser: everyone each chosen ``Reach`` names (a person with an account: each current
+    device and its recovery key) and, when the sender is a device of an account, every device
+    of that account and its recovery key, so losing one device loses no file. Each once."""
+    from ..core.recipients import distinct
+    mine = account_recipients(own_account) if own_account is not None else []
+    return distinct([public for reach in chosen for public in reach.identities] + mine)
+
+
+async def remember_sealed(client: GatewayClient, record: AccountRecord, root: str, name: str, size: int) -> bool:
+    """Put a sealed envelope in the account's library (for its other devices and a recovery);
+    False when that did not land. The seal stands either way: its upload succeeded."""
+    now = int(time.time())
+    try:
+        await save_library(client, record, lambda library: library.put(
+            f"envelope:{root}", {"name": name, "size": size, "created": now}, now))
+    except (ConflictError, UnavailableError) as exc:
+        log.warning("sealed %s, but not in the account's library yet (%s)", root, exc.code)
+        return False
+    return True
+
+
 async def account_reaching(client: GatewayClient, ident: str, known: KnownAccount | None) -> KnownAccount | None:
     """The account a seal or share to ``ident`` must reach (FORMAT.md 11.6), or None for a
     plain identity: ``ident`` is the account's id, or a device the account certified, current

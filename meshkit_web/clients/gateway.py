@@ -133,8 +133,12 @@ class GatewayClient:
     """One identity's session with one gateway."""
 
     def __init__(self, base_url: str, backend: CryptoBackend, identity: Identity | None = None, *,
-                 scopes: Iterable[str] = ALL_SCOPES, timeout: float = 60.0, clock: GatewayClock | None = None):
+                 scopes: Iterable[str] = ALL_SCOPES, timeout: float = 60.0, clock: GatewayClock | None = None,
+                 transport=None):
         self.base_url = base_url.rstrip("/")
+        # an httpx transport (None: the network); MeshKit.local passes one that calls the
+        # gateway app in this process (kit/local.py)
+        self.transport = transport
         self.backend = backend
         self.identity = identity
         self.scopes = tuple(scopes)
@@ -153,7 +157,7 @@ class GatewayClient:
         (a hostile gateway must not make us buffer more than the largest legal answer)."""
         import httpx  # CPython transport; imported here so Core users need not have it
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout)
+            self._http = httpx.AsyncClient(timeout=self.timeout, transport=self.transport)
         # identity encoding: counted bytes are the bytes kept (no decompression bomb)
         headers = {**headers, "Accept-Encoding": "identity"}
         try:
@@ -181,7 +185,7 @@ class GatewayClient:
         its user falls back to single requests, which have both."""
         import httpx
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout)
+            self._http = httpx.AsyncClient(timeout=self.timeout, transport=self.transport)
         request = self._http.build_request("GET", self.base_url + path,
                                            headers={"Accept": accept, "Accept-Encoding": "identity"})
         try:
@@ -198,6 +202,13 @@ class GatewayClient:
         encoded = reply.headers.get("content-encoding", "identity").lower() != "identity"
         media_type = "" if encoded else reply.headers.get("content-type", "")  # an encoded body is no CAR to us
         return ReplyStream(reply.status_code, media_type, chunks(), reply.aclose)
+
+    def sibling(self, identity: Identity | None = None) -> "GatewayClient":
+        """A client of the same kind, gateway, transport and clock for another identity."""
+        other = type(self)(self.base_url, self.backend, identity, scopes=self.scopes, timeout=self.timeout,
+                           clock=self.clock, transport=self.transport)
+        other.streamed_reads = self.streamed_reads
+        return other
 
     def offline(self) -> bool:
         """True when the runtime knows it has no network (then a failed send is not tried again)."""

@@ -19,7 +19,7 @@ async def create_send_link(client: GatewayClient, root: bytes, *, expires: int |
     opened = await client.open(root)  # I can open it (else sharing fails below): its metadata key
     secret = secrets.token_bytes(32)
     link = await link_identity(client.backend, secret)
-    async with type(client)(client.base_url, client.backend, link) as as_link:
+    async with client.sibling(link) as as_link:
         await as_link.publish()  # its public record, so the gateway can sign it in
     capsule = await client.share(root, link.public, expires=expires, opens=opens)
     return send_fragment(root, secret, opened.metadata_key), cid_str(capsule.cid)

@@ -87,6 +87,13 @@ class FileStore:
         return Identity(public, self.backend.import_private(codec.b64d(secret["sig_private"])),
                         self.backend.import_private(codec.b64d(secret["enc_private"])))
 
+    def remove(self, name: str) -> None:
+        """Forget identity ``name`` and its account record (an identity whose creation did
+        not finish: nothing half-made is left behind)."""
+        for path in (self._identity_path(name), os.path.join(self._accounts, name + ".cbor")):
+            if os.path.lexists(path):
+                os.unlink(path)
+
     def identity_names(self) -> list[str]:
         if not os.path.isdir(self._identities):
             return []

@@ -1,0 +1,11 @@
+"""The Python runtime's public API (docs/PYTHON.md): ``MeshKit`` and what it answers."""
+
+from ..core.errors import MeshKitError
+from .api import MeshKit
+from .types import (Access, AccessEntry, Contact, CreatedIdentity, Described, Device, EnvelopeEntry, Identity,
+                    InboxMessage, Message, Opened, Proof, RecoveredIdentity, Record, Sealed, SendLink, SentMessage,
+                    Share, ShareState)
+
+__all__ = ["MeshKit", "MeshKitError", "Access", "AccessEntry", "Contact", "CreatedIdentity", "Described", "Device",
+           "EnvelopeEntry", "Identity", "InboxMessage", "Message", "Opened", "Proof", "RecoveredIdentity", "Record",
+           "Sealed", "SendLink", "SentMessage", "Share", "ShareState"]

@@ -1,0 +1,558 @@
+"""``MeshKit``: the Python runtime's one documented entry point (docs/PYTHON.md).
+
+The same product model and names as the browser package (sdk/index.d.ts), in snake_case,
+with ``from_=`` and ``as_=`` where JS takes ``{from}`` and ``{as}``. Identities, contacts
+and accounts live in a home laid out as the CLI's (stores/filestore.py), so the CLI and a
+Python program share them. Every call goes through the gateway protocol (clients/): to a
+real gateway (``connect``) or to the gateway app running in this process (``local``).
+"""
+
+import asyncio
+import functools
+import os
+import time
+from typing import Callable, Iterable
+
+from ..clients import accounts
+from ..clients.accounts import seal_recipients
+from ..core.cid import cid_str, parse_cid
+from ..core.errors import InvalidArgumentError, UnknownIdentityError
+from ..core.recipients import Reach, resolve_reach
+from . import types
+from .inputs import Input, sealing_source
+
+DEFAULT_HOME = "~/.meshkit"
+
+
+class MeshKit:
+    """Open with ``MeshKit.local(path)`` or ``MeshKit.connect(url, home=...)``, use as
+    ``async with``; every method is a coroutine. Not safe to share between event loops."""
+
+    def __init__(self, gateway: str, home: str, *, local=None):
+        from ..crypto.nacl_backend import NaclBackend
+        from ..stores.filestore import FileStore
+        self.gateway = gateway.rstrip("/")
+        self.home = os.path.abspath(os.path.expanduser(home))
+        self._store = FileStore(self.home, NaclBackend())
+        self._local = local
+        self._started = False
+        self._start_lock = asyncio.Lock()
+        self._clients: dict = {}
+        self.identities = Identities(self)
+        self.contacts = Contacts(self)
+        self.devices = Devices(self)
+        self.send_links = SendLinks(self)
+        self.proofs = Proofs(self)
+        self.messages = Messages(self)
+        self.records = Records(self)
+
+    # --- opening and closing -----------------------------------------------------------------
+    @classmethod
+    def local(cls, path) -> "MeshKit":
+        """Everything under ``path`` (created 0700): identities in ``path/home``, encrypted
+        blocks and the gateway's records in ``path/gateway``. No server, no network."""
+        from .local import HOME, LOCAL_URL, LocalGateway
+        path = os.fspath(path)
+        return cls(LOCAL_URL, os.path.join(path, HOME), local=LocalGateway(path))
+
+    @classmethod
+    def connect(cls, gateway_url: str, *, home=None) -> "MeshKit":
+        """Through the gateway at ``gateway_url`` (``meshkit serve``), with the identities in
+        ``home`` (default: $MESHKIT_HOME, else ~/.meshkit: the CLI's)."""
+        from ..core.auth import canonical_url
+        canonical_url(gateway_url)  # InvalidArgumentError, without echoing it (it may hold a password)
+        home = os.fspath(home) if home is not None else os.environ.get("MESHKIT_HOME") or DEFAULT_HOME
+        return cls(gateway_url, home)
+
+    async def start(self) -> "MeshKit":
+        """Called by ``async with`` and by the first call; idempotent."""
+        async with self._start_lock:
+            if not self._started:
+                if self._local is not None:
+                    await self._local.start()
+                self._started = True
+        return self
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+        if self._local is not None and self._started:
+            await self._local.close()
+        self._started = False
+
+    async def __aenter__(self) -> "MeshKit":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    # --- sessions --------------------------------------------------------------------------------
+    def _new_client(self, identity=None):
+        from ..clients.gateway import GatewayClient
+        client = GatewayClient(self.gateway, self._store.backend, identity,
+                               transport=self._local.transport if self._local else None)
+        if self._local is not None:
+            client.streamed_reads = False  # the ASGI transport holds a whole reply: a request per block
+        return client
+
+    async def _client(self, name: str):
+        """The session of my identity ``name`` (its record published once per MeshKit)."""
+        await self.start()
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("name the identity to act as (from_= / as_=)")
+        client = self._clients.get(name)
+        if client is None:
+            client = self._new_client(await self._store.load(name))
+            client.library_keeper = self._store  # what was verified of the library outlives the process
+            from ..clients.app_data import DirectoryKeeper
+            client.app_data_keeper = DirectoryKeeper(os.path.join(self.home, "app-state"))
+            await client.publish()
+            self._clients[name] = client
+        return client
+
+    async def _anonymous(self):
+        await self.start()
+        return self._new_client()
+
+    async def _account(self, name: str):
+        """``name``'s account, refreshed through its chain (never older), or None."""
+        known = self._store.load_account(name)
+        if known is None:
+            return None
+        record = await (await self._client(name)).fetch_account(known.id, known=known)
+        self._store.save_account(name, record)
+        return record
+
+    async def _reach(self, client, who: str) -> Reach:
+        """Core's one rule (core.recipients): an id means exactly that id; a name only a local
+        name; a person with an account is reached through its current devices and recovery key
+        (the account kept in this home, never rolled back)."""
+        store = self._store
+
+        async def account(ident: str):
+            kept = await accounts.account_reaching(client, ident, store.known_account(ident))
+            if kept is not None:
+                store.save_known_account(kept)
+            return kept
+        if not isinstance(who, str) or not who:
+            raise InvalidArgumentError("a recipient is a name or an id (a string)")
+        return await resolve_reach(who, own=await store.identities(), contacts=await store.contacts(),
+                                   directory=client.resolve, account=account)
+
+    async def _identity_of(self, name: str) -> types.Identity:
+        public = (await self._store.load(name)).public
+        return _identity(public, self._store.load_account(name))
+
+    # --- sealing and opening ---------------------------------------------------------------------
+    async def seal(self, data: Input, *, from_: str, to: str | Iterable[str] = (), name: str | None = None,
+                   type: str | None = None, on_progress: Callable[[int, int], None] | None = None,
+                   pin: bool = True) -> types.Sealed:
+        """Encrypt ``data`` here and store the envelope through the gateway. ``data``: bytes, a
+        str (as UTF-8 text), a path (``pathlib.Path`` or ``os.PathLike``), a binary file object,
+        or an (async) iterable of bytes. Sealed to ``from_``'s account (each current device
+        and its recovery key) and to everyone in ``to`` (names or ids; a person with an account
+        on all their devices). A file bigger than the free quota is refused before anything
+        is sent."""
+        client = await self._client(from_)
+        wanted = [to] if isinstance(to, str) else list(to)
+        chosen = [await self._reach(client, who) for who in wanted]
+        account = await self._account(from_)
+        recipients = seal_recipients(chosen, account)
+        source, size, described = sealing_source(data, name=name, media_type=type, on_progress=on_progress)
+        if size is not None:
+            await client.check_room(size, len(recipients) + 1)  # too big is said now, not after uploading
+        root = await client.seal_upload(source, recipients=recipients, pin=pin, metadata=described)
+        size = source.read if size is None else size
+        in_library = account is not None and await accounts.remember_sealed(
+            client, account, cid_str(root), described["name"] or "", size)
+        return types.Sealed(cid_str(root), described["name"] or "", size, tuple(r.id for r in chosen),
+                            len(recipients) + 1, bool(in_library))
+
+    async def open(self, root: str, *, as_: str, range: tuple[int, int] | None = None) -> types.Opened:
+        """Open an envelope as my identity ``as_``: its header and every block are verified
+        (each block's CID before decrypting). ``range=(start, end)``: bytes [start, end) only,
+        from their segments only."""
+        client = await self._client(as_)
+        opened = await client.open(_cid(root))
+        start, end = _range(range, opened.header.size)
+        return types.Opened(**(await self._described(opened, opened.header)).__dict__,
+                            _plaintext=functools.partial(opened.plaintext, start, end))
+
+    async def describe(self, root: str, *, as_: str) -> types.Described:
+        """What an envelope holds (name, type, size, sender) without reading its segments, and
+        never at the cost of one of a limited share's opens."""
+        client = await self._client(as_)
+        description = await client.describe(_cid(root))
+        return await self._described(description, description.header, description.opens_left)
+
+    async def _described(self, opened, header, opens_left=None) -> types.Described:
+        meta = opened.metadata
+        sender = await self._store.known(header.sender_id)
+        return types.Described(header.root_str, meta.name if meta else "", meta.type if meta else
+                               "application/octet-stream", header.size, meta.mtime if meta else None,
+                               header.sender_id, sender.name if sender else None, opens_left)
+
+    async def envelopes(self, owner: str) -> list[types.EnvelopeEntry]:
+        """The envelopes in ``owner``'s account library: sealed by any of its devices."""
+        account = await self._account(owner)
+        if account is None:
+            return []
+        library, _ = await accounts.load_library(await self._client(owner), account)
+        return [types.EnvelopeEntry(root, str(value.get("name", "")), int(value.get("size") or 0), value.get("created"))
+                for root, value in sorted(library.items("envelope").items())]
+
+    # --- sharing -----------------------------------------------------------------------------------
+    async def share(self, root: str, *, from_: str, to: str, expires=None, policy: str | None = None) -> types.Share:
+        """Give ``to`` access to an envelope I can open (a capsule per device of their account,
+        and its recovery key). ``expires``: "7d", "12h", an ISO 8601 time or Unix seconds."""
+        client = await self._client(from_)
+        reach = await self._reach(client, to)
+        capsules = await accounts.share_with(client, _cid(root), reach, expires=await client.expiry(expires),
+                                             policy=policy)
+        return types.Share(root, reach.id, reach.account, tuple(cid_str(c.cid) for c in capsules),
+                           capsules[0].expires)
+
+    async def revoke(self, root: str, *, from_: str, to: str) -> list[str]:
+        """Revoke every share of ``root`` I made to ``to`` (all their devices, removed ones
+        too): future opens fail. Returns the capsules revoked."""
+        client = await self._client(from_)
+        return await accounts.revoke_from(client, _cid(root), await self._reach(client, to))
+
+    async def access(self, root: str, *, as_: str) -> types.Access:
+        """Who can open it: the header's recipients (for good) and the shares I made."""
+        from ..core.envelope import read_header
+        client = await self._client(as_)
+        binary = _cid(root)
+        header = await read_header(client.backend, binary, client.get_block)
+        known = {p.id: p.name for p in await self._store.contacts() + await self._store.identities()}
+        mine = (await client.request("GET", f"/v1/capsules?root={cid_str(binary)}&role=sharer")).json()["capsules"]
+        now = client.clock.server_now()
+        return types.Access(
+            tuple(types.AccessEntry(e.recipient, known.get(e.recipient)) for e in header.recipients),
+            tuple(types.ShareState(row["cid"], row["recipient"], known.get(row["recipient"]), row["expires"],
+                                   "revoked" if row["revoked"] else "expired" if row["expires"] and
+                                   row["expires"] <= now else "live") for row in mine))
+
+    async def inbox(self, as_: str, *, all: bool = False) -> list[types.InboxMessage]:
+        """Shares and notices sent to ``as_``, each sender proven (a share by its signed
+        proof); kept in the account's library for my other devices."""
+        client = await self._client(as_)
+        rows = await client.inbox(include_acked=all)
+        account = await self._account(as_)
+        if account is not None and any(row.get("share") for row in rows):
+            await accounts.remember_shares(client, account, rows)
+        out = []
+        for row in rows:
+            share = row.get("share") or {}
+            sender = await self._store.known(row["sender"]) if row.get("sender") else None
+            out.append(types.InboxMessage(str(row["id"]), row["kind"], row.get("sender"), sender.name if sender else None,
+                                          row.get("created"), row.get("size", 0), bool(row.get("acked")),
+                                          share.get("root"), share.get("capsule"), share.get("expires")))
+        return out
+
+    async def ack(self, as_: str, message_id: str) -> None:
+        await (await self._client(as_)).ack(str(message_id))
+
+
+# --- the families (kit.identities, kit.contacts, ...) ----------------------------------------------
+
+class _Family:
+    def __init__(self, kit: MeshKit):
+        self._kit = kit
+
+
+class Identities(_Family):
+    async def create(self, name: str, *, account: bool = True) -> types.CreatedIdentity:
+        """A new identity (this program's device keys, 0600 in the home), published, and an
+        account around it with a recovery phrase: in this answer only, shown once. All or
+        nothing: on any failure no identity is left behind. ``account=False``: a bare
+        identity (no other devices, no recovery)."""
+        kit = self._kit
+        await kit.start()
+        identity = await kit._store.create(name, int(time.time()))
+        phrase = record = None
+        try:
+            client = await kit._client(name)
+            if account:
+                phrase, record = await accounts.create_account(client, name)
+                kit._store.save_account(name, record)
+        except BaseException:
+            kit._clients.pop(name, None)
+            kit._store.remove(name)
+            raise
+        return types.CreatedIdentity(**_identity(identity.public, record).__dict__, published=True,
+                                     recovery_phrase=phrase)
+
+    async def list(self) -> list[types.Identity]:
+        return [await self._kit._identity_of(name) for name in self._kit._store.identity_names()]
+
+    async def record(self, name: str) -> dict:
+        """My identity's public record (self-signed JSON) to give to others; with ``account``."""
+        kit = self._kit
+        record = (await kit._store.load(name)).public.to_json()
+        account = kit._store.load_account(name)
+        if account is not None:
+            record["account"] = account.id
+        return record
+
+    async def recover(self, name: str, phrase: str) -> types.RecoveredIdentity:
+        """A new device ``name`` in the phrase's account, with everything in its library
+        opening again. A mistyped phrase is refused (bad_phrase) before anything is made."""
+        from ..core.account import secret_from_phrase
+        kit = self._kit
+        secret_from_phrase(phrase)
+        await kit.start()
+        await kit._store.create(name, int(time.time()))
+        try:
+            client = await kit._client(name)
+            record, keys = await accounts.recover_account(client, phrase)
+            kit._store.save_account(name, record)
+            _, restored = await accounts.recover_library(client, record, keys)
+            del keys
+        except BaseException:
+            kit._clients.pop(name, None)
+            kit._store.remove(name)
+            raise
+        return types.RecoveredIdentity(**(await kit._identity_of(name)).__dict__, restored=restored)
+
+
+class Contacts(_Family):
+    async def add(self, record) -> types.Contact:
+        """Someone's public record (a dict or its JSON text, as ``identities.record`` gives
+        it) or their contact link from the app. A record naming an account is checked through
+        the account's chain, so sharing with them reaches all their devices."""
+        import json
+        from ..core.contact_link import linked_account, record_from_link
+        from ..core.identity import record_from_json
+        kit = self._kit
+        client = await kit._anonymous()
+        async with client:
+            if isinstance(record, str) and ("#contact=" in record or record.startswith("contact=")):
+                account_id = linked_account(record)
+                record = await record_from_link(record, client.resolve)
+            else:
+                if isinstance(record, (str, bytes)):
+                    try:
+                        record = json.loads(record)
+                    except ValueError:
+                        raise InvalidArgumentError("a contact is a record (JSON) or a contact link") from None
+                if not isinstance(record, dict):
+                    raise InvalidArgumentError("a contact is a record (JSON) or a contact link")
+                account_id = record.get("account") if isinstance(record.get("account"), str) else None
+            public = await record_from_json(kit._store.backend, record)
+            kept = None
+            if account_id:
+                kept = await accounts.contact_account(client, public, account_id,
+                                                      kit._store.known_account(account_id))
+                kit._store.save_known_account(kept)
+        public = await kit._store.add_contact(record)
+        return _contact(public, kept)
+
+    async def list(self) -> list[types.Contact]:
+        store = self._kit._store
+        return [_contact(p, store.known_account(p.id)) for p in await store.contacts()]
+
+
+class Devices(_Family):
+    async def list(self, name: str) -> list[types.Device]:
+        """The devices of ``name``'s account, each with who added it."""
+        kit = self._kit
+        record = await kit._account(name)
+        if record is None:
+            raise UnknownIdentityError(f"{name!r} is not a device of an account")
+        me = (await kit._store.load(name)).id
+        return [types.Device(d.id, d.device.name, d.id == me, d.added, d.signer) for d in record.devices]
+
+    async def remove(self, name: str, device_ids: str | Iterable[str]) -> int:
+        """Remove devices from ``name``'s account: they open nothing new. Returns the new
+        account version."""
+        kit = self._kit
+        ids = [device_ids] if isinstance(device_ids, str) else [str(i) for i in device_ids]
+        record = await kit._account(name)
+        if record is None:
+            raise UnknownIdentityError(f"{name!r} is not a device of an account")
+        record = await accounts.remove_devices(await kit._client(name), record, ids)
+        kit._store.save_account(name, record)
+        return record.version
+
+    async def request_link(self, device_name: str) -> str:
+        """On a new device: make identity ``device_name`` and a link for an existing device
+        to approve (``approve``); then ``wait_for_link``."""
+        kit = self._kit
+        await kit.start()
+        try:
+            await kit._store.load(device_name)
+        except UnknownIdentityError:
+            await kit._store.create(device_name, int(time.time()))
+        return await accounts.request_link(await kit._client(device_name))
+
+    async def approve(self, name: str, link: str, *, on_code: Callable[[str], None]) -> types.Device:
+        """On a device of the account: add the linked device. ``on_code(code)`` shows the
+        code the person types on the new device."""
+        kit = self._kit
+        record = await kit._account(name)
+        if record is None:
+            raise UnknownIdentityError(f"{name!r} is not a device of an account")
+        record = await accounts.approve_link(await kit._client(name), record, link, show_code=on_code)
+        kit._store.save_account(name, record)
+        device = record.device(accounts.parse_link(link)[0])
+        return types.Device(device.id, device.device.name, False, device.added, device.signer)
+
+    async def wait_for_link(self, link: str, *, ask_code, timeout: float | None = None) -> types.Identity:
+        """On the new device: wait for the approval; ``ask_code(offers)`` returns the code the
+        approving device shows (offers: which account asks, with its fingerprint)."""
+        kit = self._kit
+        device_id, _ = accounts.parse_link(link)
+        mine = [n for n in kit._store.identity_names() if (await kit._store.load(n)).id == device_id]
+        if not mine:
+            raise accounts.LinkError("this link was not made in this home")
+        record = await accounts.wait_for_link(await kit._client(mine[0]), link, ask_code=ask_code,
+                                              timeout=accounts.LINK_WAIT if timeout is None else timeout)
+        kit._store.save_account(mine[0], record)
+        return await kit._identity_of(mine[0])
+
+
+class SendLinks(_Family):
+    async def create(self, root: str, *, from_: str, expires=None, opens: int | None = None) -> types.SendLink:
+        """A link that opens ``root`` for whoever has it (its secret in the #fragment: send it
+        only to them). ``opens``: at most that many times."""
+        from ..clients.send_links import create_send_link
+        client = await self._kit._client(from_)
+        when = await client.expiry(expires)
+        fragment, capsule = await create_send_link(client, _cid(root), expires=when, opens=opens)
+        return types.SendLink(f"{self._link_base()}/#{fragment}", capsule, root, when, opens)
+
+    def _link_base(self) -> str:
+        return self._kit.gateway
+
+    async def describe(self, link: str) -> types.Described:
+        """What a send link opens (name, type, size, sender, opens left); spends no open."""
+        from ..clients.send_links import describe_send_link
+        kit = self._kit
+        await kit.start()
+        found = await describe_send_link(self._client_class(), kit.gateway, kit._store.backend, link)
+        return await kit._described(found, found.header, found.opens_left)
+
+    async def open(self, link: str) -> types.Opened:
+        """Open what a send link points at (one of its opens). Close the kit after reading."""
+        from ..clients.send_links import open_send_link
+        kit = self._kit
+        await kit.start()
+        opened, client = await open_send_link(self._client_class(), kit.gateway, kit._store.backend, link)
+        kit._clients[f"\0link:{id(client)}"] = client  # closed with the kit
+        described = await kit._described(opened, opened.header)
+        return types.Opened(**described.__dict__, _plaintext=opened.plaintext)
+
+    async def revoke(self, capsule: str, *, from_: str) -> str:
+        """Stop a send link: it opens no more."""
+        client = await self._kit._client(from_)
+        capsule = cid_str(_cid(capsule))
+        await client.request("DELETE", f"/v1/capsules/{capsule}", ok=(204,))
+        return capsule
+
+    def _client_class(self):
+        kit = self._kit
+
+        def make(base_url, backend, identity=None):
+            client = kit._new_client(identity)
+            return client
+        return make
+
+
+class Proofs(_Family):
+    async def list(self, root: str, *, as_: str) -> list[types.Proof]:
+        """The signed proofs the gateway holds for ``root``, each verified here."""
+        client = await self._kit._client(as_)
+        return [_proof(p) for p in await client.proofs(_cid(root))]
+
+    async def verify(self, data: bytes) -> types.Proof:
+        """A proof's bytes from anywhere, checked offline (shape, signer, signature)."""
+        from ..core.proof import verify_proof
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidArgumentError("a proof is bytes")
+        return _proof(await verify_proof(self._kit._store.backend, bytes(data)))
+
+
+class Messages(_Family):
+    async def send(self, to: str, data: bytes | str, *, from_: str, kind: str | None = None) -> types.SentMessage:
+        """Seal a small message (<= 48 KiB) to ``to`` (all their devices) and post it to each
+        mailbox. ``kind``: "app-<name>" for your app's own messages."""
+        from ..clients import app_data
+        kit = self._kit
+        client = await kit._client(from_)
+        return types.from_fields(types.SentMessage, await app_data.send_message(
+            client, await kit._reach(client, to), data, kind=kind))
+
+    async def list(self, as_: str, *, kind=None, all: bool = False, limit: int | None = None) -> list[types.Message]:
+        from ..clients import app_data
+        client = await self._kit._client(as_)
+        rows = await app_data.list_messages(client, kind=kind, include_acked=all,
+                                            limit=app_data.LIST_DEFAULT if limit is None else limit)
+        return [types.from_fields(types.Message, row) for row in rows]
+
+    async def read(self, as_: str, message_id: str) -> types.Message:
+        from ..clients import app_data
+        client = await self._kit._client(as_)
+        return types.from_fields(types.Message, await app_data.read_message(client, str(message_id)))
+
+    async def ack(self, as_: str, message_id: str) -> None:
+        from ..clients import app_data
+        await app_data.ack_message(await self._kit._client(as_), str(message_id))
+
+
+class Records(_Family):
+    async def get(self, as_: str, name: str) -> types.Record | None:
+        """App record ``name`` of ``as_``'s account (or identity), verified, never older than
+        one accepted here before."""
+        from ..clients import app_data
+        kit = self._kit
+        client = await kit._client(as_)
+        found = await app_data.get_record(client, await kit._account(as_), name, refresh=False)
+        return None if found is None else types.from_fields(types.Record, found)
+
+    async def put(self, as_: str, name: str, data: bytes | str, *,
+                  expected_version: int | None = None) -> types.Record:
+        """Write the next version (compare-and-swap on ``expected_version``: conflict when
+        another device wrote first)."""
+        from ..clients import app_data
+        kit = self._kit
+        client = await kit._client(as_)
+        return types.from_fields(types.Record, await app_data.put_record(
+            client, await kit._account(as_), name, data, expected_version=expected_version, refresh=False))
+
+
+# --- conversions ------------------------------------------------------------------------------------
+
+def _cid(root) -> bytes:
+    if not isinstance(root, str):
+        raise InvalidArgumentError("a root is a CID string (bafy...)")
+    return parse_cid(root)
+
+
+def _range(value, size: int) -> tuple[int, int]:
+    if value is None:
+        return 0, size
+    try:
+        start, end = value
+    except (TypeError, ValueError):
+        raise InvalidArgumentError("range is (start, end): bytes [start, end)") from None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) or not 0 <= start <= end <= size:
+        raise InvalidArgumentError(f"range ({start!r}, {end!r}) is not inside the file's {size} bytes")
+    return start, end
+
+
+def _identity(public, record) -> types.Identity:
+    return types.Identity(public.name, public.id, public.fingerprint, record.id if record else None,
+                          record.fingerprint if record else None, record.version if record else None)
+
+
+def _contact(public, kept) -> types.Contact:
+    return types.Contact(public.name, public.id, kept.record.fingerprint if kept else public.fingerprint,
+                         kept.record.id if kept else None, kept.record.fingerprint if kept else None)
+
+
+def _proof(proof) -> types.Proof:
+    return types.Proof(cid_str(proof.cid), proof.statement, cid_str(proof.root), proof.signer_id, proof.time,
+                       proof.recipient, cid_str(proof.capsule) if proof.capsule else None, proof.expires, proof.data)
+

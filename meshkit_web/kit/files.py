@@ -1,0 +1,90 @@
+"""Files in and out of MeshKit on CPython: what ``seal`` reads and ``save`` writes, shared
+by the Python API and the CLI.
+
+Plaintext is written to a temp file beside the target and moved into place only once every
+segment authenticated; never over an existing file unless asked (``replace``)."""
+
+import asyncio
+import os
+import shutil
+import tempfile
+from typing import AsyncIterator, Callable
+
+from ..core.errors import InvalidArgumentError
+
+
+class FileSource:
+    """A file to seal, read in a worker thread (the next read overlaps sealing and sending
+    the last) exactly one segment at a time: core.pipeline.segments_of then has no pieces
+    to re-cut, so each byte is copied once, from the kernel."""
+
+    def __init__(self, path: str, on_read: Callable[[int], None] | None = None):
+        self.path, self.on_read = path, on_read
+
+    async def segments(self, size: int):
+        with open(self.path, "rb", buffering=0) as f:
+            while piece := await asyncio.to_thread(read_up_to, f, size):
+                if self.on_read is not None:
+                    self.on_read(len(piece))
+                yield piece
+
+
+def read_up_to(f, size: int) -> bytes:
+    """``size`` bytes, fewer only at the end of the file (a read may return less: a pipe)."""
+    piece = f.read(size)
+    while piece and len(piece) < size:
+        more = f.read(size - len(piece))
+        if not more:
+            break
+        piece += more
+    return piece
+
+
+async def write_verified(chunks: AsyncIterator[bytes], path: str, *, replace: bool,
+                         on_write: Callable[[int], None] | None = None) -> str:
+    """Write ``chunks`` to ``path`` through a temp file, moved there at the end; on any
+    failure nothing is left behind. Returns ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in chunks:
+                await asyncio.to_thread(out.write, chunk)
+                if on_write is not None:
+                    on_write(len(chunk))
+        place(tmp, path, replace)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def place(tmp: str, path: str, replace: bool) -> None:
+    """Move the finished temp file to ``path``. Unless ``replace``, never over anything: a
+    hard link fails if ``path`` exists by then, whatever appeared there since it was checked
+    (a file, a symlink: not followed). Where hard links are refused, an exclusive create and
+    a copy do the same."""
+    if replace:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise InvalidArgumentError(f"{path!r} exists: it was left as it is (choose another name)") from None
+    except OSError:  # no hard links on this filesystem (or across it)
+        _copy_exclusive(tmp, path)
+    os.unlink(tmp)
+
+
+def _copy_exclusive(tmp: str, path: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        raise InvalidArgumentError(f"{path!r} exists: it was left as it is (choose another name)") from None
+    try:
+        with os.fdopen(fd, "wb") as out, open(tmp, "rb") as source:
+            shutil.copyfileobj(source, out, 1 << 20)
+    except BaseException:
+        os.unlink(path)
+        raise

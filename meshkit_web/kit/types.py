@@ -1,0 +1,234 @@
+"""What MeshKit's Python API answers: one frozen dataclass per concept, with the same
+fields as the browser package's (sdk/index.d.ts), in snake_case. Secrets (a recovery
+phrase, a send link) are left out of ``repr``, so printing a result never shows them."""
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import AsyncIterator, Callable
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One of my identities (a device), with its account as last verified here."""
+    name: str
+    id: str
+    fingerprint: str
+    account: str | None = None
+    account_fingerprint: str | None = None
+    account_version: int | None = None
+
+
+@dataclass(frozen=True)
+class CreatedIdentity(Identity):
+    """``identities.create``: the account's recovery phrase is in this answer only, once."""
+    published: bool = True
+    recovery_phrase: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class RecoveredIdentity(Identity):
+    restored: int = 0  # envelopes of the account's library that open again on this device
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Someone else's public record, kept here. Compare ``fingerprint`` (the account's, for
+    a device of an account) with them out of band before sharing."""
+    name: str
+    id: str
+    fingerprint: str
+    account: str | None = None
+    account_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    name: str
+    current: bool
+    added: int
+    added_by: str | None
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """``seal``: the envelope's root CID and whom it was sealed to (ids as asked, each
+    reaching an account's devices and recovery key where it names an account)."""
+    root: str
+    name: str
+    size: int
+    to: tuple[str, ...]
+    recipients: int          # identities the content key was wrapped to (my devices included)
+    in_library: bool         # listed in my account's library (for my other devices and a recovery)
+
+
+@dataclass(frozen=True)
+class Described:
+    """What an envelope is, from its verified header and sealed metadata."""
+    root: str
+    name: str
+    type: str
+    size: int
+    mtime: int | None
+    sender: str
+    sender_name: str | None
+    opens_left: int | None = None
+
+
+@dataclass(frozen=True)
+class Opened(Described):
+    """An envelope opened for reading. Its plaintext comes one authenticated segment at a
+    time: ``chunks()``; ``read()`` for all of it (up to ``limit`` bytes); ``save(path)``
+    writes a file only once every byte authenticated."""
+    _plaintext: Callable[[], AsyncIterator[bytes]] = field(default=None, repr=False, compare=False)
+    _close: Callable = field(default=None, repr=False, compare=False)
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._plaintext()
+
+    async def read(self, limit: int = 256 << 20) -> bytes:
+        from ..core.errors import LimitExceededError
+        if self.size > limit:
+            raise LimitExceededError(f"{self.size} bytes is more than read() holds ({limit}): use chunks() or save()")
+        return b"".join([chunk async for chunk in self.chunks()])
+
+    async def save(self, path, *, overwrite: bool = False) -> str:
+        from .files import write_verified
+        return await write_verified(self.chunks(), os.fspath(path), replace=overwrite)
+
+
+@dataclass(frozen=True)
+class Share:
+    """``share``: the capsules made (one per device of an account, and its recovery key)."""
+    root: str
+    to: str
+    account: bool
+    capsules: tuple[str, ...]
+    expires: int | None
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    id: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class ShareState:
+    capsule: str
+    to: str
+    name: str | None
+    expires: int | None
+    state: str  # "live" | "expired" | "revoked"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who can open an envelope: its header recipients (for good) and the shares I made."""
+    recipients: tuple[AccessEntry, ...]
+    shares: tuple[ShareState, ...]
+
+
+@dataclass(frozen=True)
+class SendLink:
+    """A link that opens one envelope for whoever holds it (its secret is in the #fragment)."""
+    link: str = field(repr=False)
+    capsule: str = ""
+    root: str = ""
+    expires: int | None = None
+    opens: int | None = None
+
+
+@dataclass(frozen=True)
+class InboxMessage:
+    id: str
+    kind: str
+    sender: str
+    sender_name: str | None
+    created: int
+    size: int
+    acked: bool
+    root: str | None = None        # a share's or a sealed notice's envelope
+    capsule: str | None = None
+    expires: int | None = None
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A signed proof, verified here: who sealed ``root`` (statement "sealed") or shared it
+    with whom until when ("shared"). ``data``: its bytes, verifiable anywhere."""
+    cid: str
+    statement: str
+    root: str
+    signer: str
+    time: int
+    recipient: str | None
+    capsule: str | None
+    expires: int | None
+    data: bytes = field(repr=False, default=b"")
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    cid: str
+    kind: str
+    to: str
+    account: bool
+    created: int
+    size: int
+    posted: tuple = ()       # ({"device", "id"}, ...): each mailbox that took it
+    failed: tuple = ()       # ({"device", "code"}, ...)
+
+
+@dataclass(frozen=True)
+class Message:
+    """An app message, verified: ``data`` (and ``text`` if sent as text) once read."""
+    id: str
+    cid: str
+    kind: str
+    sender: str
+    created: int
+    size: int
+    to: str | None
+    type: str                 # "text" | "bytes"
+    acked: bool
+    received: int | None = None
+    sender_account: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+    text: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Record:
+    """An app record (sync state), verified: the newest version this client accepted."""
+    name: str
+    version: int
+    type: str
+    updated_by: str
+    updated_by_name: str | None
+    updated: int
+    cid: str
+    size: int
+    data: bytes | None = field(default=None, repr=False)
+    text: str | None = field(default=None, repr=False)
+
+
+def from_fields(cls, values: dict):
+    """``cls`` from a dict of the browser API's shape (camelCase keys as JS has them)."""
+    names = {f.name for f in fields(cls)}
+    snake = {_snake(k): v for k, v in values.items()}
+    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in snake.items() if k in names})
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+@dataclass(frozen=True)
+class EnvelopeEntry:
+    """An envelope in my account's library (sealed by any of its devices)."""
+    root: str
+    name: str
+    size: int
+    created: int | None
+
