@@ -154,6 +154,7 @@ def test_open_never_replaces_what_appears_at_its_target_meanwhile(cli, tmp_path,
     someone saved, a symlink someone planted pointing elsewhere) is left as it is, and the
     plaintext is not written through it: the move never replaces (a hard link, not a rename)."""
     from meshkit_web import cli as cli_module
+    from meshkit_web.core import envelope as envelope_module
     bob_home = setup_pair(cli, tmp_path)
     plain = tmp_path / "report.pdf"
     plain.write_bytes(os.urandom(300_000))
@@ -163,7 +164,7 @@ def test_open_never_replaces_what_appears_at_its_target_meanwhile(cli, tmp_path,
     monkeypatch.chdir(work)
     elsewhere = tmp_path / "victim.txt"
 
-    real_open = cli_module.open_envelope
+    real_open = envelope_module.open_envelope
 
     async def racing_open(*args, **kwargs):  # the fault: the target appears mid-way through the open
         opened = await real_open(*args, **kwargs)
@@ -179,7 +180,7 @@ def test_open_never_replaces_what_appears_at_its_target_meanwhile(cli, tmp_path,
                 yield chunk
         opened.plaintext = plaintext
         return opened
-    monkeypatch.setattr(cli_module, "open_envelope", racing_open)
+    monkeypatch.setattr(envelope_module, "open_envelope", racing_open)
     # main() in this process: what it changes globally (the streams, logging) is put back after
     monkeypatch.setattr(sys, "stdout", sys.stdout)
     monkeypatch.setattr(sys, "stderr", sys.stderr)

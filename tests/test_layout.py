@@ -58,7 +58,7 @@ def test_build_makes_a_self_contained_site(site):
     assert wheel.name.endswith("-py3-none-any.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "meshkit_web/core/envelope.py" in names and "meshkit_web/browser/runtime.py" in names
-    assert not [n for n in names if n.startswith(("meshkit_web/gateway/", "meshkit_web/providers/", "meshkit_web/cli.py", "meshkit_web/cli_",
+    assert not [n for n in names if n.startswith(("meshkit_web/gateway/", "meshkit_web/providers/", "meshkit_web/cli/", "meshkit_web/kit/",
                                                   "meshkit_web/stores/", "meshkit_web/crypto/"))
                 or n.startswith("meshkit_web/") and not n.startswith(("meshkit_web/__init__.py", "meshkit_web/core/",
                                                                       "meshkit_web/clients/", "meshkit_web/browser/"))]

@@ -1,6 +1,6 @@
 """Three devices of one account seal at once (issue 27): every seal whose upload succeeded is
 in the library, no save is refused as `conflict`, and afterwards each device's library lists
-every file. The saves are what the CLI runs after a seal (cli_accounts.remember_sealed), on
+every file. The saves are what the CLI runs after a seal (clients.accounts.remember_sealed), on
 real devices linked through a real gateway. Device 0 seals through one client (a browser tab:
 its saves take turns); devices 1 and 2 through a fresh client per seal (one CLI process per
 file), so up to 2 x FILES + 1 saves race on the pointer at once."""
@@ -9,7 +9,7 @@ import asyncio
 import os
 import time
 
-from meshkit_web.cli_accounts import remember_sealed
+from meshkit_web.clients.accounts import remember_sealed
 from meshkit_web.clients.accounts import MAX_CHANGES, account_recipients, create_account, load_library
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core.cid import cid_str

@@ -4,7 +4,7 @@ same for the CLI and the app (sdk/text.js, its table generated from it by build.
 import sys
 import unicodedata
 
-from meshkit_web.cli_output import clean
+from meshkit_web.cli.output import clean
 from meshkit_web.core.text import UNSAFE_RANGES, escape, strip_unsafe
 
 from test_browser_core import ready

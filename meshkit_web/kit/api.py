@@ -8,6 +8,7 @@ real gateway (``connect``) or to the gateway app running in this process (``loca
 """
 
 import asyncio
+import contextlib
 import functools
 import os
 import time
@@ -28,16 +29,18 @@ class MeshKit:
     """Open with ``MeshKit.local(path)`` or ``MeshKit.connect(url, home=...)``, use as
     ``async with``; every method is a coroutine. Not safe to share between event loops."""
 
-    def __init__(self, gateway: str, home: str, *, local=None):
+    def __init__(self, gateway: str | None, home: str, *, local=None):
         from ..crypto.nacl_backend import NaclBackend
         from ..stores.filestore import FileStore
-        self.gateway = gateway.rstrip("/")
+        self.gateway = gateway.rstrip("/") if gateway else None
         self.home = os.path.abspath(os.path.expanduser(home))
         self._store = FileStore(self.home, NaclBackend())
         self._local = local
         self._started = False
         self._start_lock = asyncio.Lock()
         self._clients: dict = {}
+        self._closing: list = []  # what close() also closes (CAR files being read)
+        self._listeners: list = []
         self.identities = Identities(self)
         self.contacts = Contacts(self)
         self.devices = Devices(self)
@@ -64,6 +67,20 @@ class MeshKit:
         home = os.fspath(home) if home is not None else os.environ.get("MESHKIT_HOME") or DEFAULT_HOME
         return cls(gateway_url, home)
 
+    @classmethod
+    def offline(cls, home=None) -> "MeshKit":
+        """No gateway: identities and contacts in ``home``, and envelopes in CAR files
+        (``seal(..., car=PATH)``, ``open(car=PATH)``). Calls that need a gateway raise
+        invalid_argument."""
+        home = os.fspath(home) if home is not None else os.environ.get("MESHKIT_HOME") or DEFAULT_HOME
+        return cls(None, home)
+
+    @property
+    def safe_gateway(self) -> str | None:
+        """The gateway's URL as messages may show it (no credentials, no query values)."""
+        from ..core.urls import redact_url
+        return redact_url(self.gateway) if self.gateway else None
+
     async def start(self) -> "MeshKit":
         """Called by ``async with`` and by the first call; idempotent."""
         async with self._start_lock:
@@ -77,6 +94,8 @@ class MeshKit:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+        while self._closing:
+            self._closing.pop()()
         if self._local is not None and self._started:
             await self._local.close()
         self._started = False
@@ -90,6 +109,9 @@ class MeshKit:
     # --- sessions --------------------------------------------------------------------------------
     def _new_client(self, identity=None):
         from ..clients.gateway import GatewayClient
+        if self.gateway is None:
+            raise InvalidArgumentError("this MeshKit has no gateway (MeshKit.offline): use MeshKit.connect(url) "
+                                       "or MeshKit.local(path)")
         client = GatewayClient(self.gateway, self._store.backend, identity,
                                transport=self._local.transport if self._local else None)
         if self._local is not None:
@@ -135,10 +157,25 @@ class MeshKit:
             if kept is not None:
                 store.save_known_account(kept)
             return kept
+        async def directory(ident: str):
+            public = await client.resolve(ident)
+            self._emit({"type": "resolved", "id": public.id, "name": public.name, "fingerprint": public.fingerprint})
+            return public
         if not isinstance(who, str) or not who:
             raise InvalidArgumentError("a recipient is a name or an id (a string)")
         return await resolve_reach(who, own=await store.identities(), contacts=await store.contacts(),
-                                   directory=client.resolve, account=account)
+                                   directory=directory, account=account)
+
+    def on_change(self, listener: Callable[[dict], None]) -> Callable[[], None]:
+        """Call ``listener(event)`` for what happens along the way; returns the function that
+        stops it. Events: {"type": "resolved", "id", "name", "fingerprint"}: a recipient
+        given by id was looked up in the gateway's directory (show it: whose key that is)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, event: dict) -> None:
+        for listener in list(self._listeners):
+            listener(event)
 
     async def _identity_of(self, name: str) -> types.Identity:
         public = (await self._store.load(name)).public
@@ -146,38 +183,77 @@ class MeshKit:
 
     # --- sealing and opening ---------------------------------------------------------------------
     async def seal(self, data: Input, *, from_: str, to: str | Iterable[str] = (), name: str | None = None,
-                   type: str | None = None, on_progress: Callable[[int, int], None] | None = None,
-                   pin: bool = True) -> types.Sealed:
+                   type: str | None = None, on_progress: Callable[[int, int | None], None] | None = None,
+                   pin: bool = True, car=None, include_sender: bool = True,
+                   segment_size: int | None = None) -> types.Sealed:
         """Encrypt ``data`` here and store the envelope through the gateway. ``data``: bytes, a
         str (as UTF-8 text), a path (``pathlib.Path`` or ``os.PathLike``), a binary file object,
         or an (async) iterable of bytes. Sealed to ``from_``'s account (each current device
         and its recovery key) and to everyone in ``to`` (names or ids; a person with an account
         on all their devices). A file bigger than the free quota is refused before anything
-        is sent."""
-        client = await self._client(from_)
+        is sent. ``car=PATH``: write the envelope to a new CARv1 file instead (no gateway;
+        recipients are my identities and contacts, by name or id). ``on_progress(done, total)``:
+        plaintext bytes read (``total`` None for a stream of unknown size)."""
         wanted = [to] if isinstance(to, str) else list(to)
+        options = {"include_sender": include_sender, **({"segment_size": segment_size} if segment_size else {})}
+        source, size, described = sealing_source(data, name=name, media_type=type, on_progress=on_progress)
+        if car is not None:
+            return await self._seal_to_car(source, from_, wanted, described, os.fspath(car), options)
+        client = await self._client(from_)
         chosen = [await self._reach(client, who) for who in wanted]
         account = await self._account(from_)
         recipients = seal_recipients(chosen, account)
-        source, size, described = sealing_source(data, name=name, media_type=type, on_progress=on_progress)
         if size is not None:
             await client.check_room(size, len(recipients) + 1)  # too big is said now, not after uploading
-        root = await client.seal_upload(source, recipients=recipients, pin=pin, metadata=described)
-        size = source.read if size is None else size
-        in_library = account is not None and await accounts.remember_sealed(
-            client, account, cid_str(root), described["name"] or "", size)
-        return types.Sealed(cid_str(root), described["name"] or "", size, tuple(r.id for r in chosen),
-                            len(recipients) + 1, bool(in_library))
+        root = await client.seal_upload(source, recipients=recipients, pin=pin, metadata=described, **options)
+        in_library = None if account is None else await accounts.remember_sealed(
+            client, account, cid_str(root), described["name"], source.read)
+        return types.Sealed(cid_str(root), described["name"], source.read, tuple(r.id for r in chosen),
+                            len(recipients) + int(include_sender), in_library)
 
-    async def open(self, root: str, *, as_: str, range: tuple[int, int] | None = None) -> types.Opened:
+    async def _seal_to_car(self, source, from_: str, wanted: list, described: dict, path: str,
+                           options: dict) -> types.Sealed:
+        from ..core.envelope import seal
+        from ..stores.carfile import CarWriter
+        store = self._store
+        sender = await store.load(from_)
+        chosen = [await resolve_reach(who, own=await store.identities(), contacts=await store.contacts())
+                  for who in wanted]
+        recipients = seal_recipients(chosen, None)
+        root = None
+        with CarWriter(path) as writer:
+            async for block in seal(store.backend, source, sender=sender, recipients=recipients,
+                                    now=int(time.time()), metadata=described, **options):
+                await asyncio.to_thread(writer.put, block.cid, block.data)
+                root = block.cid
+            writer.commit(root)
+        return types.Sealed(cid_str(root), described["name"], source.read, tuple(r.id for r in chosen),
+                            len(recipients) + int(options["include_sender"]), None)
+
+    async def open(self, root: str | None = None, *, as_: str, range: tuple[int, int] | None = None,
+                   car=None) -> types.Opened:
         """Open an envelope as my identity ``as_``: its header and every block are verified
         (each block's CID before decrypting). ``range=(start, end)``: bytes [start, end) only,
-        from their segments only."""
-        client = await self._client(as_)
-        opened = await client.open(_cid(root))
+        from their segments only. ``car=PATH``: from a CAR file (``root``: its single root
+        unless given)."""
+        if car is not None:
+            opened = await self._open_car(os.fspath(car), root, as_)
+        else:
+            opened = await (await self._client(as_)).open(_cid(root))
         start, end = _range(range, opened.header.size)
         return types.Opened(**(await self._described(opened, opened.header)).__dict__,
                             _plaintext=functools.partial(opened.plaintext, start, end))
+
+    async def _open_car(self, path: str, root: str | None, as_: str):
+        from ..core.envelope import open_envelope
+        from ..stores.carfile import CarReader
+        identity = await self._store.load(as_)
+        reader = CarReader(path)
+        self._closing.append(reader.close)  # its blocks are read as the plaintext is
+        if root is None and len(reader.roots) != 1:
+            raise InvalidArgumentError("the CAR does not name exactly one root: give the root")
+        return await open_envelope(self._store.backend, _cid(root) if root is not None else reader.roots[0],
+                                   reader.get_block, identity)
 
     async def describe(self, root: str, *, as_: str) -> types.Described:
         """What an envelope holds (name, type, size, sender) without reading its segments, and
@@ -210,7 +286,7 @@ class MeshKit:
         reach = await self._reach(client, to)
         capsules = await accounts.share_with(client, _cid(root), reach, expires=await client.expiry(expires),
                                              policy=policy)
-        return types.Share(root, reach.id, reach.account, tuple(cid_str(c.cid) for c in capsules),
+        return types.Share(root, reach.id, reach.name, reach.account, tuple(cid_str(c.cid) for c in capsules),
                            capsules[0].expires)
 
     async def revoke(self, root: str, *, from_: str, to: str) -> list[str]:
@@ -248,11 +324,37 @@ class MeshKit:
             sender = await self._store.known(row["sender"]) if row.get("sender") else None
             out.append(types.InboxMessage(str(row["id"]), row["kind"], row.get("sender"), sender.name if sender else None,
                                           row.get("created"), row.get("size", 0), bool(row.get("acked")),
-                                          share.get("root"), share.get("capsule"), share.get("expires")))
+                                          share.get("root"), share.get("capsule"), share.get("expires"),
+                                          share.get("policy")))
         return out
 
     async def ack(self, as_: str, message_id: str) -> None:
         await (await self._client(as_)).ack(str(message_id))
+
+    async def library(self, as_: str) -> types.Library:
+        """``as_``'s account library, the same on every device: envelopes, what was shared
+        with the account (this device's inbox kept in it first), contacts (those another
+        device added are kept in this home too, never over a local name)."""
+        store = self._store
+        client = await self._client(as_)
+        record = await self._account(as_)
+        if record is None:
+            raise UnknownIdentityError(f"{as_!r} is not a device of an account")
+        library, _, _ = await accounts.remember_shares(client, record, await client.inbox(include_acked=True))
+        contacts = await accounts.library_contacts(store.backend, library)
+        local = await store.contacts()
+        known, names = {c.id for c in local}, {c.name for c in local} | set(store.identity_names())
+        for public in contacts:
+            if public.id not in known and public.name not in names:
+                await store.add_contact(public.to_json())
+        envelopes = tuple(types.EnvelopeEntry(root, str(v.get("name", "")), int(v.get("size") or 0), v.get("created"))
+                          for root, v in library.items("envelope").items())
+        shares = []
+        for capsule, v in library.items("share").items():
+            sender = await store.known(str(v.get("sharer", "")))
+            shares.append(types.LibraryShare(str(v.get("root", "")), capsule, v.get("sharer"),
+                                             sender.name if sender else None, v.get("received")))
+        return types.Library(envelopes, tuple(shares), tuple(_contact(p, None) for p in contacts))
 
 
 # --- the families (kit.identities, kit.contacts, ...) ----------------------------------------------
@@ -269,8 +371,13 @@ class Identities(_Family):
         nothing: on any failure no identity is left behind. ``account=False``: a bare
         identity (no other devices, no recovery)."""
         kit = self._kit
+        if kit.gateway is None and account:
+            raise InvalidArgumentError("an account needs a gateway (MeshKit.connect or MeshKit.local); offline, "
+                                       "create(name, account=False)")
         await kit.start()
         identity = await kit._store.create(name, int(time.time()))
+        if kit.gateway is None:  # offline: kept here, published by the first call through a gateway
+            return types.CreatedIdentity(**_identity(identity.public, None).__dict__, published=False)
         phrase = record = None
         try:
             client = await kit._client(name)
@@ -286,6 +393,12 @@ class Identities(_Family):
 
     async def list(self) -> list[types.Identity]:
         return [await self._kit._identity_of(name) for name in self._kit._store.identity_names()]
+
+    async def publish(self, name: str) -> types.Identity:
+        """Put my identity's record in the gateway's directory (done by every call that acts
+        as it; idempotent), so others can find it by id."""
+        await self._kit._client(name)
+        return await self._kit._identity_of(name)
 
     async def record(self, name: str) -> dict:
         """My identity's public record (self-signed JSON) to give to others; with ``account``."""
@@ -326,11 +439,11 @@ class Contacts(_Family):
         from ..core.contact_link import linked_account, record_from_link
         from ..core.identity import record_from_json
         kit = self._kit
-        client = await kit._anonymous()
-        async with client:
+        client = await kit._anonymous() if kit.gateway else None  # offline: kept without its account checked
+        async with client or contextlib.nullcontext():
             if isinstance(record, str) and ("#contact=" in record or record.startswith("contact=")):
                 account_id = linked_account(record)
-                record = await record_from_link(record, client.resolve)
+                record = await record_from_link(record, client.resolve if client else None)
             else:
                 if isinstance(record, (str, bytes)):
                     try:
@@ -342,7 +455,7 @@ class Contacts(_Family):
                 account_id = record.get("account") if isinstance(record.get("account"), str) else None
             public = await record_from_json(kit._store.backend, record)
             kept = None
-            if account_id:
+            if account_id and client is not None:
                 kept = await accounts.contact_account(client, public, account_id,
                                                       kit._store.known_account(account_id))
                 kit._store.save_known_account(kept)
@@ -355,24 +468,36 @@ class Contacts(_Family):
 
 
 class Devices(_Family):
-    async def list(self, name: str) -> list[types.Device]:
-        """The devices of ``name``'s account, each with who added it."""
-        kit = self._kit
-        record = await kit._account(name)
+    async def _record(self, name: str):
+        record = await self._kit._account(name)
         if record is None:
-            raise UnknownIdentityError(f"{name!r} is not a device of an account")
-        me = (await kit._store.load(name)).id
-        return [types.Device(d.id, d.device.name, d.id == me, d.added, d.signer) for d in record.devices]
+            raise UnknownIdentityError(f"{name!r} is not a device of an account (identities.create with an "
+                                       "account, identities.recover or devices.wait_for_link)")
+        return record
 
-    async def remove(self, name: str, device_ids: str | Iterable[str]) -> int:
-        """Remove devices from ``name``'s account: they open nothing new. Returns the new
-        account version."""
+    async def list(self, name: str, *, include_removed: bool = False) -> list[types.Device]:
+        """The devices of ``name``'s account, each with who added it."""
+        record = await self._record(name)
+        me = (await self._kit._store.load(name)).id
+        devices = [types.Device(d.id, d.device.name, d.id == me, d.added, d.signer, record.added_by(d))
+                   for d in record.devices]
+        removed = [types.Device(i, "", False, None, None, None, True) for i in record.removed] if include_removed else []
+        return devices + removed
+
+    async def remove(self, name: str, device_ids: str | Iterable[str], *, phrase: str | None = None) -> int:
+        """Remove devices from ``name``'s account: they open nothing new, the gateway refuses
+        them. ``phrase``: sign with the recovery phrase (when no device that may remove
+        others is left). Returns the new account version."""
+        from ..core.account import derive_recovery_keys, secret_from_phrase
         kit = self._kit
         ids = [device_ids] if isinstance(device_ids, str) else [str(i) for i in device_ids]
-        record = await kit._account(name)
-        if record is None:
-            raise UnknownIdentityError(f"{name!r} is not a device of an account")
-        record = await accounts.remove_devices(await kit._client(name), record, ids)
+        record = await self._record(name)
+        keys = None
+        if phrase is not None:
+            keys = await derive_recovery_keys(kit._store.backend, secret_from_phrase(phrase))
+            if keys.account_id != record.id:
+                raise InvalidArgumentError("that phrase belongs to another account")
+        record = await accounts.remove_devices(await kit._client(name), record, ids, keys=keys)
         kit._store.save_account(name, record)
         return record.version
 
@@ -387,17 +512,17 @@ class Devices(_Family):
             await kit._store.create(device_name, int(time.time()))
         return await accounts.request_link(await kit._client(device_name))
 
-    async def approve(self, name: str, link: str, *, on_code: Callable[[str], None]) -> types.Device:
+    async def approve(self, name: str, link: str, *, on_code: Callable[[str], None],
+                      timeout: float | None = None) -> types.Device:
         """On a device of the account: add the linked device. ``on_code(code)`` shows the
         code the person types on the new device."""
         kit = self._kit
-        record = await kit._account(name)
-        if record is None:
-            raise UnknownIdentityError(f"{name!r} is not a device of an account")
-        record = await accounts.approve_link(await kit._client(name), record, link, show_code=on_code)
+        record = await self._record(name)
+        record = await accounts.approve_link(await kit._client(name), record, link, show_code=on_code,
+                                             timeout=accounts.LINK_WAIT if timeout is None else timeout)
         kit._store.save_account(name, record)
         device = record.device(accounts.parse_link(link)[0])
-        return types.Device(device.id, device.device.name, False, device.added, device.signer)
+        return types.Device(device.id, device.device.name, False, device.added, device.signer, record.added_by(device))
 
     async def wait_for_link(self, link: str, *, ask_code, timeout: float | None = None) -> types.Identity:
         """On the new device: wait for the approval; ``ask_code(offers)`` returns the code the

@@ -43,11 +43,15 @@ class Contact:
 
 @dataclass(frozen=True)
 class Device:
+    """A device of an account. ``added_by``: the device (or the account's recovery key)
+    that added it; ``removed``: taken out of the account (listed with include_removed)."""
     id: str
     name: str
     current: bool
-    added: int
+    added: int | None
     added_by: str | None
+    added_by_name: str | None = None
+    removed: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class Sealed:
     size: int
     to: tuple[str, ...]
     recipients: int          # identities the content key was wrapped to (my devices included)
-    in_library: bool         # listed in my account's library (for my other devices and a recovery)
+    in_library: bool | None  # in my account's library (for my other devices, a recovery); None: no account
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,8 @@ class Opened(Described):
 class Share:
     """``share``: the capsules made (one per device of an account, and its recovery key)."""
     root: str
-    to: str
+    to: str                  # the id reached: a person's account, or the identity
+    name: str
     account: bool
     capsules: tuple[str, ...]
     expires: int | None
@@ -151,6 +156,7 @@ class InboxMessage:
     root: str | None = None        # a share's or a sealed notice's envelope
     capsule: str | None = None
     expires: int | None = None
+    policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +228,25 @@ def from_fields(cls, values: dict):
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+@dataclass(frozen=True)
+class LibraryShare:
+    """Something shared with the account, as its library keeps it (for every device)."""
+    root: str
+    capsule: str
+    sharer: str | None
+    sharer_name: str | None
+    received: int | None
+
+
+@dataclass(frozen=True)
+class Library:
+    """An account's library, the same on every device: the envelopes its devices sealed,
+    what was shared with it, and its contacts."""
+    envelopes: tuple
+    shares: tuple
+    contacts: tuple
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ reads as. So:
   credentials redacted (core.urls.redact_url).
 
 Which characters count is core.text's one definition, shared with the app (static/dom.js).
+This module is the CLI's only writer to the terminal.
 """
 
 import sys
 
-from .core.text import escape
-from .core.urls import redact_urls_in
+from ..core.text import escape
+from ..core.urls import redact_urls_in
 
 
 def clean(text, *, keep_lines: bool = False) -> str:
@@ -70,3 +71,31 @@ def raw_stderr():
     """The terminal itself, for the progress bar only (its \\r redraws are ours, its text is
     our label and numbers)."""
     return sys.stderr.raw if isinstance(sys.stderr, SafeStream) else sys.stderr
+
+
+class _Bar:
+    """A tqdm bar on stderr that takes a running total (``to(done)``) as well as steps;
+    tqdm disables itself when stderr is not a terminal (disable=None)."""
+
+    def __init__(self, total: int, label: str):
+        from tqdm import tqdm
+        self._bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label,
+                         file=raw_stderr(), disable=None, leave=False)
+        self._done = 0
+
+    def update(self, step: int) -> None:
+        self._done += step
+        self._bar.update(step)
+
+    def to(self, done: int, _total=None) -> None:
+        self.update(done - self._done)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._bar.close()
+
+
+def progress(total: int, label: str) -> _Bar:
+    return _Bar(total, label)

@@ -9,31 +9,22 @@ import getpass
 import sys
 from urllib.parse import urlsplit
 
-from .cli_output import hand_over, say
-from .core.cid import cid_str, parse_cid
-from .core.errors import InvalidArgumentError
-from .core.send_link import MAX_LINK
+from ..core.errors import InvalidArgumentError
+from ..core.send_link import MAX_LINK
+from .common import add_gateway, gateway_url, kit_for
+from .output import hand_over, say
 
 
-async def cmd_send_link(args, store) -> None:
-    from .cli import _gateway_client
-    from .clients.send_links import create_send_link
-    root = parse_cid(args.root)
-    async with await _gateway_client(args, store, args.sender) as client:
-        expires = await client.expiry(args.expires)  # "5m" by the gateway's clock
-        fragment, capsule = await create_send_link(client, root, expires=expires, opens=args.opens)
-    origin = args.gateway.rstrip("/")
+async def cmd_send_link(args, kit) -> None:
+    made = await kit.send_links.create(args.root, from_=args.sender, expires=args.expires, opens=args.opens)
     times = "any number of times" if args.opens is None else "once" if args.opens == 1 else f"{args.opens} times"
-    say(f"send link for {cid_str(root)} (opens {times}; stop it with: meshkit revoke-link {capsule} "
+    say(f"send link for {made.root} (opens {times}; stop it with: meshkit revoke-link {made.capsule} "
         f"--from {args.sender}). Whoever has the link can open the file: send it only to them.", err=True)
-    hand_over(f"{origin}/#{fragment}")
+    hand_over(made.link)
 
 
-async def cmd_revoke_link(args, store) -> None:
-    from .cli import _gateway_client
-    capsule = cid_str(parse_cid(args.capsule))
-    async with await _gateway_client(args, store, args.sender) as client:
-        await client.request("DELETE", f"/v1/capsules/{capsule}", ok=(204,))
+async def cmd_revoke_link(args, kit) -> None:
+    capsule = await kit.send_links.revoke(args.capsule, from_=args.sender)
     say(f"send link {capsule} stopped: it opens no more", err=True)
 
 
@@ -56,32 +47,26 @@ def read_link(source: str | None, link_file: str | None) -> str:
     return text
 
 
-async def cmd_receive(args, store) -> None:
+async def cmd_receive(args, _kit) -> None:
     """Open a send link (no identity needed): through --gateway, else the link's origin."""
-    from .cli import _out_path, _write_plaintext
-    from .clients.gateway import GatewayClient
-    from .clients.send_links import describe_send_link, open_send_link
+    from .envelopes import out_path, write_plaintext
     link = read_link(args.source, args.link_file)
-    gateway = args.gateway or _origin(link)
-    if args.describe:
-        return _describe(await describe_send_link(GatewayClient, gateway, store.backend, link))
-    opened, client = await open_send_link(GatewayClient, gateway, store.backend, link)
-    try:
-        out = _out_path(opened, args.out)
-        await _write_plaintext(opened, out, store, replace=args.out is not None)
-    finally:
-        await client.close()
-    say(f"received {opened.header.size} bytes -> {'standard output' if out == '-' else out}", err=out == "-")
+    async with kit_for(args, args.gateway or _origin(link)) as kit:
+        if args.describe:
+            return _describe(await kit.send_links.describe(link))
+        opened = await kit.send_links.open(link)
+        out = out_path(opened, args.out)
+        await write_plaintext(opened, out, replace=args.out is not None)
+    say(f"received {opened.size} bytes -> {'standard output' if out == '-' else out}", err=out == "-")
 
 
-def _describe(description) -> None:
+def _describe(found) -> None:
     """What a link points at, one field a line (the name escaped as everything printed)."""
-    meta = description.metadata
-    say("name", meta.name if meta else "(not given)", sep="\t")
-    say("type", meta.type if meta else "application/octet-stream", sep="\t")
-    say("size", description.header.size, sep="\t")
-    say("from", description.header.sender_id, sep="\t")
-    say("opens left", "no limit" if description.opens_left is None else description.opens_left, sep="\t")
+    say("name", found.name or "(not given)", sep="\t")
+    say("type", found.type, sep="\t")
+    say("size", found.size, sep="\t")
+    say("from", found.sender, sep="\t")
+    say("opens left", "no limit" if found.opens_left is None else found.opens_left, sep="\t")
 
 
 def _origin(link: str) -> str:
@@ -109,7 +94,7 @@ def _opens(text: str) -> int:
     return int(text)
 
 
-def add_parsers(sub, add_gateway, gateway_url) -> None:
+def add_parsers(sub) -> None:
     p = sub.add_parser("send-link", help="a link that opens an envelope for someone without an account "
                                          "(the secret is in the link's #fragment)")
     p.add_argument("root", help="the envelope's root CID")

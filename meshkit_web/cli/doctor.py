@@ -11,11 +11,11 @@ import stat
 import sys
 import time
 
-from . import __version__
-from .cli_output import say
-from .core.errors import MeshKitError
-from .core.diagnostics import RecentLog, redacted
-from .core.urls import redact_url
+from .. import __version__
+from .output import say
+from ..core.errors import MeshKitError
+from ..core.diagnostics import RecentLog, redacted
+from ..core.urls import redact_url
 
 
 def _check(checks: list, name: str, ok: bool, detail: str, warn: bool = False) -> None:
@@ -60,7 +60,7 @@ async def _identities(store) -> list:
 
 
 async def _gateway_checks(args, store, checks: list) -> dict:
-    from .clients.gateway import GatewayClient
+    from ..clients.gateway import GatewayClient
     report = {"url": redact_url(args.gateway)}
     async with GatewayClient(args.gateway, store.backend) as anonymous:
         try:
@@ -116,7 +116,8 @@ async def cmd_doctor(args, store) -> None:
         raise MeshKitError(f"{len(failed)} check(s) failed: {', '.join(c['check'] for c in failed)}")
 
 
-def add_parser(sub, gateway_url) -> None:
+def add_parsers(sub) -> None:
+    from .common import gateway_url
     p = sub.add_parser("doctor", help="check this setup and the gateway; --bundle writes a redacted support bundle")
     p.add_argument("--gateway", metavar="URL", type=gateway_url, default=os.environ.get("MESHKIT_GATEWAY") or None,
                    help="also check this gateway (default: $MESHKIT_GATEWAY)")

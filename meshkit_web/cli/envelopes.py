@@ -1,0 +1,152 @@
+"""``meshkit seal / open / share / revoke / inbox``: kit.seal, kit.open, kit.share, kit.revoke,
+kit.inbox. Plaintext goes to a temp file moved into place only once every segment
+authenticated (never over an existing file unless --out names it), or to standard output
+("-") each segment once it authenticated (a failure later exits non-zero after what came
+before, as age does: check the exit code in a pipe)."""
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+from ..core.envelope import DEFAULT_SEGMENT_SIZE
+from ..core.errors import InvalidArgumentError, MeshKitError
+from ..core.metadata import safe_filename
+from ..kit.files import write_verified
+from .common import add_gateway, gateway_url
+from .output import progress, say
+
+log = logging.getLogger("meshkit")
+
+
+async def cmd_seal(args, kit) -> None:
+    if bool(args.car) == bool(kit.gateway):
+        raise MeshKitError("seal needs exactly one of --car OUT.car or --gateway URL")
+    import pathlib
+    size = os.path.getsize(args.file)
+    with progress(size, "seal+upload" if kit.gateway else "seal") as bar:
+        sealed = await kit.seal(pathlib.Path(args.file), from_=args.sender, to=args.to, car=args.car,
+                                pin=not args.no_pin, include_sender=not args.no_self,
+                                segment_size=args.segment_size, on_progress=bar.to)
+    if sealed.in_library is False:
+        say("sealed and uploaded, but not in the account's library yet: its other devices do not list it", err=True)
+    log.info("sealed %d bytes into %s (%s)", sealed.size, sealed.root, kit.safe_gateway or args.car)
+    say(sealed.root)
+
+
+def out_path(opened, out: str | None) -> str:
+    """--out, or else the sender's file name made safe (core.metadata), never over a file."""
+    if out:
+        return out  # "-": standard output
+    path = safe_filename(opened.name, fallback=opened.root + ".bin")
+    if os.path.lexists(path):
+        raise InvalidArgumentError(f"{path!r} exists here already: choose another name with --out")
+    return path
+
+
+async def write_plaintext(opened, out: str, *, replace: bool) -> None:
+    who = f"{opened.sender_name!r} ({opened.sender})" if opened.sender_name else f"unknown sender {opened.sender}"
+    say(f"from {who}" + (f": {opened.name!r}, {opened.type}" if opened.name else ""), err=True)
+    if out == "-":
+        async for chunk in opened.chunks():
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return
+    with progress(opened.size, "open") as bar:
+        await write_verified(opened.chunks(), out, replace=replace, on_write=bar.update)
+
+
+async def cmd_open(args, kit) -> None:
+    car = None if kit.gateway else args.source
+    opened = await kit.open(args.root if car else args.source, as_=args.identity, car=car)
+    out = out_path(opened, args.out)
+    await write_plaintext(opened, out, replace=args.out is not None)
+    say(f"opened {opened.root}: {opened.size} bytes -> {'standard output' if out == '-' else out}", err=out == "-")
+
+
+async def cmd_share(args, kit) -> None:
+    share = await kit.share(args.root, from_=args.sender, to=args.to, expires=args.expires, policy=args.policy)
+    say(f"shared {share.root} with {_reached(share)}", err=True)
+    for capsule in share.capsules:
+        say(capsule)
+
+
+async def cmd_revoke(args, kit) -> None:
+    revoked = await kit.revoke(args.root, from_=args.sender, to=args.to)
+    say(f"revoked {len(revoked)} share(s) of {args.root} to {args.to!r}; "
+        "future opens fail, what was already opened stays opened", err=True)
+    for cid in revoked:
+        say(cid)
+
+
+def _reached(share) -> str:
+    if share.account:
+        return f"account {share.name!r} ({share.to}, {len(share.capsules) - 1} device(s) and its recovery key)"
+    return f"{share.name!r} ({share.to})"
+
+
+async def cmd_inbox(args, kit) -> None:
+    messages = await kit.inbox(args.identity, all=args.all)
+    for message in messages:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(message.created))
+        who = message.sender_name or message.sender
+        if message.kind == "share" and message.root:
+            extra = f" expires {time.strftime('%Y-%m-%d %H:%M', time.gmtime(message.expires))}" \
+                if message.expires else ""
+            say(when, "share", who, f"{message.root}{extra}", sep="\t")
+        else:
+            say(when, message.kind, who, f"{message.size} bytes", message.id, sep="\t")
+    if not messages:
+        say("inbox is empty", err=True)
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("seal", help="encrypt a file into an envelope (a CARv1 file, or uploaded to a gateway)")
+    p.add_argument("file")
+    p.add_argument("--from", dest="sender", required=True, help="your identity name")
+    p.add_argument("--to", action="append", default=[],
+                   help="recipient (repeatable): identity or contact name, or an id (resolved from the gateway's "
+                        "directory); a person with an account is reached on all their devices. Without --to: "
+                        "only you (and your account's devices)")
+    p.add_argument("--car", help="output CAR file")
+    p.add_argument("--gateway", metavar="URL", type=gateway_url, help="upload through this gateway instead (and pin the root)")
+    p.add_argument("--no-pin", action="store_true", help="with --gateway: upload without pinning")
+    p.add_argument("--segment-size", type=int, default=DEFAULT_SEGMENT_SIZE, help=argparse.SUPPRESS)
+    p.add_argument("--no-self", action="store_true", help="do not make the sender a recipient")
+    p.set_defaults(func=cmd_seal, env_gateway=lambda a: not a.car)  # $MESHKIT_GATEWAY when neither is given
+
+    p = sub.add_parser("open", help="verify and decrypt an envelope")
+    p.add_argument("source", help="a CAR file, or with --gateway the root CID")
+    p.add_argument("--as", dest="identity", required=True, help="your identity name")
+    p.add_argument("--out", help="where to write the plaintext, '-' for standard output (default: the "
+                                 "sender's file name, made safe, in this folder; an existing file is never "
+                                 "overwritten)")
+    p.add_argument("--root", help="root CID (default: the CAR's single root)")
+    p.add_argument("--gateway", metavar="URL", type=gateway_url, help="download through this gateway (each block CID-checked)")
+    # a root CID, not a CAR file here: through $MESHKIT_GATEWAY
+    p.set_defaults(func=cmd_open, env_gateway=lambda a: not os.path.exists(a.source))
+
+    p = sub.add_parser("share", help="grant another identity access to an envelope (via a gateway)")
+    p.add_argument("root", help="the envelope's root CID")
+    p.add_argument("--from", dest="sender", required=True, help="your identity name (must be able to open it)")
+    p.add_argument("--to", required=True, help="recipient: contact name or id")
+    p.add_argument("--expires", help="a duration with its unit (90s, 30m, 12h, 7d, 2w) or an absolute time: "
+                   "Unix seconds or ISO 8601 with a zone (2027-01-31T12:00:00Z); a bare number is a "
+                   "Unix time, never a duration")
+    p.add_argument("--policy", help="policy reference checked by the gateway's policy provider at each open")
+    add_gateway(p)
+    p.set_defaults(func=cmd_share)
+
+    p = sub.add_parser("revoke", help="revoke your shares of an envelope to someone (future opens fail)")
+    p.add_argument("root")
+    p.add_argument("--from", dest="sender", required=True)
+    p.add_argument("--to", required=True)
+    add_gateway(p)
+    p.set_defaults(func=cmd_revoke)
+
+    p = sub.add_parser("inbox", help="shares and messages sent to you")
+    p.add_argument("--as", dest="identity", required=True)
+    p.add_argument("--all", action="store_true", help="include acknowledged messages")
+    add_gateway(p)
+    p.set_defaults(func=cmd_inbox)
