@@ -25,6 +25,7 @@ class LocalGateway:
         self._stack = AsyncExitStack()
 
     async def start(self) -> None:
+        self._stack = AsyncExitStack()  # a kit closed and opened again starts afresh
         import httpx
         from ..gateway.app import create_app
         from ..gateway.check import check_store

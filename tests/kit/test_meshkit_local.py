@@ -1,0 +1,134 @@
+"""MeshKit.local: the quickstart, in-process (the gateway app over SQLite and the embedded
+store under one folder), through the public API only (docs/PYTHON.md)."""
+
+import asyncio
+import os
+
+import pytest
+
+from meshkit_web import MeshKit, MeshKitError
+from meshkit_web.kit import Opened
+
+
+def test_seal_and_open_bytes_text_files_and_streams(meshkit_local, tmp_path):
+    async def go():
+        async with meshkit_local as kit:
+            me = await kit.identities.create("alice")
+            assert me.account and me.recovery_phrase and len(me.recovery_phrase.split()) == 24
+            assert me.recovery_phrase not in repr(me)  # printing a result never shows a secret
+
+            sealed = await kit.seal(b"hello, world", from_="alice", name="hello.txt")
+            opened = await kit.open(sealed.root, as_="alice")
+            assert (opened.name, opened.size, opened.sender, opened.sender_name) == ("hello.txt", 12, me.id, "alice")
+            assert await opened.read() == b"hello, world"
+            assert await (await kit.open(sealed.root, as_="alice", range=(7, 12))).read() == b"world"
+
+            text = await kit.seal("naïve café", from_="alice")
+            assert (await (await kit.open(text.root, as_="alice")).read()).decode() == "naïve café"
+
+            big = tmp_path / "big.bin"
+            big.write_bytes(os.urandom(3 * (1 << 20) + 17))
+            from_file = await kit.seal(big, from_="alice")  # a pathlib.Path: a file, streamed
+            assert (from_file.name, from_file.size) == ("big.bin", big.stat().st_size)
+            out = tmp_path / "out.bin"
+            assert await (await kit.open(from_file.root, as_="alice")).save(out) == str(out)
+            assert out.read_bytes() == big.read_bytes()
+            with pytest.raises(MeshKitError) as taken:  # never over an existing file unless asked
+                await (await kit.open(from_file.root, as_="alice")).save(out)
+            assert taken.value.code == "invalid_argument"
+
+            async def pieces():
+                for i in range(5):
+                    yield bytes([i]) * 300_000
+            streamed = await kit.seal(pieces(), from_="alice", name="stream.bin")
+            assert streamed.size == 1_500_000  # counted as it streamed: no size was known before
+            chunks = [c async for c in (await kit.open(streamed.root, as_="alice")).chunks()]
+            assert b"".join(chunks) == b"".join(bytes([i]) * 300_000 for i in range(5))
+            return me
+    asyncio.run(go())
+
+
+def test_sealing_to_me_reaches_my_account_and_its_recovery_key(meshkit_local):
+    """The library and the account fan-out are one implementation: "to me" wraps to every
+    device of the account and to its recovery key, and the envelope is in the library."""
+    async def go():
+        async with meshkit_local as kit:
+            me = await kit.identities.create("alice")
+            sealed = await kit.seal(b"x" * 1000, from_="alice", name="x.bin")
+            access = await kit.access(sealed.root, as_="alice")
+            assert {me.id, me.account + ".recovery"} <= {r.id for r in access.recipients}
+            assert sealed.in_library and [e.root for e in await kit.envelopes("alice")] == [sealed.root]
+    asyncio.run(go())
+
+
+def test_bad_input_is_a_typed_error_and_nothing_is_left_half_made(meshkit_local):
+    async def go():
+        async with meshkit_local as kit:
+            await kit.identities.create("alice")
+            await kit.identities.create("bob")
+            sealed = await kit.seal(b"for alice only", from_="alice", to=[])
+            failures = {}
+            for name, call in {
+                "not_recipient": kit.open(sealed.root, as_="bob"),
+                "malformed": kit.open("not-a-cid", as_="alice"),
+                "unknown_identity": kit.seal(b"x", from_="nobody"),
+                "identity_exists": kit.identities.create("alice"),
+                "bad_phrase": kit.identities.recover("carol", "one two three"),
+                "invalid_argument": kit.seal(12345, from_="alice"),
+            }.items():
+                with pytest.raises(MeshKitError) as raised:
+                    await call
+                failures[name] = raised.value.code
+            assert failures == {name: name for name in failures}
+            with pytest.raises(MeshKitError) as outside:
+                await kit.open(sealed.root, as_="alice", range=(0, 10_000))
+            assert outside.value.code == "invalid_argument"
+            assert [i.name for i in await kit.identities.list()] == ["alice", "bob"]  # no "carol" half-made
+    asyncio.run(go())
+
+
+def test_one_local_store_has_one_user_at_a_time(tmp_path):
+    async def go():
+        async with MeshKit.local(tmp_path) as first:
+            await first.identities.create("alice", account=False)
+            with pytest.raises(MeshKitError) as busy:
+                await MeshKit.local(tmp_path).start()
+            assert busy.value.code == "busy"
+        async with MeshKit.local(tmp_path) as again:  # closed: the next one opens it, data kept
+            assert [i.name for i in await again.identities.list()] == ["alice"]
+    asyncio.run(go())
+
+
+def test_the_results_are_the_documented_types(meshkit_local):
+    async def go():
+        async with meshkit_local as kit:
+            await kit.identities.create("alice")
+            sealed = await kit.seal(b"abc", from_="alice")
+            link = await kit.send_links.create(sealed.root, from_="alice", opens=1)
+            assert "#" in link.link and link.link not in repr(link)  # its secret is never printed
+            described = await kit.send_links.describe(link.link)
+            assert (described.size, described.opens_left) == (3, 1)
+            opened = await kit.send_links.open(link.link)
+            assert isinstance(opened, Opened) and await opened.read() == b"abc"
+            with pytest.raises(MeshKitError) as used:
+                await kit.send_links.open(link.link)
+            assert used.value.code == "opens_used_up"
+            (proof,) = [p for p in await kit.proofs.list(sealed.root, as_="alice") if p.statement == "sealed"]
+            assert (await kit.proofs.verify(proof.data)).signer == proof.signer
+            record = await kit.records.put("alice", "settings", "dark")
+            assert (await kit.records.get("alice", "settings")).text == "dark" and record.version == 1
+            with pytest.raises(MeshKitError) as lost:
+                await kit.records.put("alice", "settings", "light", expected_version=0)
+            assert lost.value.code == "conflict"
+    asyncio.run(go())
+
+
+def test_import_for_local_use_stays_light():
+    """`from meshkit_web import MeshKit` loads no server, browser or CLI module."""
+    import subprocess
+    import sys
+    code = ("import sys; from meshkit_web import MeshKit; "
+            "print(sorted(m for m in sys.modules if m.startswith(('meshkit_web.gateway', 'meshkit_web.browser', "
+            "'meshkit_web.cli.', 'fastapi', 'uvicorn', 'sqlalchemy', 'tqdm')) or m == 'meshkit_web.cli'))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
