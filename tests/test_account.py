@@ -3,7 +3,6 @@ certificates, the chain of account records. Reads tests/vectors/account-v1.json:
 success case must give the same bytes, every failure case its error code."""
 
 import json
-import pathlib
 
 import pytest
 
@@ -13,9 +12,10 @@ from meshkit_web.core.account import (AccountRollbackError, RecoveryPhraseError,
 from meshkit_web.core.errors import MeshKitError
 from meshkit_web.core.signing import identity_id
 
-from conftest import run
+from support.aio import run
+from support.constants import TESTS
 
-VECTORS = json.loads((pathlib.Path(__file__).parent / "vectors" / "account-v1.json").read_text())
+VECTORS = json.loads((TESTS / "vectors" / "account-v1.json").read_text())
 CHAIN = [bytes.fromhex(h) for h in VECTORS["chain"]]
 
 

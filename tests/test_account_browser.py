@@ -2,11 +2,11 @@
 imported non-extractable), the phrase (mnemonic's word list in the browser) and the chain."""
 
 import json
-import pathlib
 
-from test_browser_core import call, ready, in_page_core
+from support.browser import call, in_page_core, ready
+from support.constants import TESTS
 
-VECTORS = json.loads((pathlib.Path(__file__).parent / "vectors" / "account-v1.json").read_text())
+VECTORS = json.loads((TESTS / "vectors" / "account-v1.json").read_text())
 
 ACCOUNT_PY = """
 import json

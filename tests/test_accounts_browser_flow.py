@@ -5,8 +5,8 @@ a device, whose next request fails typed. Mistakes change nothing."""
 
 import pytest
 
+from support.browser import call, ready
 from support.linking import browser_link
-from test_browser_core import call, ready
 
 SEAL = """
   const file = new File([new Uint8Array(arg.size).map((_, i) => (i * 7) % 251)], arg.name);

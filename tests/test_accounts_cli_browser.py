@@ -7,9 +7,9 @@ import re
 import subprocess
 import sys
 
-from meshkit_cli import meshkit
+from support.browser import call, ready
 from support.linking import CODE_LINE
-from test_browser_core import call, ready
+from support.meshkit_cli import meshkit
 
 SEAL = """
   const file = new File([new TextEncoder().encode(arg.text)], arg.name);

@@ -15,7 +15,8 @@ from meshkit_web.core.cid import cid_str
 from meshkit_web.core.errors import MeshKitError
 from meshkit_web.core.identity import create_identity
 
-from conftest import NOW, run
+from support.aio import run
+from support.constants import NOW
 
 
 async def read(opened) -> bytes:

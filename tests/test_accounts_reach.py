@@ -18,7 +18,8 @@ from meshkit_web.core.errors import MeshKitError, RevokedError
 from meshkit_web.core.identity import create_identity
 from meshkit_web.core.recipients import resolve_reach
 
-from conftest import NOW, run
+from support.aio import run
+from support.constants import NOW
 from support.linking import link_device
 
 

@@ -4,7 +4,7 @@ fingerprint there, remove a device, and recover a third browser from the phrase.
 
 import os
 
-from test_browser_core import call
+from support.browser import call
 
 SHOTS = os.environ.get("MESHKIT_SCREENSHOTS")  # a directory: save screenshots there to look at
 

@@ -13,7 +13,8 @@ from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core.errors import MeshKitError
 from meshkit_web.core.identity import create_identity
 
-from conftest import NOW, run
+from support.aio import run
+from support.constants import NOW
 from support.linking import link_device
 
 

@@ -3,8 +3,8 @@ browser contexts: Alice's laptop and phone (one account, linked by link + code) 
 messages Alice's account: both of her devices read it, proven from Bob's device of Bob's
 account, and acknowledge it once; Alice's two devices share a record with compare-and-swap."""
 
+from support.browser import call
 from support.linking import browser_link
-from test_browser_core import call
 
 LIST = "return await meshkit.messages.list(arg.as, {kind: arg.kind, all: !!arg.all});"
 READ = """const m = await meshkit.messages.read(arg.as, arg.id);

@@ -4,19 +4,18 @@ fail with their error code, on CPython (PyNaCl) and in Chromium (WebCrypto in Py
 sealer gives the vectors' bytes again from their inputs."""
 
 import json
-import pathlib
 
 import pytest
 
-from app_data_vector_cases import expected, outcome, person
 from meshkit_web.clients import app_data
 from meshkit_web.crypto.nacl_backend import NaclBackend
-from test_browser_core import call, ready, in_page_core
 
-from conftest import run
+from support.aio import run
+from support.app_data_vector_cases import expected, outcome, person
+from support.browser import call, in_page_core, ready
+from support.constants import ROOT, TESTS
 
-HERE = pathlib.Path(__file__).parent
-VECTORS = json.loads((HERE / "vectors" / "app-data-v1.json").read_text())
+VECTORS = json.loads((TESTS / "vectors" / "app-data-v1.json").read_text())
 CASES = [(c, False) for c in VECTORS["messages"]] + [(c, True) for c in VECTORS["records"]]
 
 
@@ -68,7 +67,7 @@ def test_the_vectors_cover_every_way_a_message_fails():
     codes = {c["error"] for c, _ in CASES if "error" in c}
     assert codes >= {"not_recipient", "cid_mismatch", "missing_block", "malformed", "bad_signature",
                      "identity_mismatch"}
-    text = (HERE.parent / "docs" / "FORMAT.md").read_text()
+    text = (ROOT / "docs" / "FORMAT.md").read_text()
     assert "app-data-v1.json" in text and VECTORS["messages"][0]["expect"]["cid"] in text
 
 
@@ -85,5 +84,5 @@ from meshkit_web.browser.webcrypto import WebCryptoBackend
 cases = {}
 exec(runner_code, cases)
 json.dumps(await cases["run_cases"](await WebCryptoBackend.create(), json.loads(vectors_json)))
-`));""", {"vectors": json.dumps(VECTORS), "runner": (HERE / "app_data_vector_cases.py").read_text()})
+`));""", {"vectors": json.dumps(VECTORS), "runner": (TESTS / "support" / "app_data_vector_cases.py").read_text()})
     assert result == {case["case"]: expected(case) for case, _ in CASES}

@@ -7,7 +7,7 @@ import os
 
 from playwright.sync_api import expect
 
-from test_app_outbox_ui import app
+from support.app_ui import app
 
 MiB = 1 << 20
 

@@ -11,7 +11,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-AXE = pathlib.Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+from support.constants import TESTS
+
+AXE = TESTS / "js" / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 

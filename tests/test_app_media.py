@@ -10,7 +10,7 @@ import wave
 
 from playwright.sync_api import expect
 
-from test_app_outbox_ui import signed_in
+from support.app_ui import signed_in
 
 MiB = 1 << 20
 RATE, SECONDS = 44100, 60  # 16-bit stereo: 176 400 bytes a second, ~10 MiB in all

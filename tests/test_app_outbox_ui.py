@@ -7,36 +7,11 @@ import re
 
 from playwright.sync_api import Error as PlaywrightError, expect
 
+from support.app_ui import app, create, download_by_clicking, signed_in
+from support.browser import call
+from support.faulty_gateway import Gateway
+
 MiB = 1 << 20
-
-
-def app(page):
-    page.goto("/")
-    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
-
-
-def create(page, name):
-    page.get_by_test_id("identity-name").fill(name)
-    page.get_by_test_id("identity-name").press("Enter")
-    expect(page.get_by_test_id("notice")).to_contain_text(name)
-
-
-def signed_in(browser, url, name):
-    """A new browser context on ``url`` with an identity ``name`` made through the app."""
-    context = browser.new_context(base_url=url)
-    page = context.new_page()
-    app(page)
-    create(page, name)
-    return context, page
-
-
-def download_by_clicking(page, button, folder) -> tuple[str, bytes]:
-    """(the name the browser would save under, the bytes) of the download a click starts."""
-    with page.expect_download() as download:
-        button.click()
-    saved = folder / "downloaded.bin"
-    download.value.save_as(saved)
-    return download.value.suggested_filename, saved.read_bytes()
 
 
 def test_closing_the_tab_mid_upload_loses_nothing(browser, base_url, tmp_path):
@@ -122,7 +97,6 @@ def test_the_shell_shows_at_once_and_core_loads_behind_it_with_progress(browser,
 
 
 def _gateway(site, folder, **config):
-    from test_service_worker import Gateway
     return Gateway(site, folder, **config).start()
 
 
@@ -173,7 +147,6 @@ def test_an_upload_over_the_rate_limit_is_paced_and_lands(browser, site, tmp_pat
 def test_a_staged_upload_reaches_the_account_library_so_a_recovery_finds_it(browser, base_url, tmp_path):
     """Losing the device loses nothing: a file the app staged and uploaded is in the
     account's library, so recovering from the phrase elsewhere lists and opens it."""
-    from test_browser_core import call
     context, page = signed_in(browser, base_url, "lib-owner")
     expect(page.get_by_test_id("kit-phrase").locator("li")).to_have_count(24)  # shown once, at creation
     phrase = " ".join(page.get_by_test_id("kit-phrase").locator("li").all_inner_texts())

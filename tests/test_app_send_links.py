@@ -6,7 +6,7 @@ import os
 
 from playwright.sync_api import expect
 
-from test_app_outbox_ui import download_by_clicking, signed_in
+from support.app_ui import download_by_clicking, signed_in
 
 
 def visit(browser, base_url, link):

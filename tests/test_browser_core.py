@@ -9,56 +9,8 @@ import time
 import pytest
 from playwright.sync_api import Page
 
-BOOT_TIMEOUT = 60_000
-
-
-def ready(page: Page) -> None:
-    page.goto("/")
-    page.wait_for_function("() => document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
-    assert page.evaluate("document.documentElement.dataset.meshkitReady") == "true", page.inner_text("#app")
-
-
-IN_PAGE_CORE_JS = """async () => {
-  if (!globalThis.meshkitPy) {
-    const base = new URL("../", document.querySelector('script[data-meshkit="app"]').src);
-    const { createMeshKit } = await import(new URL("meshkit.js", base).href);
-    globalThis.meshkitPy = (await createMeshKit({thread: "page", namespace: "in-page"})).pyodide;
-  }
-}"""
-
-
-def in_page_core(page: Page) -> None:
-    """``globalThis.meshkitPy``: a Pyodide with Core on the page's own thread (the app's runs
-    in a worker), for tests that run Python in the browser directly."""
-    page.evaluate(IN_PAGE_CORE_JS)
-
-
-CALL_TIMEOUT_MS = 300_000  # one call never waits longer (Playwright's evaluate would wait for ever)
-
-
-def call(page: Page, script: str, arg=None, *, timeout_ms: int = CALL_TIMEOUT_MS):
-    """Run an async JS body with `arg`; MeshKit errors come back as {error: code, message}.
-    A call that does not settle in ``timeout_ms`` fails the test, with the page's last
-    console lines (a hang is a failure to read, never a stalled run)."""
-    result = page.evaluate(f"""async ([arg, timeoutMs]) => {{
-        const body = (async () => {{
-            try {{ return await (async () => {{ {script} }})(); }}
-            catch (e) {{ return {{error: e.code || e.name, message: String(e.message)}}; }}
-        }})();
-        const late = new Promise((resolve) => setTimeout(() => resolve({{__callTimedOut: true}}), timeoutMs));
-        return await Promise.race([body, late]);
-    }}""", [arg, timeout_ms])
-    if isinstance(result, dict) and result.get("__callTimedOut"):
-        console = "\n".join(getattr(page, "console_lines", [])[-30:])
-        raise AssertionError(f"the call did not settle in {timeout_ms / 1000:.0f} s: {script.strip()[:200]}\n"
-                             f"last console lines:\n{console}")
-    return result
-
-
-RANDOM_BYTES_JS = """
-  const data = new Uint8Array(arg.size);
-  for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(data.length, i + 65536)));
-"""
+from support.browser import RANDOM_BYTES_JS, call, in_page_core, ready
+from support.constants import BOOT_TIMEOUT, TESTS
 
 
 def test_identity_survives_reload_and_its_keys_cannot_be_exported(page: Page):
@@ -255,7 +207,7 @@ def test_without_indexeddb_the_report_says_memory_only(browser, base_url, how):
         context.close()
 
 
-HPKE_JS = os.path.join(os.path.dirname(__file__), "js", "node_modules", "@hpke")
+HPKE_JS = os.path.join(TESTS, "js", "node_modules", "@hpke")
 ORACLE_CAPSULE_PY = """
 import time
 from meshkit_web.core.capsule import make_capsule

@@ -2,7 +2,7 @@
 
 from playwright.sync_api import Page
 
-BOOT_TIMEOUT = 60_000
+from support.constants import BOOT_TIMEOUT
 
 
 def ready(page: Page) -> None:

@@ -7,7 +7,7 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from test_browser_core import call
+from support.browser import call
 
 SHOTS = os.environ.get("MESHKIT_SCREENSHOTS")  # a directory: save screenshots there to look at
 

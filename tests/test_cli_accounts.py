@@ -5,8 +5,8 @@ third from the phrase on standard input, remove a lost device; mistakes change n
 import os
 import re
 
-from meshkit_cli import meshkit
 from support.linking import cli_link
+from support.meshkit_cli import meshkit
 
 
 def test_accounts_from_the_command_line(fresh_gateway, tmp_path):

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from servers import free_port
+from support.servers import free_port
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ sender's file name; a spent or stopped link is a typed refusal that writes nothi
 
 import os
 
-from meshkit_cli import meshkit
+from support.meshkit_cli import meshkit
 
 
 def test_send_link_receive_spent_and_stopped(fresh_gateway, tmp_path):

@@ -17,8 +17,9 @@ from meshkit_web.clients.send_links import create_send_link, describe_send_link
 from meshkit_web.core import clock, errors
 from meshkit_web.core.identity import create_identity
 
-from conftest import NOW, run
-from meshkit_cli import meshkit
+from support.aio import run
+from support.constants import NOW
+from support.meshkit_cli import meshkit
 from support.skew import AHEAD, BEHIND, gateway, meshkit_in_process, skew_client_clock
 
 SKEWS = pytest.mark.parametrize("offset", [AHEAD, BEHIND], ids=["client-ahead", "client-behind"])

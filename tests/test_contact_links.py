@@ -9,7 +9,7 @@ from meshkit_web.core.contact_link import check_linked, contact_fragment, parse_
 from meshkit_web.core.errors import IdentityMismatchError, InvalidArgumentError
 from meshkit_web.core.identity import PublicIdentity
 
-from meshkit_cli import meshkit
+from support.meshkit_cli import meshkit
 
 
 def test_short_links_round_trip_and_are_short(people):

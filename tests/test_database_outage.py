@@ -17,9 +17,9 @@ from meshkit_web.clients.gateway import GatewayClient, _retry_after
 from meshkit_web.core.errors import MeshKitError
 from meshkit_web.core.identity import create_identity
 
-from cluster import Replica
-from conftest import run
-from pgserver import PostgresServer
+from support.aio import run
+from support.cluster import Replica
+from support.pgserver import PostgresServer
 
 CLIENTS = 5
 BEFORE = 4.0     # seconds of load before the database stops

@@ -6,7 +6,7 @@ import base64
 import json
 import os
 
-from meshkit_cli import meshkit
+from support.meshkit_cli import meshkit
 
 
 def test_doctor_checks_and_its_bundle_is_redacted(fresh_gateway, tmp_path):

@@ -11,7 +11,9 @@ from meshkit_web.core.envelope import (DEFAULT_SEGMENT_SIZE, KIND, parse_header,
                                        unwrap_content_key, wrap_content_key, derive_keys)
 from meshkit_web.core.signing import sign_map
 
-from conftest import NOW, getter, open_all, run, seal_to_blocks
+from support.aio import run
+from support.constants import NOW
+from support.envelopes import getter, open_all, seal_to_blocks
 
 SEG = 1024
 

@@ -4,21 +4,19 @@ every failure case fail with its error code, on CPython (PyNaCl) and in Chromium
 in Pyodide), through the same Core."""
 
 import json
-import pathlib
 
 import pytest
 
-from envelope_vector_cases import expected, outcome, person
-from test_browser_core import call, ready, in_page_core
+from support.aio import run
+from support.browser import call, in_page_core, ready
+from support.constants import ROOT, TESTS
+from support.envelope_vector_cases import expected, outcome, person
 
-from conftest import run
-
-HERE = pathlib.Path(__file__).parent
-VECTORS = json.loads((HERE / "vectors" / "envelope-v1.json").read_text())
+VECTORS = json.loads((TESTS / "vectors" / "envelope-v1.json").read_text())
 
 
 def test_the_worked_example_is_the_one_in_format_md():
-    text = (HERE.parent / "docs" / "FORMAT.md").read_text()
+    text = (ROOT / "docs" / "FORMAT.md").read_text()
     hello = VECTORS["examples"]["hello"]
     assert hello["root"] in text
     segment = next(cid for cid in hello["blocks"] if cid != hello["root"])
@@ -42,7 +40,7 @@ def test_the_vectors_cover_every_way_an_open_fails():
 def test_envelope_vectors_in_the_browser(page):
     ready(page)
     in_page_core(page)
-    runner = (HERE / "envelope_vector_cases.py").read_text()
+    runner = (TESTS / "support" / "envelope_vector_cases.py").read_text()
     result = call(page, """
       const py = meshkitPy;
       py.globals.set('vectors_json', arg.vectors);

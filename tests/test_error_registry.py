@@ -4,7 +4,6 @@ build.py writes it into the app. A code raised anywhere has a sentence a person 
 
 import importlib
 import json
-import pathlib
 import pkgutil
 import re
 
@@ -13,7 +12,7 @@ from meshkit_web.core import errors
 from meshkit_web.core.errors import MeshKitError, registry
 from meshkit_web.gateway.http import STATUS
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from support.constants import ROOT
 
 
 def every_error_class():

@@ -23,8 +23,9 @@ from meshkit_web.gateway.policy_example import create_policy_app
 from meshkit_web.providers.embedded import EmbeddedProvider
 from meshkit_web.stores.carfile import CarReader
 
-from conftest import NOW, run
-from servers import ServerThread, free_port
+from support.aio import run
+from support.constants import NOW
+from support.servers import ServerThread, free_port
 
 APP_ORIGIN = "http://app.example"
 DATA = os.urandom(300_000)

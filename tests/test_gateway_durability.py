@@ -29,8 +29,8 @@ from meshkit_web.core.hpke import TAG_LEN
 from meshkit_web.core.identity import create_identity
 from meshkit_web.core.limits import charged_size
 
-from cluster import Redis, Replica
-from conftest import run
+from support.aio import run
+from support.cluster import Redis, Replica
 
 SEGMENT = 64 << 10
 
@@ -185,7 +185,7 @@ def test_concurrent_puts_never_store_past_the_quota(tmp_path, backend):
     from meshkit_web.gateway.app import create_app
     from meshkit_web.gateway.config import GatewayConfig
     from meshkit_web.providers.embedded import EmbeddedProvider
-    from servers import ServerThread
+    from support.servers import ServerThread
     data_dir = tmp_path / "gw"
     config = GatewayConfig(data_dir=str(data_dir), storage_quota=3 << 20)
     blocks = [os.urandom(SEGMENT + TAG_LEN) for _ in range(16 * 8)]  # 8 MiB in 16 batches of 512 KiB

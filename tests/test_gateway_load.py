@@ -27,8 +27,8 @@ from meshkit_web.gateway.app import create_app
 from meshkit_web.gateway.config import GatewayConfig
 from meshkit_web.providers.embedded import EmbeddedProvider
 
-from conftest import run
-from servers import ServerThread
+from support.aio import run
+from support.servers import ServerThread
 
 CLIENTS = 64
 SEGMENT = 64 * 1024

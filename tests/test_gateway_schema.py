@@ -44,8 +44,9 @@ from meshkit_web.gateway.app import create_app
 from meshkit_web.gateway.config import GatewayConfig
 from meshkit_web.providers.embedded import EmbeddedProvider
 
-from conftest import NOW, run
-from servers import ServerThread
+from support.aio import run
+from support.constants import NOW
+from support.servers import ServerThread
 
 EXAMPLES_PER_OPERATION = 25
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]

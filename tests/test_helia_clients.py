@@ -9,7 +9,6 @@ by code we did not write.
 import hashlib
 import json
 import os
-import pathlib
 import subprocess
 
 import httpx
@@ -22,10 +21,11 @@ from meshkit_web.gateway.app import create_app
 from meshkit_web.gateway.config import GatewayConfig
 from meshkit_web.providers.embedded import EmbeddedProvider
 
-from conftest import run
-from servers import ServerThread
+from support.aio import run
+from support.constants import TESTS
+from support.servers import ServerThread
 
-FETCH = pathlib.Path(__file__).resolve().parent / "helia" / "fetch.mjs"
+FETCH = TESTS / "helia" / "fetch.mjs"
 SEGMENT = 64 * 1024
 
 

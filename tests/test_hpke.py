@@ -11,10 +11,11 @@ from meshkit_web.core import hpke
 from meshkit_web.core.errors import KeyUnwrapError
 from meshkit_web.crypto.nacl_backend import NaclBackend, RawKey
 
-from conftest import run
+from support.aio import run
+from support.constants import TESTS
 
 # A copy of ../shared/vectors/ (RFC 9180 appendix A.1), kept in the repo so a lone clone tests too.
-VECTOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors", "rfc9180-A1-x25519-sha256-aes128gcm.txt")
+VECTOR = os.path.join(TESTS, "vectors", "rfc9180-A1-x25519-sha256-aes128gcm.txt")
 
 
 def parse_base_mode_vector(path):

@@ -12,7 +12,9 @@ from meshkit_web.core.identity import record_from_bytes, record_from_json
 from meshkit_web.core.proof import SEALED, SHARED, make_proof, verify_proof
 from meshkit_web.core.signing import identity_id
 
-from conftest import NOW, getter, open_all, run, seal_to_blocks
+from support.aio import run
+from support.constants import NOW
+from support.envelopes import getter, open_all, seal_to_blocks
 
 
 def test_record_round_trips_and_verifies(backend, people):

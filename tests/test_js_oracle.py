@@ -20,7 +20,8 @@ from meshkit_web.core.cid import DAG_CBOR, RAW, cid_str, parse_cid
 from meshkit_web.core.envelope import parse_header
 from meshkit_web.stores.carfile import CarReader
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from support.constants import ROOT
+
 JS_DIR = os.path.join(ROOT, "tests", "js")
 READ_CAR = os.path.join(JS_DIR, "read_car.mjs")
 SETUP_HINT = "run scripts/setup.sh (it runs `npm ci --prefix tests/js`)"

@@ -36,10 +36,11 @@ from meshkit_web.providers.base import BlockProvider
 from meshkit_web.providers.kubo import KuboProvider
 from meshkit_web.stores.carfile import CarReader
 
-from conftest import run, seal_to_blocks
-from ipfs_node import JsIpfs
-from kubo_fake import SOFT_BLOCK_LIMIT, FakeKubo, RPCError
-from servers import ServerThread, free_port
+from support.aio import run
+from support.envelopes import seal_to_blocks
+from support.ipfs_node import JsIpfs
+from support.kubo_fake import SOFT_BLOCK_LIMIT, FakeKubo, RPCError
+from support.servers import ServerThread, free_port
 
 REAL_API = os.environ.get("MESHKIT_TEST_KUBO_API")
 TARGETS = ["fake", "js-ipfs"] + (["kubo"] if REAL_API else [])

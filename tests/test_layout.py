@@ -1,11 +1,12 @@
 """Architecture rules that keep the same wheel usable in the browser."""
 
 import ast
-import pathlib
 import subprocess
 import sys
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "meshkit_web"
+from support.constants import ROOT
+
+PACKAGE = ROOT / "meshkit_web"
 FORBIDDEN_IN_CORE = {"nacl", "js", "pyodide", "starlette", "uvicorn", "httpx", "fastapi", "tqdm", "os",
                      "socket", "sqlite3", "asyncio.subprocess", "subprocess", "cryptography", "jwt",
                      "sqlalchemy", "limits", "pydantic", "aiosqlite", "asyncpg"}

@@ -15,7 +15,8 @@ from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core.cid import cid_str
 from meshkit_web.core.identity import create_identity
 
-from conftest import NOW, run
+from support.aio import run
+from support.constants import NOW
 from support.linking import link_device
 
 DEVICES = 3

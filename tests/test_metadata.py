@@ -6,7 +6,8 @@ import pytest
 from meshkit_web.core.envelope import open_envelope, seal
 from meshkit_web.core.metadata import make_metadata, media_type, safe_filename
 
-from conftest import NOW, run
+from support.aio import run
+from support.constants import NOW
 
 
 @pytest.mark.parametrize("sent, saved", [
@@ -62,7 +63,7 @@ def test_names_are_cleaned_when_sealed():
 
 
 def test_the_cli_saves_under_the_senders_name_and_never_over_a_file(tmp_path):
-    from meshkit_cli import meshkit
+    from support.meshkit_cli import meshkit
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     inbox.mkdir()
     meshkit(home, "identity", "create", "me")
@@ -85,7 +86,7 @@ def test_a_file_bigger_than_the_quota_is_refused_before_any_upload(tmp_path, bac
     from meshkit_web.gateway.app import create_app
     from meshkit_web.gateway.config import GatewayConfig
     from meshkit_web.providers.embedded import EmbeddedProvider
-    from servers import ServerThread
+    from support.servers import ServerThread
     config = GatewayConfig(data_dir=str(tmp_path / "gw"), storage_quota=1 << 20)
     with ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "gw" / "blocks")))) as server:
         async def go():

@@ -8,7 +8,9 @@ from meshkit_web.core import car, errors
 from meshkit_web.core.cid import RAW, cid_bytes
 from meshkit_web.core.envelope import open_envelope, parse_header, seal
 
-from conftest import NOW, getter, run
+from support.aio import run
+from support.constants import NOW
+from support.envelopes import getter
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

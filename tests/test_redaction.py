@@ -10,7 +10,8 @@ from meshkit_web.core import errors
 from meshkit_web.core.cid import DAG_CBOR, cid_bytes
 from meshkit_web.core.envelope import derive_keys, read_header, unwrap_content_key
 
-from conftest import getter, open_all, run, seal_to_blocks
+from support.aio import run
+from support.envelopes import getter, open_all, seal_to_blocks
 
 MARKER = b"TOP-SECRET-PLAINTEXT-" * 40
 

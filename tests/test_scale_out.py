@@ -28,9 +28,9 @@ from meshkit_web.core.cid import cid_str
 from meshkit_web.core.errors import AuthError, NotARecipientError, RevokedError
 from meshkit_web.core.identity import create_identity
 
-from cluster import Nginx, Redis, Replica
-from conftest import run
-from ipfs_node import JsIpfs
+from support.aio import run
+from support.cluster import Nginx, Redis, Replica
+from support.ipfs_node import JsIpfs
 
 CLIENTS = 64
 PHASE = 8.0          # seconds of load before the kill, while a replica is down, after its restart
@@ -254,7 +254,7 @@ def test_without_its_redis_a_gateway_refuses_rather_than_lets_through(tmp_path, 
     from meshkit_web.gateway.app import create_app
     from meshkit_web.gateway.config import GatewayConfig
     from meshkit_web.providers.embedded import EmbeddedProvider
-    from servers import ServerThread, free_port
+    from support.servers import ServerThread, free_port
 
     password = "redis-pw-" + os.urandom(6).hex()
     config = GatewayConfig(data_dir=str(tmp_path / "gw"), redis_url=f"redis://:{password}@127.0.0.1:{free_port()}/0")

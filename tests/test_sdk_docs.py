@@ -12,18 +12,18 @@ checked against the code, so none of them can drift from it:
 """
 
 import json
-import pathlib
 import re
 import subprocess
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from support.constants import ROOT, TESTS
+
 SDK_MD = ROOT / "docs" / "SDK.md"
 INDEX_D_TS = ROOT / "sdk" / "index.d.ts"
-TSC = ROOT / "tests" / "js" / "node_modules" / "typescript" / "bin" / "tsc"
-TYPES = ROOT / "tests" / "types"
+TSC = TESTS / "js" / "node_modules" / "typescript" / "bin" / "tsc"
+TYPES = TESTS / "types"
 
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]  # build.py, scripts/sdk_docs.py
 import sdk_docs  # noqa: E402
@@ -171,7 +171,7 @@ const keys = (object, prefix = "") => Object.entries(Object.getOwnPropertyDescri
 
 
 def test_the_objects_in_the_browser_have_exactly_the_declared_keys(surface, page, base_url):
-    from test_browser_core import ready
+    from support.browser import ready
     page.goto(base_url)
     ready(page)
     found = page.evaluate("""async () => {
@@ -205,7 +205,7 @@ def quickstart_app(site, tmp_path_factory):
     from meshkit_web.gateway.app import create_app
     from meshkit_web.gateway.config import GatewayConfig
     from meshkit_web.providers.embedded import EmbeddedProvider
-    from servers import ServerThread, free_port
+    from support.servers import ServerThread, free_port
     import shutil
     (release,) = (site / "b").iterdir()
     app = tmp_path_factory.mktemp("quickstart")

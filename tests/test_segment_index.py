@@ -12,7 +12,9 @@ from meshkit_web.core.envelope import (INDEX_FANOUT, INDEX_KIND, INLINE_SEGMENTS
                                        index_block_count, open_envelope, parse_header, seal)
 from meshkit_web.core.signing import sign_map
 
-from conftest import NOW, open_all, run
+from support.aio import run
+from support.constants import NOW
+from support.envelopes import open_all
 
 SEG = MIN_SEGMENT_SIZE
 

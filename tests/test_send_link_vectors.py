@@ -2,7 +2,6 @@
 both derive the same throwaway identity from the same secret, and links parse strictly."""
 
 import json
-import pathlib
 
 import pytest
 
@@ -10,10 +9,11 @@ from meshkit_web.core.cid import parse_cid
 from meshkit_web.core.errors import InvalidArgumentError
 from meshkit_web.core.send_link import link_identity, parse_send_link, send_fragment
 
-from conftest import run
-from test_browser_core import call, ready, in_page_core
+from support.aio import run
+from support.browser import call, in_page_core, ready
+from support.constants import TESTS
 
-VECTOR = json.loads((pathlib.Path(__file__).parent / "vectors" / "send-link-v1.json").read_text())
+VECTOR = json.loads((TESTS / "vectors" / "send-link-v1.json").read_text())
 
 
 def derived(identity) -> dict:

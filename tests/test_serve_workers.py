@@ -10,7 +10,7 @@ import httpx
 
 from meshkit_web.core.cid import RAW, cid_bytes, cid_str
 
-from servers import free_port
+from support.servers import free_port
 
 
 def children(pid: int) -> list[int]:

@@ -8,7 +8,6 @@ it). In Chromium the app boots from the compressed files, the worker too."""
 import gzip
 import importlib.util
 import json
-import pathlib
 import re
 
 import brotli
@@ -18,13 +17,11 @@ import pytest
 from meshkit_web.gateway import site as site_module  # as a module: the old code fails each test, not the import
 from meshkit_web.gateway.headers import STRICT_CSP
 
-from servers import ServerThread
+from support.browser import BOOT_WORKER_JS, ready
+from support.constants import BOOT_TIMEOUT, ROOT
+from support.servers import ServerThread
 from support.transfer import TransferLog
-from test_browser_core import ready
-from test_service_worker import BOOT_WORKER_JS
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BOOT_TIMEOUT = 60_000
 DECODE = {"br": brotli.decompress, "gzip": gzip.decompress, "": lambda body: body}
 
 

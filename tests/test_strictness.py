@@ -14,7 +14,9 @@ from meshkit_web.core.envelope import (KIND, MAX_HEADER_SIZE, LINK_ENCODED_LEN, 
 from meshkit_web.core.proof import KIND as PROOF, SHARED, make_proof, verify_proof
 from meshkit_web.core.signing import sign_map
 
-from conftest import NOW, getter, open_all, run, seal_to_blocks
+from support.aio import run
+from support.constants import NOW
+from support.envelopes import getter, open_all, seal_to_blocks
 
 DATA = os.urandom(3000)
 

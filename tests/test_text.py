@@ -7,8 +7,8 @@ import unicodedata
 from meshkit_web.cli_output import clean
 from meshkit_web.core.text import UNSAFE_RANGES, escape, strip_unsafe
 
-from test_browser_core import ready
-from text_cases import CASES
+from support.browser import ready
+from support.text_cases import CASES
 
 
 def text(code_points: list[int]) -> str:

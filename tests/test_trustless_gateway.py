@@ -16,8 +16,9 @@ from meshkit_web.gateway.config import GatewayConfig
 from meshkit_web.providers.embedded import EmbeddedProvider
 from meshkit_web.providers.kubo import KuboProvider
 
-from conftest import NOW, run
-from servers import ServerThread
+from support.aio import run
+from support.constants import NOW
+from support.servers import ServerThread
 
 RAW_T, CAR_T = "application/vnd.ipld.raw", "application/vnd.ipld.car"
 DATA = os.urandom(200_000)
@@ -191,7 +192,7 @@ def test_a_single_range_of_a_raw_block(gw):
 def test_retry_after_on_502_from_a_provider_that_is_down(tmp_path):
     """RFC 9110 10.2.3 (the issue's SHOULD: Retry-After on 502/503): a provider that is
     down is a 502 that says when to come back."""
-    from kubo_fake import FakeKubo
+    from support.kubo_fake import FakeKubo
     kubo = FakeKubo()
     node = ServerThread(kubo.app, ready_path="/version").start()
     config = GatewayConfig(data_dir=str(tmp_path / "data"))

@@ -11,7 +11,7 @@ import time
 
 from playwright.sync_api import expect
 
-from conftest import run
+from support.aio import run
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.clients.send_links import create_send_link
 from meshkit_web.core import envelope as envelope_module
@@ -20,7 +20,7 @@ from meshkit_web.core.metadata import FileMetadata
 from meshkit_web.core.text import UNSAFE_RANGES
 from meshkit_web.crypto.nacl_backend import NaclBackend
 
-from test_app_outbox_ui import app, signed_in
+from support.app_ui import app, signed_in
 
 SHARED = ["invoice\u202efdp.exe", "pay\u2066lap\u2069 \u200breceipt\x1b[2J.txt"]
 LINKED = "contract\u202ecod.scr"

@@ -1,13 +1,13 @@
 """Shared by the "no user can exhaust another user" tests (test_sec_flood.py,
 test_sec_charges.py): a real gateway on 127.0.0.1 over a database of its own (SQLite or
-PostgreSQL), a collector run as another replica would run it, raw logins, timing."""
+PostgreSQL; their `db_url` fixture is in tests/security/conftest.py), a collector run as another
+replica would run it, raw logins, timing."""
 
 import asyncio
 import os
 import time
 
 import httpx
-import pytest
 
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core import codec
@@ -17,7 +17,7 @@ from meshkit_web.gateway.app import create_app
 from meshkit_web.gateway.config import GatewayConfig
 from meshkit_web.providers.embedded import EmbeddedProvider
 
-from servers import ServerThread
+from support.servers import ServerThread
 
 
 class Gateway:
@@ -36,15 +36,6 @@ class Gateway:
 
     def stop(self):
         self.server.stop()
-
-
-@pytest.fixture
-def db_url(request, metadata_url, tmp_path):
-    """A database of its own for one test, of the dialect under test: collections and
-    counts see this test's rows only."""
-    if metadata_url.startswith("sqlite"):
-        return "sqlite:///" + str(tmp_path / "metadata.db")
-    return request.getfixturevalue("postgres").create_database()
 
 
 async def collect(g: Gateway, now: int) -> dict:

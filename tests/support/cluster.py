@@ -12,9 +12,8 @@ import time
 
 import httpx
 
-from servers import free_port
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from support.constants import ROOT
+from support.servers import free_port
 
 
 def wait_until(check, what: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:

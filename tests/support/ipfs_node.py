@@ -7,16 +7,16 @@ ignores ``offline=true`` (an absent block is searched for until the RPC ``timeou
 stops it), it has no 2 MiB block limit, and it words "not pinned" its own way."""
 
 import os
-import pathlib
 import signal
 import subprocess
 import tempfile
 import threading
 import time
 
-from servers import free_port
+from support.constants import TESTS
+from support.servers import free_port
 
-ROOT = pathlib.Path(__file__).resolve().parent / "ipfs"
+IPFS_DIR = TESTS / "ipfs"
 START_TIMEOUT = 60.0
 
 
@@ -30,10 +30,10 @@ class JsIpfs:
         self.log: list[str] = []
 
     def start(self) -> "JsIpfs":
-        if not (ROOT / "node_modules" / "ipfs-core").is_dir():
+        if not (IPFS_DIR / "node_modules" / "ipfs-core").is_dir():
             raise RuntimeError("js-ipfs is not installed: run scripts/setup.sh (npm ci --prefix tests/ipfs)")
         self.process = subprocess.Popen(
-            ["node", str(ROOT / "daemon.mjs"), "--repo", self.repo, "--api-port", str(self.port)],
+            ["node", str(IPFS_DIR / "daemon.mjs"), "--repo", self.repo, "--api-port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready = threading.Event()
 

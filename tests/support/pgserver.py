@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import uuid
 
-from servers import free_port
+from support.servers import free_port
 
 
 def find_bin_dir() -> str:
