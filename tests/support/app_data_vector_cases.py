@@ -1,5 +1,5 @@
 """Runs the cases of tests/vectors/app-data-v1.json with any CryptoBackend: imported by
-tests/test_app_data_vectors.py on CPython, and its text run by Pyodide in Chromium (so no
+tests/clients/test_app_data_vectors.py on CPython, and its text run by Pyodide in Chromium (so no
 test-only imports here). Each case's outcome is "ok:<json>" or "error:<code>"."""
 
 import json

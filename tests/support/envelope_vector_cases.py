@@ -1,5 +1,5 @@
 """Runs the cases of tests/vectors/envelope-v1.json with any CryptoBackend: imported by
-tests/test_envelope_vectors.py on CPython, and its text run by Pyodide in Chromium (so no
+tests/core/test_envelope_vectors.py on CPython, and its text run by Pyodide in Chromium (so no
 test-only imports here). Each case's outcome is "plaintext:<hex>" or "error:<code>"."""
 
 import hashlib

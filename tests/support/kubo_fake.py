@@ -1,7 +1,7 @@
 """A FAKE Kubo: a Starlette stand-in for the subset of Kubo's RPC API that KuboProvider uses.
 
 This is not Kubo and runs no IPFS code. It exists because no registry package this project
-can install ships a runnable Kubo RPC server (see tests/test_kubo_provider.py), so the
+can install ships a runnable Kubo RPC server (see tests/providers/test_kubo_provider.py), so the
 provider is tested against a fake whose answers follow Kubo's documentation
 (https://docs.ipfs.tech/reference/kubo/rpc/) and, where the docs are silent, Kubo's source:
 every status, header and error wording below was transcribed from ipfs/kubo at

