@@ -5,6 +5,7 @@ fingerprint there, remove a device, and recover a third browser from the phrase.
 import os
 
 from support.browser import call
+from support.constants import BOOT_TIMEOUT
 
 SHOTS = os.environ.get("MESHKIT_SCREENSHOTS")  # a directory: save screenshots there to look at
 
@@ -23,7 +24,7 @@ def shoot(page, name, card=None):
 def test_link_remove_and_recover_through_the_screens(profiles):
     laptop, phone, fresh = profiles(3)
     for page in (laptop, phone, fresh):
-        page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+        page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
     laptop.fill("[data-testid=identity-name]", "ui-laptop")
     laptop.click("[data-testid=identity-create]")
     laptop.get_by_test_id("kit").wait_for(state="visible", timeout=30_000)
@@ -51,7 +52,7 @@ def test_link_remove_and_recover_through_the_screens(profiles):
     def approve_on_laptop() -> str:
         """The laptop opens the link (the form is filled in) and adds the device: the code it shows."""
         laptop.goto(url)
-        laptop.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+        laptop.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
         assert laptop.get_by_test_id("approve-link").input_value().startswith("meshkit-link:")
         # the link's nonce (which authenticates the linking) left the address bar and the tab's history
         assert "link=" not in laptop.evaluate("location.href") and "link=" not in laptop.evaluate(

@@ -8,6 +8,7 @@ import os
 from playwright.sync_api import expect
 
 from support.app_ui import app
+from support.constants import BOOT_TIMEOUT
 
 MiB = 1 << 20
 
@@ -26,7 +27,7 @@ def test_copy_diagnostics_after_real_failures_is_redacted(browser, base_url, tmp
     made = page.evaluate("meshkit.identity.create('diag-dora')")
     phrase = made["recoveryPhrase"]
     page.reload()
-    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
 
     # things go wrong: an open of something that is not there; an upload while offline
     missing = page.evaluate("meshkit.open('bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', "

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from support.constants import TESTS
+from support.constants import BOOT_TIMEOUT, TESTS
 
 AXE = TESTS / "js" / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -38,7 +38,7 @@ def person(browser, base_url, size):
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
     page.goto("/")
-    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
     return context, page
 
 

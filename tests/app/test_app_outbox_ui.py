@@ -9,6 +9,7 @@ from playwright.sync_api import Error as PlaywrightError, expect
 
 from support.app_ui import app, create, download_by_clicking, signed_in
 from support.browser import call
+from support.constants import BOOT_TIMEOUT
 from support.faulty_gateway import Gateway
 
 MiB = 1 << 20
@@ -90,7 +91,7 @@ def test_the_shell_shows_at_once_and_core_loads_behind_it_with_progress(browser,
         page.wait_for_timeout(100)
     assert held, "the engine was never fetched"
     held[0].continue_()
-    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
     expect(page.get_by_test_id("boot")).to_have_count(0)
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
     context.close()

@@ -7,6 +7,7 @@ import os
 from playwright.sync_api import expect
 
 from support.app_ui import download_by_clicking, signed_in
+from support.constants import BOOT_TIMEOUT
 
 
 def visit(browser, base_url, link):
@@ -15,7 +16,7 @@ def visit(browser, base_url, link):
     urls = []
     page.on("request", lambda r: urls.append(r.url))
     page.goto(link)
-    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
     return context, page, urls
 
 
@@ -116,7 +117,7 @@ def test_a_send_links_secret_leaves_the_address_bar_before_the_app_runs(browser,
     sender_context = browser.new_context(base_url=base_url)
     sender = sender_context.new_page()
     sender.goto("/")
-    sender.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=60_000)
+    sender.wait_for_function("() => document.documentElement.dataset.meshkitReady === 'true'", timeout=BOOT_TIMEOUT)
     made = sender.evaluate("""async () => {
       await meshkit.identity.create('sam');
       const env = await meshkit.seal(new TextEncoder().encode('the minutes'), {from: 'sam', name: 'minutes.txt',
@@ -131,7 +132,7 @@ def test_a_send_links_secret_leaves_the_address_bar_before_the_app_runs(browser,
     context.add_init_script(WATCH_JS)
     page = context.new_page()
     page.goto(made[0])
-    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
     expect(page.get_by_test_id("sent-name")).to_have_text("minutes.txt")
     where = page.evaluate("window.__where")
     assert any(why.startswith("boot download") for why, _ in where), where  # seen from the boot's start

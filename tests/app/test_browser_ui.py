@@ -8,6 +8,7 @@ import time
 from playwright.sync_api import Page, expect
 
 from support.browser import call
+from support.constants import BOOT_TIMEOUT
 
 SHOTS = os.environ.get("MESHKIT_SCREENSHOTS")  # a directory: save screenshots there to look at
 
@@ -24,7 +25,7 @@ def shot(page: Page, name: str) -> None:
 
 def app(page: Page) -> None:
     page.goto("/")
-    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+    page.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
 
 
 def test_manifest_and_icons_make_it_installable(page: Page, base_url):
