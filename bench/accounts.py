@@ -42,7 +42,7 @@ from meshkit_web.crypto.nacl_backend import NaclBackend  # noqa: E402
 from meshkit_web.gateway.app import create_app  # noqa: E402
 from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
-from servers import ServerThread  # noqa: E402
+from support.servers import ServerThread  # noqa: E402
 
 
 async def setup(url, backend, count, size):

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))  # build.py
 
 from playwright.sync_api import sync_playwright  # noqa: E402
-from test_browser_core import IN_PAGE_CORE_JS  # noqa: E402
+from support.browser import IN_PAGE_CORE_JS  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import FileResponse  # noqa: E402
 from starlette.routing import Mount, Route  # noqa: E402
@@ -43,7 +43,7 @@ from starlette.staticfiles import StaticFiles  # noqa: E402
 from meshkit_web.gateway.app import create_app  # noqa: E402
 from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
-from servers import ServerThread  # noqa: E402
+from support.servers import ServerThread  # noqa: E402
 from rows import record  # noqa: E402
 import build as site_build  # noqa: E402 - build.py: the Pyodide it pins
 

@@ -45,7 +45,7 @@ from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.gateway.site import ImmutableFiles  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
 from rows import record  # noqa: E402
-from servers import ServerThread  # noqa: E402
+from support.servers import ServerThread  # noqa: E402
 from support.transfer import TransferLog  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -34,7 +34,7 @@ from meshkit_web.gateway.app import create_app  # noqa: E402
 from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
 from meshkit_web.stores.filestore import FileStore  # noqa: E402
-from servers import ServerThread  # noqa: E402
+from support.servers import ServerThread  # noqa: E402
 
 TARGET = 1.25
 

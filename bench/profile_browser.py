@@ -31,13 +31,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
-from test_browser_core import IN_PAGE_CORE_JS  # noqa: E402
+from support.browser import IN_PAGE_CORE_JS  # noqa: E402
 
 from browser import CHROMIUM_ARGS  # noqa: E402  (bench/browser.py: the same Chromium flags)
 from meshkit_web.gateway.app import create_app  # noqa: E402
 from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
-from servers import ServerThread  # noqa: E402
+from support.servers import ServerThread  # noqa: E402
 
 SEAL_PY = """
 import js

@@ -31,8 +31,8 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from meshkit_web.gateway.app import create_app  # noqa: E402
 from meshkit_web.gateway.config import GatewayConfig  # noqa: E402
 from meshkit_web.providers.embedded import EmbeddedProvider  # noqa: E402
-from browser_memory import PeakMemory  # noqa: E402
-from servers import ServerThread  # noqa: E402
+from support.browser_memory import PeakMemory  # noqa: E402
+from support.servers import ServerThread  # noqa: E402
 from rows import record  # noqa: E402
 
 MiB = 1 << 20

@@ -1,6 +1,6 @@
 """Writes tests/vectors/app-data-v1.json: FORMAT.md section 12's app messages and app records
 on fixed inputs, as success cases (what an open must give) and failure cases (the error code
-it must give). tests/test_app_data_vectors.py reads it, on CPython and in Chromium.
+it must give). tests/clients/test_app_data_vectors.py reads it, on CPython and in Chromium.
 
 The "random" inputs (content keys, nonce prefixes, HPKE ephemeral keys) are fixed here, and
 Ed25519 signatures are deterministic, so running this again gives the same bytes; change

@@ -1,6 +1,6 @@
 """Writes tests/vectors/envelope-v1.json: FORMAT.md section 9's worked example and more,
 as success cases (the plaintext an open must give) and failure cases (the error code an
-open must give), in the manner of age's testkit. tests/test_envelope_vectors.py reads it.
+open must give), in the manner of age's testkit. tests/core/test_envelope_vectors.py reads it.
 
 The "random" inputs (content keys, nonce prefixes, HPKE ephemeral keys) are fixed here, and
 Ed25519 signatures are deterministic, so running this again gives the same bytes; change

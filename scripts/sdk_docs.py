@@ -11,7 +11,7 @@
 
 ``python scripts/sdk_docs.py`` rewrites those sections; ``--check`` changes nothing and
 exits 1 when a committed section differs from what the sources make now (the test suite
-runs the same comparison: tests/test_sdk_docs.py).
+runs the same comparison: tests/sdk/test_sdk_docs.py).
 """
 
 import argparse

@@ -10,7 +10,7 @@
 // resolves to), nested objects as "a.b"; worker.api: the same for createMeshKitWorker's
 // object; exports: each module's exported values. types: the same read from sdk/index.d.ts
 // (the members of interfaces MeshKit and MeshKitWorker, and its exported values).
-// tests/test_sdk_docs.py compares them, and looks each one up in docs/SDK.md.
+// tests/sdk/test_sdk_docs.py compares them, and looks each one up in docs/SDK.md.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";

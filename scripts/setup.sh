@@ -15,7 +15,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # The scale-out test: nginx balancing gateway replicas that share Redis (rate limits, challenges)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/redis-server ] || need+=(redis-server)
-# The other engines (tests/test_engines.py): Firefox ESR (driven by puppeteer-core from
+# The other engines (tests/sdk/test_engines.py): Firefox ESR (driven by puppeteer-core from
 # tests/js) and WebKitGTK (Selenium + WebKitWebDriver, under xvfb-run: MiniBrowser has no headless mode)
 [ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
 [ -x /usr/bin/WebKitWebDriver ] || need+=(webkit2gtk-driver)

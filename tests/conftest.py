@@ -1,30 +1,18 @@
-"""Shared fixtures: a real PyNaCl backend, identities, in-memory block maps, CLI runner."""
+"""Shared fixtures: a real PyNaCl backend, identities, CLI runner, PostgreSQL, the site, gateways,
+the browser. Helpers and constants are in tests/support (the package `support`)."""
 
-import asyncio
-import concurrent.futures
 import os
 import subprocess
 import sys
 
 import pytest
 
-from meshkit_web.core.envelope import open_envelope, seal
 from meshkit_web.core.identity import create_identity
 from meshkit_web.crypto.nacl_backend import NaclBackend
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOW = 1_790_000_000
-
-
-def run(coro):
-    """Run a coroutine to completion. Playwright's sync API keeps an event loop running on
-    this thread once a browser test has run, so then the coroutine runs on a fresh thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+from support.aio import run
+from support.browser import ready
+from support.constants import NOW, ROOT
 
 
 @pytest.fixture(scope="session")
@@ -38,35 +26,6 @@ def people(backend):
     async def make():
         return {name: await create_identity(backend, name, NOW) for name in ("alice", "bob", "carol", "dave")}
     return run(make())
-
-
-async def seal_to_blocks(backend, data: bytes, sender, recipients, segment_size=1024, **kw):
-    blocks = [b async for b in seal(backend, [data], sender=sender, recipients=recipients, now=NOW,
-                                    segment_size=segment_size, **kw)]
-    return blocks[-1].cid, {b.cid: b.data for b in blocks}, blocks
-
-
-def getter(store: dict):
-    async def get(cid):
-        from meshkit_web.core.errors import MissingBlockError
-        try:
-            return store[cid]
-        except KeyError:
-            raise MissingBlockError("missing") from None
-    return get
-
-
-async def open_all(backend, root, store, identity, **kw):
-    """Open an envelope, collecting plaintext segment by segment (what a caller would have seen)."""
-    opened = await open_envelope(backend, root, getter(store), identity, **kw)
-    received = []
-    try:
-        async for chunk in opened.plaintext():
-            received.append(chunk)
-    except Exception as exc:
-        exc.received = received
-        raise
-    return b"".join(received)
 
 
 @pytest.fixture
@@ -86,8 +45,8 @@ def cli(tmp_path):
 
 @pytest.fixture(scope="session")
 def postgres():
-    """One throwaway PostgreSQL server for the session (see tests/pgserver.py)."""
-    from pgserver import PostgresServer
+    """One throwaway PostgreSQL server for the session (see tests/support/pgserver.py)."""
+    from support.pgserver import PostgresServer
     server = PostgresServer().start()
     yield server
     server.stop()
@@ -131,7 +90,7 @@ def app_server(site, tmp_path_factory):
     from meshkit_web.gateway.app import create_app
     from meshkit_web.gateway.config import GatewayConfig
     from meshkit_web.providers.embedded import EmbeddedProvider
-    from servers import ServerThread
+    from support.servers import ServerThread
     data = tmp_path_factory.mktemp("gateway-data")
     config = GatewayConfig(data_dir=str(data), site_dir=str(site))
     server = ServerThread(create_app(config, EmbeddedProvider(str(data / "blockstore")))).start()
@@ -146,7 +105,7 @@ def fresh_gateway(tmp_path):
     from meshkit_web.gateway.app import create_app
     from meshkit_web.gateway.config import GatewayConfig
     from meshkit_web.providers.embedded import EmbeddedProvider
-    from servers import ServerThread
+    from support.servers import ServerThread
     config = GatewayConfig(data_dir=str(tmp_path / "fresh-gateway"))
     server = ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "fresh-gateway" / "blockstore")))).start()
     yield server.url
@@ -165,7 +124,6 @@ def profiles(browser, base_url):
     contexts = []
 
     def make(count: int) -> list:
-        from test_browser_core import ready
         pages = []
         for _ in range(count):
             contexts.append(browser.new_context(base_url=base_url))

@@ -18,9 +18,9 @@ from meshkit_web.core.cid import parse_cid
 from meshkit_web.core.envelope import read_header, unwrap_content_key
 from meshkit_web.stores.filestore import FileStore
 
-from conftest import run
-from meshkit_cli import meshkit as run_meshkit
+from support.aio import run
 from support.linking import cli_link
+from support.meshkit_cli import meshkit as run_meshkit
 
 
 def meshkit(*args, **kwargs):

@@ -18,7 +18,8 @@ from meshkit_web.core.errors import MeshKitError
 from meshkit_web.core.identity import create_identity
 from meshkit_web.core.signing import sign_map
 
-from conftest import NOW, run
+from support.aio import run
+from support.constants import NOW
 from support.linking import link_device
 from support.malicious_gateway import Reply
 

@@ -5,9 +5,9 @@ rule is Core's (the same as the CLI's)."""
 import json
 import time
 
-from test_browser_core import call, ready
+from support.browser import call, ready
 
-from sec_cli_helpers import forged_record
+from support.sec_cli import forged_record
 
 
 def test_browser_recipients_resolve_by_the_core_rule(two_users, backend):

@@ -16,8 +16,9 @@ from meshkit_web.core.identity import create_identity
 from meshkit_web.core.limits import MIN_CHARGE, charged_envelope_size
 from meshkit_web.core.signing import sign_map
 
-from conftest import NOW, run
-from flood_helpers import Gateway, collect, db_url, usage  # noqa: F401
+from support.aio import run
+from support.constants import NOW
+from support.flood import Gateway, collect, usage
 
 
 async def published(g, backend, *names):

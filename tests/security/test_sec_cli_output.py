@@ -10,9 +10,9 @@ from starlette.routing import Route
 
 from meshkit_web.cli.output import clean, escape
 from meshkit_web.core.urls import redact_url, redact_urls_in
-from servers import ServerThread, free_port
+from support.servers import ServerThread, free_port
 
-from sec_cli_helpers import cli_json, gateway  # noqa: F401 - gateway is a fixture
+from support.sec_cli import cli_json
 
 EVIL = "\x1b[31mred\x1b[0m\rover\u202eesrever\x9b2J\x07\x00\x7f\u2066\u200b"
 # anything a terminal acts on: C0 but newline and tab (our column separator), DEL, C1, bidi and zero-width format characters

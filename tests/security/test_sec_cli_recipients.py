@@ -12,8 +12,8 @@ from meshkit_web.core.envelope import read_header
 from meshkit_web.crypto.nacl_backend import NaclBackend
 from meshkit_web.stores.carfile import CarReader
 
-from conftest import run
-from sec_cli_helpers import cli_json, forged_record, gateway  # noqa: F401 - gateway is a fixture
+from support.aio import run
+from support.sec_cli import cli_json, forged_record
 
 
 def header_recipients(car_path) -> set[str]:

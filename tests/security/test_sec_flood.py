@@ -19,8 +19,9 @@ from meshkit_web.core.identity import create_identity
 from meshkit_web.core.limits import MIN_CHARGE
 from meshkit_web.stores.metadata import MetadataStore, messages
 
-from conftest import NOW, run
-from flood_helpers import Gateway, collect, db_url, gather_bounded, made_up_ids, raw_login, timed, usage  # noqa: F401
+from support.aio import run
+from support.constants import NOW
+from support.flood import Gateway, collect, gather_bounded, made_up_ids, raw_login, timed, usage
 
 DAY = 24 * 3600
 
@@ -362,7 +363,7 @@ def test_only_the_newest_versions_are_kept_and_clients_still_follow(tmp_path, ba
 @pytest.mark.parametrize("shared", ["memory", "redis"])
 def test_account_publishing_is_limited_per_account_and_per_address(tmp_path, backend, db_url, shared):
     """With Redis, two replicas count in the same windows."""
-    from cluster import Redis
+    from support.cluster import Redis
     redis = Redis(tmp_path / "redis").start() if shared == "redis" else None
     limits = {"anonymous_limits": {"directory": "30/minute", "challenge": "300/minute", "accounts": "12/minute"},
               "account_limit": "3/minute",
@@ -444,7 +445,7 @@ def test_probes_aimed_at_one_identity_do_not_lock_it_out(tmp_path, backend, db_u
 
 @pytest.mark.parametrize("shared", ["memory", "redis"])
 def test_real_logins_are_bounded_per_identity(tmp_path, backend, db_url, shared):
-    from cluster import Redis
+    from support.cluster import Redis
     redis = Redis(tmp_path / "redis").start() if shared == "redis" else None
     limits = {"login_limit": "5/minute", "redis_url": redis.url if redis else None}
     first = Gateway(tmp_path / "gw1", db_url, **limits)

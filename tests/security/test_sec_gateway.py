@@ -31,8 +31,9 @@ from meshkit_web.gateway.app import create_app
 from meshkit_web.gateway.config import GatewayConfig
 from meshkit_web.providers.embedded import EmbeddedProvider
 
-from conftest import NOW, run
-from servers import ServerThread
+from support.aio import run
+from support.constants import NOW
+from support.servers import ServerThread
 
 DATA = os.urandom(200_000)
 

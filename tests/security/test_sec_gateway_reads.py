@@ -19,9 +19,9 @@ from meshkit_web.core.envelope import MAX_HEADER_SIZE
 from meshkit_web.core.errors import LimitExceededError
 from meshkit_web.core.limits import MAX_REPLY_SIZE, MAX_SEGMENT_BLOCK
 from meshkit_web.crypto.nacl_backend import NaclBackend
-from servers import ServerThread
+from support.servers import ServerThread
 
-from conftest import run
+from support.aio import run
 
 HUGE = 615 << 20
 CHUNK = 64 << 10

@@ -10,11 +10,11 @@ import pytest
 
 from meshkit_web.gateway.headers import PROBE_PATHS, COMMON, PLAINTEXT_CSP, STRICT_CSP, SecurityHeaders
 
-from sec_helpers import AttackerSite
-from test_service_worker import BOOT_WORKER_JS
-from servers import ServerThread
+from support.attacker_site import AttackerSite
+from support.browser import BOOT_WORKER_JS
+from support.constants import BOOT_TIMEOUT
+from support.servers import ServerThread
 
-BOOT_TIMEOUT = 60_000
 RAW_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"  # sha256("hello world"), not stored
 
 

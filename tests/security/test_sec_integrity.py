@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-BOOT_TIMEOUT = 60_000
+from support.constants import BOOT_TIMEOUT
 
 # the release's files, relative to /b/<BUILD>/, and how each is checked
 TAMPERED = [

@@ -15,7 +15,8 @@ from meshkit_web.core.cid import cid_str
 from meshkit_web.core.errors import LinkError, MeshKitError
 from meshkit_web.core.identity import create_identity
 
-from conftest import NOW, run
+from support.aio import run
+from support.constants import NOW
 from support.linking import link_device
 
 
@@ -262,7 +263,7 @@ def test_a_contact_link_names_the_account_and_a_gateway_cannot_hide_it(malicious
     account" for her device: Bob's seals still reach her account's current devices (and not
     the laptop she removed). A link naming an account that never certified the device adds nothing."""
     from meshkit_web.core.contact_link import contact_fragment
-    from meshkit_cli import meshkit
+    from support.meshkit_cli import meshkit
     url = malicious_gateway.url
 
     async def go():

@@ -9,9 +9,10 @@ import pytest
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core.identity import create_identity
 
-from conftest import NOW, run
+from support.aio import run
+from support.browser import call, ready
+from support.constants import NOW
 from support.malicious_gateway import start
-from test_browser_core import call, ready
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import time
 
 from playwright.sync_api import expect
 
-from conftest import run
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.clients.send_links import create_send_link
 from meshkit_web.core import envelope as envelope_module
@@ -20,7 +19,9 @@ from meshkit_web.core.metadata import FileMetadata
 from meshkit_web.core.text import UNSAFE_RANGES
 from meshkit_web.crypto.nacl_backend import NaclBackend
 
-from test_app_outbox_ui import app, signed_in
+from support.aio import run
+from support.app_ui import app, signed_in
+from support.constants import BOOT_TIMEOUT
 
 SHARED = ["invoice\u202efdp.exe", "pay\u2066lap\u2069 \u200breceipt\x1b[2J.txt"]
 LINKED = "contract\u202ecod.scr"
@@ -120,7 +121,7 @@ def test_no_control_format_or_bidi_character_of_a_name_reaches_any_view(browser,
     visitor = browser.new_context(base_url=base_url, accept_downloads=True)
     sent = visitor.new_page()
     sent.goto(link)
-    sent.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=60_000)
+    sent.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
     expect(sent.get_by_test_id("sent-name")).to_have_text("contract\\u202ecod.scr", timeout=30_000)
     downloads.append(downloaded_name(sent, sent.get_by_test_id("sent-download")))
     expect(sent.get_by_test_id("notice")).to_contain_text("Downloaded")

@@ -7,7 +7,7 @@ from meshkit_web.core.identity import PublicIdentity
 from meshkit_web.core.recipients import resolve_local, resolve_recipient
 from meshkit_web.core.signing import is_identity_id
 
-from conftest import run
+from support.aio import run
 
 
 def person(n: int, name: str) -> PublicIdentity:

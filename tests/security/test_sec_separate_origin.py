@@ -9,10 +9,8 @@ import sys
 import httpx
 import pytest
 
-from servers import ServerThread, free_port
-from conftest import ROOT
-
-BOOT_TIMEOUT = 60_000
+from support.constants import BOOT_TIMEOUT, ROOT
+from support.servers import ServerThread, free_port
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-from sec_helpers import AttackerSite
-from servers import ServerThread
+from support.attacker_site import AttackerSite
+from support.constants import BOOT_TIMEOUT
+from support.servers import ServerThread
 
-BOOT_TIMEOUT = 60_000
 MARKER = "PLAINTEXT-MARKER-7f3a"
 
 

@@ -15,10 +15,10 @@ import json
 import brotli
 import pytest
 
-from servers import ServerThread
-from test_browser_core import call, ready
+from support.browser import call, ready
+from support.constants import BOOT_TIMEOUT
+from support.servers import ServerThread
 
-BOOT_TIMEOUT = 60_000
 BEACON = "/__tampered__"
 
 

@@ -17,7 +17,7 @@ over stdin/stdout, so that this process never blocks on a browser):
 
 ``call(body, arg)`` runs an async JS body in the page (``arg`` is its argument) and gives
 back its JSON result; what it throws comes back as ``{"error": code or name, "message"}``
-(as tests/test_browser_core.py's ``call``). The app's CSP forbids eval: puppeteer hands the
+(as tests/support/browser.py's ``call``). The app's CSP forbids eval: puppeteer hands the
 function to the page with BiDi's script.callFunction and Selenium with its Execute Async
 Script, neither of which the page's CSP governs (checked here: the app boots and answers).
 
@@ -46,7 +46,9 @@ import time
 
 import psutil
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support.constants import (ENGINE_CALL_TIMEOUT, ENGINE_NAV_TIMEOUT, ENGINE_READY_TIMEOUT, ENGINE_START_TIMEOUT,
+                               ROOT)
+
 ENGINES = ("firefox", "webkit")
 FIREFOX = os.environ.get("MESHKIT_FIREFOX", "/usr/bin/firefox-esr")
 WEBKIT_DRIVER = "/usr/bin/WebKitWebDriver"
@@ -54,10 +56,6 @@ MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
 FIREFOX_DRIVER = os.path.join(ROOT, "tests", "js", "engine_firefox.mjs")
 WEBKIT_SCRIPT = os.path.join(ROOT, "tests", "support", "engine_webkit.py")
 
-START_TIMEOUT = 90        # s: the engine launched and its driver answering
-CALL_TIMEOUT = 120        # s: one call, by default (the page's own bound)
-NAV_TIMEOUT = 60          # s: a navigation (load event)
-BOOT_TIMEOUT = 120        # s: from load to dataset.meshkitReady
 DRIVER_GRACE = 45         # s: past the page's bound, before the engine is killed
 CONSOLE_KEPT = 400
 
@@ -158,7 +156,7 @@ class EnginePage:
             thread = threading.Thread(target=target, args=(stream,), daemon=True)
             thread.start()
             self._threads.append(thread)
-        started = self._wait(None, START_TIMEOUT, "start")
+        started = self._wait(None, ENGINE_START_TIMEOUT, "start")
         self.version = started.get("version")
         if started.get("browser_pid"):
             with contextlib.suppress(psutil.Error):
@@ -261,13 +259,13 @@ class EnginePage:
         return answer.get("value")
 
     # --- the page --------------------------------------------------------------------------
-    def goto(self, url: str, timeout: float = NAV_TIMEOUT) -> str:
+    def goto(self, url: str, timeout: float = ENGINE_NAV_TIMEOUT) -> str:
         return self.request("open", timeout, url=url)
 
-    def reload(self, timeout: float = NAV_TIMEOUT) -> str:
+    def reload(self, timeout: float = ENGINE_NAV_TIMEOUT) -> str:
         return self.request("reload", timeout)
 
-    def call(self, body: str, arg=None, *, timeout: float = CALL_TIMEOUT):
+    def call(self, body: str, arg=None, *, timeout: float = ENGINE_CALL_TIMEOUT):
         """Run an async JS body (``arg`` is its argument) in the page; its JSON result."""
         text = self.request("call", timeout, source=CALL_SOURCE % body, arg=arg)
         try:
@@ -282,7 +280,7 @@ class EnginePage:
                               f"{self._describe()}")
         return settled.get("value")
 
-    def ready(self, timeout: float = BOOT_TIMEOUT) -> None:
+    def ready(self, timeout: float = ENGINE_READY_TIMEOUT) -> None:
         """Wait for the app's boot (dataset.meshkitReady set); fails unless it is "true"."""
         state = self.call("""
           const root = document.documentElement;

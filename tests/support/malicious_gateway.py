@@ -126,7 +126,7 @@ def start(tmp_path, **config):
     from meshkit_web.gateway.app import create_app
     from meshkit_web.gateway.config import GatewayConfig
     from meshkit_web.providers.embedded import EmbeddedProvider
-    from servers import ServerThread, free_port
+    from support.servers import ServerThread, free_port
     port = free_port()
     data = tmp_path / "gateway-behind-proxy"
     gateway = ServerThread(create_app(GatewayConfig(data_dir=str(data), public_urls=[f"http://127.0.0.1:{port}"],

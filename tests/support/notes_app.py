@@ -1,4 +1,4 @@
-"""The servers examples/notes runs against in its tests (tests/test_example_notes.py and the
+"""The servers examples/notes runs against in its tests (tests/sdk/test_example_notes.py and the
 engines): the app on an origin of its own, the meshkit-web package it embeds, and a real
 gateway on ANOTHER origin.
 
@@ -30,7 +30,8 @@ from starlette.staticfiles import StaticFiles
 
 from meshkit_web.gateway.site import encoded_response, is_compressed_copy
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from support.constants import ROOT
+
 EXAMPLE = ROOT / "examples" / "notes"
 APPS = {"": "notes", "other/": "other"}  # where an app is served (under "/") -> its namespace
 
@@ -96,7 +97,7 @@ class NotesServer:
     config.json gives it to the app and its CSP allows it."""
 
     def __init__(self, package_dir: pathlib.Path, gateway: str, port: int | None = None, example=EXAMPLE):
-        from servers import free_port
+        from support.servers import free_port
         self.package_dir = pathlib.Path(package_dir)
         self.gateway = gateway.rstrip("/")
         self.example = pathlib.Path(example)
@@ -159,7 +160,7 @@ class NotesServer:
         return counting
 
     def start(self) -> "NotesServer":
-        from servers import ServerThread
+        from support.servers import ServerThread
         self.server = ServerThread(self.app(), port=self.port).start()
         return self
 
@@ -174,7 +175,7 @@ class NotesGateway:
     notes origin (CORS) unless ``cors=False``; stop() and start() keep the port and data."""
 
     def __init__(self, data_dir: pathlib.Path, cors_origins: list[str]):
-        from servers import free_port
+        from support.servers import free_port
         self.data_dir = pathlib.Path(data_dir)
         self.cors_origins = list(cors_origins)
         self.port = free_port()
@@ -185,7 +186,7 @@ class NotesGateway:
         from meshkit_web.gateway.app import create_app
         from meshkit_web.gateway.config import GatewayConfig
         from meshkit_web.providers.embedded import EmbeddedProvider
-        from servers import ServerThread
+        from support.servers import ServerThread
         config = GatewayConfig(data_dir=str(self.data_dir), cors_origins=self.cors_origins)
         self.server = ServerThread(create_app(config, EmbeddedProvider(str(self.data_dir / "blockstore"))),
                                    port=self.port).start()
@@ -204,7 +205,7 @@ class NotesGateway:
 
 def start_pair(package_dir: pathlib.Path, data_dir: pathlib.Path, cors: bool = True) -> tuple[NotesServer, NotesGateway]:
     """A notes server and its gateway (on two origins), both started."""
-    from servers import free_port
+    from support.servers import free_port
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     gateway = NotesGateway(data_dir, [origin] if cors else []).start()

@@ -23,7 +23,7 @@ def gateway(tmp_path, **config):
     from meshkit_web.gateway.app import create_app
     from meshkit_web.gateway.config import GatewayConfig
     from meshkit_web.providers.embedded import EmbeddedProvider
-    from servers import ServerThread
+    from support.servers import ServerThread
     data = tmp_path / "skew-gateway"
     return ServerThread(create_app(GatewayConfig(data_dir=str(data), **config),
                                    EmbeddedProvider(str(data / "blockstore"))))

@@ -1,5 +1,5 @@
 """What a server really sent: an ASGI wrapper that records, per response, the path, status,
-Content-Encoding and the body bytes that went on the wire (tests/test_site_compression.py,
+Content-Encoding and the body bytes that went on the wire (tests/sdk/test_site_compression.py,
 bench/first_visit.py)."""
 
 import dataclasses

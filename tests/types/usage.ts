@@ -1,5 +1,5 @@
 // Every member of MeshKit (createMeshKit's object) used as docs/SDK.md says, type-checked by
-// tests/test_sdk_docs.py (tsc --noEmit --strict, tsconfig.json) against sdk/index.d.ts.
+// tests/sdk/test_sdk_docs.py (tsc --noEmit --strict, tsconfig.json) against sdk/index.d.ts.
 // Each `@ts-expect-error` line is a mistake the types must refuse: an index.d.ts that
 // accepted anything (or any) would leave them unused, which tsc reports as an error.
 // Never run: only compiled.

@@ -1,5 +1,5 @@
 // Every member of MeshKitWorker (createMeshKitWorker's object) in an app's own service worker,
-// type-checked by tests/test_sdk_docs.py (tsc --noEmit --strict, tsconfig.worker.json: lib
+// type-checked by tests/sdk/test_sdk_docs.py (tsc --noEmit --strict, tsconfig.worker.json: lib
 // "WebWorker") against sdk/index.d.ts, as an app written in TypeScript would use it.
 // Never run: only compiled.
 import { BUILD, MeshKitError, createMeshKitWorker, type MeshKitWorker, type WorkerSyncEvent } from "meshkit-web/worker";
