@@ -320,6 +320,30 @@ class InternalError(MeshKitError):
     user = "Something went wrong inside MeshKit. Nothing was changed; try again, or copy the diagnostics."
 
 
+class NotFoundError(MeshKitError):
+    """An address the gateway does not have: no route for that path (or a file of the app
+    that is not part of its build). Not a missing block or record: those have their codes."""
+    code = "not_found"
+    status = 404
+    user = "The gateway has no such address: check the gateway's URL."
+
+
+class MethodNotAllowedError(MeshKitError):
+    """The gateway has that path, but not for that HTTP method (the reply's Allow header
+    says which it takes)."""
+    code = "method_not_allowed"
+    status = 405
+    user = "The gateway does not accept that kind of request at this address."
+
+
+class LocalIOError(MeshKitError):
+    """A local file the CLI reads or writes failed: not found, no permission, disk full. The
+    message names the file and the system's reason, never the file's content."""
+    code = "io_error"
+    status = 500
+    user = "A file on this computer could not be read or written (missing, no permission, or the disk is full)."
+
+
 class IntegrityError(MeshKitError):
     """A file of the app itself does not match its build-time hash."""
     code = "integrity"
