@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 
 from . import __version__
 from . import cli_accounts, cli_doctor, cli_output, cli_send
@@ -27,7 +28,7 @@ from .clients.accounts import account_reaching, account_recipients, remember_sha
 from .core.cid import cid_str, parse_cid
 from .core.contact_link import linked_account, record_from_link
 from .core.envelope import DEFAULT_SEGMENT_SIZE, open_envelope, seal
-from .core.errors import InvalidArgumentError, MeshKitError
+from .core.errors import EnvelopeFormatError, InternalError, InvalidArgumentError, LocalIOError, MeshKitError
 from .core.identity import PublicIdentity, record_from_json
 from .core.metadata import safe_filename
 from .core.recipients import Reach, distinct, resolve_reach
@@ -74,7 +75,7 @@ def _read_up_to(f, size: int) -> bytes:
 
 async def cmd_identity_create(args, store: FileStore) -> None:
     if args.phrase_file and not args.gateway:
-        raise MeshKitError("--phrase-file goes with --gateway (an account has a recovery phrase)")
+        raise InvalidArgumentError("--phrase-file goes with --gateway (an account has a recovery phrase)")
     identity = await store.create(args.name, int(time.time()))
     if args.gateway:  # an account around this first device, its phrase shown once
         await cli_accounts.create_with_account(args, store, identity)
@@ -110,10 +111,10 @@ async def cmd_contact_add(args, store: FileStore) -> None:
         with open(args.file) as f:
             try:
                 record = json.load(f)
-            except json.JSONDecodeError:
-                raise MeshKitError(f"{args.file} is not a JSON identity record") from None
+            except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past Python's stack
+                raise EnvelopeFormatError(f"{args.file} is not a JSON identity record") from None
     account = linked_account(args.file) if "#contact=" in args.file or args.file.startswith("contact=") else \
-        (record.get("account") if isinstance(record.get("account"), str) else None)
+        (record.get("account") if isinstance(record, dict) and isinstance(record.get("account"), str) else None)
     public = await record_from_json(store.backend, record)
     kept = await _contact_account(args, store, public, account) if account else None
     public = await store.add_contact(record)
@@ -194,7 +195,7 @@ async def cmd_seal(args, store: FileStore) -> None:
     if not args.car and not args.gateway:
         args.gateway = _env_gateway()  # $MESHKIT_GATEWAY when neither is given
     if bool(args.car) == bool(args.gateway):
-        raise MeshKitError("seal needs exactly one of --car OUT.car or --gateway URL")
+        raise InvalidArgumentError("seal needs exactly one of --car OUT.car or --gateway URL")
     sender = await store.load(args.sender)
     size = os.path.getsize(args.file)
     described = {"name": os.path.basename(args.file), "type": mimetypes.guess_type(args.file)[0],
@@ -319,7 +320,7 @@ async def cmd_open(args, store: FileStore) -> None:
             elif len(reader.roots) == 1:
                 root = reader.roots[0]
             else:
-                raise MeshKitError("the CAR does not name exactly one root: pass --root")
+                raise InvalidArgumentError("the CAR does not name exactly one root: pass --root")
             opened = await open_envelope(store.backend, root, reader.get_block, identity)
             out = _out_path(opened, args.out)
             await _write_plaintext(opened, out, store, replace=args.out is not None)
@@ -571,14 +572,33 @@ def main(argv: list[str] | None = None) -> int:
     except MeshKitError as exc:
         say(f"meshkit: {exc.code}: {exc.message}", err=True)
     except OSError as exc:  # file not found, permissions, disk full: name the file, not its content
-        say(f"meshkit: io_error: {exc.strerror or type(exc).__name__}: {exc.filename or ''}", err=True)
+        say(f"meshkit: {LocalIOError.code}: {exc.strerror or type(exc).__name__}: {exc.filename or ''}", err=True)
     except KeyboardInterrupt:
         say("meshkit: interrupted", err=True)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: its type only (a message or traceback may quote secrets)
-        say(f"meshkit: internal: {type(exc).__name__} (run with -v for details)", err=True)
-        log.debug("internal error", exc_info=True)
+        if not args.verbose:
+            say(f"meshkit: {InternalError.code}: {type(exc).__name__} (run with -v for details)", err=True)
+        else:
+            say(f"meshkit: {InternalError.code}: {type(exc).__name__}", err=True)
+            for line in internal_frames(exc):
+                say(line, err=True)
     return 1
+
+
+def internal_frames(exc: BaseException) -> list[str]:
+    """Where a bug happened, for ``-v``: each frame of the traceback (file, line, function),
+    and of the exceptions it was raised from, by type. Never an exception's message, a
+    source line or a local: any of them could quote a secret or the user's data."""
+    lines, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if lines:
+            lines.append(f"meshkit:   caused by {type(exc).__name__}:")
+        for frame in traceback.extract_tb(exc.__traceback__):
+            lines.append(f"meshkit:   {frame.filename}:{frame.lineno} in {frame.name}")
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return lines
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 
 from .cli_output import say
 from .clients import accounts
-from .core.errors import ConflictError, InvalidArgumentError, MeshKitError, UnavailableError
+from .core.errors import ConflictError, InvalidArgumentError, UnavailableError
 
 PHRASE_INPUT_MAX = 1024
 
@@ -60,7 +60,7 @@ async def _client(args, store, name: str):
 async def _account(client, store, name: str):
     known = store.load_account(name)
     if known is None:
-        raise MeshKitError(f"{name!r} is not a device of an account here (identity create --gateway, "
+        raise InvalidArgumentError(f"{name!r} is not a device of an account here (identity create --gateway, "
                            "identity recover or device link)")
     record = await client.fetch_account(known.id, known=known)
     store.save_account(name, record)
