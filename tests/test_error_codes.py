@@ -457,3 +457,18 @@ def test_the_gateways_own_refusals_use_registry_codes(gateway):
     assert reply.json()["error"] in table and reply.status_code in (400, 422)
     for reply in (httpx.get(gateway + "/ipfs/not-a-cid?format=raw"), httpx.put(gateway + "/v1/blocks/x")):
         assert reply.json()["error"] in table, reply.text
+
+
+# --- the docs' tables are generated from the registry ----------------------------------------
+
+def test_the_docs_error_tables_are_generated_from_the_registry():
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "sdk_docs.py"), "--check"], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr  # stale: run python scripts/sdk_docs.py
+    text = (ROOT / "docs" / "GATEWAY.md").read_text()
+    start, end = text.index("<!-- errors:start"), text.index("<!-- errors:end -->")
+    rows = re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \| (yes|no) \| [^|\n]", text[start:end], re.M)
+    assert sorted((code, int(status), retry == "yes") for status, code, retry in rows) == \
+        sorted((code, entry["status"], entry["retryable"]) for code, entry in registry().items())
+    # the only table of codes in GATEWAY.md is the generated one
+    assert not re.search(r"^\| \d{3} \| `", text[:start] + text[end:], re.M)
