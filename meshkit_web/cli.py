@@ -3,7 +3,8 @@
 Contract relied on by users and tests:
   * ``seal`` prints the root CID as the last line of stdout;
   * any failure exits non-zero with ONE line on stderr naming the failure
-    (``meshkit: <code>: <message>``) and leaves no output file behind;
+    (``meshkit: <code>: <message>``, a code of core.errors.registry()) and leaves no output
+    file behind; with ``-v``, an internal error (a bug) adds the frames where it happened;
   * progress bars go to stderr, only on a terminal;
   * every line printed passes through cli_output (control characters escaped, URL
     credentials redacted): records, notices and server messages are untrusted text.
@@ -423,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"meshkit {__version__}")
     parser.add_argument("--home", default=os.environ.get("MESHKIT_HOME", os.path.expanduser("~/.meshkit")),
                         help="where identities and contacts live (default $MESHKIT_HOME or ~/.meshkit)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr (no secrets)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr, and where an internal error happened (no secrets)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     identity = sub.add_parser("identity", help="your identities").add_subparsers(dest="action", required=True)
@@ -592,9 +593,9 @@ def internal_frames(exc: BaseException) -> list[str]:
     source line or a local: any of them could quote a secret or the user's data."""
     lines, seen = [], set()
     while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if lines:
+        if seen:
             lines.append(f"meshkit:   caused by {type(exc).__name__}:")
+        seen.add(id(exc))
         for frame in traceback.extract_tb(exc.__traceback__):
             lines.append(f"meshkit:   {frame.filename}:{frame.lineno} in {frame.name}")
         exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
