@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""The generated parts of the SDK's reference and types, from their one source each:
+"""The generated parts of the reference docs and the SDK's types, from their one source each:
 
 * docs/SDK.md, between ``<!-- errors:start -->`` and ``<!-- errors:end -->``: the table of
   every error code, from ``meshkit_web.core.errors.registry()`` (status, retryable, the
   sentence a person reads) and each error class's docstring (when it is raised);
+* docs/GATEWAY.md, between ``<!-- errors:start -->`` and ``<!-- errors:end -->``: the same
+  codes by HTTP status (status, code, retryable, what it means), for the gateway's clients;
 * docs/SDK.md, between ``<!-- namespaces:start -->`` and ``<!-- namespaces:end -->``: what
   a namespace names in the browser, from ``meshkit_web.browser.namespace`` (``Names``);
 * sdk/index.d.ts, between ``// errors:start`` and ``// errors:end``: the ``MeshKitErrorCode``
@@ -21,6 +23,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SDK_MD = ROOT / "docs" / "SDK.md"
+GATEWAY_MD = ROOT / "docs" / "GATEWAY.md"
 INDEX_D_TS = ROOT / "sdk" / "index.d.ts"
 
 
@@ -35,20 +38,38 @@ def _when(cls) -> str:
     return " ".join(doc.split())
 
 
-def error_table() -> str:
-    """Every code of the registry: HTTP status, retryable, the person's sentence, when."""
+def _registry() -> tuple[dict, dict]:
+    """(registry(), {code: its class}): the one source of both error tables."""
     from meshkit_web.core import errors
-    table = errors.registry()
     classes = {errors.MeshKitError.code: errors.MeshKitError}
     for cls in errors._all_error_classes():
         classes.setdefault(cls.code, cls)
+    return errors.registry(), classes
+
+
+def _raised_when(code: str, classes: dict) -> str:
+    from meshkit_web.core.errors import MeshKitError
+    return _when(classes[code]) if code != MeshKitError.code else "the base class: a failure with no more specific code"
+
+
+def error_table() -> str:
+    """Every code of the registry: HTTP status, retryable, the person's sentence, when."""
+    table, classes = _registry()
     lines = ["| code | HTTP | retryable | what a person reads (`ERRORS[code].message`) | raised when |",
              "|---|---|---|---|---|"]
     for code, entry in table.items():
-        when = _when(classes[code]) if code != errors.MeshKitError.code else \
-            "the base class: a failure with no more specific code"
         lines.append(f"| `{code}` | {entry['status']} | {'yes' if entry['retryable'] else 'no'} | "
-                     f"{_cell(entry['message'])} | {_cell(when)} |")
+                     f"{_cell(entry['message'])} | {_cell(_raised_when(code, classes))} |")
+    return "\n".join(lines)
+
+
+def gateway_error_table() -> str:
+    """Every code of the registry by HTTP status: what a gateway's client reads in a refusal."""
+    table, classes = _registry()
+    lines = ["| HTTP | code | retryable | meaning |", "|---|---|---|---|"]
+    for code, entry in sorted(table.items(), key=lambda item: (item[1]["status"], item[0])):
+        meaning = _raised_when(code, classes) or entry["message"]
+        lines.append(f"| {entry['status']} | `{code}` | {'yes' if entry['retryable'] else 'no'} | {_cell(meaning)} |")
     return "\n".join(lines)
 
 
@@ -88,11 +109,15 @@ def render_sdk_md(text: str) -> str:
     return _between(text, "<!-- namespaces:start", "<!-- namespaces:end -->", namespace_table(), "docs/SDK.md")
 
 
+def render_gateway_md(text: str) -> str:
+    return _between(text, "<!-- errors:start", "<!-- errors:end -->", gateway_error_table(), "docs/GATEWAY.md")
+
+
 def render_index_d_ts(text: str) -> str:
     return _between(text, "// errors:start", "// errors:end", error_union(), "sdk/index.d.ts")
 
 
-TARGETS = ((SDK_MD, render_sdk_md), (INDEX_D_TS, render_index_d_ts))
+TARGETS = ((SDK_MD, render_sdk_md), (GATEWAY_MD, render_gateway_md), (INDEX_D_TS, render_index_d_ts))
 
 
 def main() -> int:

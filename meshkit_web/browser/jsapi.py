@@ -31,7 +31,7 @@ def api(method):
         except MeshKitError as exc:
             log.info("%s failed: %s", method.__name__, exc.code)  # the code only: for "Copy diagnostics"
             return _failure(exc.code, exc.message)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # int() of NaN or Infinity from JS: an argument, not a bug
             log.info("%s failed: invalid_argument", method.__name__)
             return _failure("invalid_argument", str(exc)[:300])
         except Exception as exc:  # noqa: BLE001 - reported by type, logged for the developer

@@ -292,7 +292,7 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         import qrcode  # pure Python; the page draws the modules itself (no image formats)
         text = str(text)
         if len(text) > 512:
-            raise ValueError("a QR code here holds at most 512 characters")
+            raise InvalidArgumentError("a QR code here holds at most 512 characters")
         code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
         code.add_data(text)
         code.make(fit=True)
@@ -307,7 +307,7 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         closed tab loses nothing), straight up when it cannot (memory only, or no room)."""
         mode = str(mode or "auto")
         if mode not in ("auto", "direct", "outbox", "resumable"):
-            raise ValueError("mode must be auto, direct, outbox or resumable")
+            raise InvalidArgumentError("mode must be auto, direct, outbox or resumable")
         resumable = mode == "resumable"
         if resumable:
             mode = "outbox" if self.store.db.persistent else "auto"
@@ -582,8 +582,11 @@ class PlaintextReader:
     async def select(self, start, end) -> None:
         """Read only bytes [start, end) instead (before the first read)."""
         if self._started:
-            raise ValueError("select() comes before the first read")
-        start, end = int(start), int(end)
+            raise InvalidArgumentError("select() comes before the first read")
+        try:
+            start, end = int(start), int(end)
+        except (TypeError, ValueError, OverflowError):  # NaN, Infinity, not a number
+            raise InvalidArgumentError("select() takes two whole numbers (start, end)") from None
         self._opened.segments_for(start, end)  # outside the file: refused here
         self._segments = self._opened.plaintext(start, end)
 

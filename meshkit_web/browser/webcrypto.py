@@ -28,7 +28,7 @@ from collections import deque
 
 from ..core import codec
 from ..core.backend import CryptoBackend, SecretHandle
-from ..core.errors import KeyUnwrapError, UnsupportedError
+from ..core.errors import InvalidArgumentError, KeyUnwrapError, UnsupportedError
 from .blob_source import JsBytes
 from .ffi import JsException, js, js_bytes as _u8, to_js
 
@@ -194,7 +194,7 @@ class WebCryptoBackend(CryptoBackend):
 
     async def x25519_import_private(self, raw: bytes) -> tuple[SecretHandle, bytes]:
         if len(raw) != 32:
-            raise ValueError("an X25519 private key is 32 bytes")
+            raise InvalidArgumentError("an X25519 private key is 32 bytes")
         private = await _subtle.importKey("pkcs8", _u8(_X25519_PKCS8_PREFIX + raw), _obj(name="X25519"),
                                           False, _usages("deriveBits"))
         # WebCrypto derives no public key from an imported private one: DH with the base point
@@ -236,7 +236,7 @@ class WebCryptoBackend(CryptoBackend):
         from a private one: a short-lived extractable copy gives it (its JWK ``x``), then the
         key that is kept is imported non-extractable."""
         if len(seed) != 32:
-            raise ValueError("an Ed25519 seed is 32 bytes")
+            raise InvalidArgumentError("an Ed25519 seed is 32 bytes")
         pkcs8 = _u8(_ED25519_PKCS8_PREFIX + seed)
         temporary = await _subtle.importKey("pkcs8", pkcs8, _obj(name="Ed25519"), True, _usages("sign"))
         jwk = await _subtle.exportKey("jwk", temporary)
@@ -259,7 +259,7 @@ class WebCryptoBackend(CryptoBackend):
     # --- AES-GCM ---------------------------------------------------------------------------
     async def aead_key(self, key: bytes) -> SecretHandle:
         if len(key) not in (16, 32):
-            raise ValueError("AES-GCM keys are 16 or 32 bytes")
+            raise InvalidArgumentError("AES-GCM keys are 16 or 32 bytes")
         handle = await _subtle.importKey("raw", _u8(key), _obj(name="AES-GCM"), False,
                                          _usages("encrypt", "decrypt"))
         return CryptoKeyHandle(handle)

@@ -11,7 +11,7 @@ import sys
 import time
 
 from ..core.envelope import DEFAULT_SEGMENT_SIZE
-from ..core.errors import InvalidArgumentError, MeshKitError
+from ..core.errors import InvalidArgumentError
 from ..core.metadata import safe_filename
 from ..kit.files import write_verified
 from .common import add_gateway, gateway_url
@@ -22,7 +22,7 @@ log = logging.getLogger("meshkit")
 
 async def cmd_seal(args, kit) -> None:
     if bool(args.car) == bool(kit.gateway):
-        raise MeshKitError("seal needs exactly one of --car OUT.car or --gateway URL")
+        raise InvalidArgumentError("seal needs exactly one of --car OUT.car or --gateway URL")
     import pathlib
     size = os.path.getsize(args.file)
     with progress(size, "seal+upload" if kit.gateway else "seal") as bar:

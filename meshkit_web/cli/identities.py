@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..core.contact_link import linked_account
-from ..core.errors import InvalidArgumentError, MeshKitError
+from ..core.errors import EnvelopeFormatError, InvalidArgumentError
 from .common import add_gateway, gateway_url
 from .output import say
 
@@ -62,7 +62,7 @@ def read_phrase() -> str:
 
 async def cmd_identity_create(args, kit) -> None:
     if args.phrase_file and not args.gateway:
-        raise MeshKitError("--phrase-file goes with --gateway (an account has a recovery phrase)")
+        raise InvalidArgumentError("--phrase-file goes with --gateway (an account has a recovery phrase)")
     if args.gateway:
         check_phrase_destination(args.phrase_file)
     created = await kit.identities.create(args.name, account=bool(args.gateway))
@@ -107,8 +107,8 @@ def _contact_input(text: str):
     with open(text) as f:
         try:
             record = json.load(f)
-        except json.JSONDecodeError:
-            raise MeshKitError(f"{text} is not a JSON identity record") from None
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past Python's stack
+            raise EnvelopeFormatError(f"{text} is not a JSON identity record") from None
     return record, record.get("account") if isinstance(record, dict) and isinstance(record.get("account"), str) \
         else None
 

@@ -4,7 +4,8 @@ one module per command family; output.py is the only writer to the terminal.
 Contract relied on by users and tests:
   * ``seal`` prints the root CID as the last line of stdout;
   * any failure exits non-zero with ONE line on stderr naming the failure
-    (``meshkit: <code>: <message>``) and leaves no output file behind;
+    (``meshkit: <code>: <message>``, a code of core.errors.registry()) and leaves no output
+    file behind; with ``-v``, an internal error (a bug) adds the frames where it happened;
   * progress bars go to stderr, only on a terminal;
   * every line printed passes through output.py (control characters escaped, URL
     credentials redacted): records, notices and server messages are untrusted text.
@@ -18,7 +19,7 @@ import sys
 import traceback
 
 from .. import __version__
-from ..core.errors import MeshKitError
+from ..core.errors import InternalError, LocalIOError, MeshKitError
 from . import accounts, doctor, envelopes, identities, output, send, serve
 from .common import HOME_ENV, env_gateway, kit_for
 from .output import say
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"meshkit {__version__}")
     parser.add_argument("--home", default=os.environ.get(HOME_ENV, os.path.expanduser("~/.meshkit")),
                         help="where identities and contacts live (default $MESHKIT_HOME or ~/.meshkit)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr (no secrets)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress to stderr, and where an internal error happened (no secrets)")
     sub = parser.add_subparsers(dest="command", required=True)
     identities.add_parsers(sub)
     envelopes.add_parsers(sub)
@@ -98,16 +100,33 @@ def main(argv: list[str] | None = None) -> int:
     except MeshKitError as exc:
         say(f"meshkit: {exc.code}: {exc.message}", err=True)
     except OSError as exc:  # file not found, permissions, disk full: name the file, not its content
-        say(f"meshkit: io_error: {exc.strerror or type(exc).__name__}: {exc.filename or ''}", err=True)
+        say(f"meshkit: {LocalIOError.code}: {exc.strerror or type(exc).__name__}: {exc.filename or ''}", err=True)
     except KeyboardInterrupt:
         say("meshkit: interrupted", err=True)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: its type only (a message or traceback may quote secrets)
-        say(f"meshkit: internal: {type(exc).__name__} (run with -v for details)", err=True)
-        if args.verbose:  # where it happened, never what it said (a message may quote a secret)
-            for frame in traceback.extract_tb(exc.__traceback__):
-                say(f"  at {frame.filename}:{frame.lineno} in {frame.name}", err=True)
+        if not args.verbose:
+            say(f"meshkit: {InternalError.code}: {type(exc).__name__} (run with -v for details)", err=True)
+        else:
+            say(f"meshkit: {InternalError.code}: {type(exc).__name__}", err=True)
+            for line in internal_frames(exc):
+                say(line, err=True)
     return 1
+
+
+def internal_frames(exc: BaseException) -> list[str]:
+    """Where a bug happened, for ``-v``: each frame of the traceback (file, line, function),
+    and of the exceptions it was raised from, by type. Never an exception's message, a
+    source line or a local: any of them could quote a secret or the user's data."""
+    lines, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        if seen:
+            lines.append(f"meshkit:   caused by {type(exc).__name__}:")
+        seen.add(id(exc))
+        for frame in traceback.extract_tb(exc.__traceback__):
+            lines.append(f"meshkit:   {frame.filename}:{frame.lineno} in {frame.name}")
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return lines
 
 
 if __name__ == "__main__":

@@ -814,7 +814,7 @@ def _notice(body: bytes, row: dict) -> dict | None:
     no capsule (the envelope names the recipient itself). None when it does not parse."""
     try:
         notice = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
         return None
     return _notice_fields(notice, row)
 

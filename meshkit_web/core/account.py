@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from . import codec, kdf
 from .backend import CryptoBackend
-from .errors import AccountChainError, AccountRollbackError, EnvelopeFormatError, RecoveryPhraseError  # noqa: F401
+from .errors import (AccountChainError, AccountRollbackError, EnvelopeFormatError, InvalidArgumentError,  # noqa: F401
+                     RecoveryPhraseError)
 from .identity import PublicIdentity, name_field
 from .signing import KEY_LEN, check_identity_key, identity_id, is_identity_id, sign_map, verify_map
 
@@ -57,7 +58,7 @@ def _wordlist():
 
 def phrase_from_secret(secret: bytes) -> str:
     if len(secret) != SECRET_LEN:
-        raise ValueError("a recovery secret is 32 bytes")
+        raise InvalidArgumentError("a recovery secret is 32 bytes")
     return _wordlist().to_mnemonic(secret)
 
 
@@ -100,7 +101,7 @@ class RecoveryKeys:
 
 async def derive_recovery_keys(backend: CryptoBackend, secret: bytes) -> RecoveryKeys:
     if len(secret) != SECRET_LEN:
-        raise ValueError("a recovery secret is 32 bytes")
+        raise InvalidArgumentError("a recovery secret is 32 bytes")
     root_seed = kdf.hkdf(secret, ROOT_INFO, 32, salt=ACCOUNT_SALT)
     recovery_seed = kdf.hkdf(secret, RECOVERY_INFO, 32, salt=ACCOUNT_SALT)
     root_private, root_key = await backend.ed25519_import_private(root_seed)

@@ -12,7 +12,7 @@ from . import codec
 from .backend import CryptoBackend
 from .cid import DAG_CBOR, cid_bytes, cid_str, parse_cid, to_link
 from .envelope import BlockGetter, WrappedKey, parse_wrapped_key, read_header, unwrap_content_key, wrap_content_key
-from .errors import EnvelopeFormatError, ExpiredError, NotARecipientError
+from .errors import EnvelopeFormatError, ExpiredError, InvalidArgumentError, NotARecipientError
 from .identity import Identity, PublicIdentity
 from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
 
@@ -55,9 +55,9 @@ async def make_capsule(backend: CryptoBackend, sharer: Identity, root: bytes, ge
     ``wrapped_key``: the key the sharer opens it with when that is not its own header entry
     (its account's recovery key, a capsule it received); the sharer still signs."""
     if expires is not None and expires <= now:
-        raise ValueError("a capsule's expiry must be in the future")
+        raise InvalidArgumentError("a capsule's expiry must be in the future")
     if policy is not None and (not policy or len(policy) > MAX_POLICY_LEN):
-        raise ValueError("policy reference must be 1-512 characters")
+        raise InvalidArgumentError("policy reference must be 1-512 characters")
     header = await read_header(backend, root, get_block)
     opener = opener or sharer
     entry = wrapped_key or header.recipient_entry(opener.id)

@@ -10,7 +10,7 @@ import hmac
 
 from multiformats import CID, multibase, multicodec, multihash
 
-from .errors import CIDMismatchError, EnvelopeFormatError
+from .errors import CIDMismatchError, EnvelopeFormatError, InvalidArgumentError
 
 RAW = 0x55
 DAG_CBOR = 0x71
@@ -31,7 +31,7 @@ def cid_from_digest(codec: int, digest: bytes) -> bytes:
     except KeyError:
         raise EnvelopeFormatError(f"unsupported block codec 0x{codec:x}") from None
     if len(digest) != 32:
-        raise ValueError("a sha2-256 digest is 32 bytes")
+        raise InvalidArgumentError("a sha2-256 digest is 32 bytes")
     return prefix + bytes(digest)
 
 

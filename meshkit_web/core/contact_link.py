@@ -56,7 +56,7 @@ def linked_account(text: str) -> str | None:
         return parts[2]
     try:
         account = json.loads(parts).get("account")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: JSON nested past Python's stack
         return None
     return account if isinstance(account, str) and is_identity_id(account) else None
 
@@ -80,5 +80,5 @@ async def record_from_link(text: str, directory: Callable[[str], Awaitable[Publi
         return check_linked(await directory(linked[0]), *linked).to_json()
     try:
         return json.loads(linked)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested past Python's stack
         raise InvalidArgumentError("that contact link is damaged: check it was copied whole") from None

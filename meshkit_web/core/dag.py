@@ -3,7 +3,7 @@
 import dag_cbor
 
 from .cid import DAG_CBOR, codec_of, parse_cid
-from .errors import EnvelopeFormatError
+from .errors import EnvelopeFormatError, MissingBlockError
 
 
 def links(cid: bytes, data: bytes) -> list[bytes]:
@@ -37,11 +37,10 @@ def step(cid: bytes, data: bytes, segments: list[str]) -> tuple[bytes | None, li
     """IPLD pathing inside one block (https://ipld.io/docs/data-model/pathing/): follow
     ``segments`` through its maps (by key) and lists (by decimal index) up to the first
     link. Returns (the linked CID, the segments left after it), or (None, []) when the
-    path ends inside this block. MissingBlockError-like failures are the caller's: a
-    segment that names nothing raises KeyError."""
+    path ends inside this block; MissingBlockError when a segment names nothing."""
     if codec_of(cid) != DAG_CBOR:
         if segments:
-            raise KeyError("a raw block has no path inside it")
+            raise MissingBlockError("the content path does not resolve: a raw block has no path inside it")
         return None, []
     try:
         value = dag_cbor.decode(data)
@@ -50,10 +49,11 @@ def step(cid: bytes, data: bytes, segments: list[str]) -> tuple[bytes | None, li
     for index, segment in enumerate(segments):
         if isinstance(value, dict) and segment in value:
             value = value[segment]
-        elif isinstance(value, list) and segment.isdigit() and len(segment) < 10 and int(segment) < len(value):
+        elif (isinstance(value, list) and segment.isascii() and segment.isdigit() and len(segment) < 10
+              and int(segment) < len(value)):  # ASCII digits only: int() refuses some of str.isdigit()'s
             value = value[int(segment)]
         else:
-            raise KeyError(f"no {segment[:64]!r} at this point of the path")
+            raise MissingBlockError(f"the content path does not resolve: no {segment[:64]!r} at this point")
         if hasattr(value, "codec") and hasattr(value, "digest"):
             return parse_cid(value), segments[index + 1:]
     return None, []

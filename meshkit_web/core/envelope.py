@@ -21,8 +21,8 @@ from . import codec, kdf, pipeline
 from .backend import CryptoBackend
 from .cid import (DAG_CBOR, RAW, cid_bytes, cid_from_digest, cid_str, digest_of, is_supported, to_link,
                   verify_block)
-from .errors import (CIDMismatchError, EnvelopeFormatError, KeyUnwrapError, LimitExceededError, NotARecipientError,
-                     SegmentAuthenticationError, TruncatedEnvelopeError, UnsupportedVersionError)
+from .errors import (CIDMismatchError, EnvelopeFormatError, InvalidArgumentError, KeyUnwrapError, LimitExceededError,
+                     NotARecipientError, SegmentAuthenticationError, TruncatedEnvelopeError, UnsupportedVersionError)
 from .hpke import ENC_LEN, TAG_LEN, Suite
 from .identity import Identity, PublicIdentity
 from .metadata import MAX_META, FileMetadata, make_metadata, metadata_key, open_metadata, seal_metadata
@@ -200,7 +200,7 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
     if include_sender:
         everyone.setdefault(sender.id, sender.public)
     if not everyone:
-        raise ValueError("an envelope needs at least one recipient")
+        raise InvalidArgumentError("an envelope needs at least one recipient")
     if len(everyone) > MAX_RECIPIENTS:
         raise LimitExceededError(f"at most {MAX_RECIPIENTS} recipients")
     segment_limit = max_segments(len(everyone))
@@ -224,7 +224,7 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
         if len(plaintext) > segment_size or (not last and len(plaintext) != segment_size):
             # a source that cuts its own segments (pipeline.segments_of) cut one wrongly: never
             # seal an envelope whose segment sizes its readers would not expect
-            raise ValueError(f"segment {index} is {len(plaintext)} bytes, not {segment_size}")
+            raise InvalidArgumentError(f"segment {index} is {len(plaintext)} bytes, not {segment_size}")
         data, digest = await backend.seal_segment(key, segment_nonce(nonce_prefix, index, last), plaintext)
         return Block(cid_from_digest(RAW, digest), data)
 
@@ -449,7 +449,7 @@ class OpenedEnvelope:
         """The segments holding plaintext bytes [start, end) (FORMAT.md 4: byte ranges)."""
         size, step = self.header.size, self.header.segment_size
         if not 0 <= start <= end <= size:
-            raise ValueError(f"byte range {start}-{end} is outside the file's {size} bytes")
+            raise InvalidArgumentError(f"byte range {start}-{end} is outside the file's {size} bytes")
         if (start, end) == (0, size):
             return range(self.header.count)  # all of them, the final one included
         return range(start // step, (end - 1) // step + 1 if end > start else start // step)

@@ -30,6 +30,8 @@ class EnvelopeFormatError(MeshKitError):
 
 
 class UnsupportedVersionError(MeshKitError):
+    """A format version or crypto suite this MeshKit does not read (made by a newer or
+    different version)."""
     code = "unsupported_version"
     status = 400
     user = 'This was made by a newer or different version of MeshKit and cannot be opened here.'
@@ -43,6 +45,8 @@ class CIDMismatchError(MeshKitError):
 
 
 class MissingBlockError(MeshKitError):
+    """A block an envelope needs is not stored on the gateway, or a content path names
+    nothing."""
     code = "missing_block"
     status = 404
     user = 'Part of this envelope is missing from the gateway.'
@@ -63,6 +67,7 @@ class SegmentAuthenticationError(MeshKitError):
 
 
 class SignatureError(MeshKitError):
+    """A signed object's signature is missing or does not verify for the key it names."""
     code = "bad_signature"
     status = 400
     user = 'A signature does not verify: the data was tampered with or forged.'
@@ -76,6 +81,8 @@ class IdentityMismatchError(MeshKitError):
 
 
 class NotARecipientError(MeshKitError):
+    """The identity is not among an envelope's recipients and holds no share of it (or a
+    capsule is for someone else)."""
     code = "not_recipient"
     status = 403
     user = 'This identity is not a recipient of that envelope and holds no share of it.'
@@ -89,6 +96,7 @@ class KeyUnwrapError(MeshKitError):
 
 
 class ExpiredError(MeshKitError):
+    """A share past its expiry: the gateway releases it no more, and clients refuse it."""
     code = "expired"
     status = 410
     user = 'That share has expired.'
@@ -103,18 +111,22 @@ class OpensUsedUpError(MeshKitError):
 
 
 class RevokedError(MeshKitError):
+    """A share its sharer revoked: the gateway releases it no more."""
     code = "revoked"
     status = 410
     user = 'That share was revoked by its owner.'
 
 
 class PolicyDeniedError(MeshKitError):
+    """The policy provider refused access to a policy-gated share."""
     code = "policy_denied"
     status = 403
     user = 'The policy for that share denies access.'
 
 
 class PolicyUnavailableError(MeshKitError):
+    """The policy provider of a policy-gated share did not answer in time (or answered
+    nonsense): access fails closed."""
     code = "policy_unavailable"
     status = 503
     retryable = True
@@ -122,6 +134,8 @@ class PolicyUnavailableError(MeshKitError):
 
 
 class MissingMetadataError(MeshKitError):
+    """The gateway holds no such record: capsule, proof, pin, sync record, message or
+    account."""
     code = "missing_metadata"
     status = 404
     user = 'The gateway has no record of that.'
@@ -135,12 +149,15 @@ class UnsupportedError(MeshKitError):
 
 
 class LimitExceededError(MeshKitError):
+    """A body, block, batch, read or list over the limit the gateway (or Core) sets for
+    it."""
     code = "limit_exceeded"
     status = 413
     user = 'That is larger than the gateway accepts.'
 
 
 class UnknownIdentityError(MeshKitError):
+    """No identity or contact by that name or id: here, or in the gateway's directory."""
     code = "unknown_identity"
     status = 404
     user = 'No such identity or contact.'
@@ -194,6 +211,8 @@ class ConflictError(MeshKitError):
 
 
 class QuotaExceededError(MeshKitError):
+    """The identity's storage or pin quota on the gateway would be exceeded: nothing was
+    stored."""
     code = "quota_exceeded"
     status = 403
     user = 'Your storage quota on the gateway is used up.'
@@ -224,6 +243,8 @@ class StorageFullError(MeshKitError):
 
 
 class RateLimitedError(MeshKitError):
+    """Too many requests from one identity or address; ``Retry-After`` says when to come
+    back."""
     code = "rate_limited"
     status = 429
     retryable = True
@@ -300,12 +321,14 @@ class LinkError(MeshKitError):
 
 
 class LinkCodeMismatchError(MeshKitError):
+    """The code typed on a new device is not the one the approving device showed."""
     code = "link_code_mismatch"
     status = 400
     user = "The code does not match the one on the new device. Nothing was changed."
 
 
 class IdentityExistsError(MeshKitError):
+    """An identity of that name exists in this store already."""
     code = "identity_exists"
     status = 409
     user = "An identity with that name exists here already: choose another name."
@@ -318,6 +341,30 @@ class InternalError(MeshKitError):
     code = "internal"
     status = 500
     user = "Something went wrong inside MeshKit. Nothing was changed; try again, or copy the diagnostics."
+
+
+class NotFoundError(MeshKitError):
+    """An address the gateway does not have: no route for that path (or a file of the app
+    that is not part of its build). Not a missing block or record: those have their codes."""
+    code = "not_found"
+    status = 404
+    user = "The gateway has no such address: check the gateway's URL."
+
+
+class MethodNotAllowedError(MeshKitError):
+    """The gateway has that path, but not for that HTTP method (the reply's Allow header
+    says which it takes)."""
+    code = "method_not_allowed"
+    status = 405
+    user = "The gateway does not accept that kind of request at this address."
+
+
+class LocalIOError(MeshKitError):
+    """A local file the CLI reads or writes failed: not found, no permission, disk full. The
+    message names the file and the system's reason, never the file's content."""
+    code = "io_error"
+    status = 500
+    user = "A file on this computer could not be read or written (missing, no permission, or the disk is full)."
 
 
 class IntegrityError(MeshKitError):

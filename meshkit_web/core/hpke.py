@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from . import kdf
 from .backend import CryptoBackend, SecretHandle
-from .errors import KeyUnwrapError
+from .errors import InvalidArgumentError, KeyUnwrapError
 
 KEM_X25519_SHA256 = 0x0020
 KDF_HKDF_SHA256 = 0x0001
@@ -81,7 +81,7 @@ class Context:
 class Suite:
     def __init__(self, backend: CryptoBackend, aead_id: int = AEAD_AES256GCM):
         if aead_id not in _AEAD_KEY_LEN:
-            raise ValueError("unsupported HPKE AEAD id")
+            raise InvalidArgumentError("unsupported HPKE AEAD id")
         self.backend = backend
         self.aead_id = aead_id
         self.suite_id = (b"HPKE" + _i2osp(KEM_X25519_SHA256, 2)

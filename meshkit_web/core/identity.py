@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import codec
 from .backend import CryptoBackend, SecretHandle
-from .errors import EnvelopeFormatError
+from .errors import EnvelopeFormatError, InvalidArgumentError
 from .signing import KEY_LEN, check_identity_key, identity_id, looks_like_id, sign_map, verify_map
 
 KIND = "identity"
@@ -70,13 +70,13 @@ class Identity:
 
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME_LEN or any(c in name for c in "/\\\x00"):
-        raise ValueError("identity name must be 1-128 characters without slashes")
+        raise InvalidArgumentError("identity name must be 1-128 characters without slashes")
     # control, format (zero-width, bidi), private-use and unassigned characters: invisible or
     # misleading when shown, so never part of a name
     if any(unicodedata.category(c)[0] == "C" or c in _BIDI_CONTROLS for c in name):
-        raise ValueError("identity name must not contain control, format or invisible characters")
+        raise InvalidArgumentError("identity name must not contain control, format or invisible characters")
     if looks_like_id(name):  # a name that reads as an id could pose as another identity
-        raise ValueError("identity name must not look like an identity id")
+        raise InvalidArgumentError("identity name must not look like an identity id")
 
 
 def name_field(obj: dict, kind: str) -> str:
@@ -84,8 +84,8 @@ def name_field(obj: dict, kind: str) -> str:
     name = codec.field(obj, "name", str, kind)
     try:
         _check_name(name)
-    except ValueError as exc:
-        raise EnvelopeFormatError(f"{kind} record has an invalid name: {exc}") from None
+    except InvalidArgumentError as exc:
+        raise EnvelopeFormatError(f"{kind} record has an invalid name: {exc.message}") from None
     return name
 
 

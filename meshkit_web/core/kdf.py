@@ -3,6 +3,8 @@
 import hashlib
 import hmac
 
+from .errors import InvalidArgumentError
+
 HASH_LEN = 32
 
 
@@ -12,7 +14,7 @@ def extract(salt: bytes, ikm: bytes) -> bytes:
 
 def expand(prk: bytes, info: bytes, length: int) -> bytes:
     if length > 255 * HASH_LEN:
-        raise ValueError("HKDF output too long")
+        raise InvalidArgumentError("HKDF output too long")
     out, block, counter = b"", b"", 1
     while len(out) < length:
         block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()

@@ -11,7 +11,7 @@ commutative, associative and idempotent, so retrying a compare-and-swap that los
 from dataclasses import dataclass, field
 
 from . import codec
-from .errors import EnvelopeFormatError, LimitExceededError
+from .errors import EnvelopeFormatError, InvalidArgumentError, LimitExceededError
 
 KIND = "library"
 MAX_ENTRIES = 100_000
@@ -52,7 +52,7 @@ class Library:
 def _check_key(key: str) -> None:
     kind, sep, rest = str(key).partition(":")
     if not sep or kind not in KINDS or not rest or len(key) > 256:
-        raise ValueError(f"a library key is <{'|'.join(KINDS)}>:<id>")
+        raise InvalidArgumentError(f"a library key is <{'|'.join(KINDS)}>:<id>")
 
 
 def merge(a: Library, b: Library) -> Library:
@@ -84,8 +84,8 @@ def library_from_bytes(data: bytes, account: str) -> Library:
     try:
         for key in list(entries) + list(tombstones):
             _check_key(key)
-    except ValueError as exc:
-        raise EnvelopeFormatError(str(exc)) from None
+    except InvalidArgumentError as exc:
+        raise EnvelopeFormatError(exc.message) from None
     for key, entry in entries.items():
         if not isinstance(entry, dict) or set(entry) != {"t", "value"} or not isinstance(entry["value"], dict):
             raise EnvelopeFormatError("a library entry is {t, value}")

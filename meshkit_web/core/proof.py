@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from . import codec
 from .backend import CryptoBackend
 from .cid import DAG_CBOR, cid_bytes, parse_cid, to_link
-from .errors import EnvelopeFormatError
+from .errors import EnvelopeFormatError, InvalidArgumentError
 from .identity import Identity
 from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
 
@@ -38,9 +38,9 @@ async def make_proof(backend: CryptoBackend, signer: Identity, statement: str, r
                      recipient: str | None = None, capsule: bytes | None = None,
                      expires: int | None = None) -> Proof:
     if statement not in (SEALED, SHARED):
-        raise ValueError("proof statement must be 'sealed' or 'shared'")
+        raise InvalidArgumentError("proof statement must be 'sealed' or 'shared'")
     if statement == SHARED and (recipient is None or capsule is None):
-        raise ValueError("a share proof names the recipient and the capsule")
+        raise InvalidArgumentError("a share proof names the recipient and the capsule")
     obj = {"meshkit": KIND, "v": 1, "statement": statement, "root": to_link(root),
            "signer": {"id": signer.id, "key": signer.public.sig_key}, "time": now,
            "recipient": recipient, "capsule": to_link(capsule) if capsule else None, "expires": expires}

@@ -43,7 +43,7 @@ def send_fragment(root: bytes, secret: bytes, describe_key: bytes | None = None)
     """The URL fragment (without '#') of a send link; with ``describe_key`` (the envelope's
     metadata key) its holder can learn what the file is without spending one of its opens."""
     if len(secret) != SECRET_LEN or (describe_key is not None and len(describe_key) != SECRET_LEN):
-        raise ValueError("a send-link secret (and its describe key) is 32 bytes")
+        raise InvalidArgumentError("a send-link secret (and its describe key) is 32 bytes")
     parts = [cid_str(root), _b64(secret)] + ([_b64(describe_key)] if describe_key is not None else [])
     return PREFIX + ".".join(parts)
 
@@ -77,7 +77,7 @@ def _unb64(text: str) -> bytes:
 async def link_identity(backend, secret: bytes) -> Identity:
     """The throwaway identity a send link's secret stands for (the same on both sides)."""
     if len(secret) != SECRET_LEN:
-        raise ValueError("a send-link secret is 32 bytes")
+        raise InvalidArgumentError("a send-link secret is 32 bytes")
     sig_private, sig_key = await backend.ed25519_import_private(kdf.hkdf(secret, SIG_INFO, 32, salt=SALT))
     enc_private, enc_key = await backend.x25519_import_private(kdf.hkdf(secret, ENC_INFO, 32, salt=SALT))
     return await make_identity(backend, LINK_NAME, 0, sig_private, sig_key, enc_private, enc_key)

@@ -15,7 +15,7 @@ import nacl.exceptions
 import nacl.signing
 
 from ..core.backend import CryptoBackend, SecretHandle
-from ..core.errors import KeyUnwrapError, UnsupportedError
+from ..core.errors import InvalidArgumentError, KeyUnwrapError, UnsupportedError
 
 # PyNaCl's own wrappers copy every segment twice (into a cffi buffer, then out to bytes);
 # calling libsodium through PyNaCl's cffi module writes straight into the result instead.
@@ -35,7 +35,7 @@ _NONCE_LEN = 12
 
 def _check_aead_args(key: bytes, nonce: bytes) -> None:
     if len(key) != 32 or len(nonce) != _NONCE_LEN:
-        raise ValueError("AES-256-GCM needs a 32-byte key and a 12-byte nonce")
+        raise InvalidArgumentError("AES-256-GCM needs a 32-byte key and a 12-byte nonce")
 
 
 def _aes256gcm_encrypt(key: bytes, nonce: bytes, plaintext, aad: bytes) -> bytearray:
@@ -103,7 +103,7 @@ class NaclBackend(CryptoBackend):
 
     async def x25519_import_private(self, raw: bytes):
         if len(raw) != 32:
-            raise ValueError("X25519 private key must be 32 bytes")
+            raise InvalidArgumentError("X25519 private key must be 32 bytes")
         return RawKey(raw), sodium.crypto_scalarmult_base(raw)
 
     async def x25519(self, private: RawKey, peer_public: bytes) -> bytes:
@@ -119,7 +119,7 @@ class NaclBackend(CryptoBackend):
 
     async def ed25519_import_private(self, seed: bytes):
         if len(seed) != 32:
-            raise ValueError("an Ed25519 seed is 32 bytes")
+            raise InvalidArgumentError("an Ed25519 seed is 32 bytes")
         return RawKey(seed), bytes(nacl.signing.SigningKey(bytes(seed)).verify_key)
 
     async def ed25519_sign(self, private: RawKey, message: bytes) -> bytes:

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from ..core.envelope import MAX_SEGMENT_SIZE
+from ..core.errors import InvalidArgumentError
 from ..core.hpke import TAG_LEN
 
 ANONYMOUS_LIMITS = {"directory": "30/minute", "challenge": "300/minute", "accounts": "60/minute"}
@@ -87,7 +88,7 @@ class GatewayConfig:
             with open(path) as f:
                 self.token_key = f.read().strip().encode()
         if len(self.token_key) < 32:
-            raise ValueError("the token key must be at least 32 bytes")
+            raise InvalidArgumentError("the token key must be at least 32 bytes")
         self.kubo_auth = os.environ.get("MESHKIT_KUBO_AUTH") or None
         # replicas behind one load balancer share rate limits here (challenges: the database)
         self.redis_url = os.environ.get("MESHKIT_REDIS_URL") or self.redis_url

@@ -29,6 +29,21 @@ CID_TEXT_MAX = 320  # the longest text form of a CID we accept (base2 of a 36-by
 IMMUTABLE = "public, max-age=29030400, immutable"
 
 
+# The registry's code for an HTTP error Starlette or FastAPI raise themselves (no route for a
+# path, a method the route does not take, a body that does not parse): every code a reply
+# carries is in core.errors.registry() (tests/test_error_codes.py checks these).
+HTTP_EXCEPTION_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                        405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+                        413: "limit_exceeded", 429: "rate_limited", 502: "unavailable", 503: "unavailable",
+                        504: "provider_timeout"}
+
+
+def http_exception_code(status: int) -> str:
+    """The code for an HTTP error status: its own (HTTP_EXCEPTION_CODES), else
+    ``invalid_argument`` for any other 4xx and ``internal`` for a 5xx."""
+    return HTTP_EXCEPTION_CODES.get(status, "invalid_argument" if status < 500 else "internal")
+
+
 def error_response(code: str, message: str, status: int | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status or STATUS.get(code, 400),
                         headers={"Cache-Control": "no-store"})
@@ -162,8 +177,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
-        return error_response(code.get(exc.status_code, "http_error"), str(exc.detail)[:300], exc.status_code)
+        reply = error_response(http_exception_code(exc.status_code), str(exc.detail)[:300], exc.status_code)
+        for name, value in (exc.headers or {}).items():  # a 405's Allow, a 401's WWW-Authenticate
+            reply.headers.setdefault(name, value)
+        return reply
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)

@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import NotModifiedResponse
 
+from ..core.errors import InvalidArgumentError
+
 # The content codings build.py's precompress() writes, best first: (coding, file suffix)
 CODINGS = (("br", ".br"), ("gzip", ".gz"))
 
@@ -108,7 +110,7 @@ def mount_site(app: FastAPI, site_dir: str) -> None:
     /b/<BUILD>/ never changes, so it is cached for good."""
     site = os.path.abspath(site_dir)
     if not os.path.isfile(os.path.join(site, "build.json")):
-        raise ValueError(f"{site_dir} is not a site built by build.py (no build.json)")
+        raise InvalidArgumentError(f"{site_dir} is not a site built by build.py (no build.json)")
     entries = {"/": ("index.html", "text/html; charset=utf-8"),
                "/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json"),
                "/sw.js": ("sw.js", "text/javascript; charset=utf-8"),

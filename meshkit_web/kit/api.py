@@ -448,7 +448,7 @@ class Contacts(_Family):
                 if isinstance(record, (str, bytes)):
                     try:
                         record = json.loads(record)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         raise InvalidArgumentError("a contact is a record (JSON) or a contact link") from None
                 if not isinstance(record, dict):
                     raise InvalidArgumentError("a contact is a record (JSON) or a contact link")

@@ -61,10 +61,7 @@ class FileStore:
     async def create(self, name: str, now: int) -> Identity:
         self._ensure_dirs()
         path = self._identity_path(name)
-        try:
-            identity = await create_identity(self.backend, name, now)
-        except ValueError as exc:  # the name rule (core.identity): a typed error, not a traceback
-            raise InvalidArgumentError(str(exc)) from None
+        identity = await create_identity(self.backend, name, now)  # InvalidArgumentError: the name rule
         secret = {"record": identity.public.to_json(),
                   "sig_private": codec.b64e(self.backend.export_private(identity.sig_private)),
                   "enc_private": codec.b64e(self.backend.export_private(identity.enc_private))}

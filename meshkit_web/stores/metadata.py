@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..core.errors import ConflictError, MailboxFullError, QuotaExceededError
+from ..core.errors import ConflictError, InvalidArgumentError, MailboxFullError, QuotaExceededError
 from ..core.limits import charged_size
 
 schema = MetaData()
@@ -182,7 +182,7 @@ def engine_for(url: str) -> AsyncEngine:
     elif url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     else:
-        raise ValueError("metadata URL must be sqlite:///PATH or postgresql://...")
+        raise InvalidArgumentError("metadata URL must be sqlite:///PATH or postgresql://...")
     kwargs = {"pool_timeout": POOL_WAIT}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}

@@ -85,10 +85,7 @@ def router(gw: Gateway) -> APIRouter:
         proof, current = [], root
         while segments:
             data = await provider.get(current)
-            try:
-                linked, segments = dag.step(current, data, segments)
-            except KeyError as exc:
-                raise MissingBlockError(f"the content path does not resolve: {exc.args[0]}") from None
+            linked, segments = dag.step(current, data, segments)  # MissingBlockError: a path naming nothing
             if linked is None:
                 break  # the path ends inside this block: it is the terminus
             proof.append((current, data))
