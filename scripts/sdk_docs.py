@@ -9,7 +9,11 @@
 * docs/SDK.md, between ``<!-- namespaces:start -->`` and ``<!-- namespaces:end -->``: what
   a namespace names in the browser, from ``meshkit_web.browser.namespace`` (``Names``);
 * sdk/index.d.ts, between ``// errors:start`` and ``// errors:end``: the ``MeshKitErrorCode``
-  union, from the registry.
+  union, from the registry;
+* docs/PYTHON.md, between ``<!-- api:start -->`` and ``<!-- api:end -->``: every public name
+  of the Python API (``meshkit_web.kit``: MeshKit, its families, the result types) with its
+  signature and docstring; between ``<!-- errors:start -->`` and ``<!-- errors:end -->``:
+  each code's exception class in ``meshkit_web.errors``.
 
 ``python scripts/sdk_docs.py`` rewrites those sections; ``--check`` changes nothing and
 exits 1 when a committed section differs from what the sources make now (the test suite
@@ -25,6 +29,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SDK_MD = ROOT / "docs" / "SDK.md"
 GATEWAY_MD = ROOT / "docs" / "GATEWAY.md"
 INDEX_D_TS = ROOT / "sdk" / "index.d.ts"
+PYTHON_MD = ROOT / "docs" / "PYTHON.md"
 
 
 def _cell(text: str) -> str:
@@ -95,6 +100,75 @@ def error_union() -> str:
     return "export type MeshKitErrorCode =\n" + "\n".join(f'  | "{code}"' for code in registry()) + ";"
 
 
+def python_error_table() -> str:
+    """Every code with its Python class (``except meshkit_web.errors.X``)."""
+    table, classes = _registry()
+    lines = ["| code | class in `meshkit_web.errors` | retryable | raised when |", "|---|---|---|---|"]
+    for code, entry in table.items():
+        lines.append(f"| `{code}` | `{classes[code].__name__}` | {'yes' if entry['retryable'] else 'no'} | "
+                     f"{_cell(_raised_when(code, classes) or entry['message'])} |")
+    return "\n".join(lines)
+
+
+def _doc(obj) -> str:
+    """A docstring as Markdown paragraphs (its own line breaks joined)."""
+    import inspect
+    doc = inspect.getdoc(obj) or ""
+    return "\n\n".join(" ".join(part.split()) for part in doc.split("\n\n") if part.strip())
+
+
+def _signature(name: str, function) -> str:
+    import inspect
+    text = str(inspect.signature(function)).replace("'", "")
+    text = re.sub(r"\(self, ?|\(cls, ?", "(", text).replace("(self)", "()").replace("(cls)", "()")
+    text = text.replace("meshkit_web.kit.types.", "").replace("NoneType", "None")
+    return f"{name}{text}"
+
+
+def python_api() -> str:
+    """The public names of meshkit_web.kit, from the code itself."""
+    import dataclasses
+    import inspect
+    from meshkit_web import kit
+    from meshkit_web.kit import api
+    out = []
+    families = {"identities": api.Identities, "contacts": api.Contacts, "devices": api.Devices,
+                "send_links": api.SendLinks, "proofs": api.Proofs, "messages": api.Messages, "records": api.Records}
+    for owner, cls in [("MeshKit", api.MeshKit)] + [(f"kit.{n}", c) for n, c in families.items()]:
+        out.append(f"#### `{owner}`\n")
+        if cls is api.MeshKit:
+            out.append(_doc(cls) + "\n")
+        for name, member in cls.__dict__.items():
+            if name.startswith("_"):
+                continue
+            function = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
+            if isinstance(member, property):
+                out.append(f"- `{name}` (property): {_doc(member)}")
+            elif inspect.isfunction(function):
+                call = ("async " if inspect.iscoroutinefunction(function) else "") + \
+                    f"{'MeshKit' if isinstance(member, classmethod) else owner.replace('MeshKit', 'kit')}." \
+                    f"{_signature(name, function)}"
+                out.append(f"- `{call}`" + (f": {_doc(function)}" if _doc(function) else ""))
+        out.append("")
+    out.append("#### Result types (`meshkit_web.kit`; frozen dataclasses)\n")
+    for name in kit.__all__:
+        cls = getattr(kit, name)
+        if dataclasses.is_dataclass(cls):
+            fields = ", ".join(f"`{f.name}`" for f in dataclasses.fields(cls) if not f.name.startswith("_"))
+            base = next((b.__name__ for b in cls.__bases__ if dataclasses.is_dataclass(b)), None)
+            methods = [m for m, v in cls.__dict__.items() if inspect.isfunction(v) and not m.startswith("_")
+                       and m not in ("to_json",)]
+            out.append(f"- `{name}`" + (f" (a `{base}`, and)" if base else "") + f": {fields}"
+                       + (f"; methods {', '.join(f'`{m}()`' for m in methods)}" if methods else "")
+                       + (f". {_doc(cls)}" if _doc(cls) and not _doc(cls).startswith(name + "(") else ""))
+    return "\n".join(out).rstrip()
+
+
+def render_python_md(text: str) -> str:
+    text = _between(text, "<!-- api:start", "<!-- api:end -->", python_api(), "docs/PYTHON.md")
+    return _between(text, "<!-- errors:start", "<!-- errors:end -->", python_error_table(), "docs/PYTHON.md")
+
+
 def _between(text: str, start: str, end: str, body: str, where: str) -> str:
     pattern = re.compile(re.escape(start) + r"[^\n]*\n.*?" + re.escape(end), re.S)
     found = pattern.search(text)
@@ -117,7 +191,8 @@ def render_index_d_ts(text: str) -> str:
     return _between(text, "// errors:start", "// errors:end", error_union(), "sdk/index.d.ts")
 
 
-TARGETS = ((SDK_MD, render_sdk_md), (GATEWAY_MD, render_gateway_md), (INDEX_D_TS, render_index_d_ts))
+TARGETS = ((SDK_MD, render_sdk_md), (GATEWAY_MD, render_gateway_md), (INDEX_D_TS, render_index_d_ts),
+           (PYTHON_MD, render_python_md))
 
 
 def main() -> int:

@@ -3,9 +3,9 @@
 from ..core.errors import MeshKitError
 from .api import MeshKit
 from .types import (Access, AccessEntry, Contact, CreatedIdentity, Described, Device, EnvelopeEntry, Identity,
-                    InboxMessage, Message, Opened, Proof, RecoveredIdentity, Record, Sealed, SendLink, SentMessage,
-                    Share, ShareState)
+                    InboxMessage, Library, LibraryShare, Message, Opened, Proof, RecoveredIdentity, Record, Sealed,
+                    SendLink, SentMessage, Share, ShareState)
 
 __all__ = ["MeshKit", "MeshKitError", "Access", "AccessEntry", "Contact", "CreatedIdentity", "Described", "Device",
-           "EnvelopeEntry", "Identity", "InboxMessage", "Message", "Opened", "Proof", "RecoveredIdentity", "Record",
-           "Sealed", "SendLink", "SentMessage", "Share", "ShareState"]
+           "EnvelopeEntry", "Identity", "InboxMessage", "Library", "LibraryShare", "Message", "Opened", "Proof",
+           "RecoveredIdentity", "Record", "Sealed", "SendLink", "SentMessage", "Share", "ShareState"]

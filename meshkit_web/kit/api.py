@@ -91,6 +91,7 @@ class MeshKit:
         return self
 
     async def close(self) -> None:
+        """Close every session (and, for ``local``, the in-process gateway); idempotent."""
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
@@ -329,6 +330,8 @@ class MeshKit:
         return out
 
     async def ack(self, as_: str, message_id: str) -> None:
+        """Acknowledge an inbox message: the gateway deletes it (``inbox(all=True)`` still
+        lists it for a while)."""
         await (await self._client(as_)).ack(str(message_id))
 
     async def library(self, as_: str) -> types.Library:
@@ -392,6 +395,7 @@ class Identities(_Family):
                                      recovery_phrase=phrase)
 
     async def list(self) -> list[types.Identity]:
+        """My identities in this home, each with its account as last verified here."""
         return [await self._kit._identity_of(name) for name in self._kit._store.identity_names()]
 
     async def publish(self, name: str) -> types.Identity:
@@ -463,6 +467,7 @@ class Contacts(_Family):
         return _contact(public, kept)
 
     async def list(self) -> list[types.Contact]:
+        """The contacts kept in this home (each one's record verifies)."""
         store = self._kit._store
         return [_contact(p, store.known_account(p.id)) for p in await store.contacts()]
 
@@ -610,6 +615,8 @@ class Messages(_Family):
             client, await kit._reach(client, to), data, kind=kind))
 
     async def list(self, as_: str, *, kind=None, all: bool = False, limit: int | None = None) -> list[types.Message]:
+        """App messages for ``as_`` (newest ``limit``), each verified; ``kind``: one or several
+        "app-<name>"; ``all``: acknowledged ones too. ``data`` is given by ``read``."""
         from ..clients import app_data
         client = await self._kit._client(as_)
         rows = await app_data.list_messages(client, kind=kind, include_acked=all,
@@ -617,11 +624,13 @@ class Messages(_Family):
         return [types.from_fields(types.Message, row) for row in rows]
 
     async def read(self, as_: str, message_id: str) -> types.Message:
+        """One message, verified now, with its ``data`` (and ``text`` if sent as text)."""
         from ..clients import app_data
         client = await self._kit._client(as_)
         return types.from_fields(types.Message, await app_data.read_message(client, str(message_id)))
 
     async def ack(self, as_: str, message_id: str) -> None:
+        """Acknowledge a message: deleted at the gateway, and never shown again here."""
         from ..clients import app_data
         await app_data.ack_message(await self._kit._client(as_), str(message_id))
 
