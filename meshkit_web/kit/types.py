@@ -78,6 +78,13 @@ class Described:
     sender_name: str | None
     opens_left: int | None = None
 
+    @property
+    def save_name(self) -> str:
+        """The sender's file name made safe to save under (no folders, no control or bidi
+        characters, no device names): the browser package's ``saveName``."""
+        from ..core.metadata import safe_filename
+        return safe_filename(self.name, fallback=self.root + ".bin")
+
 
 @dataclass(frozen=True)
 class Opened(Described):
