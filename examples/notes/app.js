@@ -62,6 +62,9 @@ function progress({ stage: step, loaded, total }) {
 function fatal(error) {
   root.dataset.notes = "error";
   root.dataset.notesError = error.code || "error";
+  // what meshkit_web.testing.wait_for_meshkit waits for (a test reads the code, nothing is evaluated)
+  root.dataset.meshkitError = error.code || "error";
+  root.dataset.meshkitReady = "error";
   main.replaceChildren(h("section", { class: "sheet", test: "fatal", data: { code: error.code || "error" } },
     h("h1", {}, "Team notes cannot start"),
     h("p", {}, say(error)),
@@ -101,6 +104,7 @@ async function boot() {
   } catch (error) {
     return fatal(error);
   }
+  root.dataset.meshkitReady = "true";
   globalThis.notesApp = { mk, config, state, refresh: () => refresh() };  // for the console and the tests
   registerWorker(config);  // after the start: its install would compete with this boot
   mk.onChange((event) => {

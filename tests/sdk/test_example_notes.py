@@ -22,7 +22,8 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from support.notes_app import PLAIN_HEADERS, build_package, start_pair
+from meshkit_web.testing import MeshKitStartError, wait_for_meshkit
+from support.notes_app import PLAIN_HEADERS, NotesServer, build_package, start_pair
 
 BOOT_MS = 90_000      # the app's boot: Pyodide (13 MB) from a cold cache, then Core
 STEP_MS = 60_000      # one UI step that talks to the gateway (create, seal, open, share)
@@ -77,10 +78,12 @@ def js(page: Page, expression: str, arg=None, timeout_ms: int = STEP_MS):
 
 
 def boot(page: Page, path: str = "/") -> None:
+    """The page loads and its MeshKit starts (meshkit_web.testing's wait, which evaluates
+    nothing: the app's CSP has no 'unsafe-eval'), then the app draws itself."""
     page.goto(path)
-    page.wait_for_function("() => ['ready', 'error'].includes(document.documentElement.dataset.notes)",
-                           timeout=BOOT_MS)
-    assert page.evaluate("document.documentElement.dataset.notes") == "ready", page.inner_text("main")
+    wait_for_meshkit(page, timeout=BOOT_MS / 1000)
+    page.wait_for_selector("html[data-notes]:not([data-notes=booting])", state="attached", timeout=STEP_MS)
+    assert page.get_attribute("html", "data-notes") == "ready", page.inner_text("main")
 
 
 def create(page: Page, name: str) -> None:
@@ -442,14 +445,17 @@ def test_the_notes_worker_leaves_other_pages_of_the_origin_to_the_network(contex
 
 # --- (h) a gateway that does not accept the app's origin ------------------------------------------------
 
-def test_a_gateway_without_cors_for_the_app_refuses_typed_and_nothing_is_created(browser, notes_package, tmp_path):
-    server, gateway = start_pair(notes_package, tmp_path / "gateway", cors=False)
+def test_a_gateway_without_cors_for_the_app_refuses_typed_and_nothing_is_created(browser, notes_package,
+                                                                                 meshkit_gateway_factory):
+    gateway = meshkit_gateway_factory()  # a real `meshkit serve` without --cors-origin: the misconfiguration
+    server = NotesServer(notes_package, gateway.url).start()
     context = browser.new_context(base_url=server.url)
     try:
         page = context.new_page()
         page.goto("/")
-        page.wait_for_function("() => ['ready', 'error'].includes(document.documentElement.dataset.notes)",
-                               timeout=BOOT_MS)
+        with pytest.raises(MeshKitStartError) as refused:
+            wait_for_meshkit(page, timeout=BOOT_MS / 1000)
+        assert refused.value.code == "gateway_origin_refused"
         fatal = page.get_by_test_id("fatal")
         assert fatal.get_attribute("data-code") == "gateway_origin_refused", page.inner_text("main")
         assert f"--cors-origin {server.url}" in fatal.inner_text()
@@ -461,7 +467,6 @@ def test_a_gateway_without_cors_for_the_app_refuses_typed_and_nothing_is_created
     finally:
         context.close()
         server.stop()
-        gateway.stop()
 
 
 # --- the main flow in Firefox ESR and WebKitGTK ---------------------------------------------------------
