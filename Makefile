@@ -31,6 +31,7 @@ bench: setup
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/first_visit.py
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/worker.py --large-mib 4096
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/sdk.py --size-mib 256
+	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/python_api.py --size-mib 256
 	.venv/bin/python bench/accounts.py
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/library.py
 	.venv/bin/python bench/profile_browser.py

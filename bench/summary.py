@@ -72,6 +72,16 @@ def table(rows: dict) -> list[tuple]:
                          "Core on the page", 0.9))
     out.append(ratio_row("warm start to ready (ms)", sdk.get("warm_ms"), sdk.get("bare_warm_ms"), "bare Pyodide boot",
                          1.15, higher=False))
+    # the Python API (issue 24): MeshKit.local against the glue a program needed before it
+    py = rows.get("python.local", {})
+    out.append(ratio_row(f"MeshKit.local seal+open {py.get('mib', 256)} MiB (s)", py.get("kit_s"), py.get("glue_s"),
+                         "GatewayClient glue, same gateway in-process", 1.10, higher=False))
+    out.append(memory_row(f"MeshKit.local peak RSS at {py.get('mib', 256)} MiB (MiB)", py.get("rss_mib"),
+                          py.get("glue_rss_mib"), "the glue's", 4))
+    imported = py.get("import_ms")
+    out.append(("from meshkit_web import MeshKit (ms)", imported if imported is not None else "not measured",
+                f"import pyrage {py['pyrage_import_ms']:.0f}" if py.get("pyrage_import_ms") is not None else "pyrage",
+                "-", "<= 150 ms", imported is not None and imported <= 150))
     # memory: flat with size
     small, large = rows.get("cli", {}), rows.get("cli.large", {})
     rss_small = max(filter(None, (small.get("peak_rss_mib") or {}).values()), default=None)
