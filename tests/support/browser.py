@@ -3,13 +3,18 @@ Core on the page's own thread, the service worker's own boot."""
 
 from playwright.sync_api import Page
 
+from meshkit_web.testing import MeshKitStartError, wait_for_meshkit
 from support.constants import BOOT_TIMEOUT, CALL_TIMEOUT_MS
 
 
 def ready(page: Page) -> None:
+    """Our app at "/", started: the public fixtures' wait (meshkit_web.testing), which
+    evaluates nothing in the page."""
     page.goto("/")
-    page.wait_for_function("() => document.documentElement.dataset.meshkitReady", timeout=BOOT_TIMEOUT)
-    assert page.evaluate("document.documentElement.dataset.meshkitReady") == "true", page.inner_text("#app")
+    try:
+        wait_for_meshkit(page, timeout=BOOT_TIMEOUT / 1000)
+    except MeshKitStartError as error:
+        raise AssertionError(f"{error}: {page.inner_text('#app')}") from None
 
 
 IN_PAGE_CORE_JS = """async () => {

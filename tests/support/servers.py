@@ -1,17 +1,14 @@
 """Real HTTP servers for tests: uvicorn in a background thread, bound to 127.0.0.1."""
 
-import socket
 import threading
 import time
 
 import httpx
 import uvicorn
 
+from meshkit_web.testing import free_port  # noqa: F401 - the one free-port helper, re-exported for the suite
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
 
 
 class ServerThread:
