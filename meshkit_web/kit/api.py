@@ -10,6 +10,7 @@ real gateway (``connect``) or to the gateway app running in this process (``loca
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import time
 from typing import Callable, Iterable
@@ -23,6 +24,7 @@ from . import types
 from .inputs import Input, sealing_source
 
 DEFAULT_HOME = "~/.meshkit"
+log = logging.getLogger("meshkit.kit")
 
 
 class MeshKit:
@@ -176,7 +178,10 @@ class MeshKit:
 
     def _emit(self, event: dict) -> None:
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception as exc:  # noqa: BLE001 - a listener's bug must not fail the call it watches
+                log.warning("an on_change listener failed (%s)", type(exc).__name__)
 
     async def _identity_of(self, name: str) -> types.Identity:
         public = (await self._store.load(name)).public
