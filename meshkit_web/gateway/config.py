@@ -6,12 +6,12 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from ..core.auth import SCOPES  # noqa: F401 - the token scopes (their one home is Core), named here too
 from ..core.envelope import MAX_SEGMENT_SIZE
 from ..core.errors import InvalidArgumentError
 from ..core.hpke import TAG_LEN
 
 ANONYMOUS_LIMITS = {"directory": "30/minute", "challenge": "300/minute", "accounts": "60/minute"}
-SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
 
 
 @dataclass
