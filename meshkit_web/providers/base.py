@@ -182,7 +182,5 @@ class BlockProvider(ABC):
         """
         if await self.size(root) is None:
             raise MissingBlockError("root block is not stored here")
-        yield car.encode_header([root])
-        async for cid, data in self.walk(root, budget):
-            yield car.frame_prefix(cid, len(data))
-            yield data
+        async for part in car.encode_stream([root], self.walk(root, budget)):
+            yield part
