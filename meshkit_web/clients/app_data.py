@@ -103,10 +103,7 @@ def check_name(name) -> str:
 def car_bytes(root: bytes, blocks: list) -> bytes:
     """A CARv1 of ``blocks`` (Core's Block list, the root among them), the root's frame first."""
     ordered = sorted(blocks, key=lambda b: b.cid != root)  # stable: the root, then the rest in order
-    parts = [car.encode_header([root])]
-    for block in ordered:
-        parts += (car.frame_prefix(block.cid, len(block.data)), block.data)
-    return b"".join(parts)
+    return car.encode([root], ((block.cid, block.data) for block in ordered))
 
 
 def read_car(data: bytes, limit: int) -> tuple[bytes, dict]:

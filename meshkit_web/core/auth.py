@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from .errors import InvalidArgumentError
 
 AUTH_DOMAIN = b"meshkit-web/v2 auth\x00"
+# what a capability token may be good for (a client asks for some, the gateway grants only these)
+SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -4,6 +4,8 @@ A CARv1 is ``varint(len) || dag-cbor({"roots": [...], "version": 1})`` followed 
 frames ``varint(len(cid) + len(data)) || cid || data``.
 """
 
+from typing import AsyncIterable, AsyncIterator, Iterable, Iterator
+
 from multiformats import varint
 
 from . import codec
@@ -33,6 +35,36 @@ def encode_header(roots: list[bytes]) -> bytes:
 def frame_prefix(cid: bytes, data_len: int) -> bytes:
     """Everything of a block's frame but its data (so large data is never copied)."""
     return varint.encode(len(cid) + data_len) + cid
+
+
+# --- writing: the one place a CAR is laid out, whoever writes it (a file, a request body, a
+# response stream); each frame is two parts, its prefix and the block's data as it was given
+
+def frame(cid: bytes, data: bytes) -> tuple[bytes, bytes]:
+    """A block's frame as the two parts to write: its prefix, then ``data`` itself."""
+    return frame_prefix(cid, len(data)), data
+
+
+def encode_parts(roots: list[bytes], blocks: Iterable[tuple[bytes, bytes]]) -> Iterator[bytes]:
+    """A CARv1 naming ``roots``, of ``blocks`` ((cid, data), in order) as the parts to write
+    one after another: the header, then each frame's prefix and its data."""
+    yield encode_header(roots)
+    for cid, data in blocks:
+        yield from frame(cid, data)
+
+
+def encode(roots: list[bytes], blocks: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """A whole CARv1 (as ``encode_parts``) in one bytes object: for small CARs."""
+    return b"".join(encode_parts(roots, blocks))
+
+
+async def encode_stream(roots: list[bytes], blocks: AsyncIterable[tuple[bytes, bytes]]) -> AsyncIterator[bytes]:
+    """As ``encode_parts``, of blocks that come from an async iterable (a DAG walk): the
+    header goes first, before the first block is asked for."""
+    yield encode_header(roots)
+    async for cid, data in blocks:
+        for part in frame(cid, data):
+            yield part
 
 
 def decode_header(body: bytes) -> list[bytes]:

@@ -1,5 +1,7 @@
 """Walking IPLD DAGs made of MeshKit's two block kinds (pure: the caller fetches bytes)."""
 
+from typing import AsyncIterator, Awaitable, Callable, Iterable, TypeVar
+
 import dag_cbor
 
 from .cid import DAG_CBOR, codec_of, parse_cid
@@ -28,6 +30,28 @@ def links(cid: bytes, data: bytes) -> list[bytes]:
 
     visit(obj)
     return found
+
+
+Loaded = TypeVar("Loaded")
+
+
+async def walk(root: bytes, load: Callable[[bytes], Awaitable[Loaded]],
+               links_of: Callable[[bytes, Loaded], Awaitable[Iterable[bytes]]]) -> AsyncIterator[tuple[bytes, Loaded]]:
+    """Each distinct block of the DAG under ``root`` once, depth first with links in document
+    order (a CAR's "dfs" order): ``(cid, await load(cid))``, then the links ``await
+    links_of(cid, loaded)`` names are followed. The one DAG walk: the caller decides what a
+    block's visit fetches (its bytes, its size, nothing), what it costs (a budget, in
+    ``load``) and what an absent block means (an error, or no links)."""
+    seen: set[bytes] = set()
+    stack = [root]
+    while stack:
+        cid = stack.pop()
+        if cid in seen:
+            continue
+        seen.add(cid)
+        loaded = await load(cid)
+        yield cid, loaded
+        stack.extend(reversed(tuple(await links_of(cid, loaded))))
 
 
 MAX_PATH_SEGMENTS = 32  # a content path deeper than any MeshKit DAG is refused

@@ -4,19 +4,22 @@ And what a stored block or message costs a storage quota (``charged_size``), the
 the gateway charges by and clients estimate with."""
 
 from .cid import DAG_CBOR
-from .envelope import (DEFAULT_SEGMENT_SIZE, MAX_HEADER_SIZE, MAX_SEGMENT_SIZE, index_block_count, sealed_size,
-                       segment_count)
+from .envelope import (DEFAULT_SEGMENT_SIZE, MAX_HEADER_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, index_block_count,
+                       sealed_size, segment_count)
 from .hpke import TAG_LEN
 
 MAX_SEGMENT_BLOCK = MAX_SEGMENT_SIZE + TAG_LEN  # a sealed segment of the largest size (raw)
+MIN_SEGMENT_BLOCK = MIN_SEGMENT_SIZE + TAG_LEN  # a whole sealed segment of the smallest size (a last one may be shorter)
 MAX_BLOCK_SIZE = max(MAX_SEGMENT_BLOCK, MAX_HEADER_SIZE)
 # JSON and CBOR replies (records, capsules, listings, a sync record's 1 MiB as base64): 1 MiB + a margin
 MAX_REPLY_SIZE = (1 << 20) * 3 // 2
 
 
-def block_limit(cid: bytes) -> int:
-    """Bytes a block with this CID may have: a header (DAG-CBOR) or a sealed segment (raw)."""
-    return MAX_HEADER_SIZE if len(cid) > 1 and cid[1] == DAG_CBOR else MAX_SEGMENT_BLOCK
+def block_limit(cid: bytes, segment_limit: int = MAX_SEGMENT_BLOCK) -> int:
+    """Bytes a block with this CID may have: a header (DAG-CBOR) or a sealed segment (raw:
+    ``segment_limit``, by default the largest sealed segment; a gateway passes its
+    configured ``max_block_size``)."""
+    return MAX_HEADER_SIZE if len(cid) > 1 and cid[1] == DAG_CBOR else segment_limit
 
 
 # --- what storage costs: one rule for the gateway's charges and the client's estimate ----------

@@ -6,12 +6,11 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
-from ..core.envelope import MAX_SEGMENT_SIZE
+from ..core.auth import SCOPES  # noqa: F401 - the token scopes (their one home is Core), named here too
 from ..core.errors import InvalidArgumentError
-from ..core.hpke import TAG_LEN
+from ..core.limits import MAX_SEGMENT_BLOCK
 
 ANONYMOUS_LIMITS = {"directory": "30/minute", "challenge": "300/minute", "accounts": "60/minute"}
-SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
 
 
 @dataclass
@@ -23,7 +22,7 @@ class GatewayConfig:
     audience: str = "meshkit-gateway"          # what tokens and challenge answers are bound to
     token_ttl: int = 300                       # seconds a capability token lives
     challenge_ttl: int = 60
-    max_block_size: int = MAX_SEGMENT_SIZE + TAG_LEN   # a sealed segment of the largest size
+    max_block_size: int = MAX_SEGMENT_BLOCK    # a sealed segment of the largest size
     max_message_size: int = 64 << 10
     # POST /v1/blocks: one CAR of many blocks per request (a few requests in flight beat one per block)
     max_batch_size: int = 32 << 20

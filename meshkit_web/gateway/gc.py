@@ -17,6 +17,7 @@ back what its message was charged.
 import logging
 import time
 
+from ..core import dag
 from ..core.cid import DAG_CBOR, cid_str, codec_of, parse_cid
 from ..core.errors import MissingBlockError
 
@@ -29,21 +30,18 @@ MESSAGE_BATCHES = 100        # transactions per round
 
 
 async def reachable(gw, root: str) -> set[str]:
-    """The blocks of the DAG under ``root`` that are stored (absent ones are skipped)."""
-    found: set[str] = set()
-    stack = [parse_cid(root)]
-    while stack:
-        cid = stack.pop()
-        name = cid_str(cid)
-        if name in found:
-            continue
-        found.add(name)
+    """The blocks of the DAG under ``root`` (an absent one is named, its links are not followed)."""
+    async def nothing(cid: bytes) -> None:
+        return None
+
+    async def links_of(cid: bytes, _) -> tuple[bytes, ...]:
+        if codec_of(cid) != DAG_CBOR:  # raw segments are leaves
+            return ()
         try:
-            if codec_of(cid) == DAG_CBOR:  # follow its links; raw segments are leaves
-                stack.extend(await gw.provider.links(cid, await gw.provider.get(cid)))
+            return await gw.provider.links(cid, await gw.provider.get(cid))
         except MissingBlockError:
-            continue
-    return found
+            return ()
+    return {cid_str(cid) async for cid, _ in dag.walk(parse_cid(root), nothing, links_of)}
 
 
 async def live_blocks(gw) -> tuple[set[str], dict[str, set[str]]]:

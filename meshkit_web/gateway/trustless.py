@@ -10,7 +10,7 @@ from ..core.errors import InvalidArgumentError, NotAcceptableError
 
 from .http import RAW_MEDIA
 FORMATS = {"raw": RAW_MEDIA, "car": CAR_MEDIA}
-SCOPES = ("block", "entity", "all")
+DAG_SCOPES = ("block", "entity", "all")  # "dag-scope" (not a token's scopes: core.auth.SCOPES)
 # "bafkqaaa": the identity CID of empty data, the probe path ("Dedicated Probe Paths")
 PROBE_CID = "bafkqaaa"
 MAX_HEADER_TEXT = 4096   # longer Accept / If-None-Match / Range values are refused
@@ -85,8 +85,8 @@ def car_scope(dag_scope: str | None, entity_bytes: str | None) -> str:
     """The DAG scope of a CAR read ("dag-scope", "entity-bytes"). An envelope is DAG-CBOR,
     not UnixFS: ``entity`` is then equivalent to ``block``, and ``entity-bytes`` (which
     implies ``entity``) is ignored for the blocks returned, after its syntax is checked."""
-    if dag_scope is not None and dag_scope not in SCOPES:
-        raise InvalidArgumentError(f"dag-scope must be one of {', '.join(SCOPES)}")
+    if dag_scope is not None and dag_scope not in DAG_SCOPES:
+        raise InvalidArgumentError(f"dag-scope must be one of {', '.join(DAG_SCOPES)}")
     if entity_bytes is not None:
         check_entity_bytes(entity_bytes)
     scope = dag_scope or ("entity" if entity_bytes is not None else "all")

@@ -131,19 +131,15 @@ class BlockProvider(ABC):
         """Every (cid, data) of the DAG under ``root``, depth first, each block once, within
         ``budget`` (LimitExceededError past it)."""
         budget = budget or WalkBudget()
-        seen: set[bytes] = set()
-        stack = [root]
-        while stack:
-            cid = stack.pop()
-            if cid in seen:
-                continue
-            seen.add(cid)
+
+        async def load(cid: bytes) -> bytes:
             budget.block()
             data = await self.get(cid)
             if codec_of(cid) == DAG_CBOR:
                 budget.cbor(len(data))
-            yield cid, data
-            stack.extend(reversed(await self.links(cid, data)))
+            return data
+        async for block in dag.walk(root, load, self.links):
+            yield block
 
     async def dag_size(self, root: bytes, budget: "WalkBudget | None" = None) -> int:
         """Total bytes of a complete DAG; MissingBlockError names the first absent block."""
@@ -153,24 +149,20 @@ class BlockProvider(ABC):
         """Every ``(cid, size)`` of a complete DAG, each once; MissingBlockError names the first
         absent block. Only DAG-CBOR blocks are read (raw blocks are leaves: their size is enough)."""
         budget = budget or WalkBudget()
-        found, seen, stack = [], set(), [root]
-        while stack:
-            cid = stack.pop()
-            if cid in seen:
-                continue
-            seen.add(cid)
+
+        async def load(cid: bytes) -> bytes | int:
             budget.block()
             if codec_of(cid) == DAG_CBOR:
                 data = await self.get(cid)
                 budget.cbor(len(data))
-                found.append((cid, len(data)))
-                stack.extend(await self.links(cid, data))
-            else:
-                size = await self.size(cid)
-                if size is None:
-                    raise MissingBlockError(f"block {cid_str(cid)} of {cid_str(root)} is not stored")
-                found.append((cid, size))
-        return found
+                return data
+            size = await self.size(cid)
+            if size is None:
+                raise MissingBlockError(f"block {cid_str(cid)} of {cid_str(root)} is not stored")
+            return size
+        # links of a raw block: none, whatever was loaded (its size)
+        return [(cid, loaded if isinstance(loaded, int) else len(loaded))
+                async for cid, loaded in dag.walk(root, load, self.links)]
 
     async def check_complete(self, root: bytes, budget: "WalkBudget | None" = None) -> None:
         await self.dag_size(root, budget)
@@ -182,7 +174,5 @@ class BlockProvider(ABC):
         """
         if await self.size(root) is None:
             raise MissingBlockError("root block is not stored here")
-        yield car.encode_header([root])
-        async for cid, data in self.walk(root, budget):
-            yield car.frame_prefix(cid, len(data))
-            yield data
+        async for part in car.encode_stream([root], self.walk(root, budget)):
+            yield part

@@ -29,8 +29,7 @@ class CarWriter:
         self.bytes_written = 0
 
     def put(self, cid: bytes, data: bytes) -> None:
-        self._file.write(car.frame_prefix(cid, len(data)))
-        self._file.write(data)
+        self._file.writelines(car.frame(cid, data))
         self.bytes_written += len(data)
 
     def commit(self, root: bytes) -> None:

@@ -70,8 +70,15 @@ def test_header_parser_never_crashes_on_garbage(data):
 @given(st.lists(st.binary(max_size=300), min_size=1, max_size=8))
 def test_car_framing_round_trips(blocks):
     cids = [cid_bytes(RAW, b) for b in blocks]
-    stream = io.BytesIO(car.encode_header([cids[0]]) + b"".join(car.frame_prefix(c, len(b)) + b
-                                                                for c, b in zip(cids, blocks)))
+    written = car.encode([cids[0]], zip(cids, blocks))
+
+    async def streamed():
+        async def each():
+            for pair in zip(cids, blocks):
+                yield pair
+        return b"".join([part async for part in car.encode_stream([cids[0]], each())])
+    assert run(streamed()) == written
+    stream = io.BytesIO(written)
     body = stream.read(car.read_varint(stream.read))
     assert car.decode_header(body) == [cids[0]]
     for cid, block in zip(cids, blocks):

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from ...core import codec
-from ...core.auth import challenge_message
+from ...core.auth import SCOPES, challenge_message
 from ...core.errors import (AuthError, EnvelopeFormatError, ForbiddenError, MeshKitError, RateLimitedError,
                             UnknownIdentityError)
 from ...core.identity import record_from_bytes
-from ..config import SCOPES
 from ..context import Gateway
 
 

@@ -8,10 +8,8 @@ from fastapi import APIRouter, Path, Request
 from ...core import car
 from ...core.car import CAR_MEDIA
 from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
-from ...core.envelope import MAX_HEADER_SIZE, MIN_SEGMENT_SIZE
 from ...core.errors import CIDMismatchError, LimitExceededError, QuotaExceededError, UnsupportedError
-from ...core.hpke import TAG_LEN
-from ...core.limits import charged_size
+from ...core.limits import MIN_SEGMENT_BLOCK, block_limit, charged_size
 from .. import crashpoints
 from ..context import Gateway
 from ..http import CID_TEXT_MAX, binary_body, bounded_stream, read_body
@@ -90,7 +88,7 @@ def router(gw: Gateway) -> APIRouter:
     async def put_block(request: Request, cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("blocks:write")):
         binary = parse_cid(cid)
         # a DAG-CBOR block is an envelope header, never larger than one
-        data = await read_body(request, MAX_HEADER_SIZE if codec_of(binary) == DAG_CBOR else config.max_block_size)
+        data = await read_body(request, block_limit(binary, config.max_block_size))
         await check_block(identity, binary, data)
         await store_group(identity, [(binary, data)])
         return {"cid": cid_str(binary), "size": len(data)}
@@ -123,7 +121,7 @@ def router(gw: Gateway) -> APIRouter:
                     if binary in stored or any(binary == b for b, _ in group):
                         continue  # the same block twice in one request: stored once
                     check_batch_block(binary, data)
-                    if len(data) < MIN_SEGMENT_SIZE + TAG_LEN:
+                    if len(data) < MIN_SEGMENT_BLOCK:
                         short += 1  # only an envelope's last segment may be short: one per batch
                         if short > 1:
                             raise LimitExceededError("a batch holds at most one block shorter than a segment")

@@ -1,5 +1,6 @@
 """Shares: capsules stored by a sharer who can open the envelope, released at every open
-only to their recipient, only while not revoked, not expired and allowed by the policy."""
+only to their recipient, only while not revoked, not expired and allowed by the policy.
+The rules are plain functions in gateway/shares.py; here they are given their facts."""
 
 import time
 
@@ -8,15 +9,11 @@ from fastapi.responses import Response
 
 from ...core.capsule import verify_capsule
 from ...core.cid import cid_str, parse_cid
-from ...core.errors import (ExpiredError, ForbiddenError, MeshKitError, MissingMetadataError, NotARecipientError,
-                            OpensUsedUpError, RevokedError)
+from ...core.errors import MeshKitError, MissingMetadataError
+from .. import shares
 from ..context import Gateway, envelope_header
 from ..http import CBOR_MEDIA, CID_TEXT_MAX, binary_body, read_body
-
-
-MAX_RESHARE_DEPTH = 4  # a share of a share of ... : how far back the chain is followed
-MAX_SHARERS_CHECKED = 32  # distinct sharers looked at in all, per check
-MAX_OPENS = 1000  # the largest limit a share's opens may have (a send link's "download limit")
+from ..shares import MAX_OPENS
 
 
 def router(gw: Gateway) -> APIRouter:
@@ -29,65 +26,22 @@ def router(gw: Gateway) -> APIRouter:
             found += await store.find_capsules(root=root, recipient=recipient)
         return sorted(found, key=lambda row: row["created"], reverse=True)
 
-    async def may_share(identity: str, root: bytes) -> bool:
-        """Whether ``identity`` can open ``root`` itself: its sender, a recipient in its
-        header, or the recipient of a live share of it (as itself or its account's recovery
-        key) whose sharer still may, and so on back to the header. Nobody else can make a
-        capsule that opens it, so nobody else may store one (a bogus capsule would shadow
-        real ones). Checked again at every release, so a revoked or expired share also
-        closes every re-share made through it (a re-wrap to one's own new device included).
-        A share with a limit on its opens (a send link) is no source for sharing on.
-
-        A breadth-first search over distinct sharers, at most MAX_RESHARE_DEPTH steps back
-        and MAX_SHARERS_CHECKED sharers in all: bounded work whatever capsules others store
-        (only live ones count, so revoked decoys crowd nothing out)."""
+    async def facts_of(root: bytes) -> shares.Facts:
+        """``shares.Facts`` of the envelope ``root``: for an identity, None when it (or what
+        it answers for) holds the key in the header, else the shares of it to them."""
         header = await envelope_header(gw, root)
-        now, frontier, seen = int(time.time()), [identity], {identity}
-        for _ in range(MAX_RESHARE_DEPTH + 1):
-            step = []
-            for who in frontier:
-                mine = await gw.aliases(who)
-                if in_header(header, mine):
-                    return True
-                for row in await live_shares(cid_str(root), mine):
-                    sharer = row["sharer"]
-                    # a share limited in its opens (a send link) is for its holder only: it
-                    # never lets the holder share on (that would be a share without the limit)
-                    if is_live(row, now) and row["opens_left"] is None and sharer not in seen:
-                        if len(seen) >= MAX_SHARERS_CHECKED:
-                            return False
-                        seen.add(sharer)
-                        step.append(sharer)
-            frontier = step
-            if not frontier:
-                return False
-        return False
 
-    async def check_reshare(identity: str, capsule) -> None:
-        """A re-share (the sharer holds the envelope through a share, not its header) may not
-        outlive or escape the share it came through: an expiry no later, and the same policy,
-        as one of the sharer's live shares of it. Else ForbiddenError."""
-        header = await envelope_header(gw, capsule.root)
-        mine = await gw.aliases(identity)
-        if in_header(header, mine):
-            return  # the sharer's own key is in the header: an original share
-        now = int(time.time())
-        sources = [row for row in await live_shares(cid_str(capsule.root), mine) if is_live(row, now)]
-        for source in sources:
-            within = source["expires"] is None or (capsule.expires is not None and capsule.expires <= source["expires"])
-            if within and (not source["policy"] or capsule.policy == source["policy"]):
-                return
-        raise ForbiddenError("a re-share must expire no later than, and carry the policy of, the share it came through")
+        async def facts(who: str) -> list[dict] | None:
+            mine = await gw.aliases(who)
+            return None if shares.in_header(header, mine) else await live_shares(cid_str(root), mine)
+        return facts
 
-    async def capsule_of(cid: str, identity: str, role: str, refusal: str) -> tuple[str, dict]:
-        """(canonical CID, row) of a stored capsule whose ``role`` is the caller (a
-        recipient: the caller or its account's recovery key)."""
+    async def capsule_of(cid: str) -> tuple[str, dict]:
+        """(canonical CID, row) of a stored capsule."""
         name = cid_str(parse_cid(cid))
         row = await store.get_capsule(name)
         if row is None:
             raise MissingMetadataError(f"no capsule {name}")
-        if row[role] not in (await gw.aliases(identity) if role == "recipient" else {identity}):
-            raise ForbiddenError(refusal)
         return name, row
 
     @api.post("/v1/capsules", status_code=201, openapi_extra=binary_body("a signed capsule (DAG-CBOR)", CBOR_MEDIA))
@@ -95,11 +49,12 @@ def router(gw: Gateway) -> APIRouter:
                           opens: int | None = Query(None, ge=1, le=MAX_OPENS, description="released at most this often")):
         data = await read_body(request, config.max_message_size)
         capsule = await verify_capsule(gw.backend, data)
-        if capsule.sharer_id != identity:
-            raise ForbiddenError("a capsule can only be stored by its sharer")
-        if not await may_share(identity, capsule.root):
-            raise NotARecipientError(f"{identity} cannot open {cid_str(capsule.root)}, so cannot share it")
-        await check_reshare(identity, capsule)
+        shares.check_stored_by_sharer(capsule.sharer_id, identity)
+        facts = await facts_of(capsule.root)
+        shares.check_may_share(await shares.may_share(identity, facts, int(time.time())), identity,
+                               cid_str(capsule.root))
+        # a re-share (the sharer holds the envelope through a share) within the share it came through
+        shares.check_reshare(capsule.expires, capsule.policy, await facts(identity), int(time.time()))
         cid, root = cid_str(capsule.cid), cid_str(capsule.root)
         await store.put_capsule(cid, root, identity, capsule.recipient, capsule.expires, capsule.policy, data,
                                 config.storage_quota, opens=opens)
@@ -119,10 +74,11 @@ def router(gw: Gateway) -> APIRouter:
     async def release_capsule(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("capsules")):
         """The capsule's bytes, only for its recipient, only if not revoked, not expired and
         (for policy-gated shares) allowed by the policy provider. Checked at every open."""
-        name, row = await capsule_of(cid, identity, "recipient", "a capsule is released only to its recipient")
+        name, row = await capsule_of(cid)
+        shares.check_released_to(row, await gw.aliases(identity))
         outcome = "ok"
         try:
-            check_live(row["revoked"], row["expires"], name, row["root"])
+            shares.check_live(row["revoked"], row["expires"], name, row["root"], time.time())
             if row["policy"]:
                 await gw.policy.require_allow(row["policy"], root=row["root"], capsule=name,
                                               sharer=row["sharer"], recipient=identity)
@@ -130,11 +86,11 @@ def router(gw: Gateway) -> APIRouter:
             # landed while the policy provider was deciding wins.
             live = await store.capsule_still_live(name, int(time.time()))
             if live is not True:
-                check_live(*live, name, row["root"])
-            if not await may_share(row["sharer"], parse_cid(row["root"])):
-                raise RevokedError(f"the share {name} of {row['root']} came through a share that was revoked or expired")
-            if not await store.take_open(name):  # counted last: a refusal above costs no open
-                raise OpensUsedUpError(f"the share {name} of {row['root']} was opened as often as its sharer allowed")
+                shares.check_live(*live, name, row["root"], time.time())
+            facts = await facts_of(parse_cid(row["root"]))
+            shares.check_chain(await shares.may_share(row["sharer"], facts, int(time.time())), name, row["root"])
+            # counted last: a refusal above costs no open
+            shares.check_open_taken(await store.take_open(name), name, row["root"])
         except MeshKitError as exc:
             outcome = exc.code
             raise
@@ -144,27 +100,11 @@ def router(gw: Gateway) -> APIRouter:
 
     @api.delete("/v1/capsules/{cid}", status_code=204)
     async def revoke_capsule(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("capsules")):
-        name, _ = await capsule_of(cid, identity, "sharer", "only the sharer can revoke a capsule")
+        name, row = await capsule_of(cid)
+        shares.check_revoked_by(row, identity)
         await store.revoke_capsule(name)
         await gw.audit(identity, "capsule.revoke", name)
         return Response(status_code=204)
 
     return api
 
-
-def in_header(header, ids: set[str]) -> bool:
-    """Whether one of ``ids`` (an identity and what it answers for) sealed the envelope or
-    is a recipient in its header: holds its key without any share."""
-    return header.sender_id in ids or any(e.recipient in ids for e in header.recipients)
-
-
-def is_live(row: dict, now: int) -> bool:
-    """A stored share neither revoked nor expired."""
-    return not row["revoked"] and (row["expires"] is None or row["expires"] > now)
-
-
-def check_live(revoked: bool, expires: int | None, name: str, root: str) -> None:
-    if revoked:
-        raise RevokedError(f"the share {name} of {root} was revoked")
-    if expires is not None and time.time() >= expires:
-        raise ExpiredError(f"the share {name} of {root} expired")

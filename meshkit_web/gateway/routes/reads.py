@@ -124,21 +124,18 @@ def router(gw: Gateway) -> APIRouter:
             return StreamingResponse(empty(), headers=headers, media_type=CAR_TYPE)
         if scope == "all" and not proof:  # the whole DAG of the CID asked for: the provider's own export
             return StreamingResponse(provider.export_car(root, budget()), headers=headers, media_type=CAR_TYPE)
-        return StreamingResponse(car_body(root, terminus, proof, scope, budget()), headers=headers, media_type=CAR_TYPE)
+        body = car.encode_stream([root], car_blocks(terminus, proof, scope, budget()))
+        return StreamingResponse(body, headers=headers, media_type=CAR_TYPE)
 
-    async def car_body(root: bytes, terminus: bytes, proof: list, scope: str, budget: WalkBudget):
-        yield car.encode_header([root])
-        for cid, data in proof:
-            yield car.frame_prefix(cid, len(data))
-            yield data
+    async def car_blocks(terminus: bytes, proof: list, scope: str, budget: WalkBudget):
+        """The path's blocks, then the terminus: alone, or its DAG depth first."""
+        for block in proof:
+            yield block
         if scope == "all":
-            async for cid, data in provider.walk(terminus, budget):
-                yield car.frame_prefix(cid, len(data))
-                yield data
+            async for block in provider.walk(terminus, budget):
+                yield block
         else:
-            data = await provider.get(terminus)
-            yield car.frame_prefix(terminus, len(data))
-            yield data
+            yield terminus, await provider.get(terminus)
 
     def probe(request: Request, choice: trustless.Choice):
         """"Dedicated Probe Paths": bafkqaaa, the empty identity CID. Raw: 200 and an empty

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from ... import __version__
-from ..config import SCOPES
+from ...core.auth import SCOPES
 from ..context import Gateway
 from ..http import error_response
 
