@@ -93,7 +93,7 @@ def check_reshare(expires: int | None, policy: str | None, sources: "list[dict] 
     if sources is None:
         return
     for source in sources:
-        if not is_live(source, now):
+        if not is_source(source, now):  # a send link is for its holder only: no re-share rides on it
             continue
         within = source["expires"] is None or (expires is not None and expires <= source["expires"])
         if within and (not source["policy"] or policy == source["policy"]):

@@ -161,6 +161,10 @@ def test_a_sharer_who_cannot_open_the_envelope_is_refused():
     (NOW + 150, None, [share("a", "b", expires=NOW + 100), share("c", "b", expires=NOW + 200)], True),
     (None, None, [share("a", "b", revoked=True), share("c", "b", expires=NOW + 200)], False),
     (None, "p", [share("a", "b", policy="q"), share("c", "b", policy="p")], True),
+    # a send link (limited opens) is no source, even beside an expiring share it would outlive
+    (None, None, [share("a", "b", opens_left=3)], False),
+    (None, None, [share("a", "b", opens_left=3), share("c", "b", expires=NOW + 200)], False),
+    (NOW + 100, None, [share("a", "b", opens_left=3), share("c", "b", expires=NOW + 200)], True),
 ])
 def test_check_reshare(expires, policy, sources, allowed):
     if allowed:
