@@ -95,14 +95,24 @@ async function holdsData(names) {
 async function workerHost({ base, gateway, namespace, onProgress }) {
   const { body } = await fetchChecked(new URL("meshkit-core.js", base), "meshkit-core.js", globalThis.fetch, CORE_SCRIPT);
   const script = URL.createObjectURL(new Blob([body], { type: "text/javascript" }));
+  // A CSP that refuses the blob: worker says so as a violation (Chromium then fires the
+  // worker's error event, Firefox throws): either way the app is told csp_blocked.
+  let refusedByCsp = false;
+  const onViolation = (event) => {
+    if (String(event.blockedURI).startsWith("blob")) refusedByCsp = true;
+  };
+  document.addEventListener("securitypolicyviolation", onViolation);
+  const cspRefusal = () => new MeshKitError("csp_blocked", "this page's Content-Security-Policy does not let MeshKit " +
+    'start its worker: add worker-src blob: (or use createMeshKit({thread: "page"}))');
   let worker;
   try {
     worker = new Worker(script, { type: "module", name: `meshkit:${namespace}` });
   } catch (error) {
     URL.revokeObjectURL(script);
-    throw new MeshKitError(error.name === "SecurityError" ? "csp_blocked" : "unsupported", `MeshKit could not start its ` +
-      `worker (${error.name || "error"}): the page's Content-Security-Policy must allow worker-src blob: (or use ` +
-      'createMeshKit({thread: "page"}))');
+    document.removeEventListener("securitypolicyviolation", onViolation);
+    if (error.name === "SecurityError" || refusedByCsp) throw cspRefusal();
+    throw new MeshKitError("unsupported", `MeshKit could not start its worker (${error.name || "error"}): this ` +
+      "browser must run module workers");
   }
   const results = new Map();  // call id -> {resolve, reject}
   const callbacks = new Map(); // callback id -> the page's function
@@ -111,14 +121,16 @@ async function workerHost({ base, gateway, namespace, onProgress }) {
   const booted = new Promise((resolve, reject) => { settleBoot = { resolve, reject }; });
   booted.catch(() => {});
   const failAll = (error) => {
+    document.removeEventListener("securitypolicyviolation", onViolation);
     settleBoot.reject(error);
     for (const { reject } of results.values()) reject(error);
     results.clear();
   };
   worker.onerror = (event) => {
     event.preventDefault();
-    failAll(new MeshKitError("unsupported", `MeshKit's worker failed to run (${event.message || "blocked"}): the page's ` +
-      "Content-Security-Policy must allow worker-src blob:, and the browser must run module workers"));
+    // the violation event may come as a task of its own: look once it had its turn
+    setTimeout(() => failAll(refusedByCsp ? cspRefusal() : new MeshKitError("unsupported", `MeshKit's worker failed ` +
+      `to run (${event.message || "blocked"}): the browser must run module workers`)), 0);
   };
   worker.onmessage = async (event) => {
     const message = event.data || {};
@@ -126,6 +138,7 @@ async function workerHost({ base, gateway, namespace, onProgress }) {
       if (onProgress) onProgress(message.progress);
     } else if (message.type === "ready") {
       URL.revokeObjectURL(script);
+      document.removeEventListener("securitypolicyviolation", onViolation);
       settleBoot.resolve(message);
     } else if (message.type === "failed") {
       URL.revokeObjectURL(script);

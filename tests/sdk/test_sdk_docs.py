@@ -227,6 +227,7 @@ def quickstart_app(site, tmp_path_factory):
     (app / "index.html").write_text('<!doctype html><input type="file"><script type="module" src="/app.js"></script>\n')
     (app / "blank.html").write_text("<!doctype html><p>another page of the app</p>\n")
     (app / "elsewhere.html").write_text("<!doctype html><p>a page whose CSP names another gateway too</p>\n")
+    (app / "no-workers.html").write_text("<!doctype html><p>a page whose CSP allows no blob: worker</p>\n")
     # any static server, sending SDK.md's CSP (the gateway in connect-src) on every response
     (policy,) = re.findall(r"```\n(.*?)```", section(SDK_MD.read_text(), "Content-Security-Policy"), re.S)
     csp = "; ".join(policy.strip().replace("https://gateway.example", allowed.url).split("\n"))
@@ -235,11 +236,14 @@ def quickstart_app(site, tmp_path_factory):
     # /elsewhere.html: the same policy, its connect-src naming the refusing gateway too
     elsewhere = csp.replace(f"connect-src 'self' {allowed.url}", f"connect-src 'self' {allowed.url} {refusing.url}")
     assert elsewhere != csp
+    # /no-workers.html: the same policy without blob: in worker-src (Core's worker cannot start)
+    no_workers = csp.replace("worker-src 'self' blob:", "worker-src 'self'")
+    assert no_workers != csp
 
     async def static(scope, receive, send):
         async def with_csp(message):
             if message["type"] == "http.response.start":
-                policy = elsewhere if scope["path"] == "/elsewhere.html" else csp
+                policy = {"/elsewhere.html": elsewhere, "/no-workers.html": no_workers}.get(scope["path"], csp)
                 message = {**message, "headers": [*message.get("headers", []),
                                                   (b"content-security-policy", policy.encode())]}
             await send(message)
@@ -356,11 +360,13 @@ def test_the_quickstart_works_as_written(browser, quickstart_app, surface):
         context.close()
 
 
-@pytest.mark.parametrize("page_path, expected", [("/elsewhere.html", "gateway_origin_refused"),
-                                                ("/blank.html", "csp_blocked")])
-def test_a_gateway_that_refuses_the_origin_is_named(browser, quickstart_app, page_path, expected):
+@pytest.mark.parametrize("page_path, gateway, expected", [("/elsewhere.html", "refusing", "gateway_origin_refused"),
+                                                         ("/blank.html", "refusing", "csp_blocked"),
+                                                         ("/no-workers.html", "gateway", "csp_blocked")])
+def test_a_gateway_that_refuses_the_origin_is_named(browser, quickstart_app, page_path, gateway, expected):
     """A gateway started without --cors-origin for the app: gateway_origin_refused; one the
-    page's own CSP does not allow: csp_blocked. Either way nothing is created."""
+    page's own CSP does not allow: csp_blocked; a CSP without worker-src blob: (Core's worker
+    cannot start): csp_blocked too, never "unsupported". Either way nothing is created."""
     context = browser.new_context()
     page = context.new_page()
     try:
@@ -370,7 +376,7 @@ def test_a_gateway_that_refuses_the_origin_is_named(browser, quickstart_app, pag
           let code = "started";
           try { await createMeshKit({ gateway, namespace: "elsewhere" }); } catch (error) { code = error.code; }
           return {code, databases: (await indexedDB.databases()).map((d) => d.name)};
-        }""", quickstart_app["refusing"])
+        }""", quickstart_app[gateway])
         assert got["code"] == expected, got
         assert "meshkit:elsewhere" not in got["databases"], got  # Core never opened its storage
     finally:
