@@ -27,6 +27,7 @@ export type MeshKitErrorCode =
   | "gateway_origin_refused"
   | "identity_exists"
   | "identity_mismatch"
+  | "in_use"
   | "insecure_context"
   | "integrity"
   | "internal"

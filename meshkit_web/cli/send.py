@@ -10,7 +10,7 @@ import sys
 from urllib.parse import urlsplit
 
 from ..core.errors import InvalidArgumentError
-from ..core.send_link import MAX_LINK
+from ..core.send_link import MAX_LINK, MAX_OPENS
 from .common import add_gateway, gateway_url, kit_for
 from .output import hand_over, say
 
@@ -89,8 +89,8 @@ def _link_source(text: str) -> str:
 
 
 def _opens(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
-        raise argparse.ArgumentTypeError("--opens is a whole number from 1 to 1000")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_OPENS:
+        raise argparse.ArgumentTypeError(f"--opens is a whole number from 1 to {MAX_OPENS}")
     return int(text)
 
 

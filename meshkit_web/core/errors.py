@@ -327,6 +327,14 @@ class LinkCodeMismatchError(MeshKitError):
     user = "The code does not match the one on the new device. Nothing was changed."
 
 
+class InUseError(MeshKitError):
+    """A MeshKit folder (``MeshKit.local``) is open in another program: one at a time uses
+    it, and waiting helps only once that program closed it."""
+    code = "in_use"
+    status = 409
+    user = "This MeshKit folder is in use by another program: close that one first."
+
+
 class IdentityExistsError(MeshKitError):
     """An identity of that name exists in this store already."""
     code = "identity_exists"

@@ -29,6 +29,17 @@ SIG_INFO = b"meshkit-web/v1 send-link signing key"
 ENC_INFO = b"meshkit-web/v1 send-link encryption key"
 LINK_NAME = "send-link"  # the throwaway identity's name in the directory (it has no person)
 MAX_LINK = 1024
+MAX_OPENS = 1000  # the largest limit a share's opens may have (a send link's "download limit")
+
+
+def check_opens(opens) -> int | None:
+    """A send link's limit on its opens: None (no limit) or a whole number 1..MAX_OPENS."""
+    if opens is None:
+        return None
+    if isinstance(opens, bool) or not isinstance(opens, int) or not 1 <= opens <= MAX_OPENS:
+        from .errors import InvalidArgumentError
+        raise InvalidArgumentError(f"opens is a whole number from 1 to {MAX_OPENS} (or None: no limit)")
+    return opens
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 

@@ -15,7 +15,7 @@ from ..core.errors import (ExpiredError, ForbiddenError, NotARecipientError, Ope
 
 MAX_RESHARE_DEPTH = 4  # a share of a share of ... : how far back the chain is followed
 MAX_SHARERS_CHECKED = 32  # distinct sharers looked at in all, per check
-MAX_OPENS = 1000  # the largest limit a share's opens may have (a send link's "download limit")
+from ..core.send_link import MAX_OPENS  # noqa: F401 - the limit's one home (routes/capsules.py reads it here)
 
 # the facts of one identity: None when it holds the envelope's key itself (in_header),
 # else the shares of the envelope to it (rows)

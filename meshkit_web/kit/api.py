@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 from ..clients import accounts
 from ..clients.accounts import seal_recipients
 from ..core.cid import cid_str, parse_cid
-from ..core.errors import InvalidArgumentError, UnknownIdentityError
+from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.recipients import Reach, resolve_reach
 from . import types
 from .inputs import Input, sealing_source
@@ -31,10 +31,12 @@ class MeshKit:
     """Open with ``MeshKit.local(path)`` or ``MeshKit.connect(url, home=...)``, use as
     ``async with``; every method is a coroutine. Not safe to share between event loops."""
 
-    def __init__(self, gateway: str | None, home: str, *, local=None):
+    def __init__(self, gateway: str | None, home: str, *, local=None, link_base: str | None = None):
         from ..crypto.nacl_backend import NaclBackend
         from ..stores.filestore import FileStore
         self.gateway = gateway.rstrip("/") if gateway else None
+        # where a send link opens: a page that serves the app (default: the gateway's origin)
+        self.link_base = (link_base or self.gateway or "").rstrip("/") or None
         self.home = os.path.abspath(os.path.expanduser(home))
         self._store = FileStore(self.home, NaclBackend())
         self._local = local
@@ -54,20 +56,25 @@ class MeshKit:
     # --- opening and closing -----------------------------------------------------------------
     @classmethod
     def local(cls, path) -> "MeshKit":
-        """Everything under ``path`` (created 0700): identities in ``path/home``, encrypted
-        blocks and the gateway's records in ``path/gateway``. No server, no network."""
+        """Everything under ``path`` (made 0700): identities in ``path/home``, encrypted
+        blocks and the gateway's records in ``path/gateway``. No server, no network. One
+        program at a time uses a ``path`` (another gets in_use)."""
         from .local import HOME, LOCAL_URL, LocalGateway
         path = os.fspath(path)
         return cls(LOCAL_URL, os.path.join(path, HOME), local=LocalGateway(path))
 
     @classmethod
-    def connect(cls, gateway_url: str, *, home=None) -> "MeshKit":
+    def connect(cls, gateway_url: str, *, home=None, link_base: str | None = None) -> "MeshKit":
         """Through the gateway at ``gateway_url`` (``meshkit serve``), with the identities in
-        ``home`` (default: $MESHKIT_HOME, else ~/.meshkit: the CLI's)."""
+        ``home`` (default: $MESHKIT_HOME, else ~/.meshkit: the CLI's). ``link_base``: the page
+        send links open at (your app's address, which serves MeshKit's send-link page;
+        default the gateway's, right when it serves the app: ``meshkit serve --site``)."""
         from ..core.auth import canonical_url
         canonical_url(gateway_url)  # InvalidArgumentError, without echoing it (it may hold a password)
+        if link_base is not None:
+            canonical_url(link_base)
         home = os.fspath(home) if home is not None else os.environ.get("MESHKIT_HOME") or DEFAULT_HOME
-        return cls(gateway_url, home)
+        return cls(gateway_url, home, link_base=link_base)
 
     @classmethod
     def offline(cls, home=None) -> "MeshKit":
@@ -156,13 +163,19 @@ class MeshKit:
         store = self._store
 
         async def account(ident: str):
-            kept = await accounts.account_reaching(client, ident, store.known_account(ident))
+            known = store.known_account(ident)
+            kept = await accounts.account_reaching(client, ident, known)
             if kept is not None:
                 store.save_known_account(kept)
+                if known is None:  # first seen: from the gateway, verified through its chain
+                    self._emit({"type": "resolved", "id": kept.record.id, "name": kept.record.name,
+                                "fingerprint": kept.record.fingerprint, "account": True})
             return kept
+
         async def directory(ident: str):
             public = await client.resolve(ident)
-            self._emit({"type": "resolved", "id": public.id, "name": public.name, "fingerprint": public.fingerprint})
+            self._emit({"type": "resolved", "id": public.id, "name": public.name, "fingerprint": public.fingerprint,
+                        "account": False})
             return public
         if not isinstance(who, str) or not who:
             raise InvalidArgumentError("a recipient is a name or an id (a string)")
@@ -171,8 +184,9 @@ class MeshKit:
 
     def on_change(self, listener: Callable[[dict], None]) -> Callable[[], None]:
         """Call ``listener(event)`` for what happens along the way; returns the function that
-        stops it. Events: {"type": "resolved", "id", "name", "fingerprint"}: a recipient
-        given by id was looked up in the gateway's directory (show it: whose key that is)."""
+        stops it. Events: {"type": "resolved", "id", "name", "fingerprint", "account"}: a
+        recipient given by id was looked up at the gateway for the first time (its record from
+        the directory, or its account through the account's chain; show it: whose keys they are)."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
@@ -182,6 +196,17 @@ class MeshKit:
                 listener(event)
             except Exception as exc:  # noqa: BLE001 - a listener's bug must not fail the call it watches
                 log.warning("an on_change listener failed (%s)", type(exc).__name__)
+
+    async def _remember_contact(self, public) -> None:
+        """A new contact goes into the library of each account this home is a device of, so
+        the account's other devices (and a recovery) know them too (as the browser does)."""
+        for name in self._store.identity_names():
+            try:
+                record = await self._account(name)
+                if record is not None:
+                    await accounts.remember_contact(await self._client(name), record, public)
+            except MeshKitError as exc:  # kept here in any case; the library gets it another time
+                log.warning("contact %s kept here, not yet in %s's library (%s)", public.id, name, exc.code)
 
     async def _identity_of(self, name: str) -> types.Identity:
         public = (await self._store.load(name)).public
@@ -469,6 +494,8 @@ class Contacts(_Family):
                                                       kit._store.known_account(account_id))
                 kit._store.save_known_account(kept)
         public = await kit._store.add_contact(record)
+        if kit.gateway is not None:
+            await kit._remember_contact(public)
         return _contact(public, kept)
 
     async def list(self) -> list[types.Contact]:
@@ -551,15 +578,16 @@ class Devices(_Family):
 class SendLinks(_Family):
     async def create(self, root: str, *, from_: str, expires=None, opens: int | None = None) -> types.SendLink:
         """A link that opens ``root`` for whoever has it (its secret in the #fragment: send it
-        only to them). ``opens``: at most that many times."""
+        only to them), at ``link_base`` (MeshKit.connect). ``opens``: at most that many times
+        (1..1000; None: no limit). The person it is for opens it in the app's page, with
+        ``meshkit receive``, or with ``send_links.open`` on any kit (no identity needed)."""
         from ..clients.send_links import create_send_link
+        from ..core.send_link import check_opens
+        opens = check_opens(opens)
         client = await self._kit._client(from_)
         when = await client.expiry(expires)
         fragment, capsule = await create_send_link(client, _cid(root), expires=when, opens=opens)
-        return types.SendLink(f"{self._link_base()}/#{fragment}", capsule, root, when, opens)
-
-    def _link_base(self) -> str:
-        return self._kit.gateway
+        return types.SendLink(f"{self._kit.link_base}/#{fragment}", capsule, root, when, opens)
 
     async def describe(self, link: str) -> types.Described:
         """What a send link opens (name, type, size, sender, opens left); spends no open."""
@@ -570,7 +598,8 @@ class SendLinks(_Family):
         return await kit._described(found, found.header, found.opens_left)
 
     async def open(self, link: str) -> types.Opened:
-        """Open what a send link points at (one of its opens). Close the kit after reading."""
+        """Open what a send link points at, spending one of its opens; no identity of this
+        home is used (any kit will do). Read it before the kit closes: its session ends then."""
         from ..clients.send_links import open_send_link
         kit = self._kit
         await kit.start()

@@ -60,6 +60,31 @@ async def write_verified(chunks: AsyncIterator[bytes], path: str, *, replace: bo
     return path
 
 
+async def write_new_in(chunks: AsyncIterator[bytes], folder: str, name: str, tries: int = 1000) -> str:
+    """Write ``chunks`` to a new file ``folder/name`` (a safe name: no separators), else
+    ``stem (2).ext``...: the first free one when the file is moved into place (never over
+    anything that appeared meanwhile). Returns its path."""
+    if not name or os.sep in name or (os.altsep and os.altsep in name) or name in (".", ".."):
+        raise InvalidArgumentError("a file name here has no folder in it (use the opened file's save_name)")
+    stem, suffix = os.path.splitext(name)
+    fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in chunks:
+                await asyncio.to_thread(out.write, chunk)
+        for number in range(1, tries + 1):
+            path = os.path.join(folder, name if number == 1 else f"{stem} ({number}){suffix}")
+            try:
+                place(tmp, path, replace=False)
+                return path
+            except InvalidArgumentError:  # taken: the next number
+                continue
+        raise InvalidArgumentError(f"{tries} files named like {name!r} are in {folder!r} already")
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
 def place(tmp: str, path: str, replace: bool) -> None:
     """Move the finished temp file to ``path``. Unless ``replace``, never over anything: a
     hard link fails if ``path`` exists by then, whatever appeared there since it was checked

@@ -7,7 +7,7 @@ shares, mailboxes, accounts) is done by the same code, so a program moves to
 import os
 from contextlib import AsyncExitStack
 
-from ..core.errors import BusyError
+from ..core.errors import InUseError
 
 LOCAL_URL = "http://meshkit.local"  # the local gateway's name for logins (never resolved)
 DATA = "gateway"   # under path: the local gateway's data (blocks, metadata.db, token key)
@@ -26,6 +26,8 @@ class LocalGateway:
 
     async def start(self) -> None:
         self._stack = AsyncExitStack()  # a kit closed and opened again starts afresh
+        os.makedirs(self.path, mode=0o700, exist_ok=True)
+        os.chmod(self.path, 0o700)  # makedirs gives the mode to a new leaf only, and umask applies
         import httpx
         from ..gateway.app import create_app
         from ..gateway.check import check_store
@@ -33,7 +35,7 @@ class LocalGateway:
         from ..gateway.server import hold_data_dir, make_provider
         lock = hold_data_dir(self.data_dir, exclusive=True)
         if lock is None:  # another MeshKit.local or `meshkit serve` has it: two writers would race
-            raise BusyError(f"{self.path} is in use by another MeshKit (MeshKit.local or meshkit serve)")
+            raise InUseError(f"{self.path} is in use by another MeshKit (MeshKit.local or meshkit serve)")
         self._stack.callback(lock.close)
         config = GatewayConfig(data_dir=self.data_dir, public_urls=[LOCAL_URL], gc_interval=0,
                                # one program is the only user: its pace is its own

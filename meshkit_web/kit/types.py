@@ -9,7 +9,9 @@ from typing import AsyncIterator, Callable
 
 @dataclass(frozen=True)
 class Identity:
-    """One of my identities (a device), with its account as last verified here."""
+    """One of my identities (a device), with its account as last verified here. People
+    compare ``account_fingerprint`` (the same on every device of the account, and what a
+    contact sees); ``fingerprint`` is this device's own."""
     name: str
     id: str
     fingerprint: str
@@ -43,8 +45,9 @@ class Contact:
 
 @dataclass(frozen=True)
 class Device:
-    """A device of an account. ``added_by``: the device (or the account's recovery key)
-    that added it; ``removed``: taken out of the account (listed with include_removed)."""
+    """A device of an account. ``current``: it is the one this home acts as; ``added_by``:
+    the device (or the account's recovery key) that added it; ``removed``: taken out of the
+    account (listed with include_removed)."""
     id: str
     name: str
     current: bool
@@ -56,19 +59,26 @@ class Device:
 
 @dataclass(frozen=True)
 class Sealed:
-    """``seal``: the envelope's root CID and whom it was sealed to (ids as asked, each
-    reaching an account's devices and recovery key where it names an account)."""
+    """``seal``: the envelope's root CID and whom it was sealed to. ``to``: the ids reached,
+    one per ``to=`` given (an account id where it names a person with an account; empty when
+    sealed to me only). ``recipients``: how many keys the content key was wrapped to: every
+    device of each account and its recovery key (listed by ``access`` as "<account id>.recovery"),
+    mine included. ``name``: the name sealed inside ("" for bytes and text without one)."""
     root: str
     name: str
     size: int
     to: tuple[str, ...]
-    recipients: int          # identities the content key was wrapped to (my devices included)
+    recipients: int
     in_library: bool | None  # in my account's library (for my other devices, a recovery); None: no account
 
 
 @dataclass(frozen=True)
 class Described:
-    """What an envelope is, from its verified header and sealed metadata."""
+    """What an envelope is, from its verified header and sealed metadata. ``name`` is the
+    sender's text (less control and bidi characters): show it, never use it as a path
+    (``save_name``, ``Opened.save_into``). ``sender``: the id of the device that sealed it
+    (``sender_name``: its name where it is one of mine or a contact's). ``opens_left``: what
+    a limited share (a send link) has left, None for no limit."""
     root: str
     name: str
     type: str
@@ -98,14 +108,26 @@ class Opened(Described):
         return self._plaintext()
 
     async def read(self, limit: int = 256 << 20) -> bytes:
-        from ..core.errors import LimitExceededError
+        """All of the plaintext (of the range opened), held in memory: refused
+        (invalid_argument) over ``limit`` bytes, 256 MiB by default."""
+        from ..core.errors import InvalidArgumentError
         if self.size > limit:
-            raise LimitExceededError(f"{self.size} bytes is more than read() holds ({limit}): use chunks() or save()")
+            raise InvalidArgumentError(f"{self.size} bytes is more than read() holds here ({limit}): use chunks(), "
+                                       "save() or read(limit=...)")
         return b"".join([chunk async for chunk in self.chunks()])
 
     async def save(self, path, *, overwrite: bool = False) -> str:
+        """Write the plaintext to ``path`` (a temp file beside it, moved there once every
+        segment authenticated); never over an existing file unless ``overwrite``. ``path``
+        is yours: never build it from ``name`` (the sender's text), use ``save_into``."""
         from .files import write_verified
         return await write_verified(self.chunks(), os.fspath(path), replace=overwrite)
+
+    async def save_into(self, folder) -> str:
+        """Save in ``folder`` under ``save_name`` (the sender's name made safe), or
+        "name (2).ext", "name (3).ext"... when taken; never elsewhere, never over a file."""
+        from .files import write_new_in
+        return await write_new_in(self.chunks(), os.fspath(folder), self.save_name)
 
 
 @dataclass(frozen=True)
@@ -153,6 +175,10 @@ class SendLink:
 
 @dataclass(frozen=True)
 class InboxMessage:
+    """A message in an identity's mailbox, its sender proven: a "share" (``root`` opens for me
+    now, until ``expires``, under ``policy``) or a "sealed" notice (``root`` was sealed with me
+    as a recipient); other kinds are app messages (``kit.messages``). ``size``: the message's
+    own bytes, not the file's (``describe(root)`` tells the file). ``acked``: acknowledged."""
     id: str
     kind: str
     sender: str

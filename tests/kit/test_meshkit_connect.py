@@ -25,9 +25,14 @@ def test_share_open_revoke_and_recover_across_homes(meshkit_gateway, tmp_path):
                 MeshKit.connect(url, home=tmp_path / "bob") as bob:
             a = await alice.identities.create("alice")
             b = await bob.identities.create("bob")
+            told = []
+            alice.on_change(told.append)
             mine = await alice.seal(b"alice's notes", from_="alice", name="notes.txt")
             for_bob = await alice.seal(b"for bob", from_="alice", to=b.account, name="bob.txt")
             assert for_bob.to == (b.account,)
+            # whose keys an id turned out to be is said, once, the first time it is looked up
+            assert told == [{"type": "resolved", "id": b.account, "name": "bob", "fingerprint": b.account_fingerprint,
+                             "account": True}]
             assert await (await bob.open(for_bob.root, as_="bob")).read() == b"for bob"
             with pytest.raises(MeshKitError) as refused:
                 await bob.open(mine.root, as_="bob")
@@ -45,11 +50,16 @@ def test_share_open_revoke_and_recover_across_homes(meshkit_gateway, tmp_path):
 
             # alice loses this machine: her phrase alone brings back what she sealed "to me"
             phrase = a.recovery_phrase
+            # a contact added on one device is in the account's library: the next device has it
+            await alice.contacts.add(await bob.identities.record("bob"))
         async with MeshKit.connect(url, home=tmp_path / "alice-new") as again:
             back = await again.identities.recover("laptop", phrase)
             assert back.account == a.account and back.restored >= 1
             assert await (await again.open(mine.root, as_="laptop")).read() == b"alice's notes"
             assert {d.name for d in await again.devices.list("laptop")} == {"alice", "laptop"}
+            library = await again.library("laptop")
+            assert [c.id for c in library.contacts] == [b.id]
+            assert b.id in {c.id for c in await again.contacts.list()}
     asyncio.run(go())
 
 

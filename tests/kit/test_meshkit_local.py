@@ -3,6 +3,7 @@ store under one folder), through the public API only (docs/PYTHON.md)."""
 
 import asyncio
 import os
+import pathlib
 
 import pytest
 
@@ -36,6 +37,9 @@ def test_seal_and_open_bytes_text_files_and_streams(meshkit_local, tmp_path):
             with pytest.raises(MeshKitError) as taken:  # never over an existing file unless asked
                 await (await kit.open(from_file.root, as_="alice")).save(out)
             assert taken.value.code == "invalid_argument"
+            with pytest.raises(MeshKitError) as too_big:
+                await (await kit.open(from_file.root, as_="alice")).read(limit=1 << 20)
+            assert too_big.value.code == "invalid_argument"
 
             async def pieces():
                 for i in range(5):
@@ -93,7 +97,8 @@ def test_one_local_store_has_one_user_at_a_time(tmp_path):
             await first.identities.create("alice", account=False)
             with pytest.raises(MeshKitError) as busy:
                 await MeshKit.local(tmp_path).start()
-            assert busy.value.code == "busy"
+            assert busy.value.code == "in_use"
+            assert oct(tmp_path.stat().st_mode & 0o777) == oct(0o700)  # whatever the umask
         async with MeshKit.local(tmp_path) as again:  # closed: the next one opens it, data kept
             assert [i.name for i in await again.identities.list()] == ["alice"]
     asyncio.run(go())
@@ -132,3 +137,36 @@ def test_import_for_local_use_stays_light():
             "'meshkit_web.cli.', 'fastapi', 'uvicorn', 'sqlalchemy', 'tqdm')) or m == 'meshkit_web.cli'))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_a_senders_file_name_never_chooses_where_a_file_goes(meshkit_local, tmp_path):
+    """The name inside an envelope is the sender's text: save_into keeps to its folder, and
+    a second file of the same name gets "(2)"."""
+    async def go():
+        async with meshkit_local as kit:
+            await kit.identities.create("alice")
+            folder = tmp_path / "inbox"
+            folder.mkdir()
+            saved = []
+            for name in ("../../escape.txt", "/etc/passwd", "a\u202eexe.txt", "..", "escape.txt"):
+                sealed = await kit.seal(name.encode(), from_="alice", name=name)
+                opened = await kit.open(sealed.root, as_="alice")
+                assert "\u202e" not in opened.name  # told as the sender wrote it, less what could deceive
+                saved.append(await opened.save_into(folder))
+            assert all(pathlib.Path(p).parent == folder for p in saved), saved
+            names = sorted(p.name for p in folder.iterdir())
+            assert "escape (2).txt" in names and "passwd" in names and not any("\u202e" in n for n in names)
+            assert not (tmp_path / "escape.txt").exists() and not list(tmp_path.parent.glob("escape*"))
+    asyncio.run(go())
+
+
+def test_a_send_links_opens_are_checked_here(meshkit_local):
+    async def go():
+        async with meshkit_local as kit:
+            await kit.identities.create("alice")
+            sealed = await kit.seal(b"x", from_="alice")
+            for opens in (0, -1, 1001, 2.5, True, "3"):
+                with pytest.raises(MeshKitError) as refused:
+                    await kit.send_links.create(sealed.root, from_="alice", opens=opens)
+                assert refused.value.code == "invalid_argument", opens
+    asyncio.run(go())
