@@ -1,6 +1,6 @@
 """A small worker on MeshKit's Python API (docs/PYTHON.md): it watches an identity's inbox
 and files each envelope shared or sealed to it into a folder, under the sender's file name
-made safe, never over a file already there. What it filed is acknowledged (the gateway
+made safe (``Opened.save_into``), never over a file already there. What it filed is acknowledged (the gateway
 forgets the notice); what can no longer be opened (revoked, expired) is acknowledged and
 skipped; what fails for now (the gateway unreachable) is left for the next round.
 
@@ -19,16 +19,6 @@ log = logging.getLogger("inbox-worker")
 GONE = {"revoked", "expired", "opens_used_up", "not_recipient", "policy_denied"}  # will never open: skip it
 
 
-def free_path(folder: pathlib.Path, name: str) -> pathlib.Path:
-    """``folder/name``, or ``name (2)``, ``name (3)``... when taken."""
-    path, stem, suffix = folder / name, pathlib.Path(name).stem, pathlib.Path(name).suffix
-    number = 1
-    while path.exists():
-        number += 1
-        path = folder / f"{stem} ({number}){suffix}"
-    return path
-
-
 async def file_new(kit: MeshKit, as_: str, folder: pathlib.Path) -> list[pathlib.Path]:
     """One round: file what the inbox holds now. Returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -38,8 +28,7 @@ async def file_new(kit: MeshKit, as_: str, folder: pathlib.Path) -> list[pathlib
             continue
         try:
             opened = await kit.open(message.root, as_=as_)
-            path = free_path(folder, opened.save_name)
-            await opened.save(path)
+            path = pathlib.Path(await opened.save_into(folder))  # its name made safe; "(2)" when taken
         except MeshKitError as error:
             if error.code not in GONE:
                 log.warning("left %s for the next round: %s", message.root, error.code)
