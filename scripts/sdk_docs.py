@@ -132,7 +132,7 @@ def python_api() -> str:
     from meshkit_web import kit
     from meshkit_web.kit import api
     out = []
-    families = {"identities": api.Identities, "contacts": api.Contacts, "devices": api.Devices,
+    families = {"identity": api.Identities, "contacts": api.Contacts, "devices": api.Devices,
                 "send_links": api.SendLinks, "proofs": api.Proofs, "messages": api.Messages, "records": api.Records}
     for owner, cls in [("MeshKit", api.MeshKit)] + [(f"kit.{n}", c) for n, c in families.items()]:
         out.append(f"#### `{owner}`\n")

@@ -12,8 +12,8 @@ def test_it_files_what_is_shared_and_sealed_to_it(meshkit_gateway, tmp_path):
     async def go():
         async with MeshKit.connect(meshkit_gateway.url, home=tmp_path / "alice") as alice, \
                 MeshKit.connect(meshkit_gateway.url, home=tmp_path / "worker") as worker:
-            await alice.identities.create("alice")
-            me = await worker.identities.create("worker")
+            await alice.identity.create("alice")
+            me = await worker.identity.create("worker")
             sealed = await alice.seal(b"invoice 1", from_="alice", to=me.account, name="../../invoice.pdf")
             report = await alice.seal(b"report", from_="alice", name="report.txt")
             await alice.share(report.root, from_="alice", to=me.account)
@@ -31,8 +31,8 @@ def test_it_files_what_is_shared_and_sealed_to_it(meshkit_gateway, tmp_path):
 def test_a_revoked_share_is_skipped_and_the_rest_filed(meshkit_local, tmp_path):
     async def go():
         async with meshkit_local as kit:  # two identities in one local home: no server at all
-            await kit.identities.create("alice")
-            worker = await kit.identities.create("worker")
+            await kit.identity.create("alice")
+            worker = await kit.identity.create("worker")
             gone = await kit.seal(b"withdrawn", from_="alice", name="gone.txt")
             await kit.share(gone.root, from_="alice", to=worker.account)
             await kit.revoke(gone.root, from_="alice", to=worker.account)

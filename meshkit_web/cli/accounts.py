@@ -72,11 +72,11 @@ async def cmd_device_approve(args, kit) -> None:
         raise InvalidArgumentError("a device link holds a secret: give it on standard input or at the prompt, "
                                    "not as an argument (other users of this machine can read arguments)")
     link = read_link()
-    me = next((i for i in await kit.identities.list() if i.name == args.identity), None)
+    me = next((i for i in await kit.identity.list() if i.name == args.identity), None)
     if me is not None and me.account:
         say(f"adding the device to account {me.account} (fingerprint {me.account_fingerprint})", err=True)
     await kit.devices.approve(args.identity, link, on_code=show_code, timeout=args.timeout)
-    me = next(i for i in await kit.identities.list() if i.name == args.identity)
+    me = next(i for i in await kit.identity.list() if i.name == args.identity)
     say(f"device added: account {me.account} is now at version {me.account_version}", err=True)
 
 

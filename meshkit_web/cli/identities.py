@@ -1,4 +1,4 @@
-"""``meshkit identity ...`` and ``meshkit contact ...``: kit.identities and kit.contacts.
+"""``meshkit identity ...`` and ``meshkit contact ...``: kit.identity and kit.contacts.
 
 The recovery phrase is shown once, on the terminal (/dev/tty), never on stdout or stderr
 (which may be a log); without a terminal it goes to a new 0600 file named by
@@ -65,26 +65,26 @@ async def cmd_identity_create(args, kit) -> None:
         raise InvalidArgumentError("--phrase-file goes with --gateway (an account has a recovery phrase)")
     if args.gateway:
         check_phrase_destination(args.phrase_file)
-    created = await kit.identities.create(args.name, account=bool(args.gateway))
+    created = await kit.identity.create(args.name, account=bool(args.gateway))
     if created.account:  # an account around this first device, its phrase shown once
         where = show_phrase(created.recovery_phrase, created.account, created.account_fingerprint, args.phrase_file)
         say(f"account {created.account} created, fingerprint {created.account_fingerprint}; its recovery phrase is "
             f"on the {'terminal' if where == 'terminal' else 'file ' + where}: write it down, then delete any copy "
             "on this machine", err=True)
-    print(json.dumps(await kit.identities.record(args.name), indent=2))  # JSON escapes controls itself
+    print(json.dumps(await kit.identity.record(args.name), indent=2))  # JSON escapes controls itself
 
 
 async def cmd_identity_show(args, kit) -> None:
-    print(json.dumps(await kit.identities.record(args.name), indent=2))
+    print(json.dumps(await kit.identity.record(args.name), indent=2))
 
 
 async def cmd_identity_list(args, kit) -> None:
-    for identity in await kit.identities.list():
+    for identity in await kit.identity.list():
         say(identity.name, identity.id, identity.fingerprint, sep="\t")
 
 
 async def cmd_identity_publish(args, kit) -> None:
-    identity = await kit.identities.publish(args.name)
+    identity = await kit.identity.publish(args.name)
     say(f"published {identity.id} (fingerprint {identity.fingerprint}) to {kit.safe_gateway}")
 
 
@@ -92,7 +92,7 @@ async def cmd_identity_recover(args, kit) -> None:
     from ..core.account import secret_from_phrase
     phrase = read_phrase()
     secret_from_phrase(phrase)  # a mistyped phrase fails here, before anything is created
-    recovered = await kit.identities.recover(args.name, phrase)
+    recovered = await kit.identity.recover(args.name, phrase)
     del phrase
     say(f"recovered account {recovered.account} (fingerprint {recovered.account_fingerprint}) on device "
         f"{args.name}: {recovered.restored} envelope(s) open again", err=True)

@@ -45,7 +45,7 @@ class MeshKit:
         self._clients: dict = {}
         self._closing: list = []  # what close() also closes (CAR files being read)
         self._listeners: list = []
-        self.identities = Identities(self)
+        self.identity = Identities(self)
         self.contacts = Contacts(self)
         self.devices = Devices(self)
         self.send_links = SendLinks(self)
@@ -390,7 +390,7 @@ class MeshKit:
         return types.Library(envelopes, tuple(shares), tuple(_contact(p, None) for p in contacts))
 
 
-# --- the families (kit.identities, kit.contacts, ...) ----------------------------------------------
+# --- the families (kit.identity, kit.contacts, ...) ----------------------------------------------
 
 class _Family:
     def __init__(self, kit: MeshKit):

@@ -22,7 +22,7 @@ class Identity:
 
 @dataclass(frozen=True)
 class CreatedIdentity(Identity):
-    """``identities.create``: the account's recovery phrase is in this answer only, once."""
+    """``identity.create``: the account's recovery phrase is in this answer only, once."""
     published: bool = True
     recovery_phrase: str | None = field(default=None, repr=False)
 

@@ -23,8 +23,8 @@ def test_share_open_revoke_and_recover_across_homes(meshkit_gateway, tmp_path):
     async def go():
         async with MeshKit.connect(url, home=tmp_path / "alice") as alice, \
                 MeshKit.connect(url, home=tmp_path / "bob") as bob:
-            a = await alice.identities.create("alice")
-            b = await bob.identities.create("bob")
+            a = await alice.identity.create("alice")
+            b = await bob.identity.create("bob")
             told = []
             alice.on_change(told.append)
             mine = await alice.seal(b"alice's notes", from_="alice", name="notes.txt")
@@ -51,9 +51,9 @@ def test_share_open_revoke_and_recover_across_homes(meshkit_gateway, tmp_path):
             # alice loses this machine: her phrase alone brings back what she sealed "to me"
             phrase = a.recovery_phrase
             # a contact added on one device is in the account's library: the next device has it
-            await alice.contacts.add(await bob.identities.record("bob"))
+            await alice.contacts.add(await bob.identity.record("bob"))
         async with MeshKit.connect(url, home=tmp_path / "alice-new") as again:
-            back = await again.identities.recover("laptop", phrase)
+            back = await again.identity.recover("laptop", phrase)
             assert back.account == a.account and back.restored >= 1
             assert await (await again.open(mine.root, as_="laptop")).read() == b"alice's notes"
             assert {d.name for d in await again.devices.list("laptop")} == {"alice", "laptop"}
@@ -70,7 +70,7 @@ def test_the_cli_and_python_share_a_home(meshkit_gateway, tmp_path):
 
     async def make():
         async with MeshKit.connect(url, home=home) as kit:
-            await kit.identities.create("alice")
+            await kit.identity.create("alice")
     asyncio.run(make())
     listed = meshkit(home, "identity", "list")
     assert listed.split("\t")[0] == "alice"
@@ -86,7 +86,7 @@ def test_the_cli_and_python_share_a_home(meshkit_gateway, tmp_path):
 def test_offline_kit_reads_and_writes_car_files(tmp_path):
     async def go():
         kit = MeshKit.offline(tmp_path / "home")
-        await kit.identities.create("alice", account=False)
+        await kit.identity.create("alice", account=False)
         sealed = await kit.seal(b"offline", from_="alice", car=tmp_path / "e.car")
         opened = await kit.open(as_="alice", car=tmp_path / "e.car")
         assert (opened.root, await opened.read()) == (sealed.root, b"offline")

@@ -14,7 +14,7 @@ from meshkit_web.kit import Opened
 def test_seal_and_open_bytes_text_files_and_streams(meshkit_local, tmp_path):
     async def go():
         async with meshkit_local as kit:
-            me = await kit.identities.create("alice")
+            me = await kit.identity.create("alice")
             assert me.account and me.recovery_phrase and len(me.recovery_phrase.split()) == 24
             assert me.recovery_phrase not in repr(me)  # printing a result never shows a secret
 
@@ -57,7 +57,7 @@ def test_sealing_to_me_reaches_my_account_and_its_recovery_key(meshkit_local):
     device of the account and to its recovery key, and the envelope is in the library."""
     async def go():
         async with meshkit_local as kit:
-            me = await kit.identities.create("alice")
+            me = await kit.identity.create("alice")
             sealed = await kit.seal(b"x" * 1000, from_="alice", name="x.bin")
             access = await kit.access(sealed.root, as_="alice")
             assert {me.id, me.account + ".recovery"} <= {r.id for r in access.recipients}
@@ -68,16 +68,16 @@ def test_sealing_to_me_reaches_my_account_and_its_recovery_key(meshkit_local):
 def test_bad_input_is_a_typed_error_and_nothing_is_left_half_made(meshkit_local):
     async def go():
         async with meshkit_local as kit:
-            await kit.identities.create("alice")
-            await kit.identities.create("bob")
+            await kit.identity.create("alice")
+            await kit.identity.create("bob")
             sealed = await kit.seal(b"for alice only", from_="alice", to=[])
             failures = {}
             for name, call in {
                 "not_recipient": kit.open(sealed.root, as_="bob"),
                 "malformed": kit.open("not-a-cid", as_="alice"),
                 "unknown_identity": kit.seal(b"x", from_="nobody"),
-                "identity_exists": kit.identities.create("alice"),
-                "bad_phrase": kit.identities.recover("carol", "one two three"),
+                "identity_exists": kit.identity.create("alice"),
+                "bad_phrase": kit.identity.recover("carol", "one two three"),
                 "invalid_argument": kit.seal(12345, from_="alice"),
             }.items():
                 with pytest.raises(MeshKitError) as raised:
@@ -87,27 +87,27 @@ def test_bad_input_is_a_typed_error_and_nothing_is_left_half_made(meshkit_local)
             with pytest.raises(MeshKitError) as outside:
                 await kit.open(sealed.root, as_="alice", range=(0, 10_000))
             assert outside.value.code == "invalid_argument"
-            assert [i.name for i in await kit.identities.list()] == ["alice", "bob"]  # no "carol" half-made
+            assert [i.name for i in await kit.identity.list()] == ["alice", "bob"]  # no "carol" half-made
     asyncio.run(go())
 
 
 def test_one_local_store_has_one_user_at_a_time(tmp_path):
     async def go():
         async with MeshKit.local(tmp_path) as first:
-            await first.identities.create("alice", account=False)
+            await first.identity.create("alice", account=False)
             with pytest.raises(MeshKitError) as busy:
                 await MeshKit.local(tmp_path).start()
             assert busy.value.code == "in_use"
             assert oct(tmp_path.stat().st_mode & 0o777) == oct(0o700)  # whatever the umask
         async with MeshKit.local(tmp_path) as again:  # closed: the next one opens it, data kept
-            assert [i.name for i in await again.identities.list()] == ["alice"]
+            assert [i.name for i in await again.identity.list()] == ["alice"]
     asyncio.run(go())
 
 
 def test_the_results_are_the_documented_types(meshkit_local):
     async def go():
         async with meshkit_local as kit:
-            await kit.identities.create("alice")
+            await kit.identity.create("alice")
             sealed = await kit.seal(b"abc", from_="alice")
             link = await kit.send_links.create(sealed.root, from_="alice", opens=1)
             assert "#" in link.link and link.link not in repr(link)  # its secret is never printed
@@ -144,7 +144,7 @@ def test_a_senders_file_name_never_chooses_where_a_file_goes(meshkit_local, tmp_
     a second file of the same name gets "(2)"."""
     async def go():
         async with meshkit_local as kit:
-            await kit.identities.create("alice")
+            await kit.identity.create("alice")
             folder = tmp_path / "inbox"
             folder.mkdir()
             saved = []
@@ -163,7 +163,7 @@ def test_a_senders_file_name_never_chooses_where_a_file_goes(meshkit_local, tmp_
 def test_a_send_links_opens_are_checked_here(meshkit_local):
     async def go():
         async with meshkit_local as kit:
-            await kit.identities.create("alice")
+            await kit.identity.create("alice")
             sealed = await kit.seal(b"x", from_="alice")
             for opens in (0, -1, 1001, 2.5, True, "3"):
                 with pytest.raises(MeshKitError) as refused:
