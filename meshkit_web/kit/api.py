@@ -466,7 +466,7 @@ class Identities(_Family):
 
 class Contacts(_Family):
     async def add(self, record) -> types.Contact:
-        """Someone's public record (a dict or its JSON text, as ``identities.record`` gives
+        """Someone's public record (a dict or its JSON text, as ``identity.record`` gives
         it) or their contact link from the app. A record naming an account is checked through
         the account's chain, so sharing with them reaches all their devices."""
         import json
@@ -508,8 +508,8 @@ class Devices(_Family):
     async def _record(self, name: str):
         record = await self._kit._account(name)
         if record is None:
-            raise UnknownIdentityError(f"{name!r} is not a device of an account (identities.create with an "
-                                       "account, identities.recover or devices.wait_for_link)")
+            raise UnknownIdentityError(f"{name!r} is not a device of an account (identity.create with an "
+                                       "account, identity.recover or devices.wait_for_link)")
         return record
 
     async def list(self, name: str, *, include_removed: bool = False) -> list[types.Device]:
