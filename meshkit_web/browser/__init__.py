@@ -8,7 +8,7 @@ and the service worker (service_worker/sw.js).
     memory.py       the in-memory store (also the fallback when IndexedDB is unavailable)
     indexeddb.py    IndexedDB and the identity store on top of either
     webcrypto.py    the WebCrypto backend (non-extractable keys)
-    fetch_client.py the gateway client over fetch
+    fetch_client.py the gateway client's transport over fetch (FetchTransport)
     ffi.py          the ONE module that touches Pyodide's FFI (js, pyodide.ffi)
 
 Everything but ffi.py, indexeddb.py, webcrypto.py and fetch_client.py imports under CPython

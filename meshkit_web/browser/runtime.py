@@ -19,6 +19,7 @@ import time
 
 from ..clients import accounts
 from ..clients.accounts import revoke_from, share_with
+from ..clients.gateway import GatewayClient
 from ..core import codec
 from ..core.cid import cid_str, parse_cid
 from ..core.clock import GatewayClock
@@ -34,7 +35,7 @@ from ..core.urls import redact_url
 from .account_api import AccountMethods, identity_json
 from .app_data_api import AppDataMethods, _data
 from .blob_source import BlobSource
-from .fetch_client import FetchGatewayClient
+from .fetch_client import FetchTransport
 from .ffi import broadcast, js, js_bytes, use_namespace
 from .indexeddb import IdentityStore, open_store
 from .jsapi import _py, api, api_names
@@ -73,25 +74,30 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         self.backend = backend
         self.store = store
         self.fallback_reason = fallback_reason
-        self._clients: dict[tuple[str, str], FetchGatewayClient] = {}
+        self.transport = FetchTransport(backend)  # every client's requests go by fetch
+        self._clients: dict[tuple[str, str], GatewayClient] = {}
         self._clocks: dict[str, GatewayClock] = {}  # per gateway, shared by its clients (core.clock)
         self.outbox = Outbox(store.db, self._client, on_done=self._uploaded)
         self.recent_log = RecentLog.install()  # what "Copy diagnostics" shows of this session
 
     # --- helpers -------------------------------------------------------------------------
+    def _new_client(self, base_url: str, backend, identity=None) -> GatewayClient:
+        """A client over fetch (as clients.send_links makes one: ``new_client(url, backend, identity)``)."""
+        return GatewayClient(base_url, backend, identity, transport=self.transport)
+
     async def _identity(self, name: str):
         identity = await self.store.load_identity(str(name))
         if identity is None:
             raise UnknownIdentityError(f"no identity named {name!r} in this browser")
         return identity
 
-    async def _client(self, name: str, gateway: str | None = None) -> FetchGatewayClient:
+    async def _client(self, name: str, gateway: str | None = None) -> GatewayClient:
         identity = await self._identity(name)
         gateway = (gateway or self.gateway).rstrip("/")
         client = self._clients.get((identity.id, gateway))
         if client is None:
-            client = self._clients[identity.id, gateway] = FetchGatewayClient(gateway, self.backend, identity,
-                                                                              clock=self._clock(gateway))
+            client = self._clients[identity.id, gateway] = GatewayClient(
+                gateway, self.backend, identity, transport=self.transport, clock=self._clock(gateway))
             client.library_keeper = self.store  # the library as verified here outlives the page (IndexedDB)
         return client
 
@@ -101,17 +107,17 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
     async def _clock_report(self) -> dict:
         """How far this device's clock is from the gateway's (asked now if no reply said yet)."""
         clock = self._clock(self.gateway)
-        await FetchGatewayClient(self.gateway, self.backend, clock=clock).gateway_now()
+        await GatewayClient(self.gateway, self.backend, clock=clock, transport=self.transport).gateway_now()
         return clock.report()
 
-    async def _any_client(self) -> FetchGatewayClient:
+    async def _any_client(self) -> GatewayClient:
         """A client for directory and account lookups (which need no identity's token)."""
         mine = await self.store.identities()
         if not mine:
             raise UnknownIdentityError("no identity in this browser yet")
         return await self._client(mine[0].name)
 
-    async def _reach(self, client: FetchGatewayClient, who) -> Reach:
+    async def _reach(self, client: GatewayClient, who) -> Reach:
         """Core's one rule (core.recipients): an id means exactly that id (mine, a contact's,
         or the directory's verified record, then kept as a contact); a name means only a
         local name, my identities' before contacts'; a person with an account is reached

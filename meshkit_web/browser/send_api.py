@@ -4,13 +4,12 @@ that live only as long as this page, and nothing about the link is stored."""
 
 from ..clients.send_links import create_send_link, describe_send_link, open_send_link
 from ..core.cid import cid_str, parse_cid
-from .fetch_client import FetchGatewayClient
 from .ffi import js
 from .jsapi import _py, api
 from .opened import as_blob, described
 
 class SendLinkMethods:
-    """Mixed into browser.runtime.Runtime (self._client, self.backend, self.gateway)."""
+    """Mixed into browser.runtime.Runtime (self._client, self._new_client, self.backend, self.gateway)."""
 
     @api
     async def send_link_create(self, root, sender, expires=None, opens=None) -> dict:
@@ -26,14 +25,14 @@ class SendLinkMethods:
     async def send_link_describe(self, link) -> dict:
         """What a send link points at ({name, type, size, saveAs, sender, opensLeft}) and
         whether it still opens, without spending one of its opens (nothing is released)."""
-        return described(await describe_send_link(FetchGatewayClient, self.gateway, self.backend, str(link)))
+        return described(await describe_send_link(self._new_client, self.gateway, self.backend, str(link)))
 
     @api
     async def send_link_open(self, link, on_progress=None) -> dict:
         """What a send link points at, opened as its throwaway identity (one open of the
         link's), as a Blob once every segment authenticated, with what the file is. Nothing
         of the link (its keys, its content key) is kept after this call."""
-        opened, client = await open_send_link(FetchGatewayClient, self.gateway, self.backend, str(link))
+        opened, client = await open_send_link(self._new_client, self.gateway, self.backend, str(link))
         try:
             return await as_blob(opened, "", on_progress)
         finally:
