@@ -2,7 +2,8 @@
 and the service worker (service_worker/sw.js).
 
     runtime.py      the methods JavaScript calls (with account_api.py and send_api.py)
-    jsapi.py        how they answer: {ok, value} or {ok: false, code, message}
+    jsapi.py        the JS boundary: arguments converted in (text, number, data, ...) and
+                    answers out as {ok, value} or {ok: false, code, message}
     opened.py       an opened envelope as the page receives it (a Blob, its description)
     outbox.py       staged uploads and the uploader that drains them
     memory.py       the in-memory store (also the fallback when IndexedDB is unavailable)
