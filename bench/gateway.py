@@ -241,7 +241,7 @@ async def run_gateway_batched(blocks, concurrency: int, workdir: str, durable: b
     /v1/blocks, UPLOAD_CONCURRENCY requests in flight; the get is one streamed CAR of the DAG
     (a DAG-CBOR block linking every block, as an envelope header does), read as it arrives
     with core.car.CarStream, every block checked."""
-    from meshkit_web.clients.gateway import BATCH_BYTES, UPLOAD_CONCURRENCY
+    from meshkit_web.clients.upload import BATCH_BYTES, UPLOAD_CONCURRENCY
     from meshkit_web.core import car, codec
     from meshkit_web.core.cid import DAG_CBOR, to_link
     per = max(1, BATCH_BYTES // MIB)

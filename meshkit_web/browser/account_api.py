@@ -13,21 +13,22 @@ from ..core.account import AccountRecord, RecoveryPhraseError, derive_recovery_k
 from ..core.cid import cid_str
 from ..core.errors import IdentityExistsError, InvalidArgumentError, MeshKitError, UnknownIdentityError
 from ..core.identity import create_identity
-from .ffi import js
-from .jsapi import _js, _py, api
+from . import jsapi as arg
+from .jsapi import _js, api
 
 log = logging.getLogger("meshkit.browser")
 
 
 class AccountMethods:
-    """Mixed into browser.runtime.Runtime (self.store, self.backend, self._client)."""
+    """Mixed into browser.runtime.Runtime (self.store, self.backend, self._client). Names
+    here are Python strings: the @api methods convert their JS arguments first (jsapi)."""
 
     async def _account(self, name: str) -> AccountRecord:
-        known, _ = await self.store.load_account(str(name))
+        known, _ = await self.store.load_account(name)
         if known is None:
             raise UnknownIdentityError(f"{name!r} is not a device of an account")
         record = await (await self._client(name)).fetch_account(known.id, known=known)
-        await self.store.save_account(str(name), record)
+        await self.store.save_account(name, record)
         return record
 
     async def _create_account(self, name: str) -> tuple[str, AccountRecord]:
@@ -40,7 +41,7 @@ class AccountMethods:
     async def account_for_seal(self, name: str) -> AccountRecord | None:
         """The account a seal by ``name`` also goes to (clients.accounts.seal_recipients):
         refreshed; offline, the newest record verified here; None for a bare identity."""
-        known, _ = await self.store.load_account(str(name))
+        known, _ = await self.store.load_account(name)
         if known is None:
             return None
         try:
@@ -51,7 +52,7 @@ class AccountMethods:
             return known
 
     async def remember_in_library(self, name: str, root: bytes, entry: dict) -> None:
-        known, _ = await self.store.load_account(str(name))
+        known, _ = await self.store.load_account(name)
         if known is None:
             return
         record = await self._account(name)
@@ -60,7 +61,7 @@ class AccountMethods:
             f"envelope:{cid_str(root)}", {k: entry[k] for k in ("name", "size", "created") if k in entry}, when))
 
     async def library_envelopes(self, name: str) -> list:
-        known, _ = await self.store.load_account(str(name))
+        known, _ = await self.store.load_account(name)
         if known is None:
             return []
         library, _ = await accounts.load_library(await self._client(name), await self._account(name))
@@ -71,7 +72,7 @@ class AccountMethods:
         """Keep the shares among inbox ``rows`` in the account's library, and give back the
         library's shares not among them (received by another device of the account, or
         before a recovery), as inbox rows."""
-        known, _ = await self.store.load_account(str(name))
+        known, _ = await self.store.load_account(name)
         if known is None:
             return []
         library, _, _ = await accounts.remember_shares(await self._client(name), await self._account(name), rows)
@@ -115,15 +116,15 @@ class AccountMethods:
         """A new device identity ``name`` added to the phrase's account, with access to
         everything in its library again (re-wrapped here with the recovery key). The device
         is listed under ``name``; ``device_name`` is accepted for the API's shape only."""
-        name = str(name)
-        secret_from_phrase(str(phrase))  # a typo fails here, before anything changes
+        name, phrase = arg.text(name, "the identity's name"), arg.text(phrase, "the recovery phrase")
+        secret_from_phrase(phrase)  # a typo fails here, before anything changes
         if await self.store.load_identity(name) is not None:
             raise IdentityExistsError(f"an identity named {name!r} already exists in this browser")
         identity = await create_identity(self.backend, name, int(time.time()))
         await self.store.save_identity(identity)
         client = await self._client(name)
         try:
-            record, keys = await accounts.recover_account(client, str(phrase))
+            record, keys = await accounts.recover_account(client, phrase)
             await self.store.save_account(name, record, kit_confirmed=True)  # they just typed it
             _, restored = await accounts.recover_library(client, record, keys)
             del keys
@@ -136,30 +137,32 @@ class AccountMethods:
     async def identity_confirm_kit(self, name, phrase) -> dict:
         """The user typed the phrase back: it must derive this account's keys. Nothing about
         the phrase is stored to check it against: the account's public keys are the check."""
-        record = await self._account(str(name))
-        keys = await derive_recovery_keys(self.backend, secret_from_phrase(str(phrase)))
+        name, phrase = arg.text(name, "the identity's name"), arg.text(phrase, "the recovery phrase")
+        record = await self._account(name)
+        keys = await derive_recovery_keys(self.backend, secret_from_phrase(phrase))
         if keys.root_key != record.root_key:
             raise RecoveryPhraseError("that is not this account's recovery phrase")
-        await self.store.save_account(str(name), record, kit_confirmed=True)
+        await self.store.save_account(name, record, kit_confirmed=True)
         return {"confirmed": True}
 
     @api
     async def devices_list(self, name) -> list:
         """The account's devices, each with who added it; ``new``: added since this browser
         last listed them (a device you did not add yourself deserves a look)."""
-        record = await self._account(str(name))
-        me = (await self._identity(str(name))).id
-        seen = await self.store.seen_devices(str(name))
-        await self.store.save_seen_devices(str(name), sorted({d.id for d in record.devices} | set(seen or [])))
+        name = arg.text(name, "the identity's name")
+        record = await self._account(name)
+        me = (await self._identity(name)).id
+        seen = await self.store.seen_devices(name)
+        await self.store.save_seen_devices(name, sorted({d.id for d in record.devices} | set(seen or [])))
         return [{"id": d.id, "name": d.device.name, "current": d.id == me, "added": d.added,
                  "addedBy": d.signer, "addedByName": record.added_by(d),
                  "new": seen is not None and d.id not in seen} for d in record.devices]
 
     @api
     async def devices_request_link(self, device_name) -> dict:
-        if not isinstance(device_name, str) or not device_name.strip():
+        name = arg.text(device_name, "devices.requestLink's deviceName", default="")
+        if not name.strip():
             raise InvalidArgumentError("devices.requestLink needs {deviceName}: the name this device gets")
-        name = device_name
         if await self.store.load_identity(name) is None:
             await self.store.save_identity(await create_identity(self.backend, name, int(time.time())))
         return {"link": await accounts.request_link(await self._client(name)), "identity": name}
@@ -167,13 +170,13 @@ class AccountMethods:
     @api
     async def devices_approve(self, name, link, on_code=None) -> dict:
         """``on_code(code)``: shows the code the user types on the new device."""
-        if not callable(on_code):
-            raise InvalidArgumentError("devices.approve needs an onCode function, to show the code to type on "
-                                       "the new device")
-        record = await accounts.approve_link(await self._client(str(name)), await self._account(str(name)),
-                                             str(link), show_code=lambda code: on_code(code))
-        await self.store.save_account(str(name), record)
-        device_id, _ = accounts.parse_link(str(link))
+        on_code = arg.callback(on_code, "devices.approve's onCode (it shows the code to type on the new device)",
+                               required=True)
+        name, link = arg.text(name, "the identity's name"), arg.text(link, "the link")
+        record = await accounts.approve_link(await self._client(name), await self._account(name),
+                                             link, show_code=lambda code: on_code(code))
+        await self.store.save_account(name, record)
+        device_id, _ = accounts.parse_link(link)
         device = record.device(device_id)
         return {"device": {"id": device.id, "name": device.device.name, "added": device.added},
                 "version": record.version}
@@ -182,26 +185,25 @@ class AccountMethods:
     async def devices_wait_for_link(self, link, timeout=None, ask_code=None) -> dict:
         """``ask_code(offers)``: resolves to the code the user typed (the one the approving
         device shows); ``offers`` says which account(s) asked, with their fingerprints."""
-        if not callable(ask_code):
-            raise InvalidArgumentError("devices.waitForLink needs an askCode function, to read the code the "
-                                       "approving device shows")
-        device_id, _ = accounts.parse_link(str(link))
+        ask_code = arg.callback(ask_code, "devices.waitForLink's askCode (it reads the code the approving "
+                                          "device shows)", required=True)
+        link = arg.text(link, "the link")
+        device_id, _ = accounts.parse_link(link)
         mine = [p for p in await self.store.identities() if p.id == device_id]
         if not mine:
             raise accounts.LinkError("this link was not made in this browser")
         name = mine[0].name
-        wait = accounts.LINK_WAIT if timeout in (None, js.undefined) else float(timeout)
-        record = await accounts.wait_for_link(await self._client(name), str(link), timeout=wait,
+        wait = arg.number(timeout, "devices.waitForLink's timeout", whole=False, default=accounts.LINK_WAIT)
+        record = await accounts.wait_for_link(await self._client(name), link, timeout=wait,
                                               ask_code=lambda offers: ask_code(_js(offers)))
         await self.store.save_account(name, record)
         return identity_json(mine[0], record)
 
     @api
     async def devices_remove(self, name, device_ids) -> dict:
-        ids = _py(device_ids)
-        ids = [str(i) for i in (ids if isinstance(ids, list) else [ids])]
-        record = await accounts.remove_devices(await self._client(str(name)), await self._account(str(name)), ids)
-        await self.store.save_account(str(name), record)
+        name, ids = arg.text(name, "the identity's name"), arg.texts(device_ids, "a device id")
+        record = await accounts.remove_devices(await self._client(name), await self._account(name), ids)
+        await self.store.save_account(name, record)
         return {"version": record.version, "removed": ids}
 
 

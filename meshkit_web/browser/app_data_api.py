@@ -9,25 +9,12 @@ import time
 
 from ..clients import accounts, app_data
 from ..core.errors import InvalidArgumentError, MeshKitError
-from .ffi import js, js_bytes
-from .jsapi import _py, api
+from . import jsapi as arg
+from .ffi import js_bytes
+from .jsapi import api
 
 log = logging.getLogger("meshkit.browser")
 SENDER_ACCOUNT_TTL = 300  # seconds a sender's verified account is reused by listings
-
-
-def _given(value) -> bool:
-    return value is not None and value is not js.undefined and value != ""
-
-
-def _data(value):
-    """A JS string, typed array or ArrayBuffer as Python (str or bytes)."""
-    if isinstance(value, (str, bytes, bytearray, memoryview)):
-        return value
-    if _given(value) and not isinstance(value, (bool, int, float)) and callable(getattr(value, "to_bytes", None)):
-        if js.ArrayBuffer.isView(value) or str(js.Object.prototype.toString.call(value)) == "[object ArrayBuffer]":
-            return bytes(value.to_bytes())
-    raise InvalidArgumentError("data is a string, a Uint8Array (or another typed array) or an ArrayBuffer")
 
 
 def _out(answer: dict | None) -> dict | None:
@@ -37,12 +24,18 @@ def _out(answer: dict | None) -> dict | None:
     return answer
 
 
+def _acting(name, why: str = "name the identity to act as (its name in this browser)") -> str:
+    """The identity an app acts as: its name in this browser, never left out."""
+    name = arg.text(name, "the identity to act as", default="")
+    if not name:
+        raise InvalidArgumentError(why)
+    return name
+
+
 class AppDataMethods:
     """Mixed into browser.runtime.Runtime (self._client, self._reach, self.store)."""
 
-    async def _app_client(self, name):
-        if not _given(name) or not isinstance(name, str):
-            raise InvalidArgumentError("name the identity to act as (its name in this browser)")
+    async def _app_client(self, name: str):
         client = await self._client(name)
         client.app_data_keeper = self.store  # no rollback, no replay: kept in IndexedDB
         return client
@@ -78,47 +71,45 @@ class AppDataMethods:
     async def message_send(self, to, data, sender=None, kind=None) -> dict:
         """Seal ``data`` to ``to`` (an identity id, an account id or a local name: the one
         rule of core.recipients) as ``sender``, and post it to each of its mailboxes."""
-        if not _given(sender):
-            raise InvalidArgumentError("messages.send needs {from}: the identity that sends")
-        if not isinstance(to, str) or not to:
+        sender = _acting(sender, "messages.send needs {from}: the identity that sends")
+        to = arg.text(to, "messages.send's recipient", default="")
+        if not to:
             raise InvalidArgumentError("messages.send needs a recipient: an identity id, an account id or a name")
         client = await self._app_client(sender)
         reach = await self._reach(client, to)
-        return await app_data.send_message(client, reach, _data(data), kind=kind if _given(kind) else None)
+        return await app_data.send_message(client, reach, arg.data(data), kind=arg.optional(kind))
 
     @api
     async def message_list(self, as_name, kind=None, include_acked=False, limit=None) -> list:
-        client = await self._app_client(as_name)
-        kinds = _py(kind) if _given(kind) else None
-        rows = await app_data.list_messages(client, kind=kinds, include_acked=bool(_py(include_acked) or False),
-                                            limit=int(limit) if _given(limit) else app_data.LIST_DEFAULT)
+        client = await self._app_client(_acting(as_name))
+        rows = await app_data.list_messages(client, kind=arg.optional(kind), include_acked=arg.flag(include_acked),
+                                            limit=arg.number(limit, "limit", default=app_data.LIST_DEFAULT))
         owners = await self._sender_accounts(client, {row["sender"] for row in rows})
         return [{**row, "senderAccount": owners.get(row["sender"])} for row in rows]
 
     @api
     async def message_read(self, as_name, message_id) -> dict:
-        client = await self._app_client(as_name)
-        message = await app_data.read_message(client, str(message_id))
+        client = await self._app_client(_acting(as_name))
+        message = await app_data.read_message(client, arg.text(message_id, "a message id"))
         message["senderAccount"] = (await self._sender_accounts(client, {message["sender"]}))[message["sender"]]
         return _out(message)
 
     @api
     async def message_ack(self, as_name, message_id) -> dict:
-        return await app_data.ack_message(await self._app_client(as_name), str(message_id))
+        return await app_data.ack_message(await self._app_client(_acting(as_name)),
+                                          arg.text(message_id, "a message id"))
 
     @api
     async def record_get(self, as_name, name) -> dict | None:
+        as_name = _acting(as_name)
         client = await self._app_client(as_name)
-        return _out(await app_data.get_record(client, await self._own_account(as_name), str(name), refresh=False))
+        return _out(await app_data.get_record(client, await self._own_account(as_name), arg.text(name, "a record name"),
+                                              refresh=False))
 
     @api
     async def record_put(self, as_name, name, data, expected_version=None) -> dict:
+        as_name = _acting(as_name)
         client = await self._app_client(as_name)
-        expected = None
-        if _given(expected_version):
-            value = _py(expected_version)
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            expected = value
-        return await app_data.put_record(client, await self._own_account(as_name), str(name), _data(data),
-                                         expected_version=expected, refresh=False)
+        return await app_data.put_record(client, await self._own_account(as_name), arg.text(name, "a record name"),
+                                         arg.data(data), refresh=False,
+                                         expected_version=arg.number(expected_version, "expectedVersion", default=None))

@@ -18,6 +18,10 @@ try:
 except ImportError:  # CPython
     js = None
     IN_BROWSER = False
+try:
+    from pyodide.ffi import jsnull  # JS null, where Pyodide keeps it apart from None
+except ImportError:
+    jsnull = None
 
     class JsException(Exception):  # never raised here; lets `except JsException` compile
         pass
@@ -31,6 +35,13 @@ except ImportError:  # CPython
 names = Names()
 _listeners: list = []  # CPython: who hears broadcast()
 _locks: dict[str, asyncio.Lock] = {}  # CPython: the Web Locks stand-in
+
+
+def is_nothing(value) -> bool:
+    """JS's undefined or null (or Python's None) as it arrives in an argument."""
+    if value is None:
+        return True
+    return IN_BROWSER and (value is js.undefined or (jsnull is not None and value is jsnull))
 
 
 def js_bytes(data) -> "js.Uint8Array":

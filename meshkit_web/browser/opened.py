@@ -16,7 +16,8 @@ def described(opened) -> dict:
 
 
 async def as_blob(opened, media_type: str = "", on_progress=None) -> dict:
-    """An opened envelope's plaintext as a Blob, made only once every segment authenticated."""
+    """An opened envelope's plaintext as a Blob, made only once every segment authenticated
+    (``on_progress``: a JS function, or None; jsapi.callback)."""
     total = opened.header.size
     parts = js.Array.new()
     done = 0
@@ -25,8 +26,8 @@ async def as_blob(opened, media_type: str = "", on_progress=None) -> dict:
         part.assign(chunk)
         parts.push(part)
         done += len(chunk)
-        if on_progress is not None and on_progress is not js.undefined:
+        if on_progress is not None:
             on_progress(done, total)
     # every segment authenticated: only now does plaintext reach the page
-    options = _js({"type": str(media_type or "application/octet-stream")})
+    options = _js({"type": media_type or "application/octet-stream"})
     return {"blob": js.Blob.new(parts, options), **described(opened)}

@@ -19,6 +19,7 @@ import time
 
 from ..clients import accounts
 from ..clients.accounts import revoke_from, share_with
+from ..clients.gateway import GatewayClient
 from ..core import codec
 from ..core.cid import cid_str, parse_cid
 from ..core.clock import GatewayClock
@@ -32,12 +33,13 @@ from ..core.proof import verify_proof
 from ..core.recipients import Reach, resolve_reach
 from ..core.urls import redact_url
 from .account_api import AccountMethods, identity_json
-from .app_data_api import AppDataMethods, _data
+from . import jsapi as arg
+from .app_data_api import AppDataMethods
 from .blob_source import BlobSource
-from .fetch_client import FetchGatewayClient
+from .fetch_client import FetchTransport
 from .ffi import broadcast, js, js_bytes, use_namespace
 from .indexeddb import IdentityStore, open_store
-from .jsapi import _py, api, api_names
+from .jsapi import api, api_names
 from .namespace import DEFAULT as DEFAULT_NAMESPACE
 from .opened import as_blob, described
 from .outbox import TEMPORARY, Outbox
@@ -73,25 +75,30 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         self.backend = backend
         self.store = store
         self.fallback_reason = fallback_reason
-        self._clients: dict[tuple[str, str], FetchGatewayClient] = {}
+        self.transport = FetchTransport(backend)  # every client's requests go by fetch
+        self._clients: dict[tuple[str, str], GatewayClient] = {}
         self._clocks: dict[str, GatewayClock] = {}  # per gateway, shared by its clients (core.clock)
         self.outbox = Outbox(store.db, self._client, on_done=self._uploaded)
         self.recent_log = RecentLog.install()  # what "Copy diagnostics" shows of this session
 
     # --- helpers -------------------------------------------------------------------------
+    def _new_client(self, base_url: str, backend, identity=None) -> GatewayClient:
+        """A client over fetch (as clients.send_links makes one: ``new_client(url, backend, identity)``)."""
+        return GatewayClient(base_url, backend, identity, transport=self.transport)
+
     async def _identity(self, name: str):
-        identity = await self.store.load_identity(str(name))
+        identity = await self.store.load_identity(name)
         if identity is None:
             raise UnknownIdentityError(f"no identity named {name!r} in this browser")
         return identity
 
-    async def _client(self, name: str, gateway: str | None = None) -> FetchGatewayClient:
+    async def _client(self, name: str, gateway: str | None = None) -> GatewayClient:
         identity = await self._identity(name)
         gateway = (gateway or self.gateway).rstrip("/")
         client = self._clients.get((identity.id, gateway))
         if client is None:
-            client = self._clients[identity.id, gateway] = FetchGatewayClient(gateway, self.backend, identity,
-                                                                              clock=self._clock(gateway))
+            client = self._clients[identity.id, gateway] = GatewayClient(
+                gateway, self.backend, identity, transport=self.transport, clock=self._clock(gateway))
             client.library_keeper = self.store  # the library as verified here outlives the page (IndexedDB)
         return client
 
@@ -101,17 +108,17 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
     async def _clock_report(self) -> dict:
         """How far this device's clock is from the gateway's (asked now if no reply said yet)."""
         clock = self._clock(self.gateway)
-        await FetchGatewayClient(self.gateway, self.backend, clock=clock).gateway_now()
+        await GatewayClient(self.gateway, self.backend, clock=clock, transport=self.transport).gateway_now()
         return clock.report()
 
-    async def _any_client(self) -> FetchGatewayClient:
+    async def _any_client(self) -> GatewayClient:
         """A client for directory and account lookups (which need no identity's token)."""
         mine = await self.store.identities()
         if not mine:
             raise UnknownIdentityError("no identity in this browser yet")
         return await self._client(mine[0].name)
 
-    async def _reach(self, client: FetchGatewayClient, who) -> Reach:
+    async def _reach(self, client: GatewayClient, who) -> Reach:
         """Core's one rule (core.recipients): an id means exactly that id (mine, a contact's,
         or the directory's verified record, then kept as a contact); a name means only a
         local name, my identities' before contacts'; a person with an account is reached
@@ -143,7 +150,7 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
     async def set_background(self, report) -> dict:
         """What background work there is now: the page learns late that its service worker
         refused to run (a file that did not match its build hash)."""
-        self.background = _py(report)
+        self.background = arg.py(report)
         return self.background
 
     async def _capabilities(self) -> dict:
@@ -191,8 +198,8 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         })
 
     @api
-    async def identity_create(self, name: str) -> dict:
-        name = str(name)
+    async def identity_create(self, name) -> dict:
+        name = arg.text(name, "the identity's name")
         if await self.store.load_identity(name) is not None:
             raise IdentityExistsError(f"an identity named {name!r} already exists in this browser")
         identity = await create_identity(self.backend, name, int(time.time()))
@@ -217,26 +224,28 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
                 for public in await self.store.identities()]
 
     @api
-    async def identity_record(self, name: str) -> dict:
-        account, _ = await self.store.load_account(str(name))
+    async def identity_record(self, name) -> dict:
+        name = arg.text(name, "the identity's name")
+        account, _ = await self.store.load_account(name)
         return {**_public_json((await self._identity(name)).public), **({"account": account.id} if account else {})}
 
     @api
-    async def identity_contact_link(self, name: str) -> str:
+    async def identity_contact_link(self, name) -> str:
         """The fragment of my short contact link (the page puts its own origin before it)."""
-        account, _ = await self.store.load_account(str(name))
+        name = arg.text(name, "the identity's name")
+        account, _ = await self.store.load_account(name)
         return contact_fragment((await self._identity(name)).public, account.id if account else None)
 
     @api
-    async def identity_publish(self, name: str) -> dict:
-        return await (await self._client(name)).publish()
+    async def identity_publish(self, name) -> dict:
+        return await (await self._client(arg.text(name, "the identity's name"))).publish()
 
     @api
     async def contact_add(self, record) -> dict:
         """A contact link (short: id + fingerprint, the record fetched from the directory and
         checked against both; or long: the record in the link), a record's JSON text, or an
         object. The answer says when another contact already has that name."""
-        record = _py(record)
+        record = arg.py(record)
         claimed = None  # the account the link or record says this is a device of: checked below
         if isinstance(record, str) and not record.strip().startswith("{"):
             async def directory(ident: str) -> PublicIdentity:
@@ -287,10 +296,10 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         return rows
 
     @api
-    async def qr(self, text) -> list:
-        """The modules of a QR code for ``text`` (at most 512 characters): rows of "0"/"1"."""
+    async def qr(self, value) -> list:
+        """The modules of a QR code for ``value`` (at most 512 characters): rows of "0"/"1"."""
         import qrcode  # pure Python; the page draws the modules itself (no image formats)
-        text = str(text)
+        text = arg.text(value, "a QR code's text")
         if len(text) > 512:
             raise InvalidArgumentError("a QR code here holds at most 512 characters")
         code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
@@ -299,28 +308,30 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         return ["".join("1" if cell else "0" for cell in row) for row in code.get_matrix()]
 
     @api
-    async def seal(self, blob, sender: str, to, filename: str = "", on_progress=None, mode: str = "auto") -> dict:
+    async def seal(self, blob, sender, to, filename="", on_progress=None, mode="auto") -> dict:
         """mode "direct": upload now or fail; "outbox": stage for the background uploader;
         "auto": direct when online, and into the outbox when offline or when the gateway
         is down or refuses for now (the file is sealed again: nothing half-sent is reused);
         "resumable" (the app's): staged first where this browser keeps the outbox (so a
         closed tab loses nothing), straight up when it cannot (memory only, or no room)."""
-        mode = str(mode or "auto")
+        sender, filename = arg.text(sender, "seal's from"), arg.text(filename, "seal's name", default="")
+        on_progress = arg.callback(on_progress, "seal's onProgress")
+        mode = arg.text(mode, "seal's mode", default="auto")
         if mode not in ("auto", "direct", "outbox", "resumable"):
             raise InvalidArgumentError("mode must be auto, direct, outbox or resumable")
         resumable = mode == "resumable"
         if resumable:
             mode = "outbox" if self.store.db.persistent else "auto"
         client = await self._client(sender)
-        chosen = [await self._reach(client, who) for who in (_py(to) or [])]
+        chosen = [await self._reach(client, who) for who in (arg.optional(to) or [])]
         recipients = accounts.seal_recipients(chosen, await self.account_for_seal(sender))
         modified = getattr(blob, "lastModified", None)
-        described = {"name": str(filename or ""), "type": str(getattr(blob, "type", "") or ""),
+        described = {"name": filename, "type": str(getattr(blob, "type", "") or ""),
                      "mtime": int(modified) // 1000 if isinstance(modified, (int, float)) else None}
         # "type": this browser's list offers Play for audio and video
-        entry = {"name": str(filename or "untitled"), "size": int(blob.size), "created": int(time.time()),
+        entry = {"name": filename or "untitled", "size": int(blob.size), "created": int(time.time()),
                  "recipients": [r.id for r in chosen], "type": described["type"]}
-        sealing = (client, blob, recipients, on_progress if on_progress not in (None, js.undefined) else None, described)
+        sealing = (client, blob, recipients, on_progress, described)
         online = bool(js.navigator.onLine)
         if online or mode == "direct":  # too big is said now, not after staging or uploading
             try:
@@ -389,22 +400,22 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         return await self.outbox.jobs()
 
     @api
-    async def job(self, job_id: str) -> dict | None:
-        return await self.outbox.job(str(job_id))
+    async def job(self, job_id) -> dict | None:
+        return await self.outbox.job(arg.text(job_id, "a job id"))
 
     @api
-    async def job_retry(self, job_id: str) -> dict:
-        return await self.outbox.retry(str(job_id))
+    async def job_retry(self, job_id) -> dict:
+        return await self.outbox.retry(arg.text(job_id, "a job id"))
 
     @api
-    async def job_discard(self, job_id: str) -> None:
-        await self.outbox.discard(str(job_id))
+    async def job_discard(self, job_id) -> None:
+        await self.outbox.discard(arg.text(job_id, "a job id"))
 
     @api
     async def outbox_run(self, budget=None) -> str:
         """Upload what the outbox holds: "idle" when empty, "pending" when jobs wait for a
         retry later than ``budget`` seconds from now."""
-        return await self.outbox.run(float("inf") if budget in (None, js.undefined) else float(budget))
+        return await self.outbox.run(arg.number(budget, "budget", whole=False, default=float("inf")))
 
     # --- the mailbox in the background ---------------------------------------------------
     @api
@@ -432,19 +443,21 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         return fresh
 
     @api
-    async def open(self, root: str, as_name: str, media_type: str = "", on_progress=None):
-        client = await self._client(as_name)
-        return await as_blob(await client.open(parse_cid(str(root))), media_type, on_progress)
+    async def open(self, root, as_name, media_type="", on_progress=None):
+        client = await self._client(arg.text(as_name, "open's as"))
+        return await as_blob(await client.open(arg.cid(root)), arg.text(media_type, "open's type", default=""),
+                             arg.callback(on_progress, "open's onProgress"))
 
     @api
-    async def describe(self, root: str, as_name: str) -> dict:
+    async def describe(self, root, as_name) -> dict:
         """What an envelope holds (its sealed metadata), without fetching its segments and
         never at the cost of one of a limited share's opens (GatewayClient.describe)."""
-        client = await self._client(as_name)
-        return described(await client.describe(parse_cid(str(root))))
+        client = await self._client(arg.text(as_name, "describe's as"))
+        return described(await client.describe(arg.cid(root)))
 
     @api
-    async def envelopes(self, owner: str) -> list:
+    async def envelopes(self, owner) -> list:
+        owner = arg.text(owner, "the owner's name")
         identity = await self._identity(owner)
         done = {job["id"] for job in await self.outbox.jobs() if job["state"] == "done"}
         # a queued envelope is uploaded once its outbox job is done
@@ -462,36 +475,37 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         return rows
 
     @api
-    async def share(self, root: str, sender: str, to: str, expires=None, policy=None) -> dict:
-        client = await self._client(sender)
-        reach = await self._reach(client, to)
-        expires = await client.expiry(None if expires is js.undefined else _py(expires))
-        capsules = await share_with(client, parse_cid(str(root)), reach, expires=expires,
-                                    policy=None if policy in (None, "", js.undefined) else str(policy))
+    async def share(self, root, sender, to, expires=None, policy=None) -> dict:
+        client = await self._client(arg.text(sender, "share's from"))
+        reach = await self._reach(client, arg.py(to))
+        expires = await client.expiry(arg.optional(expires))
+        root = arg.text(root, "root")
+        capsules = await share_with(client, arg.cid(root), reach, expires=expires,
+                                    policy=arg.text(policy, "share's policy", default=None))
         return {"capsule": cid_str(capsules[0].cid), "capsules": [cid_str(c.cid) for c in capsules],
-                "root": str(root), "to": reach.id, "account": reach.account, "expires": capsules[0].expires}
+                "root": root, "to": reach.id, "account": reach.account, "expires": capsules[0].expires}
 
     @api
-    async def proofs_list(self, root: str, as_name: str) -> list:
+    async def proofs_list(self, root, as_name) -> list:
         """The signed proofs the gateway holds for ``root`` (who sealed it, who shared it with
         whom, until when), each verified here (clients.gateway.GatewayClient.proofs)."""
-        client = await self._client(str(as_name))
-        return [_proof_json(proof) for proof in await client.proofs(parse_cid(str(root)))]
+        client = await self._client(arg.text(as_name, "proofs.list's as"))
+        return [_proof_json(proof) for proof in await client.proofs(arg.cid(root))]
 
     @api
     async def proof_verify(self, data) -> dict:
         """A proof's bytes, from anywhere, checked offline: its shape, the signer's id against
         its key, and the signature (typed errors: malformed, bad_signature)."""
-        data = _data(data)
+        data = arg.data(data, "a proof")
         return _proof_json(await verify_proof(self.backend, codec.b64d(data) if isinstance(data, str) else data))
 
     @api
-    async def access(self, root: str, as_name: str) -> dict:
+    async def access(self, root, as_name) -> dict:
         """Who can open an envelope: the recipients in its header (for good: their key is in
         it) and the shares this identity made (live, expired or revoked), with names where
         known here."""
-        client = await self._client(as_name)
-        binary = parse_cid(str(root))
+        client = await self._client(arg.text(as_name, "access's as"))
+        binary = arg.cid(root)
         header = await read_header(self.backend, binary, client.get_block)
         known = {p.id: p.name for p in await self.store.contacts() + await self.store.identities()}
         mine = (await client.request("GET", f"/v1/capsules?root={cid_str(binary)}&role=sharer")).json()["capsules"]
@@ -505,17 +519,18 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         }
 
     @api
-    async def revoke(self, root: str, sender: str, to: str) -> dict:
-        client = await self._client(sender)
-        reach = await self._reach(client, to)
-        return {"revoked": await revoke_from(client, parse_cid(str(root)), reach)}
+    async def revoke(self, root, sender, to) -> dict:
+        client = await self._client(arg.text(sender, "revoke's from"))
+        reach = await self._reach(client, arg.py(to))
+        return {"revoked": await revoke_from(client, arg.cid(root), reach)}
 
     @api
-    async def inbox(self, as_name: str, include_acked: bool = False) -> list:
+    async def inbox(self, as_name, include_acked=False) -> list:
         """From the gateway; offline, the messages last seen (by the page or the worker)."""
+        as_name, include_acked = arg.text(as_name, "inbox's as"), arg.flag(include_acked)
         client = await self._client(as_name)
         try:
-            rows = [_inbox_row(r) for r in await client.inbox(bool(include_acked))]
+            rows = [_inbox_row(r) for r in await client.inbox(include_acked)]
         except MeshKitError as exc:
             if exc.code != "unavailable":
                 raise
@@ -532,30 +547,31 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
             return rows
 
     @api
-    async def ack(self, as_name: str, message_id: str) -> None:
-        client = await self._client(as_name)
-        await client.ack(str(message_id))
-        seen = await self.store.message(client.identity.id, str(message_id))
+    async def ack(self, as_name, message_id) -> None:
+        client = await self._client(arg.text(as_name, "ack's as"))
+        message_id = arg.text(message_id, "a message id")
+        await client.ack(message_id)
+        seen = await self.store.message(client.identity.id, message_id)
         if seen is not None:
             await self.store.remember_message(client.identity.id, {**seen, "acked": True})
 
     # --- streaming open (the service worker) ---------------------------------------------
     @api
-    async def open_stream(self, root: str, identity_id: str) -> dict:
+    async def open_stream(self, root, identity_id) -> dict:
         """Open for streaming as the identity with this id (the worker's one-time grant names
         an id, never a local name, which anyone could guess): the header is verified and the
         key unwrapped here (so refusals come before any byte); ``reader.read()`` then gives one
         authenticated segment at a time, each block's CID verified before it is decrypted;
         ``reader.select(start, end)`` before the first read: only bytes [start, end) (an HTTP
         Range), from their segments only."""
-        identity_id = str(identity_id)
+        identity_id = arg.text(identity_id, "openStream's identity id")
         mine = [p for p in await self.store.identities() if p.id == identity_id]
         if not mine:
             raise UnknownIdentityError("no identity with that id in this browser")
         client = await self._client(mine[0].name)
         if client.identity.id != identity_id:  # renamed/replaced between the two reads
             raise UnknownIdentityError("no identity with that id in this browser")
-        opened = await client.open(parse_cid(str(root)))
+        opened = await client.open(arg.cid(root))
         return {**described(opened), "reader": PlaintextReader(opened)}
 
 
@@ -583,10 +599,7 @@ class PlaintextReader:
         """Read only bytes [start, end) instead (before the first read)."""
         if self._started:
             raise InvalidArgumentError("select() comes before the first read")
-        try:
-            start, end = int(start), int(end)
-        except (TypeError, ValueError, OverflowError):  # NaN, Infinity, not a number
-            raise InvalidArgumentError("select() takes two whole numbers (start, end)") from None
+        start, end = arg.number(start, "select()'s start"), arg.number(end, "select()'s end")
         self._opened.segments_for(start, end)  # outside the file: refused here
         self._segments = self._opened.plaintext(start, end)
 
@@ -626,7 +639,7 @@ def _public_json(public: PublicIdentity) -> dict:
 async def start(gateway: str, background=None, namespace: str = DEFAULT_NAMESPACE):
     """The runtime for this page (or worker) of ``namespace`` (namespace.py: what it names in
     this origin); raises UnsupportedError without X25519/Ed25519."""
-    use_namespace(str(namespace))
+    use_namespace(arg.text(namespace, "namespace"))
     backend = await WebCryptoBackend.create()
     db, reason = await open_store()
-    return Runtime(gateway, backend, IdentityStore(db, backend), reason, _py(background))
+    return Runtime(arg.text(gateway, "gateway"), backend, IdentityStore(db, backend), reason, arg.py(background))

@@ -1,101 +1,46 @@
-"""Gateway client: token flow, block upload while sealing, verified download, shares.
+"""Gateway client: the protocol calls (directory, accounts, blocks, envelopes, shares,
+mailbox, proofs) over one identity's session.
 
-Protocol logic lives here once; the HTTP transport is one method (``_send``), so a
-browser runtime can supply ``fetch`` where CPython uses httpx. Every block fetched is
-checked against its CID by Core before any decryption: the gateway is not trusted for
-integrity. Server errors come back as Core's typed errors (same ``code``).
+Three layers: ``transport.py`` moves bytes (httpx on CPython, fetch in the browser),
+``session.py`` owns the one retry loop, the gateway's clock and the token, and this module
+says what to ask; ``upload.py`` puts an envelope's blocks. Every block fetched is checked
+against its CID by Core before any decryption: the gateway is not trusted for integrity.
+Server errors come back as Core's typed errors (same ``code``).
 """
 
-import asyncio
 import json
 import logging
-import random
-import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
-from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from typing import AsyncIterable, Awaitable, Callable, Iterable
 
-from ..core import car, codec
+from ..core import codec
 from ..core import clock as clocks  # clocks.local_now, looked up at each call: the one seam for the device's clock
-from ..core.auth import challenge_message
 from ..core.backend import CryptoBackend
 from ..core.capsule import Capsule, make_capsule, verify_capsule
 from ..core.clock import CLOCK_SKEW_ALLOWED, GatewayClock
-from ..core.cid import DAG_CBOR, cid_str, parse_cid
+from ..core.cid import cid_str, parse_cid
 from ..core.expiry import parse_expiry
 from ..core.envelope import Header, OpenedEnvelope, open_envelope, read_header, seal
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
-                           UnavailableError, error_for_code)
+                           UnavailableError)
 from ..core.errors import LimitExceededError, QuotaExceededError  # noqa: I001 - kept apart from the list above
 from ..core.errors import ExpiredError, OpensUsedUpError, RevokedError
 from ..core.metadata import FileMetadata, open_metadata_with_key
 from ..core.identity import Identity, PublicIdentity, record_from_json
-from ..core.limits import MAX_REPLY_SIZE, block_limit, charged_envelope_size
-from ..core.proof import SEALED, SHARED, make_proof, verify_proof
+from ..core.limits import block_limit, charged_envelope_size
+from ..core.proof import SHARED, make_proof, verify_proof
 from ..core.signing import is_identity_id
-from ..core.urls import redact_url
+from .session import ALL_SCOPES, GatewaySession
 from .streamed_read import StreamedRead
+from .transport import ReplyStream, Response, Transport
+from .upload import Upload
 
 log = logging.getLogger("meshkit.client")
 
-ALL_SCOPES = ("blocks:write", "pins", "mailbox", "capsules", "proofs", "sync", "audit")
 MAX_SHARES_TRIED = 32  # capsules of one envelope tried at an open, newest first
-UPLOAD_CONCURRENCY = 3  # upload requests in flight while sealing: bounded memory, overlapped latency
-BATCH_BYTES = 4 << 20   # segments sent per request (a CAR to POST /v1/blocks): fewer round trips
-BATCH_BLOCKS = 64       # (well inside the gateway's max_batch_blocks)
 INBOX_PAGE = 200    # listing rows per request (~60 KiB of JSON: far below MAX_REPLY_SIZE)
 INBOX_LIMIT = 1000  # listing rows one inbox() call reads at most (the newest)
-# Retrying. A dropped connection or a retryable 502/503/504 (a replica that died, a load
-# balancer with none ready, the gateway's database down or busy) is waited out and the
-# request sent again when it is safe to repeat: the gateway's Retry-After, else a doubling
-# backoff with jitter, each wait at most RETRY_MAX_WAIT and all of them RETRY_BUDGET (a
-# longer Retry-After, a policy service down, 507 storage_full: the typed error goes to the
-# caller at once, with its retry_after, and the outbox comes back then). A 429 whose
-# Retry-After is short is waited out likewise (nothing was done, so any request may go
-# again), within the larger PACE_ bounds: a big upload slows to the gateway's rate.
-RETRY_BACKOFF = (0.2, 0.5, 1.2, 2.5, 5.0)  # seconds before the 2nd, 3rd, ... send
-RETRY_MAX_WAIT = 5     # seconds: the longest single wait for a 5xx (a database restart answers 3)
-RETRY_BUDGET = 20      # seconds: all the waiting one request may do for 5xx answers
-PACE_MAX_WAIT = 30     # seconds: the longest Retry-After of a 429 waited out here
-PACE_BUDGET = 60       # seconds: all the waiting one request may do for 429s
-RETRY_MAX_TRIES = 8    # sends of one request, at most
-FAILOVER_STATUSES = (502, 503, 504)
-# POSTs whose repetition changes nothing: content-addressed records (the same bytes make the
-# same CID), pins, a fresh login challenge. Not /v1/auth/token (one-time) nor mailbox sends.
-REPEATABLE_POSTS = ("/v1/blocks", "/v1/capsules", "/v1/proofs", "/v1/directory", "/v1/pins/", "/v1/accounts",
-                    "/v1/auth/challenge")
-TOKEN_RENEW_MARGIN = 30  # seconds before a token's expiry (gateway time) that a new one is fetched
-TOKEN_RENEW_MIN = 2      # seconds: the least margin (a Date header has whole seconds, a request takes time)
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body)
-
-
-@dataclass
-class ReplyStream:
-    """A reply read as it arrives: ``chunks`` (bytes; transport failures raise
-    UnavailableError), and ``aclose()`` to let go of it early."""
-    status: int
-    media_type: str
-    chunks: AsyncIterator[bytes]
-    aclose: Callable[[], Awaitable[None]]
-
-
-def too_large(path: str, limit: int) -> LimitExceededError:
-    return LimitExceededError(f"gateway reply to {path.partition('?')[0]} is over {limit} bytes: refused")
-
-
-def check_declared_length(value: str | None, limit: int, path: str) -> None:
-    """Refuse before reading when the reply says up front that it is too large."""
-    if value is not None and value.strip().isdigit() and int(value) > limit:
-        raise too_large(path, limit)
 
 
 @dataclass
@@ -126,103 +71,61 @@ def _live_shares(shares: list[dict], root: bytes, now: float) -> list[dict]:
 
 
 class GatewayClient:
-    batch_bytes = BATCH_BYTES    # per upload request (tests make batches smaller)
-    batch_blocks = BATCH_BLOCKS
-    _batch_route = True          # False once the gateway has said it has no POST /v1/blocks
-    streamed_reads = True        # whole-file opens read one streamed CAR (False: a request per block)
-    """One identity's session with one gateway."""
+    """One identity's protocol calls with one gateway, over a GatewaySession (the retry
+    loop, the clock, the token: clients/session.py) whose requests travel by ``transport``
+    (clients/transport.py: HttpxTransport by default; the browser passes FetchTransport).
+    Block uploads go through ``upload`` (clients/upload.py)."""
+    streamed_reads = True  # whole-file opens read one streamed CAR (False: a request per block)
 
     def __init__(self, base_url: str, backend: CryptoBackend, identity: Identity | None = None, *,
                  scopes: Iterable[str] = ALL_SCOPES, timeout: float = 60.0, clock: GatewayClock | None = None,
-                 transport=None):
-        self.base_url = base_url.rstrip("/")
-        # an httpx transport (None: the network); MeshKit.local passes one that calls the
-        # gateway app in this process (kit/local.py)
-        self.transport = transport
-        self.backend = backend
-        self.identity = identity
-        self.scopes = tuple(scopes)
-        self.timeout = timeout
-        self._token: str | None = None
-        self._token_expires = 0
-        self._token_margin = TOKEN_RENEW_MARGIN
-        self.clock = clock or GatewayClock()  # the gateway's time, learned from its replies (core.clock)
-        self._token_lock = asyncio.Lock()
-        self._http = None
+                 transport: Transport | None = None):
+        self._attach(GatewaySession(base_url, backend, identity, transport=transport, scopes=scopes,
+                                    timeout=timeout, clock=clock))
+
+    @classmethod
+    def over(cls, session: GatewaySession) -> "GatewayClient":
+        """The protocol calls over an existing session."""
+        client = cls.__new__(cls)
+        client._attach(session)
+        return client
+
+    def _attach(self, session: GatewaySession) -> None:
+        self.session = session
+        self.upload = Upload(session)
         self._notice_senders: dict = {}  # (message id, mailbox) -> (sender, expiry) proven, or None
-
-    # --- transport (override for another runtime) ------------------------------------
-    async def _send(self, method: str, path: str, *, headers: dict, body: bytes | list | None, limit: int) -> Response:
-        """One HTTP exchange (``body``: bytes, or a list of byte parts sent as one body); a reply body over ``limit`` bytes is refused as it streams in
-        (a hostile gateway must not make us buffer more than the largest legal answer)."""
-        import httpx  # CPython transport; imported here so Core users need not have it
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout, transport=self.transport)
-        # identity encoding: counted bytes are the bytes kept (no decompression bomb)
-        headers = {**headers, "Accept-Encoding": "identity"}
-        try:
-            if isinstance(body, list):
-                body = b"".join(body)
-            async with self._http.stream(method, self.base_url + path, headers=headers, content=body) as reply:
-                check_declared_length(reply.headers.get("content-length"), limit, path)
-                if reply.headers.get("content-encoding", "identity").lower() != "identity":
-                    raise UnavailableError(f"gateway sent an encoded reply to {path} (asked for identity)")
-                data = bytearray()
-                async for chunk in reply.aiter_raw():
-                    data += chunk
-                    if len(data) > limit:
-                        raise too_large(path, limit)
-        except MeshKitError:
-            raise
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OverflowError, OSError) as exc:
-            # an unparsable URL (a password with '/' in it, a port out of range) included: its
-            # text may carry credentials, so only its redacted form and the error's type are told
-            raise UnavailableError(f"gateway {self.safe_url} unreachable ({type(exc).__name__})") from None
-        return Response(reply.status_code, dict(reply.headers), bytes(data))
-
-    async def stream_get(self, path: str, *, accept: str) -> ReplyStream:
-        """A GET whose body is read as it arrives (a streamed CAR): no failover or pacing here,
-        its user falls back to single requests, which have both."""
-        import httpx
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout, transport=self.transport)
-        request = self._http.build_request("GET", self.base_url + path,
-                                           headers={"Accept": accept, "Accept-Encoding": "identity"})
-        try:
-            reply = await self._http.send(request, stream=True)
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OverflowError, OSError) as exc:
-            raise UnavailableError(f"gateway {self.safe_url} unreachable ({type(exc).__name__})") from None
-
-        async def chunks():
-            try:
-                async for chunk in reply.aiter_raw():
-                    yield chunk
-            except (httpx.HTTPError, OSError) as exc:
-                raise UnavailableError(f"gateway {self.safe_url}: reply broken off ({type(exc).__name__})") from None
-        encoded = reply.headers.get("content-encoding", "identity").lower() != "identity"
-        media_type = "" if encoded else reply.headers.get("content-type", "")  # an encoded body is no CAR to us
-        return ReplyStream(reply.status_code, media_type, chunks(), reply.aclose)
 
     def sibling(self, identity: Identity | None = None) -> "GatewayClient":
         """A client of the same kind, gateway, transport and clock for another identity."""
-        other = type(self)(self.base_url, self.backend, identity, scopes=self.scopes, timeout=self.timeout,
-                           clock=self.clock, transport=self.transport)
+        other = type(self).over(self.session.sibling(identity))
         other.streamed_reads = self.streamed_reads
         return other
 
-    def offline(self) -> bool:
-        """True when the runtime knows it has no network (then a failed send is not tried again)."""
-        return False
+    # --- the session's (clients/session.py) -------------------------------------------------
+    base_url = property(lambda self: self.session.base_url)
+    backend = property(lambda self: self.session.backend)
+    identity = property(lambda self: self.session.identity)
+    clock = property(lambda self: self.session.clock)
+    scopes = property(lambda self: self.session.scopes)
+    transport = property(lambda self: self.session.transport)
+    safe_url = property(lambda self: self.session.safe_url, doc="The base URL as messages and logs may show it.")
 
-    @property
-    def safe_url(self) -> str:
-        """The base URL as messages and logs may show it (no userinfo, no query values)."""
-        return redact_url(self.base_url)
+    async def request(self, method: str, path: str, **kw) -> Response:
+        """A request through the session's retry loop (GatewaySession.request)."""
+        return await self.session.request(method, path, **kw)
+
+    async def stream_get(self, path: str, *, accept: str) -> ReplyStream:
+        return await self.session.stream_get(path, accept=accept)
+
+    async def token(self) -> str:
+        return await self.session.token()
+
+    async def gateway_now(self) -> int:
+        """The gateway's time now (core.clock), asking it once if no reply told it yet."""
+        return await self.session.gateway_now()
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        await self.session.close()
 
     async def __aenter__(self):
         return self
@@ -230,103 +133,10 @@ class GatewayClient:
     async def __aexit__(self, *exc):
         await self.close()
 
-    # --- plumbing ----------------------------------------------------------------------
-    async def request(self, method: str, path: str, *, body: bytes | list | None = None, json_body=None,
-                      auth: bool = True, accept: str | None = None, content_type: str | None = None,
-                      ok=(200, 201, 204), limit: int = MAX_REPLY_SIZE) -> Response:
-        headers = {}
-        if json_body is not None:
-            body = json.dumps(json_body).encode()
-            content_type = "application/json"
-        if content_type:
-            headers["Content-Type"] = content_type
-        if accept:
-            headers["Accept"] = accept
-        retries = _Retries(repeatable(method, path))
-        while True:
-            if auth:
-                headers["Authorization"] = "Bearer " + await self.token()
-            try:
-                sent = clocks.local_now()
-                reply = await self._send(method, path, headers=headers, body=body, limit=limit)
-                self.clock.observe(reply.headers, sent, clocks.local_now())
-            except UnavailableError:
-                if not self.offline() and await retries.wait(None, "the gateway cannot be reached"):
-                    continue
-                raise
-            if reply.status in ok:
-                return reply
-            wait = _retry_after(reply)
-            if reply.status == 429 and wait is not None and await retries.wait(wait, "rate limit", pacing=True):
-                continue
-            if reply.status in FAILOVER_STATUSES and await retries.wait(wait, f"HTTP {reply.status}"):
-                continue
-            error = self._error(reply)
-            if wait is not None:  # rate limited, busy, unavailable, storage full: the outbox comes back then
-                error.retry_after = wait
-            raise error
-
-    @staticmethod
-    def _error(reply: Response) -> MeshKitError:
-        try:
-            payload = reply.json()
-            return error_for_code(str(payload["error"]), str(payload.get("message", ""))[:300])
-        except (ValueError, KeyError, TypeError):
-            if reply.status >= 500:
-                return UnavailableError(f"gateway answered HTTP {reply.status}")
-            if reply.status == 404:  # e.g. a route an older gateway does not have
-                return MissingMetadataError(f"gateway answered HTTP {reply.status}")
-            return MeshKitError(f"gateway answered HTTP {reply.status}")
-
-    async def token(self) -> str:
-        """A capability token for this identity, fetched by challenge-response when needed."""
-        async with self._token_lock:
-            # the token's expiry is on the gateway's clock: so is the decision to renew it
-            if self._token and self.clock.server_now() < self._token_expires - self._token_margin:
-                return self._token
-            if self.identity is None:
-                raise NotARecipientError("this client has no identity to authenticate as")
-            retries = _Retries(True)
-            while True:
-                try:
-                    granted = await self._login()
-                    break
-                except UnavailableError as exc:
-                    # the answer may have been used by a replica that died before replying, or
-                    # the database was down: a challenge is one-time, so start from a new one
-                    if self.offline() or not await retries.wait(getattr(exc, "retry_after", None), "login"):
-                        raise
-            self._token, self._token_expires = granted["token"], int(granted["expires"])
-            # renewed TOKEN_RENEW_MARGIN early, or a quarter of its life early if it is short, but
-            # never later than TOKEN_RENEW_MIN before (the gateway's time is known to about a second)
-            life = self._token_expires - self.clock.server_now()
-            self._token_margin = max(TOKEN_RENEW_MIN, min(TOKEN_RENEW_MARGIN, life / 4))
-            return self._token
-
-    async def gateway_now(self) -> int:
-        """The gateway's time now (core.clock), asking it once if no reply told it yet."""
-        if self.clock.offset is None:
-            try:
-                await self.request("GET", "/healthz", auth=False)
-            except MeshKitError as exc:
-                log.info("gateway time not known (%s): this device's clock is used", exc.code)
-        return self.clock.now()
-
     async def expiry(self, value) -> int | None:
         """A share's expiry from user input (core.expiry), "in 5 minutes" meaning by the
         gateway's clock, which is the one that enforces it."""
         return parse_expiry(value, await self.gateway_now())
-
-    async def _login(self) -> dict:
-        """One challenge-response: a new challenge, signed, answered once."""
-        challenge = (await self.request("POST", "/v1/auth/challenge", json_body={"id": self.identity.id},
-                                        auth=False)).json()
-        # signed over the URL this client chose, not anything the gateway said (no relaying)
-        message = challenge_message(self.base_url, challenge["challenge"])
-        signature = await self.backend.ed25519_sign(self.identity.sig_private, message)
-        return (await self.request("POST", "/v1/auth/token", auth=False, json_body={
-            "challenge": challenge["challenge"], "signature": codec.b64e(signature),
-            "scopes": list(self.scopes)})).json()
 
     # --- directory -----------------------------------------------------------------------
     async def publish(self, public: PublicIdentity | None = None) -> dict:
@@ -384,10 +194,23 @@ class GatewayClient:
                 f"this file needs {_mib(need)} and {_mib(max(free, 0))} of your {_mib(room['storage_quota'])} quota "
                 f"is free: {_mib(need - max(free, 0))} too much (delete or unpin something, or ask for more)")
 
-    # --- blocks ----------------------------------------------------------------------------
+    # --- blocks (uploads: clients/upload.py) -------------------------------------------------
     async def put_block(self, cid: bytes, data: bytes) -> None:
-        await self.request("PUT", f"/v1/blocks/{cid_str(cid)}", body=bytes(data),
-                           content_type="application/octet-stream")
+        await self.upload.put_block(cid, data)
+
+    async def put_batch(self, blocks: list[tuple[bytes, bytes]]) -> None:
+        """Several ``(cid, data)`` blocks in one request (Upload.put_batch)."""
+        await self.upload.put_batch(blocks)
+
+    async def put_blocks(self, blocks: AsyncIterable[tuple[int, bytes, bytes]], *,
+                         on_landed: Callable[[int, int], Awaitable[None] | None] | None = None) -> bytes:
+        """Upload ``(seq, cid, data)`` blocks of one envelope in order (Upload.put_blocks):
+        ``on_landed(seq, mark)`` as each lands, every block below ``mark`` having landed."""
+        return await self.upload.put_blocks(blocks, on_landed=on_landed)
+
+    async def finish_upload(self, root: bytes, *, pin: bool = True, proof: bytes | None = None) -> bytes:
+        """Pin the root and store a signed 'sealed' proof (Upload.finish)."""
+        return await self.upload.finish(root, pin=pin, proof=proof)
 
     async def get_block(self, cid: bytes) -> bytes:
         """Raw bytes as the gateway sent them: callers (Core) verify the CID before use."""
@@ -396,7 +219,7 @@ class GatewayClient:
         return reply.body
 
     async def pin(self, root: bytes) -> dict:
-        return (await self.request("POST", f"/v1/pins/{cid_str(root)}")).json()
+        return await self.upload.pin(root)
 
     # --- envelopes ---------------------------------------------------------------------------
     async def seal_upload(self, source: AsyncIterable[bytes] | Iterable[bytes], *, recipients: list[PublicIdentity],
@@ -415,104 +238,6 @@ class GatewayClient:
         root = await self.put_blocks(numbered(), on_landed=(lambda seq, _: on_block(sizes[seq])) if on_block else None)
         await self.finish_upload(root, pin=pin)
         return root
-
-    async def put_batch(self, blocks: list[tuple[bytes, bytes]]) -> None:
-        """Several ``(cid, data)`` blocks in one request: a CAR body to POST /v1/blocks, each
-        block CID-checked by the gateway as it streams in."""
-        if not self._batch_route:
-            for cid, data in blocks:
-                await self.put_block(cid, data)
-            return
-        parts = [car.encode_header([blocks[0][0]])]
-        for cid, data in blocks:
-            parts += (car.frame_prefix(cid, len(data)), data)
-        reply = await self.request("POST", "/v1/blocks", body=parts, content_type=car.CAR_MEDIA,
-                                   ok=(200, 201, 404, 405))
-        if reply.status in (404, 405):  # a gateway from before batches: one block per request
-            log.info("gateway %s takes no batches (HTTP %d): putting blocks one by one", self.safe_url, reply.status)
-            self._batch_route = False
-            await self.put_batch(blocks)
-
-    async def put_blocks(self, blocks: AsyncIterable[tuple[int, bytes, bytes]], *,
-                         on_landed: Callable[[int, int], Awaitable[None] | None] | None = None) -> bytes:
-        """Upload ``(seq, cid, data)`` blocks of one envelope in order: segments in batches of
-        up to BATCH_BYTES (one request each, UPLOAD_CONCURRENCY in flight); a DAG-CBOR block
-        (index, header: the root is last) goes alone once every block before it has landed.
-        ``on_landed(seq, mark)`` runs as each block lands, every block numbered below
-        ``mark`` having landed: where to resume after a crash. Puts are idempotent
-        (content-addressed), so resuming early is harmless. Returns the root (the last CID)."""
-        in_flight: set[asyncio.Task] = set()
-        landed_ahead: set[int] = set()  # landed, but not every block before them has yet
-        mark = None                     # every block before this one has landed
-        root = None
-        batch: list[tuple[int, bytes, bytes]] = []
-        batch_bytes = 0
-
-        async def put(group: list[tuple[int, bytes, bytes]]):
-            nonlocal mark
-            if len(group) == 1:
-                await self.put_block(group[0][1], group[0][2])
-            else:
-                await self.put_batch([(cid, data) for _, cid, data in group])
-            for seq, _, _ in group:
-                landed_ahead.add(seq)
-                while mark in landed_ahead:
-                    landed_ahead.discard(mark)
-                    mark += 1
-                if on_landed is not None:
-                    result = on_landed(seq, mark)
-                    if result is not None:
-                        await result
-
-        async def send(group):
-            nonlocal in_flight
-            if len(in_flight) >= UPLOAD_CONCURRENCY:
-                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()
-            in_flight.add(asyncio.ensure_future(put(group)))
-
-        async def drain():
-            nonlocal in_flight
-            for task in asyncio.as_completed(in_flight):
-                await task
-            in_flight = set()
-
-        try:
-            async for seq, cid, data in blocks:
-                if mark is None:
-                    mark = seq
-                root = cid
-                if cid[1] == DAG_CBOR:  # links only to blocks that have landed
-                    if batch:
-                        await send(batch)
-                        batch, batch_bytes = [], 0
-                    await drain()
-                    await put([(seq, cid, data)])
-                    continue
-                batch.append((seq, cid, data))
-                batch_bytes += len(data)
-                if batch_bytes >= self.batch_bytes or len(batch) >= self.batch_blocks:
-                    await send(batch)
-                    batch, batch_bytes = [], 0
-            if batch:
-                await send(batch)
-            await drain()
-        finally:
-            for task in in_flight:
-                task.cancel()
-            await asyncio.gather(*in_flight, return_exceptions=True)
-        return root
-
-    async def finish_upload(self, root: bytes, *, pin: bool = True, proof: bytes | None = None) -> bytes:
-        """Pin the root and store a signed 'sealed' proof (``proof``: one made earlier, so
-        a retried finish stores the same proof, not a second one). Both are idempotent."""
-        if pin:
-            await self.pin(root)
-        if proof is None:
-            proof = (await make_proof(self.backend, self.identity, SEALED, root, now=int(clocks.local_now()))).data
-        await self.request("POST", "/v1/proofs", body=proof, content_type="application/cbor")
-        return proof
 
     async def capsules_for(self, root: bytes) -> list[dict]:
         return (await self.request("GET", f"/v1/capsules?root={cid_str(root)}")).json()["capsules"]
@@ -767,46 +492,6 @@ NOTICE_KINDS = ("share", "sealed")
 MAX_REMEMBERED_NOTICES = 4096  # notices whose sender was proven, per client
 MAX_PROOFS_LOOKED_UP = 32
 MAX_ACCOUNT_PAGES = 64  # 64 x 256 versions of one account, read at most
-
-
-def repeatable(method: str, path: str) -> bool:
-    """May this request be sent again when its reply was lost? (idempotent, or content-addressed)"""
-    if method in ("GET", "HEAD", "PUT", "DELETE"):
-        return True
-    return method == "POST" and path.startswith(REPEATABLE_POSTS) and not path.startswith("/v1/mailbox")
-
-
-class _Retries:
-    """The waiting one request may do before it is sent again (see RETRY_BACKOFF)."""
-
-    def __init__(self, repeatable: bool):
-        self.repeatable, self.tries = repeatable, 0
-        self.waited = {False: 0.0, True: 0.0}  # for 5xx answers, for 429s
-
-    async def wait(self, retry_after: int | None, why: str, *, pacing: bool = False) -> bool:
-        """Wait before the next send, saying so; False when the request may not (or may no
-        longer) be sent again. ``pacing``: a 429 (any request may go again)."""
-        if not (self.repeatable or pacing) or self.tries >= RETRY_MAX_TRIES - 1:
-            return False
-        longest, budget = (PACE_MAX_WAIT, PACE_BUDGET) if pacing else (RETRY_MAX_WAIT, RETRY_BUDGET)
-        pause = retry_after if retry_after is not None else RETRY_BACKOFF[min(self.tries, len(RETRY_BACKOFF) - 1)]
-        if pause > longest:
-            return False
-        pause = min(longest, pause * random.uniform(1.0, 1.25))  # jitter: parallel requests do not come back at once
-        if self.waited[pacing] + pause > budget:
-            return False
-        self.tries += 1
-        self.waited[pacing] += pause
-        (log.info if pause < 2 else log.warning)("%s: trying again in %.1f s", why, pause)
-        await asyncio.sleep(pause)
-        return True
-
-
-def _retry_after(reply: Response) -> int | None:
-    """Retry-After in whole seconds (RFC 9110 10.2.3; the date form is not waited on)."""
-    value = next((v for k, v in reply.headers.items() if k.lower() == "retry-after"), None)
-    value = (value or "").strip()
-    return int(value) if re.fullmatch(r"[0-9]{1,6}", value) else None  # ASCII digits only ("²".isdigit())
 
 
 def _notice(body: bytes, row: dict) -> dict | None:

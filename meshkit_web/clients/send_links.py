@@ -1,6 +1,7 @@
 """Send links (core/send_link.py) over a gateway: make one for an envelope, describe one,
-open one. Shared by the browser runtime and the CLI; the transport is the caller's client
-class."""
+open one. Shared by the browser runtime and the CLI: ``new_client(base_url, backend,
+identity)`` makes the link holder's client (GatewayClient itself, or one that passes the
+runtime's transport)."""
 
 import secrets
 
@@ -25,25 +26,25 @@ async def create_send_link(client: GatewayClient, root: bytes, *, expires: int |
     return send_fragment(root, secret, opened.metadata_key), cid_str(capsule.cid)
 
 
-async def _as_link_holder(client_class, base_url: str, backend, text: str):
+async def _as_link_holder(new_client, base_url: str, backend, text: str):
     link = read_send_link(text)
-    return link, client_class(base_url, backend, await link_identity(backend, link.secret))
+    return link, new_client(base_url, backend, await link_identity(backend, link.secret))
 
 
-async def describe_send_link(client_class, base_url: str, backend, text: str) -> Description:
+async def describe_send_link(new_client, base_url: str, backend, text: str) -> Description:
     """What a send link points at (name, type, size, sender; whether it still opens and how
     often), as its throwaway identity, WITHOUT spending one of its opens: the share is only
     looked at, never released, and the metadata is opened with the link's describe key."""
-    link, client = await _as_link_holder(client_class, base_url, backend, text)
+    link, client = await _as_link_holder(new_client, base_url, backend, text)
     async with client:
         return await client.describe(link.root, metadata_key=link.describe_key)
 
 
-async def open_send_link(client_class, base_url: str, backend, text: str) -> tuple[OpenedEnvelope, GatewayClient]:
+async def open_send_link(new_client, base_url: str, backend, text: str) -> tuple[OpenedEnvelope, GatewayClient]:
     """Open what a send link points at, as its throwaway identity: the gateway releases the
     share (counting it against its opens) and the envelope is verified as any other.
     Returns the opened envelope and the client (to fetch its segments; close it after)."""
-    link, client = await _as_link_holder(client_class, base_url, backend, text)
+    link, client = await _as_link_holder(new_client, base_url, backend, text)
     try:
         return await client.open(link.root), client
     except BaseException:

@@ -119,11 +119,13 @@ class MeshKit:
     # --- sessions --------------------------------------------------------------------------------
     def _new_client(self, identity=None):
         from ..clients.gateway import GatewayClient
+        from ..clients.transport import HttpxTransport
         if self.gateway is None:
             raise InvalidArgumentError("this MeshKit has no gateway (MeshKit.offline): use MeshKit.connect(url) "
                                        "or MeshKit.local(path)")
+        # MeshKit.local: httpx calls the gateway app in this process (kit/local.py), not the network
         client = GatewayClient(self.gateway, self._store.backend, identity,
-                               transport=self._local.transport if self._local else None)
+                               transport=HttpxTransport(self._local.transport) if self._local else None)
         if self._local is not None:
             client.streamed_reads = False  # the ASGI transport holds a whole reply: a request per block
         return client

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from meshkit_web.clients.gateway import UPLOAD_CONCURRENCY
+from meshkit_web.clients.upload import UPLOAD_CONCURRENCY
 
 from support.browser import BOOT_WORKER_JS, RANDOM_BYTES_JS, call, ready
 from support.browser_memory import PeakMemory

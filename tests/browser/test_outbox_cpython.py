@@ -63,8 +63,8 @@ def test_staged_jobs_upload_resume_after_the_gateway_comes_back_and_open_byte_ex
         assert job["state"] == "queued" and job["blocks"] == 42
 
         # the gateway goes away after 10 blocks landed: the job waits, and resumes there
-        client.batch_blocks = 2  # uploads in requests of 2 blocks
-        put = client.put_batch
+        client.upload.batch_blocks = 2  # uploads in requests of 2 blocks
+        put = client.upload.put_batch
         landed = 0
 
         async def put_then_fail(blocks):
@@ -73,14 +73,14 @@ def test_staged_jobs_upload_resume_after_the_gateway_comes_back_and_open_byte_ex
             landed += len(blocks)
             if landed == 10:
                 server.stop()
-        client.put_batch = put_then_fail
+        client.upload.put_batch = put_then_fail
         assert await box.run(budget=0) == "pending"
         waiting = await box.job(job["id"])
         assert waiting["state"] == "retrying" and waiting["error"]["code"] == "unavailable"
         assert 6 <= waiting["sent"] < 42  # the mark: every block below it landed (in-flight ones may too)
         server = gateway().start()
         sent_again = []
-        client.put_batch = lambda blocks: (sent_again.extend(cid for cid, _ in blocks), put(blocks))[1]
+        client.upload.put_batch = lambda blocks: (sent_again.extend(cid for cid, _ in blocks), put(blocks))[1]
         assert await box.run() == "idle"
         done = await box.job(job["id"])
         assert done["state"] == "done" and len(sent_again) <= 42 - waiting["sent"]

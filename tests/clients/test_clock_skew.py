@@ -148,12 +148,12 @@ def test_a_long_session_renews_its_token_by_gateway_time(tmp_path, monkeypatch, 
             person = await create_identity(backend, "long", NOW)
             async with GatewayClient(server.url, backend, person) as client:
                 await client.publish()
-                logins, real_login = [], client._login
+                logins, real_login = [], client.session._login
 
                 async def counted():
                     logins.append(time.time())
                     return await real_login()
-                client._login = counted
+                client.session._login = counted
                 requests, started = 0, time.time()
                 while time.time() - started < 9:
                     await client.request("GET", "/v1/usage")  # unauthorized would raise here

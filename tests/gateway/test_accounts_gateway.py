@@ -95,7 +95,7 @@ def test_records_follow_the_chain_and_removed_devices_lose_access(gateway, backe
             with pytest.raises(MeshKitError) as locked:
                 await on_phone.request("GET", "/v1/pins")
             assert locked.value.code == "unauthorized" and "removed" in locked.value.message
-            on_phone._token = None
+            on_phone.session.forget_token()
             with pytest.raises(MeshKitError) as locked:
                 await on_phone.token()
             assert locked.value.code == "unauthorized"

@@ -17,6 +17,7 @@ from meshkit_web.providers.embedded import EmbeddedProvider
 from support.aio import run
 from support.constants import NOW
 from support.servers import ServerThread
+from support.transports import Recording
 
 CAR = {"Content-Type": car.CAR_MEDIA}
 
@@ -177,39 +178,37 @@ def test_a_group_that_crosses_the_quota_stores_the_blocks_before_the_crossing(ga
     assert reply.status_code == 403  # still full: the refused block was not charged on the side
 
 
-class CountingClient(GatewayClient):
-    """Counts requests by method and path family."""
+def counting(url, backend, identity) -> GatewayClient:
+    """A client whose transport notes every request (support.transports.Recording)."""
+    return GatewayClient(url, backend, identity, transport=Recording())
 
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self.sent = []
-        self.events = []  # ("start" | "end", method, path), in order
 
-    async def _send(self, method, path, **kw):
-        what = (method, path.split("?")[0].rsplit("/", 1)[0] if method == "PUT" else path.split("?")[0])
-        self.sent.append(what)
-        self.events.append(("start", *what))
-        reply = await super()._send(method, path, **kw)
-        self.events.append(("end", *what))
-        return reply
+def events(client) -> list[tuple[str, str, str]]:
+    """("start" | "end", method, path family) of each request, in order (a PUT's CID dropped)."""
+    return [(kind, method, path.rsplit("/", 1)[0] if method == "PUT" else path)
+            for kind, method, path in client.transport.events]
+
+
+def sent(client) -> list[tuple[str, str]]:
+    return [(method, path) for kind, method, path in events(client) if kind == "start"]
 
 
 def test_seal_upload_sends_segments_in_batches_and_the_header_last(gateway, backend):
     data = os.urandom(300_000)
 
     async def go():
-        async with CountingClient(gateway["url"], backend, gateway["alice"]) as alice:
-            alice.batch_blocks = 4
+        async with counting(gateway["url"], backend, gateway["alice"]) as alice:
+            alice.upload.batch_blocks = 4
             root = await alice.seal_upload([data], recipients=[], segment_size=16 * 1024)
-            uploads = [s for s in alice.sent if s[1].startswith("/v1/blocks")]
-            events = list(alice.events)
+            uploads = [s for s in sent(alice) if s[1].startswith("/v1/blocks")]
+            exchanges = events(alice)
             opened = await alice.open(root)
             back = b"".join([chunk async for chunk in opened.plaintext()])
-            return root, uploads, back, events
-    root, uploads, back, events = run(go())
+            return root, uploads, back, exchanges
+    root, uploads, back, exchanges = run(go())
     # the header starts only once every batch has come back (landed), not merely been sent
-    header_start = events.index(("start", "PUT", "/v1/blocks"))
-    batch_ends = [i for i, e in enumerate(events) if e == ("end", "POST", "/v1/blocks")]
+    header_start = exchanges.index(("start", "PUT", "/v1/blocks"))
+    batch_ends = [i for i, e in enumerate(exchanges) if e == ("end", "POST", "/v1/blocks")]
     assert len(batch_ends) == 5 and max(batch_ends) < header_start
     assert back == data
     segments = -(-len(data) // (16 * 1024))  # 19
@@ -237,12 +236,12 @@ def test_a_gateway_without_batches_gets_one_block_per_request(gateway, backend, 
     with ServerThread(OldGateway(create_app(config, EmbeddedProvider(str(tmp_path / "data" / "bs"))))) as old:
         async def go():
             me = await create_identity(backend, "old", NOW)
-            async with CountingClient(old.url, backend, me) as client:
+            async with counting(old.url, backend, me) as client:
                 await client.publish()
                 root = await client.seal_upload([data], recipients=[], segment_size=16 * 1024)
                 opened = await client.open(root)
-                return client.sent, b"".join([chunk async for chunk in opened.plaintext()])
-        sent, back = run(go())
+                return sent(client), b"".join([chunk async for chunk in opened.plaintext()])
+        requests, back = run(go())
     assert back == data
-    assert sent.count(("POST", "/v1/blocks")) == 1  # asked once, then never again
-    assert sent.count(("PUT", "/v1/blocks")) == -(-len(data) // (16 * 1024)) + 1
+    assert requests.count(("POST", "/v1/blocks")) == 1  # asked once, then never again
+    assert requests.count(("PUT", "/v1/blocks")) == -(-len(data) // (16 * 1024)) + 1

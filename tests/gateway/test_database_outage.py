@@ -13,13 +13,15 @@ import json
 import os
 import time
 
-from meshkit_web.clients.gateway import GatewayClient, _retry_after
+from meshkit_web.clients.gateway import GatewayClient
+from meshkit_web.clients.session import _retry_after
 from meshkit_web.core.errors import MeshKitError
 from meshkit_web.core.identity import create_identity
 
 from support.aio import run
 from support.cluster import Replica
 from support.pgserver import PostgresServer
+from support.transports import Recording
 
 CLIENTS = 5
 BEFORE = 4.0     # seconds of load before the database stops
@@ -28,29 +30,22 @@ RECOVERY = 15.0  # seconds the gateway may take to serve again once it is back
 AFTER = 3.0      # seconds of load after the first success
 
 
-class Observed(GatewayClient):
+def observed(url, backend, identity, replies: list) -> GatewayClient:
     """A client that notes every reply: (time, method, path, status, error code, Retry-After)."""
-
-    def __init__(self, url, backend, identity, replies: list):
-        super().__init__(url, backend, identity, timeout=20)
-        self.replies = replies
-
-    async def _send(self, method, path, **kwargs):
-        reply = await super()._send(method, path, **kwargs)
+    def note(method, path, reply):
         code = None
         if reply.status >= 400:
             try:
                 code = json.loads(reply.body)["error"]
             except (ValueError, KeyError, TypeError):
                 code = "?"
-        self.replies.append((time.monotonic(), method, path.split("?")[0][:40], reply.status, code,
-                             _retry_after(reply)))
-        return reply
+        replies.append((time.monotonic(), method, path[:40], reply.status, code, _retry_after(reply)))
+    return GatewayClient(url, backend, identity, transport=Recording(on_reply=note, timeout=20))
 
 
 async def _round(client, acked: dict) -> str:
     """One login and one sealed, uploaded and pinned envelope: "ok" or the error's code."""
-    client._token = None  # a fresh login every round: challenges and tokens are database work too
+    client.session.forget_token()  # a fresh login every round: challenges and tokens are database work too
     data = os.urandom(6000)
     try:
         root = await client.seal_upload([data], recipients=[client.identity.public], segment_size=2048)
@@ -73,7 +68,7 @@ async def _load(clients, acked: dict, outcomes: list, until) -> None:
 async def _scenario(url, backend, pg) -> dict:
     replies, acked, outcomes = [], {}, []
     people = [await create_identity(backend, f"outage-{i}", int(time.time())) for i in range(CLIENTS)]
-    clients = [Observed(url, backend, who, replies) for who in people]
+    clients = [observed(url, backend, who, replies) for who in people]
     try:
         await asyncio.gather(*(c.publish() for c in clients))
         marks = {"start": time.monotonic()}

@@ -26,6 +26,7 @@ from meshkit_web.stores.carfile import CarReader
 from support.aio import run
 from support.constants import NOW
 from support.servers import ServerThread, free_port
+from support.transports import Recording
 
 APP_ORIGIN = "http://app.example"
 DATA = os.urandom(300_000)
@@ -518,15 +519,10 @@ def test_a_rate_limited_upload_is_paced_not_failed(tmp_path, backend):
 
         async def go():
             person = await create_identity(backend, "erin", NOW)
-            async with GatewayClient(server.url, backend, person) as erin:
-                send = erin._send
-
-                async def counted(*args, **kw):
-                    reply = await send(*args, **kw)
-                    statuses.append((reply.status, reply.headers.get("retry-after")))
-                    return reply
-                erin._send = counted
-                erin.batch_blocks = 2  # many requests, as a larger upload makes
+            noted = Recording(on_reply=lambda _m, _p, reply: statuses.append(
+                (reply.status, reply.headers.get("retry-after"))))
+            async with GatewayClient(server.url, backend, person, transport=noted) as erin:
+                erin.upload.batch_blocks = 2  # many requests, as a larger upload makes
                 await erin.publish()
                 data = os.urandom(20 * 65536)
                 root = await erin.seal_upload([data], recipients=[], segment_size=65536)
@@ -624,7 +620,8 @@ def test_describing_a_send_link_takes_none_of_its_opens(world, backend):
 def test_retry_after_is_read_strictly():
     """Only ASCII digits, at most 6 of them ("²".isdigit() is true in Python); a date form
     is not waited on; an HTTP 429 without one is not paced."""
-    from meshkit_web.clients.gateway import Response, _retry_after
+    from meshkit_web.clients.session import _retry_after
+    from meshkit_web.clients.transport import Response
     for value, seconds in (("7", 7), (" 30 ", 30), ("²", None), ("1e3", None), ("-1", None), ("9999999", None),
                            ("Wed, 21 Oct 2015 07:28:00 GMT", None), ("", None)):
         assert _retry_after(Response(429, {"Retry-After": value}, b"")) == seconds, value

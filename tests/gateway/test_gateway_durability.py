@@ -303,7 +303,7 @@ def test_a_full_disk_refuses_blocks_typed_and_keeps_logins_and_reads(tmp_path, b
                 await _seal(client, big)
             assert refused.value.code == "storage_full", refused.value
             assert refused.value.retry_after, "no Retry-After on storage_full"
-            client._token = None  # a fresh login on the full disk
+            client.session.forget_token()  # a fresh login on the full disk
             assert await _opened(client, root) == first  # reads and logins go on
             _assert_charges_follow_bytes(data_dir, exact=False)
             fill(0)  # now truly full, to the last byte

@@ -6,7 +6,7 @@ uploads it; every block is then checked present with the size that was put (HEAD
 /ipfs/{cid}?format=raw), and the recipient opens the envelope through a fresh
 GatewayClient and compares the bytes. Nothing may be lost or corrupted.
 
-Block put/get latencies are measured around GatewayClient.put_block/put_batch/get_block and printed
+Block put/get latencies are measured around Upload.put_block/put_batch and GatewayClient.get_block and printed
 with the throughput of each phase; nothing about timing is asserted. The gateway runs in a
 thread of the test process, so it shares one interpreter (and GIL) with the 64 clients'
 sealing and opening: these numbers are a floor, not the gateway's own speed (for that, see
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from meshkit_web.clients.gateway import GatewayClient
+from meshkit_web.clients.upload import Upload
 from meshkit_web.core.cid import cid_str
 from meshkit_web.core.identity import create_identity
 from meshkit_web.gateway.app import create_app
@@ -35,12 +36,12 @@ SEGMENT = 64 * 1024
 MIB = 1 << 20
 
 
-class TimedClient(GatewayClient):
-    """GatewayClient that records (seconds, bytes) of every block put and get."""
+class TimedUpload(Upload):
+    """Upload that records (seconds, bytes) of every block put."""
 
-    def __init__(self, *args, puts: list, gets: list, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.puts, self.gets = puts, gets
+    def __init__(self, session, puts: list):
+        super().__init__(session)
+        self.puts = puts
         self.stored: dict[bytes, int] = {}  # cid -> size, every block this client put
 
     async def put_block(self, cid: bytes, data: bytes) -> None:
@@ -56,6 +57,19 @@ class TimedClient(GatewayClient):
         for cid, data in blocks:
             self.puts.append((time.perf_counter() - start, len(data)))
             self.stored[cid] = len(data)
+
+
+class TimedClient(GatewayClient):
+    """GatewayClient that records (seconds, bytes) of every block put (TimedUpload) and get."""
+
+    def __init__(self, *args, puts: list, gets: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.upload = TimedUpload(self.session, puts)
+        self.puts, self.gets = puts, gets
+
+    @property
+    def stored(self) -> dict[bytes, int]:
+        return self.upload.stored
 
     async def get_block(self, cid: bytes) -> bytes:
         start = time.perf_counter()

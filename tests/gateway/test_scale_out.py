@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from meshkit_web.clients.gateway import GatewayClient
+from meshkit_web.clients.transport import HttpxTransport
 from meshkit_web.core import codec
 from meshkit_web.core.auth import challenge_message
 from meshkit_web.core.cid import cid_str
@@ -69,12 +70,10 @@ def cluster(tmp_path_factory, postgres):
         ipfs.stop()
 
 
-class Client(GatewayClient):
+def client_from(url, backend, identity, address: str) -> GatewayClient:
     """A GatewayClient on its own loopback source address (nginx sees 64 machines)."""
-
-    def __init__(self, url, backend, identity, address: str):
-        super().__init__(url, backend, identity, timeout=60)
-        self._http = httpx.AsyncClient(timeout=60, transport=httpx.AsyncHTTPTransport(local_address=address))
+    return GatewayClient(url, backend, identity, transport=HttpxTransport(
+        httpx.AsyncHTTPTransport(local_address=address), timeout=60))
 
 
 @dataclass
@@ -142,7 +141,7 @@ def phase_line(name: str, ops: list, since: float, until: float) -> str:
 async def load(front: str, replicas, backend) -> tuple[Ledger, list[str]]:
     now = int(time.time())
     people = await asyncio.gather(*(create_identity(backend, f"load-{i}", now) for i in range(CLIENTS)))
-    clients = [Client(front, backend, who, f"127.0.1.{i + 1}") for i, who in enumerate(people)]
+    clients = [client_from(front, backend, who, f"127.0.1.{i + 1}") for i, who in enumerate(people)]
     ledger = Ledger()
     inbox = [[] for _ in range(CLIENTS)]
     try:
