@@ -45,7 +45,7 @@ size, folder = int(sys.argv[1]), pathlib.Path(sys.argv[2])
 source = folder / "plain.bin"
 async def main():
     async with MeshKit.local(folder / "kit") as kit:
-        await kit.identities.create("alice")
+        await kit.identity.create("alice")
         started = time.perf_counter()
         sealed = await kit.seal(source, from_="alice")
         await (await kit.open(sealed.root, as_="alice")).save(folder / "out.bin")
@@ -61,6 +61,7 @@ GLUE = DIGEST + r"""
 import asyncio, json, os, pathlib, resource, sys, time
 import httpx
 from meshkit_web.clients.gateway import GatewayClient
+from meshkit_web.clients.transport import HttpxTransport
 from meshkit_web.crypto.nacl_backend import NaclBackend
 from meshkit_web.gateway.app import create_app
 from meshkit_web.gateway.config import GatewayConfig
@@ -77,7 +78,7 @@ async def main():
     store = FileStore(str(folder / "home"), NaclBackend())
     alice = await store.create("alice", int(time.time()))
     async with app.router.lifespan_context(app):
-        client = GatewayClient(url, store.backend, alice, transport=httpx.ASGITransport(app=app))
+        client = GatewayClient(url, store.backend, alice, transport=HttpxTransport(httpx.ASGITransport(app=app)))
         client.streamed_reads = False  # the ASGI transport holds a whole reply
         await client.publish()
         started = time.perf_counter()
