@@ -19,7 +19,8 @@ from ..core import clock as clocks  # clocks.local_now, looked up at each call: 
 from ..core.auth import challenge_message
 from ..core.backend import CryptoBackend
 from ..core.clock import GatewayClock
-from ..core.errors import MeshKitError, MissingMetadataError, NotARecipientError, UnavailableError, error_for_code
+from ..core.errors import (EnvelopeFormatError, MeshKitError, MissingMetadataError, NotARecipientError, UnavailableError,
+                           error_for_code)
 from ..core.identity import Identity
 from ..core.limits import MAX_REPLY_SIZE
 from ..core.urls import redact_url
@@ -195,7 +196,7 @@ def _error(reply: Response) -> MeshKitError:
     try:
         payload = reply.json()
         return error_for_code(str(payload["error"]), str(payload.get("message", ""))[:300])
-    except (ValueError, KeyError, TypeError):
+    except (EnvelopeFormatError, KeyError, TypeError):  # not JSON, or JSON without an error code
         if reply.status >= 500:
             return UnavailableError(f"gateway answered HTTP {reply.status}")
         if reply.status == 404:  # e.g. a route an older gateway does not have

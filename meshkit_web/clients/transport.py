@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable, Protocol
 from urllib.parse import urlsplit
 
-from ..core.errors import LimitExceededError, MeshKitError, UnavailableError
+from ..core.errors import EnvelopeFormatError, LimitExceededError, MeshKitError, UnavailableError
 from ..core.urls import redact_url
 
 
@@ -28,7 +28,11 @@ class Response:
     body: bytes
 
     def json(self):
-        return json.loads(self.body)
+        """The body as JSON; a gateway's reply that is not JSON is malformed (typed)."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past Python's stack
+            raise EnvelopeFormatError("the gateway's reply is not JSON") from None
 
 
 @dataclass
