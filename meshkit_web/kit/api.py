@@ -657,13 +657,31 @@ class Messages(_Family):
         client = await self._kit._client(as_)
         rows = await app_data.list_messages(client, kind=kind, include_acked=all,
                                             limit=app_data.LIST_DEFAULT if limit is None else limit)
-        return [types.from_fields(types.Message, row) for row in rows]
+        owners = await self._sender_accounts(client, {row["sender"] for row in rows})
+        return [types.from_fields(types.Message, {**row, "senderAccount": owners.get(row["sender"])}) for row in rows]
+
+    async def _sender_accounts(self, client, senders: set) -> dict:
+        """{sender: the account it is a device of, verified through its chain and kept in this
+        home (never rolled back), or None} (the browser's senderAccount)."""
+        store, found = self._kit._store, {}
+        for sender in sorted(senders):
+            try:
+                kept = await accounts.account_reaching(client, sender, store.known_account(sender))
+            except MeshKitError as exc:
+                log.info("the account of a message's sender is not known (%s)", exc.code)
+                kept = None
+            if kept is not None:
+                store.save_known_account(kept)
+            found[sender] = kept.record.id if kept is not None else None
+        return found
 
     async def read(self, as_: str, message_id: str) -> types.Message:
         """One message, verified now, with its ``data`` (and ``text`` if sent as text)."""
         from ..clients import app_data
         client = await self._kit._client(as_)
-        return types.from_fields(types.Message, await app_data.read_message(client, str(message_id)))
+        message = await app_data.read_message(client, str(message_id))
+        owners = await self._sender_accounts(client, {message["sender"]})
+        return types.from_fields(types.Message, {**message, "senderAccount": owners[message["sender"]]})
 
     async def ack(self, as_: str, message_id: str) -> None:
         """Acknowledge a message: deleted at the gateway, and never shown again here."""

@@ -48,6 +48,13 @@ def test_share_open_revoke_and_recover_across_homes(meshkit_gateway, tmp_path):
                 await bob.open(mine.root, as_="bob")
             assert revoked.value.code in ("revoked", "not_recipient")
 
+            # an app message, its sender's account said (verified through the account's chain)
+            await alice.messages.send(b.account, "hello bob", from_="alice", kind="app-chat")
+            (message,) = await bob.messages.list("bob", kind="app-chat")
+            assert (message.sender, message.sender_account) == (a.id, a.account)
+            read = await bob.messages.read("bob", message.id)
+            assert (read.text, read.sender_account) == ("hello bob", a.account)
+
             # alice loses this machine: her phrase alone brings back what she sealed "to me"
             phrase = a.recovery_phrase
             # a contact added on one device is in the account's library: the next device has it
