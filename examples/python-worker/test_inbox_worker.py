@@ -1,9 +1,9 @@
 """The worker's tests, written on meshkit_web.testing's fixtures only (as an app developer
 would: no helper of MeshKit's own suite)."""
 
-import asyncio
 
 from meshkit_web import MeshKit
+from meshkit_web.testing import run
 
 from inbox_worker import file_new
 
@@ -25,7 +25,7 @@ def test_it_files_what_is_shared_and_sealed_to_it(meshkit_gateway, tmp_path):
             assert not list((tmp_path).glob("invoice*"))  # the sender's "../../" went nowhere
             assert await file_new(worker, "worker", tmp_path / "inbox") == []  # acknowledged: filed once
             return sealed, again
-    asyncio.run(go())
+    run(go())
 
 
 def test_a_revoked_share_is_skipped_and_the_rest_filed(meshkit_local, tmp_path):
@@ -40,4 +40,4 @@ def test_a_revoked_share_is_skipped_and_the_rest_filed(meshkit_local, tmp_path):
             filed = await file_new(kit, "worker", tmp_path / "inbox")
             assert [p.read_bytes() for p in filed] == [b"kept"]
             assert [m for m in await kit.inbox("worker")] == []  # the revoked one was acknowledged too
-    asyncio.run(go())
+    run(go())

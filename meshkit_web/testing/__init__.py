@@ -11,11 +11,16 @@ Fixtures:
   ``meshkit_local``          ``MeshKit.local`` under the test's tmp_path (use it as
                              ``async with meshkit_local as kit:``)
 Helpers:
+  ``run(coroutine)``         runs an async test body to its end from a plain (sync) test, also
+                             after pytest-playwright's sync API left an event loop running on the
+                             test thread (where ``asyncio.run`` refuses): then on a thread of its own
   ``wait_for_meshkit(page)`` waits until a page's MeshKit started (or says why not) without
                              evaluating any string in the page, so it works under a strict CSP
   ``GatewayProcess``         the gateway process the fixtures use, for your own set-ups
 """
 
+import asyncio
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -37,6 +42,18 @@ class MeshKitStartError(AssertionError):
     def __init__(self, code: str | None, message: str):
         super().__init__(message)
         self.code = code
+
+
+def run(coroutine):
+    """Run ``coroutine`` to its end and return its result, from a sync test. Playwright's sync
+    API keeps an event loop running on the test's thread once a browser test has run, and
+    ``asyncio.run`` refuses to start another there: then it runs on a fresh thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:

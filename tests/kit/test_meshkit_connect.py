@@ -1,13 +1,13 @@
 """MeshKit.connect: two people (two homes) through a real `meshkit serve` (the
 meshkit_gateway fixture app developers get), and the CLI on the same homes."""
 
-import asyncio
 import subprocess
 import sys
 
 import pytest
 
 from meshkit_web import MeshKit, MeshKitError
+from meshkit_web.testing import run
 
 
 def meshkit(home, *args, stdin=None):
@@ -67,7 +67,7 @@ def test_share_open_revoke_and_recover_across_homes(meshkit_gateway, tmp_path):
             library = await again.library("laptop")
             assert [c.id for c in library.contacts] == [b.id]
             assert b.id in {c.id for c in await again.contacts.list()}
-    asyncio.run(go())
+    run(go())
 
 
 def test_the_cli_and_python_share_a_home(meshkit_gateway, tmp_path):
@@ -78,7 +78,7 @@ def test_the_cli_and_python_share_a_home(meshkit_gateway, tmp_path):
     async def make():
         async with MeshKit.connect(url, home=home) as kit:
             await kit.identity.create("alice")
-    asyncio.run(make())
+    run(make())
     listed = meshkit(home, "identity", "list")
     assert listed.split("\t")[0] == "alice"
     root = meshkit(home, "seal", plain, "--from", "alice", "--gateway", url).strip().splitlines()[-1]
@@ -87,7 +87,7 @@ def test_the_cli_and_python_share_a_home(meshkit_gateway, tmp_path):
         async with MeshKit.connect(url, home=home) as kit:
             opened = await kit.open(root, as_="alice")
             return opened.name, await opened.read(), [e.root for e in await kit.envelopes("alice")]
-    assert asyncio.run(read()) == ("report.txt", b"quarterly numbers", [root])
+    assert run(read()) == ("report.txt", b"quarterly numbers", [root])
 
 
 def test_offline_kit_reads_and_writes_car_files(tmp_path):
@@ -101,4 +101,4 @@ def test_offline_kit_reads_and_writes_car_files(tmp_path):
             await kit.share(sealed.root, from_="alice", to="bob")
         assert needs.value.code == "invalid_argument"
         await kit.close()
-    asyncio.run(go())
+    run(go())

@@ -1,13 +1,13 @@
 """MeshKit.local: the quickstart, in-process (the gateway app over SQLite and the embedded
 store under one folder), through the public API only (docs/PYTHON.md)."""
 
-import asyncio
 import os
 import pathlib
 
 import pytest
 
 from meshkit_web import MeshKit, MeshKitError
+from meshkit_web.testing import run
 from meshkit_web.kit import Opened
 
 
@@ -49,7 +49,7 @@ def test_seal_and_open_bytes_text_files_and_streams(meshkit_local, tmp_path):
             chunks = [c async for c in (await kit.open(streamed.root, as_="alice")).chunks()]
             assert b"".join(chunks) == b"".join(bytes([i]) * 300_000 for i in range(5))
             return me
-    asyncio.run(go())
+    run(go())
 
 
 def test_sealing_to_me_reaches_my_account_and_its_recovery_key(meshkit_local):
@@ -62,7 +62,7 @@ def test_sealing_to_me_reaches_my_account_and_its_recovery_key(meshkit_local):
             access = await kit.access(sealed.root, as_="alice")
             assert {me.id, me.account + ".recovery"} <= {r.id for r in access.recipients}
             assert sealed.in_library and [e.root for e in await kit.envelopes("alice")] == [sealed.root]
-    asyncio.run(go())
+    run(go())
 
 
 def test_bad_input_is_a_typed_error_and_nothing_is_left_half_made(meshkit_local):
@@ -88,7 +88,7 @@ def test_bad_input_is_a_typed_error_and_nothing_is_left_half_made(meshkit_local)
                 await kit.open(sealed.root, as_="alice", range=(0, 10_000))
             assert outside.value.code == "invalid_argument"
             assert [i.name for i in await kit.identity.list()] == ["alice", "bob"]  # no "carol" half-made
-    asyncio.run(go())
+    run(go())
 
 
 def test_one_local_store_has_one_user_at_a_time(tmp_path):
@@ -101,7 +101,7 @@ def test_one_local_store_has_one_user_at_a_time(tmp_path):
             assert oct(tmp_path.stat().st_mode & 0o777) == oct(0o700)  # whatever the umask
         async with MeshKit.local(tmp_path) as again:  # closed: the next one opens it, data kept
             assert [i.name for i in await again.identity.list()] == ["alice"]
-    asyncio.run(go())
+    run(go())
 
 
 def test_the_results_are_the_documented_types(meshkit_local):
@@ -125,7 +125,7 @@ def test_the_results_are_the_documented_types(meshkit_local):
             with pytest.raises(MeshKitError) as lost:
                 await kit.records.put("alice", "settings", "light", expected_version=0)
             assert lost.value.code == "conflict"
-    asyncio.run(go())
+    run(go())
 
 
 def test_import_for_local_use_stays_light():
@@ -157,7 +157,7 @@ def test_a_senders_file_name_never_chooses_where_a_file_goes(meshkit_local, tmp_
             names = sorted(p.name for p in folder.iterdir())
             assert "escape (2).txt" in names and "passwd" in names and not any("\u202e" in n for n in names)
             assert not (tmp_path / "escape.txt").exists() and not list(tmp_path.parent.glob("escape*"))
-    asyncio.run(go())
+    run(go())
 
 
 def test_a_send_links_opens_are_checked_here(meshkit_local):
@@ -169,4 +169,4 @@ def test_a_send_links_opens_are_checked_here(meshkit_local):
                 with pytest.raises(MeshKitError) as refused:
                     await kit.send_links.create(sealed.root, from_="alice", opens=opens)
                 assert refused.value.code == "invalid_argument", opens
-    asyncio.run(go())
+    run(go())

@@ -3,12 +3,15 @@ real gateway, and a worker's test on the plugin's fixtures, in a folder of its o
 conftest of ours: pytest finds meshkit_web.testing by its entry point, as it would for an
 app developer)."""
 
+import os
 import pathlib
 import re
 import subprocess
 import sys
 
 from support.constants import ROOT
+
+CHROMIUM = os.environ.get("MESHKIT_CHROMIUM", "/usr/bin/chromium")
 
 DOC = (ROOT / "docs" / "PYTHON.md").read_text()
 
@@ -43,10 +46,17 @@ def test_two_people_through_a_gateway(meshkit_gateway, tmp_path):
 
 
 def test_a_developers_own_test_gets_the_fixtures_by_entry_point(tmp_path):
+    """The docs' worker test, run by pytest in a folder of its own, after a pytest-playwright
+    test of the same session (which leaves its event loop on the test thread)."""
     (example,) = [b for b in _blocks("python") if "def test_the_worker_files_what_arrives" in b]
-    (tmp_path / "test_mine.py").write_text(example)
-    out = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mine.py"], tmp_path)
-    assert "1 passed" in out
+    (tmp_path / "test_b_mine.py").write_text(example)
+    (tmp_path / "test_a_browser.py").write_text(
+        "def test_a_page(page):\n    page.set_content('<p>hi</p>')\n    assert page.inner_text('p') == 'hi'\n")
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef browser_type_launch_args(browser_type_launch_args):\n"
+        f"    return {{**browser_type_launch_args, 'executable_path': {CHROMIUM!r}, 'args': ['--no-sandbox']}}\n")
+    out = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "."], tmp_path)
+    assert "2 passed" in out
 
 
 def test_the_readme_shows_the_same_quickstart():
