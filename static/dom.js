@@ -29,7 +29,9 @@ export function setText(node, text) {
   node.textContent = shown(text);
 }
 
-export const formatSize = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB`
+// a size as people read it; "" for what is no size (unknown, a closed share's): never "NaN"
+export const formatSize = (n) => typeof n !== "number" || !Number.isFinite(n) || n < 0 ? ""
+  : n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB`
   : n < 1 << 30 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / (1 << 30)).toFixed(2)} GiB`;
 export const formatDate = (s) => s ? new Date(s * 1000).toLocaleString() : "";
 export const shortId = (id) => id && id.length > 14 ? id.slice(0, 8) + "…" + id.slice(-4) : id;

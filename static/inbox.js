@@ -43,6 +43,9 @@ export function inboxView(meshkit, { state, guarded, download, play, streaming, 
     }
     return descriptions.get(root);
   }
+  // a share that closed keeps the name and size it was seen with: the item still says what it was
+  const closedOver = (known, code) => ({ ...(known && !known.error ? { name: known.name, size: known.size } : known || {}),
+    error: code });
   const CLOSED = new Set(["revoked", "expired", "policy_denied", "not_recipient"]);  // for good, or until changed
 
   let renders = 0;  // only the latest of overlapping renders draws: nothing older shows last
@@ -63,18 +66,19 @@ export function inboxView(meshkit, { state, guarded, download, play, streaming, 
             ` ${(ERRORS[what.error] && ERRORS[what.error].message) || what.error}`) : null),
         el("small", {}, [what ? formatSize(what.size) : "", formatDate(m.created),
           m.share.expires ? `expires ${formatDate(m.share.expires)}` : ""].filter(Boolean).join(" · ")),
-        el("button", { type: "button", testid: "inbox-open", onfocus: seen,
-          disabled: !!(what && what.error),  // a revoked or expired share does not look openable
-          onclick: () => { seen(); return download(m.share.root, what && what.name ? what.name : "", 0); } }, "Open"),
-        what && !what.error && streaming() && playable(what.type) ? el("button", { type: "button", testid: "inbox-play",
-          onclick: (event) => play(m.share.root, what.name || shortId(m.share.root), what.type, event.target.closest("li")) },
-        "Play") : null))
+        el("div", { class: "actions" },  // side by side: one never covers the other
+          el("button", { type: "button", testid: "inbox-open", onfocus: seen,
+            disabled: !!(what && what.error),  // a revoked or expired share does not look openable
+            onclick: () => { seen(); return download(m.share.root, what && what.name ? what.name : "", 0); } }, "Open"),
+          what && !what.error && streaming() && playable(what.type) ? el("button", { type: "button", testid: "inbox-play",
+            onclick: (event) => play(m.share.root, what.name || shortId(m.share.root), what.type, event.target.closest("li")) },
+          "Play") : null)))
       : [el("li", { class: "hint" }, "Nothing shared with you yet.")]));
   }
 
   return {
     card: inboxCard, render: renderInbox, watch: watchInbox, announce,
     reset: seen,  // another identity: its own news from here on
-    closed(root, code) { if (CLOSED.has(code)) descriptions.set(root, { error: code }); },
+    closed(root, code) { if (CLOSED.has(code)) descriptions.set(root, closedOver(descriptions.get(root), code)); },
   };
 }

@@ -18,9 +18,10 @@ const errorText = (error) => (ERRORS[error.code] && ERRORS[error.code].message) 
 
 export function sealView(meshkit, { state, guarded, say, showError, onChange }) {
   const fileInput = el("input", { type: "file", id: "file-input", testid: "file-input", class: "visually-hidden",
-    "aria-label": "Choose a file to encrypt", tabindex: "-1" });  // the drop zone is the control people use
+    multiple: true, "aria-label": "Choose files to encrypt", tabindex: "-1" });  // the drop zone is the control people use
   const dropZone = el("button", { type: "button", class: "drop", testid: "drop-zone",
-    onclick: () => fileInput.click() }, el("strong", {}, "Drop a file here"), el("span", {}, " or press to choose one"));
+    onclick: () => fileInput.click() }, el("strong", {}, "Drop files here"),
+    el("span", {}, " (or anywhere on the page), paste them, or press to choose"));
   const recipientList = el("fieldset", { class: "recipients", testid: "recipients" });
   const sealProgress = el("progress", { max: "1", value: "0", testid: "seal-progress", "aria-label": "Encrypt and upload progress" });
   const sealStatus = el("span", { class: "status", testid: "seal-status" });
@@ -29,6 +30,20 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
   // the worker uploads even with every tab closed (where Background Sync is there and
   // permitted: the capability report says); without it, the next visit does
   const background = () => !!meshkit.background && meshkit.background.mode === "service-worker";
+
+  // Files wait their turn: one is read and encrypted at a time, none is dropped
+  const waiting = [];
+  function sealFiles(files) {
+    waiting.push(...[...(files || [])].filter((file) => file && file.size !== undefined));
+    if (!staging) next();
+  }
+  async function next() {
+    const file = waiting.shift();
+    if (!file) return;
+    await sealFile(file);
+    if (waiting.length) setText(sealStatus, `${waiting.length} more waiting…`);
+    return next();
+  }
 
   async function sealFile(file) {
     if (!file || staging) return;
@@ -91,21 +106,37 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
     }
   }
 
-  fileInput.addEventListener("change", () => sealFile(fileInput.files[0]));
+  fileInput.addEventListener("change", () => { sealFiles(fileInput.files); fileInput.value = ""; });
   window.addEventListener("beforeunload", (event) => {
     if (staging) {
       event.preventDefault();
       event.returnValue = "";
     }
   });
+  // Files dropped anywhere in the window are encrypted, every one of them; a drop never
+  // navigates away (the browser would open the file in place of the app). Pasted files too.
+  const carriesFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes("Files");
   for (const name of ["dragenter", "dragover"]) {
-    dropZone.addEventListener(name, (event) => { event.preventDefault(); dropZone.classList.add("over"); });
+    window.addEventListener(name, (event) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      document.body.classList.add("drop-anywhere");
+      dropZone.classList.add("over");
+    });
   }
-  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("over"));
-  dropZone.addEventListener("drop", (event) => {
+  const dragEnded = () => { document.body.classList.remove("drop-anywhere"); dropZone.classList.remove("over"); };
+  window.addEventListener("dragleave", (event) => { if (!event.relatedTarget) dragEnded(); });
+  window.addEventListener("drop", (event) => {
+    if (!carriesFiles(event)) return;
     event.preventDefault();
-    dropZone.classList.remove("over");
-    sealFile(event.dataTransfer.files[0]);
+    dragEnded();
+    sealFiles(event.dataTransfer.files);
+  });
+  window.addEventListener("paste", (event) => {
+    const files = event.clipboardData ? event.clipboardData.files : null;
+    if (!files || !files.length || (event.target instanceof Element && event.target.closest("input, textarea"))) return;
+    event.preventDefault();
+    sealFiles(files);
   });
 
   const sealCard = el("section", { class: "card wide", "aria-labelledby": "seal-h" },
