@@ -198,3 +198,89 @@ def test_a_pin_the_pinner_cannot_pay_for_is_refused(tmp_path, backend, db_url):
         run(go())
     finally:
         g.stop()
+
+
+# --- releases: what one gives up stops costing it at once, and only its own charges move ----------
+
+def test_a_release_gives_back_only_the_callers_own_unpinned_charges(tmp_path, backend, db_url):
+    g = Gateway(tmp_path / "gw", db_url)
+
+    async def go():
+        people = await published(g, backend, "alice", "mallory")
+        async with g.client(backend, people["alice"]) as alice, g.client(backend, people["mallory"]) as mallory:
+            root = await alice.seal_upload([os.urandom(300_000)], recipients=[], segment_size=64 * 1024)
+            other = await alice.seal_upload([os.urandom(100_000)], recipients=[], segment_size=64 * 1024)
+            segments = (await read_header(backend, root, alice.get_block)).segments
+            await mallory.put_batch([(s, await mallory.get_block(s)) for s in segments])  # charged to mallory too
+            owned, theirs = (await usage(alice))["stored"], (await usage(mallory))["stored"]
+            kept = await alice.release_root(root)  # still pinned: its own pin keeps every block
+            assert (kept["blocks"], kept["bytes"]) == (0, 0) and kept["kept"] >= len(segments) + 1
+            assert (await mallory.release_root(other))["blocks"] == 0  # alice's charges are alice's
+            assert (await usage(alice))["stored"] == owned
+            await alice.unpin(root)
+            released = await alice.release_root(root)
+            assert released["blocks"] == len(segments) + 1 and released["bytes"] >= 300_000
+            assert (await usage(alice))["stored"] == owned - released["bytes"]  # at once, not after the grace
+            assert (await usage(mallory))["stored"] == theirs  # never another identity's charge
+            assert (await alice.release_root(root))["blocks"] == 0  # twice: nothing more
+            await collect(g, int(time.time()))  # the next round (no grace passed): what nobody pays for goes
+            with pytest.raises(MeshKitError):
+                await alice.get_block(root)  # only alice was charged for the header
+            assert [await alice.get_block(s) for s in segments]  # mallory pays for the segments: kept
+            assert await alice.get_block(other)  # her other envelope: pinned, untouched
+            gone = await mallory.release_blocks(list(segments))
+            assert gone["blocks"] == len(segments) and (await usage(mallory))["stored"] == theirs - gone["bytes"]
+            await collect(g, int(time.time()))
+            with pytest.raises(MeshKitError):
+                await alice.get_block(segments[0])
+    try:
+        run(go())
+    finally:
+        g.stop()
+
+
+def test_a_release_keeps_what_a_pin_reaches_and_needs_a_token(tmp_path, backend, db_url):
+    """A block someone else's pin reaches is never deleted by a release: the pinner pays for it."""
+    import httpx
+    g = Gateway(tmp_path / "gw", db_url)
+
+    async def go():
+        people = await published(g, backend, "alice", "mallory")
+        async with g.client(backend, people["alice"]) as alice, g.client(backend, people["mallory"]) as mallory:
+            root = await alice.seal_upload([os.urandom(200_000)], recipients=[], segment_size=64 * 1024)
+            segments = (await read_header(backend, root, alice.get_block)).segments
+            copy, data = await resigned(mallory, root)
+            await mallory.put_block(copy, data)
+            await mallory.pin(copy)  # charged for every block its pin keeps
+            await alice.unpin(root)
+            assert (await alice.release_root(root))["blocks"] == len(segments) + 1
+            await collect(g, int(time.time()))
+            assert [await mallory.get_block(s) for s in segments]  # mallory's pin keeps them
+            async with httpx.AsyncClient() as http:
+                refused = await http.post(f"{g.url}/v1/release/{cid_str(root)}")
+                assert refused.status_code == 401
+    try:
+        run(go())
+    finally:
+        g.stop()
+
+
+def test_an_upload_refused_for_quota_stops_counting_at_once(tmp_path, backend, db_url):
+    """Refused at its pin (the pin quota) or half way (the storage quota): what landed is
+    given back by the client right away, not held against the quota for the grace."""
+    g = Gateway(tmp_path / "gw", db_url, pin_quota=200_000, storage_quota=700_000)
+
+    async def go():
+        people = await published(g, backend, "alice")
+        async with g.client(backend, people["alice"]) as alice:
+            with pytest.raises(QuotaExceededError):  # every block landed, then the pin was refused
+                await alice.seal_upload([os.urandom(300_000)], recipients=[], segment_size=64 * 1024)
+            assert (await usage(alice))["stored"] == 0
+            with pytest.raises(QuotaExceededError):  # refused half way: the storage quota
+                await alice.seal_upload([os.urandom(900_000)], recipients=[], segment_size=64 * 1024, pin=False)
+            assert (await usage(alice))["stored"] == 0
+            await alice.seal_upload([os.urandom(100_000)], recipients=[], segment_size=64 * 1024)  # room for this
+    try:
+        run(go())
+    finally:
+        g.stop()
