@@ -159,6 +159,28 @@ async def remember_sealed(client: GatewayClient, record: AccountRecord, root: st
     return True
 
 
+async def forget_envelope(client: GatewayClient, record: AccountRecord, root: str) -> bool:
+    """Take an envelope out of the account's library, with the shares of it the library
+    kept: removals (tombstones), so every device drops them and no older write or inbox
+    notice brings them back. False when that did not land (the caller may try again)."""
+    try:
+        library, _ = await load_library(client, record)
+        keys = [f"envelope:{root}"] + [f"share:{capsule}" for capsule, share in library.items("share").items()
+                                       if share.get("root") == root]
+        if not any(key in library.entries for key in keys):
+            return True
+        now = int(time.time())
+
+        def edit(changes: Library) -> None:
+            for key in keys:
+                changes.remove(key, now)
+        await save_library(client, record, edit)
+    except (ConflictError, UnavailableError) as exc:
+        log.warning("%s is still in the account's library (%s)", root, exc.code)
+        return False
+    return True
+
+
 async def account_reaching(client: GatewayClient, ident: str, known: KnownAccount | None) -> KnownAccount | None:
     """The account a seal or share to ``ident`` must reach (FORMAT.md 11.6), or None for a
     plain identity: ``ident`` is the account's id, or a device the account certified, current
