@@ -200,21 +200,15 @@ def add_parsers(sub) -> None:
     add_gateway(p)
     p.set_defaults(func=cmd_inbox)
 
-    p = sub.add_parser("unpin", help="stop pinning an envelope: it leaves your pin quota now, and your storage "
-                                     "once the gateway collects it")
-    p.add_argument("root", help="the envelope's root CID")
-    p.add_argument("--as", dest="identity", required=True, help="your identity name (the one that pinned it)")
-    add_gateway(p)
-    p.set_defaults(func=cmd_unpin)
-
-    p = sub.add_parser("delete", help="delete an envelope: revoke your shares and send links of it, unpin it, "
-                                      "take it out of your library and give its storage back now")
-    p.add_argument("root", help="the envelope's root CID")
-    p.add_argument("--as", dest="identity", required=True, help="your identity name")
-    add_gateway(p)
-    p.set_defaults(func=cmd_delete)
-
-    p = sub.add_parser("usage", help="what you store at the gateway, against your storage and pin quotas")
-    p.add_argument("--as", dest="identity", required=True, help="your identity name")
-    add_gateway(p)
-    p.set_defaults(func=cmd_usage)
+    for name, func, about in (
+            ("unpin", cmd_unpin, "stop pinning an envelope: it leaves your pin quota now, and your storage once the "
+                                 "gateway collects it"),
+            ("delete", cmd_delete, "delete an envelope: revoke your shares and send links of it, unpin it, take it "
+                                   "out of your library and give its storage back now"),
+            ("usage", cmd_usage, "what you store at the gateway, against your storage and pin quotas")):
+        p = sub.add_parser(name, help=about)
+        if name != "usage":
+            p.add_argument("root", help="the envelope's root CID")
+        p.add_argument("--as", dest="identity", required=True, help="your identity name")
+        add_gateway(p)
+        p.set_defaults(func=func)

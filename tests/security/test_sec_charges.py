@@ -3,6 +3,7 @@ SQLite and on PostgreSQL: tiny blocks are charged what they cost the disk (item 
 what an owner unpinned stops costing it even when someone else's pin keeps the blocks, the
 pinner paying instead (item 10). Each test failed on the code before the fix."""
 
+import contextlib
 import os
 import time
 
@@ -202,15 +203,34 @@ def test_a_pin_the_pinner_cannot_pay_for_is_refused(tmp_path, backend, db_url):
 
 # --- releases: what one gives up stops costing it at once, and only its own charges move ----------
 
-def test_a_release_gives_back_only_the_callers_own_unpinned_charges(tmp_path, backend, db_url):
-    g = Gateway(tmp_path / "gw", db_url)
+def served(tmp_path, db_url, test, **config) -> None:
+    """Run ``test(g)`` against a gateway of its own, then stop it."""
+    g = Gateway(tmp_path / "gw", db_url, **config)
+    try:
+        run(test(g))
+    finally:
+        g.stop()
 
-    async def go():
-        people = await published(g, backend, "alice", "mallory")
-        async with g.client(backend, people["alice"]) as alice, g.client(backend, people["mallory"]) as mallory:
-            root = await alice.seal_upload([os.urandom(300_000)], recipients=[], segment_size=64 * 1024)
-            other = await alice.seal_upload([os.urandom(100_000)], recipients=[], segment_size=64 * 1024)
-            segments = (await read_header(backend, root, alice.get_block)).segments
+
+@contextlib.asynccontextmanager
+async def clients(g, backend, *names):
+    """A published identity and its client for each name."""
+    people = await published(g, backend, *names)
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(g.client(backend, people[n])) for n in names]
+
+
+async def sealed(client, size: int) -> tuple[bytes, list]:
+    """An envelope ``client`` sealed to itself alone and pinned: (its root, its segments)."""
+    root = await client.seal_upload([os.urandom(size)], recipients=[], segment_size=64 * 1024)
+    return root, (await read_header(client.backend, root, client.get_block)).segments
+
+
+def test_a_release_gives_back_only_the_callers_own_unpinned_charges(tmp_path, backend, db_url):
+    async def go(g):
+        async with clients(g, backend, "alice", "mallory") as (alice, mallory):
+            root, segments = await sealed(alice, 300_000)
+            other, _ = await sealed(alice, 100_000)
             await mallory.put_batch([(s, await mallory.get_block(s)) for s in segments])  # charged to mallory too
             owned, theirs = (await usage(alice))["stored"], (await usage(mallory))["stored"]
             kept = await alice.release_root(root)  # still pinned: its own pin keeps every block
@@ -233,22 +253,16 @@ def test_a_release_gives_back_only_the_callers_own_unpinned_charges(tmp_path, ba
             await collect(g, int(time.time()))
             with pytest.raises(MeshKitError):
                 await alice.get_block(segments[0])
-    try:
-        run(go())
-    finally:
-        g.stop()
+    served(tmp_path, db_url, go)
 
 
 def test_a_release_keeps_what_a_pin_reaches_and_needs_a_token(tmp_path, backend, db_url):
     """A block someone else's pin reaches is never deleted by a release: the pinner pays for it."""
     import httpx
-    g = Gateway(tmp_path / "gw", db_url)
 
-    async def go():
-        people = await published(g, backend, "alice", "mallory")
-        async with g.client(backend, people["alice"]) as alice, g.client(backend, people["mallory"]) as mallory:
-            root = await alice.seal_upload([os.urandom(200_000)], recipients=[], segment_size=64 * 1024)
-            segments = (await read_header(backend, root, alice.get_block)).segments
+    async def go(g):
+        async with clients(g, backend, "alice", "mallory") as (alice, mallory):
+            root, segments = await sealed(alice, 200_000)
             copy, data = await resigned(mallory, root)
             await mallory.put_block(copy, data)
             await mallory.pin(copy)  # charged for every block its pin keeps
@@ -259,28 +273,19 @@ def test_a_release_keeps_what_a_pin_reaches_and_needs_a_token(tmp_path, backend,
             async with httpx.AsyncClient() as http:
                 refused = await http.post(f"{g.url}/v1/release/{cid_str(root)}")
                 assert refused.status_code == 401
-    try:
-        run(go())
-    finally:
-        g.stop()
+    served(tmp_path, db_url, go)
 
 
 def test_an_upload_refused_for_quota_stops_counting_at_once(tmp_path, backend, db_url):
     """Refused at its pin (the pin quota) or half way (the storage quota): what landed is
     given back by the client right away, not held against the quota for the grace."""
-    g = Gateway(tmp_path / "gw", db_url, pin_quota=200_000, storage_quota=700_000)
-
-    async def go():
-        people = await published(g, backend, "alice")
-        async with g.client(backend, people["alice"]) as alice:
+    async def go(g):
+        async with clients(g, backend, "alice") as (alice,):
             with pytest.raises(QuotaExceededError):  # every block landed, then the pin was refused
-                await alice.seal_upload([os.urandom(300_000)], recipients=[], segment_size=64 * 1024)
+                await sealed(alice, 300_000)
             assert (await usage(alice))["stored"] == 0
             with pytest.raises(QuotaExceededError):  # refused half way: the storage quota
                 await alice.seal_upload([os.urandom(900_000)], recipients=[], segment_size=64 * 1024, pin=False)
             assert (await usage(alice))["stored"] == 0
-            await alice.seal_upload([os.urandom(100_000)], recipients=[], segment_size=64 * 1024)  # room for this
-    try:
-        run(go())
-    finally:
-        g.stop()
+            await sealed(alice, 100_000)  # room for this one
+    served(tmp_path, db_url, go, pin_quota=200_000, storage_quota=700_000)
