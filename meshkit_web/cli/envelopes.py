@@ -1,8 +1,9 @@
 """``meshkit seal / open / share / revoke / inbox / unpin / delete / usage``: kit.seal, kit.open,
-kit.share, kit.revoke, kit.inbox, kit.unpin, kit.delete, kit.usage. Plaintext goes to a temp file moved into place only once every segment
-authenticated (never over an existing file unless --out names it), or to standard output
-("-") each segment once it authenticated (a failure later exits non-zero after what came
-before, as age does: check the exit code in a pipe)."""
+kit.share, kit.revoke, kit.inbox, kit.unpin, kit.delete, kit.usage. Plaintext goes to a temp
+file moved into place only once every segment authenticated (never over an existing file
+unless --out names it), or to standard output ("-") each segment once it authenticated (a
+failure later exits non-zero after what came before, as age does: check the exit code in a
+pipe)."""
 
 import argparse
 import logging

@@ -21,7 +21,8 @@ from ..core.capsule import Capsule, make_capsule, verify_capsule
 from ..core.clock import CLOCK_SKEW_ALLOWED, GatewayClock
 from ..core.cid import cid_str, parse_cid
 from ..core.expiry import parse_expiry
-from ..core.envelope import DEFAULT_SEGMENT_SIZE, Header, OpenedEnvelope, open_envelope, read_header, sealed_size, seal
+from ..core.envelope import (DEFAULT_SEGMENT_SIZE, Header, OpenedEnvelope, open_envelope, read_header, seal,
+                             sealed_size)
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError)
 from ..core.errors import LimitExceededError, QuotaExceededError  # noqa: I001 - kept apart from the list above
