@@ -360,14 +360,14 @@ class MeshKit:
             if not row["revoked"]:
                 await client.request("DELETE", f"/v1/capsules/{row['cid']}", ok=(204,))
                 revoked.append(row["cid"])
-        account = await self._account(as_)
-        in_library = None if account is None else await accounts.forget_envelope(client, account, root)
         try:
             await client.unpin(binary)
             unpinned = True
         except MissingMetadataError:
             unpinned = False
         released = await client.release_root(binary)
+        account = await self._account(as_)  # last: the room given back pays for the library's change
+        in_library = None if account is None else await accounts.forget_envelope(client, account, root)
         return types.Deleted(root, unpinned, in_library, tuple(revoked), int(released["bytes"]))
 
     async def access(self, root: str, *, as_: str) -> types.Access:

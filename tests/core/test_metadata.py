@@ -156,3 +156,27 @@ def test_the_cli_writes_to_standard_output_and_takes_the_gateway_from_the_enviro
     env["MESHKIT_GATEWAY"] = "not a url"
     bad = run_cli("inbox", "--as", "piper")
     assert bad.returncode == 2 and b"not a gateway URL" in bad.stderr
+
+
+def test_a_seal_that_fits_stands_when_its_library_entry_does_not(tmp_path, backend):
+    """Near the quota, the file fits but the library's small change record does not: the
+    seal stands (its upload and pin landed), said as not in the library yet, never a failure."""
+    from meshkit_web.core.limits import charged_envelope_size
+    from meshkit_web.gateway.app import create_app
+    from meshkit_web.gateway.config import GatewayConfig
+    from meshkit_web.kit import MeshKit
+    from meshkit_web.providers.embedded import EmbeddedProvider
+    from support.servers import ServerThread
+    data = os.urandom(300_000)
+    config = GatewayConfig(data_dir=str(tmp_path / "gw"))
+    with ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "gw" / "blocks")))) as server:
+        async def go():
+            async with MeshKit.connect(server.url, home=tmp_path / "home") as kit:
+                await kit.identity.create("me")
+                used = (await kit.usage(as_="me")).stored
+                # room for the file by the client's estimate, and not for one more envelope after it
+                config.storage_quota = used + charged_envelope_size(len(data), 3) + 2000  # device, recovery key, sender
+                return await kit.seal(data, from_="me"), await kit.usage(as_="me")
+        sealed, usage = run(go())
+    assert sealed.in_library is False and sealed.size == len(data)
+    assert usage.stored <= usage.storage_quota
