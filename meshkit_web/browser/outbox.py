@@ -101,10 +101,10 @@ class Outbox:
     async def discard(self, job_id: str) -> None:
         """Drop a job and its staged blocks (the user decided): waits for an upload of it.
         What of it landed at the gateway is released (GatewayClient.give_back)."""
+        job = await self.db.get("jobs", str(job_id))
+        tried = job is not None and (job.get("attempts") or job.get("sent"))  # some blocks may have landed
+        landed = await self._staged_cids(job) if tried else []
         async with job_lock(job_id, wait=True):
-            job = await self.db.get("jobs", job_id)
-            tried = job is not None and (job.get("attempts") or job.get("sent"))  # some blocks may have landed
-            landed = await self._staged_cids(job) if tried else []
             await self.db.delete_prefix("outbox", job_id + " ")
             await self.db.delete("jobs", job_id)
         broadcast({"type": "job", "job": {"id": job_id, "state": "discarded"}})
