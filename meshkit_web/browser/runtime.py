@@ -335,7 +335,7 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         online = bool(js.navigator.onLine)
         if online or mode == "direct":  # too big is said now, not after staging or uploading
             try:
-                await client.check_room(entry["size"], len(recipients))
+                await client.check_room(entry["size"], len(recipients) + 1)  # and the sender (include_sender)
             except MeshKitError as exc:
                 if mode == "direct" or exc.code not in TEMPORARY:
                     raise

@@ -9,7 +9,9 @@ import time
 
 from ..clients.accounts import LINK_WAIT, MAX_LINK_TEXT
 from ..core.errors import InvalidArgumentError
+from ..core.units import human_bytes
 from .common import add_gateway
+from .envelopes import described
 from .identities import read_phrase
 from .output import say
 
@@ -92,10 +94,11 @@ async def cmd_library(args, kit) -> None:
     library = await kit.library(args.identity)
     day = lambda t: time.strftime("%Y-%m-%d", time.gmtime(t)) if isinstance(t, int) else "-"  # noqa: E731
     for entry in library.envelopes:
-        say(entry.root, "mine", day(entry.created), entry.size, entry.name, sep="\t")
+        say(entry.root, "mine", day(entry.created), human_bytes(entry.size), entry.name, sep="\t")
     for share in library.shares:
-        say(share.root or "?", "received", day(share.received), "-", f"from {share.sharer_name or share.sharer or '?'}",
-            sep="\t")
+        name, size = await described(kit, share.root, args.identity) if share.root else ("?", "-")
+        say(share.root or "?", "received", day(share.received), size, name,
+            f"from {share.sharer_name or share.sharer or '?'}", sep="\t")
     for contact in library.contacts:
         say(contact.id, "contact", "-", "-", f"{contact.name} (fingerprint {contact.fingerprint})", sep="\t")
     if not library.envelopes and not library.shares and not library.contacts:

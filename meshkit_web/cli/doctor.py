@@ -13,7 +13,7 @@ import time
 
 from .. import __version__
 from .output import say
-from ..core.errors import MeshKitError
+from ..core.errors import MeshKitError, UnknownIdentityError
 from ..core.diagnostics import RecentLog, redacted
 from ..core.urls import redact_url
 
@@ -85,6 +85,10 @@ async def _gateway_checks(args, store, checks: list) -> dict:
             except MeshKitError as exc:
                 outcome = exc.code
         report["identities"][public.id] = outcome
+        if outcome == UnknownIdentityError.code:  # made offline: the first command through the gateway publishes it
+            _check(checks, f"sign-in as {public.name}", True, "not published at this gateway yet: the first "
+                   f"command through it does that (or: meshkit identity publish {public.name})", warn=True)
+            continue
         _check(checks, f"sign-in as {public.name}", outcome == "ok",
                "the gateway accepts this device" if outcome == "ok" else outcome)
     return report

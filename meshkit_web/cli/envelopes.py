@@ -1,8 +1,9 @@
-"""``meshkit seal / open / share / revoke / inbox``: kit.seal, kit.open, kit.share, kit.revoke,
-kit.inbox. Plaintext goes to a temp file moved into place only once every segment
-authenticated (never over an existing file unless --out names it), or to standard output
-("-") each segment once it authenticated (a failure later exits non-zero after what came
-before, as age does: check the exit code in a pipe)."""
+"""``meshkit seal / open / share / revoke / inbox / unpin / delete / usage``: kit.seal, kit.open,
+kit.share, kit.revoke, kit.inbox, kit.unpin, kit.delete, kit.usage. Plaintext goes to a temp
+file moved into place only once every segment authenticated (never over an existing file
+unless --out names it), or to standard output ("-") each segment once it authenticated (a
+failure later exits non-zero after what came before, as age does: check the exit code in a
+pipe)."""
 
 import argparse
 import logging
@@ -11,8 +12,9 @@ import sys
 import time
 
 from ..core.envelope import DEFAULT_SEGMENT_SIZE
-from ..core.errors import InvalidArgumentError
+from ..core.errors import InvalidArgumentError, MeshKitError
 from ..core.metadata import safe_filename
+from ..core.units import human_bytes
 from ..kit.files import write_verified
 from .common import add_gateway, gateway_url
 from .output import progress, say
@@ -86,19 +88,67 @@ def _reached(share) -> str:
     return f"{share.name!r} ({share.to})"
 
 
+async def described(kit, root: str, as_: str) -> tuple[str, str]:
+    """(the file's name, its size in words) of ``root`` as ``as_`` sees it (kit.describe:
+    never spends a limited share's open), or what stops it: ("(revoked)", "-")."""
+    try:
+        found = await kit.describe(root, as_=as_)
+    except MeshKitError as exc:
+        return f"({exc.code})", "-"
+    return found.name or "(no name)", human_bytes(found.size)
+
+
 async def cmd_inbox(args, kit) -> None:
+    """One line per message, tab-separated: when, kind, sender (name or id); for a share or a
+    sealed notice the file's name and size and the root to act on (and when a share expires);
+    for another message its size and id."""
     messages = await kit.inbox(args.identity, all=args.all)
     for message in messages:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(message.created))
         who = message.sender_name or message.sender
-        if message.kind == "share" and message.root:
+        if message.kind in ("share", "sealed") and message.root:
             extra = f" expires {time.strftime('%Y-%m-%d %H:%M', time.gmtime(message.expires))}" \
                 if message.expires else ""
-            say(when, "share", who, f"{message.root}{extra}", sep="\t")
+            say(when, message.kind, who, *await described(kit, message.root, args.identity),
+                f"{message.root}{extra}", sep="\t")
         else:
-            say(when, message.kind, who, f"{message.size} bytes", message.id, sep="\t")
+            say(when, message.kind, who, human_bytes(message.size), message.id, sep="\t")
     if not messages:
         say("inbox is empty", err=True)
+
+
+async def cmd_unpin(args, kit) -> None:
+    root = await kit.unpin(args.root, as_=args.identity)
+    grace = (await kit.usage(as_=args.identity)).gc_grace
+    say(f"unpinned {root}: it no longer counts against your pin quota; its blocks count against your storage "
+        f"until the gateway collects them{_after(grace)} (meshkit delete gives them back now)", err=True)
+    say(root)
+
+
+def _after(grace) -> str:
+    if not isinstance(grace, int):
+        return ""
+    return f", {grace // 3600} h from now" if grace % 3600 == 0 else f", {grace // 60} min from now"
+
+
+async def cmd_delete(args, kit) -> None:
+    deleted = await kit.delete(args.root, as_=args.identity)
+    done = [f"{len(deleted.revoked)} share(s) and send link(s) revoked"]
+    done += ["unpinned"] if deleted.unpinned else ["it was not pinned by this identity"]
+    if deleted.in_library is not None:
+        done += ["removed from your account's library" if deleted.in_library
+                 else "NOT yet removed from your account's library (run it again)"]
+    done += [f"{human_bytes(deleted.released)} of your storage given back"]
+    say(f"deleted {deleted.root}: " + "; ".join(done) + ". What was already opened stays opened.", err=True)
+    say(deleted.root)
+
+
+async def cmd_usage(args, kit) -> None:
+    usage = await kit.usage(as_=args.identity)
+    say("storage", f"{human_bytes(usage.stored)} of {human_bytes(usage.storage_quota)} used",
+        f"{human_bytes(max(usage.storage_quota - usage.stored, 0))} free", sep="\t")
+    say("pinned", f"{human_bytes(usage.pinned)} of {human_bytes(usage.pin_quota)} used",
+        f"{human_bytes(max(usage.pin_quota - usage.pinned, 0))} free", sep="\t")
 
 
 def add_parsers(sub) -> None:
@@ -145,8 +195,21 @@ def add_parsers(sub) -> None:
     add_gateway(p)
     p.set_defaults(func=cmd_revoke)
 
-    p = sub.add_parser("inbox", help="shares and messages sent to you")
+    p = sub.add_parser("inbox", help="shares and messages sent to you: who sent what (name, size), and its root")
     p.add_argument("--as", dest="identity", required=True)
     p.add_argument("--all", action="store_true", help="include acknowledged messages")
     add_gateway(p)
     p.set_defaults(func=cmd_inbox)
+
+    for name, func, about in (
+            ("unpin", cmd_unpin, "stop pinning an envelope: it leaves your pin quota now, and your storage once the "
+                                 "gateway collects it"),
+            ("delete", cmd_delete, "delete an envelope: revoke your shares and send links of it, unpin it, take it "
+                                   "out of your library and give its storage back now"),
+            ("usage", cmd_usage, "what you store at the gateway, against your storage and pin quotas")):
+        p = sub.add_parser(name, help=about)
+        if name != "usage":
+            p.add_argument("root", help="the envelope's root CID")
+        p.add_argument("--as", dest="identity", required=True, help="your identity name")
+        add_gateway(p)
+        p.set_defaults(func=func)

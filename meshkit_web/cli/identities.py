@@ -35,7 +35,7 @@ def check_phrase_destination(phrase_file: str | None) -> None:
         open("/dev/tty", "w").close()
     except OSError:
         raise InvalidArgumentError("no terminal to show the recovery phrase on: pass --phrase-file PATH "
-                                   "(a new file, mode 0600)") from None
+                                   "(a new file, mode 0600), or --no-account for an identity without one") from None
 
 
 def show_phrase(phrase: str, account_id: str, fingerprint: str, phrase_file: str | None) -> str:
@@ -61,16 +61,25 @@ def read_phrase() -> str:
 
 
 async def cmd_identity_create(args, kit) -> None:
-    if args.phrase_file and not args.gateway:
-        raise InvalidArgumentError("--phrase-file goes with --gateway (an account has a recovery phrase)")
-    if args.gateway:
+    """With a gateway (--gateway, else $MESHKIT_GATEWAY): an account around the identity, its
+    recovery phrase shown once; with none, or --no-account, a bare identity, said so."""
+    account = bool(args.gateway) and not args.no_account
+    if args.phrase_file and not account:
+        raise InvalidArgumentError("--phrase-file is where an account's recovery phrase goes: it needs a gateway "
+                                   "(--gateway URL or $MESHKIT_GATEWAY), and no --no-account")
+    if account:
         check_phrase_destination(args.phrase_file)
-    created = await kit.identity.create(args.name, account=bool(args.gateway))
+    created = await kit.identity.create(args.name, account=account)
     if created.account:  # an account around this first device, its phrase shown once
         where = show_phrase(created.recovery_phrase, created.account, created.account_fingerprint, args.phrase_file)
         say(f"account {created.account} created, fingerprint {created.account_fingerprint}; its recovery phrase is "
             f"on the {'terminal' if where == 'terminal' else 'file ' + where}: write it down, then delete any copy "
             "on this machine", err=True)
+    else:
+        why = "--no-account" if args.no_account else "no gateway: neither --gateway nor $MESHKIT_GATEWAY"
+        say(f"identity {args.name!r} has NO account and NO recovery phrase ({why}): it lives in this home only, "
+            "with no other devices, and losing this home loses it. For an account, create an identity with a "
+            "gateway: meshkit identity create NAME --gateway URL (or set $MESHKIT_GATEWAY)", err=True)
     print(json.dumps(await kit.identity.record(args.name), indent=2))  # JSON escapes controls itself
 
 
@@ -136,14 +145,17 @@ async def cmd_contact_list(args, kit) -> None:
 
 def add_parsers(sub) -> None:
     identity = sub.add_parser("identity", help="your identities").add_subparsers(dest="action", required=True)
-    p = identity.add_parser("create", help="create an identity (keys stored 0600 under the home); with "
-                                            "--gateway, an account around it, with a recovery phrase")
+    p = identity.add_parser("create", help="create an identity (keys stored 0600 under the home); with a "
+                                            "gateway, an account around it, with a recovery phrase")
     p.add_argument("name")
     p.add_argument("--gateway", metavar="URL", type=gateway_url,
-                   help="also create an account there: its recovery phrase is shown once, on the terminal")
+                   help="also create an account there: its recovery phrase is shown once, on the terminal "
+                        "(default: $MESHKIT_GATEWAY; with neither, a bare identity without an account)")
     p.add_argument("--phrase-file", metavar="PATH", help="with no terminal: write the recovery kit to this new "
                                                          "file (0600) instead")
-    p.set_defaults(func=cmd_identity_create)
+    p.add_argument("--no-account", action="store_true",
+                   help="a bare identity: no account, no recovery phrase, no other devices (even with a gateway)")
+    p.set_defaults(func=cmd_identity_create, env_gateway=lambda a: not a.no_account)
     p = identity.add_parser("show", help="print an identity's public record as JSON")
     p.add_argument("name")
     p.set_defaults(func=cmd_identity_show)

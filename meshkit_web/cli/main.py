@@ -28,11 +28,13 @@ log = logging.getLogger("meshkit")
 
 EXAMPLES = """examples:
   meshkit identity create alice --gateway URL      an account; its recovery kit is shown once
-  export MESHKIT_GATEWAY=URL                         then --gateway may be left out
+  export MESHKIT_GATEWAY=URL                         then --gateway may be left out (identity create too)
   meshkit seal report.pdf --from alice --to bob      encrypt, upload, pin; prints the root CID
   meshkit open bafy... --as bob                      saved under the sender's file name
   meshkit open bafy... --as bob --out - | less       the plaintext on standard output
   meshkit share bafy... --from alice --to bob --expires 7d
+  meshkit usage --as alice                           your storage and pin quotas, used and free
+  meshkit delete bafy... --as alice                  revoke its shares, unpin, give its storage back now
   meshkit contact add '<a contact link from the app>'      (its record is checked against the directory)
   meshkit device link phone                          on a new machine: a link and a code
   meshkit doctor --bundle support.json               checks, and a redacted support bundle

@@ -1,8 +1,33 @@
 """``meshkit serve``: the gateway (gateway/server.py), with the PWA when one is built."""
 
+import argparse
 import os
 
+from ..core.errors import InvalidArgumentError
 from .output import say
+
+MIN_GC_GRACE = 60  # seconds: a grace shorter than an upload would collect its blocks before its pin
+
+
+def size(text: str) -> int:
+    """A --storage-quota / --pin-quota value: 5GiB, 500MB, a number of bytes."""
+    from ..core.units import parse_size
+    try:
+        return parse_size(text)
+    except InvalidArgumentError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def grace(text: str) -> int:
+    """A --gc-grace value: a duration with its unit (30m, 24h, 7d)."""
+    from ..core.expiry import parse_duration
+    try:
+        seconds = parse_duration(text)
+    except InvalidArgumentError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    if seconds < MIN_GC_GRACE:
+        raise argparse.ArgumentTypeError(f"a grace under {MIN_GC_GRACE}s would collect uploads before they are pinned")
+    return seconds
 
 
 def cmd_serve(args) -> None:
@@ -19,7 +44,8 @@ def cmd_serve(args) -> None:
     run(site_dir=site, data_dir=args.data, host=args.host, port=args.port, provider=args.provider, kubo_api=args.kubo_api,
         metadata_url=args.metadata, policy_url=args.policy_url, cors_origins=args.cors_origin,
         public_urls=args.public_url, min_free=max(0, args.min_free_mib) << 20,
-        audience=args.audience, workers=args.workers, trusted_proxies=args.trusted_proxy)
+        audience=args.audience, workers=args.workers, trusted_proxies=args.trusted_proxy,
+        storage_quota=args.storage_quota, pin_quota=args.pin_quota, gc_grace=args.gc_grace)
 
 
 def add_parsers(sub) -> None:
@@ -48,6 +74,14 @@ def add_parsers(sub) -> None:
     p.add_argument("--min-free-mib", type=int, default=64, metavar="MIB",
                    help="refuse new blocks (storage_full) before the disk's free space falls under this "
                         "(default 64): logins and reads keep working on a full disk")
+    p.add_argument("--storage-quota", type=size, metavar="SIZE",
+                   help="what each identity may store: blocks it put or pins, messages, records (e.g. 5GiB, "
+                        "500MB; default 2GiB)")
+    p.add_argument("--pin-quota", type=size, metavar="SIZE",
+                   help="the envelopes each identity may keep pinned (default 1GiB)")
+    p.add_argument("--gc-grace", type=grace, metavar="DURATION",
+                   help="how long an unpinned block still counts and is kept before it is collected, unless "
+                        "its owner releases it (e.g. 30m, 24h, 7d; default 24h); longer than your longest upload")
     p.add_argument("--check", action="store_true",
                    help="check and repair the store after a crash (every block hashed, temp files, charges, "
                         "pins), print what was found, and exit; run it while no gateway serves --data")

@@ -26,7 +26,7 @@ from ..core.cid import cid_str, parse_cid
 from ..core.envelope import open_envelope, read_header
 from ..core.errors import (ConflictError, LimitExceededError, LinkCodeMismatchError, LinkError,  # noqa: F401
                            MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
-                           UnavailableError, UnknownIdentityError)
+                           QuotaExceededError, UnavailableError, UnknownIdentityError)
 from ..core.identity import Identity, PublicIdentity, record_from_bytes
 from ..core.library import MAX_ENTRIES, Library, library_from_bytes, merge
 from ..core.recipients import Reach
@@ -153,8 +153,30 @@ async def remember_sealed(client: GatewayClient, record: AccountRecord, root: st
     try:
         await save_library(client, record, lambda library: library.put(
             f"envelope:{root}", {"name": name, "size": size, "created": now}, now))
-    except (ConflictError, UnavailableError) as exc:
+    except (ConflictError, UnavailableError, QuotaExceededError) as exc:
         log.warning("sealed %s, but not in the account's library yet (%s)", root, exc.code)
+        return False
+    return True
+
+
+async def forget_envelope(client: GatewayClient, record: AccountRecord, root: str) -> bool:
+    """Take an envelope out of the account's library, with the shares of it the library
+    kept: removals (tombstones), so every device drops them and no older write or inbox
+    notice brings them back. False when that did not land (the caller may try again)."""
+    try:
+        library, _ = await load_library(client, record)
+        keys = [f"envelope:{root}"] + [f"share:{capsule}" for capsule, share in library.items("share").items()
+                                       if share.get("root") == root]
+        if not any(key in library.entries for key in keys):
+            return True
+        now = int(time.time())
+
+        def edit(changes: Library) -> None:
+            for key in keys:
+                changes.remove(key, now)
+        await save_library(client, record, edit)
+    except (ConflictError, UnavailableError, QuotaExceededError) as exc:
+        log.warning("%s is still in the account's library (%s)", root, exc.code)
         return False
     return True
 

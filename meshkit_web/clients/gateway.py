@@ -21,7 +21,8 @@ from ..core.capsule import Capsule, make_capsule, verify_capsule
 from ..core.clock import CLOCK_SKEW_ALLOWED, GatewayClock
 from ..core.cid import cid_str, parse_cid
 from ..core.expiry import parse_expiry
-from ..core.envelope import Header, OpenedEnvelope, open_envelope, read_header, seal
+from ..core.envelope import (DEFAULT_SEGMENT_SIZE, Header, OpenedEnvelope, open_envelope, read_header, seal,
+                             sealed_size)
 from ..core.errors import (MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
                            UnavailableError)
 from ..core.errors import LimitExceededError, QuotaExceededError  # noqa: I001 - kept apart from the list above
@@ -31,6 +32,7 @@ from ..core.identity import Identity, PublicIdentity, record_from_json
 from ..core.limits import block_limit, charged_envelope_size
 from ..core.proof import SHARED, make_proof, verify_proof
 from ..core.signing import is_identity_id
+from ..core.units import human_bytes
 from .session import ALL_SCOPES, GatewaySession
 from .streamed_read import StreamedRead
 from .transport import ReplyStream, Response, Transport
@@ -41,6 +43,7 @@ log = logging.getLogger("meshkit.client")
 MAX_SHARES_TRIED = 32  # capsules of one envelope tried at an open, newest first
 INBOX_PAGE = 200    # listing rows per request (~60 KiB of JSON: far below MAX_REPLY_SIZE)
 INBOX_LIMIT = 1000  # listing rows one inbox() call reads at most (the newest)
+RELEASE_BLOCKS_MAX = 256  # CIDs per POST /v1/release (the gateway's bound)
 
 
 @dataclass
@@ -183,16 +186,49 @@ class GatewayClient:
         account = answer.get("account") if isinstance(answer, dict) else None
         return account if isinstance(account, str) and is_identity_id(account) else None
 
-    async def check_room(self, size: int, recipients: int) -> None:
-        """Refuse, before any upload, an envelope that cannot fit in this identity's storage
-        quota: QuotaExceededError saying by how much (a retry cannot help with that)."""
-        room = (await self.request("GET", "/v1/usage")).json()
-        need = charged_envelope_size(size, recipients)  # the gateway's own rule: each block at least MIN_CHARGE
-        free = room["storage_quota"] - room["stored"]
-        if need > free:
-            raise QuotaExceededError(
-                f"this file needs {_mib(need)} and {_mib(max(free, 0))} of your {_mib(room['storage_quota'])} quota "
-                f"is free: {_mib(need - max(free, 0))} too much (delete or unpin something, or ask for more)")
+    async def usage(self) -> dict:
+        """{stored, storage_quota, pinned, pin_quota, gc_grace} of this identity (GET /v1/usage)."""
+        return (await self.request("GET", "/v1/usage")).json()
+
+    async def check_room(self, size: int, recipients: int, *, pin: bool = True,
+                         segment_size: int | None = None) -> None:
+        """Refuse, before anything is encrypted or sent, an envelope of ``size`` plaintext
+        bytes to ``recipients`` that cannot fit this identity's storage quota, nor (``pin``)
+        its pin quota: QuotaExceededError saying, in MB/GB, by how much (a retry cannot help)."""
+        room = await self.usage()
+        segment_size = segment_size or DEFAULT_SEGMENT_SIZE
+        # the gateway's own rules: each stored block at least MIN_CHARGE; a pin counts the DAG's bytes
+        needs = [("storage", charged_envelope_size(size, recipients, segment_size), room["storage_quota"],
+                  room["stored"])]
+        if pin and isinstance(room.get("pin_quota"), int):
+            needs.append(("pin quota", sealed_size(size, recipients, segment_size), room["pin_quota"],
+                          room.get("pinned") or 0))
+        for quota_name, need, quota, used in needs:
+            free = max(quota - used, 0)
+            if need > free:
+                raise QuotaExceededError(
+                    f"this file needs {human_bytes(need)} and {human_bytes(free)} of your {human_bytes(quota)} "
+                    f"{quota_name} is free: {human_bytes(need - free)} too much (delete or unpin something, "
+                    "or ask for more)")
+
+    async def unpin(self, root: bytes) -> None:
+        """Remove this identity's pin of ``root`` (MissingMetadataError: it has none). Its
+        blocks stop counting after the gateway's grace, or at once with ``release_root``."""
+        await self.request("DELETE", f"/v1/pins/{cid_str(root)}", ok=(204,))
+
+    async def release_root(self, root: bytes) -> dict:
+        """Give back now what the blocks of ``root``'s DAG cost this identity's storage quota,
+        for those none of its pins keeps (POST /v1/release/{root}): {blocks, bytes, kept}."""
+        return (await self.request("POST", f"/v1/release/{cid_str(root)}")).json()
+
+    async def release_blocks(self, cids: list[bytes]) -> dict:
+        """The same for blocks named one by one (an upload refused before its root landed)."""
+        total = {"blocks": 0, "bytes": 0, "kept": 0}
+        for start in range(0, len(cids), RELEASE_BLOCKS_MAX):
+            part = [cid_str(c) for c in cids[start:start + RELEASE_BLOCKS_MAX]]
+            answer = (await self.request("POST", "/v1/release", json_body={"blocks": part})).json()
+            total = {key: total[key] + int(answer.get(key) or 0) for key in total}
+        return total
 
     # --- blocks (uploads: clients/upload.py) -------------------------------------------------
     async def put_block(self, cid: bytes, data: bytes) -> None:
@@ -229,15 +265,32 @@ class GatewayClient:
         Returns the root CID."""
         blocks = seal(self.backend, source, sender=self.identity, recipients=recipients,
                       now=int(clocks.local_now()) if now is None else now, include_sender=include_sender, **seal_args)
-        sizes = []
+        sizes, sent = [], []
 
         async def numbered():
             async for block in blocks:
                 sizes.append(len(block.data))
+                sent.append(block.cid)
                 yield len(sizes) - 1, block.cid, block.data
-        root = await self.put_blocks(numbered(), on_landed=(lambda seq, _: on_block(sizes[seq])) if on_block else None)
-        await self.finish_upload(root, pin=pin)
+        try:
+            root = await self.put_blocks(numbered(),
+                                         on_landed=(lambda seq, _: on_block(sizes[seq])) if on_block else None)
+            await self.finish_upload(root, pin=pin)
+        except QuotaExceededError:
+            # refused (a block, or the pin): what landed never opens (a new seal has new keys),
+            # so it stops counting against the quota now, not after the gateway's grace
+            await self.give_back(sent)
+            raise
         return root
+
+    async def give_back(self, cids: list[bytes]) -> None:
+        """``release_blocks`` of an upload given up, best effort: a failure is logged (the
+        gateway's grace ends those charges anyway)."""
+        try:
+            released = await self.release_blocks(cids)
+            log.info("upload given up: %d blocks (%d bytes) given back", released["blocks"], released["bytes"])
+        except MeshKitError as exc:  # the refusal is what the caller hears
+            log.warning("upload given up: its blocks count until the gateway's grace ends (%s)", exc.code)
 
     async def capsules_for(self, root: bytes) -> list[dict]:
         return (await self.request("GET", f"/v1/capsules?root={cid_str(root)}")).json()["capsules"]
@@ -513,6 +566,3 @@ def _notice_fields(notice, row: dict) -> dict | None:
                 "policy": None, "sealed": True}
     return notice
 
-
-def _mib(n: int) -> str:
-    return f"{n / (1 << 20):.1f} MiB"

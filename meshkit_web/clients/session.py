@@ -47,7 +47,7 @@ FAILOVER_STATUSES = (502, 503, 504)
 # POSTs whose repetition changes nothing: content-addressed records (the same bytes make the
 # same CID), pins, a fresh login challenge. Not /v1/auth/token (one-time) nor mailbox sends.
 REPEATABLE_POSTS = ("/v1/blocks", "/v1/capsules", "/v1/proofs", "/v1/directory", "/v1/pins/", "/v1/accounts",
-                    "/v1/auth/challenge")
+                    "/v1/auth/challenge", "/v1/release")
 TOKEN_RENEW_MARGIN = 30  # seconds before a token's expiry (gateway time) that a new one is fetched
 TOKEN_RENEW_MIN = 2      # seconds: the least margin (a Date header has whole seconds, a request takes time)
 

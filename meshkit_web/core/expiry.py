@@ -48,6 +48,17 @@ def parse_expiry(value, now: int) -> int | None:
     return when
 
 
+def parse_duration(value) -> int:
+    """Seconds in a duration with its unit (``90s``, ``30m``, ``24h``, ``7d``, ``2w``: the
+    rule of share expiries, e.g. for ``meshkit serve --gc-grace``); InvalidArgumentError
+    otherwise (a bare number too: its unit would be a guess)."""
+    duration = _DURATION.fullmatch(str(value).strip())
+    if duration is None:
+        raise InvalidArgumentError(f"{str(value)[:40]!r} is not a duration: a number with its unit "
+                                   "(90s, 30m, 24h, 7d, 2w)")
+    return int(duration.group(1)) * UNITS[duration.group(2)]
+
+
 def _iso(text: str) -> int:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00")) if len(text) <= 40 else None

@@ -2,10 +2,11 @@
 
 from ..core.errors import MeshKitError
 from .api import MeshKit
-from .types import (Access, AccessEntry, Contact, CreatedIdentity, Described, Device, EnvelopeEntry, Identity,
-                    InboxMessage, Library, LibraryShare, Message, Opened, Proof, RecoveredIdentity, Record, Sealed,
-                    SendLink, SentMessage, Share, ShareState)
+from .types import (Access, AccessEntry, Contact, CreatedIdentity, Deleted, Described, Device, EnvelopeEntry,
+                    Identity, InboxMessage, Library, LibraryShare, Message, Opened, Proof, RecoveredIdentity, Record,
+                    Sealed, SendLink, SentMessage, Share, ShareState, Usage)
 
-__all__ = ["MeshKit", "MeshKitError", "Access", "AccessEntry", "Contact", "CreatedIdentity", "Described", "Device",
-           "EnvelopeEntry", "Identity", "InboxMessage", "Library", "LibraryShare", "Message", "Opened", "Proof",
-           "RecoveredIdentity", "Record", "Sealed", "SendLink", "SentMessage", "Share", "ShareState"]
+__all__ = ["MeshKit", "MeshKitError", "Access", "AccessEntry", "Contact", "CreatedIdentity", "Deleted", "Described",
+           "Device", "EnvelopeEntry", "Identity", "InboxMessage", "Library", "LibraryShare", "Message", "Opened",
+           "Proof", "RecoveredIdentity", "Record", "Sealed", "SendLink", "SentMessage", "Share", "ShareState",
+           "Usage"]

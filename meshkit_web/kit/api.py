@@ -236,8 +236,8 @@ class MeshKit:
         chosen = [await self._reach(client, who) for who in wanted]
         account = await self._account(from_)
         recipients = seal_recipients(chosen, account)
-        if size is not None:
-            await client.check_room(size, len(recipients) + 1)  # too big is said now, not after uploading
+        if size is not None:  # too big for either quota is said now, before encrypting, not after uploading
+            await client.check_room(size, len(recipients) + 1, pin=pin, segment_size=segment_size)
         root = await client.seal_upload(source, recipients=recipients, pin=pin, metadata=described, **options)
         in_library = None if account is None else await accounts.remember_sealed(
             client, account, cid_str(root), described["name"], source.read)
@@ -327,6 +327,48 @@ class MeshKit:
         too): future opens fail. Returns the capsules revoked."""
         client = await self._client(from_)
         return await accounts.revoke_from(client, _cid(root), await self._reach(client, to))
+
+    # --- storage: quotas, unpinning, deleting ------------------------------------------------------
+    async def usage(self, *, as_: str) -> types.Usage:
+        """What ``as_`` stores at the gateway against its storage and pin quotas (a usage
+        meter; ``core.units.human_bytes`` says a size in MB/GB)."""
+        room = await (await self._client(as_)).usage()
+        return types.Usage(int(room["stored"]), int(room["storage_quota"]), int(room.get("pinned") or 0),
+                           int(room.get("pin_quota") or 0), room.get("gc_grace"))
+
+    async def unpin(self, root: str, *, as_: str) -> str:
+        """Remove ``as_``'s pin of ``root`` (missing_metadata when it has none): it stops
+        counting against the pin quota now, and its blocks against the storage quota after
+        the gateway's grace (``usage().gc_grace``), when they are collected unless someone
+        else keeps them. Until then it still opens; ``delete`` ends it all at once."""
+        binary = _cid(root)
+        await (await self._client(as_)).unpin(binary)
+        return cid_str(binary)
+
+    async def delete(self, root: str, *, as_: str) -> types.Deleted:
+        """Delete an envelope: every share and send link ``as_`` made of it is revoked (what
+        was opened stays opened), ``as_``'s pin of it removed, it leaves the account's library
+        (on every device), and what its blocks cost ``as_``'s storage quota is given back at
+        once (the gateway collects blocks nobody else keeps). A pin another device of the
+        account made stays until that device deletes it too."""
+        from ..core.errors import MissingMetadataError
+        client = await self._client(as_)
+        binary = _cid(root)
+        root = cid_str(binary)
+        revoked = []
+        for row in (await client.request("GET", f"/v1/capsules?root={root}&role=sharer")).json()["capsules"]:
+            if not row["revoked"]:
+                await client.request("DELETE", f"/v1/capsules/{row['cid']}", ok=(204,))
+                revoked.append(row["cid"])
+        try:
+            await client.unpin(binary)
+            unpinned = True
+        except MissingMetadataError:
+            unpinned = False
+        released = await client.release_root(binary)
+        account = await self._account(as_)  # last: the room given back pays for the library's change
+        in_library = None if account is None else await accounts.forget_envelope(client, account, root)
+        return types.Deleted(root, unpinned, in_library, tuple(revoked), int(released["bytes"]))
 
     async def access(self, root: str, *, as_: str) -> types.Access:
         """Who can open it: the header's recipients (for good) and the shares I made."""

@@ -290,3 +290,28 @@ class EnvelopeEntry:
     size: int
     created: int | None
 
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What an identity stores at its gateway against its two quotas (bytes): ``stored`` of
+    ``storage_quota`` (blocks it put or pins, and not yet collected, messages, records),
+    ``pinned`` of ``pin_quota`` (the envelopes it pins). An unpinned block counts
+    ``gc_grace`` seconds more, unless released (``delete``)."""
+    stored: int
+    storage_quota: int
+    pinned: int
+    pin_quota: int
+    gc_grace: int | None = None
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """``delete``: ``unpinned`` (False: I had no pin on it), ``in_library`` (it left my
+    account's library on every device; None: no account; False: not yet), the shares and
+    send links (capsules) revoked, and the bytes of my storage quota given back at once."""
+    root: str
+    unpinned: bool
+    in_library: bool | None
+    revoked: tuple[str, ...]
+    released: int

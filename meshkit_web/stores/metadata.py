@@ -109,6 +109,11 @@ block_charges = Table(  # who put which block (and is charged for it) until it i
     Index("block_charges_by_cid", "cid"),
     Index("block_charges_by_created", "created"),
 )
+released_blocks = Table(  # blocks whose last charge was released early: the collector deletes them unless a pin reaches them
+    "released_blocks", schema,
+    Column("cid", String(128), primary_key=True),
+    Column("created", BigInteger, nullable=False),
+)
 anonymous_events = Table(  # what unauthenticated callers did against an identity: one counter per kind
     "anonymous_events", schema,
     Column("identity", String(64), primary_key=True),
@@ -449,9 +454,32 @@ class MetadataStore:
 
     async def charged_cids(self, ident: str, cids: list[str]) -> set[str]:
         """Which of ``cids`` ``ident`` is charged for already."""
+        return set(await self.charge_sizes(ident, cids))
+
+    async def charge_sizes(self, ident: str, cids: list[str], group: int = 1000) -> dict[str, int]:
+        """{cid: what ``ident`` is charged for it} for those of ``cids`` it is charged for."""
+        found: dict[str, int] = {}
         async with self.engine.connect() as conn:
-            return set((await conn.execute(select(block_charges.c.cid).where(and_(
-                block_charges.c.identity == ident, block_charges.c.cid.in_(cids))))).scalars())
+            for start in range(0, len(cids), group):
+                found.update((await conn.execute(select(block_charges.c.cid, block_charges.c.size).where(and_(
+                    block_charges.c.identity == ident, block_charges.c.cid.in_(cids[start:start + group]))))).all())
+        return found
+
+    async def mark_released(self, cid: str) -> None:
+        """A block whose last charge was released before the grace: the collector deletes it
+        (if nobody is charged for it and no pin reaches it by then)."""
+        async with self._write() as conn:
+            await self._insert_new(conn, released_blocks, cid=cid, created=int(time.time()))
+
+    async def released(self, limit: int = 10_000) -> list[str]:
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(select(released_blocks.c.cid).order_by(released_blocks.c.created,
+                                                                                   released_blocks.c.cid)
+                                            .limit(limit))).scalars())
+
+    async def forget_released(self, cids: list[str]) -> None:
+        async with self._write() as conn:
+            await conn.execute(delete(released_blocks).where(released_blocks.c.cid.in_(cids)))
 
     async def stored_bytes(self, ident: str) -> int:
         async with self.engine.connect() as conn:

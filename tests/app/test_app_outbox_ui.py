@@ -111,7 +111,7 @@ def test_a_file_bigger_than_the_quota_is_refused_before_anything_is_sent(browser
         page.get_by_test_id("file-input").set_input_files(str(source))
         alert = page.get_by_test_id("error")
         expect(alert).to_have_attribute("data-code", "quota_exceeded", timeout=30_000)
-        expect(alert).to_contain_text(re.compile(r"needs 3\.0 MiB and [0-9.]+ MiB of your 2\.0 MiB quota is free"))
+        expect(alert).to_contain_text(re.compile(r"needs 3\.\d MB and [0-9.]+ [KM]B of your 2\.1 MB storage is free"))
         assert alert.evaluate("(e) => !!e.closest('.card')")  # at the seal card, where the user is
         expect(page.get_by_test_id("seal-status")).to_have_text("Failed")
         assert page.evaluate("meshkit.jobs.list()") == [] and not gateway.faults.puts

@@ -197,7 +197,9 @@ def test_a_permanently_refused_job_reports_its_error_and_keeps_its_data(browser,
     page = context.new_page()
     boot(page)
     call(page, "return await meshkit.identity.create('alice');")
+    context.set_offline(True)  # online, a seal is checked against both quotas first and refused unstaged
     sealed = seal_random(page, 2 * MiB + 1, [], mode="outbox")
+    context.set_offline(False)  # the worker uploads it: refused at its pin
     job = wait_job(page, sealed["job"])
     assert job["state"] == "failed" and job["error"]["code"] == "quota_exceeded", job
     assert outbox_blocks(page, sealed["job"]) == job["blocks"] == 4  # kept until the user decides

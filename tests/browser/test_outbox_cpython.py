@@ -111,6 +111,8 @@ def test_a_permanent_refusal_stops_the_job_until_the_user_decides(tmp_path, back
                 failed = await box.job(job["id"])
                 assert failed["state"] == "failed" and failed["error"]["code"] == "quota_exceeded"
                 assert len(await box.db.all("outbox")) == 21  # kept: the user may free room and retry
+                assert (await client.usage())["stored"] > 0  # what landed before the refusal
                 await box.discard(job["id"])
                 assert await box.job(job["id"]) is None and await box.db.all("outbox") == []
+                assert (await client.usage())["stored"] == 0  # discarded: it stops counting at once
         run(go())

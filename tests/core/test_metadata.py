@@ -1,6 +1,9 @@
 """File metadata inside the envelope (FORMAT.md 3.7): sealed for recipients only, checked
 when opened, and the one rule that turns a sender's file name into one safe to save under."""
 
+import os
+import re
+
 import pytest
 
 from meshkit_web.core.envelope import open_envelope, seal
@@ -97,8 +100,41 @@ def test_a_file_bigger_than_the_quota_is_refused_before_any_upload(tmp_path, bac
                 await client.check_room(100_000, 1)  # a small one fits
                 return str(refused.value), (await client.request("GET", "/v1/usage")).json()
         message, usage = run(go())
-    assert "1.0 MiB quota" in message and "too much" in message and "3.0 MiB" in message
+    assert "needs 3.2 MB and 1 MB of your 1 MB storage is free: 2.1 MB too much" in message, message
     assert usage["stored"] == 0 and usage["storage_quota"] == 1 << 20
+
+
+def test_a_file_bigger_than_the_pin_quota_is_refused_before_it_is_encrypted(tmp_path, backend):
+    """Both quotas are checked against the file's size first, in MB/GB words, through the
+    Python API as through the CLI: nothing is read, sealed or sent (it used to be uploaded
+    whole, then refused at its pin, and the refused blocks kept counting for a day)."""
+    import pathlib
+
+    from meshkit_web.core.errors import QuotaExceededError
+    from meshkit_web.gateway.app import create_app
+    from meshkit_web.gateway.config import GatewayConfig
+    from meshkit_web.kit import MeshKit
+    from meshkit_web.providers.embedded import EmbeddedProvider
+    from support.meshkit_cli import meshkit
+    from support.servers import ServerThread
+    config = GatewayConfig(data_dir=str(tmp_path / "gw"), pin_quota=2_000_000, storage_quota=50_000_000)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(2_500_000))
+    with ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "gw" / "blocks")))) as server:
+        async def go():
+            async with MeshKit.connect(server.url, home=tmp_path / "home") as kit:
+                await kit.identity.create("me", account=False)
+                read = []
+                with pytest.raises(QuotaExceededError) as refused:
+                    await kit.seal(pathlib.Path(big), from_="me", on_progress=lambda done, total: read.append(done))
+                assert read == [] or max(read) == 0  # refused before a byte was sealed
+                small = await kit.seal(b"x" * 100_000, from_="me", pin=False)  # unpinned: the pin quota is not asked
+                return str(refused.value), await kit.usage(as_="me"), small
+        message, usage, small = run(go())
+        cli = meshkit(tmp_path / "home", "seal", big, "--from", "me", "--gateway", server.url, check=False)
+    assert re.search(r"needs 2\.5 MB and 2 MB of your 2 MB pin quota is free: 50\d\.\d KB too much", message), message
+    assert usage.stored < 200_000 and usage.pinned == 0 and usage.pin_quota == 2_000_000 and small.size == 100_000
+    assert cli.returncode == 1 and "quota_exceeded: this file needs 2.5 MB" in cli.stderr and not cli.stdout
 
 
 def test_the_cli_writes_to_standard_output_and_takes_the_gateway_from_the_environment(fresh_gateway, tmp_path):
@@ -109,7 +145,7 @@ def test_the_cli_writes_to_standard_output_and_takes_the_gateway_from_the_enviro
     env = {**os.environ, "MESHKIT_GATEWAY": fresh_gateway}
     run_cli = lambda *args, **kw: subprocess.run([sys.executable, "-m", "meshkit_web", "--home", str(home), *map(str, args)],  # noqa: E731
                                                  capture_output=True, env=env, timeout=120, **kw)
-    assert run_cli("identity", "create", "piper").returncode == 0
+    assert run_cli("identity", "create", "piper", "--no-account").returncode == 0  # else an account, from the env
     assert run_cli("identity", "publish", "piper").returncode == 0  # no --gateway: from the environment
     data = os.urandom(300_000)
     (tmp_path / "blob.bin").write_bytes(data)
@@ -120,3 +156,27 @@ def test_the_cli_writes_to_standard_output_and_takes_the_gateway_from_the_enviro
     env["MESHKIT_GATEWAY"] = "not a url"
     bad = run_cli("inbox", "--as", "piper")
     assert bad.returncode == 2 and b"not a gateway URL" in bad.stderr
+
+
+def test_a_seal_that_fits_stands_when_its_library_entry_does_not(tmp_path, backend):
+    """Near the quota, the file fits but the library's small change record does not: the
+    seal stands (its upload and pin landed), said as not in the library yet, never a failure."""
+    from meshkit_web.core.limits import charged_envelope_size
+    from meshkit_web.gateway.app import create_app
+    from meshkit_web.gateway.config import GatewayConfig
+    from meshkit_web.kit import MeshKit
+    from meshkit_web.providers.embedded import EmbeddedProvider
+    from support.servers import ServerThread
+    data = os.urandom(300_000)
+    config = GatewayConfig(data_dir=str(tmp_path / "gw"))
+    with ServerThread(create_app(config, EmbeddedProvider(str(tmp_path / "gw" / "blocks")))) as server:
+        async def go():
+            async with MeshKit.connect(server.url, home=tmp_path / "home") as kit:
+                await kit.identity.create("me")
+                used = (await kit.usage(as_="me")).stored
+                # room for the file by the client's estimate, and not for one more envelope after it
+                config.storage_quota = used + charged_envelope_size(len(data), 3) + 2000  # device, recovery key, sender
+                return await kit.seal(data, from_="me"), await kit.usage(as_="me")
+        sealed, usage = run(go())
+    assert sealed.in_library is False and sealed.size == len(data)
+    assert usage.stored <= usage.storage_quota

@@ -170,3 +170,44 @@ def test_a_send_links_opens_are_checked_here(meshkit_local):
                     await kit.send_links.create(sealed.root, from_="alice", opens=opens)
                 assert refused.value.code == "invalid_argument", opens
     run(go())
+
+
+def test_unpin_and_delete_give_the_room_back(meshkit_local):
+    """An envelope can be unpinned (it stops counting against the pin quota now, its blocks
+    after the grace) or deleted: shares and send links revoked, out of the library on every
+    device, and what its blocks cost given back at once."""
+    async def go():
+        async with meshkit_local as kit:
+            await kit.identity.create("alice")
+            await kit.identity.create("bob")
+            empty = await kit.usage(as_="alice")
+            kept = await kit.seal(os.urandom(200_000), from_="alice", name="kept.bin")
+            sealed = await kit.seal(os.urandom(300_000), from_="alice", name="gone.bin")
+            await kit.share(sealed.root, from_="alice", to="bob")
+            assert await (await kit.open(sealed.root, as_="bob")).read()
+            link = await kit.send_links.create(sealed.root, from_="alice")
+            before = await kit.usage(as_="alice")
+            assert before.pinned > 500_000 and before.stored > before.pinned and before.gc_grace == 24 * 3600
+
+            deleted = await kit.delete(sealed.root, as_="alice")
+            assert (deleted.root, deleted.unpinned, deleted.in_library) == (sealed.root, True, True)
+            assert len(deleted.revoked) >= 3  # bob's device, bob's recovery key, the send link
+            after = await kit.usage(as_="alice")
+            assert before.pinned - after.pinned > 290_000  # the pin quota at once
+            assert deleted.released > 290_000 and before.stored - after.stored > 280_000  # storage too: no grace
+            assert [e.name for e in await kit.envelopes("alice")] == ["kept.bin"]
+            for attempt in (kit.open(sealed.root, as_="bob"), kit.send_links.open(link.link)):
+                with pytest.raises(MeshKitError):
+                    await (await attempt).read()
+            again = await kit.delete(sealed.root, as_="alice")  # idempotent: nothing left to do
+            assert (again.unpinned, again.revoked, again.released) == (False, (), 0)
+
+            assert await kit.unpin(kept.root, as_="alice") == kept.root
+            unpinned = await kit.usage(as_="alice")
+            assert after.pinned - unpinned.pinned > 200_000
+            assert unpinned.stored >= after.stored - 10_000  # its blocks count until the grace
+            assert await (await kit.open(kept.root, as_="alice")).read()  # and still open meanwhile
+            with pytest.raises(MeshKitError) as none:
+                await kit.unpin(kept.root, as_="alice")
+            assert none.value.code == "missing_metadata"
+    run(go())

@@ -3,6 +3,7 @@ SQLite and on PostgreSQL: tiny blocks are charged what they cost the disk (item 
 what an owner unpinned stops costing it even when someone else's pin keeps the blocks, the
 pinner paying instead (item 10). Each test failed on the code before the fix."""
 
+import contextlib
 import os
 import time
 
@@ -198,3 +199,93 @@ def test_a_pin_the_pinner_cannot_pay_for_is_refused(tmp_path, backend, db_url):
         run(go())
     finally:
         g.stop()
+
+
+# --- releases: what one gives up stops costing it at once, and only its own charges move ----------
+
+def served(tmp_path, db_url, test, **config) -> None:
+    """Run ``test(g)`` against a gateway of its own, then stop it."""
+    g = Gateway(tmp_path / "gw", db_url, **config)
+    try:
+        run(test(g))
+    finally:
+        g.stop()
+
+
+@contextlib.asynccontextmanager
+async def clients(g, backend, *names):
+    """A published identity and its client for each name."""
+    people = await published(g, backend, *names)
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(g.client(backend, people[n])) for n in names]
+
+
+async def sealed(client, size: int) -> tuple[bytes, list]:
+    """An envelope ``client`` sealed to itself alone and pinned: (its root, its segments)."""
+    root = await client.seal_upload([os.urandom(size)], recipients=[], segment_size=64 * 1024)
+    return root, (await read_header(client.backend, root, client.get_block)).segments
+
+
+def test_a_release_gives_back_only_the_callers_own_unpinned_charges(tmp_path, backend, db_url):
+    async def go(g):
+        async with clients(g, backend, "alice", "mallory") as (alice, mallory):
+            root, segments = await sealed(alice, 300_000)
+            other, _ = await sealed(alice, 100_000)
+            await mallory.put_batch([(s, await mallory.get_block(s)) for s in segments])  # charged to mallory too
+            owned, theirs = (await usage(alice))["stored"], (await usage(mallory))["stored"]
+            kept = await alice.release_root(root)  # still pinned: its own pin keeps every block
+            assert (kept["blocks"], kept["bytes"]) == (0, 0) and kept["kept"] >= len(segments) + 1
+            assert (await mallory.release_root(other))["blocks"] == 0  # alice's charges are alice's
+            assert (await usage(alice))["stored"] == owned
+            await alice.unpin(root)
+            released = await alice.release_root(root)
+            assert released["blocks"] == len(segments) + 1 and released["bytes"] >= 300_000
+            assert (await usage(alice))["stored"] == owned - released["bytes"]  # at once, not after the grace
+            assert (await usage(mallory))["stored"] == theirs  # never another identity's charge
+            assert (await alice.release_root(root))["blocks"] == 0  # twice: nothing more
+            await collect(g, int(time.time()))  # the next round (no grace passed): what nobody pays for goes
+            with pytest.raises(MeshKitError):
+                await alice.get_block(root)  # only alice was charged for the header
+            assert [await alice.get_block(s) for s in segments]  # mallory pays for the segments: kept
+            assert await alice.get_block(other)  # her other envelope: pinned, untouched
+            gone = await mallory.release_blocks(list(segments))
+            assert gone["blocks"] == len(segments) and (await usage(mallory))["stored"] == theirs - gone["bytes"]
+            await collect(g, int(time.time()))
+            with pytest.raises(MeshKitError):
+                await alice.get_block(segments[0])
+    served(tmp_path, db_url, go)
+
+
+def test_a_release_keeps_what_a_pin_reaches_and_needs_a_token(tmp_path, backend, db_url):
+    """A block someone else's pin reaches is never deleted by a release: the pinner pays for it."""
+    import httpx
+
+    async def go(g):
+        async with clients(g, backend, "alice", "mallory") as (alice, mallory):
+            root, segments = await sealed(alice, 200_000)
+            copy, data = await resigned(mallory, root)
+            await mallory.put_block(copy, data)
+            await mallory.pin(copy)  # charged for every block its pin keeps
+            await alice.unpin(root)
+            assert (await alice.release_root(root))["blocks"] == len(segments) + 1
+            await collect(g, int(time.time()))
+            assert [await mallory.get_block(s) for s in segments]  # mallory's pin keeps them
+            async with httpx.AsyncClient() as http:
+                refused = await http.post(f"{g.url}/v1/release/{cid_str(root)}")
+                assert refused.status_code == 401
+    served(tmp_path, db_url, go)
+
+
+def test_an_upload_refused_for_quota_stops_counting_at_once(tmp_path, backend, db_url):
+    """Refused at its pin (the pin quota) or half way (the storage quota): what landed is
+    given back by the client right away, not held against the quota for the grace."""
+    async def go(g):
+        async with clients(g, backend, "alice") as (alice,):
+            with pytest.raises(QuotaExceededError):  # every block landed, then the pin was refused
+                await sealed(alice, 300_000)
+            assert (await usage(alice))["stored"] == 0
+            with pytest.raises(QuotaExceededError):  # refused half way: the storage quota
+                await alice.seal_upload([os.urandom(900_000)], recipients=[], segment_size=64 * 1024, pin=False)
+            assert (await usage(alice))["stored"] == 0
+            await sealed(alice, 100_000)  # room for this one
+    served(tmp_path, db_url, go, pin_quota=200_000, storage_quota=700_000)

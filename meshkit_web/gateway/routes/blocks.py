@@ -10,6 +10,7 @@ from ...core.car import CAR_MEDIA
 from ...core.cid import DAG_CBOR, cid_bytes, cid_str, codec_of, parse_cid
 from ...core.errors import CIDMismatchError, LimitExceededError, QuotaExceededError, UnsupportedError
 from ...core.limits import MIN_SEGMENT_BLOCK, block_limit, charged_size
+from ...core.units import human_bytes
 from .. import crashpoints
 from ..context import Gateway
 from ..http import CID_TEXT_MAX, binary_body, bounded_stream, read_body
@@ -33,8 +34,9 @@ def router(gw: Gateway) -> APIRouter:
             await provider.links(binary, data)
 
     def over_quota(size: int) -> QuotaExceededError:
-        return QuotaExceededError(f"storing {size} more bytes exceeds the {config.storage_quota}-byte "
-                                  "storage quota (unpinned blocks are collected after the grace period)")
+        return QuotaExceededError(f"storing {human_bytes(size)} more exceeds your {human_bytes(config.storage_quota)} "
+                                  "storage quota (unpinned blocks stop counting when released, or after the "
+                                  "grace period)")
 
     writing: dict[str, int] = {}  # identity -> bytes of its puts in flight here, not yet charged
 

@@ -1,15 +1,29 @@
 """Pins of one's own envelope roots, charged to a per-identity quota atomically; every block
 a pin keeps is charged to the pinner's storage too (gc.py keeps a charge only while one of
-its identity's own pins reaches the block)."""
+its identity's own pins reaches the block). And releases: what one's unpinned blocks cost,
+given back at once rather than after the grace (gc.release_charges)."""
+
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from ...core.cid import DAG_CBOR, cid_str, codec_of, parse_cid
 from ...core.errors import ForbiddenError, MissingMetadataError, QuotaExceededError
+from ...core.units import human_bytes
 from ..http import CID_TEXT_MAX
 from .. import crashpoints
 from ..context import Gateway, envelope_header
+from ..gc import reachable, release_charges
+
+RELEASE_BLOCKS_MAX = 256  # CIDs one POST /v1/release names
+
+
+class Release(BaseModel):
+    blocks: list[Annotated[str, Field(max_length=CID_TEXT_MAX)]] = Field(
+        max_length=RELEASE_BLOCKS_MAX, description="CIDs of blocks the caller put (e.g. of an upload refused "
+                                                   "before its root was stored)")
 
 
 def router(gw: Gateway) -> APIRouter:
@@ -34,15 +48,17 @@ def router(gw: Gateway) -> APIRouter:
         recorded = await store.add_pin(identity, cid_str(binary), size, config.pin_quota)
         if recorded is None:
             await gw.audit(identity, "pin.add", cid_str(binary), "quota_exceeded")
-            raise QuotaExceededError(f"pinning {size} more bytes exceeds the {config.pin_quota}-byte quota")
+            raise QuotaExceededError(f"pinning {human_bytes(size)} more exceeds your {human_bytes(config.pin_quota)} "
+                                     f"pin quota ({human_bytes(await store.pinned_bytes(identity))} pinned): "
+                                     "unpin or delete something")
         try:
             # whoever pins pays for what the pin keeps: blocks another identity put (and may
             # delete) are charged to this one's storage too, so the owner's charge can end
             if not await store.charge_pinned_blocks(identity, [(cid_str(c), n) for c, n in blocks],
                                                     config.storage_quota):
                 await gw.audit(identity, "pin.add", cid_str(binary), "quota_exceeded")
-                raise QuotaExceededError(f"keeping the {size} bytes this pin holds exceeds the "
-                                         f"{config.storage_quota}-byte storage quota")
+                raise QuotaExceededError(f"keeping the {human_bytes(size)} this pin holds exceeds your "
+                                         f"{human_bytes(config.storage_quota)} storage quota")
             crashpoints.reach("pin-recorded")
             await provider.pin(binary)
         except BaseException:
@@ -67,6 +83,23 @@ def router(gw: Gateway) -> APIRouter:
             await provider.pin(binary)
         await gw.audit(identity, "pin.remove", root)
         return Response(status_code=204)
+
+    @api.post("/v1/release/{cid}")
+    async def release_root(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("blocks:write")):
+        """Give back at once what the blocks of the DAG under ``cid`` cost the caller, for those
+        none of its own pins keeps (unpin first): its storage quota gets them back now, and
+        the next collection deletes those nobody else is charged for and no pin reaches."""
+        root = cid_str(parse_cid(cid))
+        released = await release_charges(gw, identity, sorted(await reachable(gw, root)))
+        await gw.audit(identity, "blocks.release", root)
+        return {"root": root, **released}
+
+    @api.post("/v1/release")
+    async def release_blocks(body: Release, identity: str = gw.requires("blocks:write")):
+        """The same for blocks named one by one (an upload refused before its root landed)."""
+        released = await release_charges(gw, identity, [cid_str(parse_cid(c)) for c in body.blocks])
+        await gw.audit(identity, "blocks.release", f"{len(body.blocks)} blocks")
+        return released
 
     @api.get("/v1/pins")
     async def list_pins(identity: str = gw.requires("pins")):
