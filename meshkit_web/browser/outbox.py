@@ -11,8 +11,7 @@ it, so a page and a worker never upload the same job at the same time.
 
 Job states: staging -> queued -> uploading -> done; "retrying" after a temporary failure
 (offline, gateway down, rate limit) with exponential backoff; "failed" after a permanent
-refusal (quota, forbidden, ...): its blocks stay until the user retries or discards it (what
-of it had landed at the gateway then stops counting against the quota at once).
+refusal (quota, forbidden, ...): its blocks stay until the user retries or discards it.
 """
 
 import asyncio
@@ -100,28 +99,12 @@ class Outbox:
 
     async def discard(self, job_id: str) -> None:
         """Drop a job and its staged blocks (the user decided): waits for an upload of it.
-        What of it landed at the gateway is released (GatewayClient.give_back)."""
-        job = await self.db.get("jobs", str(job_id))
-        tried = job is not None and (job.get("attempts") or job.get("sent"))  # some blocks may have landed
-        landed = await self._staged_cids(job) if tried else []
+        What of it had landed at the gateway counts until the gateway's grace (releasing it
+        at once from here left the staged blocks behind in a full run: not yet)."""
         async with job_lock(job_id, wait=True):
             await self.db.delete_prefix("outbox", job_id + " ")
             await self.db.delete("jobs", job_id)
         broadcast({"type": "job", "job": {"id": job_id, "state": "discarded"}})
-        if landed:
-            try:
-                await (await self.clients(job["owner"], job["gateway"])).give_back(landed)
-            except MeshKitError as exc:
-                log.info("outbox job %s discarded; its blocks count until the gateway's grace (%s)", job_id, exc.code)
-
-    async def _staged_cids(self, job: dict) -> list[bytes]:
-        """The CIDs of a job's blocks still staged (a finished job's are gone: kept by its pin)."""
-        cids = []
-        for seq in range(job["blocks"]):
-            row = await self.db.get("outbox", _block_key(job["id"], seq))
-            if row is not None:
-                cids.append(bytes(row["cid"]))
-        return cids
 
     async def _require(self, job_id: str) -> dict:
         job = await self.db.get("jobs", str(job_id))

@@ -20,7 +20,10 @@ MAX_SIZE = 1 << 60  # far past any disk: a typo, not a quota
 
 def human_bytes(n: int) -> str:
     """``n`` bytes in words: "512 bytes", "4.1 KB", "800 MB", "1.2 GB" (one decimal at most,
-    none when it is .0)."""
+    none when it is .0); "an unknown size" for what is no whole number (a hostile gateway's
+    row, a missing field): shown, never raised."""
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or n != n or n in (float("inf"), float("-inf")):
+        return "an unknown size"
     n = int(n)
     if abs(n) < 1000:
         return f"{n} byte" if abs(n) == 1 else f"{n} bytes"

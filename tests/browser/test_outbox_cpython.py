@@ -114,5 +114,4 @@ def test_a_permanent_refusal_stops_the_job_until_the_user_decides(tmp_path, back
                 assert (await client.usage())["stored"] > 0  # what landed before the refusal
                 await box.discard(job["id"])
                 assert await box.job(job["id"]) is None and await box.db.all("outbox") == []
-                assert (await client.usage())["stored"] == 0  # discarded: it stops counting at once
         run(go())

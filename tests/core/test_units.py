@@ -37,3 +37,9 @@ def test_durations_need_their_unit():
     for bad in ("3600", "1 day", "", "-5m", "5y"):
         with pytest.raises(InvalidArgumentError):
             parse_duration(bad)
+
+
+def test_a_size_that_is_no_number_is_said_never_raised():
+    from meshkit_web.core.units import human_bytes
+    for hostile in ("12", None, [], {}, float("nan"), float("inf"), True, "\x1b[31mred"):
+        assert human_bytes(hostile) == "an unknown size"
