@@ -5,6 +5,7 @@ Plaintext is written to a temp file beside the target and moved into place only 
 segment authenticated; never over an existing file unless asked (``replace``)."""
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -14,18 +15,20 @@ from ..core.errors import InvalidArgumentError
 
 
 class FileSource:
-    """A file to seal, read in a worker thread (the next read overlaps sealing and sending
-    the last) exactly one segment at a time: core.pipeline.segments_of then has no pieces
-    to re-cut, so each byte is copied once, from the kernel."""
+    """A file to seal (a path, or a binary file object already open), read in a worker
+    thread (the next read overlaps sealing and sending the last) exactly one segment at a
+    time: core.pipeline.segments_of then has no pieces to re-cut, so each byte is copied
+    once, from the kernel."""
 
-    def __init__(self, path: str, on_read: Callable[[int], None] | None = None):
-        self.path, self.on_read = path, on_read
+    def __init__(self, file):
+        self.file = file
 
     async def segments(self, size: int):
-        with open(self.path, "rb", buffering=0) as f:
+        with open(self.file, "rb", buffering=0) if isinstance(self.file, (str, os.PathLike)) \
+                else contextlib.nullcontext(self.file) as f:
             while piece := await asyncio.to_thread(read_up_to, f, size):
-                if self.on_read is not None:
-                    self.on_read(len(piece))
+                if not isinstance(piece, bytes):
+                    raise InvalidArgumentError("a file to seal is opened in binary mode ('rb')")
                 yield piece
 
 
@@ -40,23 +43,29 @@ def read_up_to(f, size: int) -> bytes:
     return piece
 
 
-async def write_verified(chunks: AsyncIterator[bytes], path: str, *, replace: bool,
-                         on_write: Callable[[int], None] | None = None) -> str:
-    """Write ``chunks`` to ``path`` through a temp file, moved there at the end; on any
-    failure nothing is left behind. Returns ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=directory)
+@contextlib.asynccontextmanager
+async def _written(chunks: AsyncIterator[bytes], folder: str, on_write: Callable[[int], None] | None = None):
+    """A temp file in ``folder`` holding all of ``chunks``, for the caller to place; gone
+    afterwards whatever happened (placing it hard-links or moves it first)."""
+    fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:
             async for chunk in chunks:
                 await asyncio.to_thread(out.write, chunk)
                 if on_write is not None:
                     on_write(len(chunk))
-        place(tmp, path, replace)
-    except BaseException:
+        yield tmp
+    finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)
-        raise
+
+
+async def write_verified(chunks: AsyncIterator[bytes], path: str, *, replace: bool,
+                         on_write: Callable[[int], None] | None = None) -> str:
+    """Write ``chunks`` to ``path`` through a temp file, moved there at the end; on any
+    failure nothing is left behind. Returns ``path``."""
+    async with _written(chunks, os.path.dirname(os.path.abspath(path)), on_write) as tmp:
+        place(tmp, path, replace)
     return path
 
 
@@ -67,11 +76,7 @@ async def write_new_in(chunks: AsyncIterator[bytes], folder: str, name: str, tri
     if not name or os.sep in name or (os.altsep and os.altsep in name) or name in (".", ".."):
         raise InvalidArgumentError("a file name here has no folder in it (use the opened file's save_name)")
     stem, suffix = os.path.splitext(name)
-    fd, tmp = tempfile.mkstemp(prefix=".meshkit-", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in chunks:
-                await asyncio.to_thread(out.write, chunk)
+    async with _written(chunks, folder) as tmp:
         for number in range(1, tries + 1):
             path = os.path.join(folder, name if number == 1 else f"{stem} ({number}){suffix}")
             try:
@@ -79,10 +84,7 @@ async def write_new_in(chunks: AsyncIterator[bytes], folder: str, name: str, tri
                 return path
             except InvalidArgumentError:  # taken: the next number
                 continue
-        raise InvalidArgumentError(f"{tries} files named like {name!r} are in {folder!r} already")
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+    raise InvalidArgumentError(f"{tries} files named like {name!r} are in {folder!r} already")
 
 
 def place(tmp: str, path: str, replace: bool) -> None:

@@ -7,7 +7,7 @@ import os
 from typing import AsyncIterable, Callable, Iterable, Union
 
 from ..core.errors import InvalidArgumentError
-from .files import FileSource, read_up_to
+from .files import FileSource
 
 Input = Union[bytes, bytearray, memoryview, str, os.PathLike, AsyncIterable[bytes], Iterable[bytes]]
 
@@ -33,20 +33,6 @@ class Counted:
             yield piece
 
 
-class _FileObject:
-    """A binary file object, read a segment at a time."""
-
-    def __init__(self, f):
-        self.f = f
-
-    async def segments(self, size: int):
-        import asyncio
-        while piece := await asyncio.to_thread(read_up_to, self.f, size):
-            if not isinstance(piece, bytes):
-                raise InvalidArgumentError("a file to seal is opened in binary mode ('rb')")
-            yield piece
-
-
 def sealing_source(data, *, name: str | None, media_type: str | None,
                    on_progress: Callable | None) -> tuple[Counted, int | None, dict]:
     """(the source, its size if known, the metadata to seal)."""
@@ -63,7 +49,7 @@ def sealing_source(data, *, name: str | None, media_type: str | None,
         name = os.path.basename(path) if name is None else name
         media_type = media_type or mimetypes.guess_type(path)[0]
     elif hasattr(data, "read"):
-        inner, size = _FileObject(data), None
+        inner, size = FileSource(data), None
     elif hasattr(data, "__aiter__") or (hasattr(data, "__iter__") and not isinstance(data, dict)):
         inner, size = data, None
     else:

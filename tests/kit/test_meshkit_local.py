@@ -41,6 +41,14 @@ def test_seal_and_open_bytes_text_files_and_streams(meshkit_local, tmp_path):
                 await (await kit.open(from_file.root, as_="alice")).read(limit=1 << 20)
             assert too_big.value.code == "invalid_argument"
 
+            with open(big, "rb") as handle:  # a binary file object: read a segment at a time
+                from_handle = await kit.seal(handle, from_="alice", name="handle.bin")
+            assert from_handle.size == big.stat().st_size
+            assert await (await kit.open(from_handle.root, as_="alice")).read() == big.read_bytes()
+            with open(big, "r", encoding="latin-1") as text_mode, pytest.raises(MeshKitError) as not_binary:
+                await kit.seal(text_mode, from_="alice")
+            assert not_binary.value.code == "invalid_argument"
+
             async def pieces():
                 for i in range(5):
                     yield bytes([i]) * 300_000
