@@ -508,14 +508,10 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         binary = arg.cid(root)
         header = await read_header(self.backend, binary, client.get_block)
         known = {p.id: p.name for p in await self.store.contacts() + await self.store.identities()}
-        mine = (await client.request("GET", f"/v1/capsules?root={cid_str(binary)}&role=sharer")).json()["capsules"]
-        now = client.clock.server_now()  # the gateway's state, by its clock
         return {
             "recipients": [{"id": e.recipient, "name": known.get(e.recipient)} for e in header.recipients],
             "shares": [{"capsule": row["cid"], "to": row["recipient"], "name": known.get(row["recipient"]),
-                        "expires": row["expires"],
-                        "state": "revoked" if row["revoked"] else "expired" if row["expires"] and row["expires"] <= now
-                        else "live"} for row in mine],
+                        "expires": row["expires"], "state": row["state"]} for row in await client.shares_made(binary)],
         }
 
     @api

@@ -405,16 +405,26 @@ class GatewayClient:
                 continue
         raise NotARecipientError(f"{self.identity.id} cannot open {cid_str(root)}, so cannot share it")
 
-    async def revoke(self, root: bytes, recipient_id: str) -> list[str]:
-        """Revoke every share of ``root`` this identity made to ``recipient_id``."""
-        mine = (await self.request("GET", f"/v1/capsules?root={cid_str(root)}&role=sharer")).json()["capsules"]
+    async def shares_made(self, root: bytes) -> list[dict]:
+        """The shares of ``root`` this identity made (send links included), as the gateway
+        lists them, each with its ``state`` by the gateway's clock: "live", "expired" or
+        "revoked"."""
+        rows = (await self.request("GET", f"/v1/capsules?root={cid_str(root)}&role=sharer")).json()["capsules"]
+        now = self.clock.server_now()
+        return [{**row, "state": "revoked" if row["revoked"] else
+                 "expired" if row["expires"] and row["expires"] <= now else "live"} for row in rows]
+
+    async def revoke(self, root: bytes, recipient_id: str | None = None) -> list[str]:
+        """Revoke every share of ``root`` this identity made to ``recipient_id`` (None: to
+        anyone, its send links too). MissingMetadataError when there was none."""
         revoked = []
-        for row in mine:
-            if row["recipient"] == recipient_id and not row["revoked"]:
+        for row in await self.shares_made(root):
+            if (recipient_id is None or row["recipient"] == recipient_id) and not row["revoked"]:
                 await self.request("DELETE", f"/v1/capsules/{row['cid']}")
                 revoked.append(row["cid"])
         if not revoked:
-            raise MissingMetadataError(f"no active share of {cid_str(root)} to {recipient_id}")
+            raise MissingMetadataError(f"no active share of {cid_str(root)}" +
+                                       (f" to {recipient_id}" if recipient_id else ""))
         return revoked
 
     async def inbox(self, include_acked: bool = False, notices: bool = True, alias: str | None = None, *,

@@ -355,11 +355,10 @@ class MeshKit:
         client = await self._client(as_)
         binary = _cid(root)
         root = cid_str(binary)
-        revoked = []
-        for row in (await client.request("GET", f"/v1/capsules?root={root}&role=sharer")).json()["capsules"]:
-            if not row["revoked"]:
-                await client.request("DELETE", f"/v1/capsules/{row['cid']}", ok=(204,))
-                revoked.append(row["cid"])
+        try:
+            revoked = await client.revoke(binary)  # every share and send link of it, to anyone
+        except MissingMetadataError:
+            revoked = []
         try:
             await client.unpin(binary)
             unpinned = True
@@ -377,13 +376,10 @@ class MeshKit:
         binary = _cid(root)
         header = await read_header(client.backend, binary, client.get_block)
         known = {p.id: p.name for p in await self._store.contacts() + await self._store.identities()}
-        mine = (await client.request("GET", f"/v1/capsules?root={cid_str(binary)}&role=sharer")).json()["capsules"]
-        now = client.clock.server_now()
         return types.Access(
             tuple(types.AccessEntry(e.recipient, known.get(e.recipient)) for e in header.recipients),
             tuple(types.ShareState(row["cid"], row["recipient"], known.get(row["recipient"]), row["expires"],
-                                   "revoked" if row["revoked"] else "expired" if row["expires"] and
-                                   row["expires"] <= now else "live") for row in mine))
+                                   row["state"]) for row in await client.shares_made(binary)))
 
     async def inbox(self, as_: str, *, all: bool = False) -> list[types.InboxMessage]:
         """Shares and notices sent to ``as_``, each sender proven (a share by its signed
