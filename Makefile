@@ -1,7 +1,7 @@
 # The two commands a new user needs (see README.md):
 #   make run    set up, then run the gateway (embedded blockstore + SQLite) on http://127.0.0.1:8765
 #   make test   set up, then run the whole test suite
-.PHONY: run test setup bench demo sdk
+.PHONY: run test setup bench demo sdk screenshots
 
 setup:
 	./scripts/setup.sh
@@ -20,6 +20,11 @@ demo: setup
 test: setup
 	.venv/bin/python -m pytest
 
+# the README's screenshots, made by the app's journeys at 1280x800 and 390x844
+screenshots: setup
+	MESHKIT_SCREENSHOTS=$(CURDIR)/docs/screenshots .venv/bin/python -m pytest -q tests/app/test_app_files.py \
+		tests/app/test_app_sharing.py tests/app/test_app_pdf.py
+
 # every benchmark, then one table of every target (bench/summary.py); rows in bench/.rows.jsonl
 BENCH_ROWS := $(CURDIR)/bench/.rows.jsonl
 bench: setup
@@ -34,5 +39,6 @@ bench: setup
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/python_api.py --size-mib 256
 	.venv/bin/python bench/accounts.py
 	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/library.py
+	MESHKIT_BENCH_ROWS=$(BENCH_ROWS) .venv/bin/python bench/pq.py
 	.venv/bin/python bench/profile_browser.py
 	cd bench && ../.venv/bin/python summary.py $(BENCH_ROWS)

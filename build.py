@@ -9,7 +9,9 @@ at run time:
                                                   it is one bundle: it imports nothing)
   site/b/<BUILD>/                                 immutable, content-addressed release:
       app/        static/ (the PWA and the globalThis.meshkit API); app/integrity.js: the
-                  SHA-384 of every other release file, checked before anything runs
+                  SHA-384 of every other release file, checked before anything runs;
+                  app/pdfjs/: pdf.js (npm, integrity-checked), run only by app/pdf-view.html,
+                  a sandboxed viewer with its own import map and CSP (gateway/headers.py)
       pyodide/    the Pyodide 314 runtime, from the npm package (integrity-checked)
       wheels/     our browser wheel (core, clients, browser: BROWSER_PARTS) + its pure-Python deps (hash-pinned)
       pyodide-lock.json   generated: only our wheels, with their real sha256
@@ -53,6 +55,12 @@ PYODIDE_RUNTIME = ("pyodide.asm.wasm", "python_stdlib.zip")
 # The bundler for sw.js: esbuild's WebAssembly build (no platform binary), run by Node
 ESBUILD_VERSION = "0.28.2"
 ESBUILD_INTEGRITY = "sha512-GccVwhv3mmOUVQHCQm2Ox/rby8n/EqUwvZxE6Pjfikrq/lWw9g9WX/u9EykWnpot3Ko6j426DgQdea2xWKIAQA=="
+
+# The PDF previewer: Mozilla's pdf.js (its two modules, in app/pdfjs/), run only inside the
+# sandboxed viewer app/pdf-view.html (gateway/headers.py: PDF_VIEW)
+PDFJS_VERSION = "6.5.438"
+PDFJS_INTEGRITY = "sha512-vg8Pw1x+AFKy4AMDvhuWl5cOYV8d698UoEANoFFhc79hqXDnZQqnOXoxw3HG907WHOg1JYOvLhP756boddFxpA=="
+PDFJS_FILES = {"build/pdf.min.mjs": "pdf.min.mjs", "build/pdf.worker.min.mjs": "pdf.worker.min.mjs", "LICENSE": "LICENSE"}
 
 # What the browser runs, by package: Core, the protocol clients and the browser runtime.
 # The rest (the server, providers, the CLI, file stores, the PyNaCl backend) never ships
@@ -172,6 +180,33 @@ def fetch_pyodide() -> pathlib.Path:
                 (unpacked / name).parent.mkdir(parents=True, exist_ok=True)
                 (unpacked / name).write_bytes(archive.extractfile(member).read())
     return unpacked
+
+
+def fetch_pdfjs() -> pathlib.Path:
+    """pdf.js's two modules and licence, from its pinned npm package."""
+    tarball = npm_pack("pdfjs-dist", PDFJS_VERSION, PDFJS_INTEGRITY)
+    unpacked = CACHE / f"pdfjs-dist-{PDFJS_VERSION}"
+    if not all((unpacked / name).exists() for name in PDFJS_FILES.values()):
+        with tarfile.open(tarball) as archive:
+            unpacked.mkdir(parents=True, exist_ok=True)
+            for member, name in PDFJS_FILES.items():
+                (unpacked / name).write_bytes(archive.extractfile(archive.getmember("package/" + member)).read())
+    return unpacked
+
+
+def add_pdf_view(app: pathlib.Path) -> list[str]:
+    """pdf.js into ``app``/pdfjs/ and the viewer's import map (every module it runs, pinned
+    by hash, keyed relative to the viewer: written before the release has its name) into
+    pdf-view.html. Returns the viewer's CSP script hashes (its import map's)."""
+    from meshkit_web.gateway import headers
+    (app / "pdfjs").mkdir()
+    for name in PDFJS_FILES.values():
+        shutil.copy2(fetch_pdfjs() / name, app / "pdfjs" / name)
+    scripts = [pathlib.Path(p).relative_to("app") for p in headers.PDF_VIEW_SCRIPTS]
+    importmap = json.dumps({"integrity": {f"./{p}": sri(app / p) for p in scripts}}, indent=1, sort_keys=True)
+    viewer = app / pathlib.Path(headers.PDF_VIEW).name
+    viewer.write_text(viewer.read_text().replace("{{PDF_VIEW_IMPORTMAP}}", importmap))
+    return ["'sha256-" + base64.b64encode(hashlib.sha256(importmap.encode()).digest()).decode() + "'"]
 
 
 def fetch_dependency_wheels() -> list[pathlib.Path]:
@@ -503,6 +538,7 @@ def build_site(out: pathlib.Path, gateway: str) -> str:
         package = build_package(staging)
         shutil.copytree(ROOT / "static", staging / "app", ignore=shutil.ignore_patterns("README.md", "index.html",
                                                                                        "manifest.webmanifest"))
+        pdf_view_hashes = add_pdf_view(staging / "app")
         build = release_hash(staging)
         base = f"/b/{build}"
         # every module the page imports, pinned by hash (Chromium checks import-map integrity
@@ -512,8 +548,12 @@ def build_site(out: pathlib.Path, gateway: str) -> str:
         importmap = json.dumps({"integrity": modules}, indent=1, sort_keys=True)
         csp_hashes = ["'sha256-" + base64.b64encode(hashlib.sha256(importmap.encode()).digest()).decode() + "'"]
         connect = (gateway,) if gateway else ()
-        worker_headers = {"common": headers.COMMON, "app_csp": headers.app_csp(connect, tuple(csp_hashes)),
-                          "strict_csp": headers.STRICT_CSP}
+        pdf_view = f"{base}/{headers.PDF_VIEW}"
+        # the worker knows its origin only when it runs: it puts it in for ORIGIN (a CSP source
+        # with a path must name its host: 'self' would let the app frame any path)
+        worker_headers = {"common": headers.COMMON, "strict_csp": headers.STRICT_CSP,
+                          "app_csp": headers.app_csp(connect, tuple(csp_hashes), "ORIGIN" + pdf_view),
+                          "pdf_view": {"path": pdf_view, "headers": headers.pdf_view_headers(tuple(pdf_view_hashes))}}
         if out.exists():
             shutil.rmtree(out)
         (out / "b").mkdir(parents=True)
@@ -521,7 +561,8 @@ def build_site(out: pathlib.Path, gateway: str) -> str:
         # what the app's worker precaches at install: the app shell (the package's worker
         # caches the runtime files itself, createMeshKitWorker().install())
         app_files = sorted(f"{base}/" + str(p.relative_to(staging)) for p in staging.rglob("*")
-                           if p.is_file() and (p.relative_to(staging).parts[0] == "app" or p.name in ("meshkit.js", CORE_ENTRY)))
+                           if p.is_file() and (p.relative_to(staging).parts[0] == "app" or p.name in ("meshkit.js", CORE_ENTRY))
+                           and p.relative_to(staging).parts[:2] != ("app", "pdfjs"))  # only the opaque viewer fetches it
         precache = ["/", "/manifest.webmanifest"] + app_files
         integrity = {f"{base}/{p.relative_to(staging)}": sri(p) for p in sorted(staging.rglob("*")) if p.is_file()}
         replace = {"{{PRELOADS}}": preloads(base, integrity), "{{BUILD}}": build, "{{BASE}}": base,
@@ -550,7 +591,8 @@ def build_site(out: pathlib.Path, gateway: str) -> str:
         (out / "build.json").write_text(json.dumps({
             "build": build, "base": base, "package": {"build": package["build"], "version": package["version"]},
             "pyodide": PYODIDE_VERSION, "packages": package["packages"], "gateway": gateway,
-            "csp_script_hashes": csp_hashes, "worker": worker, "wheels": package["wheels"]}, indent=1))
+            "csp_script_hashes": csp_hashes, "worker": worker, "wheels": package["wheels"],
+            "pdf_view": {"path": pdf_view, "csp_script_hashes": pdf_view_hashes, "pdfjs": PDFJS_VERSION}}, indent=1))
         return f"release {build}: {package['ours']} + {package['deps']} dependency wheels, Pyodide {PYODIDE_VERSION}"
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -98,6 +98,17 @@ def table(rows: dict) -> list[tuple]:
     w, wl = rows.get("worker.download", {}), rows.get("worker.large", {})
     out.append(memory_row(f"worker streamed open at {wl.get('mib', '?')} MiB: peak over idle (MiB)",
                           wl.get("over_mib"), w.get("over_mib"), f"same at {w.get('mib', '?')} MiB", 4))
+    # post-quantum recipients (issue 26): every recipient X-Wing against every recipient X25519, same run
+    pq = rows.get("pq", {})
+    for case in ("1MiB-1", "1MiB-20", "256MiB-1", "256MiB-20"):
+        size, count = case.split("-")
+        cell = pq.get("cases", {}).get(case, {})
+        out.append(ratio_row(f"seal+open {size[:-3]} MiB to {count} X-Wing recipient(s) (ms)", cell.get("hybrid_ms"),
+                             cell.get("classic_ms"), "same to X25519 recipients", 1.05, higher=False))
+    entry = pq.get("entry_bytes")
+    out.append((f"header bytes per X-Wing recipient (at most {pq.get('max_hybrid', '?')} per header)",
+                entry if entry is not None else "not measured", "X25519 entry 136", "-", "<= 1232 B",
+                entry is not None and entry <= 1232))
     lib = rows.get("library.edit", {})
     out.append(ratio_row(f"CLI seal of 6 bytes, library of {lib.get('entries', 20000)} entries (s)", lib.get("full_s"),
                          lib.get("empty_s"), "same, empty library", 1.25, higher=False))

@@ -9,9 +9,9 @@ import asyncio
 import json
 import pathlib
 
-from meshkit_web.core import codec
-from meshkit_web.core.account import (certify_device, derive_recovery_keys, device_consent, make_account_record,
-                                      phrase_from_secret)
+from meshkit_web.core import codec, kdf
+from meshkit_web.core.account import (ACCOUNT_SALT, RECOVERY_PQ_INFO, certify_device, derive_recovery_keys,
+                                      device_consent, make_account_record, phrase_from_secret)
 from meshkit_web.core.identity import make_identity
 from meshkit_web.core.signing import sign_map
 from meshkit_web.crypto.nacl_backend import NaclBackend
@@ -21,10 +21,13 @@ SECRET = bytes(range(32))
 T0 = 1_790_000_000
 
 
-async def device(backend, name: str, n: int):
+async def device(backend, name: str, n: int, pq: bool = False):
+    """A device from fixed seeds; ``pq``: hybrid, its X-Wing seed 32 bytes of n + 200."""
     sig_private, sig_key = await backend.ed25519_import_private(bytes([n]) * 32)
     enc_private, enc_key = await backend.x25519_import_private(bytes([n + 100]) * 32)
-    return await make_identity(backend, name, T0, sig_private, sig_key, enc_private, enc_key)
+    pq_private, pq_key = await backend.xwing_import_seed(bytes([n + 200]) * 32) if pq else (None, None)
+    return await make_identity(backend, name, T0, sig_private, sig_key, enc_private, enc_key,
+                               pq_private=pq_private, pq_key=pq_key)
 
 
 async def resign(backend, record_bytes: bytes, private, **changes) -> bytes:
@@ -97,6 +100,8 @@ async def main() -> None:
                                           signer_private=laptop.sig_private)
     recertified = await resign(b, v2.data, laptop.sig_private, version=3, prev=v2.hash,
                                devices=[d.map for d in sorted([c_laptop, c_phone_recert], key=lambda d: d.id)])
+    phrase_chain = await _phrase_chain(b, keys, c_laptop, laptop)
+    pq_chain = await _pq_chain(b, keys, phone)
     words = phrase_from_secret(SECRET).split()
     swapped = words[:]
     swapped[0], swapped[1] = swapped[1], swapped[0]
@@ -145,6 +150,8 @@ async def main() -> None:
             "records": [v1.data.hex(), r2.data.hex(), r3.data.hex()], "alone_error": "bad_account_chain"},
         "fork": (await resign(b, v3.data, keys.root_private, removed=[], signer=acct,
                               devices=[c_laptop.map])).hex(),
+        "phrase_chain": phrase_chain,
+        "pq_chain": pq_chain,
         "phrase_failures": [
             {"case": "a word mistyped", "phrase": " ".join(["abandonx"] + words[1:]), "error": "bad_phrase"},
             {"case": "two words swapped (checksum)", "phrase": " ".join(swapped), "error": "bad_phrase"},
@@ -153,6 +160,114 @@ async def main() -> None:
     }
     OUT.write_text(json.dumps(vectors, indent=1) + "\n")
     print(f"wrote {OUT}")
+
+
+NEW_SECRET = bytes(range(100, 132))
+
+
+async def _phrase_chain(b, keys, c_laptop, laptop) -> dict:
+    """FORMAT.md 11.7: version 1; version 2 confirms the kit (signed by the phrase's root);
+    version 3, signed by the laptop, replaces the phrase (kit not confirmed); version 4 is
+    signed by the new phrase's root. Failure cases: "prev" is the index in "records" of the
+    record each is checked after."""
+    acct = keys.account_id
+    new = await derive_recovery_keys(b, NEW_SECRET)
+    common = dict(name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key, devices=[c_laptop],
+                  removed=[], created=T0)
+    p1 = await make_account_record(b, version=1, prev=None, signer_id=acct, signer_private=keys.root_private, **common)
+    p2 = await make_account_record(b, version=2, prev=p1, signer_id=acct, signer_private=keys.root_private, kit=True,
+                                   **common)
+    p3 = await make_account_record(b, version=3, prev=p2, signer_id=laptop.id, signer_private=laptop.sig_private,
+                                   phrase=(new.root_key, new.recovery_key), **common)
+    p4 = await make_account_record(b, version=4, prev=p3, signer_id=acct, signer_private=new.root_private, kit=True,
+                                   **common)
+    old_root = await resign(b, p4.data, keys.root_private)  # the replaced phrase signs version 4
+    kit_by_device = await resign(b, p4.data, laptop.sig_private, signer=laptop.id)
+    confirmed_at_once = await resign(b, p3.data, laptop.sig_private, kit=True)
+    obj = codec.decode_map(p4.data, "account")  # version 4 without 'phrase', by the first root
+    obj.pop("sig"), obj.pop("phrase"), obj.pop("kit")
+    back_to_first = codec.encode(await sign_map(b, keys.root_private, "account", obj))
+    return {
+        "about": "version 2 confirms the kit (root-signed, 'kit': true); version 3 (signed by the laptop) "
+                 "replaces the phrase with the one of new_secret ('phrase'; the kit starts not confirmed); "
+                 "version 4 is signed by the new phrase's root and confirms its kit. The account id and "
+                 "fingerprint stay the first phrase's; seals go to the new recovery key",
+        "new_secret": NEW_SECRET.hex(), "new_root_key": new.root_key.hex(), "new_recovery_key": new.recovery_key.hex(),
+        "records": [r.data.hex() for r in (p1, p2, p3, p4)],
+        "failures": [
+            {"case": "signed by the replaced phrase's root", "prev": 2, "record": old_root.hex(),
+             "error": "bad_signature"},
+            {"case": "a device marks the kit confirmed", "prev": 2, "record": kit_by_device.hex(),
+             "error": "bad_account_chain"},
+            {"case": "a new phrase that starts confirmed", "prev": 1, "record": confirmed_at_once.hex(),
+             "error": "bad_account_chain"},
+            {"case": "the first phrase brought back by its own root", "prev": 2, "record": back_to_first.hex(),
+             "error": "bad_signature"},
+            {"case": "a replaced phrase in a record with nothing before it", "prev": None, "record": p3.data.hex(),
+             "error": "bad_account_chain"},
+        ],
+    }
+
+
+async def _pq_chain(b, keys, phone) -> dict:
+    """FORMAT.md 11.1-11.3 with X-Wing: version 1 lists the recovery secret's X-Wing recovery
+    key and a hybrid device (its certificate carries pq_key); version 2 adds a classic phone;
+    version 3 (by the desktop) replaces the phrase with one that has an X-Wing key too."""
+    acct = keys.account_id
+    desktop = await device(b, "desktop", 4, pq=True)
+    new = await derive_recovery_keys(b, NEW_SECRET)
+    c_desktop = await certify_device(b, account=acct, device=desktop.public, added=T0, can_add=True,
+                                     consent=await device_consent(b, desktop.sig_private, acct, desktop.id,
+                                                                  desktop.public.pq_key),
+                                     signer_id=acct, signer_private=keys.root_private)
+    c_phone = await certify_device(b, account=acct, device=phone.public, added=T0 + 60, can_add=False,
+                                   consent=await device_consent(b, phone.sig_private, acct, phone.id),
+                                   signer_id=desktop.id, signer_private=desktop.sig_private)
+    common = dict(name="alice", root_key=keys.root_key, recovery_key=keys.recovery_key, removed=[], created=T0)
+    q1 = await make_account_record(b, version=1, prev=None, devices=[c_desktop], signer_id=acct,
+                                   signer_private=keys.root_private, pq_recovery_key=keys.pq_key, **common)
+    q2 = await make_account_record(b, version=2, prev=q1, devices=[c_desktop, c_phone], signer_id=desktop.id,
+                                   signer_private=desktop.sig_private, **common)
+    q3 = await make_account_record(b, version=3, prev=q2, devices=[c_desktop, c_phone], signer_id=desktop.id,
+                                   signer_private=desktop.sig_private,
+                                   phrase=(new.root_key, new.recovery_key, new.pq_key), **common)
+    other = await derive_recovery_keys(b, bytes(range(1, 33)))
+    swapped = await resign(b, q2.data, desktop.sig_private, pq_recovery_key=other.pq_key)
+    dropped = codec.decode_map(q2.data, "account")
+    dropped.pop("sig"), dropped.pop("pq_recovery_key")
+    dropped = codec.encode(await sign_map(b, desktop.sig_private, "account", dropped))
+    short = await resign(b, q1.data, keys.root_private, pq_recovery_key=keys.pq_key[:-1])
+    null = await resign(b, q1.data, keys.root_private, pq_recovery_key=None)
+    cert = dict(c_desktop.map, pq_key=other.pq_key)  # the certificate's pq_key swapped, its signature kept
+    swapped_cert = await resign(b, q1.data, keys.root_private, devices=[cert])
+    # the root certifies the hybrid desktop without its X-Wing key: its consent named the key
+    classic = dict(c_desktop.map)
+    classic.pop("sig"), classic.pop("pq_key")
+    classic = await sign_map(b, keys.root_private, "device", classic)
+    stripped = await resign(b, q1.data, keys.root_private, devices=[classic])
+    return {
+        "about": "an account with an X-Wing recovery key (pq_recovery_seed = HKDF(S, 'meshkit-web/v1 "
+                 "recovery-pq-key')) and a hybrid device 'desktop' (X-Wing seed: 32 bytes of 0xcc); version 2 "
+                 "adds the classic phone; version 3 replaces the phrase with new_secret's keys, X-Wing included",
+        "pq_recovery_seed": kdf.hkdf(SECRET, RECOVERY_PQ_INFO, 32, salt=ACCOUNT_SALT).hex(),
+        "pq_recovery_key": keys.pq_key.hex(), "new_pq_recovery_key": new.pq_key.hex(),
+        "desktop": {"id": desktop.id, "pq_seed": (bytes([204]) * 32).hex(), "pq_key": desktop.public.pq_key.hex()},
+        "records": [r.data.hex() for r in (q1, q2, q3)],
+        "failures": [
+            {"case": "a later version with another X-Wing recovery key", "prev": 0, "record": swapped.hex(),
+             "error": "bad_account_chain"},
+            {"case": "a later version without the X-Wing recovery key", "prev": 0, "record": dropped.hex(),
+             "error": "bad_account_chain"},
+            {"case": "an X-Wing recovery key of 1215 bytes", "prev": None, "record": short.hex(),
+             "error": "malformed"},
+            {"case": "pq_recovery_key null (absent is the only other encoding)", "prev": None, "record": null.hex(),
+             "error": "malformed"},
+            {"case": "a device certificate whose X-Wing key was swapped", "prev": None,
+             "record": swapped_cert.hex(), "error": "bad_signature"},
+            {"case": "a hybrid device certified without its X-Wing key (its consent names the key)",
+             "prev": None, "record": stripped.hex(), "error": "bad_signature"},
+        ],
+    }
 
 
 if __name__ == "__main__":

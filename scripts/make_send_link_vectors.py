@@ -6,8 +6,9 @@ import asyncio
 import json
 import pathlib
 
+from meshkit_web.core import kdf
 from meshkit_web.core.cid import DAG_CBOR, cid_bytes, cid_str
-from meshkit_web.core.send_link import link_identity, send_fragment
+from meshkit_web.core.send_link import PQ_INFO, SALT, link_identity, send_fragment
 from meshkit_web.crypto.nacl_backend import NaclBackend
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "vectors" / "send-link-v1.json"
@@ -20,7 +21,10 @@ async def main() -> None:
     vector = {"secret_hex": SECRET.hex(), "root": cid_str(ROOT), "fragment": send_fragment(ROOT, SECRET),
               "id": identity.id, "sig_key_hex": identity.public.sig_key.hex(),
               "enc_key_hex": identity.public.enc_key.hex(), "name": identity.public.name,
-              "created": identity.public.created}
+              "created": identity.public.created,
+              # the X-Wing key (where the runtime holds X-Wing keys): its seed and public key
+              "pq_seed_hex": kdf.hkdf(SECRET, PQ_INFO, 32, salt=SALT).hex(),
+              "pq_key_hex": identity.public.pq_key.hex(), "record_hex": identity.public.to_bytes().hex()}
     OUT.write_text(json.dumps(vector, indent=1, sort_keys=True) + "\n")
 
 

@@ -15,6 +15,7 @@
 export type MeshKitErrorCode =
   | "bad_account_chain"
   | "bad_link"
+  | "bad_passkey"
   | "bad_phrase"
   | "bad_signature"
   | "busy"
@@ -47,6 +48,10 @@ export type MeshKitErrorCode =
   | "not_found"
   | "not_recipient"
   | "opens_used_up"
+  | "passkey_cancelled"
+  | "passkey_exists"
+  | "passkey_stale"
+  | "phrase_replaced"
   | "policy_denied"
   | "policy_unavailable"
   | "provider_timeout"
@@ -129,6 +134,23 @@ export interface Identity {
   account: string | undefined;
   accountFingerprint: string | undefined;
   accountVersion: number | undefined;
+  /** The account's recovery kit, the same on every device of it: "confirmed" once its current phrase was typed back on any device (confirmRecoveryKit, or a recovery); a new phrase starts "not confirmed". */
+  recoveryKit: RecoveryKitState;
+}
+
+export type RecoveryKitState = "confirmed" | "not confirmed" | "no account";
+
+/** identity.newRecoveryPhrase: the account's new phrase (in this answer only) and its new version. */
+export interface NewRecoveryPhrase extends Identity {
+  account: string;
+  accountFingerprint: string;
+  accountVersion: number;
+  /** The new 24-word recovery phrase: in this answer only, never stored by MeshKit. Show it once. */
+  recoveryPhrase: string;
+  /** Library envelopes given to the new recovery key (capsules made now). */
+  rewrapped: number;
+  /** False when the library could not be sealed again to the new key yet (the next change does it). */
+  librarySealed: boolean;
 }
 
 export interface CreatedIdentity extends Identity {
@@ -148,6 +170,14 @@ export interface RecoveredIdentity extends Identity {
   restored: number;
 }
 
+/** A passkey that can recover an account (identity.addPasskey, identity.passkeys). */
+export interface Passkey {
+  /** The WebAuthn credential id, base64url (what removePasskey takes). */
+  credentialId: string;
+  /** When it was added (Unix seconds). */
+  created: number;
+}
+
 /** An identity's public record (self-signed; no private material): what contacts.add takes. */
 export interface PublicRecord {
   meshkit: string;
@@ -161,13 +191,15 @@ export interface PublicRecord {
   fingerprint: string;
   /** identity.record: the account this device belongs to, when it is one's. */
   account?: string;
+  /** The X-Wing (MLKEM768-X25519) public key, base64url (1216 bytes), when the identity has one (a hybrid identity). */
+  pq_key?: string;
 }
 
 export interface Contact {
   name: string;
   id: string;
   fingerprint: string;
-  /** The account this contact is a device of, as verified here (a seal or share to it reaches the account's current devices). */
+  /** The account this contact is a device of, as verified here (a seal or share to it reaches the account's current devices); contacts another device of your account added arrive with it (from the library, checked here). */
   account: string | undefined;
   accountName: string | undefined;
   accountFingerprint: string | undefined;
@@ -211,6 +243,18 @@ export interface KeyReport {
   detail: string;
 }
 
+/** Post-quantum protection here (X-Wing, MLKEM768-X25519: ML-KEM-768 + X25519), found by probing WebCrypto and IndexedDB. */
+export interface PostQuantumReport {
+  /** "x-wing": identities made here get an X-Wing key, stored non-extractable (one MLKEM768-X25519 CryptoKey, or, in Chromium, its two parts: ML-KEM-768 and X25519 CryptoKeys; detail says which); "none": they are X25519 only, so senders wrap to them with X25519. */
+  keys: "x-wing" | "none";
+  /** Whether seals made here wrap with X-Wing to recipients whose record lists a pq_key (else with X25519: the entry says no kem). */
+  wrap_to_hybrid: boolean;
+  /** Why this browser's identities have no X-Wing key (what the probe saw). */
+  because?: string;
+  /** One paragraph for people, beginning "post-quantum: ...". */
+  detail: string;
+}
+
 export interface Capabilities {
   namespace: string;
   /** Where Core runs (createMeshKit's thread option). */
@@ -221,6 +265,7 @@ export interface Capabilities {
   crypto: { backend: string; algorithms: string[] };
   key_storage: { mode: "non-extractable" | "wrapped"; detail: string };
   keys: KeyReport;
+  post_quantum: PostQuantumReport;
   persistence: { mode: "indexeddb" | "memory"; detail: string };
   background: BackgroundReport;
   streaming: { mode: "segments"; segment_size: number; detail: string };
@@ -228,6 +273,12 @@ export interface Capabilities {
   storage: { persistent: boolean; detail: string };
   /** Per identity name: whether its recovery kit was confirmed as saved. */
   recovery_kit: Record<string, "no account" | "confirmed" | "not confirmed">;
+  /**
+   * Whether identity.addPasskey / recoverWithPasskey can work here (WebAuthn with PRF). The browser
+   * speaks only for itself: true may still meet an authenticator without PRF ("unsupported" then);
+   * "unknown" where the browser does not say.
+   */
+  passkey_recovery: { available: boolean | "unknown"; detail: string };
 }
 
 /** What seal takes: a File or Blob (read one slice at a time), bytes, or text (UTF-8). */
@@ -275,12 +326,22 @@ export interface Described {
   mtime: number | undefined;
   /** The name made safe to save under; undefined when there is no name. */
   saveAs: string | undefined;
-  /** The sender's identity id. */
+  /** The sender's identity id: the device that sealed it. */
   sender: string;
+  /** The person the sending device is: their account's id, verified through its chain here; undefined for a device of no account (or one whose chain does not check). */
+  senderAccount: string | undefined;
+  /** The person's name: their account's when senderAccount is set, else the device's name as one of your identities or contacts; undefined otherwise (never a name the gateway gave). */
+  senderName: string | undefined;
+  /** The fingerprint to compare: the account's when senderAccount is set, else the contact's; undefined otherwise. */
+  senderFingerprint: string | undefined;
+  /** The sending device was removed from the account since (what it sealed before still says who). */
+  senderFormerDevice: boolean;
   /** When it was sealed (Unix seconds). */
   created: number;
   /** Opens left of a share limited in its opens (send links); undefined for none. */
   opensLeft: number | undefined;
+  /** Until when the share it was described through opens (Unix seconds; send links); undefined for no expiry. */
+  expires: number | undefined;
 }
 
 export interface Opened extends Described {
@@ -387,8 +448,13 @@ export interface InboxMessage {
   id: string;
   /** "share" (a share to you), "sealed" (an envelope sealed to you), or another message kind. */
   kind: string;
-  /** The sender's identity id, proven from its signature for "share" and "sealed". */
+  /** The sender's identity id, proven from its signature for "share" and "sealed" (a share's sharer). */
   sender: string | undefined;
+  /** Who the sender is, as Described says it: the person's account (verified), name, fingerprint; a former device of it. */
+  senderAccount: string | undefined;
+  senderName: string | undefined;
+  senderFingerprint: string | undefined;
+  senderFormerDevice: boolean;
   created: number | undefined;
   acked: boolean;
   share: ShareNotice | undefined;
@@ -411,6 +477,49 @@ export interface EnvelopeEntry {
   queued_because?: MeshKitErrorCode;
   /** Sealed by another device of the account (from its library). */
   from_library?: true;
+  /** Offline: as last seen here (this browser's rows, and the library as last verified), not the gateway's answer. */
+  cached?: true;
+}
+
+/** usage(as): what an identity stores at its gateway against its two quotas, in bytes. */
+export interface Usage {
+  /** Blocks it put or pins (not yet collected), messages, records: against storageQuota. */
+  stored: number;
+  storageQuota: number;
+  /** The envelopes it pins: against pinQuota. */
+  pinned: number;
+  pinQuota: number;
+  /** Seconds an unpinned block still counts (unless released by delete); undefined if the gateway does not say. */
+  gcGrace: number | undefined;
+}
+
+/** delete(root, {as}): what was done. */
+export interface Deleted {
+  root: string;
+  /** False: this identity had no pin of it. */
+  unpinned: boolean;
+  /** It left the account's library on every device; undefined: no account; false: not yet (try again). */
+  inLibrary: boolean | undefined;
+  /** The shares and send links revoked (capsules). */
+  revoked: string[];
+  /** Bytes of the storage quota given back at once. */
+  released: number;
+  /** Outbox jobs of it discarded (their staged blocks gone from this browser). */
+  discarded: string[];
+}
+
+/** sendLinks.list(root, {as}): a send link the account made (on any of its devices). */
+export interface SendLinkInfo {
+  capsule: string;
+  root: string;
+  expires: number | undefined;
+  /** Opens allowed; undefined: no limit. */
+  opens: number | undefined;
+  /** Opens used; undefined for a link without a limit (the gateway counts only limited ones). */
+  opensUsed: number | undefined;
+  state: "live" | "used_up" | "expired" | "revoked";
+  /** When it was made (the gateway's time, Unix seconds). */
+  created: number | undefined;
 }
 
 export interface ShareResult {
@@ -425,12 +534,25 @@ export interface ShareResult {
   expires: number | undefined;
 }
 
+/** Who an id is: the person (account) it is a device or the recovery key of, verified through the account's chain here (group by `account`); undefined for none. */
+export interface AccessPerson {
+  account: string | undefined;
+  accountName: string | undefined;
+  accountFingerprint: string | undefined;
+  /** A device removed from the account since. */
+  formerDevice: boolean;
+}
+
 export interface Access {
-  /** In the envelope's header, for good (their key is in it). */
-  recipients: Array<{ id: string; name: string | undefined }>;
+  /** In the envelope's header, for good (their key is in it); `name`: as one of your identities or contacts. */
+  recipients: Array<{ id: string; name: string | undefined;
+    /** What the entry is wrapped with: "x-wing" (post-quantum, ML-KEM-768 + X25519) or "x25519" (classic). */
+    suite: "x-wing" | "x25519" } & AccessPerson>;
   /** The shares this identity made of it. */
   shares: Array<{ capsule: string; to: string; name: string | undefined; expires: number | undefined;
-    state: "live" | "expired" | "revoked" }>;
+    state: "live" | "expired" | "used_up" | "revoked";
+    /** A send link's share (its `to` is the link's throwaway identity, no person). */
+    link: boolean } & AccessPerson>;
 }
 
 export interface SendLink {
@@ -546,7 +668,8 @@ export interface MeshKit {
   diagnostics(): Promise<Record<string, unknown>>;
   readonly identity: {
     /** A new device identity inside a new account, published; all or nothing. */
-    create(name: string): Promise<CreatedIdentity>;
+    /** `name`: the person's (this identity's and its account's); `deviceName`: this device's name in the account (devices.list), default from the platform ("Chrome on Linux", or "This browser"). */
+    create(name: string, options?: { deviceName?: string }): Promise<CreatedIdentity>;
     list(): Promise<Identity[]>;
     /** The public record, for people who add it as a contact. */
     record(name: string): Promise<PublicRecord>;
@@ -554,17 +677,40 @@ export interface MeshKit {
     contactLink(name: string): Promise<string>;
     /** Publish the record in the gateway's directory again. */
     publish(name: string): Promise<{ id: string; fingerprint: string }>;
-    /** A new device identity `name` in the phrase's account, with its library. `deviceName` is accepted and ignored. */
+    /** A new device identity `name` in the phrase's account, with its library; `deviceName`: its name in the account (default `name`). */
     recover(name: string, phrase: string, options?: { deviceName?: string }): Promise<RecoveredIdentity>;
-    /** The user typed the phrase back: the kit is confirmed as saved. */
-    confirmRecoveryKit(name: string, phrase: string): Promise<{ confirmed: true }>;
+    /** The user typed the phrase back: the kit is confirmed for every device of the account (a signed account record). */
+    confirmRecoveryKit(name: string, phrase: string): Promise<{ confirmed: true; accountVersion: number }>;
+    /** Replace the account's recovery phrase from this device: the old one recovers nothing from now on. */
+    newRecoveryPhrase(name: string): Promise<NewRecoveryPhrase>;
+    /**
+     * A passkey as a second way to recover the account (WebAuthn PRF, FORMAT.md 11.8): the phrase
+     * (checked first: bad_phrase) is wrapped under the passkey's PRF output and stored at the
+     * gateway. Prompts twice at most (create, then use). unsupported (nothing stored) where the
+     * browser or authenticator has no PRF; passkey_cancelled when the prompt is dismissed;
+     * passkey_exists when the passkey provider already holds one of the account's passkeys.
+     */
+    addPasskey(name: string, options: { phrase: string }): Promise<Passkey>;
+    /**
+     * identity.recover with a passkey of this site instead of the phrase (the user picks one):
+     * bad_passkey for a wrap that does not open (nothing created), passkey_stale for one added
+     * before the phrase was replaced, unknown_identity when the passkey recovers nothing here.
+     */
+    recoverWithPasskey(name: string, options?: { deviceName?: string }): Promise<RecoveredIdentity>;
+    /** The account's passkeys (for any device of it). */
+    passkeys(name: string): Promise<Passkey[]>;
+    /** Forget a passkey's wrap at the gateway: it recovers nothing from then on. */
+    removePasskey(name: string, credentialId: string): Promise<{ removed: string }>;
   };
   readonly devices: {
     list(name: string): Promise<Device[]>;
-    /** On the new device: makes identity `deviceName` (if new) and a link to show (QR) to a device of the account. */
-    requestLink(options: { deviceName: string }): Promise<{ link: string; identity: string }>;
-    /** On a device of the account: approve the link; onCode shows the code to type on the new device. */
-    approve(name: string, link: string, options: { onCode: (code: string) => void }): Promise<{
+    /**
+     * On the new device: makes identity `deviceName` (if new) and a link to show (QR) to a device of the account,
+     * and `code` (`XXXXX-XXXXX`, valid 120 s) that may be typed there instead of the link.
+     */
+    requestLink(options: { deviceName: string }): Promise<{ link: string; code: string; identity: string }>;
+    /** On a device of the account: approve the new device's link or code; onCode shows the code to type on the new device. */
+    approve(name: string, linkOrCode: string, options: { onCode: (code: string) => void }): Promise<{
       device: { id: string; name: string; added: number }; version: number }>;
     /** On the new device: wait (timeout seconds, default 120) for an approval; askCode resolves to the code the user typed. */
     waitForLink(link: string, options: { askCode: (offers: LinkOffer[]) => string | Promise<string>; timeout?: number }): Promise<Identity>;
@@ -586,6 +732,12 @@ export interface MeshKit {
   /** fetch(openUrl(...)): the plaintext as a streamed Response. */
   openStream(root: string, options: OpenUrlOptions): Promise<Response>;
   envelopes(owner: string): Promise<EnvelopeEntry[]>;
+  /** What `as` stores at the gateway against its quotas (a usage meter). */
+  usage(as: string): Promise<Usage>;
+  /** Remove my pin of root: off the pin quota now, off storage after the gateway's grace; still opens until then. */
+  unpin(root: string, options: { as: string }): Promise<{ root: string; unpinned: true }>;
+  /** Delete a file everywhere: shares and send links revoked, unpinned, out of the account's library, blocks given back. */
+  delete(root: string, options: { as: string }): Promise<Deleted>;
   share(root: string, options: { from: string; to: string; expires?: string | number; policy?: string }): Promise<ShareResult>;
   revoke(root: string, options: { from: string; to: string }): Promise<{ revoked: string[] }>;
   access(root: string, options: { as: string }): Promise<Access>;
@@ -603,6 +755,8 @@ export interface MeshKit {
     /** One of the link's opens. */
     open(link: string, options?: { onProgress?: ProgressCallback }): Promise<Opened>;
     revoke(capsule: string, options: { from: string }): Promise<{ revoked: string }>;
+    /** The links of root the account made (after a reload, on every device), newest first, with opens used and state. */
+    list(root: string, options: { as: string }): Promise<SendLinkInfo[]>;
   };
   inbox(as: string, options?: { all?: boolean }): Promise<InboxMessage[]>;
   ack(as: string, messageId: string): Promise<void>;

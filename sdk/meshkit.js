@@ -16,7 +16,13 @@ import { saveName, shown } from "./text.js";
 
 export { BUILD, ERRORS, MeshKitError, VERSION, saveName, shown };
 
-const WORKER_ANSWER_MS = 3_000;  // a MeshKit worker answers "hello" at once; anything else never does
+// A MeshKit worker answers "hello" at once; anything else never does. createMeshKit waits
+// WORKER_ANSWER_MS (or while Core boots) before it starts without one...
+const WORKER_ANSWER_MS = 3_000;
+// ...and keeps listening up to WORKER_BUSY_MS for a worker busy starting up (installing, or
+// booting Core: Pyodide holds its thread for seconds on a loaded machine); so does each check
+// after a controller change, which capabilities() and openUrl wait for
+const WORKER_BUSY_MS = 20_000;
 const GATEWAY_PROBE_MS = 10_000;
 
 function toBlob(input) {
@@ -72,7 +78,11 @@ async function checkAlgorithms() {
   if (!globalThis.crypto || !crypto.subtle) throw new MeshKitError("unsupported", "this browser has no WebCrypto");
   const missing = [];
   for (const [name, usages] of [["X25519", ["deriveBits"]], ["Ed25519", ["sign", "verify"]]]) {
-    await crypto.subtle.generateKey({ name }, false, usages).catch(() => missing.push(name));
+    // asked twice: WebKit's service worker has failed a first generateKey now and then (under
+    // load), and one transient failure must not pass for a missing algorithm
+    const made = () => crypto.subtle.generateKey({ name }, false, usages).then(() => null, (error) => error);
+    const failed = (await made()) && (await made());
+    if (failed) missing.push(`${name} (${failed.name || "error"})`);
   }
   if (missing.length) {
     throw new MeshKitError("unsupported", `this browser's WebCrypto lacks ${missing.join(" and ")}; MeshKit needs ` +
@@ -85,6 +95,113 @@ async function checkAlgorithms() {
 async function holdsData(names) {
   if (!globalThis.indexedDB || typeof indexedDB.databases !== "function") return true;
   return (await indexedDB.databases().catch(() => [{ name: names.base }])).some((db) => db.name === names.base);
+}
+
+// --- passkeys: WebAuthn PRF, on this page's thread only (FORMAT.md 11.8) -------------------------
+// WebAuthn exists only in a window, never in a worker: the prompt runs here, and only the PRF
+// output (32 bytes) and the credential id go to Core, which wraps or unwraps the recovery
+// secret. The page's copy of the PRF output is zeroed once Core has it; it is never logged.
+const PRF_SALT = new TextEncoder().encode("meshkit-web/v1 passkey-prf");  // prf.eval.first, fixed
+const PASSKEY_TIMEOUT_MS = 120_000;
+const PASSKEY_ALGORITHMS = [-8, -7, -257].map((alg) => ({ type: "public-key", alg }));  // Ed25519, ES256, RS256
+
+// {available: true | false | "unknown", detail}: PRF needs the browser AND the authenticator;
+// the browser can say only for itself, so "true" still meets an authenticator without it
+// (addPasskey then answers unsupported, storing nothing).
+async function passkeySupport() {
+  if (!globalThis.PublicKeyCredential || !navigator.credentials) {
+    return { available: false, detail: "this browser has no passkeys (WebAuthn)" };
+  }
+  const caps = typeof PublicKeyCredential.getClientCapabilities === "function"
+    ? await PublicKeyCredential.getClientCapabilities().catch(() => ({})) : {};
+  if (caps["extension:prf"] === false) {
+    return { available: false, detail: "this browser's passkeys have no PRF extension: recover with the phrase" };
+  }
+  return caps["extension:prf"] === true
+    ? { available: true, detail: "passkeys with the PRF extension can recover an account (the authenticator " +
+        "must support it too: addPasskey says unsupported otherwise)" }
+    : { available: "unknown", detail: "this browser does not say whether its passkeys have the PRF extension: " +
+        "addPasskey says unsupported if not" };
+}
+
+function passkeyError(error) {
+  if (error instanceof MeshKitError) return error;
+  if (error && error.name === "InvalidStateError") {
+    return new MeshKitError("passkey_exists", "this passkey provider already holds a passkey for this account: " +
+      "remove that one first (identity.removePasskey) to add it again");
+  }
+  if (error && error.name === "NotAllowedError") {
+    return new MeshKitError("passkey_cancelled", "the passkey prompt was cancelled, timed out or refused");
+  }
+  if (error && (error.name === "SecurityError" || error.name === "NotSupportedError")) {
+    return new MeshKitError("unsupported", `passkeys cannot be used on this page (${error.name}): they need a ` +
+      "domain name (not an IP address) over https, or localhost");
+  }
+  return new MeshKitError("unsupported", `the passkey prompt failed (${(error && error.name) || "error"})`);
+}
+
+const noPrf = () => new MeshKitError("unsupported", "this passkey (or browser) has no PRF extension, which " +
+  "recovery with a passkey needs: nothing was stored; keep the recovery phrase");
+
+async function webauthn(kind, publicKey) {
+  if (!globalThis.PublicKeyCredential || !navigator.credentials) {
+    throw new MeshKitError("unsupported", "this browser has no passkeys (WebAuthn)");
+  }
+  try {
+    return await navigator.credentials[kind]({ publicKey: { timeout: PASSKEY_TIMEOUT_MS, ...publicKey } });
+  } catch (error) {
+    throw passkeyError(error);
+  }
+}
+
+// A new discoverable passkey for the account, and its PRF output on the fixed salt:
+// {prf: Uint8Array(32), credential: Uint8Array}.
+async function createPasskey(account) {
+  const made = await webauthn("create", {
+    rp: { id: location.hostname, name: document.title || location.hostname },
+    // the account id as the user handle: one passkey per account on an authenticator
+    user: { id: new TextEncoder().encode(account.account), name: account.name, displayName: account.name },
+    challenge: crypto.getRandomValues(new Uint8Array(32)),  // nothing verifies an attestation: PRF is the secret
+    pubKeyCredParams: PASSKEY_ALGORITHMS,
+    authenticatorSelection: { residentKey: "required", requireResidentKey: true, userVerification: "required" },
+    // one passkey per account on a provider: a second would orphan the first one's wrap
+    excludeCredentials: account.passkeys.map((id) => ({ type: "public-key", id: unbase64url(id) })),
+    extensions: { prf: { eval: { first: PRF_SALT } } },
+  });
+  const credential = new Uint8Array(made.rawId);
+  const prf = made.getClientExtensionResults().prf;
+  if (!prf || prf.enabled !== true) {
+    // made, but useless here: ask the authenticator to forget it where the browser can
+    PublicKeyCredential.signalUnknownCredential?.({ rpId: location.hostname,
+      credentialId: base64url(credential) }).catch(() => {});
+    throw noPrf();
+  }
+  if (prf.results && prf.results.first) return { prf: new Uint8Array(prf.results.first), credential };
+  return { prf: await evaluatePrf([credential]), credential };
+}
+
+// The PRF output of a passkey of this site: one of ``allow``, or (none given) whichever
+// discoverable one the user picks. Returns the PRF output; with ``withId``, also the credential id.
+async function evaluatePrf(allow, withId = false) {
+  const used = await webauthn("get", {
+    rpId: location.hostname,
+    challenge: crypto.getRandomValues(new Uint8Array(32)),
+    userVerification: "required",
+    allowCredentials: allow.map((id) => ({ type: "public-key", id })),
+    extensions: { prf: { eval: { first: PRF_SALT } } },
+  });
+  const results = used.getClientExtensionResults().prf;
+  if (!results || !results.results || !results.results.first) throw noPrf();
+  const prf = new Uint8Array(results.results.first);
+  return withId ? { prf, credential: new Uint8Array(used.rawId) } : prf;
+}
+
+function unbase64url(text) {
+  return Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+}
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 // --- where Core runs -----------------------------------------------------------------------------
@@ -233,13 +350,13 @@ function askWorker(controller, message, timeoutMs = WORKER_ANSWER_MS) {
   });
 }
 
-async function probeWorker(names) {
+async function probeWorker(names, timeoutMs = WORKER_ANSWER_MS) {
   const container = "serviceWorker" in navigator ? navigator.serviceWorker : null;
   const controller = container && container.controller;
   if (!controller) {
     return { report: managed("no MeshKit service worker controls this page: uploads run while it is open") };
   }
-  const hello = await askWorker(controller, { meshkit: names.namespace, type: "hello" });
+  const hello = await askWorker(controller, { meshkit: names.namespace, type: "hello" }, timeoutMs);
   if (!hello || hello.namespace !== names.namespace) {
     return { report: managed(`the service worker controlling this page does not run MeshKit for namespace ` +
       `"${names.namespace}": uploads run while this page is open`) };
@@ -292,7 +409,11 @@ export async function createMeshKit({ gateway, namespace = DEFAULT_NAMESPACE, on
   // all at once: the gateway's answer, the app's worker's, and Core's boot (which starts
   // nothing, and opens no storage, before "go")
   const gatewayState = probeGateway(gatewayHref);
-  const workerFound = probeWorker(names);
+  // A MeshKit worker busy starting up (a loaded machine) may answer late: wait for it while
+  // Core boots and a little after, then go on; a late answer still updates the report (makeApi)
+  const probing = performance.now();
+  const probed = ("serviceWorker" in navigator && navigator.serviceWorker.controller) || null;
+  const workerFound = probeWorker(names, WORKER_BUSY_MS);
   const host = await (thread === "worker" ? workerHost : pageHost)({ base: packageUrl, gateway: gatewayHref,
     namespace: names.namespace, onProgress });
   try {
@@ -302,10 +423,15 @@ export async function createMeshKit({ gateway, namespace = DEFAULT_NAMESPACE, on
     // headers either): then MeshKit starts, and capabilities().gateway.state says why.
     const state = await gatewayState;
     if (state instanceof MeshKitError && (state.code === "csp_blocked" || !(await holdsData(names)))) throw state;
-    const { worker, report } = await workerFound;
+    const grace = Math.max(WORKER_ANSWER_MS - (performance.now() - probing), 1_000);
+    const late = { report: managed("the service worker did not answer in time: uploads run while this page is open"),
+      late: true };
+    const { worker, report, late: answeredLate } = await Promise.race([workerFound,
+      new Promise((resolve) => setTimeout(() => resolve(late), grace))]);
     const { pyodideMs } = await host.start(report);
     const timings = { pyodideMs, readyMs: performance.now() - started };
-    return makeApi({ host, names, timings, worker, report, gateway: gatewayHref, gatewayState: state,
+    return makeApi({ host, names, timings, worker, report, probed, lateWorker: answeredLate ? workerFound : null,
+      gateway: gatewayHref, gatewayState: state,
       linkBase: linkBase || location.origin + location.pathname });
   } catch (error) {
     host.terminate();
@@ -313,15 +439,41 @@ export async function createMeshKit({ gateway, namespace = DEFAULT_NAMESPACE, on
   }
 }
 
-function makeApi({ host, names, timings, worker, report, gateway, gatewayState, linkBase }) {
+function makeApi({ host, names, timings, worker, report, probed, lateWorker, gateway, gatewayState, linkBase }) {
   const call = host.call;
+  const container = "serviceWorker" in navigator ? navigator.serviceWorker : null;
+  const controllerNow = () => (container && container.controller) || null;
   const listeners = new Set();
   const emit = (message) => listeners.forEach((listener) => { try { listener(message); } catch (e) { console.error(e); } });
   const channel = "BroadcastChannel" in globalThis ? new BroadcastChannel(names.base) : null;
   if (channel) channel.onmessage = (event) => emit(event.data);
   let refused = null;  // what a MeshKit worker of this namespace said when it refused to run
-  const updateWorker = async () => {
-    const found = await probeWorker(names);
+  // Worker checks (a late answer at start, a new controller, a refusal): only the latest one's
+  // answer counts, and capabilities() and openUrl wait for it rather than answer from the
+  // report it replaces. A MeshKit worker busy starting up answers late, so a check waits up to
+  // WORKER_BUSY_MS; a worker that is not MeshKit's never answers, and costs that wait once.
+  let latest = 0;       // the number of the latest check
+  let probing = null;   // the latest check, while it runs
+  let asked = probed;   // the controller the latest check asked
+  const check = (controller, found) => {
+    const mine = ++latest;
+    asked = controller;
+    const applied = found.then((answer) => mine === latest && answer ? applyWorker(answer) : null);
+    const tracked = applied.catch(() => {}).then(() => { if (probing === tracked) probing = null; });
+    probing = tracked;
+    return applied;
+  };
+  const updateWorker = () => check(controllerNow(), probeWorker(names, WORKER_BUSY_MS));
+  // the worker this page has now: a controller not asked yet is asked, the latest check awaited
+  // (bounded: each round is one check, and only a new controller starts another)
+  const settledWorker = async () => {
+    for (let round = 0; round < 3; round += 1) {
+      if (controllerNow() !== asked) updateWorker().catch(() => {});
+      if (!probing) return;
+      await probing;
+    }
+  };
+  const applyWorker = async (found) => {
     worker = found.worker || null;
     if (refused && found.report.mode !== "service-worker" && !found.report.refused) {
       found.report = { ...found.report, refused, detail: `the MeshKit service worker refused to run (${refused.file} ` +
@@ -331,7 +483,6 @@ function makeApi({ host, names, timings, worker, report, gateway, gatewayState, 
     emit({ type: "background", background: report });
     if (report.mode !== "service-worker") drainOutbox().catch(() => {});
   };
-  const container = "serviceWorker" in navigator ? navigator.serviceWorker : null;
   const onControllerChange = () => updateWorker().catch(() => {});
   const onWorkerMessage = (event) => {
     const data = event.data;
@@ -344,6 +495,10 @@ function makeApi({ host, names, timings, worker, report, gateway, gatewayState, 
     container.addEventListener("controllerchange", onControllerChange);
     container.addEventListener("message", onWorkerMessage);
   }
+  // the app's worker answered after start: from now on it is the one (and capabilities() says so)
+  if (lateWorker) check(probed, lateWorker.then((found) => found.worker ? found : null));  // none: as reported
+  // a controller that took over while Core booted (its controllerchange came before the listener)
+  if (controllerNow() !== probed) updateWorker().catch(() => {});
 
   // Who drains the outbox: the worker on Background Sync, or this page ("caller-managed").
   let pageRun = null;
@@ -380,9 +535,7 @@ function makeApi({ host, names, timings, worker, report, gateway, gatewayState, 
   // A streamed open is answered only for a link this page minted: the worker keeps a random
   // one-time capability (root, identity id, options) and the URL carries only it.
   const openUrl = async (root, { as, name, type, download, play, ttl } = {}) => {
-    const controller = container && container.controller;
-    // a worker that was slow to answer at start (a cold start), or took over since: ask again
-    if (controller && (!worker || worker.controller !== controller)) await updateWorker().catch(() => {});
+    await settledWorker();  // a worker slow to answer at start (a cold start), or one that took over since
     if (!worker || !worker.controller || navigator.serviceWorker.controller !== worker.controller) {
       throw new MeshKitError("unsupported", `streamed opens need the app's service worker running createMeshKitWorker ` +
         `for namespace "${names.namespace}" to control this page`);
@@ -411,24 +564,56 @@ function makeApi({ host, names, timings, worker, report, gateway, gatewayState, 
     pyodide: host.pyodide,
     // what background work there is now (the same object as capabilities().background)
     get background() { return report; },
-    capabilities: async () => ({ ...(await call("capabilities")), namespace: names.namespace, thread: host.thread,
-      gateway: { url: gateway, state: gatewayState instanceof MeshKitError ? gatewayState.code : gatewayState } }),
+    capabilities: async () => {
+      await settledWorker();  // background: what the worker answering now says, not the report it replaces
+      return { ...(await call("capabilities")), namespace: names.namespace, thread: host.thread,
+        passkey_recovery: await passkeySupport(),
+        gateway: { url: gateway, state: gatewayState instanceof MeshKitError ? gatewayState.code : gatewayState } };
+    },
     // diagnostics() -> a support bundle (versions, capabilities, config, public ids, outbox
     // states, recent log), redacted: no keys, tokens, phrases, file names or URL credentials
     diagnostics: () => call("diagnostics"),
     identity: {
-      create: (name) => call("identity_create", name),
+      // name: the person's (the identity's and its account's); deviceName: this device's in the account
+      create: (name, { deviceName } = {}) => call("identity_create", name, deviceName || ""),
       list: () => call("identity_list"),
       record: (name) => call("identity_record", name),
       contactLink: async (name) => appLink(await call("identity_contact_link", name)),
       publish: (name) => call("identity_publish", name),
       recover: (name, phrase, { deviceName } = {}) => call("identity_recover", name, phrase, deviceName || ""),
       confirmRecoveryKit: (name, phrase) => call("identity_confirm_kit", name, phrase),
+      newRecoveryPhrase: (name) => call("identity_new_phrase", name),
+      // a passkey as a second way to recover (FORMAT.md 11.8): the phrase once, to wrap it
+      addPasskey: async (name, { phrase } = {}) => {
+        const account = await call("identity_passkey_account", name, phrase);  // bad_phrase before any prompt
+        const { prf, credential } = await createPasskey(account);
+        try {
+          return await call("identity_add_passkey", name, phrase, prf, credential);
+        } finally {
+          prf.fill(0);
+        }
+      },
+      recoverWithPasskey: async (name, { deviceName } = {}) => {
+        const { prf, credential } = await evaluatePrf([], true);
+        try {
+          return await call("identity_recover_passkey", name, prf, credential, deviceName || "");
+        } finally {
+          prf.fill(0);
+        }
+      },
+      passkeys: (name) => call("identity_passkeys", name),
+      removePasskey: async (name, credentialId) => {
+        const removed = await call("identity_remove_passkey", name, credentialId);
+        // the authenticator may then hide it: it unlocks nothing any more
+        globalThis.PublicKeyCredential?.signalUnknownCredential?.({ rpId: location.hostname,
+          credentialId: String(credentialId) }).catch(() => {});
+        return removed;
+      },
     },
     devices: {
       list: (name) => call("devices_list", name),
       requestLink: ({ deviceName } = {}) => call("devices_request_link", deviceName),
-      approve: (name, link, { onCode } = {}) => call("devices_approve", name, link, onCode),
+      approve: (name, linkOrCode, { onCode } = {}) => call("devices_approve", name, linkOrCode, onCode),
       waitForLink: (link, { timeout, askCode } = {}) => call("devices_wait_for_link", link, timeout, askCode),
       remove: (name, deviceId) => call("devices_remove", name, [].concat(deviceId)),
     },
@@ -455,6 +640,11 @@ function makeApi({ host, names, timings, worker, report, gateway, gatewayState, 
       return response;
     },
     envelopes: (owner) => call("envelopes", owner),
+    // managing my files: a usage meter, unpin, delete (everywhere: shares and links revoked,
+    // out of the account's library, blocks given back; an outbox job of it discarded)
+    usage: (as) => call("usage", as),
+    unpin: (root, { as } = {}) => call("unpin", root, as),
+    delete: (root, { as } = {}) => call("delete", root, as),
     share: (root, { from, to, expires, policy } = {}) => call("share", root, from, to, expires, policy),
     revoke: (root, { from, to } = {}) => call("revoke", root, from, to),
     sendLinks: {
@@ -465,6 +655,7 @@ function makeApi({ host, names, timings, worker, report, gateway, gatewayState, 
       describe: (link) => call("send_link_describe", String(link)),
       open: (link, { onProgress } = {}) => call("send_link_open", String(link), onProgress),
       revoke: (capsule, { from } = {}) => call("send_link_revoke", String(capsule), from),
+      list: (root, { as } = {}) => call("send_link_list", root, as),
     },
     access: (root, { as } = {}) => call("access", root, as),
     // signed proofs of who sealed and who shared an envelope: list (from the gateway, each

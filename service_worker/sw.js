@@ -21,6 +21,12 @@ const PRECACHE = {{PRECACHE}};
 const INTEGRITY = {{INTEGRITY}}; // SHA-384 (SRI) of the app's release files, fixed at build time
 const HEADERS = {{HEADERS}};
 const ENTRY_POINTS = ["/", "/index.html"];
+// The PDF viewer has a policy of its own (a sandbox with scripts, no network), whether it
+// comes from the network or the precache. (A sandboxed frame's requests never reach a worker:
+// the app's frame gets it from the network; this answers it opened any other way.)
+const PDF_VIEW = HEADERS.pdf_view;  // { path, headers }
+// the app may frame that one document: a CSP source with a path names its origin
+const APP_CSP = HEADERS.app_csp.replace("frame-src ORIGIN", "frame-src " + location.origin);
 
 const mkw = createMeshKitWorker({ gateway: "{{GATEWAY}}" || location.origin, base: BASE + "/", prefix: "/meshkit/" });
 
@@ -71,11 +77,12 @@ self.addEventListener("activate", (event) => {
 });
 
 // --- security headers on this worker's own Responses ------------------------------------------
-async function withHeaders(response, csp) {
+// ours: HEADERS.common, or a whole set of its own (the viewer's)
+async function withHeaders(response, csp, ours = HEADERS.common) {
   if (!response || response.type === "error" || response.type === "opaqueredirect") return response;
   const headers = new Headers(response.headers);
-  for (const [name, value] of Object.entries(HEADERS.common)) headers.set(name, value); // replace, never append
-  headers.set("Content-Security-Policy", csp);
+  for (const [name, value] of Object.entries(ours)) headers.set(name, value); // replace, never append
+  if (csp) headers.set("Content-Security-Policy", csp);
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
@@ -86,10 +93,11 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== location.origin) return;
   if (url.pathname.startsWith(BASE + "/")) {
     // the immutable release: cache first
-    event.respondWith(caches.match(request, { cacheName: APP_CACHE }).then((hit) => hit || fetch(request)));
+    const answer = caches.match(request, { cacheName: APP_CACHE }).then((hit) => hit || fetch(request));
+    event.respondWith(url.pathname === PDF_VIEW.path ? answer.then((response) => withHeaders(response, "", PDF_VIEW.headers)) : answer);
   } else if ((request.mode === "navigate" && ENTRY_POINTS.includes(url.pathname)) || url.pathname === "/manifest.webmanifest") {
     // the app's entry points: the network's newest, the precached copy when offline or the server is down
-    const csp = ENTRY_POINTS.includes(url.pathname) ? HEADERS.app_csp : HEADERS.strict_csp;
+    const csp = ENTRY_POINTS.includes(url.pathname) ? APP_CSP : HEADERS.strict_csp;
     event.respondWith(fetch(request).catch(async () =>
       (await caches.match(url.pathname === "/manifest.webmanifest" ? request : "/", { cacheName: APP_CACHE, ignoreSearch: true }))
       || Response.error()).then((response) => withHeaders(response, csp)));

@@ -39,7 +39,7 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
   const facts = el("dl", { class: "facts", testid: "account-facts" });
   const list = el("ul", { class: "devices", testid: "devices" });
   const linkInput = el("input", { id: "approve-link", testid: "approve-link", autocomplete: "off",
-    placeholder: "the link shown on the new device", spellcheck: "false" });
+    placeholder: "e.g. KWX5R-ZH1PK, or its link", spellcheck: "false" });
   const status = el("p", { class: "hint", role: "status", testid: "approve-status" });
   const shownCode = el("strong", { class: "link-code", testid: "approve-code" });
   const codeBox = el("p", { class: "code-box", hidden: true }, "Type this code on the new device:", el("br"), shownCode);
@@ -66,10 +66,10 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
     }
   } },
   el("h3", {}, "Add a device"),
-  el("p", { class: "hint" }, "On the new device, open MeshKit and choose “Link this browser”. Open its link or " +
-    "scan its QR code here, press “Add this device”, then type the code shown here on the new device. " +
-    "Only add a device you hold in your hands."),
-  el("div", { class: "row" }, el("label", { for: "approve-link" }, "Link"), linkInput, approveButton),
+  el("p", { class: "hint" }, "On the new device, open MeshKit and choose “Link this browser”. Type the short " +
+    "code it shows here (or open its link, or scan its QR code with this device), press “Add this device”, then " +
+    "type the 6-digit number shown here on the new device. Only add a device you hold in your hands."),
+  el("div", { class: "row" }, el("label", { for: "approve-link" }, "Code"), linkInput, approveButton),
   codeBox, status);
 
   const card = el("section", { class: "card", "aria-labelledby": "account-h", testid: "account", hidden: true },
@@ -98,7 +98,7 @@ export function accountCard(meshkit, { el, guarded, say, formatDate, shortId, on
       el("dt", {}, "Account fingerprint"), el("dd", {}, el("code", { class: "fingerprint", testid: "account-fingerprint" },
         current.accountFingerprint)),
       el("dt", {}, "Account id"), el("dd", {}, el("code", { testid: "account-id" }, current.account)));
-    const devices = await guarded("Listing devices", () => meshkit.devices.list(current.name)) || [];
+    const devices = await guarded("Listing devices", () => meshkit.devices.list(current.name), { background: true }) || [];
     list.replaceChildren(...devices.map((device) => el("li", { testid: "device", "data-id": device.id },
       el("div", {}, el("strong", {}, device.name), device.current ? el("span", { class: "badge" }, " this device") : null,
         device.new ? el("span", { class: "badge warn", testid: "device-new",
@@ -178,10 +178,12 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
       const request = await meshkit.devices.requestLink({ deviceName: name });
       const url = linkUrl(request.link);
       linkText.value = url;
+      shortCode.textContent = request.code || "";
       drawQr(canvas, await meshkit.qr(url));
       linkShown.hidden = false;
       waiting.hidden = false;
-      say("Open the link (or scan the code) on a device of your account, and press “Add this device” there.");
+      say("On a device of your account, open Settings › Add a device and type the code shown here " +
+        "(or open the link, or scan the QR code).");
       const joined = await meshkit.devices.waitForLink(request.link, { askCode });
       linkShown.hidden = true;
       say(`This browser is now a device of your account (account fingerprint ${joined.accountFingerprint}).`);
@@ -207,12 +209,31 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
       }
     }) }, "Recover");
 
+  // no words: the passkey (on this device, a phone or a security key) unlocks the recovery secret
+  const passkeyButton = el("button", { type: "button", class: "secondary", testid: "join-passkey",
+    hidden: !meshkit.identity.recoverWithPasskey,
+    onclick: () => guarded("Recovering with a passkey", async () => {
+      if (busy) return;
+      const name = named();
+      busy = true;
+      try {
+        const done = await meshkit.identity.recoverWithPasskey(name, { deviceName: name });
+        say(`Account recovered with your passkey: ${done.restored} file(s) open again. Remove the devices you lost in Settings.`);
+        onJoined && onJoined(name);
+      } finally {
+        busy = false;
+      }
+    }) }, "Recover with a passkey");
+
   const copy = el("button", { type: "button", class: "link", onclick: async () => {
     linkText.select();
     try { await navigator.clipboard.writeText(linkText.value); say("Link copied."); } catch { /* selected for copying */ }
   } }, "Copy");
 
-  const waiting = el("div", {}, canvas, el("div", { class: "row" }, linkText, copy),
+  // the short code is what people move by hand; the QR code and the link are for a device with a camera
+  const shortCode = el("strong", { class: "link-code", testid: "link-short-code" });
+  const waiting = el("div", {}, el("p", {}, "Type this code on a device of your account:", el("br"), shortCode),
+    canvas, el("details", { class: "tech" }, el("summary", {}, "Or use a link"), el("div", { class: "row" }, linkText, copy)),
     el("p", { class: "hint" }, "Waiting for a device of your account to approve… (2 minutes)"));
   linkShown.append(waiting, codeForm);
 
@@ -221,7 +242,7 @@ export function joinCard(meshkit, { el, guarded, say, onJoined }) {
     el("p", { class: "hint" }, "Use it on this browser too: link it from a device you already use, or, if you " +
       "lost them all, recover it with your 24-word recovery phrase."),
     el("div", { class: "row" }, el("label", { for: "join-name" }, "Name for this device"), deviceName),
-    el("div", { class: "row" }, linkButton), linkShown,
+    el("div", { class: "row" }, linkButton, passkeyButton), linkShown,
     el("details", { class: "recover" }, el("summary", {}, "Recover with my recovery phrase"),
       el("label", { for: "recover-phrase" }, "Recovery phrase"), phrase,
       el("p", { class: "hint" }, "The phrase is used here, in this page, and never stored or sent."),

@@ -46,3 +46,39 @@ export function saveBlob(blob, name) {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
+
+// Where the focus is, said so it survives a redraw: the row's key (a file's root, a folder's
+// path, a person's id) and the control's name (data-focus, else its testid). A list redrawn
+// under the person (an upload's progress, another device, the control's own action) puts the
+// focus back on the same control of the same row, never on <body>.
+const ROW = "[data-root], [data-folder], [data-id]";
+const rowKey = (row) => row.dataset.root ?? row.dataset.folder ?? row.dataset.id;
+
+export function focusSpot(node) {
+  const row = node && node.closest && node.closest(ROW);
+  const control = node && node.dataset && (node.dataset.focus || node.dataset.testid);
+  return row && control ? { key: rowKey(row), control } : null;
+}
+
+// the spot's control in ``scope``: in a row shown now (another view may hold the same key)
+export function refocus(spot, scope = document) {
+  if (!spot) return false;
+  const name = CSS.escape(spot.control);
+  for (const row of scope.querySelectorAll(ROW)) {
+    if (rowKey(row) !== spot.key || row.closest("[hidden]")) continue;
+    const target = row.querySelector(`[data-focus="${name}"], [data-testid="${name}"]`);
+    if (target && !target.closest("[hidden]")) {
+      target.focus();
+      return true;
+    }
+  }
+  return false;
+}
+
+// draw() replaces what ``scope`` holds (and may reopen a menu): the focus that was inside it
+// goes back to the same control of the same row, while that row is still there
+export function keepingFocus(scope, draw) {
+  const spot = scope.contains(document.activeElement) ? focusSpot(document.activeElement) : null;
+  draw();
+  if (spot) refocus(spot, scope);
+}

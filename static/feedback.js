@@ -9,10 +9,18 @@ export function feedback(root, fallback) {
   const notice = el("div", { class: "notice", role: "status", "aria-live": "polite", testid: "notice" });
   let lastAction = null;
   for (const type of ["click", "submit", "change"]) {
-    root.addEventListener(type, (event) => { if (event.target.closest(".card")) lastAction = event.target; }, true);
+    root.addEventListener(type, (event) => { if (event.target.closest(".card, dialog")) lastAction = event.target; }, true);
   }
   function placeNearAction(box) {
-    const spot = lastAction && lastAction.isConnected && (lastAction.closest("td, li, form, .row, .drop")
+    // in a dialog: under its title, a place its redraws (a list, a form) never take away
+    const dialog = lastAction && lastAction.isConnected && lastAction.closest("dialog[open]");
+    if (dialog) {
+      dialog.firstElementChild.after(box);
+      return box.scrollIntoView({ block: "nearest" });
+    }
+    // not in a closed dialog or a place the person left: there, it would say nothing to anyone
+    const shown = lastAction && lastAction.isConnected && !lastAction.closest(".view[hidden], dialog:not([open])");
+    const spot = shown && (lastAction.closest("td, li, form, .row, .drop")
       || lastAction.closest(".card"));  // e.g. the hidden file input the drop zone opened
     if (!spot) return fallback.after(box);
     if (spot.tagName === "TD" || spot.tagName === "LI" || spot.classList.contains("card")) spot.append(box);
@@ -39,11 +47,13 @@ export function feedback(root, fallback) {
     alertBox.hidden = true;
     placeNearAction(notice);
   }
-  async function guarded(context, action) {
+  // ``background``: a list drawn by itself, not something the person just did: offline, its
+  // "unavailable" is what the offline banner already says, so it is not said again
+  async function guarded(context, action, { background = false } = {}) {
     try {
       return await action();
     } catch (error) {
-      showError(error, context);
+      if (!(background && error && error.code === "unavailable" && !navigator.onLine)) showError(error, context);
       return undefined;
     }
   }

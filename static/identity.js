@@ -2,43 +2,43 @@
 // the switch between this browser's identities, and the contact link to give to people.
 import { el } from "./dom.js";
 
+// "Chrome on Linux": a name for this device people recognise in their device list
+export function thisDevice() {
+  const ua = navigator.userAgent;
+  const browser = /Firefox\//.test(ua) ? "Firefox" : /Edg\//.test(ua) ? "Edge" : /Chrom(e|ium)\//.test(ua) ? "Chrome"
+    : /Safari\//.test(ua) ? "Safari" : "Browser";
+  const system = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS X/.test(ua) ? "Mac"
+    : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
+  return system ? `${browser} on ${system}` : browser;
+}
+
 export function identityView(meshkit, { state, guarded, say, onCreated, onSwitched }) {
   const identitySelect = el("select", { id: "identity-select", testid: "identity-select" });
   const fingerprint = el("code", { class: "fingerprint", testid: "fingerprint" });
   const fingerprintLabel = el("dt", {}, "Fingerprint");
   const deviceFingerprint = el("code", { class: "id", testid: "device-fingerprint" });
   const idText = el("code", { class: "id", testid: "identity-id" });
-  const nameInput = el("input", { id: "identity-name", testid: "identity-name", placeholder: "e.g. alice-laptop",
-    autocomplete: "off", maxlength: "128", required: true });
+  const nameInput = el("input", { id: "identity-name", testid: "identity-name", placeholder: "e.g. Alice Martin",
+    autocomplete: "name", maxlength: "128", required: true });
+  // the device's own name, as the account's device list shows it: not the person's
+  const deviceInput = el("input", { id: "device-name", testid: "device-name", autocomplete: "off", maxlength: "128",
+    value: thisDevice() });
+  const deviceRow = el("span", { class: "row" }, el("label", { for: "device-name" }, "This device"), deviceInput);
   const createLabel = el("label", { for: "identity-name" }, "New identity");
   const createForm = el("form", { class: "inline", onsubmit: async (event) => {
     event.preventDefault();
     const name = nameInput.value.trim();
     if (!name) return;
-    const made = await guarded("Creating identity", () => meshkit.identity.create(name));
+    const made = await guarded("Creating identity", () => meshkit.identity.create(name,
+      { deviceName: deviceInput.value.trim() || thisDevice() }));
     if (made) {
       nameInput.value = "";
       say(`Identity “${made.name}” created and published.`);
       await onCreated(made);
     }
-  } }, createLabel, nameInput, el("button", { type: "submit", testid: "identity-create" }, "Create"));
+  } }, createLabel, nameInput, deviceRow, el("button", { type: "submit", testid: "identity-create" }, "Create"));
 
   identitySelect.addEventListener("change", () => onSwitched(identitySelect.value));
-
-  const recordOut = el("textarea", { class: "record-out", readonly: true, rows: "2", hidden: true, testid: "record-out",
-    "aria-label": "My contact link" });
-  const copyRecord = el("button", { type: "button", testid: "copy-record", onclick: () => guarded("Copying", async () => {
-    const link = await meshkit.identity.contactLink(state.current);
-    recordOut.value = link;
-    recordOut.hidden = false;
-    recordOut.select();
-    try {
-      await navigator.clipboard.writeText(link);
-      say("Contact link copied. Send it to people who should be able to share with you.");
-    } catch {
-      say("Copy the contact link below and send it to people who should be able to share with you.");
-    }
-  }) }, "Copy my contact link");
 
   const identityFacts = el("div", { testid: "identity-facts" },
     el("div", { class: "row" }, el("label", { for: "identity-select" }, "Acting as"), identitySelect),
@@ -47,8 +47,7 @@ export function identityView(meshkit, { state, guarded, say, onCreated, onSwitch
       el("dt", {}, "This device"), el("dd", {}, deviceFingerprint),
       el("dt", {}, "Device id"), el("dd", {}, idText)),
     el("p", { class: "hint" }, "Compare your fingerprint with your contacts over another channel (in person, a " +
-      "call) before trusting them; it stays the same on all your devices and after a recovery."),
-    el("div", { class: "row" }, copyRecord), recordOut);
+      "call) before trusting them; it stays the same on all your devices and after a recovery."));
   const title = el("h2", { id: "who-h" }, "Identity");
   const firstStep = el("p", { class: "lead", testid: "first-step" }, "Start here: choose a name for yourself on " +
     "this device and press Create. You get an account that works on all your devices, and a recovery kit to keep safe.");
@@ -70,8 +69,7 @@ export function identityView(meshkit, { state, guarded, say, onCreated, onSwitch
     firstStep.hidden = any;
     identityFacts.hidden = !any;
     createLabel.textContent = any ? "New identity" : "Your name";
-    copyRecord.disabled = !me;
-    recordOut.hidden = true;
+    deviceRow.hidden = any;
   }
 
   return { card, render };

@@ -1,4 +1,4 @@
-// "Encrypt and upload" and the outbox. A file is sealed into the outbox first (every block
+// Uploading (the Upload buttons and status in "Files") and the outbox. A file is sealed into the outbox first (every block
 // encrypted and kept in this browser), then uploaded from there: once staged, closing the
 // tab loses nothing (the worker, or the next visit, finishes the upload). Leaving while the
 // file is still being read and encrypted would lose it, so the page asks first.
@@ -14,16 +14,48 @@ const WHY_WAITING = {
   policy_unavailable: "a policy provider is not answering",
   unavailable: "the gateway cannot be reached",
 };
+// how far an upload is, in words people use (its blocks are an implementation detail)
+const percent = (job) => `${job.blocks ? Math.floor(100 * (job.sent || 0) / job.blocks) : 0}%`;
 const errorText = (error) => (ERRORS[error.code] && ERRORS[error.code].message) || error.message;
 
-export function sealView(meshkit, { state, guarded, say, showError, onChange }) {
+// A dropped folder's files, each with its path inside the drop (webkitGetAsEntry: every
+// engine has it); bounded, so a huge tree cannot hang the page.
+const MAX_DROPPED = 2000;
+async function droppedFiles(dataTransfer) {
+  const entries = [...(dataTransfer.items || [])].map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
+  if (!entries.length) return [...(dataTransfer.files || [])];
+  const out = [];
+  async function walk(entry, path) {
+    if (out.length >= MAX_DROPPED) return;
+    if (entry.isFile) {
+      const file = await new Promise((resolve) => entry.file(resolve, () => resolve(null)));
+      if (file) out.push(Object.assign(file, { folder: path }));
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {  // readEntries answers in batches until an empty one
+        const batch = await new Promise((resolve) => reader.readEntries(resolve, () => resolve([])));
+        if (!batch.length || out.length >= MAX_DROPPED) break;
+        for (const child of batch) await walk(child, path ? `${path}/${entry.name}` : entry.name);
+      }
+    }
+  }
+  for (const entry of entries) await walk(entry, "");
+  return out;
+}
+// the folder a picked file sits in, inside the picked folder ("" for single files)
+const folderOf = (file) => file.folder !== undefined ? file.folder
+  : (file.webkitRelativePath || "").split("/").slice(0, -1).join("/");
+
+export function sealView(meshkit, { state, guarded, say, showError, onChange, onSealed }) {
   const fileInput = el("input", { type: "file", id: "file-input", testid: "file-input", class: "visually-hidden",
-    multiple: true, "aria-label": "Choose files to encrypt", tabindex: "-1" });  // the drop zone is the control people use
-  const dropZone = el("button", { type: "button", class: "drop", testid: "drop-zone",
-    onclick: () => fileInput.click() }, el("strong", {}, "Drop files here"),
-    el("span", {}, " (or anywhere on the page), paste them, or press to choose"));
+    multiple: true, "aria-label": "Choose files to encrypt", tabindex: "-1" });  // the Upload button is the control people use
+  const folderInput = el("input", { type: "file", testid: "folder-input", class: "visually-hidden", webkitdirectory: true,
+    "aria-label": "Choose a folder to encrypt", tabindex: "-1" });
+  const dropZone = el("button", { type: "button", testid: "drop-zone", onclick: () => fileInput.click() }, "Upload files");
+  const folderButton = el("button", { type: "button", class: "secondary", testid: "upload-folder",
+    onclick: () => folderInput.click() }, "Upload a folder");
   const recipientList = el("fieldset", { class: "recipients", testid: "recipients" });
-  const sealProgress = el("progress", { max: "1", value: "0", testid: "seal-progress", "aria-label": "Encrypt and upload progress" });
+  const sealProgress = el("progress", { max: "1", value: "0", testid: "seal-progress", "aria-label": "Upload progress" });
   const sealStatus = el("span", { class: "status", testid: "seal-status" });
   let staging = false;      // reading and encrypting: leaving now loses the file
   let uploading = null;     // {job, name}: the upload this card follows
@@ -31,26 +63,31 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
   // permitted: the capability report says); without it, the next visit does
   const background = () => !!meshkit.background && meshkit.background.mode === "service-worker";
 
-  // Files wait their turn: one is read and encrypted at a time, none is dropped
+  // Files wait their turn: one is read and encrypted at a time, none is dropped. One loop
+  // drains the queue (a file picked while another finishes joins it, never a second loop).
   const waiting = [];
+  let draining = false;
   function sealFiles(files) {
     waiting.push(...[...(files || [])].filter((file) => file && file.size !== undefined));
-    if (!staging) next();
+    if (!draining) drain();
   }
-  async function next() {
-    const file = waiting.shift();
-    if (!file) return;
-    await sealFile(file);
-    if (waiting.length) setText(sealStatus, `${waiting.length} more waiting…`);
-    return next();
+  async function drain() {
+    draining = true;
+    try {
+      while (waiting.length) {
+        await sealFile(waiting.shift());
+        if (waiting.length) setText(sealStatus, `${waiting.length} more waiting…`);
+      }
+    } finally {
+      draining = false;
+    }
   }
 
   async function sealFile(file) {
-    if (!file || staging) return;
+    if (!file) return;
     if (!state.current) return showError({ code: "unknown_identity", message: "" }, "Create your account first");
     const to = [...recipientList.querySelectorAll("input:checked")].map((box) => box.value);
-    staging = true;
-    dropZone.disabled = true;
+    staging = true;  // the Upload button stays usable (and focused): more files queue behind this one
     sealProgress.value = 0;
     setText(sealStatus, `Encrypting ${file.name}…`);
     const env = await guarded(`Encrypting ${file.name}`, () => meshkit.seal(file, { from: state.current, to, name: file.name,
@@ -60,8 +97,8 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
         sealStatus.textContent = `Encrypting: ${formatSize(done)} of ${formatSize(total)}`;
       } }));
     staging = false;
-    dropZone.disabled = false;
     fileInput.value = "";
+    if (env && onSealed) onSealed(env, folderOf(file));
     if (!env) {
       sealStatus.textContent = "Failed";
       return;
@@ -102,11 +139,12 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
     } else if (job.state === "retrying" && job.error) {
       setText(sealStatus, `Waiting: ${WHY_WAITING[job.error.code] || errorText(job.error)}`);
     } else {
-      sealStatus.textContent = `Uploading: ${job.sent || 0} of ${job.blocks} blocks`;
+      sealStatus.textContent = `Uploading: ${percent(job)}`;
     }
   }
 
   fileInput.addEventListener("change", () => { sealFiles(fileInput.files); fileInput.value = ""; });
+  folderInput.addEventListener("change", () => { sealFiles(folderInput.files); folderInput.value = ""; });
   window.addEventListener("beforeunload", (event) => {
     if (staging) {
       event.preventDefault();
@@ -130,7 +168,7 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
     if (!carriesFiles(event)) return;
     event.preventDefault();
     dragEnded();
-    sealFiles(event.dataTransfer.files);
+    droppedFiles(event.dataTransfer).then(sealFiles);
   });
   window.addEventListener("paste", (event) => {
     const files = event.clipboardData ? event.clipboardData.files : null;
@@ -139,19 +177,22 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
     sealFiles(files);
   });
 
-  const sealCard = el("section", { class: "card wide", "aria-labelledby": "seal-h" },
-    el("h2", { id: "seal-h" }, "Encrypt and upload"),
-    el("p", { class: "hint" }, "The file is encrypted here, in this page; the gateway only ever stores encrypted blocks."),
-    recipientList, fileInput, dropZone,
-    el("div", { class: "row" }, sealProgress, sealStatus));
+  // the upload controls live in "Files" (its toolbar); who else it is encrypted for folds away
+  const buttons = el("span", { class: "upload-buttons" }, dropZone, folderButton, fileInput, folderInput);
+  const status = el("div", { class: "row upload-status", testid: "upload-status" }, sealProgress, sealStatus);
+  const options = el("details", { class: "upload-options", testid: "upload-options" },
+    el("summary", {}, "Encrypt new uploads for other people too"),
+    el("p", { class: "hint" }, "Chosen people can open the files you upload next, for good: this cannot be taken back. " +
+      "To give access you can stop, share a file from its details instead."),
+    recipientList);
 
   function renderRecipients() {
-    recipientList.replaceChildren(el("legend", {}, "Also readable by (you always are)"));
-    if (!state.contacts.length) recipientList.append(el("p", { class: "hint" }, "No contacts yet: add one under “Contacts” to encrypt for them too."));
+    recipientList.replaceChildren(el("legend", {}, "Also encrypt for (you always can open your files)"));
+    if (!state.contacts.length) recipientList.append(el("p", { class: "hint" }, "No contacts yet: add one under “Contacts” first."));
     for (const person of state.contacts) {
       const box = el("input", { type: "checkbox", value: person.id, id: "to-" + person.id });
-      recipientList.append(el("label", { class: "check", for: "to-" + person.id }, box, ` ${person.name} `,
-        el("code", {}, shortId(person.id))));
+      recipientList.append(el("label", { class: "check", for: "to-" + person.id }, box, ` ${person.accountName || person.name} `,
+        el("code", {}, shortId(person.accountFingerprint || person.fingerprint))));
     }
   }
 
@@ -171,18 +212,18 @@ export function sealView(meshkit, { state, guarded, say, showError, onChange }) 
       el("div", {}, el("strong", {}, job.name), " ", el("span", { class: "badge" + (job.state === "failed" ? " warn" : ""),
         testid: "job-state" }, JOB_STATES[job.state] || job.state)),
       el("progress", { max: String(job.blocks || 1), value: String(job.sent || 0), "aria-label": `Upload of ${job.name}` }),
-      el("small", {}, `${formatSize(job.size)} · ${job.sent || 0} of ${job.blocks || "?"} blocks`,
+      el("small", {}, `${formatSize(job.size)} · ${percent(job)} sent`,
         job.state === "retrying" && job.next_attempt ? ` · next try ${new Date(job.next_attempt * 1000).toLocaleTimeString()}` : ""),
       error ? el("p", { class: "job-error", testid: "job-error" }, error, el("span", { class: "code" }, ` (${job.error.code})`)) : null,
       actions);
   }
 
   async function renderJobs() {
-    const jobs = (await guarded("Listing the outbox", () => meshkit.jobs.list()) || [])
-      .filter((job) => job.state !== "done");  // finished: the file is in "My envelopes"
+    const jobs = (await guarded("Listing the outbox", () => meshkit.jobs.list(), { background: true }) || [])
+      .filter((job) => job.state !== "done");  // finished: the file is in "Files"
     outboxCard.hidden = !jobs.length;
     jobList.replaceChildren(...jobs.map(jobRow));
   }
 
-  return { card: sealCard, outboxCard, renderRecipients, renderJobs, jobChanged };
+  return { buttons, status, options, outboxCard, renderRecipients, renderJobs, jobChanged };
 }

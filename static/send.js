@@ -36,8 +36,15 @@ export function receivedView(meshkit, { guarded, say }) {
     const left = told.opensLeft === null || told.opensLeft === undefined ? ""
       : told.opensLeft === 1 ? " It opens once more." : ` It opens ${told.opensLeft} more times.`;
     about.replaceChildren(el("strong", { testid: "sent-name" }, told.name || "A file"), ` (${formatSize(told.size)}), `,
-      "from ", el("code", { title: told.sender }, shortId(told.sender)), ".", left);
+      "from ", who(told), ".", told.expires ? ` Until ${new Date(told.expires * 1000).toLocaleString()}.` : "", left);
   }
+
+  // the sender as a person: their account's name and fingerprint, verified by Core through
+  // the account chain; a device id only when no account could be verified
+  const who = (told) => told.senderName
+    ? el("span", { testid: "sent-sender" }, el("strong", {}, told.senderName),
+      told.senderFingerprint ? el("small", {}, " (fingerprint ", el("code", {}, told.senderFingerprint), ")") : null)
+    : el("code", { testid: "sent-sender", title: told.sender }, shortId(told.sender));
 
   function offer() {
     const fragment = takeSendLink();
@@ -57,7 +64,7 @@ export function receivedView(meshkit, { guarded, say }) {
     } }).finally(() => { button.disabled = false; });
     about.hidden = false;
     about.replaceChildren(el("strong", { testid: "sent-name" }, opened.name || "A file"), ` (${formatSize(opened.size)}), `,
-      "from ", el("code", { title: opened.sender }, shortId(opened.sender)), ".");
+      "from ", who(opened), ".");
     saveBlob(opened.blob, opened.saveAs || "meshkit-download");
     progress.value = progress.max;
     say(`Downloaded “${opened.name || opened.saveAs}”, every block verified.`);
@@ -66,18 +73,21 @@ export function receivedView(meshkit, { guarded, say }) {
   return { card, offer };
 }
 
-// The last link made for each envelope (root -> {link, capsule}), in this page's memory only:
-// the list is redrawn often (an upload, the library), and a link shown must stay shown.
+// The last link made for each file (root -> {link, capsule}), in this page's memory only: the
+// link's secret is shown once, when it is made; afterwards the links list shows its state.
 const madeLinks = new Map();
 
-// Under an envelope: make a send link (with the chosen expiry and number of opens), copy it,
-// or stop it.
-export function sendLinkControls(meshkit, env, { state, guarded, say, expiry }) {
+// In a file's details: make a send link (with its expiry and number of opens), copy it, or
+// stop it.
+export function sendLinkControls(meshkit, env, { state, guarded, say, onMade }) {
   const opens = el("select", { "aria-label": "The link opens", testid: "link-opens" },
     el("option", { value: "1" }, "once"), el("option", { value: "5" }, "5 times"), el("option", { value: "" }, "any number of times"));
+  const expiry = el("select", { "aria-label": "The link works", testid: "link-expiry" },
+    el("option", { value: "7d" }, "for 7 days"), el("option", { value: "1d" }, "for 1 day"),
+    el("option", { value: "1h" }, "for 1 hour"), el("option", { value: "" }, "until stopped"));
   const out = el("input", { type: "text", readonly: true, class: "record-out", testid: "link-out", hidden: true,
     "aria-label": `Send link for ${env.name}` });
-  const stop = el("button", { type: "button", class: "danger", testid: "link-stop", hidden: true }, "Stop link");
+  const stop = el("button", { type: "button", class: "danger", testid: "link-stop", hidden: true }, "Stop this link");
 
   function show(made) {
     madeLinks.set(env.root, made);
@@ -88,6 +98,7 @@ export function sendLinkControls(meshkit, env, { state, guarded, say, expiry }) 
       madeLinks.delete(env.root);
       out.hidden = stop.hidden = true;
       say(`The link for “${env.name}” no longer opens.`);
+      onMade && onMade();
     });
   }
 
@@ -100,8 +111,9 @@ export function sendLinkControls(meshkit, env, { state, guarded, say, expiry }) 
     say(`${copied ? "Link copied" : "Copy the link below"}: whoever has it can download “${env.name}”` +
       (made.opens ? ` (${made.opens === 1 ? "once" : made.opens + " times"})` : "") +
       (made.expires ? `, until ${new Date(made.expires * 1000).toLocaleString()}` : "") + ". Send it only to them.");
-  }) }, "Make a send link");
+    onMade && onMade();
+  }) }, "Make a link");
   if (madeLinks.has(env.root)) show(madeLinks.get(env.root));
   return el("div", { class: "share", testid: "send-link" },
-    el("span", { class: "hint" }, "Or a link for anyone (no account needed), that opens"), opens, make, out, stop);
+    el("span", { class: "hint" }, "A new link that opens"), opens, expiry, make, out, stop);
 }

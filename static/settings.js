@@ -24,7 +24,7 @@ export function settingsView(meshkit, { state, guarded, say, kit }) {
       caps, el("div", { class: "row" }, copy), bundleOut));
 
   async function render() {
-    const report = await guarded("Reading capabilities", () => meshkit.capabilities());
+    const report = await guarded("Reading capabilities", () => meshkit.capabilities(), { background: true });
     if (!report) return;
     const rows = [
       ["Keys", report.key_storage.mode, report.key_storage.detail, report.key_storage.mode !== "non-extractable"],

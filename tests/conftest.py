@@ -68,11 +68,11 @@ CHROMIUM = os.environ.get("MESHKIT_CHROMIUM", "/usr/bin/chromium")
 @pytest.fixture(scope="session")
 def browser_type_launch_args():
     """Debian's Chromium (Playwright may not download its own here). The host resolver maps
-    every name but 127.0.0.1 to nothing, so no test can pass by reaching the network."""
+    every name but 127.0.0.1 and localhost (passkeys need a host name) to nothing, so no test can pass by reaching the network."""
     return {"executable_path": CHROMIUM, "headless": True, "args": [
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]}
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]}
 
 
 @pytest.fixture(scope="session")

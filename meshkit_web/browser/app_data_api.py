@@ -5,16 +5,14 @@ accepted, the messages acknowledged) is kept in IndexedDB (store ``app_state``),
 crosses to JS as a Uint8Array (and a string, for what was sent as text)."""
 
 import logging
-import time
 
-from ..clients import accounts, app_data
-from ..core.errors import InvalidArgumentError, MeshKitError
+from ..clients import app_data
+from ..core.errors import InvalidArgumentError
 from . import jsapi as arg
 from .ffi import js_bytes
 from .jsapi import api
 
 log = logging.getLogger("meshkit.browser")
-SENDER_ACCOUNT_TTL = 300  # seconds a sender's verified account is reused by listings
 
 
 def _out(answer: dict | None) -> dict | None:
@@ -47,25 +45,9 @@ class AppDataMethods:
 
     async def _sender_accounts(self, client, senders: set) -> dict:
         """{sender: the account it is a device of, verified through its chain (kept here,
-        never rolled back), or None}; looked up again at most every SENDER_ACCOUNT_TTL seconds."""
-        cache = self.__dict__.setdefault("_sender_account_cache", {})
-        found, now = {}, time.monotonic()
-        for sender in sorted(senders):
-            if sender in cache and now - cache[sender][1] < SENDER_ACCOUNT_TTL:
-                found[sender] = cache[sender][0]
-                continue
-            try:
-                kept = await accounts.account_reaching(client, sender, await self.store.known_account(sender))
-                if kept is not None:
-                    await self.store.save_known_account(kept)
-                found[sender] = kept.record.id if kept is not None else None
-            except MeshKitError as exc:
-                log.info("the account of a message's sender is not known (%s)", exc.code)
-                found[sender] = None
-            if len(cache) > 1024:
-                cache.clear()
-            cache[sender] = (found[sender], now)
-        return found
+        never rolled back), or None} (the runtime's one resolver, accounts.People)."""
+        people = await self.people.people(client, senders)
+        return {sender: person.account if person else None for sender, person in people.items()}
 
     @api
     async def message_send(self, to, data, sender=None, kind=None) -> dict:

@@ -16,6 +16,14 @@ costs): the row then has ``enc_private_wrapped`` (the wrapped pkcs8 blob),
 ``enc_wrapping_key`` (the non-extractable AES-KW CryptoKey that unwraps it) and
 ``enc_private_form`` = "pkcs8/AES-KW", and no ``enc_private``. Rows of the first shape are
 read as before everywhere; only engines that need it write the second.
+
+A hybrid identity's row also has its X-Wing private key, made only where WebCrypto has X-Wing
+and ``_probe_storable`` found that IndexedDB keeps it, in one of two forms: ``pq_private``, one
+non-extractable MLKEM768-X25519 CryptoKey; or, where IndexedDB cannot keep that (Chromium 156:
+a put with an in-line key fails with DataError, one with an out-of-line key reads back as
+null) but keeps its parts, ``pq_mlkem`` (ML-KEM-768) and ``pq_x25519`` (X25519), two
+non-extractable CryptoKeys that webcrypto.py combines as X-Wing; the public key is the
+record's ``pq_key``. Rows without either (classic identities) load as before.
 """
 
 import asyncio
@@ -28,7 +36,7 @@ from ..core.identity import Identity, PublicIdentity, record_from_bytes
 from . import ffi
 from .ffi import JsException, create_proxy, js, js_bytes, to_js
 from .memory import DB_VERSION, STORES, MemoryStore
-from .webcrypto import CryptoKeyHandle
+from .webcrypto import MLKEM, MLKEM_USAGES, XWING, XWING_USAGES, CryptoKeyHandle, XWingPartsHandle
 
 log = logging.getLogger("meshkit.browser")
 
@@ -69,42 +77,82 @@ _PROBE_NAME = "\u0000meshkit-probe"  # a name no identity can have (never left b
 WRAPPED_FORM = "pkcs8/AES-KW"
 
 
-async def _probe_x25519(db) -> str | None:
-    """Can this engine store an X25519 CryptoKey in IndexedDB? None if it can (the key read
-    back still agrees with its public key), else what went wrong. A throwaway key is put,
-    read back and deleted in one transaction: feature detection, never user-agent sniffing."""
+async def _x25519_agrees(subtle, stored, pair) -> bool:
+    params = _obj({"name": "X25519", "public": pair.publicKey})
+    mine = (await subtle.deriveBits(params, stored, 256)).to_bytes()
+    return mine == (await subtle.deriveBits(params, pair.privateKey, 256)).to_bytes()
+
+
+async def _xwing_agrees(subtle, stored, pair) -> bool:
+    params = _obj({"name": XWING})
+    made = await subtle.encapsulateBits(params, pair.publicKey)
+    return (await subtle.decapsulateBits(params, stored, made.ciphertext)).to_bytes() == made.sharedKey.to_bytes()
+
+
+async def _mlkem_agrees(subtle, stored, pair) -> bool:
+    params = _obj({"name": MLKEM})
+    made = await subtle.encapsulateBits(params, pair.publicKey)
+    return (await subtle.decapsulateBits(params, stored, made.ciphertext)).to_bytes() == made.sharedKey.to_bytes()
+
+
+# what each probed key is: its WebCrypto algorithm, usages, and the check that a key read back still works
+_PROBES = {"X25519": (("deriveBits",), _x25519_agrees), XWING: (XWING_USAGES, _xwing_agrees),
+           MLKEM: (MLKEM_USAGES, _mlkem_agrees)}
+# the row fields each probe stores, as identities' rows store them
+X25519_FIELDS = {"key": "X25519"}
+XWING_FIELDS = {"key": XWING}
+XWING_PARTS_FIELDS = {"pq_mlkem": MLKEM, "pq_x25519": "X25519"}  # an X-Wing key as its two parts
+
+
+def _named(fields: dict) -> str:
+    algorithms = list(fields.values())
+    return f"an {algorithms[0]} CryptoKey" if len(algorithms) == 1 else " and ".join(algorithms) + " CryptoKeys"
+
+
+async def _probe_storable(db, fields: dict) -> str | None:
+    """Can this engine store, in one row, a CryptoKey of each algorithm ``fields`` names (field
+    -> algorithm)? None if it can (each key read back still agrees with its pair), else what
+    went wrong. Throwaway keys are put, read back and deleted in one transaction: feature
+    detection, never user-agent sniffing."""
     subtle = js.crypto.subtle
+    what = _named(fields)
     try:
-        pair = await subtle.generateKey(_obj({"name": "X25519"}), False, to_js(["deriveBits"]))
+        pairs = {field: await subtle.generateKey(_obj({"name": algorithm}), False,
+                                                 to_js(list(_PROBES[algorithm][0])))
+                 for field, algorithm in fields.items()}
         store = db.transaction("identities", "readwrite").objectStore("identities")
     except JsException as exc:
         return f"the probe could not start ({getattr(exc, 'name', type(exc).__name__)})"
     try:
         # all three requests are made before any await, or the transaction would end
-        store.put(_obj({"name": _PROBE_NAME, "enc_private": pair.privateKey}))
+        store.put(_obj({"name": _PROBE_NAME, **{field: pair.privateKey for field, pair in pairs.items()}}))
         read = store.get(_PROBE_NAME)
         store.delete(_PROBE_NAME)
     except JsException as exc:  # WebKit: DataError/DataCloneError, at once
-        return f"storing an X25519 CryptoKey fails ({getattr(exc, 'name', type(exc).__name__)})"
+        return f"storing {what} fails ({getattr(exc, 'name', type(exc).__name__)})"
     try:
-        row = await _request(read)
-        key = row.enc_private
-        params = _obj({"name": "X25519", "public": pair.publicKey})
-        mine = (await subtle.deriveBits(params, key, 256)).to_bytes()
-        theirs = (await subtle.deriveBits(params, pair.privateKey, 256)).to_bytes()
+        back = await _request(read)
+        same = [await _PROBES[algorithm][1](subtle, getattr(back, field), pairs[field])
+                for field, algorithm in fields.items()]
     except (IOError, JsException, AttributeError) as exc:
-        return f"an X25519 CryptoKey does not come back from IndexedDB ({type(exc).__name__})"
-    return None if mine == theirs else "an X25519 CryptoKey comes back from IndexedDB changed"
+        return f"{what} do{'es' if len(fields) == 1 else ''} not come back from IndexedDB ({type(exc).__name__})"
+    return None if all(same) else f"{what} come{'s' if len(fields) == 1 else ''} back from IndexedDB changed"
 
 
 class IndexedDBStore:
     persistent = True
     kind = "indexeddb"
 
-    def __init__(self, db, x25519_unstorable: str | None = None):
+    def __init__(self, db, x25519_unstorable: str | None = None, xwing_unstorable: str | None = None,
+                 xwing_parts_unstorable: str | None = None):
         self.db = db
         # None: X25519 CryptoKeys store as they are; else why not (their keys are then wrapped)
         self.x25519_unstorable = x25519_unstorable
+        # None: X-Wing CryptoKeys store as they are; else why not (their keys are then kept as parts)
+        self.xwing_unstorable = xwing_unstorable
+        # None: an X-Wing key's two parts (ML-KEM-768, X25519 CryptoKeys) store; else why not
+        # (where neither form stores, identities are classic)
+        self.xwing_parts_unstorable = xwing_parts_unstorable
 
     @classmethod
     async def open(cls) -> "IndexedDBStore":
@@ -127,7 +175,9 @@ class IndexedDBStore:
             db = await _request(request)
         finally:
             upgrade_proxy.destroy()
-        return cls(db, await _probe_x25519(db))
+        xwing = await _probe_storable(db, XWING_FIELDS)
+        parts = None if xwing is None else await _probe_storable(db, XWING_PARTS_FIELDS)
+        return cls(db, await _probe_storable(db, X25519_FIELDS), xwing, parts)
 
     def _store(self, name: str, mode: str):
         return self.db.transaction(name, mode).objectStore(name)
@@ -152,6 +202,11 @@ class IndexedDBStore:
         keys = js.IDBKeyRange.bound(prefix, prefix + "\uffff")
         await _request(self._store(store, "readwrite").delete(keys))
 
+    async def count_prefix(self, store: str, prefix: str) -> int:
+        """How many records' (string) keys start with ``prefix`` (no record is read)."""
+        keys = js.IDBKeyRange.bound(prefix, prefix + "\uffff")
+        return int(await _request(self._store(store, "readonly").count(keys)))
+
 
 def _from_js(value) -> dict:
     """A stored record as a dict: bytes for Uint8Array fields, CryptoKeys kept as JS objects."""
@@ -167,6 +222,15 @@ def _from_js(value) -> dict:
         else:
             out[key] = item  # a CryptoKey (or another JS object) stays as it is
     return out
+
+
+def _pq_handle(row: dict, public: PublicIdentity):
+    """The X-Wing key a row holds, in either form; None in a classic identity's row (and rows
+    older than X-Wing). The parts' public key is the signed record's."""
+    if row.get("pq_mlkem") is not None and row.get("pq_x25519") is not None and public.pq_key:
+        return XWingPartsHandle(row["pq_mlkem"], row["pq_x25519"], public.pq_key)
+    pq = row.get("pq_private")
+    return None if pq is None else CryptoKeyHandle(pq)
 
 
 async def open_store():
@@ -187,6 +251,12 @@ class IdentityStore:
         unstorable = getattr(db, "x25519_unstorable", None)  # the memory store holds any key object
         if unstorable:  # X25519 keys made from now on are kept wrapped (webcrypto.py)
             backend.keep_x25519_wrapped(unstorable)
+        xwing_unstorable = getattr(db, "xwing_unstorable", None)
+        parts_unstorable = getattr(db, "xwing_parts_unstorable", None)
+        if xwing_unstorable and not parts_unstorable:  # Chromium: the two parts, each a CryptoKey
+            backend.keep_xwing_as_parts()
+        elif xwing_unstorable:  # no X-Wing key is made that could not be kept (seals still wrap to others')
+            backend.keep_no_xwing_keys(f"{xwing_unstorable}; {parts_unstorable}")
 
     async def save_identity(self, identity: Identity) -> None:
         row = {"name": identity.name, "id": identity.id, "record": identity.public.to_bytes(),
@@ -199,6 +269,15 @@ class IdentityStore:
             raise UnsupportedError("this browser cannot store this X25519 key (it was not made to be wrapped)")
         else:
             row["enc_private"] = enc.key
+        pq = identity.pq_private
+        if isinstance(pq, XWingPartsHandle):
+            if getattr(self.db, "xwing_parts_unstorable", None):
+                raise UnsupportedError("this browser cannot store an X-Wing key's parts")
+            row.update(pq_mlkem=pq.mlkem, pq_x25519=pq.x25519)
+        elif pq is not None:
+            if getattr(self.db, "xwing_unstorable", None):
+                raise UnsupportedError("this browser cannot store an X-Wing key")
+            row["pq_private"] = pq.key
         await self.db.put("identities", row)
 
     async def load_identity(self, name: str) -> Identity | None:
@@ -216,7 +295,7 @@ class IdentityStore:
                 self._unwrapped[wrapped] = enc
         else:
             enc = CryptoKeyHandle(row["enc_private"])
-        return Identity(public, CryptoKeyHandle(row["sig_private"]), enc)
+        return Identity(public, CryptoKeyHandle(row["sig_private"]), enc, _pq_handle(row, public))
 
     async def identities(self) -> list[PublicIdentity]:
         rows = await self.db.all("identities")

@@ -40,3 +40,6 @@ class MemoryStore:
     async def delete_prefix(self, store: str, prefix: str) -> None:
         for key in [k for k in self._data[store] if k.startswith(prefix)]:
             del self._data[store][key]
+
+    async def count_prefix(self, store: str, prefix: str) -> int:
+        return sum(1 for k in self._data[store] if k.startswith(prefix))

@@ -8,11 +8,12 @@ from .jsapi import _js
 
 def described(opened) -> dict:
     """An opened (or described: clients.gateway.Description) envelope as the page sees it:
-    who sealed it when, and what the file is; opensLeft for a share limited in its opens."""
+    who sealed it when, and what the file is; opensLeft for a share limited in its opens,
+    expires for one that ends (a described share: a send link's visitor sees until when)."""
     meta = opened.metadata.to_json() if opened.metadata is not None else {
         "name": None, "type": DEFAULT_TYPE, "size": opened.header.size, "mtime": None, "saveAs": None}
     return {**meta, "size": opened.header.size, "sender": opened.header.sender_id, "created": opened.header.created,
-            "opensLeft": getattr(opened, "opens_left", None)}
+            "opensLeft": getattr(opened, "opens_left", None), "expires": getattr(opened, "expires", None)}
 
 
 async def as_blob(opened, media_type: str = "", on_progress=None) -> dict:

@@ -11,7 +11,8 @@ it, so a page and a worker never upload the same job at the same time.
 
 Job states: staging -> queued -> uploading -> done; "retrying" after a temporary failure
 (offline, gateway down, rate limit) with exponential backoff; "failed" after a permanent
-refusal (quota, forbidden, ...): its blocks stay until the user retries or discards it.
+refusal (quota, forbidden, ...): its blocks stay until the user retries or discards it
+(what of it had landed at the gateway then stops counting against the quota at once).
 """
 
 import asyncio
@@ -21,7 +22,7 @@ import time
 import uuid
 
 from ..core.cid import cid_str, parse_cid
-from ..core.errors import InvalidArgumentError, MeshKitError, registry
+from ..core.errors import InvalidArgumentError, LocalIOError, MeshKitError, registry
 from ..core.proof import SEALED, make_proof
 from . import ffi
 from .ffi import broadcast, web_lock
@@ -61,22 +62,25 @@ class Outbox:
                "owner_id": client.identity.id, "gateway": gateway, "name": name, "size": size,
                "recipients": recipients, "root": None, "blocks": 0, "sent": 0, "attempts": 0,
                "next_attempt": 0, "error": None, "created": int(_now()), "updated": _now()}
-        await self.db.put("jobs", job)
-        root, seq = None, 0
-        try:
-            async for block in blocks:
-                await self.db.put("outbox", {"key": _block_key(job["id"], seq), "cid": block.cid, "data": block.data})
-                root = block.cid  # the header comes last: the root
-                seq += 1
-                if seq % 64 == 0:  # still alive: not an interrupted staging
-                    job["updated"] = _now()
-                    await self.db.put("jobs", job)
-        except BaseException:
-            await self.discard(job["id"])
-            raise
-        proof = await make_proof(client.backend, client.identity, SEALED, root, now=int(_now()))
-        job.update(state="queued", root=cid_str(root), blocks=seq, proof=proof.data, updated=_now())
-        await self._save(job)
+        async with job_lock(job["id"], wait=True):  # a discard meanwhile waits, then finds every block
+            await self.db.put("jobs", job)
+            root, seq = None, 0
+            try:
+                async for block in blocks:
+                    await self.db.put("outbox", {"key": _block_key(job["id"], seq), "cid": block.cid,
+                                                 "data": block.data})
+                    root = block.cid  # the header comes last: the root
+                    seq += 1
+                    if seq % 64 == 0:  # still alive: not an interrupted staging
+                        job["updated"] = _now()
+                        await self.db.put("jobs", job)
+            except BaseException:
+                await self._drop(job["id"])
+                broadcast({"type": "job", "job": {"id": job["id"], "state": "discarded"}})
+                raise
+            proof = await make_proof(client.backend, client.identity, SEALED, root, now=int(_now()))
+            job.update(state="queued", root=cid_str(root), blocks=seq, proof=proof.data, updated=_now())
+            await self._save(job)
         return public_job(job)
 
     # --- reading and deciding (the app) ---------------------------------------------------
@@ -97,14 +101,44 @@ class Outbox:
                 await self._save(job)
             return public_job(job)
 
-    async def discard(self, job_id: str) -> None:
-        """Drop a job and its staged blocks (the user decided): waits for an upload of it.
-        What of it had landed at the gateway counts until the gateway's grace (releasing it
-        at once from here left the staged blocks behind in a full run: not yet)."""
+    async def discard(self, job_id: str) -> dict:
+        """Drop a job and its staged blocks (the user decided): waits for an upload or the
+        staging of it to stop first, so no block is written after. What of it had landed at
+        the gateway (it was tried) stops counting against the quota at once
+        (GatewayClient.give_back). {id, blocks (staged blocks dropped), released (CIDs given back)}."""
         async with job_lock(job_id, wait=True):
-            await self.db.delete_prefix("outbox", job_id + " ")
-            await self.db.delete("jobs", job_id)
+            job = await self.db.get("jobs", str(job_id))
+            tried = job is not None and bool(job.get("attempts") or job.get("sent"))  # some may have landed
+            landed = await self._staged_cids(job) if tried else []
+            dropped = await self._drop(job_id)
         broadcast({"type": "job", "job": {"id": job_id, "state": "discarded"}})
+        if landed:
+            try:
+                await (await self.clients(job["owner"], job["gateway"])).give_back(landed)
+            except MeshKitError as exc:  # give_back logs its own failures; this is the client's
+                log.info("outbox job %s discarded; its blocks count until the gateway's grace (%s)", job_id, exc.code)
+        return {"id": job_id, "blocks": dropped, "released": len(landed)}
+
+    async def _drop(self, job_id: str) -> int:
+        """Delete a job's staged blocks and its row (under its lock); how many blocks went.
+        One that is still there after is an error (LocalIOError), never a silent leftover."""
+        prefix = job_id + " "
+        dropped = await self.db.count_prefix("outbox", prefix)
+        await self.db.delete_prefix("outbox", prefix)
+        await self.db.delete("jobs", job_id)
+        if await self.db.count_prefix("outbox", prefix):
+            raise LocalIOError(f"outbox job {job_id}: this browser kept its staged blocks")
+        return dropped
+
+    async def _staged_cids(self, job: dict) -> list[bytes]:
+        """The CIDs of a job's blocks still staged, one block read at a time (a finished
+        job's are gone: its pin keeps them)."""
+        cids = []
+        for seq in range(job["blocks"]):
+            row = await self.db.get("outbox", _block_key(job["id"], seq))
+            if row is not None:
+                cids.append(bytes(row["cid"]))
+        return cids
 
     async def _require(self, job_id: str) -> dict:
         job = await self.db.get("jobs", str(job_id))

@@ -28,7 +28,8 @@ from ..core.contact_link import contact_fragment, linked_account, record_from_li
 from ..core.diagnostics import RecentLog, redacted
 from ..core.errors import (IdentityExistsError, InvalidArgumentError, LocalStorageFullError, MeshKitError,
                            UnknownIdentityError)
-from ..core.identity import PublicIdentity, create_identity, record_from_json
+from ..core.identity import PublicIdentity, check_name, create_identity, record_from_json
+from ..core.hpke import suite_name
 from ..core.proof import verify_proof
 from ..core.recipients import Reach, resolve_reach
 from ..core.urls import redact_url
@@ -36,6 +37,7 @@ from .account_api import AccountMethods, identity_json
 from . import jsapi as arg
 from .app_data_api import AppDataMethods
 from .blob_source import BlobSource
+from .files_api import FileMethods
 from .fetch_client import FetchTransport
 from .ffi import broadcast, js, js_bytes, use_namespace
 from .indexeddb import IdentityStore, open_store
@@ -65,7 +67,7 @@ def _progress(report, total: int):
     return block_done
 
 
-class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
+class Runtime(AccountMethods, SendLinkMethods, AppDataMethods, FileMethods):
     def __init__(self, gateway: str, backend: WebCryptoBackend, store: IdentityStore, fallback_reason: str | None,
                  background: dict | None = None):
         self.gateway = gateway.rstrip("/")
@@ -80,6 +82,8 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         self._clocks: dict[str, GatewayClock] = {}  # per gateway, shared by its clients (core.clock)
         self.outbox = Outbox(store.db, self._client, on_done=self._uploaded)
         self.recent_log = RecentLog.install()  # what "Copy diagnostics" shows of this session
+        # who a device is (its person, by the account chain verified here; kept in IndexedDB)
+        self.people = accounts.People(store)
 
     # --- helpers -------------------------------------------------------------------------
     def _new_client(self, base_url: str, backend, identity=None) -> GatewayClient:
@@ -128,14 +132,30 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
             await self.store.add_contact(public)
             return public
 
-        async def account(ident: str):
-            kept = await accounts.account_reaching(client, ident, await self.store.known_account(ident))
-            if kept is None:
-                return None
-            await self.store.save_known_account(kept)
-            return kept
         return await resolve_reach(who if isinstance(who, str) else None, own=await self.store.identities(),
-                                   contacts=await self.store.contacts(), directory=directory, account=account)
+                                   contacts=await self.store.contacts(), directory=directory,
+                                   account=lambda ident: self.people.reaching(client, ident))
+
+    async def _local_people(self) -> dict:
+        """{id: PublicIdentity} of my identities and contacts (names chosen here)."""
+        return {p.id: p for p in await self.store.contacts() + await self.store.identities()}
+
+    async def _with_sender(self, client: GatewayClient, answer: dict) -> dict:
+        """``answer`` (a described envelope) with who its sender is (accounts.person_fields)."""
+        person = await self.people.person(client, answer.get("sender"))
+        local = (await self._local_people()).get(answer.get("sender"))
+        return {**answer, **accounts.person_fields(person, "sender", local)}
+
+    async def _with_senders(self, client: GatewayClient, rows: list) -> list:
+        """Inbox rows, each with who its (proven) sender is: for a share, its sharer."""
+        people = await self.people.people(client, {row.get("sender") for row in rows})
+        local = await self._local_people()
+        return [{**row, **accounts.person_fields(people.get(row.get("sender")), "sender", local.get(row.get("sender")))}
+                for row in rows]
+
+    def _lookup_client(self) -> GatewayClient:
+        """A client for account lookups, which need no identity (a send link's visitor has none)."""
+        return GatewayClient(self.gateway, self.backend, clock=self._clock(self.gateway), transport=self.transport)
 
     # --- the API -------------------------------------------------------------------------
     def api_names(self) -> list:
@@ -163,6 +183,7 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
                             if self.backend.x25519_wrapped_because is None else
                             {"mode": "wrapped", "detail": self.backend.key_report()["detail"]}),
             "keys": self.backend.key_report(),  # how each private key is held and stored, exactly
+            "post_quantum": self.backend.pq_report(),  # X-Wing keys here, and whether seals wrap with it
             "persistence": ({"mode": "indexeddb", "detail": "identities survive reloads and restarts"}
                             if self.store.db.persistent else
                             {"mode": "memory", "detail": "IndexedDB unavailable (" + str(self.fallback_reason)
@@ -198,8 +219,12 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         })
 
     @api
-    async def identity_create(self, name) -> dict:
+    async def identity_create(self, name, device_name=None) -> dict:
+        """``name``: this identity's (the person's) and its account's; ``device_name``: this
+        device's name in the account (devices.list), by default said from the platform."""
         name = arg.text(name, "the identity's name")
+        device_name = arg.text(device_name, "identity.create's deviceName", default="") or _platform_name()
+        check_name(device_name)
         if await self.store.load_identity(name) is not None:
             raise IdentityExistsError(f"an identity named {name!r} already exists in this browser")
         identity = await create_identity(self.backend, name, int(time.time()))
@@ -208,7 +233,7 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         # and recovery phrase, is not kept (the caller gets the gateway's typed error)
         try:
             await (await self._client(name)).publish()
-            phrase, record = await self._create_account(name)  # the phrase is in this answer only
+            phrase, record = await self._create_account(name, device_name)  # the phrase is in this answer only
         except BaseException as exc:
             log.warning("identity %s not created: %s", identity.id, getattr(exc, "code", type(exc).__name__))
             await self.store.db.delete("identities", name)
@@ -219,8 +244,9 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
 
     @api
     async def identity_list(self) -> list:
-        """My identities (devices), each with its account as last verified here, if any."""
-        return [identity_json(public, (await self.store.load_account(public.name))[0])
+        """My identities (devices), each with its account (refreshed when the gateway answers,
+        so ``recoveryKit`` is account-wide), if any."""
+        return [identity_json(public, *await self.fresh_account(public.name))
                 for public in await self.store.identities()]
 
     @api
@@ -260,22 +286,22 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         claimed = claimed or (record.get("account") if isinstance(record, dict) else None)
         public = await record_from_json(self.backend, record)
         if isinstance(claimed, str):  # verified before anything is kept: a link that lies adds nothing
-            kept = await accounts.contact_account(await self._any_client(), public, claimed,
-                                                  await self.store.known_account(claimed))
-            await self.store.save_known_account(kept)
+            await self.people.vouched(await self._any_client(), public, claimed)
         namesakes = [c for c in await self.store.contacts() if c.name == public.name and c.id != public.id]
         await self.store.add_contact(public)
         answer = {**_public_json(public), "sameNameAs": [c.id for c in namesakes]}
-        try:  # and in my account's library, for my other devices
-            await self.remember_contact(public)
-        except MeshKitError as exc:
-            log.info("contact %s kept here; not in the library yet (%s)", public.id, exc.code)
+        person = None
         try:  # the account it is a device of, if any: shown with the contact, kept against rollback
             reach = await self._reach(await self._any_client(), public.id)
             if reach.account:
                 answer.update(account=reach.id, accountName=reach.name, accountFingerprint=reach.fingerprint)
+                person = reach.id
         except MeshKitError as exc:
             log.info("contact %s added; its account is not known yet (%s)", public.id, exc.code)
+        try:  # and in my account's library, for my other devices (with the account checked here)
+            await self.remember_contact(public, person)
+        except MeshKitError as exc:
+            log.info("contact %s kept here; not in the library yet (%s)", public.id, exc.code)
         return answer
 
     @api
@@ -445,18 +471,23 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
     @api
     async def open(self, root, as_name, media_type="", on_progress=None):
         client = await self._client(arg.text(as_name, "open's as"))
-        return await as_blob(await client.open(arg.cid(root)), arg.text(media_type, "open's type", default=""),
-                             arg.callback(on_progress, "open's onProgress"))
+        return await self._with_sender(client, await as_blob(
+            await client.open(arg.cid(root)), arg.text(media_type, "open's type", default=""),
+            arg.callback(on_progress, "open's onProgress")))
 
     @api
     async def describe(self, root, as_name) -> dict:
         """What an envelope holds (its sealed metadata), without fetching its segments and
-        never at the cost of one of a limited share's opens (GatewayClient.describe)."""
+        never at the cost of one of a limited share's opens (GatewayClient.describe); with
+        who sealed it: the person (senderAccount, senderName, senderFingerprint)."""
         client = await self._client(arg.text(as_name, "describe's as"))
-        return described(await client.describe(arg.cid(root)))
+        return await self._with_sender(client, described(await client.describe(arg.cid(root))))
 
     @api
     async def envelopes(self, owner) -> list:
+        """This browser's envelopes of ``owner`` and, for a device of an account, the account's
+        library (what its other devices sealed). Offline (the gateway unavailable): the library
+        as last verified here (kept in IndexedDB), every row then ``cached: true``."""
         owner = arg.text(owner, "the owner's name")
         identity = await self._identity(owner)
         done = {job["id"] for job in await self.outbox.jobs() if job["state"] == "done"}
@@ -464,15 +495,15 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
         rows = [{**{k: v for k, v in row.items() if k not in ("key", "owner")},
                  **({"status": "uploaded"} if row.get("job") in done else {})}
                 for row in await self.store.envelopes(identity.id)]
-        # an account device also sees what its other devices sealed (the library); offline,
-        # what this browser knows
+        seen = {row["root"] for row in rows}
         try:
-            seen = {row["root"] for row in rows}
-            rows += [row for row in await self.library_envelopes(owner) if row["root"] not in seen]
+            library = await self.library_envelopes(owner)
         except MeshKitError as exc:
             if exc.code != "unavailable":
                 raise
-        return rows
+            library = await self.library_envelopes(owner, cached=True)
+            rows = [{**row, "cached": True} for row in rows]
+        return rows + [row for row in library if row["root"] not in seen]
 
     @api
     async def share(self, root, sender, to, expires=None, policy=None) -> dict:
@@ -502,16 +533,27 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
     @api
     async def access(self, root, as_name) -> dict:
         """Who can open an envelope: the recipients in its header (for good: their key is in
-        it) and the shares this identity made (live, expired or revoked), with names where
-        known here."""
-        client = await self._client(arg.text(as_name, "access's as"))
+        it) and the shares this identity made (live, expired, used up or revoked), with names
+        where known here, and each one's person (account, accountName, accountFingerprint,
+        formerDevice: verified through the account's chain) to group them by, and for a header
+        recipient the ``suite`` its entry is wrapped with ("x-wing" or "x25519"); a send link's
+        share is marked ``link: true`` (it is no person)."""
+        as_name = arg.text(as_name, "access's as")
+        client = await self._client(as_name)
         binary = arg.cid(root)
         header = await read_header(self.backend, binary, client.get_block)
-        known = {p.id: p.name for p in await self.store.contacts() + await self.store.identities()}
+        shares = await client.shares_made(binary)
+        known = {ident: public.name for ident, public in (await self._local_people()).items()}
+        people = await self.people.people(client, [e.recipient for e in header.recipients]
+                                          + [row["recipient"] for row in shares])
+        account, _ = await self.store.load_account(as_name)
+        links = await accounts.link_capsules(client, await self._account(as_name) if account else None)
         return {
-            "recipients": [{"id": e.recipient, "name": known.get(e.recipient)} for e in header.recipients],
+            "recipients": [{"id": e.recipient, "name": known.get(e.recipient), "suite": suite_name(e.kem),
+                            **accounts.person_fields(people.get(e.recipient), "")} for e in header.recipients],
             "shares": [{"capsule": row["cid"], "to": row["recipient"], "name": known.get(row["recipient"]),
-                        "expires": row["expires"], "state": row["state"]} for row in await client.shares_made(binary)],
+                        "expires": row["expires"], "state": row["state"], "link": row["cid"] in links,
+                        **accounts.person_fields(people.get(row["recipient"]), "")} for row in shares],
         }
 
     @api
@@ -531,16 +573,16 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods):
             if exc.code != "unavailable":
                 raise
             rows = [{**m, "cached": True} for m in await self.store.messages(client.identity.id)]
-            return sorted((r for r in rows if include_acked or not r["acked"]), key=lambda r: r["created"] or 0)
+            rows = sorted((r for r in rows if include_acked or not r["acked"]), key=lambda r: r["created"] or 0)
+            return await self._with_senders(client, rows)  # offline: as kept here
         await self._remember_messages(client.identity, rows)
-        if not include_acked:
-            return rows
-        try:  # what the account's other devices received
-            return rows + await self.library_shares(as_name, rows)
-        except MeshKitError as exc:
-            if exc.code != "unavailable":
-                raise
-            return rows
+        if include_acked:
+            try:  # what the account's other devices received
+                rows = rows + await self.library_shares(as_name, rows)
+            except MeshKitError as exc:
+                if exc.code != "unavailable":
+                    raise
+        return await self._with_senders(client, rows)
 
     @api
     async def ack(self, as_name, message_id) -> None:
@@ -630,6 +672,20 @@ def _proof_json(proof) -> dict:
 
 def _public_json(public: PublicIdentity) -> dict:
     return public.to_json()
+
+
+def _platform_name() -> str:
+    """A device name from the platform, e.g. "Chrome on Linux"; "This browser" when the
+    browser does not say. A default: the app's sign-up form may offer the person their own."""
+    agent = str(getattr(js.navigator, "userAgent", "") or "")
+    browser = next((name for key, name in (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+                                          ("Chrome/", "Chrome"), ("Safari/", "Safari")) if key in agent), None)
+    system = next((name for key, name in (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+                                         ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+                                         ("Linux", "Linux")) if key in agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or "This browser"
 
 
 async def start(gateway: str, background=None, namespace: str = DEFAULT_NAMESPACE):

@@ -1,4 +1,5 @@
-"""WebCrypto backend for Pyodide (page and service worker): X25519, Ed25519, AES-256-GCM.
+"""WebCrypto backend for Pyodide (page and service worker): X25519, Ed25519, AES-256-GCM,
+and X-Wing (MLKEM768-X25519, HPKE KEM 0x647A) where this browser's WebCrypto has it.
 
 Private keys are CryptoKey objects generated NON-extractable: no code in the page, ours
 included, can read their bytes; they persist as objects in IndexedDB. Byte-compatible
@@ -22,6 +23,22 @@ wrapping key beside it, so script running in this origin that can read IndexedDB
 ``unwrapKey`` it as extractable and read the private key (a CryptoKey stored as such
 cannot be read out, by anyone). Ed25519 and AES keys are stored as CryptoKeys there too;
 engines that can store X25519 keys never take this path.
+
+**X-Wing (post-quantum).** ``create`` probes for WebCrypto's "MLKEM768-X25519" once (a
+throwaway pair: generate, export, encapsulate, decapsulate, the two secrets agree; no
+user-agent sniffing). Where it works, seals wrap to recipients' X-Wing keys. An identity
+gets an X-Wing key only where IndexedDB can keep it non-extractable (the store's probes,
+indexeddb.py): as one MLKEM768-X25519 CryptoKey, or else as its two parts. Chromium 156's
+IndexedDB drops an MLKEM768-X25519 CryptoKey but keeps ML-KEM-768 and X25519 ones, so there
+the store calls ``keep_xwing_as_parts`` and ``xwing_generate`` makes an ML-KEM-768 pair and an
+X25519 pair, both non-extractable (an ``XWingPartsHandle``): the public key is the two public
+keys side by side, exactly an X-Wing public key (X-Wing's seed only encodes the same two
+KeyGen outputs), and decapsulation runs each part in WebCrypto and joins the two secrets with
+X-Wing's combiner (core/hpke.py). Where neither form can be kept, identities stay classic
+rather than keep the key in a weaker form. A seed (the recovery key, in memory only) is
+imported as a native MLKEM768-X25519 key, and seals always encapsulate natively.
+Where WebCrypto lacks X-Wing (Firefox ESR, WebKitGTK here) seals wrap with X25519, visibly
+(the entry has no ``kem``). ``pq_report()`` is what capabilities() says of it.
 """
 
 from collections import deque
@@ -29,6 +46,8 @@ from collections import deque
 from ..core import codec
 from ..core.backend import CryptoBackend, SecretHandle
 from ..core.errors import InvalidArgumentError, KeyUnwrapError, UnsupportedError
+from ..core.hpke import (MLKEM768_CT_LEN, MLKEM768_PUBLIC_LEN, XWING_CT_LEN, XWING_PUBLIC_LEN, XWING_SEED_LEN,
+                         xwing_combine)
 from .blob_source import JsBytes
 from .ffi import JsException, js, js_bytes as _u8, to_js
 
@@ -38,6 +57,10 @@ _subtle = js.crypto.subtle
 _X25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b656e04220420")
 _ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 _GETRANDOM_MAX = 65536  # crypto.getRandomValues fills at most 64 KiB per call
+XWING = "MLKEM768-X25519"  # WebCrypto's name for X-Wing (HPKE KEM 0x647A)
+XWING_USAGES = ("encapsulateBits", "decapsulateBits")
+MLKEM = "ML-KEM-768"  # an X-Wing key's ML-KEM part, where the key is held as its two parts
+MLKEM_USAGES = XWING_USAGES
 
 
 def _obj(**fields):
@@ -46,6 +69,27 @@ def _obj(**fields):
 
 def _usages(*names):
     return to_js(list(names))
+
+
+def _why(exc: BaseException) -> str:
+    return getattr(exc, "name", None) or type(exc).__name__
+
+
+async def _probe_xwing() -> str | None:
+    """None when this WebCrypto does X-Wing end to end (a throwaway pair: generate, export,
+    encapsulate, decapsulate, both secrets the same), else what failed."""
+    try:
+        pair = await _subtle.generateKey(_obj(name=XWING), False, _usages(*XWING_USAGES))
+        public = (await _subtle.exportKey("raw-public", pair.publicKey)).to_bytes()
+        made = await _subtle.encapsulateBits(_obj(name=XWING), pair.publicKey)
+        back = (await _subtle.decapsulateBits(_obj(name=XWING), pair.privateKey, made.ciphertext)).to_bytes()
+    except (JsException, AttributeError) as exc:  # AttributeError: no encapsulateBits at all
+        return f"this browser's WebCrypto has no {XWING} ({_why(exc)})"
+    if len(public) != XWING_PUBLIC_LEN or made.ciphertext.byteLength != XWING_CT_LEN:
+        return f"this browser's {XWING} keys are not X-Wing's size"
+    if back != made.sharedKey.to_bytes() or len(back) != 32:
+        return f"this browser's {XWING} decapsulation disagrees with its encapsulation"
+    return None
 
 
 class CryptoKeyHandle(SecretHandle):
@@ -62,6 +106,22 @@ class CryptoKeyHandle(SecretHandle):
         self.wrapping_key = wrapping_key
 
 
+class XWingPartsHandle(SecretHandle):
+    """An X-Wing private key held as its two parts, each a non-extractable CryptoKey that
+    IndexedDB can store: ``mlkem`` (ML-KEM-768, decapsulateBits) and ``x25519`` (deriveBits),
+    with ``public``, the 1216-byte X-Wing public key (its last 32 bytes are X25519's, which
+    the combiner needs)."""
+
+    __slots__ = ("mlkem", "x25519", "public")
+
+    def __init__(self, mlkem, x25519, public: bytes):
+        if len(public) != XWING_PUBLIC_LEN:
+            raise InvalidArgumentError("an X-Wing public key is 1216 bytes")
+        self.mlkem = mlkem
+        self.x25519 = x25519
+        self.public = bytes(public)
+
+
 class WebCryptoBackend(CryptoBackend):
     name = "webcrypto"
     # WebCrypto runs each operation off the page's thread: 4 segments in flight keep both
@@ -76,6 +136,12 @@ class WebCryptoBackend(CryptoBackend):
     def __init__(self):
         # None: X25519 private keys are CryptoKeys, stored as such; else why they are wrapped
         self.x25519_wrapped_because: str | None = None
+        # None: WebCrypto does X-Wing (create's probe); else why not
+        self.xwing_missing: str | None = "not probed"
+        # None: an X-Wing private key can be kept here (the store's probe); else why not
+        self.xwing_unstorable: str | None = None
+        # True: X-Wing keys are made as two parts (ML-KEM-768 + X25519 CryptoKeys), which the store can keep
+        self.xwing_as_parts = False
         self._wrapping_key = None  # this session's AES-KW key (non-extractable), made on first use
         self._public_keys: dict[tuple[str, bytes], object] = {}  # imported peer keys, reused
         # JS copies of the last blocks that crossed into (or out of) JS: a block is hashed and
@@ -111,7 +177,19 @@ class WebCryptoBackend(CryptoBackend):
         if missing:
             raise UnsupportedError(f"this browser's WebCrypto lacks {' and '.join(missing)}; "
                                    "MeshKit needs both for non-extractable keys")
+        backend.xwing_missing = await _probe_xwing()
         return backend
+
+    def keep_no_xwing_keys(self, because: str) -> None:
+        """This engine cannot store an X-Wing CryptoKey (the store's probe): identities made
+        from now on are classic (seals still wrap to others' X-Wing keys); the report says why."""
+        self.xwing_unstorable = because
+
+    def keep_xwing_as_parts(self) -> None:
+        """This engine's IndexedDB cannot store an X-Wing CryptoKey but keeps ML-KEM-768 and
+        X25519 ones (the store's probes): X-Wing keys made from now on are those two parts."""
+        self.xwing_unstorable = None
+        self.xwing_as_parts = True
 
     def keep_x25519_wrapped(self, because: str) -> None:
         """X25519 private keys made from now on are kept wrapped (this engine cannot store an
@@ -123,7 +201,8 @@ class WebCryptoBackend(CryptoBackend):
         # WebCrypto does these natively (checked by create(); AES-KW, where keys are wrapped, by
         # each wrap: creating an identity fails if it does not work); HKDF and HMAC run in
         # Python (core.kdf), never on a key kept here
-        native = ["X25519", "Ed25519", "AES-GCM", "SHA-256"]
+        native = ["X25519", "Ed25519", "AES-GCM", "SHA-256"] + ([XWING] if self.xwing_missing is None else []) \
+            + ([MLKEM] if self.xwing_as_parts else [])
         if self.x25519_wrapped_because is None:
             return {"storage": "cryptokey", "native": native,
                     "x25519": "cryptokey", "ed25519": "cryptokey",
@@ -147,6 +226,34 @@ class WebCryptoBackend(CryptoBackend):
                                 "non-extractable CryptoKey objects" if wrapped else
                                 "non-extractable WebCrypto CryptoKey objects"),
                 "non_exportable_keys": not wrapped}
+
+    def pq_support(self) -> dict:
+        native = self.xwing_missing is None
+        return {"keys": native and self.xwing_unstorable is None, "encapsulate": native}
+
+    def pq_report(self) -> dict:
+        """What capabilities() says of post-quantum protection here, in plain words."""
+        if self.xwing_missing is not None:
+            return {"keys": "none", "wrap_to_hybrid": False, "because": self.xwing_missing,
+                    "detail": "post-quantum: not in this browser. Identities made here have no X-Wing key, so "
+                              "senders wrap files to them with X25519; files sent from here are wrapped with "
+                              "X25519 too, even to people who have an X-Wing key (their entries say no kem)"}
+        if self.xwing_unstorable is not None:
+            return {"keys": "none", "wrap_to_hybrid": True, "because": self.xwing_unstorable,
+                    "detail": "post-quantum: partly. Files sent from here to people who have an X-Wing key "
+                              "(ML-KEM-768 + X25519) are wrapped with it, but this browser cannot keep an X-Wing "
+                              "key as a non-extractable CryptoKey in IndexedDB, so identities made here have "
+                              "none and senders wrap to them with X25519"}
+        if self.xwing_as_parts:
+            return {"keys": "x-wing", "wrap_to_hybrid": True,
+                    "detail": "post-quantum: identities made in this browser get an X-Wing key (ML-KEM-768 + "
+                              "X25519), kept as two non-extractable CryptoKeys (ML-KEM-768 and X25519) in "
+                              "IndexedDB, combined as X-Wing (this browser cannot store an X-Wing CryptoKey "
+                              "itself); files sent from here to people who have one are wrapped with X-Wing"}
+        return {"keys": "x-wing", "wrap_to_hybrid": True,
+                "detail": "post-quantum: identities made in this browser get an X-Wing key (ML-KEM-768 + "
+                          "X25519), non-extractable and stored as a CryptoKey; files sent from here to "
+                          "people who have one are wrapped with X-Wing"}
 
     async def sha256(self, data) -> bytes:
         # WebCrypto's digest runs natively, off the page's thread: ~3x hashlib in wasm
@@ -202,11 +309,11 @@ class WebCryptoBackend(CryptoBackend):
         public = await self.x25519(CryptoKeyHandle(private), base)
         return CryptoKeyHandle(private), public
 
-    async def _public(self, algorithm: str, raw: bytes, usages: tuple[str, ...]):
+    async def _public(self, algorithm: str, raw: bytes, usages: tuple[str, ...], form: str = "raw"):
         cache_key = (algorithm, bytes(raw))
         key = self._public_keys.get(cache_key)
         if key is None:
-            key = await _subtle.importKey("raw", _u8(raw), _obj(name=algorithm), True, _usages(*usages))
+            key = await _subtle.importKey(form, _u8(raw), _obj(name=algorithm), True, _usages(*usages))
             if len(self._public_keys) > 256:
                 self._public_keys.clear()
             self._public_keys[cache_key] = key
@@ -224,6 +331,74 @@ class WebCryptoBackend(CryptoBackend):
         if shared == bytes(32):
             raise KeyUnwrapError("X25519 key agreement failed (invalid or low-order public key)")
         return shared
+
+    # --- X-Wing (MLKEM768-X25519) ---------------------------------------------------------
+    def _need_xwing(self) -> None:
+        if self.xwing_missing is not None:
+            raise UnsupportedError(f"post-quantum (X-Wing) keys are not available here: {self.xwing_missing}")
+
+    async def xwing_generate(self) -> tuple[SecretHandle, bytes]:
+        self._need_xwing()
+        if self.xwing_as_parts:
+            return await self._xwing_generate_parts()
+        pair = await _subtle.generateKey(_obj(name=XWING), False, _usages(*XWING_USAGES))
+        public = (await _subtle.exportKey("raw-public", pair.publicKey)).to_bytes()
+        return CryptoKeyHandle(pair.privateKey), public
+
+    async def _xwing_generate_parts(self) -> tuple[SecretHandle, bytes]:
+        """An X-Wing key as its two KeyGen outputs, each its own non-extractable CryptoKey
+        (never the identity's enc_key: X-Wing's X25519 part is a key of its own)."""
+        mlkem = await _subtle.generateKey(_obj(name=MLKEM), False, _usages(*MLKEM_USAGES))
+        x25519 = await _subtle.generateKey(_obj(name="X25519"), False, _usages("deriveBits"))
+        public = (await _subtle.exportKey("raw-public", mlkem.publicKey)).to_bytes() + \
+            (await _subtle.exportKey("raw", x25519.publicKey)).to_bytes()
+        return XWingPartsHandle(mlkem.privateKey, x25519.privateKey, public), public
+
+    async def xwing_import_seed(self, seed: bytes) -> tuple[SecretHandle, bytes]:
+        """A non-extractable key for a known seed; its public key from getPublicKey (the
+        private key never leaves WebCrypto)."""
+        self._need_xwing()
+        if len(seed) != XWING_SEED_LEN:
+            raise InvalidArgumentError("an X-Wing private key (seed) is 32 bytes")
+        private = await _subtle.importKey("raw-seed", _u8(seed), _obj(name=XWING), False, _usages("decapsulateBits"))
+        try:
+            public_key = await _subtle.getPublicKey(private, _usages("encapsulateBits"))
+        except (JsException, AttributeError) as exc:
+            raise UnsupportedError(f"this browser cannot derive an X-Wing public key ({_why(exc)})") from None
+        return CryptoKeyHandle(private), (await _subtle.exportKey("raw-public", public_key)).to_bytes()
+
+    async def xwing_encapsulate(self, public: bytes) -> tuple[bytes, bytes]:
+        self._need_xwing()
+        if len(public) != XWING_PUBLIC_LEN:
+            raise KeyUnwrapError("an X-Wing public key is 1216 bytes")
+        try:
+            key = await self._public(XWING, public, ("encapsulateBits",), "raw-public")
+            made = await _subtle.encapsulateBits(_obj(name=XWING), key)
+        except JsException:  # an invalid ML-KEM key, or a low-order X25519 share
+            raise KeyUnwrapError("X-Wing: the public key is invalid") from None
+        return made.sharedKey.to_bytes(), made.ciphertext.to_bytes()
+
+    async def xwing_decapsulate(self, private: SecretHandle, ciphertext: bytes) -> bytes:
+        if len(ciphertext) != XWING_CT_LEN:
+            raise KeyUnwrapError("X-Wing: the encapsulated key has the wrong length")
+        if isinstance(private, XWingPartsHandle):  # needs ML-KEM-768 and X25519 only
+            return await self._xwing_decapsulate_parts(private, ciphertext)
+        self._need_xwing()
+        try:
+            return (await _subtle.decapsulateBits(_obj(name=XWING), private.key, _u8(ciphertext))).to_bytes()
+        except JsException:  # a low-order X25519 share (ML-KEM itself rejects implicitly)
+            raise KeyUnwrapError("X-Wing: the encapsulated key is invalid") from None
+
+    async def _xwing_decapsulate_parts(self, private: XWingPartsHandle, ciphertext: bytes) -> bytes:
+        """X-Wing's Decaps over the two parts: ML-KEM-768 and X25519 each in WebCrypto, then
+        the combiner, exactly as a native key (or CPython) computes it."""
+        ct_m, ct_x = ciphertext[:MLKEM768_CT_LEN], ciphertext[MLKEM768_CT_LEN:]
+        try:  # implicit rejection: a bad ML-KEM ciphertext gives a wrong secret, not an error
+            ss_m = (await _subtle.decapsulateBits(_obj(name=MLKEM), private.mlkem, _u8(ct_m))).to_bytes()
+        except JsException:
+            raise KeyUnwrapError("X-Wing: the encapsulated key is invalid") from None
+        ss_x = await self.x25519(CryptoKeyHandle(private.x25519), ct_x)  # KeyUnwrapError for a low-order share
+        return xwing_combine(ss_m, ss_x, ct_x, private.public[MLKEM768_PUBLIC_LEN:])
 
     # --- Ed25519 -------------------------------------------------------------------------
     async def ed25519_generate(self) -> tuple[SecretHandle, bytes]:

@@ -47,13 +47,13 @@ def read_code(offers: list[dict]) -> str:
 
 
 async def cmd_device_link(args, kit) -> None:
-    link = await kit.devices.request_link(args.name)
-    say(link)
-    say("open this link on a device of your account (meshkit device approve LINK --as ...); it will show a "
-        "code to type here", err=True)
+    made = await kit.devices.request_link(args.name)
+    say(made.link)
+    say(f"give this link, or the code {made.code}, to a device of your account (meshkit device approve --as ..., "
+        "on its standard input); it will show a code to type here", err=True)
     sys.stdout.flush()
     loop = asyncio.get_running_loop()
-    linked = await kit.devices.wait_for_link(link, timeout=args.timeout,
+    linked = await kit.devices.wait_for_link(made.link, timeout=args.timeout,
                                              ask_code=lambda offers: loop.run_in_executor(None, read_code, offers))
     say(f"linked to account {linked.account} (fingerprint {linked.account_fingerprint})", err=True)
 
@@ -64,15 +64,15 @@ def show_code(code: str) -> None:
 
 
 def read_link() -> str:
-    """The new device's link, typed or on standard input: never from the command line, which
-    other users of this machine can read (the link holds its secret)."""
-    return read_line("the link the new device shows: ", MAX_LINK_TEXT + 2)
+    """The new device's link or short code, typed or on standard input: never from the
+    command line, which other users of this machine can read (either finds its secret)."""
+    return read_line("the link or the code (XXXXX-XXXXX) the new device shows: ", MAX_LINK_TEXT + 2)
 
 
 async def cmd_device_approve(args, kit) -> None:
     if args.link is not None:
-        raise InvalidArgumentError("a device link holds a secret: give it on standard input or at the prompt, "
-                                   "not as an argument (other users of this machine can read arguments)")
+        raise InvalidArgumentError("a device link (or its code) holds a secret: give it on standard input or at the "
+                                   "prompt, not as an argument (other users of this machine can read arguments)")
     link = read_link()
     me = next((i for i in await kit.identity.list() if i.name == args.identity), None)
     if me is not None and me.account:
@@ -124,7 +124,7 @@ def add_parsers(sub) -> None:
     add_gateway(p)
     p.add_argument("--timeout", type=float, default=LINK_WAIT, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_device_link)
-    p = device.add_parser("approve", help="add a new device: reads its link from the terminal or standard "
+    p = device.add_parser("approve", help="add a new device: reads its link or code from the terminal or standard "
                                           "input, prints a code to type on it, then waits for it to confirm")
     p.add_argument("link", nargs="?", help=argparse.SUPPRESS)  # refused: see cmd_device_approve
     p.add_argument("--as", dest="identity", required=True)

@@ -151,6 +151,27 @@ async def cmd_usage(args, kit) -> None:
         f"{human_bytes(max(usage.pin_quota - usage.pinned, 0))} free", sep="\t")
 
 
+async def cmd_access(args, kit) -> None:
+    """Who can open it, one line each: the header's recipients with their suite, then my shares."""
+    from .identities import SUITES
+    access = await kit.access(args.root, as_=args.identity)
+    for entry in access.recipients:
+        say("recipient", entry.id, entry.name or entry.account_name or "", SUITES[entry.suite], sep="\t")
+    for share in access.shares:
+        say("share", share.to, share.name or share.account_name or ("send link" if share.link else ""), share.state,
+            sep="\t")
+
+
+async def cmd_rewrap(args, kit) -> None:
+    from .identities import SUITES
+    done = await kit.rewrap(args.root, as_=args.identity)
+    for entry in done.recipients:
+        say(entry.id, SUITES[entry.suite], sep="\t", err=True)
+    say(f"re-wrapped {done.replaced} as {done.root} (same segments); the old root stays pinned until you "
+        f"unpin or delete it", err=True)
+    print(done.root)
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("seal", help="encrypt a file into an envelope (a CARv1 file, or uploaded to a gateway)")
     p.add_argument("file")
@@ -200,6 +221,22 @@ def add_parsers(sub) -> None:
     p.add_argument("--all", action="store_true", help="include acknowledged messages")
     add_gateway(p)
     p.set_defaults(func=cmd_inbox)
+
+    p = sub.add_parser("access", help="who can open an envelope: its header's recipients (each with its suite: "
+                                      "post-quantum X-Wing or classic X25519) and the shares you made")
+    p.add_argument("root", help="the envelope's root CID")
+    p.add_argument("--as", dest="identity", required=True, help="your identity name")
+    add_gateway(p)
+    p.set_defaults(func=cmd_access)
+    about = ("wrap an envelope's key again to its recipients' current keys (post-quantum X-Wing where they have "
+             "one) WITHOUT re-encrypting it: prints the new root (a new header, signed by you, over the same "
+             "segments), which replaces the old one in your library; the old root stays until you unpin or delete "
+             "it, and shares of it keep opening it")
+    p = sub.add_parser("rewrap", help=about, description=about)
+    p.add_argument("root", help="the envelope's root CID (you must be one of its header's recipients)")
+    p.add_argument("--as", dest="identity", required=True, help="your identity name")
+    add_gateway(p)
+    p.set_defaults(func=cmd_rewrap)
 
     for name, func, about in (
             ("unpin", cmd_unpin, "stop pinning an envelope: it leaves your pin quota now, and your storage once the "

@@ -69,7 +69,10 @@ async def cmd_identity_create(args, kit) -> None:
                                    "(--gateway URL or $MESHKIT_GATEWAY), and no --no-account")
     if account:
         check_phrase_destination(args.phrase_file)
-    created = await kit.identity.create(args.name, account=account)
+    if args.device_name and not account:
+        raise InvalidArgumentError("--device-name is this device's name in an account: it needs a gateway "
+                                   "(--gateway URL or $MESHKIT_GATEWAY), and no --no-account")
+    created = await kit.identity.create(args.name, account=account, device_name=args.device_name)
     if created.account:  # an account around this first device, its phrase shown once
         where = show_phrase(created.recovery_phrase, created.account, created.account_fingerprint, args.phrase_file)
         say(f"account {created.account} created, fingerprint {created.account_fingerprint}; its recovery phrase is "
@@ -83,8 +86,14 @@ async def cmd_identity_create(args, kit) -> None:
     print(json.dumps(await kit.identity.record(args.name), indent=2))  # JSON escapes controls itself
 
 
+SUITES = {"x-wing": "post-quantum: X-Wing (ML-KEM-768 + X25519)", "x25519": "classic X25519"}
+
+
 async def cmd_identity_show(args, kit) -> None:
-    print(json.dumps(await kit.identity.record(args.name), indent=2))
+    """The record on stdout (JSON, for 'contact add'); what senders wrap to it on stderr."""
+    record = await kit.identity.record(args.name)
+    say(f"{args.name}: {SUITES['x-wing' if record.get('pq_key') else 'x25519']}", err=True)
+    print(json.dumps(record, indent=2))
 
 
 async def cmd_identity_list(args, kit) -> None:
@@ -101,11 +110,32 @@ async def cmd_identity_recover(args, kit) -> None:
     from ..core.account import secret_from_phrase
     phrase = read_phrase()
     secret_from_phrase(phrase)  # a mistyped phrase fails here, before anything is created
-    recovered = await kit.identity.recover(args.name, phrase)
+    recovered = await kit.identity.recover(args.name, phrase, device_name=args.device_name)
     del phrase
     say(f"recovered account {recovered.account} (fingerprint {recovered.account_fingerprint}) on device "
         f"{args.name}: {recovered.restored} envelope(s) open again", err=True)
     say(recovered.account)
+
+
+async def cmd_identity_new_phrase(args, kit) -> None:
+    """A new recovery phrase for the account, shown once as create shows it (the terminal, or
+    a new 0600 --phrase-file); the old one recovers nothing from now on."""
+    check_phrase_destination(args.phrase_file)
+    made = await kit.identity.new_recovery_phrase(args.name)
+    where = show_phrase(made.recovery_phrase, made.account, made.account_fingerprint, args.phrase_file)
+    say(f"account {made.account} (version {made.account_version}) has a new recovery phrase, on the "
+        f"{'terminal' if where == 'terminal' else 'file ' + where}: write it down, then confirm it with "
+        f"'meshkit identity confirm-kit {args.name}'. The old phrase no longer recovers the account; what was "
+        "sealed to its key before stays openable by it", err=True)
+    if not made.library_sealed:
+        say("the library was not sealed to the new phrase yet: it will be at the next change", err=True)
+
+
+async def cmd_identity_confirm_kit(args, kit) -> None:
+    """The phrase typed back (terminal without echo, or standard input): the kit is confirmed
+    for every device of the account."""
+    confirmed = await kit.identity.confirm_recovery_kit(args.name, read_phrase())
+    say(f"recovery kit of account {confirmed.account}: {confirmed.recovery_kit}", err=True)
 
 
 def _contact_input(text: str):
@@ -129,7 +159,7 @@ async def cmd_contact_add(args, kit) -> None:
     contact = await kit.contacts.add(given)
     say(f"added contact {contact.name!r} {contact.id}")
     if contact.account is not None:
-        say(f"a device of account {contact.account}: sharing with it reaches the account")
+        say(f"a device of {contact.account_name!r}'s account {contact.account}: sharing with it reaches the account")
         say(f"account fingerprint {contact.account_fingerprint} (compare it with your contact before sharing)")
         return
     if account and kit.gateway is None:  # kept as a plain contact: checking the account needs the gateway
@@ -145,8 +175,9 @@ async def cmd_contact_list(args, kit) -> None:
 
 def add_parsers(sub) -> None:
     identity = sub.add_parser("identity", help="your identities").add_subparsers(dest="action", required=True)
-    p = identity.add_parser("create", help="create an identity (keys stored 0600 under the home); with a "
-                                            "gateway, an account around it, with a recovery phrase")
+    p = identity.add_parser("create", help="create an identity (keys stored 0600 under the home), post-quantum "
+                                            "(an X-Wing key beside the X25519 one); with a gateway, an account "
+                                            "around it, with a recovery phrase")
     p.add_argument("name")
     p.add_argument("--gateway", metavar="URL", type=gateway_url,
                    help="also create an account there: its recovery phrase is shown once, on the terminal "
@@ -155,8 +186,12 @@ def add_parsers(sub) -> None:
                                                          "file (0600) instead")
     p.add_argument("--no-account", action="store_true",
                    help="a bare identity: no account, no recovery phrase, no other devices (even with a gateway)")
+    p.add_argument("--device-name", metavar="NAME",
+                   help="this device's name in the account, as 'device list' shows it (default: the host name); "
+                        "NAME is the person's, the account's")
     p.set_defaults(func=cmd_identity_create, env_gateway=lambda a: not a.no_account)
-    p = identity.add_parser("show", help="print an identity's public record as JSON")
+    p = identity.add_parser("show", help="print an identity's public record as JSON (and, on stderr, its suite: "
+                                          "post-quantum X-Wing, or classic X25519)")
     p.add_argument("name")
     p.set_defaults(func=cmd_identity_show)
     identity.add_parser("list", help="list identities").set_defaults(func=cmd_identity_list)
@@ -167,8 +202,21 @@ def add_parsers(sub) -> None:
     p = identity.add_parser("recover", help="recover an account on this machine from its recovery phrase "
                                              "(read from the terminal or standard input, never arguments)")
     p.add_argument("name", help="a new identity name for this device")
+    p.add_argument("--device-name", metavar="NAME", help="this device's name in the account (default: NAME)")
     add_gateway(p)
     p.set_defaults(func=cmd_identity_recover)
+    p = identity.add_parser("new-phrase", help="replace the account's recovery phrase (shown once, on the "
+                                                "terminal); the old one no longer recovers it")
+    p.add_argument("name", help="a device of the account, on this machine")
+    p.add_argument("--phrase-file", metavar="PATH", help="with no terminal: write the new recovery kit to this "
+                                                         "new file (0600) instead")
+    add_gateway(p)
+    p.set_defaults(func=cmd_identity_new_phrase)
+    p = identity.add_parser("confirm-kit", help="type the recovery phrase back (terminal or standard input): "
+                                                 "the kit is confirmed for every device of the account")
+    p.add_argument("name")
+    add_gateway(p)
+    p.set_defaults(func=cmd_identity_confirm_kit)
 
     contact = sub.add_parser("contact", help="other people's public records").add_subparsers(
         dest="action", required=True)

@@ -28,6 +28,13 @@ async def cmd_revoke_link(args, kit) -> None:
     say(f"send link {capsule} stopped: it opens no more", err=True)
 
 
+async def cmd_links(args, kit) -> None:
+    """One send link a line: capsule, state, opens used/allowed, expiry (Unix seconds or -)."""
+    for link in await kit.send_links.list(args.root, as_=args.identity):
+        opens = f"{link.opens_used}/{link.opens}" if link.opens is not None else "unlimited"
+        say(link.capsule, link.state, opens, link.expires if link.expires is not None else "-", sep="\t")
+
+
 LINK_INPUT_MAX = MAX_LINK + 2  # one link and its line end: nothing longer is read
 
 
@@ -110,6 +117,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--from", dest="sender", required=True)
     add_gateway(p)
     p.set_defaults(func=cmd_revoke_link)
+
+    p = sub.add_parser("links", help="the send links of an envelope your account made (on any device): "
+                                     "capsule, state, opens used/allowed, expiry")
+    p.add_argument("root", help="the envelope's root CID")
+    p.add_argument("--as", dest="identity", required=True, help="your identity name")
+    add_gateway(p)
+    p.set_defaults(func=cmd_links)
 
     p = sub.add_parser("receive", help="download what a send link points at (no identity needed); the link "
                                        "is read at the prompt (not shown), from standard input or --link-file")

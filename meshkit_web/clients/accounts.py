@@ -8,6 +8,7 @@ stored or logged.
 """
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import inspect
@@ -23,66 +24,206 @@ from ..core.account import (AccountChainError, AccountRecord, DeviceCert, KnownA
                             phrase_from_secret, recovery_recipient_id, secret_from_phrase)
 from ..core.capsule import make_capsule
 from ..core.cid import cid_str, parse_cid
-from ..core.envelope import open_envelope, read_header
-from ..core.errors import (ConflictError, LimitExceededError, LinkCodeMismatchError, LinkError,  # noqa: F401
-                           MeshKitError, MissingMetadataError, NotARecipientError, PolicyUnavailableError,
-                           QuotaExceededError, UnavailableError, UnknownIdentityError)
-from ..core.identity import Identity, PublicIdentity, record_from_bytes
+from ..core.envelope import open_envelope, read_header, unwrap_content_key
+from ..core.errors import (ConflictError, EnvelopeFormatError, KeyUnwrapError, LimitExceededError,  # noqa: F401
+                           LinkCodeMismatchError, LinkError, MeshKitError, MissingMetadataError, NotARecipientError,
+                           PolicyUnavailableError, QuotaExceededError, RecoveryPhraseError,
+                           RecoveryPhraseReplacedError, UnavailableError, UnknownIdentityError)
+from ..core.identity import Identity, PublicIdentity, check_name, record_from_bytes
 from ..core.library import MAX_ENTRIES, Library, library_from_bytes, merge
+from ..core import short_code
 from ..core.recipients import Reach
+from ..core.short_code import LINK_WAIT  # noqa: F401 - accounts.LINK_WAIT, as before
 from ..core.signing import is_identity_id
+from .passkeys import drop_passkeys
 from .gateway import GatewayClient
 
 log = logging.getLogger("meshkit.accounts")
 
 
 async def _consented_cert(client: GatewayClient, account: str, *, signer_id: str, signer_private,
-                          can_add: bool = True, now: int):
+                          can_add: bool = True, now: int, device_name: str | None = None):
+    """``client``'s device certified into ``account``, named ``device_name`` there (default:
+    its identity's name; the certificate's name is the device's, FORMAT.md 11.2)."""
     device = client.identity
-    consent = await device_consent(client.backend, device.sig_private, account, device.id)
-    return await certify_device(client.backend, account=account, device=device.public, consent=consent, added=now,
+    public = device.public if not device_name else dataclasses.replace(device.public, name=device_name)
+    consent = await device_consent(client.backend, device.sig_private, account, device.id, device.public.pq_key)
+    return await certify_device(client.backend, account=account, device=public, consent=consent, added=now,
                                 can_add=can_add, signer_id=signer_id, signer_private=signer_private)
 
 
-async def create_account(client: GatewayClient, name: str, *, now: int | None = None) -> tuple[str, AccountRecord]:
+async def create_account(client: GatewayClient, name: str, *, device_name: str | None = None,
+                         now: int | None = None) -> tuple[str, AccountRecord]:
     """A new account whose first device is ``client``'s identity: (the recovery phrase, to
-    show the user once, and the published record)."""
+    show the user once, and the published record). ``name``: the person's (the account's);
+    ``device_name``: this device's in the account (default: the identity's name)."""
+    check_name(name)
+    if device_name is not None:
+        check_name(device_name)
     now = int(time.time()) if now is None else now
     secret = await client.backend.random_bytes(32)
     keys = await derive_recovery_keys(client.backend, secret)
     cert = await _consented_cert(client, keys.account_id, signer_id=keys.account_id,
-                                 signer_private=keys.root_private, now=now)
+                                 signer_private=keys.root_private, now=now, device_name=device_name)
     record = await make_account_record(client.backend, name=name, root_key=keys.root_key,
                                        recovery_key=keys.recovery_key, version=1, prev=None, devices=[cert],
                                        removed=[], created=now, signer_id=keys.account_id,
-                                       signer_private=keys.root_private)
+                                       signer_private=keys.root_private, pq_recovery_key=keys.pq_key)
     await client.publish()
     await client.publish_account(record)
     return phrase_from_secret(secret), record
 
 
-async def recover_account(client: GatewayClient, phrase: str, *, known: AccountRecord | None = None,
-                          now: int | None = None) -> tuple[AccountRecord, RecoveryKeys]:
-    """Add ``client``'s identity to the account the phrase belongs to, signed by the account
-    root: works with every old device lost. Returns the new record and the recovery keys
-    (for re-wrapping older envelopes to the new device; drop them afterwards)."""
-    now = int(time.time()) if now is None else now
-    keys = await derive_recovery_keys(client.backend, secret_from_phrase(phrase))
+async def _account_of_phrase(client: GatewayClient, keys: RecoveryKeys,
+                             known: AccountRecord | None) -> AccountRecord:
+    """The account a phrase's keys belong to, verified through its chain: the first phrase's
+    root is the account id; a phrase made by new_recovery_phrase is found through the
+    gateway's hint (GET /v1/accounts/of/<its root's id>), believed only once checked."""
     try:
-        latest = await client.fetch_account(keys.account_id, known=known)
+        return await client.fetch_account(keys.account_id, known=known)
     except MissingMetadataError:
-        raise UnknownIdentityError("no account for this recovery phrase at this gateway") from None
-    cert = await _consented_cert(client, keys.account_id, signer_id=keys.account_id,
-                                 signer_private=keys.root_private, now=now)
+        pass
+    account = await client.account_of(keys.account_id)
+    try:
+        if account is not None:
+            return await client.fetch_account(account, known=known if known and known.id == account else None)
+    except MissingMetadataError:
+        pass
+    raise UnknownIdentityError("no account for this recovery phrase at this gateway")
+
+
+async def _phrase_error(client: GatewayClient, latest: AccountRecord, keys: RecoveryKeys) -> MeshKitError:
+    """Why ``keys`` are not ``latest``'s current phrase: a phrase of this account replaced
+    since (``phrase_replaced``: the first one, or one the gateway says was), or another one."""
+    if keys.account_id == latest.id:
+        return RecoveryPhraseReplacedError("that recovery phrase was replaced by a newer one")
+    try:
+        if await client.account_of(keys.account_id) == latest.id:
+            return RecoveryPhraseReplacedError("that recovery phrase was replaced by a newer one")
+    except MeshKitError:
+        pass
+    return RecoveryPhraseError("that is not this account's recovery phrase")
+
+
+async def recover_account(client: GatewayClient, phrase: str, *, known: AccountRecord | None = None,
+                          device_name: str | None = None, now: int | None = None) -> tuple[AccountRecord, RecoveryKeys]:
+    """Add ``client``'s identity to the account the phrase belongs to, signed by the account
+    root: works with every old device lost. The phrase was typed, so its kit is confirmed
+    account-wide. A phrase replaced since is ``phrase_replaced``. Returns the new record and
+    the recovery keys (for re-wrapping older envelopes to the new device; drop them afterwards).
+    ``device_name``: the device's name in the account (default: the identity's name)."""
+    return await recover_with_secret(client, secret_from_phrase(phrase), known=known, now=now,
+                                     device_name=device_name)
+
+
+async def recover_with_secret(client: GatewayClient, secret: bytes, *, known: AccountRecord | None = None,
+                              now: int | None = None, stale: MeshKitError | None = None,
+                              device_name: str | None = None) -> tuple[AccountRecord, RecoveryKeys]:
+    """recover_account from the recovery secret itself, however it was obtained (typed as the
+    phrase, or unwrapped with a passkey: clients/passkeys.py). A secret that is not the account's current one is
+    ``stale`` (default: phrase_replaced, or bad_phrase for another account's), before anything
+    changes."""
+    if device_name is not None:
+        check_name(device_name)
+    now = int(time.time()) if now is None else now
+    keys = await derive_recovery_keys(client.backend, secret)
+    latest = await _account_of_phrase(client, keys, known)
+    if not latest.is_phrase(keys):
+        raise stale or await _phrase_error(client, latest, keys)
+    cert = await _consented_cert(client, latest.id, signer_id=latest.id, signer_private=keys.root_private, now=now,
+                                 device_name=device_name)
     devices = [d for d in latest.devices if d.id != cert.id] + [cert]
-    record = await make_account_record(client.backend, name=latest.name, root_key=keys.root_key,
-                                       recovery_key=keys.recovery_key, version=latest.version + 1, prev=latest,
+    record = await make_account_record(client.backend, name=latest.name, root_key=latest.root_key,
+                                       recovery_key=latest.recovery_key, version=latest.version + 1, prev=latest,
                                        devices=devices, removed=[r for r in latest.removed if r != cert.id],
-                                       created=latest.created, signer_id=keys.account_id,
-                                       signer_private=keys.root_private)
+                                       created=latest.created, signer_id=latest.id,
+                                       signer_private=keys.root_private, kit=True)
     await client.publish()
     await client.publish_account(record)
     return record, keys
+
+
+CONFIRM_TRIES = 3  # a confirmation racing another change of the account reads it again
+
+
+async def confirm_kit(client: GatewayClient, latest: AccountRecord, phrase: str) -> AccountRecord:
+    """The user typed the phrase back: once it is the account's current phrase, a record
+    signed by the phrase's own root marks the kit confirmed for every device (FORMAT.md
+    11.7). Nothing about the phrase is stored: the account's public keys are the check.
+    ``bad_phrase`` / ``phrase_replaced`` otherwise, and nothing changes."""
+    keys = await derive_recovery_keys(client.backend, secret_from_phrase(phrase))
+    for attempt in range(CONFIRM_TRIES):
+        if not latest.is_phrase(keys):
+            raise await _phrase_error(client, latest, keys)
+        if latest.kit:
+            return latest
+        record = await make_account_record(client.backend, name=latest.name, root_key=latest.root_key,
+                                           recovery_key=latest.recovery_key, version=latest.version + 1,
+                                           prev=latest, devices=list(latest.devices), removed=list(latest.removed),
+                                           created=latest.created, signer_id=latest.id,
+                                           signer_private=keys.root_private, kit=True)
+        try:
+            await client.publish_account(record)
+            return record
+        except ConflictError:
+            if attempt == CONFIRM_TRIES - 1:
+                raise
+            latest = await client.fetch_account(latest.id, known=latest)
+    raise ConflictError("the account kept changing: try again")
+
+
+async def drop_recovery_wraps(client: GatewayClient, record: AccountRecord) -> None:
+    """The one place a phrase rotation drops the account-side wraps of the old secret: the
+    passkeys' (clients/passkeys.py; they must be added again). A failure is logged and stops
+    nothing: the new phrase is in force already, and a stale wrap recovers nothing (passkey_stale)."""
+    try:
+        await drop_passkeys(client)
+    except MeshKitError as exc:
+        log.warning("new recovery phrase: the old phrase's passkey wraps were not dropped (%s)", exc.code)
+
+
+@dataclass(frozen=True)
+class NewPhrase:
+    """new_recovery_phrase's answer: ``phrase`` is shown once and kept nowhere."""
+    phrase: str
+    record: AccountRecord
+    rewrapped: int     # library envelopes the new phrase opens through a capsule made now
+    library: bool      # the library was sealed again to the new recovery key
+
+    def __repr__(self) -> str:
+        return f"<NewPhrase {self.record.id} v{self.record.version}>"
+
+
+async def new_recovery_phrase(client: GatewayClient, latest: AccountRecord) -> NewPhrase:
+    """Replace the account's recovery phrase from one of its devices (FORMAT.md 11.7): a new
+    secret, whose keys the next account record lists (signed by this ``can_add`` device; the
+    kit starts unconfirmed); then every envelope of the library is given to the new recovery
+    key and the library sealed again to the current recipients, so the new phrase restores
+    it and the old key is not among the new parts' recipients. The old phrase then signs
+    nothing and recovers nothing (``phrase_replaced``); what was sealed to its key in a
+    header stays openable by it. The record is published before anything else changes: a
+    failure after it still returns the phrase (the account's from then on)."""
+    own = latest.device(client.identity.id)
+    if own is None or not own.can_add:
+        raise AccountChainError("this device may not change the account")
+    secret = await client.backend.random_bytes(32)
+    keys = await derive_recovery_keys(client.backend, secret)
+    record = await make_account_record(client.backend, name=latest.name, root_key=latest.root_key,
+                                       recovery_key=latest.recovery_key, version=latest.version + 1, prev=latest,
+                                       devices=list(latest.devices), removed=list(latest.removed),
+                                       created=latest.created, signer_id=client.identity.id,
+                                       signer_private=client.identity.sig_private,
+                                       phrase=(keys.root_key, keys.recovery_key, keys.pq_key), kit=False)
+    del keys
+    await client.publish_account(record)
+    rewrapped, sealed = 0, True
+    try:
+        rewrapped = await rewrap_library(client, record, record.recovery_identity())
+    except MeshKitError as exc:  # the next fold of any device seals it to the new key
+        log.warning("new recovery phrase: the library was not sealed again yet (%s)", exc.code)
+        sealed = False
+    await drop_recovery_wraps(client, record)
+    return NewPhrase(phrase_from_secret(secret), record, rewrapped, sealed)
 
 
 async def remove_devices(client: GatewayClient, latest: AccountRecord, device_ids: list[str], *,
@@ -100,7 +241,9 @@ async def remove_devices(client: GatewayClient, latest: AccountRecord, device_id
     if not remaining:
         raise AccountChainError("an account keeps at least one device")
     if keys is not None:
-        signer_id, signer_private = keys.account_id, keys.root_private
+        if not latest.is_phrase(keys):
+            raise await _phrase_error(client, latest, keys)
+        signer_id, signer_private = latest.id, keys.root_private
     else:
         own = latest.device(client.identity.id)
         if own is None or not own.can_add or client.identity.id in gone:
@@ -127,8 +270,11 @@ async def _fold_library_before_removal(client: GatewayClient, latest: AccountRec
 
 
 def recovery_identity(record: AccountRecord, keys: RecoveryKeys) -> Identity:
-    """The recovery key as an identity that can open what was sealed to the account."""
-    return Identity(record.recovery_identity(), keys.root_private, keys.recovery_private)
+    """The recovery key as an identity that can open what was sealed to the account: its
+    X-Wing key too when the record lists the one the phrase derives (FORMAT.md 11.1)."""
+    public = record.recovery_identity()
+    pq = keys.pq_private if public.pq_key and public.pq_key == keys.pq_key else None
+    return Identity(public, keys.root_private, keys.recovery_private, pq)
 
 
 def account_recipients(record: AccountRecord) -> list[PublicIdentity]:
@@ -165,8 +311,8 @@ async def forget_envelope(client: GatewayClient, record: AccountRecord, root: st
     notice brings them back. False when that did not land (the caller may try again)."""
     try:
         library, _ = await load_library(client, record)
-        keys = [f"envelope:{root}"] + [f"share:{capsule}" for capsule, share in library.items("share").items()
-                                       if share.get("root") == root]
+        keys = [f"envelope:{root}"] + [f"{kind}:{capsule}" for kind in ("share", "link")
+                                       for capsule, value in library.items(kind).items() if value.get("root") == root]
         if not any(key in library.entries for key in keys):
             return True
         now = int(time.time())
@@ -216,6 +362,156 @@ async def contact_account(client: GatewayClient, device: PublicIdentity, account
     return kept
 
 
+# --- who a device is: the person (account) behind it -------------------------------------------
+
+PEOPLE_TTL = 300.0     # seconds a device's person (or its having none) is reused
+PEOPLE_CACHE = 512     # devices (and accounts) remembered per session
+PEOPLE_LOOKUPS = 64    # devices looked up at the gateway per call; more are said unknown this time
+PEOPLE_CONCURRENCY = 4
+
+
+@dataclass(frozen=True)
+class Person:
+    """The person a device id is: its account, by the account's chain verified here (kept
+    against rollback). ``former``: the device was removed from the account since (what it
+    sealed or shared before still says who sent it). ``device_name``: its name in the
+    account (None for a former device or the account's recovery key)."""
+    account: str
+    name: str
+    fingerprint: str
+    device: str
+    device_name: str | None = None
+    former: bool = False
+
+
+def person_of(kept: KnownAccount, ident: str) -> Person | None:
+    """``ident`` (a device, the account's id or its recovery key) as a person of ``kept``;
+    None when the verified chain never certified it."""
+    record = kept.record
+    if ident in (record.id, recovery_recipient_id(record.id)):
+        return Person(record.id, record.name, record.fingerprint, ident)
+    cert = record.device(ident)
+    if cert is None and ident not in kept.certified:
+        return None
+    return Person(record.id, record.name, record.fingerprint, ident, cert.device.name if cert else None,
+                  former=cert is None)
+
+
+class People:
+    """One resolver, for every runtime, from a device id to its person (``Person``) through
+    the VERIFIED account chain (``account_reaching``): never a name the gateway hands over
+    unchecked. ``keeper``: where this client keeps the accounts it verified (the CLI's home,
+    the browser's IndexedDB; ``known_account(ident)`` and ``save_known_account(kept)``, sync
+    or async), so an account is never rolled back; None (a send link's visitor): each chain
+    is checked from the gateway's records. ``on_new(kept)``: an account seen for the first
+    time. Cached per session (PEOPLE_TTL, at most PEOPLE_CACHE entries)."""
+
+    def __init__(self, keeper=None, on_new=None):
+        self.keeper, self._on_new = keeper, on_new
+        self._people: dict[str, tuple[Person | None, float]] = {}
+        self._accounts: dict[str, tuple[KnownAccount, float]] = {}
+
+    async def reaching(self, client: GatewayClient, ident: str) -> KnownAccount | None:
+        """``account_reaching`` from what the keeper kept for ``ident``, kept again after."""
+        keeper = self.keeper
+        known = await _called(keeper.known_account, ident) if keeper is not None else None
+        kept = await account_reaching(client, ident, known)
+        if kept is not None and kept != known:
+            if keeper is not None:
+                await _called(keeper.save_known_account, kept)
+            if known is None and self._on_new is not None:
+                self._on_new(kept)
+        if kept is not None:
+            self._remember(self._accounts, kept.record.id, kept)
+        return kept
+
+    async def vouched(self, client: GatewayClient, device: PublicIdentity, account_id: str) -> KnownAccount:
+        """``contact_account`` (a contact link's or the library's claim that ``device`` is of
+        ``account_id``, checked through the chain), from and into the keeper."""
+        keeper = self.keeper
+        known = await _called(keeper.known_account, account_id) if keeper is not None else None
+        kept = await contact_account(client, device, account_id, known)
+        if keeper is not None and kept != known:
+            await _called(keeper.save_known_account, kept)
+        self._remember(self._accounts, kept.record.id, kept)
+        self._people.pop(device.id, None)
+        return kept
+
+    def _cached(self, ident: str) -> tuple[bool, Person | None]:
+        now = time.monotonic()
+        hit = self._people.get(ident)
+        if hit is not None and now - hit[1] < PEOPLE_TTL:
+            return True, hit[0]
+        for kept, when in list(self._accounts.values()):  # a device of an account checked meanwhile
+            if now - when < PEOPLE_TTL and kept.means(ident):
+                return True, person_of(kept, ident)
+        return False, None
+
+    @staticmethod
+    def _remember(cache: dict, key: str, value) -> None:
+        if len(cache) >= PEOPLE_CACHE:
+            cache.pop(next(iter(cache)))  # the oldest first
+        cache[key] = (value, time.monotonic())
+
+    async def person(self, client: GatewayClient, ident) -> Person | None:
+        """The person ``ident`` is (a device id, an account id, ``<account>.recovery``), or
+        None: no account, or one whose chain does not check (logged, never raised: a
+        hostile gateway's claim shows no name), or offline with nothing kept."""
+        if not isinstance(ident, str) or not ident:
+            return None
+        found, person = self._cached(ident)
+        if found:
+            return person
+        account = ident[:-len(".recovery")] if ident.endswith(".recovery") else ident
+        if not is_identity_id(account):
+            return None
+        try:
+            kept = await self.reaching(client, account)
+            person = person_of(kept, ident) if kept is not None else None
+        except MeshKitError as exc:
+            log.info("who %s is stays unsaid: %s", ident, exc.code)
+            person = None
+        self._remember(self._people, ident, person)
+        return person
+
+    async def people(self, client: GatewayClient, idents) -> dict:
+        """{ident: Person or None} for each of ``idents``; at most PEOPLE_LOOKUPS of them
+        looked up at the gateway per call (the others: None, this time)."""
+        wanted = sorted({i for i in idents if isinstance(i, str) and i})
+        found, asked = {}, []
+        for ident in wanted:
+            hit, person = self._cached(ident)
+            if hit:
+                found[ident] = person
+            elif len(asked) < PEOPLE_LOOKUPS:
+                asked.append(ident)
+            else:
+                found[ident] = None
+        slots = asyncio.Semaphore(PEOPLE_CONCURRENCY)
+
+        async def one(ident: str) -> None:
+            async with slots:
+                found[ident] = await self.person(client, ident)
+        await asyncio.gather(*(one(ident) for ident in asked))
+        return found
+
+
+def person_fields(person: Person | None, prefix: str, local: PublicIdentity | None = None) -> dict:
+    """Who a device is, as answers carry it (camelCase; the kit's dataclasses take them
+    through ``types.from_fields``): ``<prefix>Account`` (the account id, verified, or None),
+    ``<prefix>Name`` and ``<prefix>Fingerprint`` (the account's; for a device with no
+    account, ``local``'s: its name and fingerprint as one of my identities or contacts, else
+    None: never a name the gateway gave), ``<prefix>FormerDevice`` (removed from the account
+    since). With prefix "": ``account``, ``accountName``, ``accountFingerprint``, ``formerDevice``."""
+    keys = ("account", "accountName", "accountFingerprint", "formerDevice") if not prefix else \
+        (prefix + "Account", prefix + "Name", prefix + "Fingerprint", prefix + "FormerDevice")
+    if person is not None:
+        values = (person.account, person.name, person.fingerprint, person.former)
+    else:
+        values = (None, local.name if local else None, local.fingerprint if local else None, False)
+    return dict(zip(keys, values))
+
+
 async def share_with(client: GatewayClient, root: bytes, reach: Reach, *,
                      expires: int | None = None, policy: str | None = None) -> list:
     """One capsule (and its share proof) per identity ``reach`` names: for an account, each
@@ -237,18 +533,39 @@ async def revoke_from(client: GatewayClient, root: bytes, reach: Reach) -> list[
     return revoked
 
 
+MAX_RECOVERY_CAPSULES = 8  # capsules to the recovery key tried per envelope (one per phrase, in practice)
+
+
+async def _recovery_wrapped(client: GatewayClient, root: bytes, header, recovery: Identity):
+    """The wrapped key the current phrase opens: None for the header's own entry, else a
+    capsule to the recovery key. After a phrase was replaced, the header's entry (same id)
+    may be for the old key: then the capsule new_recovery_phrase gave the new key."""
+    entry = next((e for e in header.recipients if e.recipient == recovery.id), None)
+    if entry is not None:
+        try:
+            await unwrap_content_key(client.backend, recovery, entry, header.commitment)
+            return None
+        except KeyUnwrapError:
+            pass  # sealed to a replaced phrase's key
+    shares = [s for s in await client.capsules_for(root) if s["recipient"] == recovery.id]
+    for share in shares[:MAX_RECOVERY_CAPSULES]:
+        wrapped = (await client.release(share["cid"], root, recipient=recovery.id)).wrapped_key
+        try:
+            await unwrap_content_key(client.backend, recovery, wrapped, header.commitment)
+            return wrapped
+        except KeyUnwrapError:
+            continue  # a capsule to a replaced phrase's key
+    raise NotARecipientError(f"{cid_str(root)} was neither sealed nor shared to {recovery.id} "
+                             "for the account's current recovery phrase")
+
+
 async def open_with_recovery(client: GatewayClient, root: bytes, record: AccountRecord, keys: RecoveryKeys):
     """Open what was sealed or shared to the account with its recovery key (the phrase),
     then re-wrap it to ``client``'s device (a capsule to itself), so it opens without the
     phrase from now on. Returns the opened envelope."""
     recovery = recovery_identity(record, keys)
     header = await read_header(client.backend, root, client.get_block)
-    wrapped = None
-    if not any(entry.recipient == recovery.id for entry in header.recipients):
-        shares = [s for s in await client.capsules_for(root) if s["recipient"] == recovery.id]
-        if not shares:
-            raise NotARecipientError(f"{cid_str(root)} was neither sealed nor shared to account {record.id}")
-        wrapped = (await client.release(shares[0]["cid"], root, recipient=recovery.id)).wrapped_key
+    wrapped = await _recovery_wrapped(client, root, header, recovery)
     capsule = await make_capsule(client.backend, client.identity, root, client.get_block, client.identity.public,
                                  now=int(time.time()), opener=recovery, wrapped_key=wrapped)
     await client.request("POST", "/v1/capsules", body=capsule.data, content_type="application/cbor")
@@ -552,11 +869,66 @@ async def remember_shares(client: GatewayClient, record: AccountRecord, rows: li
     return library, version, len(fresh)
 
 
-async def remember_contact(client: GatewayClient, record: AccountRecord, public: PublicIdentity) -> None:
+async def remember_contact(client: GatewayClient, record: AccountRecord, public: PublicIdentity,
+                           account: str | None = None) -> None:
     """Keep a contact in the library, so every device of the account knows them:
-    ``contact:<id>`` -> {"record": the signed public record (FORMAT.md 5.1)}."""
-    await save_library(client, record, lambda library: library.put(
-        f"contact:{public.id}", {"record": public.to_bytes()}, int(time.time())))
+    ``contact:<id>`` -> {"record": the signed public record (FORMAT.md 5.1), "account": the
+    account this device verified it is a device of, if any (each reader checks it again)}."""
+    value = {"record": public.to_bytes(), **({"account": account} if account else {})}
+    await save_library(client, record, lambda library: library.put(f"contact:{public.id}", value, int(time.time())))
+
+
+async def adopt_contacts(client: GatewayClient, library: Library, people: People, *, local: list,
+                         taken: set, add) -> list[PublicIdentity]:
+    """The library's contacts (another device of the account added them), each kept here
+    too with ``add(public)`` (sync or async) unless its id is already a contact or its name
+    is taken here (a hint never goes over a local name), and each one's account verified
+    through its chain and kept (``people``'s keeper), so this device shows the same account
+    fingerprint as the one that added it: the account the library names (the adding device
+    checked it), else the gateway's hint, checked. At most PEOPLE_LOOKUPS checked per call.
+    Returns the library's contacts."""
+    found = await library_contacts(client.backend, library)
+    known, claims = {p.id for p in local}, library.items("contact")
+    for public in found:
+        if public.id not in known and public.name not in taken:
+            await _called(add, public)
+            known.add(public.id)
+    unchecked = [p for p in found if people.keeper is None
+                 or await _called(people.keeper.known_account, p.id) is None][:PEOPLE_LOOKUPS]
+    for public in unchecked:
+        claimed = claims.get(public.id, {}).get("account")
+        try:
+            if isinstance(claimed, str) and is_identity_id(claimed):
+                await people.vouched(client, public, claimed)
+            else:
+                await people.person(client, public.id)
+        except MeshKitError as exc:  # shown without an account; checked again next time
+            log.info("contact %s: its account does not check (%s)", public.id, exc.code)
+    return found
+
+
+async def remember_link(client: GatewayClient, record: AccountRecord, root: str, capsule: str, *,
+                        opens: int | None, expires: int | None, created: int) -> bool:
+    """Keep a send link I made in the library (``link:<capsule>`` -> {root, opens, expires,
+    created}), so every device of the account lists it (clients.send_links.list_send_links):
+    the gateway cannot tell a link's share from a person's. False when that did not land
+    (the link works either way)."""
+    try:
+        await save_library(client, record, lambda library: library.put(
+            f"link:{capsule}", {"root": root, "opens": opens, "expires": expires, "created": created}, created))
+    except (ConflictError, UnavailableError, QuotaExceededError) as exc:
+        log.warning("send link %s made, but not in the account's library yet (%s)", capsule, exc.code)
+        return False
+    return True
+
+
+async def link_capsules(client: GatewayClient, record: AccountRecord | None) -> set[str]:
+    """The capsules of the send links the account made (remember_link), so a list of who
+    can open a file does not show a link as a person; none for a bare identity."""
+    if record is None:
+        return set()
+    library, _ = await load_library(client, record)
+    return set(library.items("link"))
 
 
 async def library_contacts(backend, library: Library) -> list[PublicIdentity]:
@@ -576,7 +948,6 @@ async def library_contacts(backend, library: Library) -> list[PublicIdentity]:
 # --- linking a new device (FORMAT.md 11.5) ------------------------------------------------------
 
 LINK_PREFIX = "meshkit-link:"
-LINK_WAIT = 120.0  # seconds either side waits for the other
 POLL = 0.2
 REWRAP_CONCURRENCY = 8
 MAX_OFFERS = 4      # distinct accounts a new device answers per link (an onlooker's among them)
@@ -626,11 +997,56 @@ def _same_code(typed, code: str) -> bool:
     return hmac.compare_digest("".join(str(typed or "").split()).encode(), code.replace(" ", "").encode())
 
 
-async def request_link(client: GatewayClient) -> str:
-    """On the new device: the link to open (or scan) on an existing device."""
+@dataclass(frozen=True)
+class LinkRequest:
+    """What a new device shows: the link, and the short code that finds it (FORMAT.md 11.5.1)."""
+    link: str = dataclasses.field(repr=False)  # both find the link's secret: never printed
+    code: str = dataclasses.field(repr=False)  # grouped, XXXXX-XXXXX
+
+
+async def request_link(client: GatewayClient) -> LinkRequest:
+    """On the new device: the link to open (or scan) on an existing device, and a short code
+    to type there instead (the link sealed under it at the gateway, for LINK_WAIT seconds)."""
     await client.publish()
     nonce = await client.backend.random_bytes(16)
-    return f"{LINK_PREFIX}{client.identity.id}.{codec.b64e(nonce)}"
+    link = f"{LINK_PREFIX}{client.identity.id}.{codec.b64e(nonce)}"
+    code = short_code.code_from_random(await client.backend.random_bytes(short_code.CODE_RANDOM))
+    lookup, sealed = await short_code.seal_link(client.backend, code, link)
+    await client.request("PUT", f"/v1/link-codes/{lookup}", json_body={"data": codec.b64e(sealed)})
+    return LinkRequest(link, short_code.grouped(code))
+
+
+def parse_link_or_code(text) -> tuple[str, str]:
+    """("link", the link) or ("code", the canonical short code): the one place that decides
+    which a person gave. Anything else is LinkError."""
+    stripped = str(text).strip()
+    if stripped.startswith(LINK_PREFIX):
+        parse_link(stripped)
+        return "link", stripped
+    code = short_code.parse_code(stripped) if len(stripped) <= MAX_LINK_TEXT else None
+    if code is None:
+        raise LinkError("not a MeshKit device link nor a link code (10 letters and digits, as XXXXX-XXXXX)")
+    return "code", code
+
+
+async def resolve_link(client: GatewayClient, link_or_code: str) -> str:
+    """The link that ``link_or_code`` is: a code is fetched from the gateway and opened. A
+    code that finds nothing (mistyped, expired) or opens nothing is LinkError."""
+    kind, value = parse_link_or_code(link_or_code)
+    if kind == "link":
+        return value
+    lookup, _ = short_code.code_keys(value)
+    try:
+        reply = (await client.request("GET", f"/v1/link-codes/{lookup}")).json()
+        data = codec.b64d(str(reply["data"]))
+    except MissingMetadataError:
+        raise LinkError("no new device shows that code (mistyped, or it expired): check it, or start the "
+                        "link again") from None
+    except (KeyError, TypeError, ValueError, EnvelopeFormatError):
+        raise LinkError("the gateway's answer for that code is malformed") from None
+    link = await short_code.open_link(client.backend, value, data)
+    parse_link(link)  # what opened is a link, or the code's holder sealed something else
+    return link
 
 
 async def _post(client: GatewayClient, to: str, kind: str, key: bytes, fields: dict) -> None:
@@ -678,12 +1094,13 @@ async def _called(callback, *args):
     return await result if inspect.isawaitable(result) else result
 
 
-async def approve_link(client: GatewayClient, latest: AccountRecord, link: str, *, show_code,
+async def approve_link(client: GatewayClient, latest: AccountRecord, link_or_code: str, *, show_code,
                        timeout: float = LINK_WAIT, now: int | None = None) -> AccountRecord:
-    """On an existing device: add the device that showed ``link``. ``show_code(code)`` is
-    called with the code the user must type on the new device; nothing changes unless the
-    new device then consents (which it does only when the typed code matches its own)."""
-    device_id, nonce = parse_link(link)
+    """On an existing device: add the device that showed ``link_or_code`` (its link, or its
+    short code). ``show_code(code)`` is called with the code the user must type on the new
+    device; nothing changes unless the new device then consents (which it does only when
+    the typed code matches its own)."""
+    device_id, nonce = parse_link(await resolve_link(client, link_or_code))
     if latest.device(device_id) is not None:
         raise LinkError("this link was already used: that device is in the account")
     if device_id in latest.removed:
@@ -818,7 +1235,8 @@ async def wait_for_link(client: GatewayClient, link: str, *, ask_code, timeout: 
     if chosen is None:
         raise LinkCodeMismatchError("that is not the code your other device shows: this device joined nothing")
     record, approver = chosen.record, chosen.approver.id
-    consent = await device_consent(client.backend, client.identity.sig_private, record.id, client.identity.id)
+    consent = await device_consent(client.backend, client.identity.sig_private, record.id, client.identity.id,
+                                   client.identity.public.pq_key)
     fields = {"link": tag, "account": record.id, "approver": approver, "challenge": chosen.challenge}
     await _post(client, approver, "link-consent", key, {**fields, "consent": codec.b64e(consent)})
     await _wait_for(client, ("link-done",), key, {"link": tag, "account": record.id, "approver": approver},

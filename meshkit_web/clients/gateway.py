@@ -49,10 +49,13 @@ RELEASE_BLOCKS_MAX = 256  # CIDs per POST /v1/release (the gateway's bound)
 @dataclass
 class Description:
     """What an envelope is, without its plaintext: the verified header, its sealed metadata
-    (None: not given, or not known here), the opens a limited share has left (None: no limit)."""
+    (None: not given, or not known here), the opens a limited share has left (None: no limit),
+    until when the share opens (None: no expiry, or not through a share), by the gateway's rows:
+    it enforces both."""
     header: Header
     metadata: FileMetadata | None
     opens_left: int | None = None
+    expires: int | None = None
 
 
 def _live_shares(shares: list[dict], root: bytes, now: float) -> list[dict]:
@@ -71,6 +74,26 @@ def _live_shares(shares: list[dict], root: bytes, now: float) -> list[dict]:
     if newest.get("opens_left") == 0:
         raise OpensUsedUpError(f"the share {newest['cid']} of {cid_str(root)} was opened as often as its sharer allowed")
     raise ExpiredError(f"the share {newest['cid']} of {cid_str(root)} expired")
+
+
+def share_state(row: dict, now: float) -> str:
+    """A share row's state at ``now`` (the gateway's clock): "revoked", "expired",
+    "used_up" (limited in its opens, none left) or "live"."""
+    if row.get("revoked"):
+        return "revoked"
+    if isinstance(row.get("expires"), int) and row["expires"] <= now:
+        return "expired"
+    return "used_up" if row.get("opens_left") == 0 else "live"
+
+
+def _share_row(row, root: str) -> bool:
+    """A share row of ``root`` as the gateway lists them; any other is dropped (a hostile
+    gateway's row is never a KeyError further on)."""
+    def whole(value) -> bool:
+        return value is None or (isinstance(value, int) and not isinstance(value, bool))
+    return (isinstance(row, dict) and row.get("root") == root
+            and all(isinstance(row.get(k), str) for k in ("cid", "recipient", "sharer"))
+            and isinstance(row.get("revoked"), bool) and whole(row.get("expires")) and whole(row.get("opens_left")))
 
 
 class GatewayClient:
@@ -166,13 +189,13 @@ class GatewayClient:
         from ..core.account import MAX_CHAIN, verify_chain
         for _ in range(MAX_ACCOUNT_PAGES):  # the gateway answers at most MAX_CHAIN versions at a time
             since = known.version if known is not None else 0
-            rows = (await self.request("GET", f"/v1/accounts/{account_id}?since={since}",
-                                       auth=False)).json()["records"]
+            answer = (await self.request("GET", f"/v1/accounts/{account_id}?since={since}", auth=False)).json()
+            rows = answer["records"]
             if not rows:
                 return known
             known = await verify_chain(self.backend, [codec.b64d(r) for r in rows[:MAX_CHAIN]], known=known,
                                        account_id=account_id, certified=certified)
-            if len(rows) < MAX_CHAIN:
+            if len(rows) < MAX_CHAIN and answer.get("more") is not True:  # a page cut short by size says more
                 return known
         return known
 
@@ -349,12 +372,13 @@ class GatewayClient:
             return Description(header, opened.metadata)
         shares = [s for s in await self.capsules_for(root) if s.get("recipient") == self.identity.id]
         live = _live_shares(shares, root, self.clock.server_now())
+        expires = None if any(s["expires"] is None for s in live) else max(s["expires"] for s in live)
         unlimited = [s for s in live if s.get("opens_left") is None]
         if unlimited and metadata_key is None:
-            return Description(header, (await self._open_shared(root, header, unlimited)).metadata)
+            return Description(header, (await self._open_shared(root, header, unlimited)).metadata, expires=expires)
         meta = (await open_metadata_with_key(self.backend, metadata_key, header.meta, header.size)
                 if metadata_key is not None and header.meta is not None else None)
-        return Description(header, meta, None if unlimited else max(s["opens_left"] for s in live))
+        return Description(header, meta, None if unlimited else max(s["opens_left"] for s in live), expires)
 
     def _streamed(self, opened: OpenedEnvelope) -> OpenedEnvelope:
         """Whole-file reads of ``opened`` come as one streamed CAR (clients/streamed_read.py)."""
@@ -405,20 +429,23 @@ class GatewayClient:
                 continue
         raise NotARecipientError(f"{self.identity.id} cannot open {cid_str(root)}, so cannot share it")
 
-    async def shares_made(self, root: bytes) -> list[dict]:
-        """The shares of ``root`` this identity made (send links included), as the gateway
-        lists them, each with its ``state`` by the gateway's clock: "live", "expired" or
-        "revoked"."""
-        rows = (await self.request("GET", f"/v1/capsules?root={cid_str(root)}&role=sharer")).json()["capsules"]
-        now = self.clock.server_now()
-        return [{**row, "state": "revoked" if row["revoked"] else
-                 "expired" if row["expires"] and row["expires"] <= now else "live"} for row in rows]
+    async def shares_made(self, root: bytes, *, account: bool = False) -> list[dict]:
+        """The shares of ``root`` this identity made (``account``: any current device of its
+        account made; send links included), as the gateway lists them, each with its
+        ``state`` by the gateway's clock: "live", "expired", "used_up" (a limit on its opens,
+        none left) or "revoked". Rows of another root are dropped (the gateway's word on
+        which shares exist and their state is all that is taken from it)."""
+        role = "account" if account else "sharer"
+        rows = (await self.request("GET", f"/v1/capsules?root={cid_str(root)}&role={role}")).json()["capsules"]
+        now, name = self.clock.server_now(), cid_str(root)
+        return [{**row, "state": share_state(row, now)} for row in rows if _share_row(row, name)]
 
-    async def revoke(self, root: bytes, recipient_id: str | None = None) -> list[str]:
-        """Revoke every share of ``root`` this identity made to ``recipient_id`` (None: to
-        anyone, its send links too). MissingMetadataError when there was none."""
+    async def revoke(self, root: bytes, recipient_id: str | None = None, *, account: bool = False) -> list[str]:
+        """Revoke every share of ``root`` this identity (``account``: any current device of
+        its account) made to ``recipient_id`` (None: to anyone, send links too).
+        MissingMetadataError when there was none."""
         revoked = []
-        for row in await self.shares_made(root):
+        for row in await self.shares_made(root, account=account):
             if (recipient_id is None or row["recipient"] == recipient_id) and not row["revoked"]:
                 await self.request("DELETE", f"/v1/capsules/{row['cid']}")
                 revoked.append(row["cid"])

@@ -8,6 +8,7 @@ export a private key. HKDF/HMAC/SHA-256 live in Core (standard library).
 import hashlib
 import hmac
 from abc import ABC, abstractmethod
+from .errors import UnsupportedError
 
 
 def _sha256(data) -> bytes:
@@ -71,6 +72,28 @@ class CryptoBackend(ABC):
     @abstractmethod
     async def x25519(self, private: SecretHandle, peer_public: bytes) -> bytes:
         """The shared secret; raises KeyUnwrapError for a low-order peer key (all-zero output)."""
+
+    # X-Wing (MLKEM768-X25519, HPKE KEM 0x647A). Optional: a backend without it says so in
+    # pq_support() and raises UnsupportedError; senders then wrap with X25519, visibly.
+    def pq_support(self) -> dict:
+        """{"keys": can hold X-Wing private keys, "encapsulate": can wrap to X-Wing public keys}."""
+        return {"keys": False, "encapsulate": False}
+
+    async def xwing_generate(self) -> tuple[SecretHandle, bytes]:
+        """A new key pair: (private handle, 1216-byte public key)."""
+        raise UnsupportedError("post-quantum (X-Wing) keys are not available here")
+
+    async def xwing_import_seed(self, seed: bytes) -> tuple[SecretHandle, bytes]:
+        """A handle for a known 32-byte X-Wing seed (the recovery key, test vectors)."""
+        raise UnsupportedError("post-quantum (X-Wing) keys are not available here")
+
+    async def xwing_encapsulate(self, public: bytes) -> tuple[bytes, bytes]:
+        """(32-byte shared secret, 1120-byte ciphertext); KeyUnwrapError for an invalid key."""
+        raise UnsupportedError("post-quantum (X-Wing) wrapping is not available here")
+
+    async def xwing_decapsulate(self, private: SecretHandle, ciphertext: bytes) -> bytes:
+        """The 32-byte shared secret (ML-KEM rejects implicitly: a bad ciphertext gives a wrong one)."""
+        raise UnsupportedError("post-quantum (X-Wing) keys are not available here")
 
     # Ed25519
     @abstractmethod

@@ -23,7 +23,7 @@ from .cid import (DAG_CBOR, RAW, cid_bytes, cid_from_digest, cid_str, digest_of,
                   verify_block)
 from .errors import (CIDMismatchError, EnvelopeFormatError, InvalidArgumentError, KeyUnwrapError, LimitExceededError,
                      NotARecipientError, SegmentAuthenticationError, TruncatedEnvelopeError, UnsupportedVersionError)
-from .hpke import ENC_LEN, TAG_LEN, Suite
+from .hpke import ENC_LENS, KEM_X25519_SHA256, KEM_XWING, TAG_LEN, Suite
 from .identity import Identity, PublicIdentity
 from .metadata import MAX_META, FileMetadata, make_metadata, metadata_key, open_metadata, seal_metadata
 from .signing import KEY_LEN, check_identity_key, sign_map, verify_map
@@ -49,6 +49,8 @@ WRAP_INFO = b"meshkit-web/v1 content-key"
 # 40 characters. The fixed fields and signature fit well within the reserve.
 LINK_ENCODED_LEN = 41
 RECIPIENT_ENCODED_LEN = 136
+# an X-Wing entry: enc is 1120 bytes (3 + 1120 encoded, not 2 + 32) and "kem": 0x647A adds 7
+HYBRID_RECIPIENT_ENCODED_LEN = RECIPIENT_ENCODED_LEN - 34 + 1123 + 7
 HEADER_RESERVE = 2048
 
 # The segment index (FORMAT.md 3.5): up to INLINE_SEGMENTS links sit in the header itself;
@@ -60,14 +62,23 @@ INDEX_KIND = "segment-index"
 MAX_INDEX_BLOCK_SIZE = INDEX_FANOUT * LINK_ENCODED_LEN + 64
 
 
-def max_index_blocks(recipient_count: int) -> int:
+def recipients_encoded_len(recipient_count: int, hybrid: int = 0) -> int:
+    """At most how many bytes the recipient entries take, ``hybrid`` of them X-Wing ones."""
+    return RECIPIENT_ENCODED_LEN * (recipient_count - hybrid) + HYBRID_RECIPIENT_ENCODED_LEN * hybrid
+
+
+def max_index_blocks(recipient_count: int, hybrid: int = 0) -> int:
     """How many index links fit in a header of at most MAX_HEADER_SIZE bytes."""
-    return (MAX_HEADER_SIZE - HEADER_RESERVE - RECIPIENT_ENCODED_LEN * recipient_count) // LINK_ENCODED_LEN
+    return (MAX_HEADER_SIZE - HEADER_RESERVE - recipients_encoded_len(recipient_count, hybrid)) // LINK_ENCODED_LEN
 
 
-def max_segments(recipient_count: int) -> int:
-    """How many segments an envelope with this many recipients can have."""
-    return max_index_blocks(recipient_count) * INDEX_FANOUT
+def max_segments(recipient_count: int, hybrid: int = 0) -> int:
+    """How many segments an envelope with this many recipients (``hybrid`` of them X-Wing) can have."""
+    return max_index_blocks(recipient_count, hybrid) * INDEX_FANOUT
+
+
+# the most X-Wing recipients one header holds (with one segment link beside them)
+MAX_HYBRID_RECIPIENTS = (MAX_HEADER_SIZE - HEADER_RESERVE - LINK_ENCODED_LEN) // HYBRID_RECIPIENT_ENCODED_LEN
 
 
 def index_block_count(segments: int) -> int:
@@ -101,9 +112,13 @@ class WrappedKey:
     recipient: str
     enc: bytes
     wrapped: bytes
+    kem: int = KEM_X25519_SHA256  # the HPKE KEM (FORMAT.md 3.4): written only when not X25519
 
     def to_map(self) -> dict:
-        return {"id": self.recipient, "enc": self.enc, "wrapped": self.wrapped}
+        entry = {"id": self.recipient, "enc": self.enc, "wrapped": self.wrapped}
+        if self.kem != KEM_X25519_SHA256:
+            entry["kem"] = self.kem
+        return entry
 
 
 @dataclass(frozen=True)
@@ -157,9 +172,19 @@ def derive_keys(content_key: bytes) -> tuple[bytes, bytes]:
 
 def sealed_size(size: int, recipients: int, segment_size: int = DEFAULT_SEGMENT_SIZE) -> int:
     """An upper bound of the bytes an envelope of ``size`` plaintext bytes stores: every
-    segment's tag, the header with its links and recipient entries, the metadata."""
+    segment's tag, the header with its links and recipient entries (X-Wing ones, the
+    larger), the metadata."""
     count = segment_count(size, segment_size)
-    return size + count * (TAG_LEN + LINK_ENCODED_LEN) + recipients * RECIPIENT_ENCODED_LEN + HEADER_RESERVE
+    return (size + count * (TAG_LEN + LINK_ENCODED_LEN) + recipients_encoded_len(recipients, recipients)
+            + HEADER_RESERVE)
+
+
+def kem_for(backend: CryptoBackend, recipient: PublicIdentity) -> int:
+    """The strongest KEM both sides have: X-Wing when the recipient's verified record lists an
+    X-Wing key and this runtime can wrap to it, else X25519 (said by the entry's ``kem``)."""
+    if recipient.kem == KEM_XWING and backend.pq_support()["encapsulate"]:
+        return KEM_XWING
+    return KEM_X25519_SHA256
 
 
 def segment_count(size: int, segment_size: int) -> int:
@@ -168,17 +193,25 @@ def segment_count(size: int, segment_size: int) -> int:
 
 async def wrap_content_key(backend: CryptoBackend, content_key: bytes, commitment: bytes,
                            recipient: PublicIdentity) -> WrappedKey:
-    enc, wrapped = await Suite(backend).seal(recipient.enc_key, WRAP_INFO, commitment, content_key)
-    return WrappedKey(recipient.id, enc, wrapped)
+    kem = kem_for(backend, recipient)
+    public = recipient.pq_key if kem == KEM_XWING else recipient.enc_key
+    enc, wrapped = await Suite(backend, kem_id=kem).seal(public, WRAP_INFO, commitment, content_key)
+    return WrappedKey(recipient.id, enc, wrapped, kem)
 
 
 async def unwrap_content_key(backend: CryptoBackend, identity: Identity, entry: WrappedKey,
                              commitment: bytes) -> bytes:
     """Open a wrapped key and check it against the header's commitment (fail closed)."""
-    if len(entry.enc) != ENC_LEN or len(entry.wrapped) != WRAPPED_KEY_LEN:
+    if entry.kem not in ENC_LENS or len(entry.enc) != ENC_LENS[entry.kem] or len(entry.wrapped) != WRAPPED_KEY_LEN:
         raise KeyUnwrapError("wrapped content key has the wrong length")
-    content_key = await Suite(backend).open(entry.enc, identity.enc_private, identity.public.enc_key,
-                                            WRAP_INFO, commitment, entry.wrapped)
+    if entry.kem == KEM_XWING:
+        if identity.pq_private is None or not identity.public.pq_key:
+            raise KeyUnwrapError(f"{identity.id} was sent a post-quantum key but holds no X-Wing key")
+        private, public = identity.pq_private, identity.public.pq_key
+    else:
+        private, public = identity.enc_private, identity.public.enc_key
+    content_key = await Suite(backend, kem_id=entry.kem).open(entry.enc, private, public,
+                                                              WRAP_INFO, commitment, entry.wrapped)
     if not hmac.compare_digest(derive_keys(content_key)[1], commitment):
         raise KeyUnwrapError("content key does not match the envelope's key commitment")
     return content_key
@@ -203,13 +236,22 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
         raise InvalidArgumentError("an envelope needs at least one recipient")
     if len(everyone) > MAX_RECIPIENTS:
         raise LimitExceededError(f"at most {MAX_RECIPIENTS} recipients")
-    segment_limit = max_segments(len(everyone))
+    hybrid = sum(kem_for(backend, r) == KEM_XWING for r in everyone.values())
+    if hybrid > MAX_HYBRID_RECIPIENTS:
+        raise LimitExceededError(f"at most {MAX_HYBRID_RECIPIENTS} post-quantum recipients in one header: "
+                                 "share with the rest after sealing")
+    segment_limit = max_segments(len(everyone), hybrid)
 
     content_key = await backend.random_bytes(CONTENT_KEY_LEN)
     nonce_prefix = await backend.random_bytes(NONCE_PREFIX_LEN)
     payload_key, commitment = derive_keys(content_key)
     key = await backend.aead_key(payload_key)
     size = 0
+    # The recipient wraps (an X-Wing one costs ~0.2 ms) run while the first segments are
+    # encrypted off the event loop, not after them
+    wrapping = asyncio.ensure_future(asyncio.gather(
+        *(wrap_content_key(backend, content_key, commitment, r) for r in everyone.values())))
+    wrapping.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved, never logged
 
     async def segments():
         nonlocal size
@@ -233,20 +275,22 @@ async def seal(backend: CryptoBackend, source: AsyncIterable[bytes] | Iterable[b
     links: list[bytes] = []   # segment links not yet in an index block
     index: list[bytes] = []   # index block links
     numbered = pipeline.numbered_with_last(segments(), b"")
-    async for block in pipeline.ordered_map(sealed, numbered, backend.pipeline_depth):
-        yield block
-        links.append(block.cid)
-        if len(links) > INDEX_FANOUT:  # more than fit inline: the tree form, first the full block
-            index_block = make_index_block(links[:INDEX_FANOUT])
-            del links[:INDEX_FANOUT]
+    try:
+        async for block in pipeline.ordered_map(sealed, numbered, backend.pipeline_depth):
+            yield block
+            links.append(block.cid)
+            if len(links) > INDEX_FANOUT:  # more than fit inline: the tree form, first the full block
+                index_block = make_index_block(links[:INDEX_FANOUT])
+                del links[:INDEX_FANOUT]
+                index.append(index_block.cid)
+                yield index_block
+        if index:
+            index_block = make_index_block(links)
             index.append(index_block.cid)
             yield index_block
-    if index:
-        index_block = make_index_block(links)
-        index.append(index_block.cid)
-        yield index_block
-
-    wrapped = [await wrap_content_key(backend, content_key, commitment, r) for r in everyone.values()]
+        wrapped = await wrapping
+    finally:
+        wrapping.cancel()  # a seal given up (bad input, the caller stopped): no wrap left running
     header = {
         "meshkit": KIND, "v": 1, "suite": SUITE_V1, "segment_size": segment_size, "size": size,
         "nonce_prefix": nonce_prefix, "commitment": commitment,
@@ -309,8 +353,13 @@ def parse_wrapped_key(entry) -> WrappedKey:
     recipient = codec.field(entry, "id", str, "recipient")
     if not recipient:
         raise EnvelopeFormatError("recipient entry has an empty id")
-    return WrappedKey(recipient, codec.field(entry, "enc", bytes, "recipient", length=ENC_LEN),
-                      codec.field(entry, "wrapped", bytes, "recipient", length=WRAPPED_KEY_LEN))
+    kem = KEM_X25519_SHA256
+    if "kem" in entry:  # written only for X-Wing: an explicit 0x0020 is a second encoding, refused
+        kem = codec.field(entry, "kem", int, "recipient")
+        if kem != KEM_XWING:
+            raise EnvelopeFormatError(f"recipient entry names an unknown KEM 0x{kem & 0xffff:04x}")
+    return WrappedKey(recipient, codec.field(entry, "enc", bytes, "recipient", length=ENC_LENS[kem]),
+                      codec.field(entry, "wrapped", bytes, "recipient", length=WRAPPED_KEY_LEN), kem)
 
 
 def parse_header(root: bytes, data: bytes) -> Header:

@@ -299,6 +299,13 @@ class RecoveryPhraseError(InvalidArgumentError):
     user = "That is not the recovery phrase: check each word against your kit (24 words, in order)."
 
 
+class RecoveryPhraseReplacedError(RecoveryPhraseError):
+    """A phrase that was this account's, replaced since by a newer one (FORMAT.md 11.7)."""
+    code = "phrase_replaced"
+    status = 400
+    user = "That recovery phrase was replaced by a newer one: use the newest recovery kit."
+
+
 class AccountRollbackError(MeshKitError):
     """An account record older than (or forking from) one already verified."""
     code = "rollback"
@@ -340,6 +347,40 @@ class IdentityExistsError(MeshKitError):
     code = "identity_exists"
     status = 409
     user = "An identity with that name exists here already: choose another name."
+
+
+class PasskeyError(MeshKitError):
+    """A passkey's stored recovery record that does not open for that passkey: altered at
+    the gateway, another passkey's, or not for the account it names. Nothing was changed."""
+    code = "bad_passkey"
+    status = 400
+    user = "This passkey's recovery record does not open: it was altered or belongs to another passkey. " \
+           "Nothing was changed; use the recovery phrase."
+
+
+class PasskeyStaleError(MeshKitError):
+    """A passkey added before the account's recovery phrase changed: what it wraps is the old
+    recovery secret, which no longer matches the account's keys."""
+    code = "passkey_stale"
+    status = 409
+    user = "This passkey was added before the recovery phrase was changed: recover with the new phrase, " \
+           "then add the passkey again."
+
+
+class PasskeyExistsError(MeshKitError):
+    """The authenticator already holds a passkey of this account (WebAuthn excludeCredentials):
+    adding another there would orphan the first one's wrap. Nothing was changed."""
+    code = "passkey_exists"
+    status = 409
+    user = "This passkey provider already holds a passkey for this account: remove that one first to add it again."
+
+
+class PasskeyCancelledError(MeshKitError):
+    """The browser's passkey prompt was cancelled, timed out, or refused (WebAuthn
+    NotAllowedError): nothing was changed."""
+    code = "passkey_cancelled"
+    status = 400
+    user = "The passkey prompt was cancelled or timed out. Nothing was changed."
 
 
 # --- reported by the runtimes and the gateway themselves ------------------------------------

@@ -1,4 +1,6 @@
-"""HPKE (RFC 9180), base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-GCM.
+"""HPKE (RFC 9180), base mode, HKDF-SHA256, AES-GCM, with one of two KEMs: DHKEM(X25519,
+HKDF-SHA256) (0x0020), or X-Wing, the hybrid ML-KEM-768 + X25519 KEM (0x647A,
+draft-ietf-hpke-pq), whose shared secret goes into the key schedule as it is.
 
 Only the base mode is implemented: MeshKit authenticates senders with Ed25519 signatures
 over the envelope header, not with HPKE's auth modes. The AEAD is a parameter so the
@@ -6,6 +8,7 @@ RFC's AES-128-GCM vector (A.1) exercises exactly this code; MeshKit itself uses
 AES-256-GCM (aead_id 0x0002).
 """
 
+import hashlib
 from dataclasses import dataclass
 
 from . import kdf
@@ -13,6 +16,15 @@ from .backend import CryptoBackend, SecretHandle
 from .errors import InvalidArgumentError, KeyUnwrapError
 
 KEM_X25519_SHA256 = 0x0020
+KEM_XWING = 0x647A  # MLKEM768-X25519 ("X-Wing")
+KEMS = (KEM_X25519_SHA256, KEM_XWING)
+XWING_SEED_LEN = 32       # a private key is its seed
+XWING_PUBLIC_LEN = 1216   # ML-KEM-768 encapsulation key (1184) || X25519 public key (32)
+XWING_CT_LEN = 1120       # ML-KEM-768 ciphertext (1088) || X25519 ephemeral public key (32)
+MLKEM768_PUBLIC_LEN = 1184
+MLKEM768_CT_LEN = 1088
+_XWING_LABEL = b"\\.//^\\"  # XWingLabel, the six bytes 5c 2e 2f 2f 5e 5c
+ENC_LENS = {KEM_X25519_SHA256: 32, KEM_XWING: XWING_CT_LEN}
 KDF_HKDF_SHA256 = 0x0001
 AEAD_AES128GCM = 0x0001
 AEAD_AES256GCM = 0x0002
@@ -23,6 +35,18 @@ ENC_LEN = 32
 MODE_BASE = 0x00
 
 _KEM_SUITE_ID = b"KEM" + KEM_X25519_SHA256.to_bytes(2, "big")
+
+
+def suite_name(kem: int) -> str:
+    """An HPKE KEM id as every API names it: "x-wing" (0x647A) or "x25519" (0x0020)."""
+    return "x-wing" if kem == KEM_XWING else "x25519"
+
+
+def xwing_combine(ss_m: bytes, ss_x: bytes, ct_x: bytes, pk_x: bytes) -> bytes:
+    """X-Wing's combiner (draft-connolly-cfrg-xwing-kem): the shared secret from the ML-KEM-768
+    and X25519 secrets, the X25519 ciphertext and the recipient's X25519 public key. Pure
+    Python, so CPython and the browser (which may hold a key as its two parts) share it."""
+    return hashlib.sha3_256(ss_m + ss_x + ct_x + pk_x + _XWING_LABEL).digest()
 
 
 def _i2osp(value: int, length: int) -> bytes:
@@ -79,12 +103,15 @@ class Context:
 
 
 class Suite:
-    def __init__(self, backend: CryptoBackend, aead_id: int = AEAD_AES256GCM):
+    def __init__(self, backend: CryptoBackend, aead_id: int = AEAD_AES256GCM, kem_id: int = KEM_X25519_SHA256):
         if aead_id not in _AEAD_KEY_LEN:
             raise InvalidArgumentError("unsupported HPKE AEAD id")
+        if kem_id not in KEMS:
+            raise InvalidArgumentError("unsupported HPKE KEM id")
         self.backend = backend
         self.aead_id = aead_id
-        self.suite_id = (b"HPKE" + _i2osp(KEM_X25519_SHA256, 2)
+        self.kem_id = kem_id
+        self.suite_id = (b"HPKE" + _i2osp(kem_id, 2)
                          + _i2osp(KDF_HKDF_SHA256, 2) + _i2osp(aead_id, 2))
 
     async def _key_schedule(self, shared_secret: bytes, info: bytes) -> Context:
@@ -100,7 +127,10 @@ class Suite:
 
     async def setup_sender(self, recipient_public: bytes, info: bytes,
                            ephemeral: tuple[SecretHandle, bytes] | None = None) -> tuple[bytes, Context]:
-        """SetupBaseS: returns (enc, context). ``ephemeral`` is injected only by tests."""
+        """SetupBaseS: returns (enc, context). ``ephemeral`` (X25519 only) is injected only by tests."""
+        if self.kem_id == KEM_XWING:
+            shared_secret, enc = await self.backend.xwing_encapsulate(recipient_public)
+            return enc, await self._key_schedule(shared_secret, info)
         sk_e, pk_e = ephemeral or await self.backend.x25519_generate()
         dh = await self.backend.x25519(sk_e, recipient_public)
         shared_secret = _extract_and_expand(dh, pk_e + recipient_public)
@@ -109,10 +139,13 @@ class Suite:
     async def setup_recipient(self, enc: bytes, recipient_private: SecretHandle,
                               recipient_public: bytes, info: bytes) -> Context:
         """SetupBaseR."""
-        if len(enc) != ENC_LEN:
+        if len(enc) != ENC_LENS[self.kem_id]:
             raise KeyUnwrapError("HPKE encapsulated key has the wrong length")
-        dh = await self.backend.x25519(recipient_private, enc)
-        shared_secret = _extract_and_expand(dh, enc + recipient_public)
+        if self.kem_id == KEM_XWING:
+            shared_secret = await self.backend.xwing_decapsulate(recipient_private, enc)
+        else:
+            dh = await self.backend.x25519(recipient_private, enc)
+            shared_secret = _extract_and_expand(dh, enc + recipient_public)
         return await self._key_schedule(shared_secret, info)
 
     async def seal(self, recipient_public: bytes, info: bytes, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes]:

@@ -2,7 +2,7 @@
 contacts, as one document sealed to the account (FORMAT.md section 11.4).
 
 A library is a set with tombstones: each entry has a key (``envelope:<root>``,
-``share:<capsule>``, ``contact:<id>``) and the time it was last written; a removal is a
+``share:<capsule>``, ``contact:<id>``, ``link:<capsule>``: a send link I made) and the time it was last written; a removal is a
 tombstone with its time. Two devices that edit at once both win: ``merge`` keeps, per key,
 the newest write, and a tombstone beats any write that is not newer than it. Merging is
 commutative, associative and idempotent, so retrying a compare-and-swap that lost is safe.
@@ -15,7 +15,8 @@ from .errors import EnvelopeFormatError, InvalidArgumentError, LimitExceededErro
 
 KIND = "library"
 MAX_ENTRIES = 100_000
-KINDS = ("envelope", "share", "contact")
+KINDS = ("envelope", "share", "contact", "link")  # what this version writes and reads
+MAX_KIND = 32  # a kind a newer version writes is kept as it is (merged, folded on), never read
 
 
 @dataclass
@@ -49,9 +50,11 @@ class Library:
                              "tombstones": self.tombstones})
 
 
-def _check_key(key: str) -> None:
+def _check_key(key: str, kinds=KINDS) -> None:
     kind, sep, rest = str(key).partition(":")
-    if not sep or kind not in KINDS or not rest or len(key) > 256:
+    known = kind in kinds if kinds else (0 < len(kind) <= MAX_KIND and kind.isascii() and kind.isalpha()
+                                         and kind.islower())
+    if not sep or not known or not rest or len(key) > 256:
         raise InvalidArgumentError(f"a library key is <{'|'.join(KINDS)}>:<id>")
 
 
@@ -83,7 +86,7 @@ def library_from_bytes(data: bytes, account: str) -> Library:
     library = Library(account)
     try:
         for key in list(entries) + list(tombstones):
-            _check_key(key)
+            _check_key(key, None)  # a kind of a newer version: kept, so a fold here does not drop it
     except InvalidArgumentError as exc:
         raise EnvelopeFormatError(exc.message) from None
     for key, entry in entries.items():

@@ -98,6 +98,20 @@ def _account_reach(kept) -> Reach:
                  ever=tuple(sorted(set(kept.certified) | {r.id for r in recipients})))
 
 
+def check_suite(public: PublicIdentity, seen_pq_key: bytes | None) -> PublicIdentity:
+    """Downgrade protection (issue 26): once this client verified a record of an id listing
+    an X-Wing key (``seen_pq_key``: a contact's, or a directory answer kept), a record of that
+    id served later must list the same key; one without it (an older classic record of the
+    same identity, say) or with another one is refused, so nothing is sealed classic to a
+    hybrid recipient on a gateway's say-so. Device keys in an account are covered by the
+    account chain (never rolled back; a certificate's X-Wing key is in its device's consent)."""
+    if seen_pq_key is not None and public.pq_key != seen_pq_key:
+        said = "lists another post-quantum key" if public.pq_key else "lacks the post-quantum key"
+        raise IdentityMismatchError(f"this record of {public.id} {said} it listed before: refusing it "
+                                    "(a gateway may be downgrading it)")
+    return public
+
+
 def distinct(identities: Iterable[PublicIdentity]) -> list[PublicIdentity]:
     """Each recipient once (an envelope's recipients are distinct), in first-seen order."""
     seen, out = set(), []

@@ -3,7 +3,8 @@
 The link is ``#send=<root CID>.<secret>[.<describe key>]``, the secret 32 random bytes in
 base64url (the describe key: the envelope's metadata key, which tells what the file is and
 opens nothing, so describing a link never spends one of its opens). From the
-secret both sides derive the same throwaway identity (Ed25519 and X25519 keys, HKDF with
+secret both sides derive the same throwaway identity (Ed25519 and X25519 keys, and where
+the runtime holds X-Wing keys an X-Wing key too, so a send link is post-quantum; HKDF with
 the labels below). The sender shares the envelope with that identity, as with any person
 (a capsule the gateway releases only while not revoked or expired, and at most ``opens``
 times); whoever holds the link derives the keys, signs in as that identity and opens the
@@ -27,6 +28,7 @@ SECRET_LEN = 32
 SALT = b"meshkit-web/v1 send-link"
 SIG_INFO = b"meshkit-web/v1 send-link signing key"
 ENC_INFO = b"meshkit-web/v1 send-link encryption key"
+PQ_INFO = b"meshkit-web/v1 send-link pq key"  # the X-Wing seed
 LINK_NAME = "send-link"  # the throwaway identity's name in the directory (it has no person)
 MAX_LINK = 1024
 MAX_OPENS = 1000  # the largest limit a share's opens may have (a send link's "download limit")
@@ -85,10 +87,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=")
 
 
-async def link_identity(backend, secret: bytes) -> Identity:
-    """The throwaway identity a send link's secret stands for (the same on both sides)."""
+async def link_identity(backend, secret: bytes, *, pq: bool | None = None) -> Identity:
+    """The throwaway identity a send link's secret stands for (the same on both sides): with
+    its X-Wing key where the backend holds X-Wing keys (``pq`` None), or as asked. A sender
+    and a holder whose runtimes differ make two records of one id: the holder opens an X-Wing
+    entry only with the key, so a sender without X-Wing keys publishes the classic record."""
     if len(secret) != SECRET_LEN:
         raise InvalidArgumentError("a send-link secret is 32 bytes")
     sig_private, sig_key = await backend.ed25519_import_private(kdf.hkdf(secret, SIG_INFO, 32, salt=SALT))
     enc_private, enc_key = await backend.x25519_import_private(kdf.hkdf(secret, ENC_INFO, 32, salt=SALT))
-    return await make_identity(backend, LINK_NAME, 0, sig_private, sig_key, enc_private, enc_key)
+    pq_private = pq_key = None
+    if pq or (pq is None and backend.pq_support()["keys"]):
+        pq_private, pq_key = await backend.xwing_import_seed(kdf.hkdf(secret, PQ_INFO, 32, salt=SALT))
+    return await make_identity(backend, LINK_NAME, 0, sig_private, sig_key, enc_private, enc_key,
+                               pq_private=pq_private, pq_key=pq_key)

@@ -15,6 +15,7 @@ import nacl.exceptions
 import nacl.signing
 
 from ..core.backend import CryptoBackend, SecretHandle
+from . import xwing
 from ..core.errors import InvalidArgumentError, KeyUnwrapError, UnsupportedError
 
 # PyNaCl's own wrappers copy every segment twice (into a cffi buffer, then out to bytes);
@@ -113,6 +114,23 @@ class NaclBackend(CryptoBackend):
             # libsodium refuses low-order points (all-zero shared secret), as RFC 9180 requires
             raise KeyUnwrapError("X25519 key agreement failed (invalid public key)") from exc
 
+    def pq_support(self) -> dict:
+        return {"keys": True, "encapsulate": True}
+
+    async def xwing_generate(self):
+        key = xwing.generate()
+        return key, key.public
+
+    async def xwing_import_seed(self, seed: bytes):
+        key = xwing.XWingKey(seed)
+        return key, key.public
+
+    async def xwing_encapsulate(self, public: bytes) -> tuple[bytes, bytes]:
+        return xwing.encapsulate(public)
+
+    async def xwing_decapsulate(self, private: "xwing.XWingKey", ciphertext: bytes) -> bytes:
+        return private.decapsulate(ciphertext)
+
     async def ed25519_generate(self):
         seed = os.urandom(32)
         return RawKey(seed), bytes(nacl.signing.SigningKey(seed).verify_key)
@@ -167,8 +185,8 @@ class NaclBackend(CryptoBackend):
 
     # Only for the file store: the CPython runtime's keys are exportable by design.
     @staticmethod
-    def export_private(handle: RawKey) -> bytes:
-        return handle.raw
+    def export_private(handle: "RawKey | xwing.XWingKey") -> bytes:
+        return handle.seed if isinstance(handle, xwing.XWingKey) else handle.raw
 
     @staticmethod
     def import_private(raw: bytes) -> RawKey:

@@ -26,11 +26,13 @@ from .gc import collect_garbage
 from .headers import SecurityHeaders
 from .http import BodyLimit, InternalErrors, install_error_handlers
 from .policy import PolicyClient
-from .routes import accounts, audit, auth, blocks, capsules, directory, mailbox, pins, proofs, reads, service, sync
+from .routes import (accounts, audit, auth, blocks, capsules, directory, link_codes, mailbox, passkeys, pins, proofs,
+                     reads, service, sync)
 from .site import mount_site
 
 log = logging.getLogger("meshkit.gateway")
-ROUTE_FAMILIES = (service, auth, directory, accounts, blocks, reads, pins, capsules, proofs, mailbox, sync, audit)
+ROUTE_FAMILIES = (service, auth, directory, accounts, passkeys, link_codes, blocks, reads, pins, capsules, proofs,
+                  mailbox, sync, audit)
 
 
 def create_app(config: GatewayConfig, provider: BlockProvider, metadata: MetadataStore | None = None) -> FastAPI:

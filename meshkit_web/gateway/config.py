@@ -10,7 +10,8 @@ from ..core.auth import SCOPES  # noqa: F401 - the token scopes (their one home 
 from ..core.errors import InvalidArgumentError
 from ..core.limits import MAX_SEGMENT_BLOCK
 
-ANONYMOUS_LIMITS = {"directory": "30/minute", "challenge": "300/minute", "accounts": "60/minute"}
+ANONYMOUS_LIMITS = {"directory": "30/minute", "challenge": "300/minute", "accounts": "60/minute",
+                    "passkeys": "20/minute"}  # passkey wraps looked up (each needs the passkey's PRF)
 
 
 @dataclass
@@ -42,6 +43,10 @@ class GatewayConfig:
     login_limit: str = "60/minute"
     account_limit: str = "20/minute"           # versions of one account published (after they verify)
     account_versions_kept: int = 256           # newest versions of each account record kept
+    passkeys_per_account: int = 10             # passkey wraps of one account's recovery secret
+    link_codes_per_identity: int = 4           # live short codes of device links one identity keeps
+    link_code_limit: str = "10/minute"         # short codes looked up, per identity and per address (each
+                                               # a guess at 50 bits: never many)
     # mailboxes: what one sender may leave unread in one mailbox, how long messages are kept
     mailbox_sender_limit: int = 64             # unacknowledged messages from one sender to one recipient
     mailbox_notice_limit: int = 1024           # unacknowledged share/sealed notices, likewise (each one an

@@ -16,7 +16,7 @@ from ..core.account import recovery_recipient_id
 from ..core.auth import canonical_url
 from ..core.cid import cid_str
 from ..core.envelope import read_header
-from ..core.errors import AuthError, MissingBlockError, RateLimitedError
+from ..core.errors import AuthError, ForbiddenError, MissingBlockError, RateLimitedError
 from ..crypto.nacl_backend import NaclBackend
 from ..providers.base import INLINE_DECODE, BlockProvider
 from ..stores.metadata import MetadataStore
@@ -84,6 +84,14 @@ class Gateway:
         status = await self.store.device_status(identity)
         if status is not None and status["removed"]:
             raise AuthError(f"this device was removed from account {status['account']}")
+
+    async def current_account(self, identity: str) -> str:
+        """The account the caller is a current device of, or ForbiddenError: account-scoped
+        state (account sync records, passkey wraps) is for the account's current devices."""
+        status = await self.store.device_status(identity)
+        if status is None or status["removed"]:
+            raise ForbiddenError("this is for the current devices of an account")
+        return status["account"]
 
     async def aliases(self, identity: str) -> set[str]:
         """The recipient ids the caller answers for: its own, and for a current device of an

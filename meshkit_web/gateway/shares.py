@@ -107,9 +107,10 @@ def check_released_to(row: dict, aliases: set[str]) -> None:
         raise ForbiddenError("a capsule is released only to its recipient")
 
 
-def check_revoked_by(row: dict, identity: str) -> None:
-    """Only a share's sharer revokes it."""
-    if row["sharer"] != identity:
+def check_revoked_by(row: dict, identity: str, own_devices: set[str] = frozenset()) -> None:
+    """Only a share's sharer revokes it, or another current device of the sharer's account
+    (``own_devices``: the caller's; deleting a file on one device ends the links made on another)."""
+    if row["sharer"] != identity and row["sharer"] not in own_devices:
         raise ForbiddenError("only the sharer can revoke a capsule")
 
 

@@ -3,10 +3,12 @@
 from ..core.errors import MeshKitError
 from .api import MeshKit
 from .types import (Access, AccessEntry, Contact, CreatedIdentity, Deleted, Described, Device, EnvelopeEntry,
-                    Identity, InboxMessage, Library, LibraryShare, Message, Opened, Proof, RecoveredIdentity, Record,
+                    Identity, InboxMessage, Library, LibraryShare, LinkRequest, Message, NewRecoveryPhrase, Opened, Proof,
+                    RecoveredIdentity, Record,
                     Sealed, SendLink, SentMessage, Share, ShareState, Usage)
 
 __all__ = ["MeshKit", "MeshKitError", "Access", "AccessEntry", "Contact", "CreatedIdentity", "Deleted", "Described",
-           "Device", "EnvelopeEntry", "Identity", "InboxMessage", "Library", "LibraryShare", "Message", "Opened",
+           "Device", "EnvelopeEntry", "Identity", "InboxMessage", "Library", "LibraryShare", "LinkRequest", "Message", "NewRecoveryPhrase",
+           "Opened",
            "Proof", "RecoveredIdentity", "Record", "Sealed", "SendLink", "SentMessage", "Share", "ShareState",
            "Usage"]

@@ -18,8 +18,9 @@ from typing import Callable, Iterable
 from ..clients import accounts
 from ..clients.accounts import seal_recipients
 from ..core.cid import cid_str, parse_cid
+from ..core.account import kit_state
 from ..core.errors import InvalidArgumentError, MeshKitError, UnknownIdentityError
-from ..core.recipients import Reach, resolve_reach
+from ..core.recipients import Reach, check_suite, resolve_reach
 from . import types
 from .inputs import Input, sealing_source
 
@@ -45,6 +46,10 @@ class MeshKit:
         self._clients: dict = {}
         self._closing: list = []  # what close() also closes (CAR files being read)
         self._listeners: list = []
+        # who a device is (its person, by the account chain verified here; kept in this home)
+        self._people = accounts.People(self._store, on_new=lambda kept: self._emit({
+            "type": "resolved", "id": kept.record.id, "name": kept.record.name,
+            "fingerprint": kept.record.fingerprint, "account": True}))
         self.identity = Identities(self)
         self.contacts = Contacts(self)
         self.devices = Devices(self)
@@ -164,25 +169,26 @@ class MeshKit:
         (the account kept in this home, never rolled back)."""
         store = self._store
 
-        async def account(ident: str):
-            known = store.known_account(ident)
-            kept = await accounts.account_reaching(client, ident, known)
-            if kept is not None:
-                store.save_known_account(kept)
-                if known is None:  # first seen: from the gateway, verified through its chain
-                    self._emit({"type": "resolved", "id": kept.record.id, "name": kept.record.name,
-                                "fingerprint": kept.record.fingerprint, "account": True})
-            return kept
-
         async def directory(ident: str):
-            public = await client.resolve(ident)
+            # never classic to an id this home saw with an X-Wing key (identity_mismatch)
+            public = check_suite(await client.resolve(ident), store.seen_pq_key_of(ident))
+            store.remember_pq_key(public)
             self._emit({"type": "resolved", "id": public.id, "name": public.name, "fingerprint": public.fingerprint,
                         "account": False})
             return public
         if not isinstance(who, str) or not who:
             raise InvalidArgumentError("a recipient is a name or an id (a string)")
         return await resolve_reach(who, own=await store.identities(), contacts=await store.contacts(),
-                                   directory=directory, account=account)
+                                   directory=directory, account=lambda ident: self._people.reaching(client, ident))
+
+    async def _senders(self, client, idents, prefix: str = "sender") -> dict:
+        """{id: who it is (accounts.person_fields, snake_case keys)}: the person through the
+        verified account chain, else my identity's or contact's name; ``client`` None: offline."""
+        people = await self._people.people(client, idents) if client is not None else {}
+        local = {p.id: p for p in await self._store.contacts() + await self._store.identities()}
+        return {ident: {types._snake(k): v for k, v in
+                        accounts.person_fields(people.get(ident), prefix, local.get(ident)).items()}
+                for ident in idents if isinstance(ident, str)}
 
     def on_change(self, listener: Callable[[dict], None]) -> Callable[[], None]:
         """Call ``listener(event)`` for what happens along the way; returns the function that
@@ -199,14 +205,14 @@ class MeshKit:
             except Exception as exc:  # noqa: BLE001 - a listener's bug must not fail the call it watches
                 log.warning("an on_change listener failed (%s)", type(exc).__name__)
 
-    async def _remember_contact(self, public) -> None:
+    async def _remember_contact(self, public, account: str | None = None) -> None:
         """A new contact goes into the library of each account this home is a device of, so
         the account's other devices (and a recovery) know them too (as the browser does)."""
         for name in self._store.identity_names():
             try:
                 record = await self._account(name)
                 if record is not None:
-                    await accounts.remember_contact(await self._client(name), record, public)
+                    await accounts.remember_contact(await self._client(name), record, public, account)
             except MeshKitError as exc:  # kept here in any case; the library gets it another time
                 log.warning("contact %s kept here, not yet in %s's library (%s)", public.id, name, exc.code)
 
@@ -272,10 +278,11 @@ class MeshKit:
         if car is not None:
             opened = await self._open_car(os.fspath(car), root, as_)
         else:
-            opened = await (await self._client(as_)).open(_cid(root))
+            client = await self._client(as_)
+            opened = await client.open(_cid(root))
         start, end = _range(range, opened.header.size)
-        return types.Opened(**(await self._described(opened, opened.header)).__dict__,
-                            _plaintext=functools.partial(opened.plaintext, start, end))
+        described = await self._described(opened, opened.header, client=None if car is not None else client)
+        return types.Opened(**described.__dict__, _plaintext=functools.partial(opened.plaintext, start, end))
 
     async def _open_car(self, path: str, root: str | None, as_: str):
         from ..core.envelope import open_envelope
@@ -293,14 +300,17 @@ class MeshKit:
         never at the cost of one of a limited share's opens."""
         client = await self._client(as_)
         description = await client.describe(_cid(root))
-        return await self._described(description, description.header, description.opens_left)
+        return await self._described(description, description.header, description.opens_left, client=client)
 
-    async def _described(self, opened, header, opens_left=None) -> types.Described:
+    async def _described(self, opened, header, opens_left=None, *, client=None) -> types.Described:
+        """``client``: where the sender's account is looked up (None: offline, local names only)."""
         meta = opened.metadata
-        sender = await self._store.known(header.sender_id)
+        sender = (await self._senders(client, [header.sender_id]))[header.sender_id]
         return types.Described(header.root_str, meta.name if meta else "", meta.type if meta else
                                "application/octet-stream", header.size, meta.mtime if meta else None,
-                               header.sender_id, sender.name if sender else None, opens_left)
+                               header.sender_id, sender["sender_name"], opens_left, sender["sender_account"],
+                               sender["sender_fingerprint"], sender["sender_former_device"],
+                               getattr(opened, "expires", None))
 
     async def envelopes(self, owner: str) -> list[types.EnvelopeEntry]:
         """The envelopes in ``owner``'s account library: sealed by any of its devices."""
@@ -332,9 +342,8 @@ class MeshKit:
     async def usage(self, *, as_: str) -> types.Usage:
         """What ``as_`` stores at the gateway against its storage and pin quotas (a usage
         meter; ``core.units.human_bytes`` says a size in MB/GB)."""
-        room = await (await self._client(as_)).usage()
-        return types.Usage(int(room["stored"]), int(room["storage_quota"]), int(room.get("pinned") or 0),
-                           int(room.get("pin_quota") or 0), room.get("gc_grace"))
+        from ..clients.storage import usage
+        return types.Usage(**await usage(await self._client(as_)))
 
     async def unpin(self, root: str, *, as_: str) -> str:
         """Remove ``as_``'s pin of ``root`` (missing_metadata when it has none): it stops
@@ -346,40 +355,87 @@ class MeshKit:
         return cid_str(binary)
 
     async def delete(self, root: str, *, as_: str) -> types.Deleted:
-        """Delete an envelope: every share and send link ``as_`` made of it is revoked (what
-        was opened stays opened), ``as_``'s pin of it removed, it leaves the account's library
-        (on every device), and what its blocks cost ``as_``'s storage quota is given back at
-        once (the gateway collects blocks nobody else keeps). A pin another device of the
-        account made stays until that device deletes it too."""
-        from ..core.errors import MissingMetadataError
+        """Delete an envelope: every share and send link of it ``as_``'s account made (on any
+        of its devices) is revoked (what was opened stays opened), ``as_``'s pin of it
+        removed, it leaves the account's library (on every device), and what its blocks cost
+        ``as_``'s storage quota is given back at once (the gateway collects blocks nobody else
+        keeps). A pin another device of the account made stays until that device deletes it too."""
+        from ..clients.storage import delete_envelope
         client = await self._client(as_)
-        binary = _cid(root)
-        root = cid_str(binary)
-        try:
-            revoked = await client.revoke(binary)  # every share and send link of it, to anyone
-        except MissingMetadataError:
-            revoked = []
-        try:
-            await client.unpin(binary)
-            unpinned = True
-        except MissingMetadataError:
-            unpinned = False
-        released = await client.release_root(binary)
-        account = await self._account(as_)  # last: the room given back pays for the library's change
-        in_library = None if account is None else await accounts.forget_envelope(client, account, root)
-        return types.Deleted(root, unpinned, in_library, tuple(revoked), int(released["bytes"]))
+        done = await delete_envelope(client, await self._account(as_), _cid(root))
+        return types.Deleted(done["root"], done["unpinned"], done["in_library"], tuple(done["revoked"]),
+                             done["released"])
 
     async def access(self, root: str, *, as_: str) -> types.Access:
-        """Who can open it: the header's recipients (for good) and the shares I made."""
+        """Who can open it: the header's recipients (for good) and the shares I made (a send
+        link's marked ``link``: it is no person)."""
         from ..core.envelope import read_header
         client = await self._client(as_)
         binary = _cid(root)
         header = await read_header(client.backend, binary, client.get_block)
+        shares = await client.shares_made(binary)
         known = {p.id: p.name for p in await self._store.contacts() + await self._store.identities()}
+        links = await accounts.link_capsules(client, await self._account(as_))
+        people = await self._people.people(client, [e.recipient for e in header.recipients]
+                                           + [row["recipient"] for row in shares])
+
+        def person(ident: str) -> dict:
+            return {types._snake(k): v for k, v in accounts.person_fields(people.get(ident), "").items()}
         return types.Access(
-            tuple(types.AccessEntry(e.recipient, known.get(e.recipient)) for e in header.recipients),
+            tuple(types.AccessEntry(e.recipient, known.get(e.recipient), **person(e.recipient),
+                                    suite=types.suite_of(e.kem))
+                  for e in header.recipients),
             tuple(types.ShareState(row["cid"], row["recipient"], known.get(row["recipient"]), row["expires"],
-                                   row["state"]) for row in await client.shares_made(binary)))
+                                   row["state"], row["cid"] in links, **person(row["recipient"])) for row in shares))
+
+    async def rewrap(self, root: str, *, as_: str) -> types.Rewrapped:
+        """Wrap an envelope's content key again to each recipient's CURRENT keys, X-Wing for
+        those whose verified record lists an X-Wing key (FORMAT.md 3.8), without re-encrypting
+        its segments: a new header (so a new root) with the same segments, signed by ``as_``
+        (who must be in the header), pinned and put in the account's library in place of the
+        old root. The old root stays as it was (and pinned) until you ``delete`` or ``unpin``
+        it; shares of it keep opening it. A recipient not found now (a removed device) keeps
+        its entry as it was; a record that drops a key seen before is identity_mismatch."""
+        from ..core.envelope import read_header
+        from ..core.rewrap import rewrap_envelope
+        client = await self._client(as_)
+        old = _cid(root)
+        header = await read_header(client.backend, old, client.get_block)
+        current = {}
+        for entry in header.recipients:  # at most MAX_RECIPIENTS (read_header's bound)
+            public = await self._current_record(client, entry.recipient)
+            if public is not None:
+                current[entry.recipient] = public
+        block, entries = await rewrap_envelope(client.backend, old, client.get_block, client.identity, current)
+        await client.put_block(block.cid, block.data)
+        await client.finish_upload(block.cid)
+        new = cid_str(block.cid)
+        account = await self._account(as_)
+        if account is not None:
+            library, _ = await accounts.load_library(client, account)
+            entry = library.items("envelope").get(cid_str(old)) or {}
+            if await accounts.remember_sealed(client, account, new, str(entry.get("name", "")),
+                                              int(entry.get("size") or header.size)):
+                await accounts.forget_envelope(client, account, cid_str(old))
+        return types.Rewrapped(new, cid_str(old), tuple(types.RecipientSuite(e.recipient, types.suite_of(e.kem))
+                                                       for e in entries))
+
+    async def _current_record(self, client, ident: str):
+        """The verified record a re-wrap wraps to for header recipient ``ident`` now: an
+        account's current recovery key or device, one of mine, a contact, the directory's; None
+        when there is none (removed, unknown)."""
+        from ..core.account import recovery_recipient_id
+        from ..core.errors import MissingMetadataError
+        try:
+            if ident.endswith(".recovery"):
+                kept = await self._people.reaching(client, ident[:-len(".recovery")])
+                if kept is not None and recovery_recipient_id(kept.record.id) == ident:
+                    return kept.record.recovery_identity()
+                return None
+            reach = await self._reach(client, ident)
+        except (UnknownIdentityError, MissingMetadataError, InvalidArgumentError):
+            return None
+        return next((p for p in reach.identities if p.id == ident), None)
 
     async def inbox(self, as_: str, *, all: bool = False) -> list[types.InboxMessage]:
         """Shares and notices sent to ``as_``, each sender proven (a share by its signed
@@ -389,14 +445,16 @@ class MeshKit:
         account = await self._account(as_)
         if account is not None and any(row.get("share") for row in rows):
             await accounts.remember_shares(client, account, rows)
+        senders = await self._senders(client, {row.get("sender") for row in rows})
         out = []
         for row in rows:
             share = row.get("share") or {}
-            sender = await self._store.known(row["sender"]) if row.get("sender") else None
-            out.append(types.InboxMessage(str(row["id"]), row["kind"], row.get("sender"), sender.name if sender else None,
+            sender = senders.get(row.get("sender")) or {}
+            out.append(types.InboxMessage(str(row["id"]), row["kind"], row.get("sender"), sender.get("sender_name"),
                                           row.get("created"), row.get("size", 0), bool(row.get("acked")),
                                           share.get("root"), share.get("capsule"), share.get("expires"),
-                                          share.get("policy")))
+                                          share.get("policy"), sender.get("sender_account"),
+                                          sender.get("sender_fingerprint"), bool(sender.get("sender_former_device"))))
         return out
 
     async def ack(self, as_: str, message_id: str) -> None:
@@ -414,20 +472,18 @@ class MeshKit:
         if record is None:
             raise UnknownIdentityError(f"{as_!r} is not a device of an account")
         library, _, _ = await accounts.remember_shares(client, record, await client.inbox(include_acked=True))
-        contacts = await accounts.library_contacts(store.backend, library)
         local = await store.contacts()
-        known, names = {c.id for c in local}, {c.name for c in local} | set(store.identity_names())
-        for public in contacts:
-            if public.id not in known and public.name not in names:
-                await store.add_contact(public.to_json())
+        contacts = await accounts.adopt_contacts(
+            client, library, self._people, local=local, taken={c.name for c in local} | set(store.identity_names()),
+            add=lambda public: store.add_contact(public.to_json()))
         envelopes = tuple(types.EnvelopeEntry(root, str(v.get("name", "")), int(v.get("size") or 0), v.get("created"))
                           for root, v in library.items("envelope").items())
-        shares = []
-        for capsule, v in library.items("share").items():
-            sender = await store.known(str(v.get("sharer", "")))
-            shares.append(types.LibraryShare(str(v.get("root", "")), capsule, v.get("sharer"),
-                                             sender.name if sender else None, v.get("received")))
-        return types.Library(envelopes, tuple(shares), tuple(_contact(p, None) for p in contacts))
+        items = library.items("share")
+        sharers = await self._senders(client, {str(v.get("sharer", "")) for v in items.values()}, "sharer")
+        shares = tuple(types.LibraryShare(str(v.get("root", "")), capsule, v.get("sharer"),
+                                          **sharers.get(str(v.get("sharer", "")), {}), received=v.get("received"))
+                       for capsule, v in items.items())
+        return types.Library(envelopes, shares, tuple(_contact(p, store.known_account(p.id)) for p in contacts))
 
 
 # --- the families (kit.identity, kit.contacts, ...) ----------------------------------------------
@@ -438,12 +494,20 @@ class _Family:
 
 
 class Identities(_Family):
-    async def create(self, name: str, *, account: bool = True) -> types.CreatedIdentity:
-        """A new identity (this program's device keys, 0600 in the home), published, and an
-        account around it with a recovery phrase: in this answer only, shown once. All or
+    async def create(self, name: str, *, account: bool = True,
+                     device_name: str | None = None) -> types.CreatedIdentity:
+        """A new identity (this program's device keys, 0600 in the home: post-quantum, an
+        X-Wing key beside the X25519 one, ``suite`` "x-wing"), published, and an account
+        around it (with an X-Wing recovery key) and a recovery phrase: in this answer only,
+        shown once. All or
         nothing: on any failure no identity is left behind. ``account=False``: a bare
-        identity (no other devices, no recovery)."""
+        identity (no other devices, no recovery). ``name``: the identity's and the account's
+        (the person's); ``device_name``: this device's name in the account (``devices.list``;
+        default: this machine's host name)."""
+        from ..core.identity import check_name
         kit = self._kit
+        device_name = device_name or _host_name()
+        check_name(device_name)
         if kit.gateway is None and account:
             raise InvalidArgumentError("an account needs a gateway (MeshKit.connect or MeshKit.local); offline, "
                                        "create(name, account=False)")
@@ -455,7 +519,7 @@ class Identities(_Family):
         try:
             client = await kit._client(name)
             if account:
-                phrase, record = await accounts.create_account(client, name)
+                phrase, record = await accounts.create_account(client, name, device_name=device_name)
                 kit._store.save_account(name, record)
         except BaseException:
             kit._clients.pop(name, None)
@@ -465,8 +529,40 @@ class Identities(_Family):
                                      recovery_phrase=phrase)
 
     async def list(self) -> list[types.Identity]:
-        """My identities in this home, each with its account as last verified here."""
-        return [await self._kit._identity_of(name) for name in self._kit._store.identity_names()]
+        """My identities in this home, each with its account as last verified here (refreshed
+        through its chain when there is a gateway, so ``recovery_kit`` is the account's: a
+        kit confirmed on another device shows here; offline, the kept record)."""
+        kit = self._kit
+        if kit.gateway is not None:
+            for name in kit._store.identity_names():
+                try:
+                    await kit._account(name)
+                except MeshKitError as exc:
+                    if not exc.retryable:  # unavailable, busy, rate_limited: as kept; never a rollback
+                        raise
+        return [await kit._identity_of(name) for name in kit._store.identity_names()]
+
+    async def confirm_recovery_kit(self, name: str, phrase: str) -> types.Identity:
+        """The person typed the recovery phrase back: once it is the account's current phrase,
+        the kit is marked confirmed for every device of the account (``recovery_kit``).
+        ``bad_phrase``, or ``phrase_replaced`` for a phrase replaced since; nothing changes."""
+        kit = self._kit
+        record = await Devices(kit)._record(name)
+        record = await accounts.confirm_kit(await kit._client(name), record, phrase)
+        kit._store.save_account(name, record)
+        return await kit._identity_of(name)
+
+    async def new_recovery_phrase(self, name: str) -> types.NewRecoveryPhrase:
+        """Replace the recovery phrase of ``name``'s account (FORMAT.md 11.7): the new phrase is
+        in this answer only; the old one recovers nothing any more (``phrase_replaced``), and
+        the new kit starts not confirmed. What was sealed to the old recovery key in an
+        envelope's header stays openable by the old phrase (headers never change)."""
+        kit = self._kit
+        record = await Devices(kit)._record(name)
+        made = await accounts.new_recovery_phrase(await kit._client(name), record)
+        kit._store.save_account(name, made.record)
+        return types.NewRecoveryPhrase(**(await kit._identity_of(name)).__dict__, recovery_phrase=made.phrase,
+                                       rewrapped=made.rewrapped, library_sealed=made.library)
 
     async def publish(self, name: str) -> types.Identity:
         """Put my identity's record in the gateway's directory (done by every call that acts
@@ -483,17 +579,21 @@ class Identities(_Family):
             record["account"] = account.id
         return record
 
-    async def recover(self, name: str, phrase: str) -> types.RecoveredIdentity:
+    async def recover(self, name: str, phrase: str, *, device_name: str | None = None) -> types.RecoveredIdentity:
         """A new device ``name`` in the phrase's account, with everything in its library
-        opening again. A mistyped phrase is refused (bad_phrase) before anything is made."""
+        opening again. A mistyped phrase is refused (bad_phrase) before anything is made.
+        ``device_name``: its name in the account (default: ``name``)."""
         from ..core.account import secret_from_phrase
+        from ..core.identity import check_name
         kit = self._kit
         secret_from_phrase(phrase)
+        if device_name is not None:
+            check_name(device_name)
         await kit.start()
         await kit._store.create(name, int(time.time()))
         try:
             client = await kit._client(name)
-            record, keys = await accounts.recover_account(client, phrase)
+            record, keys = await accounts.recover_account(client, phrase, device_name=device_name)
             kit._store.save_account(name, record)
             _, restored = await accounts.recover_library(client, record, keys)
             del keys
@@ -530,16 +630,21 @@ class Contacts(_Family):
             public = await record_from_json(kit._store.backend, record)
             kept = None
             if account_id and client is not None:
-                kept = await accounts.contact_account(client, public, account_id,
-                                                      kit._store.known_account(account_id))
-                kit._store.save_known_account(kept)
+                kept = await kit._people.vouched(client, public, account_id)
+            elif client is not None:  # a record naming no account: the gateway's hint, checked
+                try:
+                    kept = await kit._people.reaching(client, public.id)
+                except MeshKitError as exc:  # a hint that does not check: the contact, without it
+                    log.info("contact %s: its account does not check (%s)", public.id, exc.code)
         public = await kit._store.add_contact(record)
         if kit.gateway is not None:
-            await kit._remember_contact(public)
+            await kit._remember_contact(public, kept.record.id if kept else None)
         return _contact(public, kept)
 
     async def list(self) -> list[types.Contact]:
-        """The contacts kept in this home (each one's record verifies)."""
+        """The contacts kept in this home (each one's record verifies), each with the account
+        it is a device of as verified here (contacts another device added: when they arrived
+        through the library, ``library``)."""
         store = self._kit._store
         return [_contact(p, store.known_account(p.id)) for p in await store.contacts()]
 
@@ -572,30 +677,32 @@ class Devices(_Family):
         keys = None
         if phrase is not None:
             keys = await derive_recovery_keys(kit._store.backend, secret_from_phrase(phrase))
-            if keys.account_id != record.id:
-                raise InvalidArgumentError("that phrase belongs to another account")
         record = await accounts.remove_devices(await kit._client(name), record, ids, keys=keys)
         kit._store.save_account(name, record)
         return record.version
 
-    async def request_link(self, device_name: str) -> str:
+    async def request_link(self, device_name: str) -> types.LinkRequest:
         """On a new device: make identity ``device_name`` and a link for an existing device
-        to approve (``approve``); then ``wait_for_link``."""
+        to approve (``approve``), with the short code that may be typed there instead; then
+        ``wait_for_link`` (with the link)."""
         kit = self._kit
         await kit.start()
         try:
             await kit._store.load(device_name)
         except UnknownIdentityError:
             await kit._store.create(device_name, int(time.time()))
-        return await accounts.request_link(await kit._client(device_name))
+        made = await accounts.request_link(await kit._client(device_name))
+        return types.LinkRequest(made.link, made.code)
 
-    async def approve(self, name: str, link: str, *, on_code: Callable[[str], None],
+    async def approve(self, name: str, link_or_code: str, *, on_code: Callable[[str], None],
                       timeout: float | None = None) -> types.Device:
-        """On a device of the account: add the linked device. ``on_code(code)`` shows the
-        code the person types on the new device."""
+        """On a device of the account: add the linked device, given its link or its short
+        code. ``on_code(code)`` shows the code the person types on the new device."""
         kit = self._kit
         record = await self._record(name)
-        record = await accounts.approve_link(await kit._client(name), record, link, show_code=on_code,
+        client = await kit._client(name)
+        link = await accounts.resolve_link(client, link_or_code)
+        record = await accounts.approve_link(client, record, link, show_code=on_code,
                                              timeout=accounts.LINK_WAIT if timeout is None else timeout)
         kit._store.save_account(name, record)
         device = record.device(accounts.parse_link(link)[0])
@@ -620,14 +727,31 @@ class SendLinks(_Family):
         """A link that opens ``root`` for whoever has it (its secret in the #fragment: send it
         only to them), at ``link_base`` (MeshKit.connect). ``opens``: at most that many times
         (1..1000; None: no limit). The person it is for opens it in the app's page, with
-        ``meshkit receive``, or with ``send_links.open`` on any kit (no identity needed)."""
+        ``meshkit receive``, or with ``send_links.open`` on any kit (no identity needed). Kept
+        in the account's library, so ``list`` shows it on every device."""
         from ..clients.send_links import create_send_link
         from ..core.send_link import check_opens
         opens = check_opens(opens)
         client = await self._kit._client(from_)
         when = await client.expiry(expires)
         fragment, capsule = await create_send_link(client, _cid(root), expires=when, opens=opens)
+        account = await self._kit._account(from_)
+        if account is not None:
+            await accounts.remember_link(client, account, cid_str(_cid(root)), capsule, opens=opens, expires=when,
+                                         created=await client.gateway_now())
         return types.SendLink(f"{self._kit.link_base}/#{fragment}", capsule, root, when, opens)
+
+    async def list(self, root: str, *, as_: str) -> list[types.SendLinkState]:
+        """The send links of ``root`` that ``as_``'s account made (on any of its devices),
+        newest first, each with its opens used and its state: "live", "used_up", "expired"
+        or "revoked". A bare identity (no account: no library to keep them in) has none listed."""
+        from ..clients.send_links import list_send_links
+        kit = self._kit
+        client = await kit._client(as_)
+        account = await kit._account(as_)
+        if account is None:
+            return []
+        return [types.SendLinkState(**link) for link in await list_send_links(client, account, _cid(root))]
 
     async def describe(self, link: str) -> types.Described:
         """What a send link opens (name, type, size, sender, opens left); spends no open."""
@@ -635,7 +759,8 @@ class SendLinks(_Family):
         kit = self._kit
         await kit.start()
         found = await describe_send_link(self._client_class(), kit.gateway, kit._store.backend, link)
-        return await kit._described(found, found.header, found.opens_left)
+        async with await kit._anonymous() as lookups:  # the sender's account, checked from the gateway's records
+            return await kit._described(found, found.header, found.opens_left, client=lookups)
 
     async def open(self, link: str) -> types.Opened:
         """Open what a send link points at, spending one of its opens; no identity of this
@@ -645,7 +770,8 @@ class SendLinks(_Family):
         await kit.start()
         opened, client = await open_send_link(self._client_class(), kit.gateway, kit._store.backend, link)
         kit._clients[f"\0link:{id(client)}"] = client  # closed with the kit
-        described = await kit._described(opened, opened.header)
+        async with await kit._anonymous() as lookups:
+            described = await kit._described(opened, opened.header, client=lookups)
         return types.Opened(**described.__dict__, _plaintext=opened.plaintext)
 
     async def revoke(self, capsule: str, *, from_: str) -> str:
@@ -700,18 +826,9 @@ class Messages(_Family):
 
     async def _sender_accounts(self, client, senders: set) -> dict:
         """{sender: the account it is a device of, verified through its chain and kept in this
-        home (never rolled back), or None} (the browser's senderAccount)."""
-        store, found = self._kit._store, {}
-        for sender in sorted(senders):
-            try:
-                kept = await accounts.account_reaching(client, sender, store.known_account(sender))
-            except MeshKitError as exc:
-                log.info("the account of a message's sender is not known (%s)", exc.code)
-                kept = None
-            if kept is not None:
-                store.save_known_account(kept)
-            found[sender] = kept.record.id if kept is not None else None
-        return found
+        home (never rolled back), or None} (the browser's senderAccount; accounts.People)."""
+        people = await self._kit._people.people(client, senders)
+        return {sender: person.account if person else None for sender, person in people.items()}
 
     async def read(self, as_: str, message_id: str) -> types.Message:
         """One message, verified now, with its ``data`` (and ``text`` if sent as text)."""
@@ -770,12 +887,26 @@ def _range(value, size: int) -> tuple[int, int]:
 
 def _identity(public, record) -> types.Identity:
     return types.Identity(public.name, public.id, public.fingerprint, record.id if record else None,
-                          record.fingerprint if record else None, record.version if record else None)
+                          record.fingerprint if record else None, record.version if record else None,
+                          kit_state(record), types.suite_of(public.kem))
 
 
 def _contact(public, kept) -> types.Contact:
     return types.Contact(public.name, public.id, kept.record.fingerprint if kept else public.fingerprint,
-                         kept.record.id if kept else None, kept.record.fingerprint if kept else None)
+                         kept.record.id if kept else None, kept.record.fingerprint if kept else None,
+                         kept.record.name if kept else None)
+
+
+def _host_name() -> str:
+    """This machine's name, for a device in an account (identity create's default)."""
+    import socket
+    from ..core.identity import check_name
+    name = "".join(c for c in socket.gethostname().split(".")[0] if c.isprintable() and c not in "/\\")[:64]
+    try:
+        check_name(name)
+    except InvalidArgumentError:
+        return "This computer"
+    return name
 
 
 def _proof(proof) -> types.Proof:

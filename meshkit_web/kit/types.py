@@ -18,6 +18,11 @@ class Identity:
     account: str | None = None
     account_fingerprint: str | None = None
     account_version: int | None = None
+    # "confirmed" (the phrase was typed back on some device of the account), "not confirmed",
+    # or "no account"
+    recovery_kit: str = "no account"
+    # what senders wrap to this device: "x-wing" (post-quantum, ML-KEM-768 + X25519) or "x25519"
+    suite: str = "x25519"
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,14 @@ class CreatedIdentity(Identity):
 
 
 @dataclass(frozen=True)
+class NewRecoveryPhrase(Identity):
+    """``identity.new_recovery_phrase``: the new phrase is in this answer only, once."""
+    recovery_phrase: str = field(default="", repr=False)
+    rewrapped: int = 0            # library envelopes given to the new recovery key
+    library_sealed: bool = True   # the library was sealed again to the new recovery key
+
+
+@dataclass(frozen=True)
 class RecoveredIdentity(Identity):
     restored: int = 0  # envelopes of the account's library that open again on this device
 
@@ -35,12 +48,15 @@ class RecoveredIdentity(Identity):
 @dataclass(frozen=True)
 class Contact:
     """Someone else's public record, kept here. Compare ``fingerprint`` (the account's, for
-    a device of an account) with them out of band before sharing."""
+    a device of an account) with them out of band before sharing. ``account``,
+    ``account_name``, ``account_fingerprint``: the person (account) the device is, verified
+    through the account's chain here; None for a device with no account (or not checked yet)."""
     name: str
     id: str
     fingerprint: str
     account: str | None = None
     account_fingerprint: str | None = None
+    account_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +92,13 @@ class Sealed:
 class Described:
     """What an envelope is, from its verified header and sealed metadata. ``name`` is the
     sender's text (less control and bidi characters): show it, never use it as a path
-    (``save_name``, ``Opened.save_into``). ``sender``: the id of the device that sealed it
-    (``sender_name``: its name where it is one of mine or a contact's). ``opens_left``: what
-    a limited share (a send link) has left, None for no limit."""
+    (``save_name``, ``Opened.save_into``). ``sender``: the id of the device that sealed it;
+    who that is: ``sender_account`` (the person's account, verified through its chain here),
+    ``sender_name`` and ``sender_fingerprint`` (the account's; for a device with no account,
+    its name and fingerprint as one of mine or a contact's; else None),
+    ``sender_former_device`` (a device removed from the account since). ``opens_left``: what
+    a limited share (a send link) has left, None for no limit; ``expires``: until when the
+    share it was described through opens (None: no expiry, or not through a share)."""
     root: str
     name: str
     type: str
@@ -87,6 +107,10 @@ class Described:
     sender: str
     sender_name: str | None
     opens_left: int | None = None
+    sender_account: str | None = None
+    sender_fingerprint: str | None = None
+    sender_former_device: bool = False
+    expires: int | None = None
 
     @property
     def save_name(self) -> str:
@@ -143,17 +167,33 @@ class Share:
 
 @dataclass(frozen=True)
 class AccessEntry:
+    """A header recipient: ``name`` as one of mine or a contact's; ``account``,
+    ``account_name``, ``account_fingerprint``: the person it is (a device or the recovery
+    key of that account, verified through its chain here: group by ``account``);
+    ``former_device``: removed from the account since; ``suite``: what its entry is wrapped
+    with, "x-wing" (post-quantum) or "x25519"."""
     id: str
     name: str | None
+    account: str | None = None
+    account_name: str | None = None
+    account_fingerprint: str | None = None
+    former_device: bool = False
+    suite: str = "x25519"
 
 
 @dataclass(frozen=True)
 class ShareState:
+    """A share I made, to ``to`` (with its person, as ``AccessEntry``)."""
     capsule: str
     to: str
     name: str | None
     expires: int | None
-    state: str  # "live" | "expired" | "revoked"
+    state: str  # "live" | "expired" | "used_up" | "revoked"
+    link: bool = False  # a send link's share (no person): kept so in the account's library
+    account: str | None = None
+    account_name: str | None = None
+    account_fingerprint: str | None = None
+    former_device: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +201,36 @@ class Access:
     """Who can open an envelope: its header recipients (for good) and the shares I made."""
     recipients: tuple[AccessEntry, ...]
     shares: tuple[ShareState, ...]
+
+
+def suite_of(kem: int) -> str:
+    """An HPKE KEM id as answers name it: "x-wing" (0x647A) or "x25519" (0x0020)."""
+    from ..core.hpke import suite_name
+    return suite_name(kem)
+
+
+@dataclass(frozen=True)
+class RecipientSuite:
+    """A header recipient and the suite its entry is wrapped with ("x-wing" or "x25519")."""
+    id: str
+    suite: str
+
+
+@dataclass(frozen=True)
+class Rewrapped:
+    """``rewrap``: the new root (same segments, entries wrapped again, signed by you) that
+    replaces ``replaced`` in the library, and each recipient's suite in it."""
+    root: str
+    replaced: str
+    recipients: tuple[RecipientSuite, ...]
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    """What a new device shows (devices.request_link): the link, or the short code a device
+    of the account types instead (grouped ``XXXXX-XXXXX``; it finds the link for 2 minutes)."""
+    link: str = field(repr=False)
+    code: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -174,11 +244,27 @@ class SendLink:
 
 
 @dataclass(frozen=True)
+class SendLinkState:
+    """A send link I made (``send_links.list``): ``opens`` allowed (None: no limit),
+    ``opens_used`` (None: not counted, for a link without a limit), ``state`` "live" |
+    "used_up" | "expired" | "revoked", ``created`` (the gateway's time)."""
+    capsule: str
+    root: str
+    expires: int | None
+    opens: int | None
+    opens_used: int | None
+    state: str
+    created: int | None
+
+
+@dataclass(frozen=True)
 class InboxMessage:
     """A message in an identity's mailbox, its sender proven: a "share" (``root`` opens for me
     now, until ``expires``, under ``policy``) or a "sealed" notice (``root`` was sealed with me
     as a recipient); other kinds are app messages (``kit.messages``). ``size``: the message's
-    own bytes, not the file's (``describe(root)`` tells the file). ``acked``: acknowledged."""
+    own bytes, not the file's (``describe(root)`` tells the file). ``acked``: acknowledged.
+    Who sent it: as ``Described`` (``sender_name``: the person's name, their account's when
+    ``sender_account`` is set)."""
     id: str
     kind: str
     sender: str
@@ -190,6 +276,9 @@ class InboxMessage:
     capsule: str | None = None
     expires: int | None = None
     policy: str | None = None
+    sender_account: str | None = None
+    sender_fingerprint: str | None = None
+    sender_former_device: bool = False
 
 
 @dataclass(frozen=True)
@@ -265,12 +354,16 @@ def _snake(name: str) -> str:
 
 @dataclass(frozen=True)
 class LibraryShare:
-    """Something shared with the account, as its library keeps it (for every device)."""
+    """Something shared with the account, as its library keeps it (for every device); who
+    shared it as ``Described`` says a sender (``sharer_account``, ``sharer_name``, ...)."""
     root: str
     capsule: str
     sharer: str | None
     sharer_name: str | None
     received: int | None
+    sharer_account: str | None = None
+    sharer_fingerprint: str | None = None
+    sharer_former_device: bool = False
 
 
 @dataclass(frozen=True)

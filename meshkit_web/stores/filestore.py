@@ -15,8 +15,9 @@ import logging
 import os
 import tempfile
 
-from ..core.errors import IdentityExistsError, InvalidArgumentError, MeshKitError, UnknownIdentityError
-from ..core.recipients import resolve_local
+from ..core.errors import (IdentityExistsError, IdentityMismatchError, InvalidArgumentError, MeshKitError,
+                           UnknownIdentityError)
+from ..core.recipients import check_suite, resolve_local
 from ..core.signing import is_identity_id
 from ..core.identity import Identity, PublicIdentity, create_identity, record_from_json
 from ..core import codec
@@ -24,6 +25,7 @@ from ..crypto.nacl_backend import NaclBackend
 
 
 log = logging.getLogger("meshkit.store")
+MAX_PQ_KEYS = 10_000  # ids whose X-Wing key this home remembers from the directory
 
 
 class FileStore:
@@ -58,13 +60,16 @@ class FileStore:
             raise UnknownIdentityError("identity names may not contain slashes or start with a dot")
         return os.path.join(self._identities, name + ".json")
 
-    async def create(self, name: str, now: int) -> Identity:
+    async def create(self, name: str, now: int, *, pq: bool | None = None) -> Identity:
+        """A new identity, hybrid (X-Wing beside X25519) unless ``pq`` is False."""
         self._ensure_dirs()
         path = self._identity_path(name)
-        identity = await create_identity(self.backend, name, now)  # InvalidArgumentError: the name rule
+        identity = await create_identity(self.backend, name, now, pq=pq)  # InvalidArgumentError: the name rule
         secret = {"record": identity.public.to_json(),
                   "sig_private": codec.b64e(self.backend.export_private(identity.sig_private)),
                   "enc_private": codec.b64e(self.backend.export_private(identity.enc_private))}
+        if identity.pq_private is not None:  # the X-Wing seed, 0600 like the others
+            secret["pq_private"] = codec.b64e(self.backend.export_private(identity.pq_private))
         try:  # O_EXCL: never overwrite an identity; 0600 from the first byte
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -81,8 +86,13 @@ class FileStore:
         except FileNotFoundError:
             raise UnknownIdentityError(f"no identity named {name!r} in this home") from None
         public = await record_from_json(self.backend, secret["record"])
+        pq_private = None
+        if public.pq_key:
+            pq_private, pq_key = await self.backend.xwing_import_seed(codec.b64d(secret.get("pq_private", "")))
+            if pq_key != public.pq_key:
+                raise IdentityMismatchError(f"identity {name!r}: its X-Wing private key does not match its record")
         return Identity(public, self.backend.import_private(codec.b64d(secret["sig_private"])),
-                        self.backend.import_private(codec.b64d(secret["enc_private"])))
+                        self.backend.import_private(codec.b64d(secret["enc_private"])), pq_private)
 
     def remove(self, name: str) -> None:
         """Forget identity ``name`` and its account record (an identity whose creation did
@@ -97,11 +107,48 @@ class FileStore:
         return sorted(f[:-5] for f in os.listdir(self._identities) if f.endswith(".json"))
 
     async def add_contact(self, record: dict) -> PublicIdentity:
+        """Keep ``record`` as a contact (replacing the one of that id), unless it drops or
+        changes an X-Wing key this home saw for the id (identity_mismatch: core.recipients.check_suite)."""
         public = await record_from_json(self.backend, record)
+        check_suite(public, self.seen_pq_key_of(public.id))
         self._ensure_dirs()
         self._write_private(os.path.join(self._contacts, public.id + ".json"),
                             json.dumps(public.to_json(), indent=2).encode())
+        self.remember_pq_key(public)
         return public
+
+    # X-Wing keys seen in verified records of ids that are not (yet) contacts: the directory's
+    # answers. A later record of the id must list the same key (core.recipients.check_suite).
+    def _pq_key_path(self, ident: str) -> str:
+        return os.path.join(self.home, "pq-keys", ident)
+
+    def seen_pq_key_of(self, ident) -> bytes | None:
+        """The X-Wing key this home verified for ``ident`` before, or None (none seen)."""
+        if not is_identity_id(ident):
+            return None
+        try:
+            with open(self._pq_key_path(ident)) as f:
+                return codec.b64d(f.read().strip())
+        except FileNotFoundError:
+            pass
+        try:  # a contact kept before keys were remembered here (it verified when it was kept)
+            with open(os.path.join(self._contacts, ident + ".json")) as f:
+                kept = json.load(f).get("pq_key")
+            return codec.b64d(kept) if isinstance(kept, str) else None
+        except (FileNotFoundError, ValueError, MeshKitError):
+            return None
+
+    def remember_pq_key(self, public: PublicIdentity) -> None:
+        """Keep ``public``'s X-Wing key (a verified record's) for its id, once; at most
+        MAX_PQ_KEYS ids (past that a new id is not kept: logged)."""
+        if not public.pq_key or self.seen_pq_key_of(public.id) == public.pq_key:
+            return
+        folder = os.path.dirname(self._pq_key_path(public.id))
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if len(os.listdir(folder)) >= MAX_PQ_KEYS:
+            log.warning("%d post-quantum keys kept: %s's is not", MAX_PQ_KEYS, public.id)
+            return
+        self._write_private(self._pq_key_path(public.id), codec.b64e(public.pq_key).encode())
 
     async def contacts(self) -> list[PublicIdentity]:
         """Every contact file that still verifies; one that does not (tampered, or imported

@@ -18,7 +18,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..core.errors import ConflictError, InvalidArgumentError, MailboxFullError, QuotaExceededError
+from ..core.errors import (ConflictError, InvalidArgumentError, LimitExceededError, MailboxFullError,
+                           QuotaExceededError)
 from ..core.limits import charged_size
 
 schema = MetaData()
@@ -134,6 +135,26 @@ account_devices = Table(  # which account a device belongs to, and whether it wa
     Column("account", String(64), nullable=False, index=True),
     Column("removed", Boolean, nullable=False),
     Column("version", Integer, nullable=False),  # the account version that said so
+)
+account_phrases = Table(  # the id of each replaced recovery phrase's root key -> its account (a hint)
+    "account_phrases", schema,
+    Column("phrase", String(64), primary_key=True),
+    Column("account", String(64), nullable=False),
+)
+passkeys = Table(  # passkey wraps of accounts' recovery secrets (FORMAT.md 11.8): opaque here
+    "passkeys", schema,
+    Column("lookup", String(32), primary_key=True),     # from the passkey's PRF output: only it finds a wrap
+    Column("account", String(64), nullable=False, index=True),
+    Column("credential", String(1400), nullable=False),  # base64url of the WebAuthn credential id
+    Column("data", LargeBinary, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+link_codes = Table(  # device links sealed under a short code (FORMAT.md 11.5.1): opaque here
+    "link_codes", schema,
+    Column("lookup", String(32), primary_key=True),      # from the code: only it finds the link
+    Column("identity", String(64), nullable=False, index=True),  # the new device that stored it
+    Column("data", LargeBinary, nullable=False),
+    Column("expires", BigInteger, nullable=False),       # the gateway's clock
 )
 audit = Table(
     "audit", schema,
@@ -303,6 +324,18 @@ class MetadataStore:
                                       .where(account_devices.c.device == device))).first()
             return dict(row._mapping) if row else None
 
+    async def add_account_phrase(self, phrase: str, account: str) -> None:
+        """Remember that ``phrase`` (the id of a replaced phrase's root key) is ``account``'s,
+        so a recovery from that phrase finds the account (FORMAT.md 11.7); kept after the
+        phrase is replaced again, so the older phrase is told it was replaced."""
+        async with self._write() as conn:
+            await self._insert_new(conn, account_phrases, phrase=phrase, account=account)
+
+    async def account_of_phrase(self, phrase: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(account_phrases.c.account)
+                                       .where(account_phrases.c.phrase == phrase))).scalar()
+
     async def account_device_ids(self, account: str) -> list[str]:
         """The current devices of ``account``."""
         async with self.engine.connect() as conn:
@@ -311,6 +344,66 @@ class MetadataStore:
             return [row[0] for row in rows]
 
     # challenges ---------------------------------------------------------------------
+    # passkey wraps ------------------------------------------------------------------
+    async def put_passkey(self, account: str, lookup: str, credential: str, data: bytes, limit: int) -> None:
+        """Keep one wrap of ``account``'s recovery secret; the same credential added again
+        replaces its older wrap. ConflictError when ``lookup`` is another account's;
+        LimitExceededError past ``limit`` wraps per account."""
+        p = passkeys.c
+        async with self._write() as conn:
+            owner = (await conn.execute(select(p.account).where(p.lookup == lookup))).scalar()
+            if owner is not None and owner != account:
+                raise ConflictError("that passkey recovery record belongs to another account")
+            await conn.execute(delete(passkeys).where(and_(p.account == account, or_(
+                p.credential == credential, p.lookup == lookup))))
+            count = (await conn.execute(select(func.count()).select_from(passkeys)
+                                        .where(p.account == account))).scalar()
+            if count >= limit:
+                raise LimitExceededError(f"an account keeps at most {limit} passkeys: remove one first")
+            await conn.execute(insert(passkeys).values(lookup=lookup, account=account, credential=credential,
+                                                       data=data, created=int(time.time())))
+
+    async def get_passkey(self, lookup: str) -> bytes | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(passkeys.c.data).where(passkeys.c.lookup == lookup))).scalar()
+
+    async def list_passkeys(self, account: str) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(passkeys.c.credential, passkeys.c.created)
+                                      .where(passkeys.c.account == account).order_by(passkeys.c.created))
+            return [dict(row._mapping) for row in rows]
+
+    async def delete_passkey(self, account: str, credential: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(delete(passkeys).where(and_(passkeys.c.account == account,
+                                                                    passkeys.c.credential == credential)))
+            return result.rowcount > 0
+
+    # short codes of device links ----------------------------------------------------
+    async def put_link_code(self, identity: str, lookup: str, data: bytes, expires: int, now: int,
+                            limit: int) -> None:
+        """Keep a sealed link until ``expires``. ConflictError when ``lookup`` is another
+        identity's; LimitExceededError past ``limit`` live codes per identity. Expired rows
+        go first."""
+        c = link_codes.c
+        async with self._write() as conn:
+            await conn.execute(delete(link_codes).where(c.expires <= now))
+            owner = (await conn.execute(select(c.identity).where(c.lookup == lookup))).scalar()
+            if owner is not None and owner != identity:
+                raise ConflictError("that link code is another device's")
+            await conn.execute(delete(link_codes).where(c.lookup == lookup))
+            count = (await conn.execute(select(func.count()).select_from(link_codes)
+                                        .where(c.identity == identity))).scalar()
+            if count >= limit:
+                raise LimitExceededError(f"a device keeps at most {limit} link codes at once: wait for one to expire")
+            await conn.execute(insert(link_codes).values(lookup=lookup, identity=identity, data=data, expires=expires))
+
+    async def get_link_code(self, lookup: str, now: int) -> bytes | None:
+        """The sealed link under ``lookup``, unless it expired by ``now``."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(link_codes.c.data).where(and_(
+                link_codes.c.lookup == lookup, link_codes.c.expires > now)))).scalar()
+
     async def use_challenge(self, jti: str, expires: int) -> bool:
         """True the first time a challenge is used, False on any replay."""
         async with self._write() as conn:

@@ -3,7 +3,11 @@ create (the kit), link a second browser by its link/QR and code, see the same ac
 fingerprint there, remove a device, and recover a third browser from the phrase."""
 
 import os
+import re
 
+from playwright.sync_api import expect
+
+from support.app_ui import goto
 from support.browser import call
 from support.constants import BOOT_TIMEOUT
 
@@ -29,6 +33,7 @@ def test_link_remove_and_recover_through_the_screens(profiles):
     laptop.click("[data-testid=identity-create]")
     laptop.get_by_test_id("kit").wait_for(state="visible", timeout=30_000)
     words = laptop.get_by_test_id("kit-phrase").locator("li").all_inner_texts()
+    goto(laptop, "settings")  # the account and its devices are under Settings
     account = laptop.get_by_test_id("account")
     account.wait_for(state="visible", timeout=30_000)
     fingerprint = laptop.get_by_test_id("account-fingerprint").inner_text()
@@ -49,8 +54,16 @@ def test_link_remove_and_recover_through_the_screens(profiles):
     assert 0.2 < dark < 0.8  # a drawn code, not a blank canvas
     shoot(phone, "link-request", "join")
 
-    def approve_on_laptop() -> str:
-        """The laptop opens the link (the form is filled in) and adds the device: the code it shows."""
+    def approve_on_laptop(by_code: bool = False) -> str:
+        """The laptop adds the device: by opening its link (the form is filled in), or by the
+        short code the phone shows, typed (loosely: lower case, no dash). The code it shows."""
+        if by_code:
+            short = phone.get_by_test_id("link-short-code").inner_text()
+            assert re.fullmatch(r"[0-9A-Z]{5}-[0-9A-Z]{5}", short), short
+            laptop.fill("[data-testid=approve-link]", short.replace("-", "").lower())
+            laptop.click("[data-testid=approve]")
+            laptop.get_by_test_id("approve-code").wait_for(state="visible", timeout=60_000)
+            return laptop.get_by_test_id("approve-code").inner_text()
         laptop.goto(url)
         laptop.wait_for_function("() => document.documentElement.dataset.meshkitUi === 'ready'", timeout=BOOT_TIMEOUT)
         assert laptop.get_by_test_id("approve-link").input_value().startswith("meshkit-link:")
@@ -77,13 +90,17 @@ def test_link_remove_and_recover_through_the_screens(profiles):
     phone.wait_for_function("(old) => document.querySelector('[data-testid=link-url]').value !== old", arg=url,
                             timeout=30_000)
     url = phone.get_by_test_id("link-url").input_value()
-    code = approve_on_laptop()
+    # the phone is waiting for its link now (a person reads the code off it after this)
+    expect(phone.get_by_test_id("notice")).to_contain_text("type the code shown here", timeout=30_000)
+    code = approve_on_laptop(by_code=True)  # the short code: nothing long moved by hand
     shoot(laptop, "approve", "account")
     phone.get_by_test_id("link-code-form").wait_for(state="visible", timeout=60_000)
     phone.fill("[data-testid=link-code-input]", code)
     phone.click("[data-testid=link-code-submit]")
     laptop.locator("[data-testid=device]").nth(1).wait_for(timeout=60_000)
     # the phone is in: the same account fingerprint, its own device key
+    phone.get_by_test_id("nav").wait_for(state="visible", timeout=60_000)  # joined: no longer the first run
+    goto(phone, "settings")
     phone.get_by_test_id("account").wait_for(state="visible", timeout=60_000)
     assert phone.get_by_test_id("account-fingerprint").inner_text() == fingerprint
     assert phone.get_by_test_id("device-fingerprint").inner_text() != laptop.get_by_test_id("device-fingerprint").inner_text()
@@ -105,8 +122,11 @@ def test_link_remove_and_recover_through_the_screens(profiles):
     shoot(fresh, "recover", "join")
     fresh.fill("[data-testid=recover-phrase]", " ".join(words))
     fresh.click("[data-testid=join-recover]")
+    fresh.get_by_test_id("nav").wait_for(state="visible", timeout=60_000)
+    goto(fresh, "settings")
     fresh.get_by_test_id("account").wait_for(state="visible", timeout=60_000)
     assert fresh.get_by_test_id("account-fingerprint").inner_text() == fingerprint
     assert fresh.get_by_test_id("recover-phrase").input_value() == ""  # not left on screen
+    # the app's sign-up asks no device name (yet): the laptop is named from its platform
     assert {fresh.get_by_test_id("device").nth(i).locator("strong").inner_text() for i in range(2)} == {
-        "ui-laptop", "ui-new"}
+        "Chrome on Linux", "ui-new"}

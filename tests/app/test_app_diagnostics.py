@@ -7,7 +7,7 @@ import os
 
 from playwright.sync_api import expect
 
-from support.app_ui import app
+from support.app_ui import app, goto
 from support.constants import BOOT_TIMEOUT
 
 MiB = 1 << 20
@@ -36,9 +36,11 @@ def test_copy_diagnostics_after_real_failures_is_redacted(browser, base_url, tmp
     source = tmp_path / "tax return 2026.pdf"
     source.write_bytes(os.urandom(MiB))
     context.set_offline(True)
+    goto(page, "files")
     page.get_by_test_id("file-input").set_input_files(str(source))
     expect(page.get_by_test_id("seal-status")).to_contain_text("Waiting", timeout=60_000)
 
+    goto(page, "settings")
     page.locator("summary", has_text="What this browser provides").click()
     page.get_by_test_id("copy-diagnostics").click()
     expect(page.get_by_test_id("diagnostics")).to_be_visible()

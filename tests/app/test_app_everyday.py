@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from support.app_ui import signed_in
+from support.app_ui import goto, signed_in
 from support.browser import call
 
 SHOTS = os.environ.get("MESHKIT_SCREENSHOTS")  # a directory: save screenshots there to look at
@@ -58,9 +58,11 @@ def test_shared_with_me_play_beside_open_badge_cleared_and_a_revoked_item_keeps_
         call(alice, "return await meshkit.share(arg.root, {from: 'ev-alice', to: arg.to});",
              {"root": sealed["root"], "to": bob_id})
         item = bob.locator(f"[data-testid=inbox-item][data-root='{sealed['root']}']")
-        item.wait_for(timeout=30_000)
-        badge = bob.get_by_test_id("inbox-new")
+        item.wait_for(state="attached", timeout=30_000)  # bob is in Files: "Shared with me" is not shown
+        badge = bob.get_by_test_id("inbox-new")  # on the "Shared with me" tab
         expect(badge).to_be_visible(timeout=15_000)
+        goto(bob, "shared")  # seen: the badge goes, and stays gone (display, not just the attribute)
+        expect(badge).to_be_hidden()
         play, opener = item.get_by_test_id("inbox-play"), item.get_by_test_id("inbox-open")
         expect(play).to_be_visible()
         for width in (1280, 390):
@@ -70,8 +72,8 @@ def test_shared_with_me_play_beside_open_badge_cleared_and_a_revoked_item_keeps_
                            or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
             assert not overlap, (width, a, b)
             shot(bob, f"inbox-{width}")
-        opener.focus()  # seen: the badge goes, and stays gone (display, not just the attribute)
-        expect(badge).to_be_hidden()
+        opener.focus()
+        expect(badge).to_be_hidden()  # still gone
 
         call(alice, "return await meshkit.revoke(arg.root, {from: 'ev-alice', to: arg.to});",
              {"root": sealed["root"], "to": bob_id})

@@ -11,22 +11,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from support.constants import BOOT_TIMEOUT, TESTS
-
-AXE = TESTS / "js" / "node_modules" / "axe-core" / "axe.min.js"
-SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-
-
-def accessible(page, view: str) -> None:
-    """axe-core on the page as it is: no serious or critical violation (WCAG 2.x A/AA)."""
-    if not page.evaluate("typeof window.axe === 'object'"):
-        page.evaluate(AXE.read_text())  # through the debugger: not subject to the app's CSP
-    result = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag', values:
-        ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})""")
-    bad = [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-           for v in result["violations"] if v["impact"] in ("serious", "critical")]
-    assert not bad, f"{view}: {json.dumps(bad)}"
-
+from support.app_ui import details, goto, menu_item
+from support.axe import SIZES, accessible
+from support.constants import BOOT_TIMEOUT
 
 def within_screen(locator, width: int) -> None:
     box = locator.bounding_box()
@@ -59,11 +46,15 @@ def test_two_people_share_a_file_through_the_app(browser, base_url, tmp_path, si
     accessible(bob, "after sign-up")
 
     # bob sends his contact link; alice adds it and compares the fingerprint bob reads out
+    goto(bob, "contacts")
     bob.get_by_role("button", name="Copy my contact link").click()
     expect(bob.get_by_test_id("record-out")).to_have_value(re.compile("#contact="))
     link = bob.get_by_test_id("record-out").input_value()
     assert bob.evaluate("navigator.clipboard.readText()") == link
+    goto(bob, "settings")  # where his own fingerprint is shown
     bob_fingerprint = bob.get_by_test_id("fingerprint").inner_text()
+    goto(bob, "files")  # away from "Shared with me": the new share is badged
+    goto(alice, "contacts")
     alice.get_by_label("Add a contact").fill(link)
     alice.get_by_role("button", name="Add contact").click()
     expect(alice.get_by_test_id("notice")).to_contain_text(f"Fingerprint {bob_fingerprint}", timeout=20_000)
@@ -72,6 +63,7 @@ def test_two_people_share_a_file_through_the_app(browser, base_url, tmp_path, si
     # alice encrypts a file and shares it with bob for a day
     source = tmp_path / "Q3 plan – final.pdf"
     source.write_bytes(os.urandom(5 * (1 << 20) + 99))
+    goto(alice, "files")
     alice.get_by_test_id("file-input").set_input_files(str(source))
     try:
         expect(alice.get_by_test_id("seal-status")).to_have_text("Done", timeout=30_000)
@@ -79,11 +71,16 @@ def test_two_people_share_a_file_through_the_app(browser, base_url, tmp_path, si
         raise AssertionError(json.dumps([alice.evaluate("meshkit.jobs.list()"), alice.evaluate("meshkit.capabilities()"), alice.evaluate("meshkit.diagnostics()")["log"]])[:3000])
     row = alice.get_by_test_id("envelope-row").first
     expect(row).to_contain_text("Q3 plan – final.pdf")
-    for action in ("open", "save-streamed", "share", "revoke"):
+    for action in ("open", "menu"):
         within_screen(row.get_by_test_id(action), width)
-    row.get_by_label("Share Q3 plan – final.pdf with").select_option(index=1)  # bob, the one contact
-    row.get_by_label("Share expires").select_option(label="expires in 1 day")
-    row.get_by_role("button", name="Share", exact=True).click()
+    within_screen(menu_item(row, "save-streamed"), width)
+    row.get_by_test_id("menu").click()  # closed again
+    dialog = details(alice, row)
+    for action in ("share-to", "share-expiry", "share"):
+        within_screen(dialog.get_by_test_id(action), width)
+    dialog.get_by_label("Share Q3 plan – final.pdf with").select_option(index=1)  # bob, the one contact
+    dialog.get_by_label("Share expires").select_option(label="for 1 day")
+    dialog.get_by_role("button", name="Share", exact=True).click()
     expect(alice.get_by_test_id("notice")).to_contain_text(f"Shared “Q3 plan – final.pdf” with bob-{size}")
     accessible(alice, "after sharing")
 
@@ -91,7 +88,9 @@ def test_two_people_share_a_file_through_the_app(browser, base_url, tmp_path, si
     item = bob.get_by_test_id("inbox-item").first
     expect(item.get_by_test_id("inbox-name")).to_have_text("Q3 plan – final.pdf", timeout=20_000)
     expect(bob.get_by_test_id("inbox-new")).to_have_text("1 new")
-    expect(item).to_contain_text("expires")
+    expect(bob.get_by_test_id("inbox-new")).to_be_visible()  # on the "Shared with me" tab
+    goto(bob, "shared")
+    expect(item).to_contain_text("until")  # the share's expiry
     within_screen(item.get_by_test_id("inbox-open"), width)
     accessible(bob, "inbox")
     with bob.expect_download() as download:
@@ -100,14 +99,18 @@ def test_two_people_share_a_file_through_the_app(browser, base_url, tmp_path, si
     assert pathlib.Path(download.value.path()).read_bytes() == source.read_bytes()
 
     # alice saves her own copy through the worker, streamed
+    dialog.get_by_test_id("details-close").click()
     with alice.expect_download() as saved:
-        row.get_by_test_id("save-streamed").click()
+        menu_item(row, "save-streamed").click()
     assert saved.value.suggested_filename == "Q3 plan – final.pdf"
     assert pathlib.Path(saved.value.path()).read_bytes() == source.read_bytes()
 
     # alice revokes; bob's next open is refused in plain words, where he clicked
-    row.get_by_test_id("share-to").select_option(index=1)
-    row.get_by_role("button", name="Revoke").click()
+    dialog = details(alice, row)
+    bobs = dialog.get_by_test_id("access-share").filter(has_text=f"bob-{size}")
+    expect(bobs).to_have_attribute("data-state", "live")
+    within_screen(bobs.get_by_test_id("stop-sharing"), width)
+    bobs.get_by_role("button", name=f"Stop sharing with bob-{size}").click()
     expect(alice.get_by_test_id("notice")).to_contain_text("Stopped sharing")
     item.get_by_test_id("inbox-open").click()
     alert = bob.get_by_test_id("error")

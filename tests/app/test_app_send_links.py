@@ -6,7 +6,7 @@ import os
 
 from playwright.sync_api import expect
 
-from support.app_ui import download_by_clicking, signed_in
+from support.app_ui import details, download_by_clicking, signed_in
 from support.constants import BOOT_TIMEOUT
 
 
@@ -27,11 +27,12 @@ def test_a_send_link_opens_once_for_someone_without_an_account_then_never(browse
     alice.get_by_test_id("file-input").set_input_files(str(source))
     row = alice.get_by_test_id("envelope-row").first
     expect(row).to_have_attribute("data-status", "uploaded", timeout=60_000)
-    row.get_by_test_id("share-expiry").select_option("1d")
-    row.get_by_test_id("link-opens").select_option("1")
-    row.get_by_test_id("link-make").click()
-    expect(row.get_by_test_id("link-out")).to_be_visible(timeout=30_000)  # a new identity, its record, a capsule: seconds on a loaded CI
-    link = row.get_by_test_id("link-out").input_value()
+    dialog = details(alice, row)  # links are made in the file's details
+    dialog.get_by_test_id("link-expiry").select_option("1d")
+    dialog.get_by_test_id("link-opens").select_option("1")
+    dialog.get_by_test_id("link-make").click()
+    expect(dialog.get_by_test_id("link-out")).to_be_visible(timeout=30_000)  # a new identity, its record, a capsule: seconds on a loaded CI
+    link = dialog.get_by_test_id("link-out").input_value()
     assert "#send=" in link and link.startswith(base_url)
     secret = link.rsplit(".", 1)[1]
     expect(alice.get_by_test_id("notice")).to_contain_text("once")
@@ -65,12 +66,12 @@ def test_a_send_link_opens_once_for_someone_without_an_account_then_never(browse
     carol_context.close()
 
     # a link the sender stopped does not open
-    row.get_by_test_id("link-opens").select_option("")
-    row.get_by_test_id("link-make").click()
-    expect(row.get_by_test_id("link-out")).not_to_have_value(link)
-    second = row.get_by_test_id("link-out").input_value()
+    dialog.get_by_test_id("link-opens").select_option("")
+    dialog.get_by_test_id("link-make").click()
+    expect(dialog.get_by_test_id("link-out")).not_to_have_value(link)
+    second = dialog.get_by_test_id("link-out").input_value()
     assert "#send=" in second
-    row.get_by_test_id("link-stop").click()
+    dialog.get_by_test_id("link-stop").click()
     expect(alice.get_by_test_id("notice")).to_contain_text("no longer opens")
     dave_context, dave, _ = visit(browser, base_url, second)
     expect(dave.get_by_test_id("sent-about")).to_have_attribute("data-code", "revoked")

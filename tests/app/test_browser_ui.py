@@ -7,6 +7,7 @@ import time
 
 from playwright.sync_api import Page, expect
 
+from support.app_ui import details, goto
 from support.browser import call
 from support.constants import BOOT_TIMEOUT
 
@@ -55,8 +56,10 @@ def test_create_identity_seal_list_and_download_with_the_keyboard(page: Page, tm
     page.get_by_test_id("identity-name").press("Enter")
     expect(page.get_by_test_id("notice")).to_contain_text("keyboard-kim")
     me = page.evaluate("meshkit.identity.list()")[0]
+    goto(page, "settings")  # the identity card
     expect(page.get_by_test_id("fingerprint")).to_have_text(me["accountFingerprint"])  # the one people check
     expect(page.get_by_test_id("device-fingerprint")).to_have_text(me["fingerprint"])
+    goto(page, "files")
 
     source = tmp_path / "report.pdf"
     source.write_bytes(os.urandom((1 << 20) * 2 + 321))
@@ -67,7 +70,10 @@ def test_create_identity_seal_list_and_download_with_the_keyboard(page: Page, tm
     expect(row).to_contain_text("report.pdf")
     expect(row).to_contain_text("2.0 MiB")
     root = row.get_attribute("data-root")
-    assert root.startswith("bafy") and row.get_by_test_id("envelope-root").inner_text() == root
+    dialog = details(page, row)  # the root, under the file's technical details
+    dialog.locator("summary", has_text="Technical details").click()
+    assert root.startswith("bafy") and dialog.get_by_test_id("details-root").inner_text() == root
+    dialog.get_by_test_id("details-close").click()
     shot(page, "sealed")
 
     open_button = row.get_by_test_id("open")
@@ -88,6 +94,7 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
         page.get_by_test_id("identity-name").fill(name)
         page.get_by_test_id("identity-create").click()
         expect(page.get_by_test_id("identity-select")).to_have_value(name)
+    goto(bob, "contacts")
     bob.get_by_test_id("copy-record").click()
     expect(bob.get_by_test_id("record-out")).to_have_value(re.compile("^" + re.escape(base_url + "/#contact=")))
     link = bob.get_by_test_id("record-out").input_value()
@@ -98,6 +105,7 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
     alice.get_by_test_id("contact-add").click()
     expect(alice.get_by_test_id("contacts")).to_contain_text("ui-bob")
 
+    goto(alice, "files")
     alice.get_by_test_id("file-input").set_input_files(
         files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"meet at noon"}])
     expect(alice.get_by_test_id("seal-status")).to_have_text("Done", timeout=30_000)
@@ -108,12 +116,14 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
     bob.evaluate("([root]) => window.__tryOpen = meshkit.open(root, {as: 'ui-bob'}).catch(e => e.code)", [root])
     assert bob.evaluate("window.__tryOpen") == "not_recipient"
 
-    row.get_by_test_id("share-to").select_option(label=None, index=1)
-    row.get_by_test_id("share-expiry").select_option("1d")
-    row.get_by_test_id("share").click()
+    dialog = details(alice, row)  # sharing is in the file's details
+    dialog.get_by_test_id("share-to").select_option(label=None, index=1)
+    dialog.get_by_test_id("share-expiry").select_option("1d")
+    dialog.get_by_test_id("share").click()
     expect(alice.get_by_test_id("notice")).to_contain_text("Shared")
     shot(alice, "shared")
 
+    goto(bob, "shared")
     bob.get_by_test_id("inbox-refresh").click()
     item = bob.get_by_test_id("inbox-item").first
     expect(item).to_have_attribute("data-root", root)
@@ -126,11 +136,12 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
 
     # on a phone: the file's actions are inside the screen, not in a sideways-scrolling table
     alice.set_viewport_size({"width": 390, "height": 844})
-    for action in ("open", "share", "revoke"):
-        box = row.get_by_test_id(action).bounding_box()
+    person = dialog.get_by_test_id("access-share").filter(has_text="ui-bob")
+    for action in (dialog.get_by_test_id("share"), person.get_by_test_id("stop-sharing")):
+        box = action.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (action, box)
     assert alice.evaluate("document.documentElement.scrollWidth") <= 390
-    row.get_by_test_id("revoke").click()
+    person.get_by_test_id("stop-sharing").click()
     expect(alice.get_by_test_id("notice")).to_contain_text("Stopped sharing “notes.txt” with ui-bob")
     bob.set_viewport_size({"width": 390, "height": 844})
     item.get_by_test_id("inbox-open").click()
@@ -142,15 +153,32 @@ def test_contacts_sharing_inbox_and_a_clear_error(two_users, base_url):
     expect(alert).to_contain_text("revoked by its owner")
     expect(alert).to_have_attribute("data-code", "revoked")
     shot(bob, "revoked")
-    # alice sees who can open it: herself (sealed to her) and bob's share, now revoked
-    row.get_by_test_id("access").click()
-    expect(row.get_by_test_id("access-share").first).to_have_attribute("data-state", "revoked")
-    expect(row.get_by_test_id("access-recipient").first).to_contain_text("ui-alice")
+    # alice sees who can open it: bob's share, now revoked
+    expect(person).to_have_attribute("data-state", "revoked")
+    expect(person).to_contain_text("sharing stopped")
+    expect(person.get_by_test_id("stop-sharing")).to_have_count(0)
+    for action in ("open", "menu"):  # and the row's own controls, at phone width
+        box = row.get_by_test_id(action).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (action, box)
     # from then on the item says so, and does not look openable
     bob.get_by_test_id("inbox-refresh").click()
     item = bob.get_by_test_id("inbox-item").first
     expect(item.get_by_test_id("inbox-state")).to_contain_text("revoked by its owner")
     expect(item.get_by_test_id("inbox-open")).to_be_disabled()
+    # one entry per person (bob, whichever of his keys the share reached), and nobody else for
+    # good: sealed to her own account alone (its devices and recovery key), and the dialog
+    # lists only other people under "cannot be taken back"
+    people, others = dialog.get_by_test_id("access-share"), dialog.get_by_test_id("access-recipient")
+    said = {"people": people.all_inner_texts(), "forever": others.all_inner_texts(),
+            "me": alice.evaluate("meshkit.identity.list()"),
+            "access": alice.evaluate("(root) => meshkit.access(root, {as: 'ui-alice'})", root)}
+    assert (people.count(), others.count()) == (1, 0), f"who can open it, as the dialog lists it: {said}"
+    # sealed in Chromium to her account (a Chromium device, a phrase-derived recovery key): every
+    # entry is post-quantum, and the dialog says so
+    assert {r["suite"] for r in said["access"]["recipients"]} == {"x-wing"}, said["access"]
+    expect(dialog.get_by_test_id("access-suite")).to_have_attribute("data-classic", "0")
+    expect(dialog.get_by_test_id("access-suite")).to_contain_text("Post-quantum encryption for everyone")
+    dialog.get_by_test_id("details-close").click()
 
 
 def test_a_new_share_appears_by_itself(two_users):
@@ -162,15 +190,18 @@ def test_a_new_share_appears_by_itself(two_users):
     made = call(bob, "return await meshkit.identity.create('live-bob');")
     bob.reload()
     app(bob)
+    goto(bob, "files")  # away from "Shared with me": the new share is badged
     time.sleep(4)  # the page has looked at the mailbox once: what is there now is not new
     sealed = call(alice, """const f = new File([new TextEncoder().encode('fresh')], 'fresh.txt', {type: 'text/plain'});
                             return await meshkit.seal(f, {from: 'live-alice', name: 'fresh.txt', mode: 'direct'});""")
     call(alice, "return await meshkit.share(arg.root, {from: 'live-alice', to: arg.to});",
          {"root": sealed["root"], "to": made["id"]})
     item = bob.locator(f"[data-testid=inbox-item][data-root='{sealed['root']}']")
-    item.wait_for(timeout=15_000)  # no click on Refresh
-    expect(item.get_by_test_id("inbox-name")).to_have_text("fresh.txt")
+    item.wait_for(state="attached", timeout=15_000)  # no click on Refresh
     expect(bob.get_by_test_id("inbox-new")).to_have_text("1 new")
+    expect(bob.get_by_test_id("inbox-new")).to_be_visible()
+    goto(bob, "shared")
+    expect(item.get_by_test_id("inbox-name")).to_have_text("fresh.txt")
 
 
 def test_overlapping_refreshes_show_each_file_once(page: Page, tmp_path):

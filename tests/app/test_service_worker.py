@@ -8,6 +8,7 @@ tampered block)."""
 
 import hashlib
 import json
+import threading
 import time
 
 import httpx
@@ -16,6 +17,7 @@ from playwright.sync_api import Page
 
 from meshkit_web.clients.upload import UPLOAD_CONCURRENCY
 
+from support.app_ui import goto, menu_item
 from support.browser import BOOT_WORKER_JS, RANDOM_BYTES_JS, call, ready
 from support.browser_memory import PeakMemory
 from support.constants import BOOT_TIMEOUT
@@ -98,6 +100,31 @@ def outbox_blocks(page: Page, job_id: str) -> int:
         req.onerror = () => reject(req.error);
       };
     })""", job_id)
+
+
+def test_capabilities_asked_as_the_worker_takes_control_says_what_the_worker_answers(browser, gateway):
+    """A first visit: MeshKit starts before the app's worker controls the page. Asked at the
+    very moment the worker takes control, capabilities() waits for MeshKit's check of that
+    worker instead of answering from the report it replaces (it did, on a loaded CI machine)."""
+    gate = threading.Event()
+    gateway.faults.worker_script_gate = gate  # the worker installs only once the test listens
+    context = browser.new_context(base_url=gateway.url)
+    page = context.new_page()
+    try:
+        ready(page)
+        page.evaluate("""() => { window.seenAtTakeover = new Promise((resolve) => {
+            setTimeout(() => resolve({timeout: 'no controllerchange in 120 s'}), 120_000);
+            navigator.serviceWorker.addEventListener('controllerchange', async () => {
+              const before = meshkit.background.mode;  // the report being replaced
+              resolve({before, mode: (await meshkit.capabilities()).background.mode});
+            }, {once: true}); }); }""")
+        assert page.evaluate("() => navigator.serviceWorker.controller") is None
+        gate.set()
+        seen = page.evaluate("() => window.seenAtTakeover")
+        assert seen == {"before": "caller-managed", "mode": "service-worker"}, seen
+    finally:
+        gate.set()
+        context.close()
 
 
 # --- the outbox and Background Sync --------------------------------------------------------
@@ -213,7 +240,11 @@ def test_a_permanently_refused_job_reports_its_error_and_keeps_its_data(browser,
     time.sleep(0.5)
     assert wait_job(page, sealed["job"])["error"]["code"] == "quota_exceeded"
     row.locator('[data-testid="job-discard"]').click()
-    page.wait_for_function("(id) => meshkit.jobs.get(id).then((j) => j === null)", arg=sealed["job"])
+    # polled from here: wait_for_function does not await a predicate's promise (a Promise is
+    # truthy), so it returned at once and the count below raced the discard
+    deadline = time.time() + 30
+    while call(page, "return await meshkit.jobs.get(arg);", sealed["job"]) is not None and time.time() < deadline:
+        time.sleep(0.1)
     assert outbox_blocks(page, sealed["job"]) == 0
     context.close()
 
@@ -268,8 +299,9 @@ def test_streamed_download_through_the_worker_256mib_bytes_equal_memory_flat(app
           f"256 MiB download {peaks['large'] / MiB:.0f} MiB")
     # 224 MiB more data: a buffered open needs at least that much more. A streamed one grows
     # only until V8 collects the freed segment buffers (measured here: +70..95 MiB, and the
-    # same peak for 256 and 512 MiB downloads), so the bar sits between the two.
-    assert growth < 160 * MiB, f"browser memory grew {growth / MiB:.0f} MiB with 224 MiB more data"
+    # same peak for 256 and 512 MiB downloads; up to +166 MiB on a loaded machine, where GC
+    # lags), so the bar sits between the two.
+    assert growth < 200 * MiB, f"browser memory grew {growth / MiB:.0f} MiB with 224 MiB more data"
 
 
 def test_a_tampered_block_errors_the_stream_and_the_page_gets_no_bad_segment(app, gateway, cli, tmp_path):
@@ -326,6 +358,7 @@ def test_the_worker_checks_the_mailbox_and_new_shares_show_up(browser, gateway):
     call(bob, "return await meshkit.checkMailbox();")  # a Background Sync the worker answers
     bob.wait_for_function("() => window.news.length > 0", timeout=60_000)
     assert bob.evaluate("window.news")[0] == {"type": "inbox", "identity": "bob", "new": 1}
+    goto(bob, "shared")
     bob.locator(f'[data-testid="inbox-item"][data-root="{sealed["root"]}"]').wait_for(timeout=10_000)
 
     # a later check reports only what is new since the last one
@@ -379,10 +412,11 @@ def test_the_save_button_streams_the_file_through_the_worker(app):
                   {"size": 3 * MiB + 17})
     page.reload()
     boot(page)
+    goto(page, "files")
     row = page.locator(f"[data-testid=envelope-row][data-root='{sealed['root']}']")
     row.wait_for(timeout=30_000)
     with page.expect_download(timeout=60_000) as download:
-        row.get_by_test_id("save-streamed").click()
+        menu_item(row, "save-streamed").click()
     path = download.value.path()
     assert download.value.suggested_filename == "holiday video.mp4"
     assert list(hashlib.sha256(open(path, "rb").read()).digest()) == sealed["digest"]

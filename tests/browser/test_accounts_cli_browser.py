@@ -7,22 +7,16 @@ import re
 import subprocess
 import sys
 
-from support.browser import call, ready
+from support.browser import OPEN_TEXT_JS, SEAL_TEXT_JS, call, ready
 from support.linking import CODE_LINE
 from support.meshkit_cli import meshkit
 
-SEAL = """
-  const file = new File([new TextEncoder().encode(arg.text)], arg.name);
-  return await meshkit.seal(file, {from: arg.as, to: [], mode: "direct"});"""
-OPEN_TEXT = """
-  const {blob} = await meshkit.open(arg.root, {as: arg.as});
-  return await blob.text();"""
 
 
 def test_the_cli_joins_a_browser_account(page, base_url, tmp_path):
     ready(page)
-    made = call(page, "return await meshkit.identity.create('web-a');")
-    sealed = call(page, SEAL, {"as": "web-a", "text": "made in the browser", "name": "report.txt"})
+    made = call(page, "return await meshkit.identity.create('web-a', {deviceName: 'web-a'});")
+    sealed = call(page, SEAL_TEXT_JS, {"as": "web-a", "text": "made in the browser", "name": "report.txt"})
     home = tmp_path / "cli"
     waiting = subprocess.Popen([sys.executable, "-m", "meshkit_web", "--home", str(home), "device", "link", "cli-a",
                                 "--gateway", base_url, "--timeout", "90"], stdin=subprocess.PIPE,
@@ -52,14 +46,15 @@ def test_the_cli_joins_a_browser_account(page, base_url, tmp_path):
     note = tmp_path / "from-cli.txt"
     note.write_text("made on the command line")
     root = meshkit(home, "seal", note, "--from", "cli-a", "--gateway", base_url).stdout.split()[-1]
-    assert call(page, OPEN_TEXT, {"root": root, "as": "web-a"}) == "made on the command line"
+    assert call(page, OPEN_TEXT_JS, {"root": root, "as": "web-a"}) == "made on the command line"
     assert [e["name"] for e in call(page, "return await meshkit.envelopes('web-a');") if e["root"] == root] == [
         "from-cli.txt"]
 
 
 def test_a_browser_joins_a_cli_account(page, base_url, tmp_path):
     home = tmp_path / "cli"
-    meshkit(home, "identity", "create", "cli-b", "--gateway", base_url, "--phrase-file", tmp_path / "kit.txt")
+    meshkit(home, "identity", "create", "cli-b", "--gateway", base_url, "--phrase-file", tmp_path / "kit.txt",
+            "--device-name", "cli-b")
     note = tmp_path / "plan.txt"
     note.write_text("the plan")
     root = meshkit(home, "seal", note, "--from", "cli-b", "--gateway", base_url).stdout.split()[-1]
@@ -92,7 +87,7 @@ def test_a_browser_joins_a_cli_account(page, base_url, tmp_path):
     assert "error" not in linked, linked
     assert [e["name"] for e in call(page, "return await meshkit.envelopes('web-b');") if e["root"] == root] == [
         "plan.txt"]
-    assert call(page, OPEN_TEXT, {"root": root, "as": "web-b"}) == "the plan"
+    assert call(page, OPEN_TEXT_JS, {"root": root, "as": "web-b"}) == "the plan"
     devices = meshkit(home, "device", "list", "--as", "cli-b", "--gateway", base_url).stdout
     assert "web-b" in devices and "cli-b" in devices
 

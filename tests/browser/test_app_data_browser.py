@@ -18,7 +18,7 @@ PUT = """const data = arg.bytes ? new Uint8Array(arg.bytes) : arg.text;
 
 def test_messages_between_browsers_and_a_record_shared_by_two_devices(profiles):
     laptop, phone, bob = profiles(3)
-    alice = call(laptop, "return await meshkit.identity.create('alice-laptop');")
+    alice = call(laptop, "return await meshkit.identity.create('alice-laptop', {deviceName: 'alice-laptop'});")
     assert "error" not in alice, alice
     request = call(phone, "return await meshkit.devices.requestLink({deviceName: 'alice-phone'});")
     _, linked = browser_link(phone, laptop, "alice-laptop", request["link"])

@@ -111,7 +111,48 @@ def test_a_permanent_refusal_stops_the_job_until_the_user_decides(tmp_path, back
                 failed = await box.job(job["id"])
                 assert failed["state"] == "failed" and failed["error"]["code"] == "quota_exceeded"
                 assert len(await box.db.all("outbox")) == 21  # kept: the user may free room and retry
-                assert (await client.usage())["stored"] > 0  # what landed before the refusal
-                await box.discard(job["id"])
+                landed = (await client.usage())["stored"]
+                assert landed > 4 * SEG  # what landed before the refusal
+                dropped = await box.discard(job["id"])
                 assert await box.job(job["id"]) is None and await box.db.all("outbox") == []
+                assert dropped["blocks"] == 21 and dropped["released"] == 21
+                assert (await client.usage())["stored"] < landed - 4 * SEG  # given back now, not after the grace
         run(go())
+
+
+def test_a_discard_while_staging_leaves_no_block_behind(backend):
+    """The user discards a job still being staged: the discard waits for the staging, then
+    drops every block (before, the staging went on writing blocks and the job after it)."""
+    async def go():
+        me = await create_identity(backend, "stager", NOW)
+        client = GatewayClient("http://127.0.0.1:9", backend, me)  # never asked: nothing was tried
+        box = Outbox(MemoryStore(), None)
+        halfway = asyncio.Event()
+        go_on = asyncio.Event()
+
+        async def blocks():
+            async for seq, block in _numbered(seal(backend, [os.urandom(10 * SEG)], sender=me, recipients=[],
+                                                   now=NOW, segment_size=SEG)):
+                if seq == 5:
+                    halfway.set()
+                    await go_on.wait()
+                yield block
+        staging = asyncio.ensure_future(box.stage(client, blocks(), gateway="g", name="f", size=10 * SEG,
+                                                  recipients=[]))
+        await halfway.wait()
+        (job,) = await box.jobs()
+        discarding = asyncio.ensure_future(box.discard(job["id"]))
+        await asyncio.sleep(0.05)
+        assert not discarding.done()  # it waits for the staging
+        go_on.set()
+        await staging
+        assert (await discarding)["blocks"] == 11
+        assert await box.db.all("outbox") == [] and await box.jobs() == []
+    run(go())
+
+
+async def _numbered(blocks):
+    seq = 0
+    async for block in blocks:
+        yield seq, block
+        seq += 1

@@ -1,5 +1,5 @@
 """Accounts through the real `meshkit` command: create (the phrase shown once, never on
-stdout or stderr), seal into the library, link a second machine by link + code, recover a
+stdout or stderr), seal into the library, link a second machine by link or short code + code, recover a
 third from the phrase on standard input, remove a lost device; mistakes change nothing."""
 
 import os
@@ -13,7 +13,8 @@ def test_accounts_from_the_command_line(fresh_gateway, tmp_path):
     gateway = fresh_gateway
     laptop, phone, tablet = tmp_path / "laptop", tmp_path / "phone", tmp_path / "tablet"
     kit = tmp_path / "kit.txt"
-    created = meshkit(laptop, "identity", "create", "laptop", "--gateway", gateway, "--phrase-file", kit)
+    created = meshkit(laptop, "identity", "create", "laptop", "--gateway", gateway, "--phrase-file", kit,
+                      "--device-name", "laptop")
     assert oct(os.stat(kit).st_mode & 0o777) == "0o600"
     phrase = re.search(r"recovery phrase \(24 words\):\n(.+)\n", kit.read_text()).group(1)
     assert len(phrase.split()) == 24
@@ -30,7 +31,8 @@ def test_accounts_from_the_command_line(fresh_gateway, tmp_path):
                                        typed=lambda code: "999 999" if code != "999 999" else "111 111")
     assert phone_side.wait(timeout=60) == 1 and "link_code_mismatch" in phone_side.stderr.read()
     assert laptop_side.wait(timeout=60) == 1  # it waited for a consent that never came
-    phone_side, laptop_side = cli_link(phone, "phone", laptop, "laptop", gateway)
+    # this time the laptop is given the phone's short code instead of the link
+    phone_side, laptop_side = cli_link(phone, "phone", laptop, "laptop", gateway, by_code=True)
     out, err = phone_side.communicate(timeout=90)
     assert phone_side.returncode == 0, err
     assert "asks to add this device" in err and "fingerprint" in err  # it said which account, before the code

@@ -103,3 +103,23 @@ def at_a_terminal(args, home, typed: str) -> str:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, shown
     return shown.decode(errors="replace")
+
+
+def test_links_lists_an_envelopes_send_links_with_their_opens(fresh_gateway, tmp_path):
+    """`meshkit links ROOT`: each send link the account made, from its library, with the
+    gateway's count (a link opened as often as allowed is used_up) and state."""
+    sender, stranger = tmp_path / "sender", tmp_path / "stranger"
+    meshkit(sender, "identity", "create", "sam", "--gateway", fresh_gateway, "--phrase-file", tmp_path / "p.txt")
+    source = tmp_path / "plan.txt"
+    source.write_bytes(b"the plan\n")
+    root = meshkit(sender, "seal", source, "--from", "sam", "--gateway", fresh_gateway).stdout.split()[-1]
+    once = meshkit(sender, "send-link", root, "--from", "sam", "--opens", "1", "--gateway", fresh_gateway)
+    other = meshkit(sender, "send-link", root, "--from", "sam", "--gateway", fresh_gateway)
+    meshkit(stranger, "receive", "-", "--out", tmp_path / "got", stdin=once.stdout)
+    capsule = other.stderr.split("revoke-link ")[1].split()[0]
+    meshkit(sender, "revoke-link", capsule, "--from", "sam", "--gateway", fresh_gateway)
+    listed = [line.split("\t") for line in
+              meshkit(sender, "links", root, "--as", "sam", "--gateway", fresh_gateway).stdout.splitlines()]
+    assert sorted((row[1], row[2], row[3]) for row in listed) == [("revoked", "unlimited", "-"), ("used_up", "1/1", "-")]
+    assert capsule in [row[0] for row in listed]
+    assert not any(secret in str(listed) for secret in (once.stdout.rsplit(".", 1)[1], other.stdout.rsplit(".", 1)[1]))

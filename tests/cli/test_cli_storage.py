@@ -43,8 +43,7 @@ def test_inbox_library_usage_unpin_and_delete(fresh_gateway, tmp_path):
 
     inbox = meshkit(bob, "inbox", "--as", "bob", *gw).stdout
     (line,) = [line for line in inbox.splitlines() if root in line]
-    assert line.split("\t")[1:] == ["sealed", json.loads(meshkit(alice, "identity", "show", "alice").stdout)["id"],
-                                    "Q3 report.pdf", "1.2 MB", root]
+    assert line.split("\t")[1:] == ["sealed", "alice", "Q3 report.pdf", "1.2 MB", root]  # the person, not a device id
     received = [line for line in meshkit(bob, "library", "--as", "bob", *gw).stdout.splitlines() if root in line]
     assert received and received[0].split("\t")[1] == "received" and "\t1.2 MB\tQ3 report.pdf\tfrom " in received[0]
     mine = meshkit(alice, "library", "--as", "alice", *gw).stdout

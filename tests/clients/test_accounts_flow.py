@@ -122,7 +122,7 @@ def test_link_a_second_device_that_then_opens_everything_and_sees_the_library(fr
                 assert await read(await on_phone.open(root)) == text
             # the same link again: already used, nothing changes
             with pytest.raises(LinkError):
-                await approve_link(on_laptop, approved, await request_link(on_phone), show_code=print)
+                await approve_link(on_laptop, approved, (await request_link(on_phone)).link, show_code=print)
             # bob shares again, to the account as it is now: both devices open it
             again = await b.seal_upload([texts[2]], recipients=[])
             await share_with_account(b, again, record.id)

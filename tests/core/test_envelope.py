@@ -13,7 +13,7 @@ from meshkit_web.core.signing import sign_map
 
 from support.aio import run
 from support.constants import NOW
-from support.envelopes import getter, open_all, seal_to_blocks
+from support.envelopes import flip, getter, open_all, seal_to_blocks
 
 SEG = 1024
 
@@ -81,10 +81,6 @@ DATA = bytes(range(256)) * 20  # 5120 bytes = 5 segments of 1024; distinct per s
 
 def sealed(backend, people):
     return run(seal_to_blocks(backend, DATA, people["alice"], [people["bob"].public, people["dave"].public]))
-
-
-def flip(data: bytes, index: int) -> bytes:
-    return data[:index] + bytes([data[index] ^ 0x01]) + data[index + 1:]
 
 
 def expect_failure(backend, root, store, identity, error):

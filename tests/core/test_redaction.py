@@ -11,7 +11,7 @@ from meshkit_web.core.cid import DAG_CBOR, cid_bytes
 from meshkit_web.core.envelope import derive_keys, read_header, unwrap_content_key
 
 from support.aio import run
-from support.envelopes import getter, open_all, seal_to_blocks
+from support.envelopes import flip, getter, open_all, seal_to_blocks
 
 MARKER = b"TOP-SECRET-PLAINTEXT-" * 40
 
@@ -43,7 +43,7 @@ def test_errors_and_logs_carry_no_secrets(backend, people, caplog):
         texts = [repr(person) + repr(person.sig_private) + repr(person.enc_private) for person in people.values()]
         cases = []
         flipped = dict(store)
-        flipped[blocks[0].cid] = blocks[0].data[:-1] + b"\x00"
+        flipped[blocks[0].cid] = flip(blocks[0].data, -1)
         cases.append((root, flipped, bob))
         cases.append((root, store, people["carol"]))
         cases.append((cid_bytes(DAG_CBOR, b"missing"), store, bob))

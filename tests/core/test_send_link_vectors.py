@@ -28,6 +28,18 @@ def test_the_vector_on_cpython(backend):
     assert parse_send_link("https://x.example/#" + VECTOR["fragment"]) == (parse_cid(VECTOR["root"]), secret)
 
 
+def test_the_link_identity_is_post_quantum_where_the_backend_holds_x_wing_keys(backend):
+    """The seed is HKDF(secret, "meshkit-web/v1 send-link pq key"): the record (and so what a
+    sender seals to) lists the X-Wing key, and the holder derives its private half."""
+    from meshkit_web.core.hpke import KEM_XWING
+    identity = run(link_identity(backend, bytes.fromhex(VECTOR["secret_hex"])))
+    assert identity.public.pq_key.hex() == VECTOR["pq_key_hex"] and identity.public.kem == KEM_XWING
+    assert identity.public.to_bytes().hex() == VECTOR["record_hex"]
+    assert backend.export_private(identity.pq_private).hex() == VECTOR["pq_seed_hex"]
+    classic = run(link_identity(backend, bytes.fromhex(VECTOR["secret_hex"]), pq=False))
+    assert classic.id == identity.id and classic.public.pq_key is None
+
+
 def derived_keys():
     return ("id", "sig_key_hex", "enc_key_hex", "name", "created")
 

@@ -10,9 +10,11 @@ from meshkit_web.core.capsule import KIND as CAPSULE, make_capsule, verify_capsu
 from meshkit_web.core.car import split_frame_cid
 from meshkit_web.core.cid import DAG_CBOR, RAW, cid_bytes, verify_block
 from meshkit_web.core.envelope import (KIND, MAX_HEADER_SIZE, LINK_ENCODED_LEN, RECIPIENT_ENCODED_LEN,
+                                       HYBRID_RECIPIENT_ENCODED_LEN, MAX_HYBRID_RECIPIENTS,
                                        max_index_blocks, parse_header)
 from meshkit_web.core.proof import KIND as PROOF, SHARED, make_proof, verify_proof
 from meshkit_web.core.signing import sign_map
+from meshkit_web.core.identity import create_identity
 
 from support.aio import run
 from support.constants import NOW
@@ -100,18 +102,25 @@ def test_base64url_is_strict(text):
 
 
 def test_max_segments_keeps_the_header_under_its_limit(backend, people):
-    """The worst case the seal limit allows still encodes under MAX_HEADER_SIZE (sizes measured)."""
+    """The worst case the seal limit allows still encodes under MAX_HEADER_SIZE (sizes measured),
+    for classic and X-Wing entries alike."""
     link = codec.encode(CID.decode(cid_bytes(RAW, b"x")))
     assert len(link) == LINK_ENCODED_LEN
-    root, store, _ = run(seal_to_blocks(backend, b"", people["alice"], [people["bob"].public, people["dave"].public]))
+    classic = run(create_identity(backend, "erin", NOW, pq=False))
+    root, store, _ = run(seal_to_blocks(backend, b"", people["alice"], [people["bob"].public, classic.public]))
     entries = parse_header(root, store[root]).raw["recipients"]
-    assert max(len(codec.encode(e)) for e in entries) <= RECIPIENT_ENCODED_LEN
-    n = 3
-    obj = dict(parse_header(root, store[root]).raw)
-    obj["recipients"] = list(entries) + [entries[0]]  # n entries of real size
-    del obj["segments"]  # the largest header is the tree form's, linking its index blocks
-    obj["index"] = [CID.decode(cid_bytes(DAG_CBOR, i.to_bytes(4, "big"))) for i in range(max_index_blocks(n))]
-    assert len(codec.encode(obj)) <= MAX_HEADER_SIZE
+    hybrid_entries = [e for e in entries if "kem" in e]
+    classic_entries = [e for e in entries if "kem" not in e]
+    assert len(hybrid_entries) == 2 and len(classic_entries) == 1  # bob and alice X-Wing, erin X25519
+    assert max(len(codec.encode(e)) for e in classic_entries) <= RECIPIENT_ENCODED_LEN
+    assert max(len(codec.encode(e)) for e in hybrid_entries) <= HYBRID_RECIPIENT_ENCODED_LEN
+    for n, hybrid in ((3, 0), (3, 3), (MAX_HYBRID_RECIPIENTS, MAX_HYBRID_RECIPIENTS)):
+        obj = dict(parse_header(root, store[root]).raw)
+        obj["recipients"] = [hybrid_entries[0]] * hybrid + [classic_entries[0]] * (n - hybrid)  # real sizes
+        del obj["segments"]  # the largest header is the tree form's, linking its index blocks
+        blocks = max(1, max_index_blocks(n, hybrid))
+        obj["index"] = [CID.decode(cid_bytes(DAG_CBOR, i.to_bytes(4, "big"))) for i in range(blocks)]
+        assert len(codec.encode(obj)) <= MAX_HEADER_SIZE, (n, hybrid)
 
 
 def test_capsule_policy_limit_checked_on_verify(backend, people, sealed):

@@ -49,7 +49,7 @@ class Account:
         by = self.devices[signer] if signer else None
         return await certify_device(self.backend, account=self.keys.account_id, device=device.public,
                                     consent=await device_consent(self.backend, device.sig_private,
-                                                                 self.keys.account_id, device.id),
+                                                                 self.keys.account_id, device.id, device.public.pq_key),
                                     added=NOW, can_add=can_add, signer_id=by.id if by else self.keys.account_id,
                                     signer_private=by.sig_private if by else self.keys.root_private)
 
@@ -132,4 +132,26 @@ def test_only_root_signed_records_may_skip_ahead(gateway, backend):
                 signer_id=acct.keys.account_id, signer_private=acct.keys.root_private)
             assert (await c.publish_account(recovered))["version"] == 7
             assert (await c.fetch_account(acct.keys.account_id, known=v1)).version == 7
+    run(go())
+
+
+def test_records_of_64_hybrid_devices_are_accepted_and_answers_are_paged_by_size(gateway, backend):
+    """64 hybrid devices (1,216-byte X-Wing keys in their certificates) make a record of about
+    104 KB: the gateway takes it (MAX_RECORD, 192 KiB), and answers at most 1 MiB of records
+    at a time ("more"), which the client follows to the newest version."""
+    from meshkit_web.gateway.routes.accounts import PAGE_BYTES
+
+    async def go():
+        acct = await Account.create(backend, *[f"d{i}" for i in range(64)])
+        certs = [await acct.cert(name) for name in acct.devices]
+        async with GatewayClient(gateway, backend, acct.devices["d0"]) as client:
+            for _ in range(12):  # about 104 KB each: more than 1 MiB in all
+                record = await acct.record(certs)
+                assert len(record.data) > 64 << 10
+                await client.publish_account(record)
+            first = (await client.request("GET", f"/v1/accounts/{record.id}?since=0", auth=False)).json()
+            assert first["more"] is True and sum(len(codec.b64d(r)) for r in first["records"]) <= PAGE_BYTES
+            assert len(first["records"]) < 12
+            fetched = await client.fetch_account(record.id)
+            assert fetched.version == 12 and all(d.device.pq_key for d in fetched.devices)
     run(go())

@@ -202,6 +202,20 @@ def test_only_its_sharer_revokes(identity, allowed):
             shares.check_revoked_by(row, identity)
 
 
+@pytest.mark.parametrize("identity, own, allowed", [
+    ("phone", {"phone", "alice", "recovery"}, True),   # another current device of alice's account
+    ("mallory", {"mallory", "m-phone"}, False),         # a device of another account
+    ("bob", {"bob"}, False),                            # the recipient
+])
+def test_a_device_of_the_sharers_account_revokes_too(identity, own, allowed):
+    row = share("alice", "bob")
+    if allowed:
+        shares.check_revoked_by(row, identity, own)
+    else:
+        with pytest.raises(ForbiddenError):
+            shares.check_revoked_by(row, identity, own)
+
+
 @pytest.mark.parametrize("revoked, expires, now, error", [
     (False, None, NOW, None),
     (False, NOW + 1, NOW, None),

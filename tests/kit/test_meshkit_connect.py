@@ -23,7 +23,7 @@ def test_share_open_revoke_and_recover_across_homes(meshkit_gateway, tmp_path):
     async def go():
         async with MeshKit.connect(url, home=tmp_path / "alice") as alice, \
                 MeshKit.connect(url, home=tmp_path / "bob") as bob:
-            a = await alice.identity.create("alice")
+            a = await alice.identity.create("alice", device_name="alice-laptop")
             b = await bob.identity.create("bob")
             told = []
             alice.on_change(told.append)
@@ -63,7 +63,7 @@ def test_share_open_revoke_and_recover_across_homes(meshkit_gateway, tmp_path):
             back = await again.identity.recover("laptop", phrase)
             assert back.account == a.account and back.restored >= 1
             assert await (await again.open(mine.root, as_="laptop")).read() == b"alice's notes"
-            assert {d.name for d in await again.devices.list("laptop")} == {"alice", "laptop"}
+            assert {d.name for d in await again.devices.list("laptop")} == {"alice-laptop", "laptop"}
             library = await again.library("laptop")
             assert [c.id for c in library.contacts] == [b.id]
             assert b.id in {c.id for c in await again.contacts.list()}

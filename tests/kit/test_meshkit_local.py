@@ -219,3 +219,31 @@ def test_unpin_and_delete_give_the_room_back(meshkit_local):
                 await kit.unpin(kept.root, as_="alice")
             assert none.value.code == "missing_metadata"
     run(go())
+
+
+def test_send_links_are_listed_with_their_opens_and_are_no_people(meshkit_local):
+    """kit.send_links.list: each link of a root, its opens used and state from the gateway
+    (a limited one opened as often as allowed is used_up); access marks a link's share."""
+    async def go():
+        async with meshkit_local as kit:
+            await kit.identity.create("alice")
+            await kit.identity.create("bob")
+            sealed = await kit.seal(b"listed", from_="alice")
+            once = await kit.send_links.create(sealed.root, from_="alice", opens=1)
+            always = await kit.send_links.create(sealed.root, from_="alice", expires="1d")
+            await kit.share(sealed.root, from_="alice", to="bob")
+            assert await (await kit.send_links.open(once.link)).read() == b"listed"
+            links = {link.capsule: link for link in await kit.send_links.list(sealed.root, as_="alice")}
+            assert set(links) == {once.capsule, always.capsule}
+            assert (links[once.capsule].opens, links[once.capsule].opens_used, links[once.capsule].state) == (
+                1, 1, "used_up")
+            assert (links[always.capsule].opens, links[always.capsule].state) == (None, "live")
+            assert links[always.capsule].expires == always.expires and links[always.capsule].created
+            shares = (await kit.access(sealed.root, as_="alice")).shares
+            assert {s.capsule for s in shares if s.link} == {once.capsule, always.capsule}
+            assert [s.state for s in shares if s.capsule == once.capsule] == ["used_up"]
+            assert len([s for s in shares if not s.link]) == 2  # bob's device and his recovery key
+            await kit.send_links.revoke(always.capsule, from_="alice")
+            assert [link.state for link in await kit.send_links.list(sealed.root, as_="alice")
+                    if link.capsule == always.capsule] == ["revoked"]
+    run(go())

@@ -37,7 +37,7 @@ from meshkit_web.providers.kubo import KuboProvider
 from meshkit_web.stores.carfile import CarReader
 
 from support.aio import run
-from support.envelopes import seal_to_blocks
+from support.envelopes import flip, seal_to_blocks
 from support.ipfs_node import JsIpfs
 from support.kubo_fake import SOFT_BLOCK_LIMIT, FakeKubo, RPCError
 from support.servers import ServerThread, free_port
@@ -157,8 +157,8 @@ def test_put_reports_cid_mismatch(target):
             with pytest.raises(CIDMismatchError) as exc:  # Kubo hashes what it got: another CID
                 await kubo.put(cid_bytes(RAW, b"other" + data), data)
             assert cid_str(cid_bytes(RAW, data)) in str(exc.value)
-            with pytest.raises(CIDMismatchError):  # right digest, wrong codec
-                await kubo.put(cid_bytes(DAG_CBOR, data), data[:-1] + b"\x00")
+            with pytest.raises(CIDMismatchError):  # a dag-cbor CID, other bytes
+                await kubo.put(cid_bytes(DAG_CBOR, data), flip(data, -1))
     run(go())
 
 

@@ -6,11 +6,17 @@ in the row, and capabilities() says which, truthfully.
 
 These engines are installed by scripts/setup.sh; one that is missing FAILS (never skips)."""
 
+import json
 import time
 
 import pytest
 
+from meshkit_web.core.hpke import KEM_X25519_SHA256, KEM_XWING
+from meshkit_web.testing import wait_for_meshkit
+from support.constants import BOOT_TIMEOUT
 from support.engines import EngineError, engine_page
+from support.envelopes import entry_kems
+from support.meshkit_cli import published_identity
 
 # What each engine does with an X25519 CryptoKey in IndexedDB (PLATFORM-NOTES: WebKit's
 # structured clone cannot carry one). The test checks the engine still behaves so, so that
@@ -154,6 +160,10 @@ def test_identity_lives_and_its_keys_stay_put_in_engine(engine, app_server):
             assert "X25519 CryptoKey" in caps["keys"]["because"]
             assert "extractable for the moment" in caps["keys"]["detail"]
             assert "could unwrap it as extractable" in caps["keys"]["detail"]
+        # no X-Wing in either engine's WebCrypto: said plainly, and its identities are X25519 only
+        assert caps["post_quantum"]["keys"] == "none" and caps["post_quantum"]["wrap_to_hybrid"] is False, caps
+        assert caps["post_quantum"]["detail"].startswith("post-quantum: not in this browser"), caps["post_quantum"]
+        assert "senders wrap files to them with X25519" in caps["post_quantum"]["detail"], caps["post_quantum"]
         assert caps["persistence"]["mode"] == "indexeddb", caps["persistence"]
         assert caps["background"]["mode"] == "caller-managed", caps["background"]  # no Background Sync here
         assert caps["background"]["background_sync"] is False, caps["background"]
@@ -164,7 +174,7 @@ def test_identity_lives_and_its_keys_stay_put_in_engine(engine, app_server):
         page.reload()
         page.ready()
         listed = page.call("return await meshkit.identity.list();")
-        shape = ("name", "id", "fingerprint", "account", "accountFingerprint", "accountVersion")
+        shape = ("name", "id", "fingerprint", "account", "accountFingerprint", "accountVersion", "recoveryKit")
         assert listed == [{key: made[key] for key in shape}], listed
 
         # bytes sealed to it (after the reload: its keys as loaded from IndexedDB) open back the same
@@ -174,6 +184,7 @@ def test_identity_lives_and_its_keys_stay_put_in_engine(engine, app_server):
 
         # the stored row: non-extractable CryptoKeys, or a wrapped blob with no raw key bytes
         record = page.call("return await meshkit.identity.record(arg);", name)
+        assert "pq_key" not in record, record
         row = _check_row(page.call(ROW_JS, name), mode, record["enc_key"])
         assert row["names"] == [name], row["names"]  # the app's own probe left nothing behind
 
@@ -202,7 +213,8 @@ def test_identity_lives_and_its_keys_stay_put_in_engine(engine, app_server):
         # after all this, the report still says the same
         report = page.call("return await meshkit.capabilities();")
         assert report["keys"] == caps["keys"], report
-        assert report["recovery_kit"][name] == "not confirmed" and report["recovery_kit"][f"{engine}-recovered"] == \
+        # the recovery typed the phrase: the kit is confirmed for the whole account (FORMAT.md 11.7)
+        assert report["recovery_kit"][name] == report["recovery_kit"][f"{engine}-recovered"] == \
             "confirmed", report["recovery_kit"]
     assert page.alive() == [], f"{engine} processes left running: {page.alive()}"
     print(f"\n{engine} ({page.version}): booted in {booted:.1f} s, whole test {time.monotonic() - began:.1f} s; "
@@ -220,3 +232,49 @@ def test_a_call_that_never_settles_fails_in_time_with_the_console(engine, app_se
     assert time.monotonic() - began < 90
     assert "did not settle in 3 s" in str(failed.value) and "about to wait for ever" in str(failed.value)
     assert page.alive() == [], f"{engine} processes left running: {page.alive()}"
+
+
+def test_firefox_and_a_hybrid_cpython_identity_share_both_ways(app_server, cli, tmp_path, page):
+    """The interop matrix where one side has no X-Wing: a mixed envelope sealed on CPython
+    (its own entry and Chromium's X-Wing, Firefox's X25519) opens in Firefox, in Chromium and
+    on CPython; Firefox seals to the hybrid CPython identity with X25519, visibly (no kem), and
+    CPython opens it."""
+    url = app_server.url
+    cpython = published_identity(cli, "pq-cpython", url)
+    chromium = page  # Playwright's Chromium: its identities are hybrid
+    chromium.goto(url + "/")
+    wait_for_meshkit(chromium, timeout=BOOT_TIMEOUT / 1000)
+    hybrid = chromium.evaluate("meshkit.identity.create('cr-hybrid')")
+    chromium_record = tmp_path / "cr.json"
+    chromium_record.write_text(json.dumps(chromium.evaluate("meshkit.identity.record('cr-hybrid')")))
+    cli("contact", "add", chromium_record)
+    with engine_page("firefox", url) as fx:
+        made = fx.call("return await meshkit.identity.create(arg);", "fx-classic")
+        record = tmp_path / "fx.json"
+        record.write_text(json.dumps(fx.call("return await meshkit.identity.record(arg);", "fx-classic")))
+        cli("contact", "add", record)
+        plain = tmp_path / "mixed.txt"
+        plain.write_text("one envelope, two kinds of entry")
+        root = cli("seal", plain, "--from", "pq-cpython", "--to", made["id"], "--to", hybrid["id"],
+                   "--gateway", url).stdout.split()[-1]
+        kems = entry_kems(url, root)
+        assert (kems[cpython["id"]], kems[hybrid["id"]], kems[made["id"]]) == (
+            KEM_XWING, KEM_XWING, KEM_X25519_SHA256), kems
+        opened = fx.call("const {blob} = await meshkit.open(arg, {as: 'fx-classic'}); return await blob.text();",
+                         root, timeout=120)
+        assert opened == "one envelope, two kinds of entry", opened
+        assert chromium.evaluate("async (root) => await (await meshkit.open(root, {as: 'cr-hybrid'})).blob.text()",
+                                 root) == "one envelope, two kinds of entry"
+
+        fx.call("return await meshkit.contacts.add(arg);", json.dumps(cpython))
+        sealed = fx.call("return await meshkit.seal('from firefox', {from: 'fx-classic', to: [arg]});",
+                         cpython["id"], timeout=120)
+        kems = entry_kems(url, sealed["root"])
+        assert (kems[cpython["id"]], kems[made["id"]]) == (KEM_X25519_SHA256, KEM_X25519_SHA256), kems
+        said = fx.call("return (await meshkit.capabilities()).post_quantum;")
+        assert said["wrap_to_hybrid"] is False, said  # as the report says
+    assert fx.alive() == [], f"firefox processes left running: {fx.alive()}"
+    for root_, text in ((root, "one envelope, two kinds of entry"), (sealed["root"], "from firefox")):
+        out = tmp_path / f"{root_}.txt"
+        cli("open", root_, "--as", "pq-cpython", "--out", out, "--gateway", url)
+        assert out.read_text() == text

@@ -267,6 +267,7 @@ SHAPES_JS = """async ([root, gateway]) => {
   const queued = await mk.seal("into the outbox", { from: as, mode: "outbox" });
   const results = {
     Identity: me, Capabilities: caps, BackgroundReport: caps.background, KeyReport: caps.keys,
+    PostQuantumReport: caps.post_quantum,
     Described: await mk.describe(root, { as }), Opened: await mk.open(root, { as }),
     Sealed: sealed, "Sealed (queued)": queued, Job: await mk.jobs.get(queued.job),
     EnvelopeEntry: (await mk.envelopes(as))[0], PublicRecord: await mk.identity.record(as),

@@ -77,12 +77,28 @@ def test_secrets_never_leave_where_they_belong(fresh_gateway, tmp_path, backend,
                            check=False))  # removed: refused
     outputs.append(meshkit(tablet, "open", root, "--as", "tablet", "--out", tmp_path / "y", "--gateway", gateway))
     outputs.append(meshkit(tablet, "library", "--as", "tablet", "--gateway", gateway))
+    # the kit confirmed, the phrase replaced (a second kit file), the old one then refused, the new one confirmed
+    new_kit = tmp_path / "new-kit.txt"
+    outputs.append(meshkit(tablet, "identity", "confirm-kit", "tablet", "--gateway", gateway, stdin=phrase + "\n"))
+    outputs.append(meshkit(tablet, "identity", "new-phrase", "tablet", "--gateway", gateway, "--phrase-file", new_kit))
+    new_phrase = re.search(r"recovery phrase \(24 words\):\n(.+)\n", new_kit.read_text()).group(1)
+    replaced = meshkit(tablet, "identity", "confirm-kit", "tablet", "--gateway", gateway, stdin=phrase + "\n",
+                       check=False)
+    outputs.append(replaced)
+    outputs.append(meshkit(tablet, "identity", "confirm-kit", "tablet", "--gateway", gateway,
+                           stdin=new_phrase + "\n"))
+    assert "phrase_replaced" in replaced.stderr
 
     # the secrets: the phrase, what it derives, every device's private keys, the content key
     secret = secret_from_phrase(phrase)
     keys = run(derive_recovery_keys(backend, secret))
     secrets = {"phrase": phrase_pieces(phrase), "secret": encodings(secret),
                "root private": encodings(keys.root_private.raw), "recovery private": encodings(keys.recovery_private.raw)}
+    new_secret = secret_from_phrase(new_phrase)
+    new_keys = run(derive_recovery_keys(backend, new_secret))
+    secrets.update({"new phrase": phrase_pieces(new_phrase), "new secret": encodings(new_secret),
+                    "new root private": encodings(new_keys.root_private.raw),
+                    "new recovery private": encodings(new_keys.recovery_private.raw)})
     for home, name in ((laptop, "laptop"), (phone, "phone"), (tablet, "tablet")):
         for n, raw in enumerate(private_keys(home, name, backend)):
             secrets[f"{name} key {n}"] = encodings(raw)
@@ -114,5 +130,5 @@ def test_secrets_never_leave_where_they_belong(fresh_gateway, tmp_path, backend,
     for label, forms in secrets.items():
         for where, text in places.items():
             assert not any(form in text for form in forms), f"{label} found in {where}"
-    # and the kit file is the one place the phrase was written, 0600
-    assert oct(os.stat(kit).st_mode & 0o777) == "0o600"
+    # and the kit files are the one place each phrase was written, 0600
+    assert oct(os.stat(kit).st_mode & 0o777) == oct(os.stat(new_kit).st_mode & 0o777) == "0o600"

@@ -61,6 +61,6 @@ def test_ui_recipient_pickers_carry_ids_only(two_users, backend):
     call(alice, "return await meshkit.contacts.add(arg);", json.dumps(posing_name))
     alice.reload()
     ready(alice)
-    alice.wait_for_selector("[data-testid=recipients] input[type=checkbox]")
+    alice.wait_for_selector("[data-testid=recipients] input[type=checkbox]", state="attached")  # folded away in Files
     values = alice.eval_on_selector_all("[data-testid=recipients] input[type=checkbox]", "els => els.map(e => e.value)")
     assert values == [posing_name["id"]]

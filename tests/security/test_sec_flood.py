@@ -240,7 +240,8 @@ class Account:
     async def certs(self, devices=None):
         made = []
         for device in devices if devices is not None else self.devices:
-            consent = await device_consent(self.backend, device.sig_private, self.keys.account_id, device.id)
+            consent = await device_consent(self.backend, device.sig_private, self.keys.account_id, device.id,
+                                           device.public.pq_key)
             made.append(await certify_device(self.backend, account=self.keys.account_id, device=device.public,
                                              consent=consent, added=NOW, can_add=True,
                                              signer_id=self.keys.account_id, signer_private=self.keys.root_private))

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import socket
+import threading
 import time
 
 import dag_cbor
@@ -261,19 +262,31 @@ def test_an_open_tries_every_share_newest_first(gateway, backend, people):
 
 # --- item 6: revocation wins over a policy decision in flight ----------------------------------
 
-def slow_policy_app(delay: float):
-    async def decide(request):
-        await asyncio.sleep(delay)
-        return JSONResponse({"decision": "allow"})
+class HeldPolicy:
+    """A policy provider that says "allow" only when the test lets it: the revocation is made
+    while every decision is in flight, whatever the machine's load."""
 
-    async def healthz(request):
-        return JSONResponse({"status": "ok"})
-    return Starlette(routes=[Route("/v1/decide", decide, methods=["POST"]), Route("/healthz", healthz)])
+    def __init__(self, expected: int):
+        self.expected, self.asked = expected, 0
+        self.all_asked, self.decide = threading.Event(), threading.Event()
+
+    def app(self):
+        async def decide(request):
+            self.asked += 1  # one event loop: no lost updates
+            if self.asked >= self.expected:
+                self.all_asked.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.decide.wait, 30)
+            return JSONResponse({"decision": "allow"})
+
+        async def healthz(request):
+            return JSONResponse({"status": "ok"})
+        return Starlette(routes=[Route("/v1/decide", decide, methods=["POST"]), Route("/healthz", healthz)])
 
 
 def test_a_share_revoked_while_the_policy_decides_is_not_released(tmp_path, backend, people, metadata_url):
-    policy = ServerThread(slow_policy_app(0.6)).start()
-    g = Gateway(tmp_path / "gw", metadata_url, policy_url=policy.url, policy_timeout=5)
+    held = HeldPolicy(expected=6)
+    policy = ServerThread(held.app()).start()
+    g = Gateway(tmp_path / "gw", metadata_url, policy_url=policy.url, policy_timeout=60)
     try:
         async def go():
             async with session(g, backend, people["alice"]) as alice, session(g, backend, people["bob"]) as bob:
@@ -281,16 +294,18 @@ def test_a_share_revoked_while_the_policy_decides_is_not_released(tmp_path, back
                 await bob.publish()
                 roots = [await alice.seal_upload([DATA[:1000] + bytes([i])], recipients=[]) for i in range(6)]
                 capsules = [await alice.share(root, people["bob"].public, policy="team") for root in roots]
-
-                async def race(capsule, root):
-                    release = asyncio.ensure_future(bob.release(cid_str(capsule.cid), root))
-                    await asyncio.sleep(0.2)  # the policy provider is deciding now
+                releases = [asyncio.ensure_future(bob.release(cid_str(c.cid), r)) for c, r in zip(capsules, roots)]
+                # every release is past its first liveness check, waiting on the policy provider
+                assert await asyncio.get_running_loop().run_in_executor(None, held.all_asked.wait, 60)
+                for capsule in capsules:
                     await alice.request("DELETE", f"/v1/capsules/{cid_str(capsule.cid)}")
+                held.decide.set()
+                for release in releases:
                     with pytest.raises(RevokedError):
                         await release
-                await asyncio.gather(*(race(c, r) for c, r in zip(capsules, roots)))
         run(go())
     finally:
+        held.decide.set()
         g.stop()
         policy.stop()
 
@@ -524,6 +539,13 @@ def test_hostile_values_get_typed_client_errors_on_every_route_family(gateway, b
         ("POST", "/v1/auth/challenge", {"id": 1 << 70}, {}),
         ("PUT", "/v1/sync/x", {"version": 1 << 64, "data": ""}, auth),
         ("PUT", "/v1/sync/x", {"version": -(1 << 64), "data": ""}, auth),
+        ("PUT", "/v1/passkeys/" + "A" * 22, {"credential": 1 << 70, "data": "!!"}, auth),
+        ("PUT", "/v1/passkeys/" + "A" * 22, {"credential": "AA", "data": "oA"}, auth),
+        ("GET", "/v1/passkeys/" + "A" * 22, None, {}), ("GET", "/v1/passkeys/" + "é" * 22, None, {}),
+        ("DELETE", "/v1/passkeys?credential=%00%01", None, auth), ("DELETE", "/v1/passkeys", None, auth),
+        ("PUT", "/v1/link-codes/" + "A" * 22, {"data": 1 << 70}, auth),
+        ("PUT", "/v1/link-codes/" + "A" * 22, {"data": "!!"}, auth), ("PUT", "/v1/link-codes/" + "A" * 22, {}, auth),
+        ("GET", "/v1/link-codes/" + "é" * 22, None, auth), ("GET", "/v1/link-codes/" + "A" * 2000, None, auth),
     ]
     for cid in (base2, base2_raw, "b" + "a" * 190, "f01" + "ff" * 90):
         probes += [("GET", f"/ipfs/{cid}?format=raw", None, {}), ("GET", f"/ipfs/{cid}?format=car", None, {}),

@@ -8,7 +8,8 @@ import json
 import httpx
 import pytest
 
-from meshkit_web.gateway.headers import PROBE_PATHS, COMMON, PLAINTEXT_CSP, STRICT_CSP, SecurityHeaders
+from meshkit_web.gateway.headers import (PDF_VIEW_SCRIPTS, PROBE_PATHS, COMMON, PLAINTEXT_CSP, STRICT_CSP, SecurityHeaders,
+                                         pdf_view_csp)
 
 from support.attacker_site import AttackerSite
 from support.browser import BOOT_WORKER_JS
@@ -56,6 +57,7 @@ def test_every_route_family_carries_the_headers(app_server, site):
             ("GET", f"{build['base']}/app/nothing-here.js", 404),
             ("GET", "/healthz", 200), ("GET", "/v1/info", 200),
             ("GET", "/v1/directory/mknotanidentity", 404), ("GET", "/v1/mailbox", 401),
+            ("GET", "/v1/passkeys/" + "A" * 22, 404), ("GET", "/v1/passkeys", 401),
             ("GET", f"/ipfs/{RAW_CID}?format=raw", 404), ("GET", f"/ipfs/{RAW_CID}", 406),
             ("GET", "/ipfs/not-a-cid?format=raw", None), ("HEAD", f"/ipfs/{RAW_CID}?format=raw", 404),
             ("GET", "/no/such/route", 404), ("POST", "/healthz", 405), ("GET", "/docs", None),
@@ -66,6 +68,39 @@ def test_every_route_family_carries_the_headers(app_server, site):
             if status is not None:
                 assert response.status_code == status, (path, response.status_code)
             assert_secured(response, STRICT_CSP)
+
+
+def test_the_app_may_frame_only_the_pdf_viewer_named_by_its_host_and_a_forged_host_frames_nothing(site):
+    """frame-src is the viewer's full URL (CSP has no path-only source), made from the Host
+    header: one that could carry more of a policy (";", spaces, quotes) gets no frame at all."""
+    build = json.loads((site / "build.json").read_text())
+    view = build["pdf_view"]["path"]
+    headers = SecurityHeaders(None, site_dir=str(site))
+
+    def got(path, host=b"127.0.0.1:8765", scheme="http"):
+        return {k.decode(): v.decode() for k, v in headers.headers_for(
+            {"type": "http", "path": path, "scheme": scheme, "headers": [(b"host", host)]})}
+
+    def frame_src(host, scheme="http"):
+        policy = dict(part.split(" ", 1) for part in got("/", host, scheme)["content-security-policy"].split("; "))
+        return policy["frame-src"]
+    assert frame_src(b"127.0.0.1:8765") == f"http://127.0.0.1:8765{view}"
+    assert frame_src(b"files.example", "https") == f"https://files.example{view}"
+    assert frame_src(b"[::1]:8765") == f"http://[::1]:8765{view}"
+    for forged in (b"evil; script-src *", b"a b", b"x'", b"", b"h/path", b"h:99999999"):
+        assert frame_src(forged) == "'none'", forged
+    # the viewer: its own policy, framed by its origin; its modules (only they) with CORS
+    viewer = got(view)
+    assert viewer["content-security-policy"] == pdf_view_csp(tuple(build["pdf_view"]["csp_script_hashes"]))
+    assert viewer["x-frame-options"] == "SAMEORIGIN"
+    for script in PDF_VIEW_SCRIPTS:
+        assert got(f"{build['base']}/{script}")["access-control-allow-origin"] == "*", script
+    for other in (f"{build['base']}/app/app.js", f"/b/{'0' * 16}/app/pdf-view.html/x", f"/x{view}", view + "/"):
+        assert "access-control-allow-origin" not in got(other) and got(other)["content-security-policy"] == STRICT_CSP
+    # without a site, nothing is framed
+    bare = dict(SecurityHeaders(None).headers_for({"type": "http", "path": "/", "scheme": "http",
+                                                   "headers": [(b"host", b"127.0.0.1")]}))
+    assert "frame-src 'none'" in bare[b"content-security-policy"].decode()
 
 
 def test_cors_preflights_and_unhandled_errors_carry_them_too(site, tmp_path):

@@ -38,7 +38,7 @@ def test_an_onlooker_who_saw_the_link_cannot_take_the_new_device(malicious_gatew
         laptop, phone, mallory = [await client(url, backend, n) for n in ("laptop", "phone", "mallory")]
         _, alice = await accounts.create_account(laptop, "alice")
         _, mal = await accounts.create_account(mallory, "alice")  # the same display name
-        link = await accounts.request_link(phone)
+        link = (await accounts.request_link(phone)).link
         mallory_codes = []
         mallory_side = asyncio.ensure_future(accounts.approve_link(mallory, mal, link, show_code=mallory_codes.append,
                                                                    timeout=20))
@@ -70,7 +70,7 @@ def test_a_gateway_that_forges_an_offer_gets_no_consent(malicious_gateway, backe
     async def go():
         phone, mallory = await client(url, backend, "phone"), await client(url, backend, "mallory")
         _, mal = await accounts.create_account(mallory, "mallory")
-        link = await accounts.request_link(phone)
+        link = (await accounts.request_link(phone)).link
         tag, _ = accounts._link_keys(b"\x00" * 16)
         for body in ({"account": mal.id, "nonce": link.split(".")[-1]},  # as the old protocol had it
                      {"link": tag, "account": mal.id, "approver": mallory.identity.id, "mac": "A" * 43}):
@@ -97,7 +97,8 @@ def test_a_stolen_device_cannot_make_its_devices_vouch_for_each_other(malicious_
         record, _ = await link_device(thief, record, x)
         record, _ = await link_device(thief, record, y)
         # the thief re-certifies y through x, then x through y: "added by" would lead nowhere
-        consent = await device_consent(backend, y.identity.sig_private, record.id, y.identity.id)
+        consent = await device_consent(backend, y.identity.sig_private, record.id, y.identity.id,
+                                       y.identity.public.pq_key)
         cert = await certify_device(backend, account=record.id, device=y.identity.public, consent=consent, added=NOW,
                                     can_add=True, signer_id=x.identity.id, signer_private=x.identity.sig_private)
         devices = [d for d in record.devices if d.id != y.identity.id] + [cert]

@@ -4,27 +4,13 @@ shows comes from what the page verified, not from the gateway's word."""
 
 import json
 
-import pytest
-
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core.identity import create_identity
 
 from support.aio import run
 from support.browser import call, ready
 from support.constants import NOW
-from support.malicious_gateway import start
-
-
-@pytest.fixture
-def lying_app(browser, site, tmp_path):
-    proxy, server, gateway = start(tmp_path, site_dir=str(site))
-    context = browser.new_context(base_url=proxy.url)
-    page = context.new_page()
-    ready(page)
-    yield proxy, page
-    context.close()
-    server.stop()
-    gateway.stop()
+from support.malicious_gateway import lying_app  # noqa: F401 (a fixture)
 
 
 def test_the_app_shows_the_sharer_the_proof_names(lying_app, backend):

@@ -20,7 +20,7 @@ from meshkit_web.core.text import UNSAFE_RANGES
 from meshkit_web.crypto.nacl_backend import NaclBackend
 
 from support.aio import run
-from support.app_ui import app, signed_in
+from support.app_ui import app, details, goto, menu_item, signed_in
 from support.constants import BOOT_TIMEOUT
 
 SHARED = ["invoice\u202efdp.exe", "pay\u2066lap\u2069 \u200breceipt\x1b[2J.txt"]
@@ -95,13 +95,15 @@ def test_no_control_format_or_bidi_character_of_a_name_reaches_any_view(browser,
     row = page.get_by_test_id("envelope-row").first
     expect(row).to_have_attribute("data-status", "uploaded", timeout=60_000)
     expect(row).to_contain_text("report\\u202egnp.exe")
-    row.get_by_test_id("access").click()
-    expect(row.get_by_test_id("access-list")).to_be_visible()
-    row.get_by_test_id("link-make").click()
-    expect(row.get_by_test_id("link-out")).to_be_visible(timeout=30_000)
+    dialog = details(page, row)  # its details: the title, who can open it, its links
+    expect(dialog.get_by_test_id("access-list")).to_be_visible()
+    dialog.get_by_test_id("link-make").click()
+    expect(dialog.get_by_test_id("link-out")).to_be_visible(timeout=30_000)
+    dialog.get_by_test_id("details-close").click()
     downloads = [downloaded_name(page, row.get_by_test_id("open"))]
 
     # the inbox: what others sent, named from inside each envelope
+    goto(page, "shared")
     page.get_by_test_id("inbox-refresh").click()
     expect(page.get_by_test_id("inbox-item")).to_have_count(len(SHARED), timeout=30_000)
     expect(page.get_by_test_id("inbox-name").filter(has_text="invoice\\u202efdp.exe")).to_have_count(1)
@@ -111,9 +113,11 @@ def test_no_control_format_or_bidi_character_of_a_name_reaches_any_view(browser,
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
     page.reload()
     app(page)
+    goto(page, "files")
     row = page.get_by_test_id("envelope-row").first
-    downloads.append(downloaded_name(page, row.get_by_test_id("save-streamed")))  # the worker's download name
-    row.get_by_test_id("access").click()
+    downloads.append(downloaded_name(page, menu_item(row, "save-streamed")))  # the worker's download name
+    dialog = details(page, row)
+    expect(dialog.get_by_test_id("access-list")).to_be_visible()
     found = page.evaluate(SCAN_JS, BAD_JS)
     screenshots(page, "names-app")
 

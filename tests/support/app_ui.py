@@ -15,6 +15,8 @@ def create(page, name):
     page.get_by_test_id("identity-name").fill(name)
     page.get_by_test_id("identity-name").press("Enter")
     expect(page.get_by_test_id("notice")).to_contain_text(name)
+    # the app has redrawn for it (a first identity: the Files view is shown by then)
+    expect(page.get_by_test_id("identity-select")).to_have_value(name, timeout=30_000)
 
 
 def signed_in(browser, url, name):
@@ -33,3 +35,23 @@ def download_by_clicking(page, button, folder) -> tuple[str, bytes]:
     saved = folder / "downloaded.bin"
     download.value.save_as(saved)
     return download.value.suggested_filename, saved.read_bytes()
+
+
+def goto(page, view):
+    """One of the app's places, by its navigation: "files", "shared", "contacts", "settings"."""
+    page.get_by_test_id(f"nav-{view}").click()
+    expect(page.get_by_test_id(f"nav-{view}")).to_have_attribute("aria-current", "page")
+
+
+def details(page, row):
+    """A file's details dialog, opened from its row in Files (by its name's button)."""
+    row.get_by_test_id("details-button").click()
+    dialog = page.get_by_test_id("details")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def menu_item(row, testid):
+    """An item of a file row's menu ("⋯"), the menu opened."""
+    row.get_by_test_id("menu").click()
+    return row.get_by_test_id(testid)

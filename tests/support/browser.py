@@ -63,3 +63,17 @@ BOOT_WORKER_JS = """() => new Promise((resolve) => {
   channel.port1.onmessage = (event) => resolve(event.data);
   navigator.serviceWorker.controller.postMessage({meshkit: 'default', type: 'boot'}, [channel.port2]);
 })"""
+
+
+# Core's JS API from a test: a text file sealed (to arg.to, or to me only), opened back as
+# text, or opened and hashed (SHA-256, hex)
+SEAL_TEXT_JS = """
+  const file = new File([new TextEncoder().encode(arg.text)], arg.name);
+  return await meshkit.seal(file, {from: arg.as, to: arg.to || [], mode: "direct"});"""
+OPEN_TEXT_JS = """
+  const {blob} = await meshkit.open(arg.root, {as: arg.as});
+  return await blob.text();"""
+OPEN_DIGEST_JS = """
+  const {blob} = await meshkit.open(arg.root, {as: arg.as});
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");"""

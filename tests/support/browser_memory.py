@@ -1,5 +1,6 @@
-"""Memory of the browser under test: every Chromium process (browser, renderers, worker
-hosts, utility), sampled from a thread so Playwright's sync API keeps its own thread.
+"""Memory of the browser under test: every Chromium process this process started (browser,
+renderers, worker hosts, utility; through Playwright's driver), never another run's browser
+on the same machine; sampled from a thread so Playwright's sync API keeps its own thread.
 Used by the streaming tests and bench/worker.py."""
 
 import threading
@@ -10,9 +11,15 @@ MiB = 1 << 20
 
 
 def browser_rss() -> int:
-    """Resident bytes of every Chromium process."""
-    return sum(p.info["memory_info"].rss for p in psutil.process_iter(["name", "memory_info"])
-               if p.info["name"] and "chrom" in p.info["name"] and p.info["memory_info"])
+    """Resident bytes of every Chromium process below this one."""
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name():
+                total += child.memory_info().rss
+        except psutil.Error:  # it ended while we looked
+            continue
+    return total
 
 
 class PeakMemory:
@@ -21,6 +28,8 @@ class PeakMemory:
 
     def __enter__(self):
         self.base = browser_rss()
+        if not self.base:  # never a vacuous pass: the browser must be this process's
+            raise RuntimeError("no Chromium process below this one to measure")
         self.peak = self.base
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)

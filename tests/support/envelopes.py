@@ -11,6 +11,12 @@ async def seal_to_blocks(backend, data: bytes, sender, recipients, segment_size=
     return blocks[-1].cid, {b.cid: b.data for b in blocks}, blocks
 
 
+def flip(data: bytes, index: int) -> bytes:
+    """The bytes with one bit of data[index] flipped: always other bytes (a fixed byte is not)."""
+    index %= len(data)
+    return data[:index] + bytes([data[index] ^ 0x01]) + data[index + 1:]
+
+
 def getter(store: dict):
     async def get(cid):
         from meshkit_web.core.errors import MissingBlockError
@@ -32,3 +38,13 @@ async def open_all(backend, root, store, identity, **kw):
         exc.received = received
         raise
     return b"".join(received)
+
+
+def entry_kems(gateway: str, root: str) -> dict:
+    """Recipient id -> the HPKE KEM of its entry (FORMAT.md 3.4), read from the header the
+    gateway serves for ``root``."""
+    import httpx
+    from meshkit_web.core.cid import parse_cid
+    from meshkit_web.core.envelope import parse_header
+    header = parse_header(parse_cid(root), httpx.get(f"{gateway}/ipfs/{root}?format=raw").content)
+    return {entry.recipient: entry.kem for entry in header.recipients}

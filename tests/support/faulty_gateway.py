@@ -24,11 +24,18 @@ class Faults:
         self.pins = 0
         self.pinned: dict[str, int] = {}  # root -> pin requests for it
         self.proofs = 0
+        # set to a threading.Event: the browser's fetches of the service-worker script (the
+        # register's, "Service-Worker: script") wait for it, so a test decides when the worker
+        # can install and take control
+        self.worker_script_gate = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
+        if self.worker_script_gate is not None and method == "GET" and \
+                (b"service-worker", b"script") in scope.get("headers", []):
+            await asyncio.to_thread(self.worker_script_gate.wait, 120)
         if method == "PUT" and path.startswith("/v1/blocks/"):
             self.puts[path.rsplit("/", 1)[1]] = self.puts.get(path.rsplit("/", 1)[1], 0) + 1
             await asyncio.sleep(self.put_delay)

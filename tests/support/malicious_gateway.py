@@ -10,6 +10,7 @@ import re
 import threading
 
 import httpx
+import pytest
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "upgrade"}
 
@@ -136,3 +137,17 @@ def start(tmp_path, **config):
     server = ServerThread(proxy, port=port).start()
     proxy.url = server.url
     return proxy, server, gateway
+
+
+@pytest.fixture
+def lying_app(browser, site, tmp_path):
+    """(proxy, page): the app served through the lying proxy, booted in a new context."""
+    from support.browser import ready
+    proxy, server, gateway = start(tmp_path, site_dir=str(site))
+    context = browser.new_context(base_url=proxy.url)
+    page = context.new_page()
+    ready(page)
+    yield proxy, page
+    context.close()
+    server.stop()
+    gateway.stop()

@@ -11,3 +11,12 @@ def meshkit(home, *args, stdin=None, check=True, verbose=False, cwd=None):
     if check and proc.returncode != 0:
         raise AssertionError(f"meshkit {args} failed: {proc.stderr}")
     return proc
+
+
+def published_identity(cli, name: str, gateway: str) -> dict:
+    """A new identity of the ``cli`` fixture's home (hybrid: CPython holds X-Wing keys),
+    published to ``gateway``: its public record."""
+    import json
+    cli("identity", "create", name)
+    cli("identity", "publish", name, "--gateway", gateway)
+    return json.loads(cli("identity", "show", name).stdout)

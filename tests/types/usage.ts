@@ -45,7 +45,22 @@ export async function page(file: File): Promise<void> {
   const recovered = await mk.identity.recover("alice-laptop", phrase, { deviceName: "laptop" });
   const restored: number = recovered.restored;
   const confirmed: true = (await mk.identity.confirmRecoveryKit("alice", phrase)).confirmed;
-  console.log(account, record.enc_key, contactLink, published, restored, confirmed);
+  const replaced = await mk.identity.newRecoveryPhrase("alice");
+  const newPhrase: string = replaced.recoveryPhrase;
+  const kit: "confirmed" | "not confirmed" | "no account" = (await mk.identity.list())[0].recoveryKit;
+  const sealedAgain: boolean = replaced.librarySealed;
+  // @ts-expect-error a kit state is one of three strings
+  const wrongKit: boolean = replaced.recoveryKit;
+  console.log(account, record.enc_key, contactLink, published, restored, confirmed, newPhrase, kit, sealedAgain,
+              wrongKit, replaced.rewrapped, replaced.accountVersion);
+  const passkey = await mk.identity.addPasskey("alice", { phrase });
+  const viaPasskey: number = (await mk.identity.recoverWithPasskey("alice-tablet", { deviceName: "tablet" })).restored;
+  const passkeyIds: string[] = (await mk.identity.passkeys("alice")).map((p) => p.credentialId);
+  const passkeyGone: string = (await mk.identity.removePasskey("alice", passkey.credentialId)).removed;
+  const prf: boolean | "unknown" = (await mk.capabilities()).passkey_recovery.available;
+  // @ts-expect-error: addPasskey needs the phrase
+  await mk.identity.addPasskey("alice");
+  console.log(passkey.created, viaPasskey, passkeyIds, passkeyGone, prf);
 
   // --- devices ---
   const devices = await mk.devices.list("alice");
@@ -106,7 +121,20 @@ export async function page(file: File): Promise<void> {
   const got: Opened = await mk.sendLinks.open(sendLink.link, { onProgress: (d, t) => console.log(d, t) });
   await mk.sendLinks.open(sendLink.link);
   const closed: string = (await mk.sendLinks.revoke(sendLink.capsule, { from: "alice" })).revoked;
-  console.log(opensLeft, got.name, closed);
+  const links = await mk.sendLinks.list(root, { as: "alice" });
+  const usedUp: boolean = links.some((l) => l.state === "used_up" && l.opensUsed === l.opens);
+  console.log(opensLeft, got.name, closed, usedUp, access.shares.filter((s) => !s.link).length);
+
+  // --- managing my files ---
+  const room = await mk.usage("alice");
+  const free: number = room.storageQuota - room.stored + room.pinQuota - room.pinned;
+  const unpinned: true = (await mk.unpin(root, { as: "alice" })).unpinned;
+  const deleted = await mk.delete(root, { as: "alice" });
+  const gone: boolean | undefined = deleted.inLibrary;
+  const offline: boolean = envelopes.some((e) => e.cached === true);
+  console.log(free, unpinned, gone, deleted.revoked.length + deleted.released + deleted.discarded.length, offline);
+  // @ts-expect-error -- delete names who deletes
+  await mk.delete(root);
 
   // --- app messages and records ---
   const sent = await mk.messages.send("mkbobsid", "lunch?", { from: "alice", kind: "app-chat" });

@@ -11,10 +11,19 @@ from fastapi import APIRouter, Path, Query, Request
 from ...core import codec
 from ...core.account import AccountChainError, AccountRecord, parse_account_record, verify_account_record
 from ...core.errors import BusyError, ConflictError, MissingMetadataError
+from ...core.signing import identity_id
 from ..context import Gateway
 from ..http import CBOR_MEDIA, binary_body, read_body
 
-MAX_RECORD = 64 << 10  # 64 devices' certificates fit in well under this
+# The largest record the parser accepts, measured (FORMAT.md 11.3): a hybrid device's
+# certificate is at most 2,143 bytes (its 1,216-byte X-Wing key, a name of 128 four-byte
+# characters, 2^53-1 times), 64 of them 137,152; 1,024 removed ids about 36,900; the rest
+# (the account's keys, both X-Wing recovery keys, a 128-character name) about 3,400:
+# 177,457 bytes in all. 192 KiB holds it (64 KiB held 64 classic devices with short names).
+MAX_RECORD = 192 << 10
+# The record bytes one answer of GET /v1/accounts/<id> carries (base64: 4/3 of it, under the
+# client's 1.5 MiB reply limit): more versions than fit are the next page ("more": true).
+PAGE_BYTES = 1 << 20
 CHECK_QUEUE = 16       # records waiting to be checked, at most
 
 
@@ -87,11 +96,17 @@ def router(gw: Gateway) -> APIRouter:
             raise ConflictError(f"account {offered.id} is at version {prev.version}")
         check_removed(offered, prev)
         follows = prev is not None and offered.version == prev.version + 1 and offered.prev == prev.hash
-        record = await checks.run(verify_account_record, gw.backend, data, prev if follows else None)
+        # a re-anchor is checked against the newest stored record's phrase (a replaced one signs nothing)
+        record = await checks.run(verify_account_record, gw.backend, data, prev if follows else None,
+                                  None if follows else prev)
         if not follows and record.signer != record.id:
             raise AccountChainError("a record that does not follow the newest one must be root-signed")
         await gw.limit(gw.account_rate, f"too many versions of account {record.id}", "account", record.id)
         await check_devices_free(store, record)
+        if record.phrase is not None and (prev is None or prev.phrase != record.phrase):
+            # before the record: a new phrase is never published without its hint (a hint
+            # whose record then lost the compare-and-swap names a phrase nobody was shown)
+            await store.add_account_phrase(identity_id(record.phrase_root), record.id)
         await store.publish_account(record.id, record.version, data, prev.version if prev else 0,
                                     [d.id for d in record.devices], keep=gw.config.account_versions_kept)
         return {"id": record.id, "version": record.version, "fingerprint": record.fingerprint}
@@ -99,12 +114,16 @@ def router(gw: Gateway) -> APIRouter:
     @api.get("/v1/accounts/of/{ident}")
     async def account_of(ident: str = Path(max_length=64)):
         """Which account ``ident`` (an account id, or a device of one, current or removed)
-        belongs to: a hint only. The client fetches that account's records and checks the
-        chain, and that it certified the device, before it seals to the account."""
+        belongs to, or whose replaced recovery phrase's root it is ({"phrase": true}, FORMAT.md
+        11.7): a hint only. The client fetches that account's records and checks the chain,
+        and that it certified the device (or the phrase), before it acts on it."""
         if await store.latest_account(ident) is not None:
             return {"account": ident}
         status = await store.device_status(ident)
         if status is None:
+            phrase_of = await store.account_of_phrase(ident)  # a replaced phrase's root: its recovery finds it
+            if phrase_of is not None:
+                return {"account": phrase_of, "phrase": True}
             raise MissingMetadataError(f"{ident} is not in any account")
         return {"account": status["account"], "removed": bool(status["removed"])}
 
@@ -116,6 +135,12 @@ def router(gw: Gateway) -> APIRouter:
         records = await store.account_records(account, since)
         if not records and since == 0:
             raise MissingMetadataError(f"no account {account}")
-        return {"records": [codec.b64e(r) for r in records]}
+        page, size = [], 0
+        for record in records:  # at least one (a record is at most MAX_RECORD): hybrid records are bigger
+            if page and size + len(record) > PAGE_BYTES:
+                break
+            page.append(record)
+            size += len(record)
+        return {"records": [codec.b64e(r) for r in page], "more": len(page) < len(records)}
 
     return api

@@ -64,10 +64,17 @@ def router(gw: Gateway) -> APIRouter:
 
     @api.get("/v1/capsules")
     async def find_capsules(root: str | None = Query(None, max_length=CID_TEXT_MAX), role: str = Query(
-            "recipient", pattern="^(recipient|sharer)$"), identity: str = gw.requires("capsules")):
+            "recipient", pattern="^(recipient|sharer|account)$"), identity: str = gw.requires("capsules")):
+        """``role``: shares to the caller (recipient), made by it (sharer), or made by any
+        current device of its account (account: a send link made on another device)."""
         root_text = cid_str(parse_cid(root)) if root else None
         if role == "sharer":
             return {"capsules": await store.find_capsules(root=root_text, sharer=identity)}
+        if role == "account":
+            found = []
+            for sharer in sorted(await gw.own_devices(identity)):
+                found += await store.find_capsules(root=root_text, sharer=sharer)
+            return {"capsules": sorted(found, key=lambda row: row["created"], reverse=True)}
         return {"capsules": await live_shares(root_text, await gw.aliases(identity))}
 
     @api.post("/v1/capsules/{cid}/release", responses={200: {"content": {CBOR_MEDIA: {}}}})
@@ -101,7 +108,7 @@ def router(gw: Gateway) -> APIRouter:
     @api.delete("/v1/capsules/{cid}", status_code=204)
     async def revoke_capsule(cid: str = Path(max_length=CID_TEXT_MAX), identity: str = gw.requires("capsules")):
         name, row = await capsule_of(cid)
-        shares.check_revoked_by(row, identity)
+        shares.check_revoked_by(row, identity, await gw.own_devices(identity))
         await store.revoke_capsule(name)
         await gw.audit(identity, "capsule.revoke", name)
         return Response(status_code=204)

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from ...core import codec
-from ...core.errors import ForbiddenError, MissingMetadataError
+from ...core.errors import MissingMetadataError
 from ..context import Gateway
 
 NAME = {"max_length": 128, "pattern": "^[A-Za-z0-9._-]+$"}
@@ -36,10 +36,7 @@ def router(gw: Gateway) -> APIRouter:
         return {"version": version}
 
     async def account_of(identity: str) -> str:
-        status = await gw.store.device_status(identity)
-        if status is None or status["removed"]:
-            raise ForbiddenError("account sync records are for the current devices of an account")
-        return "account:" + status["account"]
+        return "account:" + await gw.current_account(identity)
 
     @api.get("/v1/account-sync/{name}")
     async def get_account_sync(name: str = Path(**NAME), identity: str = gw.requires("sync")):
