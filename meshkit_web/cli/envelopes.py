@@ -231,7 +231,8 @@ def add_parsers(sub) -> None:
     about = ("wrap an envelope's key again to its recipients' current keys (post-quantum X-Wing where they have "
              "one) WITHOUT re-encrypting it: prints the new root (a new header, signed by you, over the same "
              "segments), which replaces the old one in your library; the old root stays until you unpin or delete "
-             "it, and shares of it keep opening it")
+             "it, and shares of it keep opening it. The content key stays the same: whoever kept the old header "
+             "can still open it classically; against that, seal the file again")
     p = sub.add_parser("rewrap", help=about, description=about)
     p.add_argument("root", help="the envelope's root CID (you must be one of its header's recipients)")
     p.add_argument("--as", dest="identity", required=True, help="your identity name")

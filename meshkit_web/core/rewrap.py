@@ -15,6 +15,7 @@ from .backend import CryptoBackend
 from .cid import DAG_CBOR, cid_bytes
 from .envelope import (KIND, MAX_HEADER_SIZE, Block, read_header, unwrap_content_key, wrap_content_key)
 from .errors import LimitExceededError, NotARecipientError
+from .hpke import KEM_XWING
 from .identity import Identity, PublicIdentity
 from .signing import sign_map
 
@@ -23,7 +24,9 @@ async def rewrap_envelope(backend: CryptoBackend, root: bytes, get_block, me: Id
                           current: dict[str, PublicIdentity]) -> tuple[Block, list]:
     """(the new header block, its entries): ``me`` must be a header recipient (its entry gives
     the content key). ``current``: {recipient id: the verified record to wrap to now}; a
-    recipient not in it keeps its entry as it was (a removed device, an id not found)."""
+    recipient not in it keeps its entry as it was (a removed device, an id not found), and so
+    does an X-Wing entry whose recipient would now get a classic one (a record or a runtime
+    without X-Wing never downgrades an entry)."""
     header = await read_header(backend, root, get_block)
     mine = next((e for e in header.recipients if e.recipient == me.id), None)
     if mine is None:
@@ -32,10 +35,12 @@ async def rewrap_envelope(backend: CryptoBackend, root: bytes, get_block, me: Id
     entries = []
     for entry in header.recipients:
         public = current.get(entry.recipient)
-        entries.append(await wrap_content_key(backend, content_key, header.commitment, public)
-                       if public is not None and public.id == entry.recipient else entry)
-    obj = codec.decode_map(await get_block(root), KIND)
-    obj.pop("sig")
+        new = await wrap_content_key(backend, content_key, header.commitment, public) \
+            if public is not None and public.id == entry.recipient else entry
+        entries.append(entry if entry.kem == KEM_XWING and new.kem != KEM_XWING else new)  # never weaker
+    # the header read (and checked against its CID) above: fetched again, the gateway could
+    # answer other bytes, and those would be signed here
+    obj = {key: value for key, value in header.raw.items() if key != "sig"}
     obj["recipients"] = [e.to_map() for e in entries]
     obj["sender"] = {"id": me.id, "key": me.public.sig_key}
     data = codec.encode(await sign_map(backend, me.sig_private, KIND, obj))

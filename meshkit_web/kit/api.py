@@ -395,7 +395,9 @@ class MeshKit:
         (who must be in the header), pinned and put in the account's library in place of the
         old root. The old root stays as it was (and pinned) until you ``delete`` or ``unpin``
         it; shares of it keep opening it. A recipient not found now (a removed device) keeps
-        its entry as it was; a record that drops a key seen before is identity_mismatch."""
+        its entry as it was; a record that drops a key seen before is identity_mismatch. The
+        content key stays the same, so whoever kept the old header (the provider) can still open
+        the file classically: against that, seal it again."""
         from ..core.envelope import read_header
         from ..core.rewrap import rewrap_envelope
         client = await self._client(as_)

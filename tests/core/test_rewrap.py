@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from meshkit_web.core.envelope import open_envelope, read_header, seal
+from meshkit_web.core import codec
+from meshkit_web.core.envelope import KIND, open_envelope, read_header, seal
 from meshkit_web.core.errors import NotARecipientError
 from meshkit_web.core.hpke import KEM_X25519_SHA256, KEM_XWING
 from meshkit_web.core.identity import create_identity
@@ -51,4 +52,43 @@ def test_rewrap_moves_entries_to_x_wing_keeps_the_rest_and_the_segments(backend)
             assert opened.metadata.name == "notes.txt"
         with pytest.raises(NotARecipientError):  # only a header recipient holds the content key
             await rewrap_envelope(backend, root, get, await create_identity(backend, "eve", NOW), {})
+    run(go())
+
+
+def test_rewrap_signs_the_header_it_checked_not_what_a_second_fetch_answers(backend):
+    """A gateway answering the root with other bytes the second time (here: another ``created``
+    and an extra field, re-signed by no one) gets nothing signed: the re-wrap is built from the
+    header read and checked against its CID."""
+    async def go():
+        alice, bob = [await create_identity(backend, n, NOW) for n in ("alice", "bob")]
+        root, blocks = await _sealed(backend, alice, [dataclasses.replace(bob.public, pq_key=None)], b"bytes")
+        fetched = []
+
+        async def lying(cid):
+            fetched.append(cid)
+            if cid == root and fetched.count(root) > 1:
+                obj = codec.decode_map(blocks[root], KIND)
+                return codec.encode({**obj, "created": obj["created"] + 1, "extra": 1})
+            return blocks[cid]
+        block, _ = await rewrap_envelope(backend, root, lying, alice, {bob.id: bob.public})
+        blocks[block.cid] = block.data
+        before, after = (codec.decode_map(blocks[cid], KIND) for cid in (root, block.cid))
+        assert after["created"] == before["created"] and "extra" not in after
+    run(go())
+
+
+def test_rewrap_never_turns_an_x_wing_entry_classic(backend):
+    """A recipient's X-Wing entry stays as it was when its current record (from a gateway that
+    stripped the key, say) would give it a classic one."""
+    async def go():
+        alice, bob = [await create_identity(backend, n, NOW) for n in ("alice", "bob")]
+        root, blocks = await _sealed(backend, alice, [bob.public], b"bytes")
+
+        async def get(cid):
+            return blocks[cid]
+        block, entries = await rewrap_envelope(backend, root, get, alice,
+                                               {bob.id: dataclasses.replace(bob.public, pq_key=None)})
+        before = {e.recipient: e for e in (await read_header(backend, root, get)).recipients}
+        assert {e.recipient: e for e in entries}[bob.id] == before[bob.id]
+        assert before[bob.id].kem == KEM_XWING
     run(go())
