@@ -231,6 +231,8 @@ async def _pq_chain(b, keys, phone) -> dict:
     q3 = await make_account_record(b, version=3, prev=q2, devices=[c_desktop, c_phone], signer_id=desktop.id,
                                    signer_private=desktop.sig_private,
                                    phrase=(new.root_key, new.recovery_key, new.pq_key), **common)
+    classic_phrase = await resign(b, q3.data, desktop.sig_private,  # q3 without its phrase's X-Wing key
+                                  phrase={"root_key": new.root_key, "recovery_key": new.recovery_key})
     other = await derive_recovery_keys(b, bytes(range(1, 33)))
     swapped = await resign(b, q2.data, desktop.sig_private, pq_recovery_key=other.pq_key)
     dropped = codec.decode_map(q2.data, "account")
@@ -258,6 +260,8 @@ async def _pq_chain(b, keys, phone) -> dict:
              "error": "bad_account_chain"},
             {"case": "a later version without the X-Wing recovery key", "prev": 0, "record": dropped.hex(),
              "error": "bad_account_chain"},
+            {"case": "a new phrase without an X-Wing recovery key, where the one before had one", "prev": 1,
+             "record": classic_phrase.hex(), "error": "bad_account_chain"},
             {"case": "an X-Wing recovery key of 1215 bytes", "prev": None, "record": short.hex(),
              "error": "malformed"},
             {"case": "pq_recovery_key null (absent is the only other encoding)", "prev": None, "record": null.hex(),

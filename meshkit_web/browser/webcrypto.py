@@ -229,7 +229,7 @@ class WebCryptoBackend(CryptoBackend):
 
     def pq_support(self) -> dict:
         native = self.xwing_missing is None
-        return {"keys": native and self.xwing_unstorable is None, "encapsulate": native}
+        return {"keys": native and self.xwing_unstorable is None, "seed": native, "encapsulate": native}
 
     def pq_report(self) -> dict:
         """What capabilities() says of post-quantum protection here, in plain words."""

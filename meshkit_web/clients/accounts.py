@@ -28,7 +28,7 @@ from ..core.envelope import open_envelope, read_header, unwrap_content_key
 from ..core.errors import (ConflictError, EnvelopeFormatError, KeyUnwrapError, LimitExceededError,  # noqa: F401
                            LinkCodeMismatchError, LinkError, MeshKitError, MissingMetadataError, NotARecipientError,
                            PolicyUnavailableError, QuotaExceededError, RecoveryPhraseError,
-                           RecoveryPhraseReplacedError, UnavailableError, UnknownIdentityError)
+                           RecoveryPhraseReplacedError, UnavailableError, UnknownIdentityError, UnsupportedError)
 from ..core.identity import Identity, PublicIdentity, check_name, record_from_bytes
 from ..core.library import MAX_ENTRIES, Library, library_from_bytes, merge
 from ..core import short_code
@@ -208,6 +208,9 @@ async def new_recovery_phrase(client: GatewayClient, latest: AccountRecord) -> N
         raise AccountChainError("this device may not change the account")
     secret = await client.backend.random_bytes(32)
     keys = await derive_recovery_keys(client.backend, secret)
+    if latest.current_pq_recovery_key is not None and keys.pq_key is None:  # never a classic one in its place
+        raise UnsupportedError("this browser cannot make a post-quantum (X-Wing) recovery key, and this account's "
+                               "recovery key is one: make the new phrase on a device that can (Chromium, the CLI)")
     record = await make_account_record(client.backend, name=latest.name, root_key=latest.root_key,
                                        recovery_key=latest.recovery_key, version=latest.version + 1, prev=latest,
                                        devices=list(latest.devices), removed=list(latest.removed),

@@ -115,7 +115,7 @@ async def derive_recovery_keys(backend: CryptoBackend, secret: bytes) -> Recover
     root_private, root_key = await backend.ed25519_import_private(root_seed)
     recovery_private, recovery_key = await backend.x25519_import_private(recovery_seed)
     pq_private = pq_key = None
-    if backend.pq_support()["keys"]:  # the phrase alone opens X-Wing entries too: the seed is from S
+    if backend.pq_support()["seed"]:  # the phrase alone opens X-Wing entries too: the seed is from S
         pq_private, pq_key = await backend.xwing_import_seed(kdf.hkdf(secret, RECOVERY_PQ_INFO, 32, salt=ACCOUNT_SALT))
     return RecoveryKeys(root_private, root_key, recovery_private, recovery_key, pq_private, pq_key)
 
@@ -362,6 +362,9 @@ async def verify_account_record(backend: CryptoBackend, data: bytes, prev: Accou
         if prev.root_key != record.root_key or prev.recovery_key != record.recovery_key \
                 or prev.pq_recovery_key != record.pq_recovery_key:
             raise AccountChainError("an account's root and recovery keys never change")
+        if prev.current_pq_recovery_key is not None and record.current_pq_recovery_key is None:
+            raise AccountChainError("a new recovery phrase of an account with a post-quantum recovery key "
+                                    "needs one too")
         if record.signer != record.id and not set(prev.removed) <= set(record.removed):
             raise AccountChainError("only the account root can bring back a removed device")
         dropped = {d.id for d in prev.devices} - {d.id for d in record.devices}

@@ -76,8 +76,10 @@ class CryptoBackend(ABC):
     # X-Wing (MLKEM768-X25519, HPKE KEM 0x647A). Optional: a backend without it says so in
     # pq_support() and raises UnsupportedError; senders then wrap with X25519, visibly.
     def pq_support(self) -> dict:
-        """{"keys": can hold X-Wing private keys, "encapsulate": can wrap to X-Wing public keys}."""
-        return {"keys": False, "encapsulate": False}
+        """{"keys": can keep X-Wing private keys (stored), "seed": can make one from a seed for
+        this session (a recovery or send-link key: never stored), "encapsulate": can wrap to
+        X-Wing public keys}."""
+        return {"keys": False, "seed": False, "encapsulate": False}
 
     async def xwing_generate(self) -> tuple[SecretHandle, bytes]:
         """A new key pair: (private handle, 1216-byte public key)."""

@@ -89,7 +89,7 @@ def _unb64(text: str) -> bytes:
 
 async def link_identity(backend, secret: bytes, *, pq: bool | None = None) -> Identity:
     """The throwaway identity a send link's secret stands for (the same on both sides): with
-    its X-Wing key where the backend holds X-Wing keys (``pq`` None), or as asked. A sender
+    its X-Wing key where the backend can make one (``pq`` None), or as asked. A sender
     and a holder whose runtimes differ make two records of one id: the holder opens an X-Wing
     entry only with the key, so a sender without X-Wing keys publishes the classic record."""
     if len(secret) != SECRET_LEN:
@@ -97,7 +97,7 @@ async def link_identity(backend, secret: bytes, *, pq: bool | None = None) -> Id
     sig_private, sig_key = await backend.ed25519_import_private(kdf.hkdf(secret, SIG_INFO, 32, salt=SALT))
     enc_private, enc_key = await backend.x25519_import_private(kdf.hkdf(secret, ENC_INFO, 32, salt=SALT))
     pq_private = pq_key = None
-    if pq or (pq is None and backend.pq_support()["keys"]):
+    if pq or (pq is None and backend.pq_support()["seed"]):
         pq_private, pq_key = await backend.xwing_import_seed(kdf.hkdf(secret, PQ_INFO, 32, salt=SALT))
     return await make_identity(backend, LINK_NAME, 0, sig_private, sig_key, enc_private, enc_key,
                                pq_private=pq_private, pq_key=pq_key)

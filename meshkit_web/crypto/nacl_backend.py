@@ -115,7 +115,7 @@ class NaclBackend(CryptoBackend):
             raise KeyUnwrapError("X25519 key agreement failed (invalid public key)") from exc
 
     def pq_support(self) -> dict:
-        return {"keys": True, "encapsulate": True}
+        return {"keys": True, "seed": True, "encapsulate": True}
 
     async def xwing_generate(self):
         key = xwing.generate()

@@ -2,11 +2,14 @@
 the account's X-Wing recovery key from the phrase, hybrid devices certified with their X-Wing
 key, seals that pick X-Wing per recipient, and the phrase alone opening X-Wing entries."""
 
+import pytest
+
 from meshkit_web.clients.accounts import (account_recipients, create_account, new_recovery_phrase,
                                           open_with_recovery, recover_account)
 from meshkit_web.clients.gateway import GatewayClient
 from meshkit_web.core.account import derive_recovery_keys, secret_from_phrase
 from meshkit_web.core.envelope import read_header
+from meshkit_web.core.errors import UnsupportedError
 from meshkit_web.core.hpke import KEM_X25519_SHA256, KEM_XWING
 from meshkit_web.core.identity import create_identity
 
@@ -61,6 +64,26 @@ def test_a_new_phrase_brings_its_own_x_wing_recovery_key(fresh_gateway, backend)
         async with GatewayClient(fresh_gateway, backend, phone) as on_phone:
             recovered, keys = await recover_account(on_phone, made.phrase)
             assert await read(await open_with_recovery(on_phone, sealed, recovered, keys)) == b"after"
+    run(go())
+
+
+def test_a_runtime_without_x_wing_cannot_make_a_post_quantum_account_phrase_classic(fresh_gateway, backend):
+    """A device that cannot make an X-Wing key (Firefox, WebKit) is refused a new phrase for an
+    account whose recovery key is X-Wing (unsupported), before anything is published: the
+    account's recovery key never becomes classic (the chain refuses that too, FORMAT.md 11.3)."""
+    class NoXWing(type(backend)):
+        def pq_support(self):
+            return {"keys": False, "seed": False, "encapsulate": False}
+
+    async def go():
+        laptop = await create_identity(backend, "laptop", NOW)
+        async with GatewayClient(fresh_gateway, backend, laptop) as on_laptop:
+            _, record = await create_account(on_laptop, "alice")
+        async with GatewayClient(fresh_gateway, NoXWing(), laptop) as classic:
+            with pytest.raises(UnsupportedError):
+                await new_recovery_phrase(classic, record)
+            seen = await classic.fetch_account(record.id, known=record)
+            assert seen.version == record.version and seen.current_pq_recovery_key == record.pq_recovery_key
     run(go())
 
 

@@ -126,7 +126,7 @@ def test_a_send_link_wraps_classic_unless_asked_and_a_runtime_without_x_wing_ope
     WebKit have no X-Wing); a post-quantum link wraps with X-Wing and opens where X-Wing is."""
     class NoXWing(type(backend)):
         def pq_support(self):
-            return {"keys": False, "encapsulate": False}
+            return {"keys": False, "seed": False, "encapsulate": False}
 
     async def go():
         alice = await client(fresh_gateway, backend, "alice")
