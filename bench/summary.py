@@ -105,10 +105,11 @@ def table(rows: dict) -> list[tuple]:
         cell = pq.get("cases", {}).get(case, {})
         out.append(ratio_row(f"seal+open {size[:-3]} MiB to {count} X-Wing recipient(s) (ms)", cell.get("hybrid_ms"),
                              cell.get("classic_ms"), "same to X25519 recipients", 1.05, higher=False))
-    entry = pq.get("entry_bytes")
+    entry, bound = pq.get("entry_bytes"), pq.get("bound")
     out.append((f"header bytes per X-Wing recipient (at most {pq.get('max_hybrid', '?')} per header)",
-                entry if entry is not None else "not measured", "X25519 entry 136", "-", "<= 1232 B",
-                entry is not None and entry <= 1232))
+                f"{entry:.0f}" if entry is not None else "not measured",
+                f"X25519 entry {pq.get('classic_entry_bytes', 0):.0f}", "-", f"<= {bound} B (FORMAT.md bound)",
+                entry is not None and bound is not None and entry <= bound))
     lib = rows.get("library.edit", {})
     out.append(ratio_row(f"CLI seal of 6 bytes, library of {lib.get('entries', 20000)} entries (s)", lib.get("full_s"),
                          lib.get("empty_s"), "same, empty library", 1.25, higher=False))

@@ -45,10 +45,11 @@ COMMITMENT_INFO = b"meshkit-web/v1 key-commitment"
 WRAP_INFO = b"meshkit-web/v1 content-key"
 
 # Encoded sizes in the header (docs/FORMAT.md): a link is a 41-byte CBOR item (tag 42,
-# bytes(37) = 0x00 + 36-byte CID); a recipient entry is at most 136 bytes with an id of at most
-# 40 characters. The fixed fields and signature fit well within the reserve.
+# bytes(37) = 0x00 + 36-byte CID); a recipient entry is at most 145 bytes: its id is at most
+# 43 characters (an account's recovery key, "<34-character account id>.recovery"). The fixed
+# fields and signature fit well within the reserve.
 LINK_ENCODED_LEN = 41
-RECIPIENT_ENCODED_LEN = 136
+RECIPIENT_ENCODED_LEN = 145
 # an X-Wing entry: enc is 1120 bytes (3 + 1120 encoded, not 2 + 32) and "kem": 0x647A adds 7
 HYBRID_RECIPIENT_ENCODED_LEN = RECIPIENT_ENCODED_LEN - 34 + 1123 + 7
 HEADER_RESERVE = 2048
