@@ -42,6 +42,18 @@ def suite_name(kem: int) -> str:
     return "x-wing" if kem == KEM_XWING else "x25519"
 
 
+def xwing_public_checks(key: bytes) -> bool:
+    """FIPS 203 7.2's encapsulation-key check on an X-Wing public key's ML-KEM-768 part: every
+    12-bit coefficient below q = 3329. A key failing it can never be wrapped to, so a record
+    listing one would make every seal to it fail (checked where records are read)."""
+    packed = key[:MLKEM768_PUBLIC_LEN - 32]  # 768 coefficients, then the 32-byte seed rho
+    for i in range(0, len(packed), 3):
+        low, mid, high = packed[i], packed[i + 1], packed[i + 2]
+        if (low | (mid & 0x0F) << 8) >= 3329 or (mid >> 4 | high << 4) >= 3329:
+            return False
+    return True
+
+
 def xwing_combine(ss_m: bytes, ss_x: bytes, ct_x: bytes, pk_x: bytes) -> bytes:
     """X-Wing's combiner (draft-connolly-cfrg-xwing-kem): the shared secret from the ML-KEM-768
     and X25519 secrets, the X25519 ciphertext and the recipient's X25519 public key. Pure

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from . import codec
 from .backend import CryptoBackend, SecretHandle
 from .errors import EnvelopeFormatError, InvalidArgumentError
-from .hpke import KEM_X25519_SHA256, KEM_XWING, XWING_PUBLIC_LEN
+from .hpke import KEM_X25519_SHA256, KEM_XWING, XWING_PUBLIC_LEN, xwing_public_checks
 from .signing import KEY_LEN, check_identity_key, identity_id, looks_like_id, sign_map, verify_map
 
 KIND = "identity"
@@ -134,11 +134,15 @@ async def make_identity(backend, name, created, sig_private, sig_key, enc_privat
 
 
 def pq_key_field(obj: dict, kind: str, name: str = "pq_key") -> bytes | None:
-    """An optional X-Wing public key: absent, or exactly 1216 bytes (malformed otherwise,
-    an explicit null too: one encoding per record)."""
+    """An optional X-Wing public key: absent, or exactly 1216 bytes whose ML-KEM-768 part passes
+    FIPS 203's check (malformed otherwise, an explicit null too: one encoding per record)."""
     if name not in obj:
         return None
-    return codec.field(obj, name, bytes, kind, length=XWING_PUBLIC_LEN)
+    key = codec.field(obj, name, bytes, kind, length=XWING_PUBLIC_LEN)
+    if not xwing_public_checks(key):
+        raise EnvelopeFormatError(f"{kind} field {name!r} is no X-Wing public key (its ML-KEM-768 part fails "
+                                  "FIPS 203's encapsulation key check)")
+    return key
 
 
 async def verify_record(backend: CryptoBackend, record: dict) -> PublicIdentity:

@@ -83,6 +83,19 @@ def test_a_record_cannot_lose_or_change_its_x_wing_key(backend):
         run(verify_record(backend, {**record, "pq_key": record["pq_key"][:-1]}))
 
 
+@pytest.mark.parametrize("where", [0, 1151 - 2], ids=["first coefficient", "last coefficient"])
+def test_a_record_whose_ml_kem_key_fails_fips_203s_check_is_malformed(backend, where):
+    """A coefficient of q or more in the ML-KEM-768 part: pyca refuses the key, and so does
+    every reader of a record listing it (every seal to it would fail otherwise)."""
+    record = codec.decode_map(bytes.fromhex(VECTORS["identity"]["record"]), "identity")
+    bad = bytearray(record["pq_key"])
+    bad[where:where + 3] = b"\x01\x0d\x00" if where == 0 else b"\x00\x10\xd0"  # 3329 = 0xd01
+    with pytest.raises(ValueError):
+        mlkem.MLKEM768PublicKey.from_public_bytes(bytes(bad[:1184]))
+    with pytest.raises(errors.EnvelopeFormatError):
+        run(verify_record(backend, {**record, "pq_key": bytes(bad)}))
+
+
 def test_recipient_entries_name_their_kem_once(backend, people):
     root, store, _ = run(seal_to_blocks(backend, b"x", people["alice"], [people["bob"].public]))
     entry = dict(parse_header(root, store[root]).raw["recipients"][0])
