@@ -31,7 +31,7 @@ from ..core.errors import (IdentityExistsError, InvalidArgumentError, LocalStora
 from ..core.identity import PublicIdentity, check_name, create_identity, record_from_json
 from ..core.hpke import suite_name
 from ..core.proof import verify_proof
-from ..core.recipients import Reach, resolve_reach
+from ..core.recipients import Reach, check_suite, resolve_reach
 from ..core.urls import redact_url
 from .account_api import AccountMethods, identity_json
 from . import jsapi as arg
@@ -287,6 +287,8 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods, FileMethods):
         public = await record_from_json(self.backend, record)
         if isinstance(claimed, str):  # verified before anything is kept: a link that lies adds nothing
             await self.people.vouched(await self._any_client(), public, claimed)
+        kept = await self.store.contact(public.id)  # a hybrid contact is never replaced by a classic record of it
+        check_suite(public, kept.pq_key if kept else None)
         namesakes = [c for c in await self.store.contacts() if c.name == public.name and c.id != public.id]
         await self.store.add_contact(public)
         answer = {**_public_json(public), "sameNameAs": [c.id for c in namesakes]}

@@ -146,7 +146,7 @@ def test_xwing_in_webcrypto_agrees_with_cpython_both_ways(page: Page):
     got = _in_page(page, XWING_PAGE_PY, {"seed": seed.hex(), "enc": enc.hex(), "wrapped": wrapped.hex(),
                                          "aad": AAD.hex(), "cpython_public": cpython_key.public.hex()})
     assert "error" not in got, got
-    assert got["support"] == {"keys": True, "encapsulate": True}, got
+    assert got["support"] == {"keys": True, "seed": True, "encapsulate": True}, got
     assert bytes.fromhex(got["public"]) == expected_public and len(expected_public) == 1216
     assert bytes.fromhex(got["opened"]) == b"sealed on cpython"
     assert got["extractable"] is False and got["algorithm"] == "MLKEM768-X25519", got
@@ -357,3 +357,30 @@ async def _seal_on_cpython(url: str, record: dict, plain: bytes) -> str:
         await client.publish()
         root = await client.seal_upload([plain], recipients=[await record_from_json(backend, record)])
     return cid_str(root)
+
+
+def test_a_hybrid_contact_is_not_replaced_by_a_classic_record_of_it(page: Page, app_server):
+    """The browser's contacts.add refuses a record of a kept hybrid contact without its X-Wing
+    key (an older classic record of the same identity, validly self-signed): identity_mismatch,
+    and what is sealed to the contact afterwards is still X-Wing; as the CPython home does
+    (tests/security/test_sec_pq_downgrade.py)."""
+    backend = NaclBackend()
+
+    async def records():
+        from meshkit_web.core.identity import create_identity, make_identity
+        hybrid = await create_identity(backend, "bob", 0)
+        classic = await make_identity(backend, "bob", 0, hybrid.sig_private, hybrid.public.sig_key,
+                                      hybrid.enc_private, hybrid.public.enc_key)
+        return hybrid.public.to_json(), classic.public.to_json()
+    hybrid, classic = run(records())
+    assert classic["id"] == hybrid["id"] and "pq_key" not in classic
+    ready(page)
+    got = call(page, """
+      const code = async (f) => { try { await f(); return "ok"; } catch (e) { return e.code; } };
+      await meshkit.identity.create('alice-pq');
+      const added = await code(() => meshkit.contacts.add(JSON.stringify(arg.hybrid)));
+      const replaced = await code(() => meshkit.contacts.add(JSON.stringify(arg.classic)));
+      const sealed = await meshkit.seal('to bob', {from: 'alice-pq', to: [arg.hybrid.id], name: 'b.txt'});
+      return {added, replaced, root: sealed.root};""", {"hybrid": hybrid, "classic": classic})
+    assert (got["added"], got["replaced"]) == ("ok", "identity_mismatch"), got
+    assert entry_kems(app_server.url, got["root"])[hybrid["id"]] == KEM_XWING
