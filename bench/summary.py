@@ -108,7 +108,8 @@ def table(rows: dict) -> list[tuple]:
     entry, bound = pq.get("entry_bytes"), pq.get("bound")
     out.append((f"header bytes per X-Wing recipient (at most {pq.get('max_hybrid', '?')} per header)",
                 f"{entry:.0f}" if entry is not None else "not measured",
-                f"X25519 entry {pq.get('classic_entry_bytes', 0):.0f}", "-", f"<= {bound} B (FORMAT.md bound)",
+                f"X25519 entry {pq['classic_entry_bytes']:.0f}" if entry is not None else "X25519 entry", "-",
+                f"<= {bound if bound is not None else '?'} B (FORMAT.md bound)",
                 entry is not None and bound is not None and entry <= bound))
     lib = rows.get("library.edit", {})
     out.append(ratio_row(f"CLI seal of 6 bytes, library of {lib.get('entries', 20000)} entries (s)", lib.get("full_s"),

@@ -239,6 +239,8 @@ async def _pq_chain(b, keys, phone) -> dict:
     dropped.pop("sig"), dropped.pop("pq_recovery_key")
     dropped = codec.encode(await sign_map(b, desktop.sig_private, "account", dropped))
     short = await resign(b, q1.data, keys.root_private, pq_recovery_key=keys.pq_key[:-1])
+    over_q = await resign(b, q1.data, keys.root_private,  # its first ML-KEM coefficient is q = 3329
+                          pq_recovery_key=b"\x01\x0d" + keys.pq_key[2:])
     null = await resign(b, q1.data, keys.root_private, pq_recovery_key=None)
     cert = dict(c_desktop.map, pq_key=other.pq_key)  # the certificate's pq_key swapped, its signature kept
     swapped_cert = await resign(b, q1.data, keys.root_private, devices=[cert])
@@ -264,6 +266,8 @@ async def _pq_chain(b, keys, phone) -> dict:
              "record": classic_phrase.hex(), "error": "bad_account_chain"},
             {"case": "an X-Wing recovery key of 1215 bytes", "prev": None, "record": short.hex(),
              "error": "malformed"},
+            {"case": "an X-Wing recovery key whose ML-KEM-768 part fails FIPS 203's check", "prev": None,
+             "record": over_q.hex(), "error": "malformed"},
             {"case": "pq_recovery_key null (absent is the only other encoding)", "prev": None, "record": null.hex(),
              "error": "malformed"},
             {"case": "a device certificate whose X-Wing key was swapped", "prev": None,

@@ -136,6 +136,16 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods, FileMethods):
                                    contacts=await self.store.contacts(), directory=directory,
                                    account=lambda ident: self.people.reaching(client, ident))
 
+    async def _kept_pq_key(self, ident: str) -> bytes | None:
+        """The X-Wing key of the contact kept here as ``ident``; None when there is none, or
+        when the kept row no longer verifies (damaged: a good record may replace it)."""
+        try:
+            kept = await self.store.contact(ident)
+        except MeshKitError as exc:
+            log.warning("a stored contact no longer verifies (%s): it may be replaced", exc.code)
+            return None
+        return kept.pq_key if kept else None
+
     async def _local_people(self) -> dict:
         """{id: PublicIdentity} of my identities and contacts (names chosen here)."""
         return {p.id: p for p in await self.store.contacts() + await self.store.identities()}
@@ -285,10 +295,9 @@ class Runtime(AccountMethods, SendLinkMethods, AppDataMethods, FileMethods):
                 raise InvalidArgumentError("that is neither a contact link nor a public record") from None
         claimed = claimed or (record.get("account") if isinstance(record, dict) else None)
         public = await record_from_json(self.backend, record)
+        check_suite(public, await self._kept_pq_key(public.id))  # never a hybrid contact made classic
         if isinstance(claimed, str):  # verified before anything is kept: a link that lies adds nothing
             await self.people.vouched(await self._any_client(), public, claimed)
-        kept = await self.store.contact(public.id)  # a hybrid contact is never replaced by a classic record of it
-        check_suite(public, kept.pq_key if kept else None)
         namesakes = [c for c in await self.store.contacts() if c.name == public.name and c.id != public.id]
         await self.store.add_contact(public)
         answer = {**_public_json(public), "sameNameAs": [c.id for c in namesakes]}

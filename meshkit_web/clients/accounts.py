@@ -210,7 +210,8 @@ async def new_recovery_phrase(client: GatewayClient, latest: AccountRecord) -> N
     keys = await derive_recovery_keys(client.backend, secret)
     if latest.current_pq_recovery_key is not None and keys.pq_key is None:  # never a classic one in its place
         raise UnsupportedError("this browser cannot make a post-quantum (X-Wing) recovery key, and this account's "
-                               "recovery key is one: make the new phrase on a device that can (Chromium, the CLI)")
+                               "recovery key is one: make the new phrase on a device of the account that can "
+                               "(Chromium, or the CLI linked as a device)")
     record = await make_account_record(client.backend, name=latest.name, root_key=latest.root_key,
                                        recovery_key=latest.recovery_key, version=latest.version + 1, prev=latest,
                                        devices=list(latest.devices), removed=list(latest.removed),

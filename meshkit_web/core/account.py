@@ -96,7 +96,7 @@ class RecoveryKeys:
     root_key: bytes
     recovery_private: object
     recovery_key: bytes
-    pq_private: object = None        # the X-Wing recovery key, where the backend holds X-Wing keys
+    pq_private: object = None        # the X-Wing recovery key, where the backend can make X-Wing keys
     pq_key: bytes | None = None
 
     @property

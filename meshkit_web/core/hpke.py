@@ -8,6 +8,7 @@ RFC's AES-128-GCM vector (A.1) exercises exactly this code; MeshKit itself uses
 AES-256-GCM (aead_id 0x0002).
 """
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ def suite_name(kem: int) -> str:
     return "x-wing" if kem == KEM_XWING else "x25519"
 
 
+@functools.lru_cache(maxsize=4096)  # records are read again and again (every contact, every seal)
 def xwing_public_checks(key: bytes) -> bool:
     """FIPS 203 7.2's encapsulation-key check on an X-Wing public key's ML-KEM-768 part: every
     12-bit coefficient below q = 3329. A key failing it can never be wrapped to, so a record

@@ -139,7 +139,7 @@ def pq_key_field(obj: dict, kind: str, name: str = "pq_key") -> bytes | None:
     if name not in obj:
         return None
     key = codec.field(obj, name, bytes, kind, length=XWING_PUBLIC_LEN)
-    if not xwing_public_checks(key):
+    if not xwing_public_checks(bytes(key)):
         raise EnvelopeFormatError(f"{kind} field {name!r} is no X-Wing public key (its ML-KEM-768 part fails "
                                   "FIPS 203's encapsulation key check)")
     return key

@@ -4,7 +4,7 @@ The link is ``#send=<root CID>.<secret>[.<describe key>]``, the secret 32 random
 base64url (the describe key: the envelope's metadata key, which tells what the file is and
 opens nothing, so describing a link never spends one of its opens). From the
 secret both sides derive the same throwaway identity (Ed25519 and X25519 keys, and where
-the runtime holds X-Wing keys an X-Wing key too, so a send link is post-quantum; HKDF with
+the runtime can make X-Wing keys an X-Wing key too, so a send link is post-quantum; HKDF with
 the labels below). The sender shares the envelope with that identity, as with any person
 (a capsule the gateway releases only while not revoked or expired, and at most ``opens``
 times); whoever holds the link derives the keys, signs in as that identity and opens the

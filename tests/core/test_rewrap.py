@@ -91,4 +91,7 @@ def test_rewrap_never_turns_an_x_wing_entry_classic(backend):
         before = {e.recipient: e for e in (await read_header(backend, root, get)).recipients}
         assert {e.recipient: e for e in entries}[bob.id] == before[bob.id]
         assert before[bob.id].kem == KEM_XWING
+        blocks[block.cid] = block.data
+        opened = await open_envelope(backend, block.cid, get, bob)  # with his X-Wing key, as before
+        assert b"".join([c async for c in opened.plaintext()]) == b"bytes"
     run(go())

@@ -12,7 +12,7 @@ from cryptography.hazmat.bindings._rust import openssl as rust_openssl
 from cryptography.hazmat.primitives import hpke as pyca_hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
-from meshkit_web.core import codec, errors
+from meshkit_web.core import codec, errors, hpke
 from meshkit_web.core.cid import DAG_CBOR, cid_bytes
 from meshkit_web.core.envelope import (KIND, WRAP_INFO, parse_header, parse_wrapped_key, read_header,
                                        unwrap_content_key)
@@ -94,6 +94,9 @@ def test_a_record_whose_ml_kem_key_fails_fips_203s_check_is_malformed(backend, w
         mlkem.MLKEM768PublicKey.from_public_bytes(bytes(bad[:1184]))
     with pytest.raises(errors.EnvelopeFormatError):
         run(verify_record(backend, {**record, "pq_key": bytes(bad)}))
+    bad[where:where + 3] = b"\x00\x0d\x00" if where == 0 else b"\x00\x00\xd0"  # 3328 = q - 1: a valid coefficient
+    assert hpke.xwing_public_checks(bytes(bad))
+    mlkem.MLKEM768PublicKey.from_public_bytes(bytes(bad[:1184]))  # pyca takes it too
 
 
 def test_recipient_entries_name_their_kem_once(backend, people):
