@@ -99,8 +99,14 @@ def test_the_client_estimates_by_the_gateways_rule(tmp_path, backend, db_url):
                 cost = await upload(alice, os.urandom(size), [people["bob"].public])
                 assert cost <= charged_envelope_size(size, 2) <= cost + 3000, size  # sender and bob
         async with g.client(backend, people["dave"]) as dave:
-            for _ in range(3):
-                await dave.put_batch(tiny(81))
+            # room left halfway between the sealed size and what the gateway would charge for it:
+            # tiny blocks (MIN_CHARGE each), then one block of the bytes still to fill
+            room = (sealed_size(100, 2) + charged_envelope_size(100, 2)) // 2
+            left = (1_000_000 - (await usage(dave))["stored"] - room) // MIN_CHARGE - 1
+            while left:
+                await dave.put_batch(tiny(min(left, 81)))
+                left -= min(left, 81)
+            await dave.put_block(*tiny(1, 1_000_000 - (await usage(dave))["stored"] - room)[0])
             free = 1_000_000 - (await usage(dave))["stored"]
             assert sealed_size(100, 2) < free < charged_envelope_size(100, 2)
             with pytest.raises(QuotaExceededError):  # said before any upload, by the gateway's own rule
