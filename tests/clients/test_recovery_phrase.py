@@ -130,20 +130,14 @@ def test_a_gateway_serving_the_account_from_before_the_new_phrase_is_caught(mali
             proxy.clear()
             # a next version signed by the replaced phrase (as its holder and the gateway would
             # make it), following or re-anchoring: refused by the device that saw the new one
-            forged = await _old_root_signed_next(backend, seen, first)
-            proxy.on("GET", rf"^/v1/accounts/{record.id}\?", proxy.answer(
-                200, codec_json({"records": [codec.b64e(forged)]})))
-            with pytest.raises(MeshKitError) as refused:
-                await on_laptop.fetch_account(record.id, known=seen)
-            assert refused.value.code in ("bad_signature", "bad_account_chain")
-            proxy.clear()
-            anchored = await _old_root_signed_next(backend, seen, first, skip=3)
-            proxy.on("GET", rf"^/v1/accounts/{record.id}\?", proxy.answer(
-                200, codec_json({"records": [codec.b64e(anchored)]})))
-            with pytest.raises(MeshKitError) as refused:
-                await on_laptop.fetch_account(record.id, known=seen)
-            assert refused.value.code in ("bad_signature", "bad_account_chain")
-            proxy.clear()
+            for skip in (1, 3):  # the next version, or a later one (a re-anchor)
+                forged = await _old_root_signed_next(backend, seen, first, skip=skip)
+                proxy.on("GET", rf"^/v1/accounts/{record.id}\?", proxy.answer(
+                    200, codec_json({"records": [codec.b64e(forged)]})))
+                with pytest.raises(MeshKitError) as refused:
+                    await on_laptop.fetch_account(record.id, known=seen)
+                assert refused.value.code in ("bad_signature", "bad_account_chain"), skip
+                proxy.clear()
             assert (await on_laptop.fetch_account(record.id, known=seen)).data == seen.data
     run(go())
 
